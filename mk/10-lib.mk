@@ -1,0 +1,7 @@
+# lib/: code shared by agent and collector (no BPF, no pods).
+LIB_SRCS := lib/log.c lib/grpc.c
+LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
+LIB_ASAN := $(LIB_SRCS:%.c=$(BUILD)/asan/%.o)
+
+UNIT_TESTS += $(BUILD)/tests/test_lib
+$(BUILD)/tests/test_lib: $(BUILD)/asan/tests/unit/test_lib.o $(LIB_ASAN)
