@@ -1,0 +1,91 @@
+/* A small embeddable HTTP/1.1 server: the agent's /metrics and /healthz, the collector's API and page.
+ *
+ * Embeddable in a single-threaded epoll loop: the server keeps its own epoll set (listening socket,
+ * client connections, an idle-sweep timer), all non-blocking, and exposes one fd that is readable
+ * when there is work. Add httpd__fd() to your epoll set (EPOLLIN) and call httpd__process() when it
+ * fires: it accepts, reads, calls the handler for each complete request and writes what it can,
+ * never blocking.
+ *
+ * Bounded: at most opts.max_conns connections (extra ones are closed at accept), request head at
+ * most 8 KiB, body at most opts.max_body bytes (413 beyond), idle connections closed after
+ * opts.idle_ms. Keep-alive (HTTP/1.1 default, "Connection: close" honoured); no chunked request
+ * bodies (411 without Content-Length on a body), no pipelining beyond one request at a time per
+ * connection (the next is parsed after the answer is written). */
+#ifndef PODLENS_LIB_HTTPD_H
+#define PODLENS_LIB_HTTPD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define HTTPD_MAX_HEAD 8192
+
+struct httpd;
+
+struct httpd_req {
+	const char *method;         /* "GET" */
+	const char *path;           /* "/api/v1/namespaces" (raw, not percent-decoded) */
+	const char *query;          /* "from=1&to=2" without '?', "" when none */
+	const char *authorization;  /* value of the Authorization header, NULL when absent */
+	const char *body;           /* request body (NULL when empty) */
+	size_t body_len;
+};
+
+struct httpd_resp {
+	int status;                 /* default 200 */
+	const char *content_type;   /* default "text/plain; charset=utf-8" (static storage) */
+	const char *extra_headers;  /* optional "Name: value\r\n..." lines (static storage) */
+	char *body;                 /* malloc'd by the handler, freed by the server; may be NULL */
+	size_t body_len;
+};
+
+typedef void (*httpd_handler_fn)(void *ctx, const struct httpd_req *req, struct httpd_resp *resp);
+
+struct httpd_opts {
+	unsigned max_conns;         /* default 64 */
+	size_t max_body;            /* default 64 KiB */
+	unsigned idle_ms;           /* default 30000 */
+};
+
+/* addr: "127.0.0.1:9464", "0.0.0.0:9464", "[::1]:80", "[::]:80", ":9464" (all addresses);
+ * port 0 picks a free port (see httpd__port). opts may be NULL. NULL and errno on error. */
+struct httpd *httpd__new(const char *addr, httpd_handler_fn handler, void *ctx,
+			 const struct httpd_opts *opts);
+void httpd__free(struct httpd *h);
+int httpd__fd(const struct httpd *h);
+/* Do all pending work without blocking. Returns 0 or -errno on a fatal error of the epoll set. */
+int httpd__process(struct httpd *h);
+int httpd__port(const struct httpd *h);
+unsigned httpd__conns(const struct httpd *h);
+
+/* Shared helpers (also used by the collector's gRPC listener). */
+
+/* Parse "host:port" / "[v6]:port" / ":port" and bind+listen a non-blocking, close-on-exec TCP
+ * socket with SO_REUSEADDR. *loopback (optional) tells whether the address is loopback only.
+ * Returns the fd or -errno (-EINVAL for a malformed address). */
+int httpd__listen(const char *addr, int backlog, bool *loopback);
+
+/* Parsed request head (pointers into the caller's buffer, which the parser NUL-terminates). */
+struct http_head {
+	char *method, *target, *path, *query, *authorization, *content_type;
+	long long content_length;   /* -1 when absent */
+	bool keep_alive;
+	bool chunked;
+	unsigned minor;             /* HTTP/1.<minor> */
+};
+
+/* Parse the head at the start of buf[0..n). Returns the head length (> 0, up to and including the
+ * blank line) when complete, 0 when more bytes are needed, -EBADMSG when malformed, -E2BIG when no
+ * head ended within HTTPD_MAX_HEAD bytes. Modifies buf (inserts NULs) only when it returns > 0. */
+int http_head__parse(char *buf, size_t n, struct http_head *out);
+
+/* Copy the percent-decoded value of query parameter name into out (NUL-terminated, truncated to
+ * out_len). Returns the decoded length or -ENOENT. '+' decodes to a space. */
+int http_query__get(const char *query, const char *name, char *out, size_t out_len);
+
+/* Percent-decode in place; returns the new length, or -EINVAL on a bad escape or an embedded NUL. */
+int http_pct__decode(char *s);
+
+const char *http_status__reason(int status);
+
+#endif
