@@ -29,6 +29,7 @@ endif
 
 .DELETE_ON_ERROR:
 .SECONDEXPANSION:
+.SECONDARY:
 .SUFFIXES:
 .DEFAULT_GOAL := all
 
@@ -123,4 +124,4 @@ demo: deps
 clean:
 	rm -rf $(BUILD)
 
--include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD)/obj $(BUILD)/asan $(BUILD)/fuzzobj -name '*.d' -type f 2>/dev/null)

@@ -1,0 +1,11 @@
+/* Constants and types shared by all BPF units and userspace. */
+#ifndef PODLENS_BPF_COMMON_H
+#define PODLENS_BPF_COMMON_H
+
+/* Values in the pl_cg_mode map (per cgroup monitoring decision, written by the agent). */
+#define PL_CG_IGNORED    0
+#define PL_CG_MONITORED  1
+
+#define PL_MAX_CGROUPS   16384   /* bound of every per-cgroup map */
+
+#endif

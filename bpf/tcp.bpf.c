@@ -1,0 +1,224 @@
+// SPDX-License-Identifier: GPL-2.0
+/* tcp: opens, connect latency, closes, retransmits and resets per socket cgroup.
+ *
+ * Everything is attributed to the cgroup of the socket (sock_cgroup_id), never the current task:
+ * sock:inet_sock_set_state for a server's SYN_RECV -> ESTABLISHED runs in softirq, often in the
+ * client's task on loopback or across a veth pair. tp_btf gives typed `struct sock *` arguments,
+ * needs no tracefs mount (containers), and costs less than a classic tracepoint. */
+#include "common.bpf.h"
+#include "core_fixes.bpf.h"
+#include "tcp.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+#define AF_INET  2
+#define AF_INET6 10
+#define IPPROTO_TCP 6
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_PERCPU_HASH);
+	__uint(max_entries, PL_MAX_CGROUPS);
+	__type(key, u64);
+	__type(value, struct pl_tcp_counters);
+} pl_tcp SEC(".maps");
+
+/* Per-socket open time, keyed by the socket's address; LRU so a missed close cannot leak. */
+struct sock_state {
+	u64 open_ns;
+	u32 connect_lat_us;
+	u8 direction;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, u64);
+	__type(value, struct sock_state);
+} pl_tcp_socks SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 256 * 1024);   /* resized by the agent before load */
+} pl_tcp_events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, u32);
+	__type(value, u64);
+} pl_tcp_drops SEC(".maps");
+
+static __always_inline struct pl_tcp_counters *counters(u64 cgid)
+{
+	struct pl_tcp_counters *c, zero = {};
+
+	c = bpf_map_lookup_elem(&pl_tcp, &cgid);
+	if (c)
+		return c;
+	bpf_map_update_elem(&pl_tcp, &cgid, &zero, BPF_NOEXIST);
+	return bpf_map_lookup_elem(&pl_tcp, &cgid);
+}
+
+/* A full socket (not a request or timewait mini-socket), whose sk_cgrp_data is valid. */
+static __always_inline bool full_sock(const struct sock *sk)
+{
+	int state = BPF_CORE_READ(sk, __sk_common.skc_state);
+
+	return state != TCP_TIME_WAIT && state != TCP_NEW_SYN_RECV;
+}
+
+static __always_inline void emit_close(const struct sock *sk, u64 cgid, struct sock_state *st,
+				       u32 srtt_us, u64 now)
+{
+	const struct tcp_sock *tp = (const struct tcp_sock *)sk;
+	struct pl_tcp_flow_event *e;
+	u16 family;
+
+	e = bpf_ringbuf_reserve(&pl_tcp_events, sizeof(*e), 0);
+	if (!e) {
+		u32 zero = 0;
+		u64 *d = bpf_map_lookup_elem(&pl_tcp_drops, &zero);
+
+		if (d)
+			(*d)++;
+		return;
+	}
+	__builtin_memset(e, 0, sizeof(*e));
+	e->cgroup_id = cgid;
+	e->duration_us = st ? (now - st->open_ns) / 1000 : 0;
+	e->connect_lat_us = st ? st->connect_lat_us : 0;
+	e->direction = st ? st->direction : 0;
+	e->bytes_acked = BPF_CORE_READ(tp, bytes_acked);
+	e->bytes_received = BPF_CORE_READ(tp, bytes_received);
+	e->srtt_us = srtt_us;
+	e->total_retrans = BPF_CORE_READ(tp, total_retrans);
+	family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	e->family = family;
+	e->lport = BPF_CORE_READ(sk, __sk_common.skc_num);
+	e->rport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	if (family == AF_INET) {
+		BPF_CORE_READ_INTO(e->laddr, sk, __sk_common.skc_rcv_saddr);
+		BPF_CORE_READ_INTO(e->raddr, sk, __sk_common.skc_daddr);
+	} else {
+		BPF_CORE_READ_INTO(e->laddr, sk, __sk_common.skc_v6_rcv_saddr.in6_u.u6_addr8);
+		BPF_CORE_READ_INTO(e->raddr, sk, __sk_common.skc_v6_daddr.in6_u.u6_addr8);
+	}
+	bpf_ringbuf_submit(e, 0);
+}
+
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(pl_tcp_state, const struct sock *sk, const int oldstate, const int newstate)
+{
+	u64 key = (u64)(unsigned long)sk, now, cgid;
+	struct pl_tcp_counters *c;
+	struct sock_state *st;
+
+	if (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
+		return 0;
+	cgid = sock_cgroup_id(sk);
+	if (!cgid || !cg_monitored(cgid))
+		return 0;
+	c = counters(cgid);
+	if (!c)
+		return 0;
+	now = bpf_ktime_get_ns();
+
+	if (newstate == TCP_SYN_SENT) {
+		struct sock_state s = { .open_ns = now, .direction = TCP_DIR_ACTIVE };
+
+		c->active_opens++;
+		bpf_map_update_elem(&pl_tcp_socks, &key, &s, BPF_ANY);
+		return 0;
+	}
+	if (newstate == TCP_ESTABLISHED) {
+		if (oldstate == TCP_SYN_SENT) {
+			st = bpf_map_lookup_elem(&pl_tcp_socks, &key);
+			if (st) {
+				u64 lat = (now - st->open_ns) / 1000;
+
+				st->connect_lat_us = lat;
+				c->connect_lat_sum_us += lat;
+				c->connect_lat_count++;
+			}
+		} else if (oldstate == TCP_SYN_RECV) {
+			struct sock_state s = { .open_ns = now, .direction = TCP_DIR_PASSIVE };
+
+			c->passive_opens++;
+			bpf_map_update_elem(&pl_tcp_socks, &key, &s, BPF_ANY);
+		}
+		return 0;
+	}
+	if (newstate != TCP_CLOSE)
+		return 0;
+
+	switch (oldstate) {
+	case TCP_SYN_SENT:
+		c->connect_failures++;
+		break;
+	case TCP_ESTABLISHED:
+	case TCP_FIN_WAIT1:
+	case TCP_FIN_WAIT2:
+	case TCP_CLOSE_WAIT:
+	case TCP_LAST_ACK:
+	case TCP_CLOSING: {
+		u32 srtt = BPF_CORE_READ((const struct tcp_sock *)sk, srtt_us) >> 3;
+
+		c->closes++;
+		c->srtt_sum_us += srtt;
+		c->srtt_count++;
+		st = bpf_map_lookup_elem(&pl_tcp_socks, &key);
+		emit_close(sk, cgid, st, srtt, now);
+		break;
+	}
+	default:
+		break;   /* LISTEN or SYN_RECV -> CLOSE: no connection */
+	}
+	bpf_map_delete_elem(&pl_tcp_socks, &key);
+	return 0;
+}
+
+SEC("tp_btf/tcp_retransmit_skb")
+int BPF_PROG(pl_tcp_retrans, const struct sock *sk, const struct sk_buff *skb)
+{
+	struct pl_tcp_counters *c;
+	u64 cgid;
+
+	if (!sk || !full_sock(sk))
+		return 0;
+	cgid = sock_cgroup_id(sk);
+	if (!cgid || !cg_monitored(cgid) || !(c = counters(cgid)))
+		return 0;
+	c->retransmits++;
+	return 0;
+}
+
+/* sk is NULL for a reset answering a packet no socket owns, and may be a mini-socket. */
+SEC("tp_btf/tcp_send_reset")
+int BPF_PROG(pl_tcp_rst_out, const struct sock *sk, const struct sk_buff *skb)
+{
+	struct pl_tcp_counters *c;
+	u64 cgid;
+
+	if (!sk || !full_sock(sk))
+		return 0;
+	cgid = sock_cgroup_id(sk);
+	if (!cgid || !cg_monitored(cgid) || !(c = counters(cgid)))
+		return 0;
+	c->resets_sent++;
+	return 0;
+}
+
+SEC("tp_btf/tcp_receive_reset")
+int BPF_PROG(pl_tcp_rst_in, struct sock *sk)
+{
+	struct pl_tcp_counters *c;
+	u64 cgid;
+
+	if (!sk)
+		return 0;
+	cgid = sock_cgroup_id(sk);
+	if (!cgid || !cg_monitored(cgid) || !(c = counters(cgid)))
+		return 0;
+	c->resets_received++;
+	return 0;
+}
