@@ -7,6 +7,12 @@
  *       calls=N ok=N status=S(NAME) http=H ms=T len=L message=<msg> reply=<reply, first 200 bytes>
  *       --step-file F: after call i (i < N) create F.i and wait (<= 20 s) for F.go.i, so a test
  *       can restart the server between calls on the same client.
+ *
+ *   podlens-cri [--socket PATH|auto] [--deadline MS] version|pods|ps|inspectp ID|inspect ID
+ *   podlens-cri [--socket PATH|auto] capture DIR
+ *       writes the raw replies (binary protobuf) of Version, ListPodSandbox, ListContainers and
+ *       the verbose PodSandboxStatus / ContainerStatus of every pod and container to DIR
+ *       (<Method>.<namespace>_<pod>[_<container>].pb): fixtures for the parser tests.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -16,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cri/cri_client.h"
 #include "lib/grpc.h"
 #include "lib/grpc_client.h"
 #include "lib/log.h"
@@ -181,6 +188,167 @@ static int cmd_grpc(int argc, char **argv)
 	return rc ? 1 : 0;
 }
 
+static void print_kvs(const char *what, const struct cri_kvs *kv)
+{
+	for (size_t i = 0; i < kv->n; i++)
+		printf("  %s %s=%s\n", what, kv->v[i].key, kv->v[i].value);
+}
+
+static int write_file(const char *dir, const char *name, const uint8_t *b, size_t n)
+{
+	char p[4096];
+	FILE *f;
+	int ok;
+
+	snprintf(p, sizeof(p), "%s/%s", dir, name);
+	f = fopen(p, "wb");
+	if (!f)
+		return -errno;
+	ok = fwrite(b, 1, n, f) == n;
+	ok &= fclose(f) == 0;
+	printf("%s %zu bytes\n", p, n);
+	return ok ? 0 : -EIO;
+}
+
+static int capture(struct cri_client *c, const char *dir)
+{
+	static const char *const lists[] = { "Version", "ListPodSandbox", "ListContainers" };
+	struct cri_pod *pods = NULL;
+	struct cri_container *ctrs = NULL;
+	size_t np = 0, nc = 0;
+	uint8_t *r;
+	size_t n;
+	char name[512];
+	int err;
+
+	for (size_t i = 0; i < 3; i++) {
+		err = cri_client__raw(c, lists[i], NULL, &r, &n);
+		if (err)
+			return err;
+		snprintf(name, sizeof(name), "%s.pb", lists[i]);
+		err = write_file(dir, name, r, n);
+		free(r);
+		if (err)
+			return err;
+	}
+	err = cri_client__list_pods(c, &pods, &np);
+	if (!err)
+		err = cri_client__list_containers(c, &ctrs, &nc);
+	for (size_t i = 0; !err && i < np; i++) {
+		err = cri_client__raw(c, "PodSandboxStatus", pods[i].id, &r, &n);
+		if (err)
+			break;
+		snprintf(name, sizeof(name), "PodSandboxStatus.%s_%s.pb", pods[i].namespace, pods[i].name);
+		err = write_file(dir, name, r, n);
+		free(r);
+	}
+	for (size_t i = 0; !err && i < nc; i++) {
+		const char *ns = cri_kvs__get(&ctrs[i].labels, "io.kubernetes.pod.namespace");
+		const char *pod = cri_kvs__get(&ctrs[i].labels, "io.kubernetes.pod.name");
+
+		err = cri_client__raw(c, "ContainerStatus", ctrs[i].id, &r, &n);
+		if (err)
+			break;
+		snprintf(name, sizeof(name), "ContainerStatus.%s_%s_%s.pb", ns ? ns : "", pod ? pod : "",
+			 ctrs[i].name);
+		err = write_file(dir, name, r, n);
+		free(r);
+	}
+	cri_pods__free(pods, np);
+	cri_containers__free(ctrs, nc);
+	return err;
+}
+
+static int cmd_cri(int argc, char **argv)
+{
+	const char *sock = "auto", *cmd = NULL, *arg = NULL;
+	struct cri_client *c;
+	long deadline = 0;
+	int err = 0;
+
+	for (int i = 0; i < argc; i++) {
+		if (!strcmp(argv[i], "--socket") && i + 1 < argc)
+			sock = argv[++i];
+		else if (!strcmp(argv[i], "--deadline") && i + 1 < argc)
+			deadline = atol(argv[++i]);
+		else if (!cmd)
+			cmd = argv[i];
+		else if (!arg)
+			arg = argv[i];
+	}
+	if (!cmd) {
+		fprintf(stderr, "podlens-cri: no command\n");
+		return 2;
+	}
+	c = cri_client__new(sock, (uint32_t)deadline);
+	if (!c) {
+		fprintf(stderr, "podlens-cri: cri socket %s: %s\n", sock,
+			errno == ENOENT ? "no runtime socket found" : strerror(errno));
+		return 1;
+	}
+	if (!strcmp(cmd, "version")) {
+		struct cri_version v;
+
+		err = cri_client__version(c, &v);
+		if (!err)
+			printf("socket=%s runtime=%s version=%s api=%s\n", cri_client__socket(c),
+			       v.runtime_name, v.runtime_version, v.runtime_api_version);
+	} else if (!strcmp(cmd, "pods")) {
+		struct cri_pod *p;
+		size_t n;
+
+		err = cri_client__list_pods(c, &p, &n);
+		for (size_t i = 0; !err && i < n; i++)
+			printf("%s %s/%s uid=%s state=%d annotations=%zu\n", p[i].id, p[i].namespace,
+			       p[i].name, p[i].uid, p[i].state, p[i].annotations.n);
+		if (!err)
+			cri_pods__free(p, n);
+	} else if (!strcmp(cmd, "ps")) {
+		struct cri_container *ct;
+		size_t n;
+
+		err = cri_client__list_containers(c, &ct, &n);
+		for (size_t i = 0; !err && i < n; i++)
+			printf("%s pod=%s name=%s image=%s state=%d\n", ct[i].id, ct[i].pod_id, ct[i].name,
+			       ct[i].image, ct[i].state);
+		if (!err)
+			cri_containers__free(ct, n);
+	} else if (!strcmp(cmd, "inspectp") && arg) {
+		struct cri_pod p;
+
+		err = cri_client__pod_status(c, arg, &p);
+		if (!err) {
+			printf("%s %s/%s uid=%s pid=%d cgroup_parent=%s\n", p.id, p.namespace, p.name, p.uid,
+			       p.pid, p.cgroup_parent ? p.cgroup_parent : "");
+			for (size_t i = 0; i < p.n_ips; i++)
+				printf("  ip %s\n", p.ips[i]);
+			print_kvs("label", &p.labels);
+			print_kvs("annotation", &p.annotations);
+			cri_pod__free(&p);
+		}
+	} else if (!strcmp(cmd, "inspect") && arg) {
+		struct cri_container ct;
+
+		err = cri_client__container_status(c, arg, &ct);
+		if (!err) {
+			printf("%s pod=%s name=%s image=%s state=%d pid=%d cgroups_path=%s\n", ct.id, ct.pod_id,
+			       ct.name, ct.image, ct.state, ct.pid, ct.cgroups_path ? ct.cgroups_path : "");
+			print_kvs("label", &ct.labels);
+			cri_container__free(&ct);
+		}
+	} else if (!strcmp(cmd, "capture") && arg) {
+		err = capture(c, arg);
+	} else {
+		fprintf(stderr, "podlens-cri: unknown command %s\n", cmd);
+		cri_client__free(c);
+		return 2;
+	}
+	if (err)
+		fprintf(stderr, "podlens-cri: %s\n", cri_client__last_error(c));
+	cri_client__free(c);
+	return err ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
 	const char *lvl = getenv("PODLENS_LOG_LEVEL");
@@ -194,6 +362,5 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(argv[1], "grpc"))
 		return cmd_grpc(argc - 1, argv + 1);
-	fprintf(stderr, "podlens-cri: unknown command %s\n", argv[1]);
-	return 2;
+	return cmd_cri(argc - 1, argv + 1);
 }
