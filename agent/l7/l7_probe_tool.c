@@ -1,0 +1,147 @@
+/* l7-probe-test: the L7 probe on its own, for the integration test and the benchmark.
+ *
+ *   l7-probe-test [-d SECONDS] [-r RINGBUF_KB] CGROUP2_DIR...
+ *
+ * Loads bpf/l7, attaches to every CGROUP2_DIR, prints one JSON line when attached
+ *   {"attached":N,"ingress_prog_id":I,"egress_prog_id":E}
+ * then aggregates until SIGINT/SIGTERM (or -d SECONDS), drains the ring buffer and prints one JSON
+ * line: {"cgroups":[{"path","cgroup_id","http":[...]}],"stats":{...}} with the `http` list exactly
+ * as the agent's JSON output carries it (http_agg__json). Exit 0, 1 on setup errors, 2 on usage. */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <jansson.h>
+
+#include "agent/l7/http_agg.h"
+#include "agent/probes/l7.h"
+#include "lib/log.h"
+
+static volatile sig_atomic_t stop;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stop = 1;
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+int main(int argc, char **argv)
+{
+	struct sigaction sa = { .sa_handler = on_signal };
+	struct l7_probe_opts opts = {};
+	struct l7_probe_stats st;
+	struct l7_probe *p = NULL;
+	struct http_agg *agg = NULL;
+	uint64_t *ids = NULL;
+	double duration = 0, t_end;
+	json_t *out = NULL, *list;
+	uint32_t in_id = 0, eg_id = 0;
+	int opt, ep = -1, rc = 1, n;
+
+	log__init("l7-probe-test", LOG_INFO);
+	while ((opt = getopt(argc, argv, "d:r:")) != -1) {
+		if (opt == 'd')
+			duration = atof(optarg);
+		else if (opt == 'r')
+			opts.ringbuf_bytes = (size_t)strtoul(optarg, NULL, 10) * 1024;
+		else
+			goto usage;
+	}
+	n = argc - optind;
+	if (n < 1)
+		goto usage;
+	agg = http_agg__new(NULL);
+	ids = calloc(n, sizeof(*ids));
+	if (!agg || !ids)
+		goto cleanup;
+	opts.agg = agg;
+	p = l7_probe__new(&opts);
+	if (!p) {
+		fprintf(stderr, "l7-probe-test: load: %s\n", strerror(errno));
+		goto cleanup;
+	}
+	for (int i = 0; i < n; i++) {
+		const char *path = argv[optind + i];
+		struct stat sb;
+		int fd = open(path, O_RDONLY | O_DIRECTORY);
+
+		if (fd < 0 || fstat(fd, &sb)) {
+			fprintf(stderr, "l7-probe-test: %s: %s\n", path, strerror(errno));
+			if (fd >= 0)
+				close(fd);
+			goto cleanup;
+		}
+		ids[i] = sb.st_ino;     /* cgroup2 id = inode number of the directory */
+		rc = l7_probe__attach_cgroup(p, ids[i], fd);
+		close(fd);
+		if (rc) {
+			fprintf(stderr, "l7-probe-test: attach %s: %s\n", path, strerror(-rc));
+			rc = 1;
+			goto cleanup;
+		}
+	}
+	rc = 1;
+	l7_probe__prog_ids(p, &in_id, &eg_id);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	printf("{\"attached\":%d,\"ingress_prog_id\":%u,\"egress_prog_id\":%u}\n", n, in_id, eg_id);
+	fflush(stdout);
+
+	ep = epoll_create1(EPOLL_CLOEXEC);
+	if (ep < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, l7_probe__fd(p),
+				&(struct epoll_event){ .events = EPOLLIN }))
+		goto cleanup;
+	t_end = duration > 0 ? now_s() + duration : 0;
+	while (!stop && (!t_end || now_s() < t_end)) {
+		struct epoll_event ev;
+
+		/* the kernel wakes us only every wakeup_bytes; drain at least every second anyway */
+		if (epoll_wait(ep, &ev, 1, 1000) < 0 && errno != EINTR)
+			goto cleanup;
+		if (l7_probe__poll(p) < 0)
+			goto cleanup;
+	}
+	if (l7_probe__poll(p) < 0)
+		goto cleanup;
+
+	out = json_pack("{s:[]}", "cgroups");
+	list = json_object_get(out, "cgroups");
+	for (int i = 0; i < n; i++)
+		json_array_append_new(list, json_pack("{s:s, s:I, s:o}", "path", argv[optind + i],
+						      "cgroup_id", (json_int_t)ids[i],
+						      "http", http_agg__json(agg, ids[i])));
+	if (l7_probe__stats(p, &st) == 0)
+		json_object_set_new(out, "stats", json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+				"events", (json_int_t)st.events, "unparsed", (json_int_t)st.unparsed,
+				"agg_dropped", (json_int_t)st.agg_dropped, "rb_drops", (json_int_t)st.rb_drops,
+				"pipelined", (json_int_t)st.pipelined, "no_storage", (json_int_t)st.no_storage,
+				"interim", (json_int_t)st.interim));
+	json_dumpf(out, stdout, JSON_COMPACT);
+	printf("\n");
+	rc = 0;
+cleanup:
+	json_decref(out);
+	if (ep >= 0)
+		close(ep);
+	l7_probe__free(p);
+	http_agg__free(agg);
+	free(ids);
+	return rc;
+usage:
+	fprintf(stderr, "usage: l7-probe-test [-d SECONDS] [-r RINGBUF_KB] CGROUP2_DIR...\n");
+	return 2;
+}

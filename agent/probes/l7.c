@@ -1,0 +1,232 @@
+#include "agent/probes/l7.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "agent/l7/http1.h"
+#include "agent/l7/http_agg.h"
+#include "bpf/l7.h"
+#include "bpf/l7.skel.h"
+#include "lib/log.h"
+
+struct l7_link {
+	uint64_t cgroup_id;
+	struct bpf_link *in, *out;
+};
+
+struct l7_probe {
+	struct podlens_l7 *skel;
+	struct ring_buffer *rb;
+	struct http_agg *agg;
+	struct l7_link *links;
+	size_t nlinks, cap;
+	uint64_t events, unparsed, agg_dropped;
+};
+
+static int on_event(void *ctx, void *data, size_t size)
+{
+	struct l7_probe *p = ctx;
+	const struct l7_event *e = data;
+	char route[HTTP_ROUTE_MAX];
+	int method, rc;
+
+	if (size < sizeof(*e))
+		return 0;
+	p->events++;
+	if (http1__parse_request(e->req, e->req_len <= L7_REQ_CAP ? e->req_len : L7_REQ_CAP, &method,
+				 route, sizeof(route))) {
+		p->unparsed++;
+		return 0;
+	}
+	rc = http_agg__record(p->agg, e->cgroup_id, e->dir, method, route, e->status,
+			      (e->latency_ns + 500) / 1000);
+	if (rc == -ENOSPC)
+		p->agg_dropped++;
+	return 0;
+}
+
+static bool is_pow2(size_t v)
+{
+	return v && !(v & (v - 1));
+}
+
+struct l7_probe *l7_probe__new(const struct l7_probe_opts *o)
+{
+	size_t rb_bytes = o && o->ringbuf_bytes ? o->ringbuf_bytes : 4u << 20;
+	struct l7_probe *p = NULL;
+	int err;
+
+	if (!o || !o->agg || !is_pow2(rb_bytes) || rb_bytes < (size_t)getpagesize()) {
+		errno = EINVAL;
+		return NULL;
+	}
+	p = calloc(1, sizeof(*p));
+	if (!p) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	p->agg = o->agg;
+	p->skel = podlens_l7__open();
+	if (!p->skel) {
+		err = -errno;
+		log_error("l7: open bpf object: %s", strerror(-err));
+		goto cleanup;
+	}
+	p->skel->rodata->l7_wakeup_bytes = o->wakeup_bytes ? o->wakeup_bytes : rb_bytes / 16;
+	err = bpf_map__set_max_entries(p->skel->maps.l7_events, rb_bytes);
+	if (err)
+		goto cleanup;
+	err = podlens_l7__load(p->skel);
+	if (err) {
+		log_error("l7: load cgroup_skb programs: %s", strerror(-err));
+		goto cleanup;
+	}
+	p->rb = ring_buffer__new(bpf_map__fd(p->skel->maps.l7_events), on_event, p, NULL);
+	if (!p->rb) {
+		err = -errno;
+		log_error("l7: ring buffer: %s", strerror(-err));
+		goto cleanup;
+	}
+	return p;
+cleanup:
+	l7_probe__free(p);
+	errno = err < 0 ? -err : EINVAL;
+	return NULL;
+}
+
+int l7_probe__attach_cgroup(struct l7_probe *p, uint64_t cgroup_id, int cgroup_dir_fd)
+{
+	struct l7_link l = { .cgroup_id = cgroup_id };
+	int err;
+
+	for (size_t i = 0; i < p->nlinks; i++)
+		if (p->links[i].cgroup_id == cgroup_id)
+			return -EEXIST;
+	if (p->nlinks == p->cap) {
+		size_t cap = p->cap ? p->cap * 2 : 16;
+		struct l7_link *v = realloc(p->links, cap * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		p->links = v;
+		p->cap = cap;
+	}
+	l.in = bpf_program__attach_cgroup(p->skel->progs.pl_l7_in, cgroup_dir_fd);
+	if (!l.in) {
+		err = -errno;
+		goto fail;
+	}
+	l.out = bpf_program__attach_cgroup(p->skel->progs.pl_l7_out, cgroup_dir_fd);
+	if (!l.out) {
+		err = -errno;
+		bpf_link__destroy(l.in);
+		goto fail;
+	}
+	p->links[p->nlinks++] = l;
+	log_debug("l7: attached to cgroup %llu", (unsigned long long)cgroup_id);
+	return 0;
+fail:
+	log_warn("l7: attach to cgroup %llu: %s", (unsigned long long)cgroup_id, strerror(-err));
+	return err;
+}
+
+int l7_probe__detach_cgroup(struct l7_probe *p, uint64_t cgroup_id)
+{
+	for (size_t i = 0; i < p->nlinks; i++) {
+		if (p->links[i].cgroup_id != cgroup_id)
+			continue;
+		bpf_link__destroy(p->links[i].in);
+		bpf_link__destroy(p->links[i].out);
+		p->links[i] = p->links[--p->nlinks];
+		return 0;
+	}
+	return -ENOENT;
+}
+
+size_t l7_probe__ncgroups(const struct l7_probe *p)
+{
+	return p->nlinks;
+}
+
+int l7_probe__fd(struct l7_probe *p)
+{
+	return ring_buffer__epoll_fd(p->rb);
+}
+
+int l7_probe__poll(struct l7_probe *p)
+{
+	return ring_buffer__consume(p->rb);
+}
+
+int l7_probe__stats(struct l7_probe *p, struct l7_probe_stats *s)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	struct l7_counters *v;
+	uint32_t zero = 0;
+	int err = 0;
+
+	memset(s, 0, sizeof(*s));
+	s->events = p->events;
+	s->unparsed = p->unparsed;
+	s->agg_dropped = p->agg_dropped;
+	if (ncpu <= 0)
+		return ncpu;
+	v = calloc(ncpu, sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	if (bpf_map_lookup_elem(bpf_map__fd(p->skel->maps.l7_stats), &zero, v)) {
+		err = -errno;
+		goto cleanup;
+	}
+	for (int c = 0; c < ncpu; c++) {
+		s->rb_drops += v[c].rb_drops;
+		s->pipelined += v[c].pipelined;
+		s->no_storage += v[c].no_storage;
+		s->interim += v[c].interim;
+	}
+cleanup:
+	free(v);
+	return err;
+}
+
+uint64_t l7_probe__drops(struct l7_probe *p)
+{
+	struct l7_probe_stats s;
+
+	if (l7_probe__stats(p, &s))
+		return p->agg_dropped;
+	return s.rb_drops + s.agg_dropped;
+}
+
+static uint32_t prog_id(struct bpf_program *prog)
+{
+	struct bpf_prog_info info = {};
+	uint32_t len = sizeof(info);
+
+	if (bpf_obj_get_info_by_fd(bpf_program__fd(prog), &info, &len))
+		return 0;
+	return info.id;
+}
+
+int l7_probe__prog_ids(struct l7_probe *p, uint32_t *ingress_id, uint32_t *egress_id)
+{
+	*ingress_id = prog_id(p->skel->progs.pl_l7_in);
+	*egress_id = prog_id(p->skel->progs.pl_l7_out);
+	return *ingress_id && *egress_id ? 0 : -ENOENT;
+}
+
+void l7_probe__free(struct l7_probe *p)
+{
+	if (!p)
+		return;
+	while (p->nlinks)
+		l7_probe__detach_cgroup(p, p->links[0].cgroup_id);
+	free(p->links);
+	ring_buffer__free(p->rb);
+	podlens_l7__destroy(p->skel);
+	free(p);
+}

@@ -1,0 +1,64 @@
+/* L7 probe: HTTP/1.x request latency of monitored cgroups (bpf/l7.bpf.c), userspace side.
+ *
+ * Life cycle (the agent's loop):
+ *   agg = http_agg__new(NULL);
+ *   p = l7_probe__new(&(struct l7_probe_opts){ .agg = agg });   // open + load, nothing attached
+ *   l7_probe__attach_cgroup(p, cgid, dirfd);   // for each monitored cgroup with L7 enabled
+ *   epoll_ctl(ADD, l7_probe__fd(p)) -> on readable: l7_probe__poll(p)
+ *   every interval: l7_probe__poll(p); read agg (http_agg__json / http_agg__foreach); http_agg__reset(agg)
+ *   l7_probe__detach_cgroup(p, cgid);          // cgroup gone, or podlens.io/l7: "false"
+ *   l7_probe__free(p);                         // detaches every link
+ *
+ * Attach to the cgroups whose sockets should be measured (a pod's cgroup covers its containers:
+ * cgroup_skb programs are inherited). Never attach to a cgroup and to one of its descendants: packets
+ * of the descendant would be seen twice. Events carry the socket's own cgroup id (the container's
+ * cgroup when attached at the pod), so look them up as any other cgroup id.
+ *
+ * The ring buffer wakes the fd only when wakeup_bytes are waiting (batched: a few wake-ups per
+ * second at 100k requests/s), so the agent must also call l7_probe__poll at every interval tick. */
+#ifndef PODLENS_AGENT_PROBES_L7_H
+#define PODLENS_AGENT_PROBES_L7_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct http_agg;
+struct l7_probe;
+
+struct l7_probe_opts {
+	struct http_agg *agg;        /* required: completed requests are recorded here */
+	size_t ringbuf_bytes;        /* power of two >= page size; 0 = 4 MiB (~40k requests) */
+	size_t wakeup_bytes;         /* 0 = ringbuf_bytes / 16 */
+};
+
+struct l7_probe_stats {
+	uint64_t events;             /* completed requests read from the ring buffer */
+	uint64_t unparsed;           /* events whose request prefix did not parse (not recorded) */
+	uint64_t agg_dropped;        /* events lost to the aggregation bound */
+	uint64_t rb_drops;           /* kernel: ring buffer full */
+	uint64_t pipelined;          /* kernel: request while one was pending on the socket */
+	uint64_t no_storage;         /* kernel: socket state unavailable */
+	uint64_t interim;            /* kernel: 1xx interim responses skipped */
+};
+
+/* Open and load the programs (nothing is attached). NULL + errno: EPERM without CAP_BPF /
+ * CAP_NET_ADMIN, EOPNOTSUPP or EINVAL when this kernel refuses the programs. */
+struct l7_probe *l7_probe__new(const struct l7_probe_opts *o);
+
+/* Attach ingress + egress to the cgroup2 directory dirfd (not closed; may be closed after the
+ * call) and remember it as cgroup_id. -EEXIST when already attached. */
+int l7_probe__attach_cgroup(struct l7_probe *p, uint64_t cgroup_id, int cgroup_dir_fd);
+int l7_probe__detach_cgroup(struct l7_probe *p, uint64_t cgroup_id);   /* -ENOENT if unknown */
+size_t l7_probe__ncgroups(const struct l7_probe *p);
+
+int l7_probe__fd(struct l7_probe *p);        /* for epoll (EPOLLIN) */
+/* Consume every waiting event into the aggregation: number consumed or -errno. Never blocks. */
+int l7_probe__poll(struct l7_probe *p);
+/* Completed requests lost: ring buffer full + aggregation bound. */
+uint64_t l7_probe__drops(struct l7_probe *p);
+int l7_probe__stats(struct l7_probe *p, struct l7_probe_stats *s);
+/* BPF program ids (ingress, egress), e.g. for bpf_stats in the benchmark. */
+int l7_probe__prog_ids(struct l7_probe *p, uint32_t *ingress_id, uint32_t *egress_id);
+void l7_probe__free(struct l7_probe *p);
+
+#endif

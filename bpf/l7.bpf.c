@@ -1,0 +1,260 @@
+// SPDX-License-Identifier: GPL-2.0
+/* l7: HTTP/1.x request latency from TCP payload, cgroup_skb ingress + egress.
+ *
+ * Where it runs. The agent attaches these two programs to each monitored cgroup itself (a bpf_link
+ * per cgroup and hook), not to the root: cgroup_skb runs the effective programs of the cgroup the
+ * *socket* was created in, so only sockets of monitored workloads pay, and there is no allow-map
+ * lookup on the path at all. Accepted sockets inherit the listener's cgroup. Loopback ingress runs
+ * in the sender's softirq, so bpf_get_current_cgroup_id() would name the wrong task; the socket's
+ * cgroup (bpf_skb_cgroup_id) is used instead. Programs must return 1 (0 drops the packet).
+ *
+ * What it sees. skb->data points at the IP header on both hooks; the IP and TCP headers are in the
+ * linear part (TCP pulls them before the ingress filter; locally built skbs have them linear), the
+ * payload usually is not (loopback: page frags), so headers are read by direct packet access and
+ * the payload with bpf_skb_load_bytes: 12 bytes to classify, then (requests only) up to L7_REQ_CAP
+ * straight into the socket state. skb->len, not tot_len: an
+ * egress skb can be a GSO super-packet. Only the segment that *starts* a message is recognised:
+ *   request  = payload starts with "METHOD " (GET HEAD POST PUT DELETE PATCH OPTIONS CONNECT TRACE)
+ *   response = payload starts with "HTTP/1.x NNN"
+ * so body segments, continuation segments and TLS cost one payload read and nothing else.
+ *
+ * Matching. One pending request per socket (struct l7_sk_state in sk_storage). A request while one
+ * is pending is a pipelined request (or a body that happens to start with a method): counted, not
+ * measured. A response with nothing pending is ignored; 1xx other than 101 are interim and skipped.
+ * The pair is sent to the agent as one ring buffer record when the final response starts.
+ *
+ * Cost. The prototype wrote the socket state on both sides, so the cache line holding it moved
+ * between the CPU that sees requests and the one that sees responses twice per request. Here the
+ * response side only reads the request half and writes its own sequence number on another cache
+ * line (see l7.h). Ring buffer wake-ups are batched: the consumer is woken only when
+ * l7_wakeup_bytes are waiting; the agent drains the rest at every interval. */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+#include "l7.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+#define ETH_P_IP   0x0800
+#define ETH_P_IPV6 0x86DD
+
+/* Set by the agent before load. */
+const volatile __u64 l7_wakeup_bytes = 64 * 1024;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 1 << 20);          /* resized by the agent before load */
+} l7_events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct l7_sk_state);
+} l7_socks SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct l7_counters);
+} l7_stats SEC(".maps");
+
+#define C4(a, b, c, d) ((__u32)(a) | (__u32)(b) << 8 | (__u32)(c) << 16 | (__u32)(d) << 24)
+
+enum { KIND_NONE, KIND_REQUEST, KIND_RESPONSE };
+
+static __always_inline struct l7_counters *counters(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&l7_stats, &zero);
+}
+
+/* Offset of the TCP payload from skb->data (the network header), or 0 when there is none. */
+static __always_inline __u32 payload_off(struct __sk_buff *skb)
+{
+	void *data = (void *)(long)skb->data;
+	void *end = (void *)(long)skb->data_end;
+	__u8 *th;
+	__u32 l3;
+
+	if (skb->protocol == bpf_htons(ETH_P_IP)) {
+		__u8 *ip = data;
+
+		if ((void *)(ip + 20) > end || ip[9] != IPPROTO_TCP)
+			return 0;
+		l3 = (ip[0] & 0xf) << 2;
+	} else if (skb->protocol == bpf_htons(ETH_P_IPV6)) {
+		__u8 *ip6 = data;
+
+		/* extension headers are not followed: such packets are skipped */
+		if ((void *)(ip6 + 40) > end || ip6[6] != IPPROTO_TCP)
+			return 0;
+		l3 = 40;
+	} else {
+		return 0;
+	}
+	th = data + l3;
+	if ((void *)(th + 20) > end)
+		return 0;
+	l3 += (th[12] >> 4) << 2;
+	return skb->len > l3 ? l3 : 0;
+}
+
+static __always_inline int is_method(const __u8 *b)
+{
+	switch (C4(b[0], b[1], b[2], b[3])) {
+	case C4('G', 'E', 'T', ' '):
+	case C4('P', 'U', 'T', ' '):
+		return 1;
+	case C4('P', 'O', 'S', 'T'):
+	case C4('H', 'E', 'A', 'D'):
+		return b[4] == ' ';
+	case C4('D', 'E', 'L', 'E'):
+		return b[4] == 'T' && b[5] == 'E' && b[6] == ' ';
+	case C4('P', 'A', 'T', 'C'):
+		return b[4] == 'H' && b[5] == ' ';
+	case C4('O', 'P', 'T', 'I'):
+		return b[4] == 'O' && b[5] == 'N' && b[6] == 'S' && b[7] == ' ';
+	case C4('C', 'O', 'N', 'N'):
+		return b[4] == 'E' && b[5] == 'C' && b[6] == 'T' && b[7] == ' ';
+	case C4('T', 'R', 'A', 'C'):
+		return b[4] == 'E' && b[5] == ' ';
+	}
+	return 0;
+}
+
+/* "HTTP/1.x NNN" -> NNN, else 0 */
+static __always_inline __u32 status_of(const __u8 *b)
+{
+	__u32 d0 = b[9] - '0', d1 = b[10] - '0', d2 = b[11] - '0';
+
+	if (C4(b[0], b[1], b[2], b[3]) != C4('H', 'T', 'T', 'P') ||
+	    b[4] != '/' || b[5] != '1' || b[6] != '.' || b[8] != ' ')
+		return 0;
+	if (d0 < 1 || d0 > 9 || d1 > 9 || d2 > 9)
+		return 0;
+	return d0 * 100 + d1 * 10 + d2;
+}
+
+static __always_inline void on_request(struct __sk_buff *skb, struct bpf_sock *sk,
+				       __u32 off, __u32 n, __u8 dir)
+{
+	struct l7_sk_state *st;
+	struct l7_counters *c;
+
+	st = bpf_sk_storage_get(&l7_socks, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	if (!st) {
+		c = counters();
+		if (c)
+			c->no_storage++;
+		return;
+	}
+	if (st->req_seq != st->resp_seq) {
+		c = counters();
+		if (c)
+			c->pipelined++;
+		return;
+	}
+	if (n > L7_REQ_CAP)
+		n = L7_REQ_CAP;
+	/* The verifier needs the length register itself bounded to [1, 128] (clang checks a copy):
+	 * n is already in [12, L7_REQ_CAP], and ((n - 1) & 127) + 1 == n there. 128 bytes from req
+	 * stay inside struct l7_sk_state (the gap), so the bound is safe even as written. */
+	asm volatile("%[n] += -1; %[n] &= 0x7f; %[n] += 1" : [n] "+r"(n));
+	/* straight into the socket state: bytes past n keep this connection's previous request */
+	if (bpf_skb_load_bytes(skb, off, st->req, n))
+		return;
+	st->req_ns = bpf_ktime_get_ns();
+	st->dir = dir;
+	st->req_len = n;
+	/* publish last: the response side reads req_* only after it sees the new sequence number */
+	asm volatile("" ::: "memory");
+	st->req_seq = st->req_seq + 1;
+}
+
+static __always_inline void on_response(struct __sk_buff *skb, struct bpf_sock *sk,
+					__u32 status, __u8 dir)
+{
+	struct l7_sk_state *st;
+	struct l7_counters *c;
+	struct l7_event *e;
+	__u64 now, avail;
+	__u32 seq;
+
+	st = bpf_sk_storage_get(&l7_socks, sk, 0, 0);
+	if (!st)
+		return;
+	seq = st->req_seq;
+	if (seq == st->resp_seq || st->dir != dir)
+		return;                                 /* nothing pending on this side */
+	if (status < 200 && status != 101) {
+		c = counters();
+		if (c)
+			c->interim++;
+		return;                                 /* 100 Continue, 103 Early Hints: keep waiting */
+	}
+	now = bpf_ktime_get_ns();
+	e = bpf_ringbuf_reserve(&l7_events, sizeof(*e), 0);
+	if (!e) {
+		c = counters();
+		if (c)
+			c->rb_drops++;
+		st->resp_seq = seq;
+		return;
+	}
+	e->cgroup_id = bpf_skb_cgroup_id(skb);
+	e->latency_ns = now - st->req_ns;
+	e->status = status;
+	e->dir = dir;
+	e->req_len = st->req_len;
+	e->pad = 0;
+	__builtin_memcpy(e->req, st->req, L7_REQ_CAP);
+	st->resp_seq = seq;
+	avail = bpf_ringbuf_query(&l7_events, BPF_RB_AVAIL_DATA);
+	bpf_ringbuf_submit(e, avail >= l7_wakeup_bytes ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP);
+}
+
+static __always_inline void handle(struct __sk_buff *skb, bool egress)
+{
+	struct bpf_sock *sk;
+	__u8 buf[12];
+	__u32 off, n, status;
+
+	off = payload_off(skb);
+	if (!off)
+		return;                                 /* not TCP, or no payload (ACK, SYN, FIN) */
+	n = skb->len - off;
+	if (n < sizeof(buf))
+		return;                                 /* too short to start a request or status line */
+	if (bpf_skb_load_bytes(skb, off, buf, sizeof(buf)))
+		return;
+	sk = skb->sk;
+	if (!sk)
+		return;
+	sk = bpf_sk_fullsock(sk);
+	if (!sk)
+		return;
+	if (is_method(buf)) {
+		on_request(skb, sk, off, n, egress ? L7_DIR_CLIENT : L7_DIR_SERVER);
+		return;
+	}
+	status = status_of(buf);
+	if (status)
+		on_response(skb, sk, status, egress ? L7_DIR_SERVER : L7_DIR_CLIENT);
+}
+
+SEC("cgroup_skb/ingress")
+int pl_l7_in(struct __sk_buff *skb)
+{
+	handle(skb, false);
+	return 1;
+}
+
+SEC("cgroup_skb/egress")
+int pl_l7_out(struct __sk_buff *skb)
+{
+	handle(skb, true);
+	return 1;
+}

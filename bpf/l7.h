@@ -1,0 +1,56 @@
+/* l7 unit: HTTP/1.x request latency from TCP payload (cgroup_skb). Structs shared by bpf/l7.bpf.c
+ * and agent/probes/l7.c. Nothing here knows pods: events carry the socket's cgroup id. */
+#ifndef PODLENS_BPF_L7_H
+#define PODLENS_BPF_L7_H
+
+/* Bytes of a request captured from the first payload byte of the segment that starts with a
+ * method: enough for "METHOD /path... HTTP/1.1". A longer path arrives truncated (L7_F_TRUNC is
+ * implied by req_len == L7_REQ_CAP and no " HTTP/" in the prefix; userspace decides). */
+#define L7_REQ_CAP 80
+
+/* Which side of the connection the monitored socket is on. */
+#define L7_DIR_SERVER 0   /* request received (ingress), response sent (egress): the pod serves */
+#define L7_DIR_CLIENT 1   /* request sent (egress), response received (ingress): the pod calls */
+
+/* One completed request/response pair, emitted when the first byte of the final response is seen
+ * (1xx interim responses other than 101 are skipped). latency_ns = first byte of the response
+ * minus first byte of the request, both as seen at the monitored socket (bpf_ktime_get_ns). */
+struct l7_event {
+	__u64 cgroup_id;          /* cgroup2 id of the socket (bpf_skb_cgroup_id) */
+	__u64 latency_ns;
+	__u16 status;             /* 100..999 */
+	__u8 dir;                 /* L7_DIR_* */
+	__u8 req_len;             /* valid bytes in req (<= L7_REQ_CAP) */
+	__u32 pad;
+	char req[L7_REQ_CAP];     /* raw request prefix; parsed and reduced in the agent, never exported */
+};
+
+/* Per-socket state (BPF_MAP_TYPE_SK_STORAGE, freed with the socket). On loopback and veth the
+ * request and the response of one connection are processed on different CPUs, so the part written
+ * where requests are seen and the part written where responses are seen are kept at least one
+ * cache line apart: the response side only *reads* the request line, and only the response side
+ * writes resp_seq. A request is pending while req_seq != resp_seq. */
+struct l7_sk_state {
+	/* written by the hook that sees requests */
+	__u64 req_ns;
+	__u32 req_seq;
+	__u8 dir;
+	__u8 req_len;
+	__u16 pad0;
+	char req[L7_REQ_CAP];
+	__u8 gap[64];             /* keeps resp_seq off the request side's cache lines */
+	/* written by the hook that sees responses */
+	__u32 resp_seq;
+	__u32 pad1;
+};
+
+/* Per-CPU counters of the exceptional paths only (the common path counts nothing: each emitted
+ * event is the count). Summed by the agent. */
+struct l7_counters {
+	__u64 rb_drops;           /* ring buffer full: completed request lost */
+	__u64 pipelined;          /* request while one was pending on the socket (not measured) */
+	__u64 no_storage;         /* no full socket / sk_storage allocation failed */
+	__u64 interim;            /* 1xx interim responses skipped */
+};
+
+#endif

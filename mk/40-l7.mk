@@ -1,0 +1,23 @@
+# L7: HTTP/1.x request latency from cgroup_skb payload (bpf/l7.bpf.c, agent/probes/l7.c, agent/l7/).
+L7_SRCS      := agent/l7/http1.c agent/l7/http_agg.c agent/probes/l7.c
+L7_OBJS      := $(L7_SRCS:%.c=$(BUILD)/obj/%.o)
+L7_LDLIBS    := -lbpf -lelf -lz -ljansson
+GEN_HEADERS  += $(BUILD)/bpf/l7.skel.h
+AGENT_OBJS   += $(L7_OBJS)
+
+# Standalone driver of the probe API (integration test, make bench)
+BINS += $(BUILD)/l7-probe-test
+$(BUILD)/l7-probe-test: $(BUILD)/obj/agent/l7/l7_probe_tool.o $(L7_OBJS) $(BUILD)/obj/lib/log.o \
+		$(BUILD)/obj/lib/hist.o
+	$(call msg,LINK,$@)
+	$(Q)$(CC) -o $@ $(filter %.o,$^) $(L7_LDLIBS)
+
+# Parser, route normalisation, aggregation (pure userspace)
+UNIT_TESTS += $(BUILD)/tests/test_l7_http1 $(BUILD)/tests/test_l7_agg
+$(BUILD)/tests/test_l7_http1: $(BUILD)/asan/tests/unit/test_l7_http1.o $(BUILD)/asan/agent/l7/http1.o
+$(BUILD)/tests/test_l7_agg: $(BUILD)/asan/tests/unit/test_l7_agg.o $(BUILD)/asan/agent/l7/http_agg.o \
+		$(BUILD)/asan/agent/l7/http1.o $(BUILD)/asan/lib/hist.o
+LDLIBS_test_l7_agg := -ljansson
+
+FUZZERS += $(BUILD)/fuzz/fuzz_l7_http1
+$(BUILD)/fuzz/fuzz_l7_http1: $(BUILD)/fuzzobj/tests/fuzz/fuzz_l7_http1.o $(BUILD)/fuzzobj/agent/l7/http1.o
