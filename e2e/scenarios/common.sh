@@ -1,0 +1,129 @@
+# Helpers for e2e scenarios (sourced after tests/lib.sh by every e2e/scenarios*/NN-*.sh).
+# The lab is already up (e2e/run.sh); each scenario removes the pods it creates (defer), so
+# scenarios are independent of each other and of their order.
+#
+#   e2e_pod VAR NAME NAMESPACE [podctl run-pod options]     -> $VAR_ID $VAR_IP $VAR_UID
+#   e2e_ctr VAR POD_ID NAME [podctl run-container options] -- ARGV...   -> $VAR (container id)
+#   e2e_web VAR NAMESPACE NAME SIZE [pod options]  busybox httpd on :8080 serving /index.html of SIZE
+#        bytes (a file this helper writes: ground truth) -> $VAR_ID $VAR_IP $VAR_CTR; waits until listening
+#   e2e_client VAR NAMESPACE NAME URL_IP COUNT [PERIOD [MODE [pod options]]]: COUNT fetches of
+#        http://URL_IP:8080/index.html, PERIOD s apart; MODE body (wget, counts body bytes) or raw
+#        (nc, counts every response byte incl. HTTP headers). Logs "fetch I BYTES" per fetch, then
+#        "done", then sleeps (the container and its cgroup stay) -> $VAR_ID $VAR_IP $VAR_CTR
+#   e2e_client_wait CTR SECS     wait for the client's "done" line
+#   e2e_client_total CTR         sum of BYTES over its fetch lines;  e2e_client_count CTR: fetches logged
+#   e2e_cgroup_dir CTR           cgroup2 directory of a container (from the CRI's cgroupsPath)
+#   e2e_cgroup_id CTR            its inode = the cgroup ID BPF sees
+#   e2e_pid CTR                  host pid of the container's init
+#   e2e_in_subnet IP             true if IP is inside $E2E_SUBNET
+#   podctl ARGS...               e2e/lab/podctl.py against the lab
+# Agent (pending scenarios; contract in docs/e2e.md):
+#   e2e_agent_start VAR DURATION [agent args]  runs $AGENT --output json --interval 1 --duration DURATION
+#        --cri-socket $E2E_SOCK; stdout -> $VAR_OUT (JSON lines), stderr -> $VAR_LOG, pid -> $VAR_PID
+#   e2e_agent_wait VAR SECS      wait for its exit (bounded), exit code in $VAR_RC
+#   agentjson ARGS...            e2e/lab/agentjson.py (sums and checks over the JSON lines)
+. "$(dirname "${BASH_SOURCE[0]}")/../lab/env.sh"
+# a TERM/INT (e2e/run.sh interrupted) must still run the deferred cleanups (lib.sh's EXIT trap)
+trap 'exit 143' TERM
+trap 'exit 130' INT
+
+[ "$(id -u)" = 0 ] || { tap_fail "e2e scenarios need root"; exit 1; }
+[ -S "$E2E_SOCK" ] || { tap_fail "lab is not up ($E2E_SOCK missing): run e2e/run.sh or e2e/lab/up.sh"; exit 1; }
+
+AGENT=${AGENT:-$E2E_TOP/$BUILD/podlens-agent}
+E2E_DATA=$E2E_RUN/data
+E2E_TMP=$(mktemp -d "$E2E_RUN/data/scenario.XXXXXX")
+defer rm -rf "$E2E_TMP"
+
+podctl() { "$E2E_PY" "$E2E_LAB/podctl.py" "$@"; }
+agentjson() { "$E2E_PY" "$E2E_LAB/agentjson.py" "$@"; }
+
+e2e_pod() {   # e2e_pod VAR NAME NAMESPACE [run-pod options]
+	local var=$1 name=$2 ns=$3; shift 3
+	local uid out id ip
+	uid=$(cat /proc/sys/kernel/random/uuid)
+	out=$(podctl run-pod "$name" "$ns" --uid "$uid" "$@") || { diag "run-pod $ns/$name failed"; return 1; }
+	read -r id ip <<<"$out"
+	defer podctl rm-pod "$id"
+	printf -v "${var}_ID" %s "$id"; printf -v "${var}_IP" %s "$ip"; printf -v "${var}_UID" %s "$uid"
+}
+
+e2e_ctr() {   # e2e_ctr VAR POD_ID NAME [run-container options] -- ARGV...
+	local var=$1 pod=$2 name=$3; shift 3
+	local id
+	id=$(podctl run-container "$pod" "$name" "$@") || { diag "run-container $name failed"; return 1; }
+	printf -v "$var" %s "$id"
+}
+
+e2e_pid() { podctl pid "$1"; }
+e2e_cgroup_dir() { local p; p=$(podctl cgroup "$1") && echo "$E2E_CG2$p"; }
+e2e_cgroup_id() { local d; d=$(e2e_cgroup_dir "$1") && stat -c %i "$d"; }
+
+e2e_in_subnet() {
+	"$E2E_PY" -c 'import ipaddress,sys; sys.exit(ipaddress.ip_address(sys.argv[1]) not in ipaddress.ip_network(sys.argv[2]))' \
+		"$1" "$E2E_SUBNET" 2>/dev/null
+}
+
+# e2e_listening PID PORT: a TCP socket in LISTEN on PORT in PID's network namespace
+e2e_listening() {
+	local hex
+	hex=$(printf '%04X' "$2")
+	awk -v p=":$hex" '$2 ~ p"$" && $4 == "0A" {f=1} END {exit !f}' "/proc/$1/net/tcp" "/proc/$1/net/tcp6" 2>/dev/null
+}
+
+e2e_web() {   # e2e_web VAR NAMESPACE NAME SIZE [run-pod options]
+	local var=$1 ns=$2 name=$3 size=$4; shift 4
+	local dir=$E2E_TMP/www-$ns-$name ctr pid id
+	mkdir -p "$dir"
+	head -c "$size" /dev/urandom > "$dir/index.html"
+	e2e_pod "$var" "$name" "$ns" --label app="$name" "$@" || return 1
+	id=${var}_ID
+	e2e_ctr "${var}_CTR" "${!id}" httpd --mount "$dir:/www:ro" -- httpd -f -p 8080 -h /www || return 1
+	ctr=${var}_CTR
+	pid=$(e2e_pid "${!ctr}") || return 1
+	wait_for 10 "httpd of $ns/$name listening on :8080" e2e_listening "$pid" 8080
+}
+
+e2e_client() {   # e2e_client VAR NAMESPACE NAME IP COUNT [PERIOD [MODE [run-pod options]]]
+	local var=$1 ns=$2 name=$3 ip=$4 count=$5 period=${6:-0} mode=${7:-body}
+	shift $(( $# < 7 ? $# : 7 ))
+	local fetch id
+	case $mode in
+	body) fetch='wget -q -O - "http://$TARGET:8080/index.html"' ;;
+	raw)  fetch='printf "GET /index.html HTTP/1.0\r\n\r\n" | nc "$TARGET" 8080' ;;
+	*) diag "e2e_client: mode $mode"; return 1 ;;
+	esac
+	e2e_pod "$var" "$name" "$ns" --label app="$name" "$@" || return 1
+	id=${var}_ID
+	e2e_ctr "${var}_CTR" "${!id}" fetcher --env TARGET="$ip" --env COUNT="$count" --env PERIOD="$period" -- \
+		sh -c "i=0; while [ \$i -lt \$COUNT ]; do i=\$((i+1)); echo \"fetch \$i \$($fetch | wc -c)\"; \
+[ \"\$PERIOD\" = 0 ] || sleep \$PERIOD; done; echo done; exec sleep 100000"
+}
+
+_client_done() { podctl logs "$1" | grep -qx done; }
+e2e_client_wait() { wait_for "$2" "client $1 done" _client_done "$1"; }
+e2e_client_total() { podctl logs "$1" | awk '$1 == "fetch" {s += $3} END {print s + 0}'; }
+e2e_client_count() { podctl logs "$1" | awk '$1 == "fetch" && $3 > 0 {n++} END {print n + 0}'; }
+
+# ------------------------------------------------------------------------------ agent
+e2e_agent_start() {   # e2e_agent_start VAR DURATION [agent args]
+	local var=$1 dur=$2; shift 2
+	[ -x "$AGENT" ] || { tap_fail "agent binary $AGENT missing (make all)"; return 1; }
+	local out=$E2E_TMP/$var.json log=$E2E_TMP/$var.log
+	"$AGENT" --output json --interval 1 --duration "$dur" --cri-socket "$E2E_SOCK" "$@" >"$out" 2>"$log" &
+	local pid=$!
+	defer "kill -TERM $pid 2>/dev/null; for i in \$(seq 100); do kill -0 $pid 2>/dev/null || break; sleep 0.05; done; kill -KILL $pid 2>/dev/null"
+	printf -v "${var}_PID" %s "$pid"; printf -v "${var}_OUT" %s "$out"; printf -v "${var}_LOG" %s "$log"
+}
+
+e2e_agent_wait() {   # e2e_agent_wait VAR SECS: wait for exit; exit status -> $VAR_RC
+	local var=$1 secs=$2 pv=${1}_PID
+	local pid=${!pv}
+	if ! wait_for "$secs" "agent pid $pid to exit" sh -c "! kill -0 $pid"; then
+		printf -v "${var}_RC" %s timeout; return 1
+	fi
+	wait "$pid"; printf -v "${var}_RC" %s $?
+}
+
+# e2e_agent_ready VAR SECS: the agent printed its first JSON line
+e2e_agent_ready() { local o=${1}_OUT; wait_for "$2" "first agent record" test -s "${!o}"; }
