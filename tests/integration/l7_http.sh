@@ -1,0 +1,142 @@
+#!/bin/bash
+# L7 probe on a real kernel: two cgroup2 cgroups, a python HTTP server that sleeps a known time per
+# request in one, a client sending an exact mix of requests in the other (new connections,
+# keep-alive, 404/500, HEAD, 200 KB POSTs with Expect: 100-continue), and build/l7-probe-test
+# attached to both. Checks: per (direction, method, route, status) counts exact on both sides, the
+# query string gone, p50 within 15% of the latency the client measured itself, nothing dropped.
+# Needs root. Cleans up (processes by PID, cgroups) on any exit.
+. "$(dirname "$0")/../lib.sh"
+cd "$TOP"
+[ "$(id -u)" = 0 ] || { tap_fail "l7_http needs root (cgroup_skb, cgroups)"; exit 1; }
+DRIVER=$BUILD/l7-probe-test
+[ -x "$DRIVER" ] || { tap_fail "$DRIVER not built (make all)"; exit 1; }
+command -v jq >/dev/null || { tap_fail "jq missing (deps/l7.pkgs)"; exit 1; }
+
+if [ "$(stat -f -c %T /sys/fs/cgroup/unified 2>/dev/null)" = cgroup2fs ]; then CG2=/sys/fs/cgroup/unified
+elif [ "$(stat -f -c %T /sys/fs/cgroup)" = cgroup2fs ]; then CG2=/sys/fs/cgroup
+else tap_fail "no cgroup2 hierarchy at /sys/fs/cgroup or /sys/fs/cgroup/unified"; exit 1; fi
+
+SLEEP_MS=40
+TMP=$(mktemp -d /tmp/podlens-test-l7.XXXXXX)
+SRV_CG=$CG2/podlens-test-l7-$$-srv
+CLI_CG=$CG2/podlens-test-l7-$$-cli
+defer "rm -rf '$TMP'"
+mkdir "$SRV_CG" "$CLI_CG"
+defer "rmdir '$SRV_CG' '$CLI_CG'"
+
+cat > "$TMP/server.py" <<'PY'
+import sys, time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+SLEEP = float(sys.argv[2]) / 1000
+class H(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def log_message(self, *a): pass
+    def reply(self, code, body):
+        time.sleep(SLEEP)
+        self.send_response(code)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+    def do_GET(self):
+        code = 404 if self.path.startswith("/missing") else 500 if self.path.startswith("/fail") else 200
+        self.reply(code, b"x" * 3000)            # a response spanning more than one write
+    do_HEAD = do_GET
+    def do_POST(self):                            # Expect: 100-continue is answered by the base class
+        n, got = int(self.headers["Content-Length"]), 0
+        while got < n:
+            d = self.rfile.read(min(65536, n - got))
+            if not d: break
+            got += len(d)
+        self.reply(200, b"got %d\n" % got)
+srv = ThreadingHTTPServer(("127.0.0.1", 0), H)
+with open(sys.argv[1] + ".tmp", "w") as f: f.write(str(srv.server_address[1]))
+import os; os.rename(sys.argv[1] + ".tmp", sys.argv[1])
+srv.serve_forever()
+PY
+
+cat > "$TMP/client.py" <<'PY'
+import http.client, json, socket, statistics, sys, time
+port, out = int(sys.argv[1]), sys.argv[2]
+lat, seen = [], {}
+def note(method, path, status):
+    k = f"{method} {path} {status}"; seen[k] = seen.get(k, 0) + 1
+def one(c, method, path, route, headers={}):
+    t0 = time.perf_counter(); c.request(method, path, headers=headers); r = c.getresponse()
+    t1 = time.perf_counter(); r.read(); note(method, route, r.status); return t1 - t0
+for i in range(10):                               # a new connection per request
+    c = http.client.HTTPConnection("127.0.0.1", port)
+    lat.append(one(c, "GET", f"/items/{i}?token=secret{i}", "/items/{id}", {"Connection": "close"})); c.close()
+c = http.client.HTTPConnection("127.0.0.1", port)   # keep-alive: one connection
+for i in range(10):
+    lat.append(one(c, "GET", f"/items/{1000 + i}", "/items/{id}"))
+for i in range(4):
+    one(c, "GET", "/missing", "/missing")
+for i in range(3):
+    one(c, "HEAD", "/items/1", "/items/{id}")
+c.close()
+for i in range(5):
+    c = http.client.HTTPConnection("127.0.0.1", port); one(c, "GET", "/fail", "/fail"); c.close()
+body = b"b" * 200000                              # large body: only the request line is captured
+for i in range(2):
+    s = socket.create_connection(("127.0.0.1", port))
+    s.sendall(b"POST /upload?name=secret HTTP/1.1\r\nHost: t\r\nContent-Length: %d\r\n"
+              b"Expect: 100-continue\r\n\r\n" % len(body))
+    buf = b""
+    while b"\r\n\r\n" not in buf: buf += s.recv(4096)
+    assert buf.startswith(b"HTTP/1.1 100"), buf
+    s.sendall(body); buf = buf[buf.index(b"\r\n\r\n") + 4:]
+    while b"\r\n\r\n" not in buf: buf += s.recv(4096)
+    note("POST", "/upload", int(buf[9:12])); s.close()
+json.dump({"seen": seen, "p50_us": statistics.median(lat) * 1e6}, open(out, "w"))
+PY
+
+sh -c "echo \$\$ > '$SRV_CG/cgroup.procs' && exec /usr/bin/python3 '$TMP/server.py' '$TMP/port' $SLEEP_MS" &
+SRV_PID=$!
+defer "kill $SRV_PID; wait $SRV_PID"
+wait_for 10 "server port" test -s "$TMP/port" || exit 1
+PORT=$(cat "$TMP/port")
+
+"$DRIVER" "$SRV_CG" "$CLI_CG" > "$TMP/driver.out" 2> "$TMP/driver.err" &
+DRV_PID=$!
+defer "kill $DRV_PID; wait $DRV_PID"
+if ! wait_for 20 "driver attached" grep -q '"attached":2' "$TMP/driver.out"; then
+	cat "$TMP/driver.err"; tap_fail "l7-probe-test attached to both cgroups"; exit 1
+fi
+tap_ok "l7-probe-test loaded and attached to both cgroups"
+
+sh -c "echo \$\$ > '$CLI_CG/cgroup.procs' && exec /usr/bin/python3 '$TMP/client.py' $PORT '$TMP/client.json'"
+check_eq "$?" 0 "client finished its 34 requests"
+
+kill -INT $DRV_PID
+wait_for 10 "driver result" grep -q '"cgroups"' "$TMP/driver.out" || { cat "$TMP/driver.err"; exit 1; }
+RES=$(grep '"cgroups"' "$TMP/driver.out")
+diag "$RES"
+SEEN=$(jq -c .seen "$TMP/client.json")
+diag "client saw $SEEN"
+
+count() {   # count CGROUP_INDEX DIRECTION METHOD ROUTE STATUS
+	jq -r --argjson i "$1" --arg d "$2" --arg m "$3" --arg r "$4" --argjson s "$5" \
+		'[.cgroups[$i].http[] | select(.direction==$d and .method==$m and .route==$r and .status==$s) | .count] | add // 0' <<<"$RES"
+}
+seen() { jq -r --arg k "$1" '.[$k] // 0' <<<"$SEEN"; }
+
+for side in "0 server" "1 client"; do
+	set -- $side; i=$1; d=$2
+	check_eq "$(count $i $d GET '/items/{id}' 200)" 20 "$d side: GET /items/{id} 200 (10 new connections + 10 keep-alive)"
+	check_eq "$(count $i $d HEAD '/items/{id}' 200)" 3 "$d side: HEAD /items/{id} 200"
+	check_eq "$(count $i $d GET /missing 404)" 4 "$d side: GET /missing 404 on the keep-alive connection"
+	check_eq "$(count $i $d GET /fail 500)" 5 "$d side: GET /fail 500"
+	check_eq "$(count $i $d POST /upload 200)" 2 "$d side: POST /upload 200 after 100-continue, 200 KB body"
+	check_eq "$(jq --argjson i $i '[.cgroups[$i].http[].count] | add' <<<"$RES")" 34 "$d side: nothing else counted"
+	check_eq "$(jq --argjson i $i '[.cgroups[$i].http[] | select(.direction != "'$d'")] | length' <<<"$RES")" 0 \
+		"$d side: every entry has direction $d"
+	P50=$(jq -r --argjson i $i '.cgroups[$i].http[] | select(.route=="/items/{id}" and .method=="GET") | .p50_us' <<<"$RES")
+	check_within "$P50" "$(jq .p50_us "$TMP/client.json")" 15 "$d side: p50 of GET /items/{id} vs the client's own median"
+	check_ge "$P50" $((SLEEP_MS * 1000 * 85 / 100)) "$d side: p50 at least the server sleep (less the 12.5% bucket width)"
+done
+check_eq "$(seen 'GET /items/{id} 200') $(seen 'GET /missing 404') $(seen 'GET /fail 500') $(seen 'POST /upload 200')" \
+	"20 4 5 2" "ground truth: the statuses the client received"
+check_eq "$(grep -c secret <<<"$RES")" 0 "no query string in the output"
+check_eq "$(jq '.stats.rb_drops + .stats.unparsed + .stats.agg_dropped' <<<"$RES")" 0 "nothing dropped or unparsed"
+check_ge "$(jq .stats.interim <<<"$RES")" 4 "100 Continue skipped as interim (2 POSTs x 2 sides)"
