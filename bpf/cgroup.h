@@ -2,6 +2,8 @@
 #ifndef PODLENS_BPF_CGROUP_H
 #define PODLENS_BPF_CGROUP_H
 
+#include "common.h"
+
 #define CGROUP_PATH_LEN 256
 
 enum pl_cgroup_op { CGROUP_MKDIR = 1, CGROUP_RMDIR = 2 };

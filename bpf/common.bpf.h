@@ -20,7 +20,7 @@ struct {
 	__type(value, u8);
 } pl_cg_mode SEC(".maps");
 
-const volatile u8 pl_default_mode = PL_CG_MONITORED;
+const volatile __u8 pl_default_mode = PL_CG_MONITORED;
 
 static __always_inline bool cg_monitored(u64 cgid)
 {

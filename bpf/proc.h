@@ -2,6 +2,8 @@
 #ifndef PODLENS_BPF_PROC_H
 #define PODLENS_BPF_PROC_H
 
+#include "common.h"
+
 #define PROC_COMM_LEN     16
 #define PROC_FILENAME_LEN 128
 

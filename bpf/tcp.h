@@ -2,6 +2,8 @@
 #ifndef PODLENS_BPF_TCP_H
 #define PODLENS_BPF_TCP_H
 
+#include "common.h"
+
 /* Cumulative per cgroup, per-CPU, summed by the agent. */
 struct pl_tcp_counters {
 	__u64 active_opens;        /* CLOSE -> SYN_SENT (connect() started) */

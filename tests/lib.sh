@@ -25,6 +25,11 @@ check_within() {   # check_within GOT WANT PERCENT NAME: |got-want| <= want*pct/
 	fi
 }
 
+check_range() {   # check_range GOT MIN MAX NAME: MIN <= got <= MAX
+	if [ -n "$1" ] && [ "$1" -ge "$2" ] 2>/dev/null && [ "$1" -le "$3" ]; then tap_ok "$4 ($1 in [$2, $3])"
+	else tap_fail "$4: got '$1', want [$2, $3]"; fi
+}
+
 defer() { _DEFERRED+=("$*"); }
 _run_deferred() {
 	local i

@@ -1,0 +1,45 @@
+/* The agent's state and its per-event work, driven by the loop in main.c. */
+#ifndef PODLENS_AGENT_AGENT_H
+#define PODLENS_AGENT_AGENT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "agent/cgroupfs.h"
+#include "agent/options.h"
+#include "agent/output/output.h"
+#include "agent/pipeline/agg.h"
+#include "agent/probes/probes.h"
+
+struct httpd;
+
+struct agent {
+	struct agent_config cfg;
+	char cgroup2[256];          /* cgroup2 mount */
+	char node[256];
+	struct probes *probes;
+	struct cgpaths paths;
+	struct agg agg;
+	struct table *table;
+	struct httpd *httpd;
+	uint64_t intervals;         /* completed */
+	uint64_t events[PROBE__COUNT];   /* events measured per probe (packets, TCP events, ...) */
+	size_t tracked;
+	bool bpf_stats;
+};
+
+/* Checks the environment (BTF, cgroup2, privileges), loads and attaches the probes. On error logs
+ * one line naming the problem and returns NULL with nothing left attached. Takes cfg. */
+struct agent *agent__new(struct agent_config *cfg);
+void agent__free(struct agent *a);
+
+void agent__interval(struct agent *a, uint64_t elapsed_ms);
+void agent__poll_probes(struct agent *a);
+void agent__tick(struct agent *a);
+int agent__httpd_fd(struct agent *a);
+void agent__httpd_process(struct agent *a);
+
+/* Prometheus text for /metrics (malloc'd). */
+char *agent__metrics_text(struct agent *a, size_t *len);
+
+#endif

@@ -1,0 +1,47 @@
+/* Shared by the sources in agent/probes/ only. */
+#ifndef PODLENS_AGENT_PROBES_INTERNAL_H
+#define PODLENS_AGENT_PROBES_INTERNAL_H
+
+#include <bpf/libbpf.h>
+
+#include "agent/probes/probes.h"
+
+struct podlens_traffic;
+struct podlens_tcp;
+struct podlens_proc;
+struct podlens_cgroup;
+
+struct probes {
+	struct probes_opts o;
+	int mode_fd;
+	int ncpus;
+	struct ring_buffer *rb;
+	struct podlens_traffic *traffic;
+	struct podlens_tcp *tcp;
+	struct podlens_proc *proc;
+	struct podlens_cgroup *cgroup;
+	struct probe_status st[PROBE__COUNT];
+	struct bpf_object *obj[PROBE__COUNT];   /* for per-program stats */
+	int drops_fd[PROBE__COUNT];             /* per-CPU drop counter map, -1 if none */
+	int counters_fd[PROBE__COUNT];          /* per-cgroup counter map, -1 if none */
+};
+
+/* Each unit: open, configure, load, attach; 0 or -errno with p->st[id].reason set. */
+int traffic_unit__start(struct probes *p);
+int tcp_unit__start(struct probes *p);
+int proc_unit__start(struct probes *p);
+int cgroup_unit__start(struct probes *p);
+void traffic_unit__stop(struct probes *p);
+void tcp_unit__stop(struct probes *p);
+void proc_unit__stop(struct probes *p);
+void cgroup_unit__stop(struct probes *p);
+
+/* helpers */
+int probes__add_ringbuf(struct probes *p, struct bpf_map *map, ring_buffer_sample_fn fn);
+void probes__fail(struct probes *p, enum probe_id id, const char *what, int err);
+uint64_t probes__percpu_sum(struct probes *p, int map_fd);
+/* Read a per-CPU hash keyed by u64 cgroup ID whose value is an array of u64 counters. */
+int probes__read_percpu_u64s(struct probes *p, int map_fd, size_t nfields,
+			     void (*fn)(void *ctx, uint64_t key, const uint64_t *sum), void *ctx);
+
+#endif

@@ -1,0 +1,76 @@
+/* Kernel probes: open -> configure -> load -> attach for each BPF unit, one epoll fd for all ring
+ * buffers, per-cgroup counters read at each interval. Each unit is feature-probed by trying it: a
+ * hook this kernel refuses is logged, reported in probes__status() and /metrics, never fatal.
+ * probes__free() destroys every skeleton, which detaches every bpf_link. */
+#ifndef PODLENS_AGENT_PROBES_H
+#define PODLENS_AGENT_PROBES_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "bpf/cgroup.h"
+#include "bpf/proc.h"
+#include "bpf/tcp.h"
+#include "bpf/traffic.h"
+
+enum probe_id { PROBE_TRAFFIC, PROBE_TCP, PROBE_PROC, PROBE_CGROUP, PROBE__COUNT };
+
+struct probe_handlers {
+	void *ctx;
+	void (*on_flow)(void *ctx, const struct pl_tcp_flow_event *e);
+	void (*on_proc)(void *ctx, const struct pl_proc_event *e);
+	void (*on_cgroup)(void *ctx, const struct pl_cgroup_event *e);
+};
+
+struct probes_opts {
+	const char *cgroup2_mount;     /* e.g. /sys/fs/cgroup/unified */
+	const char *btf_path;          /* NULL = the running kernel's /sys/kernel/btf/vmlinux */
+	const char *traffic_attach;    /* cgroup path below the mount for cgroup_skb, "/" = root */
+	bool default_monitored;        /* verdict for cgroups absent from the mode map */
+	uint32_t ringbuf_bytes;        /* per ring buffer, power of two >= page size */
+	struct probe_handlers h;
+};
+
+struct probe_status {
+	const char *name;
+	bool up;
+	char reason[192];              /* why not up */
+	uint64_t events;               /* events handled by the agent */
+	uint64_t drops;                /* ring buffer reservations that failed in the kernel */
+};
+
+struct prog_stats {
+	char name[32];
+	uint32_t id;
+	uint64_t run_cnt;              /* 0 unless kernel.bpf_stats_enabled=1 */
+	uint64_t run_time_ns;
+};
+
+struct probes;
+
+/* NULL with errbuf filled when nothing can work (no BTF, no privileges, no probe loaded). */
+struct probes *probes__new(const struct probes_opts *o, char *errbuf, size_t errlen);
+void probes__free(struct probes *p);
+
+int probes__epoll_fd(const struct probes *p);
+int probes__poll(struct probes *p);                 /* consume every ring buffer; events or -errno */
+int probes__mode_fd(const struct probes *p);        /* the shared pl_cg_mode map, for other units */
+int probes__set_mode(struct probes *p, uint64_t cgid, uint8_t mode);
+int probes__clear_mode(struct probes *p, uint64_t cgid);
+
+typedef void (*traffic_fn)(void *ctx, uint64_t cgid, const struct pl_traffic_counters *c);
+typedef void (*tcp_fn)(void *ctx, uint64_t cgid, const struct pl_tcp_counters *c);
+typedef void (*proc_fn)(void *ctx, uint64_t cgid, const struct pl_proc_counters *c);
+/* Sum the per-CPU cumulative counters of every cgroup and call fn for each. */
+int probes__read_traffic(struct probes *p, traffic_fn fn, void *ctx);
+int probes__read_tcp(struct probes *p, tcp_fn fn, void *ctx);
+int probes__read_proc(struct probes *p, proc_fn fn, void *ctx);
+/* Drop a removed cgroup's counters from the kernel maps. */
+void probes__forget(struct probes *p, uint64_t cgid);
+
+const struct probe_status *probes__status(struct probes *p, enum probe_id id);
+/* Fill up to max entries; returns the number of programs. */
+int probes__prog_stats(struct probes *p, struct prog_stats *out, int max);
+
+#endif

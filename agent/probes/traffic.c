@@ -1,0 +1,93 @@
+/* traffic unit: cgroup_skb ingress/egress on the configured cgroup (the cgroup2 root by default). */
+#include <bpf/bpf.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "agent/probes/internal.h"
+#include "bpf/traffic.skel.h"
+
+int traffic_unit__start(struct probes *p)
+{
+	struct podlens_traffic *s;
+	char path[512];
+	int cgfd, err;
+
+	LIBBPF_OPTS(bpf_object_open_opts, oo, .btf_custom_path = p->o.btf_path);
+
+	s = podlens_traffic__open_opts(&oo);
+	if (!s) {
+		err = -errno;
+		probes__fail(p, PROBE_TRAFFIC, "open", err);
+		return err;
+	}
+	s->rodata->pl_default_mode = p->o.default_monitored ? PL_CG_MONITORED : PL_CG_IGNORED;
+	err = bpf_map__reuse_fd(s->maps.pl_cg_mode, p->mode_fd);
+	if (!err)
+		err = podlens_traffic__load(s);
+	if (err) {
+		probes__fail(p, PROBE_TRAFFIC, "load cgroup_skb programs", err);
+		goto fail;
+	}
+	snprintf(path, sizeof(path), "%s%s", p->o.cgroup2_mount,
+		 p->o.traffic_attach && strcmp(p->o.traffic_attach, "/") ? p->o.traffic_attach : "");
+	cgfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (cgfd < 0) {
+		err = -errno;
+		probes__fail(p, PROBE_TRAFFIC, path, err);
+		goto fail;
+	}
+	s->links.pl_traffic_in = bpf_program__attach_cgroup(s->progs.pl_traffic_in, cgfd);
+	err = s->links.pl_traffic_in ? 0 : -errno;
+	if (!err) {
+		s->links.pl_traffic_out = bpf_program__attach_cgroup(s->progs.pl_traffic_out, cgfd);
+		err = s->links.pl_traffic_out ? 0 : -errno;
+	}
+	close(cgfd);
+	if (err) {
+		probes__fail(p, PROBE_TRAFFIC, "attach cgroup_skb", err);
+		goto fail;
+	}
+	p->traffic = s;
+	p->obj[PROBE_TRAFFIC] = s->obj;
+	p->counters_fd[PROBE_TRAFFIC] = bpf_map__fd(s->maps.pl_traffic);
+	p->st[PROBE_TRAFFIC].up = true;
+	return 0;
+fail:
+	podlens_traffic__destroy(s);
+	return err;
+}
+
+void traffic_unit__stop(struct probes *p)
+{
+	podlens_traffic__destroy(p->traffic);   /* NULL-safe; detaches the links */
+	p->traffic = NULL;
+	p->obj[PROBE_TRAFFIC] = NULL;
+	p->counters_fd[PROBE_TRAFFIC] = -1;
+}
+
+struct read_ctx {
+	traffic_fn fn;
+	void *ctx;
+	struct probes *p;
+};
+
+static void one(void *ctx, uint64_t key, const uint64_t *sum)
+{
+	struct read_ctx *r = ctx;
+	struct pl_traffic_counters c = { sum[0], sum[1], sum[2], sum[3] };
+
+	r->fn(r->ctx, key, &c);
+}
+
+int probes__read_traffic(struct probes *p, traffic_fn fn, void *ctx)
+{
+	struct read_ctx r = { fn, ctx, p };
+
+	if (!p->traffic)
+		return 0;
+	return probes__read_percpu_u64s(p, bpf_map__fd(p->traffic->maps.pl_traffic),
+					sizeof(struct pl_traffic_counters) / sizeof(uint64_t), one, &r);
+}

@@ -1,0 +1,18 @@
+# agent/: podlens-agent. Other fragments add their objects to AGENT_OBJS.
+AGENT_SRCS := agent/main.c agent/agent.c agent/metrics.c agent/options.c agent/cgroupfs.c \
+              agent/probes/probes.c agent/probes/traffic.c agent/probes/tcp.c agent/probes/proc.c \
+              agent/probes/cgroup.c agent/pipeline/agg.c agent/output/json.c agent/output/table.c
+AGENT_OBJS += $(AGENT_SRCS:%.c=$(BUILD)/obj/%.o) $(HTTPD_OBJS) $(PODLENS_PROTO_OBJS) $(GRPC_CLIENT_OBJS) $(LIB_OBJS)
+AGENT_LDLIBS := -lbpf -lelf -lz -ljansson -lcurl -lprotobuf-c -lpthread
+
+BINS += $(BUILD)/podlens-agent
+$(BUILD)/podlens-agent: $$(sort $$(AGENT_OBJS))
+	$(call msg,LINK,$@)
+	$(Q)$(CC) -o $@ $^ $(AGENT_LDLIBS)
+
+# unit tests: options/config, aggregation, outputs, cgroup paths
+UNIT_TESTS += $(BUILD)/tests/test_agent
+$(BUILD)/tests/test_agent: $(BUILD)/asan/tests/unit/test_agent.o $(BUILD)/asan/agent/options.o \
+	$(BUILD)/asan/agent/pipeline/agg.o $(BUILD)/asan/agent/output/json.o $(BUILD)/asan/agent/output/table.o \
+	$(BUILD)/asan/agent/cgroupfs.o $(LIB_ASAN)
+LDLIBS_test_agent := -ljansson
