@@ -16,7 +16,7 @@ $(BUILD)/podlens-cri: $(BUILD)/obj/cri/tool.o $$(CRI_OBJS) $(LIB_OBJS)
 # ---------------------------------------------------------------- the metadata library
 # Link with $(CRI_LDLIBS). CRI_OBJS / CRI_ASAN include the generated CRI protobuf code and the
 # gRPC client.
-CRI_SRCS   := cri/cri_parse.c cri/cri_client.c cri/cgroup_path.c
+CRI_SRCS   := cri/cri_parse.c cri/cri_client.c cri/cgroup_path.c cri/k8s_http.c cri/kubelet.c
 CRI_OBJS   := $(CRI_SRCS:%.c=$(BUILD)/obj/%.o) $(CRI_PROTO_OBJS) $(GRPC_CLIENT_OBJS)
 CRI_ASAN   := $(CRI_SRCS:%.c=$(BUILD)/asan/%.o) $(CRI_PROTO_ASAN) $(GRPC_CLIENT_ASAN)
 CRI_LDLIBS := $(PROTOBUF_C_LDLIBS) -ljansson $(GRPC_CLIENT_LDLIBS)
@@ -29,3 +29,8 @@ LDLIBS_test_cri_parse := $(PROTOBUF_C_LDLIBS) -ljansson
 UNIT_TESTS += $(BUILD)/tests/test_cri_cgroup_path
 $(BUILD)/tests/test_cri_cgroup_path: $(BUILD)/asan/tests/unit/test_cri_cgroup_path.o \
 	$(BUILD)/asan/cri/cgroup_path.o
+
+UNIT_TESTS += $(BUILD)/tests/test_cri_kubelet
+$(BUILD)/tests/test_cri_kubelet: $(BUILD)/asan/tests/unit/test_cri_kubelet.o $(BUILD)/asan/cri/kubelet.o \
+	$(BUILD)/asan/cri/k8s_http.o $(BUILD)/asan/cri/cri_parse.o $$(CRI_PROTO_ASAN) $(BUILD)/asan/lib/log.o
+LDLIBS_test_cri_kubelet := -ljansson -lcurl -lpthread $(PROTOBUF_C_LDLIBS)
