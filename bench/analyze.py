@@ -1,0 +1,84 @@
+#!/usr/bin/env python3
+# bench/analyze.py RESULTS_DIR [L7_DESCRIPTION]: the table of `make bench` from runs.tsv and
+# bpf_stats.tsv (written by bench/run.sh).
+import collections, csv, statistics as st, sys
+
+d = sys.argv[1]
+l7desc = sys.argv[2] if len(sys.argv) > 2 else ""
+runs = list(csv.DictReader(open(f"{d}/runs.tsv"), delimiter="\t"))
+stats = list(csv.DictReader(open(f"{d}/bpf_stats.tsv"), delimiter="\t"))
+tput = [r for r in runs if r["kind"] == "tput"]
+workloads = list(dict.fromkeys(r["workload"] for r in tput))
+conds = [c for c in ("l4", "l7") if any(r["cond"] == c for r in tput)]
+names = {"off": "agent off", "l4": "L4 only (agent --no-l7)", "l7": "L4+L7"}
+targets = {"l4": 0.99, "l7": 0.97}
+if not any(r["cond"] == "l4" for r in tput):
+    names["l7"] = "L7 only (probe driver)"
+
+
+def fmt_ratio(v):
+    return f"{st.median(v):.3f} ({min(v):.3f}..{max(v):.3f})"
+
+
+print(f"== throughput (wrk rps; ratio = condition / mean 'off' of the same round), l7 = {l7desc}")
+print(f"{'workload':9s} {'condition':26s} {'rps median':>10s} {'ratio median (min..max)':>25s} {'target':>7s} "
+      f"{'agent CPU%':>10s} {'agent RSS':>10s} {'l7 CPU%':>8s} {'l7 RSS':>8s} {'l7 counted/wrk':>14s}")
+verdicts = []
+for wl in workloads:
+    byround = collections.defaultdict(lambda: collections.defaultdict(list))
+    for r in tput:
+        if r["workload"] == wl:
+            byround[r["round"]][r["cond"]].append(r)
+    offs = [float(x["rps"]) for rd in byround.values() for x in rd["off"]]
+    print(f"{wl:9s} {names['off']:26s} {st.median(offs):10.0f} {'1':>25s} {'':>7s}")
+    for c in conds:
+        ratios, rows = [], []
+        for rd in byround.values():
+            if rd["off"] and rd[c]:
+                base = st.mean(float(x["rps"]) for x in rd["off"])
+                for x in rd[c]:
+                    ratios.append(float(x["rps"]) / base)
+                    rows.append(x)
+        if not ratios:
+            continue
+        acpu = st.median(float(x["agent_cpu_pct"]) for x in rows)
+        arss = max(int(x["agent_rss_kb"]) for x in rows) / 1024
+        dcpu = st.median(float(x["driver_cpu_pct"]) for x in rows)
+        drss = max(int(x["driver_rss_kb"]) for x in rows) / 1024
+        cnt = "-"
+        if c == "l7":
+            got = [int(x["l7_events"]) / int(x["wrk_requests"]) for x in rows if x["l7_events"] not in ("-", "")]
+            cnt = f"{min(got):.4f}" if got else "-"
+        t = targets.get(c)
+        ok = "" if t is None else (">=%.2f" % t)
+        print(f"{'':9s} {names[c]:26s} {st.median(float(x['rps']) for x in rows):10.0f} {fmt_ratio(ratios):>25s} "
+              f"{ok:>7s} {acpu:10.2f} {arss:8.1f}Mi {dcpu:8.2f} {drss:6.1f}Mi {cnt:>14s}")
+        if t is not None and wl == "ka" and names[c] != "L7 only (probe driver)":
+            verdicts.append(f"{names[c]} keep-alive ratio median {st.median(ratios):.3f} "
+                            f"{'meets' if st.median(ratios) >= t else 'MISSES'} >= {t}")
+
+print()
+print("== BPF run time per event (kernel.bpf_stats_enabled=1 runs; our programs only, by id)")
+print(f"{'workload':9s} {'condition':10s} {'program':22s} {'type':12s} {'runs':>10s} {'runs/request':>12s} {'ns/run':>8s}")
+reqs = {(r["workload"], r["cond"]): int(r["wrk_requests"]) for r in runs if r["kind"] == "stats"}
+dur = None
+worst = {}
+for s in stats:
+    n, t = int(s["runs"]), int(s["run_ns"])
+    if n == 0:
+        continue
+    key = (s["workload"], s["cond"])
+    nreq = reqs.get(key, 0)
+    ns = t / n
+    print(f"{s['workload']:9s} {s['cond']:10s} {s['prog_name']:22s} {s['prog_type']:12s} {n:10d} "
+          f"{(n / nreq if nreq else 0):12.2f} {ns:8.1f}")
+    if s["workload"] == "ka":
+        worst[s["prog_name"]] = max(worst.get(s["prog_name"], 0), ns)
+if worst:
+    name, ns = max(worst.items(), key=lambda kv: kv[1])
+    verdicts.append(f"BPF worst mean ns/run on keep-alive: {name} {ns:.0f} ns "
+                    f"{'meets' if ns <= 150 else 'MISSES'} <= 150")
+print("(runs = program runs in the wrk window; runs/request = runs / wrk requests)")
+print()
+for v in verdicts:
+    print("target:", v)
