@@ -1,12 +1,16 @@
 #include "agent/agent.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <fnmatch.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
 #include <unistd.h>
 
+#include "agent/l7/http_agg.h"
+#include "agent/probes/l7.h"
 #include "lib/httpd.h"
 #include "lib/log.h"
 
@@ -25,10 +29,13 @@ static void on_cgroup(void *ctx, const struct pl_cgroup_event *e)
 	if (e->op == CGROUP_MKDIR) {
 		log_debug("cgroup mkdir %llu %s", (unsigned long long)e->cgroup_id, e->path);
 		cgpaths__add(&a->paths, e->cgroup_id, e->path);
+		agent__l7_consider(a, e->cgroup_id, e->path);
 	} else {
 		log_debug("cgroup rmdir %llu %s", (unsigned long long)e->cgroup_id, e->path);
 		/* keep the path until the workload's last interval is reported */
 		agg__cgroup_removed(&a->agg, e->cgroup_id);
+		if (a->l7 && idmap__del(&a->l7_cgroups, e->cgroup_id))
+			l7_probe__detach_cgroup(a->l7, e->cgroup_id);
 	}
 }
 
@@ -64,6 +71,79 @@ static void http_handler(void *ctx, const struct httpd_req *req, struct httpd_re
 	}
 }
 
+static bool l7_wanted(const struct agent *a, const char *path)
+{
+	for (size_t i = 0; i < a->cfg.l7_cgroups.n; i++)
+		if (!fnmatch(a->cfg.l7_cgroups.v[i], path, 0))
+			return true;
+	return false;
+}
+
+/* true when path or one of its ancestors already has the L7 programs (a second attach below it
+ * would make its packets run twice) */
+static bool l7_covered(struct agent *a, const char *path)
+{
+	char anc[1024];
+
+	snprintf(anc, sizeof(anc), "%s", path);
+	for (;;) {
+		uint64_t id = cgroupfs__id_at(a->cgroup2, anc);
+
+		if (id && idmap__get(&a->l7_cgroups, id))
+			return true;
+		char *slash = strrchr(anc, '/');
+		if (!slash || slash == anc)
+			return false;
+		*slash = '\0';
+	}
+}
+
+void agent__l7_consider(struct agent *a, uint64_t cgid, const char *path)
+{
+	char full[1024];
+	int fd, err;
+
+	if (!a->l7 || !path || !l7_wanted(a, path) || l7_covered(a, path))
+		return;
+	snprintf(full, sizeof(full), "%s%s", a->cgroup2, path);
+	fd = open(full, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0) {
+		log_warn("l7: cannot open cgroup %s: %s", full, strerror(errno));
+		return;
+	}
+	err = l7_probe__attach_cgroup(a->l7, cgid, fd);
+	close(fd);
+	if (!err)
+		idmap__put(&a->l7_cgroups, cgid, a);
+	if (err && err != -EEXIST)
+		log_warn("l7: attach to %s: %s", path, strerror(-err));
+	else if (!err)
+		log_info("l7: capturing HTTP of %s", path);
+}
+
+static void l7_start(struct agent *a)
+{
+	size_t pos = 0;
+	uint64_t id;
+	void *path;
+
+	if (!a->cfg.l7_enabled) {
+		snprintf(a->l7_reason, sizeof(a->l7_reason), "disabled (--no-l7)");
+		return;
+	}
+	a->http = http_agg__new(NULL);
+	if (a->http)
+		a->l7 = l7_probe__new(&(struct l7_probe_opts){ .agg = a->http });
+	if (!a->l7) {
+		snprintf(a->l7_reason, sizeof(a->l7_reason), "load cgroup_skb programs: %s", strerror(errno));
+		log_warn("probe l7 unavailable: %s", a->l7_reason);
+		return;
+	}
+	log_info("probe l7: loaded (attached per monitored cgroup)");
+	while (idmap__next(&a->paths.byid, &pos, &id, &path))
+		agent__l7_consider(a, id, path);
+}
+
 struct agent *agent__new(struct agent_config *cfg)
 {
 	struct probes_opts po = { 0 };
@@ -78,6 +158,7 @@ struct agent *agent__new(struct agent_config *cfg)
 	a->cfg = *cfg;
 	memset(cfg, 0, sizeof(*cfg));
 	agg__init(&a->agg);
+	idmap__init(&a->l7_cgroups);
 
 	if (a->cfg.node_name)
 		snprintf(a->node, sizeof(a->node), "%s", a->cfg.node_name);
@@ -119,6 +200,7 @@ struct agent *agent__new(struct agent_config *cfg)
 	}
 	/* after attaching: a cgroup created in between is seen by both the walk and the events */
 	cgpaths__scan(&a->paths);
+	l7_start(a);
 
 	if (a->cfg.output == OUTPUT_TABLE && !(a->table = table__new(stdout, isatty(STDOUT_FILENO)))) {
 		log_error("out of memory");
@@ -156,6 +238,9 @@ void agent__free(struct agent *a)
 	if (!a)
 		return;
 	httpd__free(a->httpd);
+	l7_probe__free(a->l7);      /* detaches every L7 link */
+	http_agg__free(a->http);
+	idmap__free(&a->l7_cgroups);
 	probes__free(a->probes);
 	table__free(a->table);
 	agg__free(&a->agg);
@@ -184,6 +269,46 @@ struct emit_ctx {
 	uint64_t ts_ms, interval_ms;
 };
 
+/* requests, server errors and p50/p99 of the requests a workload answered (or made, for clients) */
+struct hs_acc {
+	struct http_summary *hs;
+	struct hist h;
+	int dir;
+};
+
+static int summarize_dir(const struct http_agg_entry *e, void *ctx)
+{
+	struct hs_acc *acc = ctx;
+
+	if (e->dir != acc->dir)
+		return 0;
+	acc->hs->requests += e->hist->count;
+	if (e->status >= 500)
+		acc->hs->errors += e->hist->count;
+	hist__merge(&acc->h, e->hist);
+	return 0;
+}
+
+/* stops at the first entry: tells whether the cgroup has any */
+static int any_entry(const struct http_agg_entry *e, void *ctx)
+{
+	(void)e;
+	(void)ctx;
+	return 1;
+}
+
+static void http_summary__fill(struct agent *a, uint64_t cgid, struct http_summary *hs)
+{
+	struct hs_acc acc = { .hs = hs };
+
+	for (acc.dir = HTTP_AGG_DIR_SERVER; acc.dir <= HTTP_AGG_DIR_CLIENT && !hs->requests; acc.dir++) {
+		hist__reset(&acc.h);
+		http_agg__foreach(a->http, cgid, summarize_dir, &acc);
+	}
+	hs->p50_us = hist__quantile(&acc.h, 0.50);
+	hs->p99_us = hist__quantile(&acc.h, 0.99);
+}
+
 static void emit(void *ctx, const struct workload *w)
 {
 	struct emit_ctx *e = ctx;
@@ -192,6 +317,12 @@ static void emit(void *ctx, const struct workload *w)
 	struct out_record r = { .m = &m, .c = &w->cur };
 
 	m.cgroup_path = cgpaths__lookup(&a->paths, w->cgid);
+	if (a->http && http_agg__size(a->http)) {
+		if (http_agg__foreach(a->http, w->cgid, any_entry, NULL)) {
+			http_summary__fill(a, w->cgid, &r.hs);
+			r.http = http_agg__json(a->http, w->cgid);
+		}
+	}
 	if (a->cfg.output == OUTPUT_JSON) {
 		json_t *o = output__record_json(e->ts_ms, e->interval_ms, &r);
 
@@ -203,6 +334,7 @@ static void emit(void *ctx, const struct workload *w)
 	} else if (a->cfg.output == OUTPUT_TABLE) {
 		table__add(a->table, &r);
 	}
+	json_decref(r.http);
 }
 
 static void forget(void *ctx, uint64_t cgid)
@@ -217,6 +349,8 @@ void agent__interval(struct agent *a, uint64_t elapsed_ms)
 {
 	struct emit_ctx e = { a, wall_ms(), elapsed_ms };
 
+	if (a->l7)
+		l7_probe__poll(a->l7);
 	probes__read_traffic(a->probes, feed_traffic, a);
 	probes__read_tcp(a->probes, feed_tcp, a);
 	probes__read_proc(a->probes, feed_proc, a);
@@ -231,6 +365,8 @@ void agent__interval(struct agent *a, uint64_t elapsed_ms)
 	if (a->cfg.output == OUTPUT_JSON)
 		fflush(stdout);
 	a->tracked = agg__end_interval(&a->agg, forget, a);
+	if (a->http)
+		http_agg__reset(a->http);
 	if (a->table)
 		table__flush(a->table, e.ts_ms, elapsed_ms, a->tracked);
 	a->intervals++;

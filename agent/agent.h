@@ -12,6 +12,8 @@
 #include "agent/probes/probes.h"
 
 struct httpd;
+struct http_agg;
+struct l7_probe;
 
 struct agent {
 	struct agent_config cfg;
@@ -22,6 +24,10 @@ struct agent {
 	struct agg agg;
 	struct table *table;
 	struct httpd *httpd;
+	struct http_agg *http;      /* L7 aggregation, NULL when L7 is off */
+	struct l7_probe *l7;        /* NULL when off or unavailable */
+	char l7_reason[160];        /* why L7 is unavailable */
+	struct idmap l7_cgroups;    /* cgroup ids with the L7 programs attached (value unused) */
 	uint64_t intervals;         /* completed */
 	uint64_t events[PROBE__COUNT];   /* events measured per probe (packets, TCP events, ...) */
 	size_t tracked;
@@ -32,6 +38,9 @@ struct agent {
  * one line naming the problem and returns NULL with nothing left attached. Takes cfg. */
 struct agent *agent__new(struct agent_config *cfg);
 void agent__free(struct agent *a);
+
+/* HTTP capture for a cgroup (pods: from metadata; plain host: --l7-cgroups). */
+void agent__l7_consider(struct agent *a, uint64_t cgid, const char *path);
 
 void agent__interval(struct agent *a, uint64_t elapsed_ms);
 void agent__poll_probes(struct agent *a);

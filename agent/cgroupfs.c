@@ -50,6 +50,14 @@ uint64_t cgroupfs__id(const char *path)
 	return (uint64_t)st.st_ino;
 }
 
+uint64_t cgroupfs__id_at(const char *mount, const char *rel)
+{
+	char p[1024];
+
+	snprintf(p, sizeof(p), "%s%s", mount, strcmp(rel, "/") ? rel : "");
+	return cgroupfs__id(p);
+}
+
 int cgpaths__init(struct cgpaths *c, const char *mount)
 {
 	snprintf(c->mount, sizeof(c->mount), "%s", mount);

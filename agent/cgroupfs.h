@@ -14,6 +14,8 @@ int cgroupfs__find_v2(const char *root, char *out, size_t len);
 
 /* ID of the cgroup2 directory at path (its inode), or 0 when it does not exist. */
 uint64_t cgroupfs__id(const char *path);
+/* Same for a path relative to the cgroup2 mount ("/kubepods/..."). */
+uint64_t cgroupfs__id_at(const char *mount, const char *rel);
 
 struct cgpaths {
 	char mount[256];        /* cgroup2 mount point */

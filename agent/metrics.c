@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "agent/agent.h"
+#include "agent/probes/l7.h"
 
 static long rss_bytes(void)
 {
@@ -35,6 +36,7 @@ char *agent__metrics_text(struct agent *a, size_t *len)
 
 		fprintf(f, "podlens_probe_up{probe=\"%s\"} %d\n", s->name, s->up);
 	}
+	fprintf(f, "podlens_probe_up{probe=\"l7\"} %d\n", a->l7 != NULL);
 	fprintf(f, "# HELP podlens_probe_events_total Events measured per probe (traffic: packets; tcp: opens, "
 		   "closes, retransmits, resets; proc: execs and exits; cgroup: mkdir and rmdir).\n"
 		   "# TYPE podlens_probe_events_total counter\n");
@@ -43,6 +45,17 @@ char *agent__metrics_text(struct agent *a, size_t *len)
 		uint64_t ev = i == PROBE_CGROUP ? s->events : a->events[i];
 
 		fprintf(f, "podlens_probe_events_total{probe=\"%s\"} %llu\n", s->name, (unsigned long long)ev);
+	}
+	if (a->l7) {
+		struct l7_probe_stats ls = { 0 };
+
+		l7_probe__stats(a->l7, &ls);
+		fprintf(f, "podlens_probe_events_total{probe=\"l7\"} %llu\n", (unsigned long long)ls.events);
+		fprintf(f, "# HELP podlens_l7_requests_lost_total HTTP requests measured but lost (ring buffer full "
+			   "or aggregation bound).\n# TYPE podlens_l7_requests_lost_total counter\n"
+			   "podlens_l7_requests_lost_total %llu\n", (unsigned long long)l7_probe__drops(a->l7));
+		fprintf(f, "# HELP podlens_l7_cgroups Cgroups with HTTP capture attached.\n"
+			   "# TYPE podlens_l7_cgroups gauge\npodlens_l7_cgroups %zu\n", l7_probe__ncgroups(a->l7));
 	}
 	fprintf(f, "# HELP podlens_ringbuf_drops_total Events lost because a BPF ring buffer was full.\n"
 		   "# TYPE podlens_ringbuf_drops_total counter\n");

@@ -71,6 +71,8 @@ static const struct opt opts[] = {
 	  "observe non-pod workloads (systemd units, user slices)" },
 	{ "no-l7", "l7.enabled", T_NEGBOOL, O(l7_enabled), 0, 0, NULL, "false", NULL,
 	  "L4 only: no HTTP request capture" },
+	{ "l7-cgroups", "l7.cgroups", T_LIST, O(l7_cgroups), 0, 0, NULL, "", "GLOBS",
+	  "cgroup path globs of non-pod workloads that get HTTP capture, e.g. /system.slice/nginx.service" },
 	{ "collector", "collector.url", T_STR, O(collector_url), 0, 0, NULL, NULL, "URL",
 	  "podlens collector (http:// = h2c, https:// = TLS); unset = standalone" },
 	{ "collector-ca", "collector.ca_file", T_STR, O(collector_ca), 0, 0, NULL, NULL, "FILE", "CA for the collector" },

@@ -39,6 +39,7 @@ struct agent_config {
 	char *ann_l7;
 	bool host_monitor;
 	bool l7_enabled;
+	struct strlist l7_cgroups;  /* non-pod cgroup path globs that get HTTP capture */
 	char *collector_url;
 	char *collector_ca;
 	char *collector_cert;

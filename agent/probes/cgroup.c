@@ -1,6 +1,7 @@
 /* cgroup unit: tp_btf on cgroup:cgroup_mkdir and cgroup:cgroup_rmdir (cgroup2 hierarchy only). */
 #include <bpf/bpf.h>
 #include <errno.h>
+#include <string.h>
 
 #include "agent/probes/internal.h"
 #include "bpf/cgroup.skel.h"
@@ -8,14 +9,16 @@
 static int on_event(void *ctx, void *data, size_t len)
 {
 	struct probes *p = ctx;
-	struct pl_cgroup_event *e = data;
+	struct pl_cgroup_event e;
 
-	if (len < sizeof(*e))
+	if (len < sizeof(e))
 		return 0;
-	e->path[sizeof(e->path) - 1] = '\0';
+	/* the ring buffer is mapped read-only: terminate the path in a copy */
+	memcpy(&e, data, sizeof(e));
+	e.path[sizeof(e.path) - 1] = '\0';
 	p->st[PROBE_CGROUP].events++;
 	if (p->o.h.on_cgroup)
-		p->o.h.on_cgroup(p->o.h.ctx, e);
+		p->o.h.on_cgroup(p->o.h.ctx, &e);
 	return 0;
 }
 

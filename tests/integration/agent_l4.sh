@@ -17,10 +17,8 @@ CG2=$(awk '$3 == "cgroup2" {print $2; exit}' /proc/self/mounts)
 W=$(mktemp -d /tmp/podlens-test-l4.XXXXXX)
 defer "rm -rf $W"
 SRV=$CG2/podlens-test-l4-$$-srv CLI=$CG2/podlens-test-l4-$$-cli
-mkdir "$SRV" "$CLI"
-defer "rmdir $SRV $CLI"
-SRV_ID=$(stat -c %i "$SRV") CLI_ID=$(stat -c %i "$CLI")
-diag "cgroups: server $SRV ($SRV_ID), client $CLI ($CLI_ID)"
+mkdir "$SRV"
+defer "rmdir $SRV"
 
 # agent first; wait until it says it is running (probes attached)
 "$AGENT" --output json --interval 1 --cgroup-root "$(dirname "$CG2")" >"$W/agent.json" 2>"$W/agent.log" &
@@ -30,6 +28,11 @@ if ! wait_for 20 "agent running" grep -q "running:" "$W/agent.log"; then
 	tap_fail "agent starts"; cat "$W/agent.log"; exit 1
 fi
 tap_ok "agent starts and attaches its probes"
+# the client's cgroup appears while the agent runs: named from the cgroup_mkdir event
+mkdir "$CLI"
+defer "rmdir $CLI"
+SRV_ID=$(stat -c %i "$SRV") CLI_ID=$(stat -c %i "$CLI")
+diag "cgroups: server $SRV ($SRV_ID), client $CLI ($CLI_ID, created after the agent started)"
 
 # server and client, each in its own cgroup from its first instruction
 sh -c "echo \$\$ > $SRV/cgroup.procs && exec $PY $XFER server $W/port $CONNS $RST $REPLY" >"$W/server.json" &
@@ -77,7 +80,7 @@ check_eq "$(truth client resets_received)" "$RST" "client saw every reset (groun
 check_eq "$(sum "$CLI_ID" .tcp.resets_sent)" 0 "client sent no resets"
 
 path=$(jq -r --argjson id "$CLI_ID" 'select(.workload.cgroup_id == $id) | .workload.cgroup_path' "$W/agent.json" | head -1)
-check_eq "$path" "/$(basename "$CLI")" "client workload named by its cgroup path"
+check_eq "$path" "/$(basename "$CLI")" "client workload (cgroup created while running) named by its path"
 ns=$(jq -r --argjson id "$CLI_ID" 'select(.workload.cgroup_id == $id) | .workload.namespace' "$W/agent.json" | head -1)
 check_eq "$ns" null "kubernetes fields are null on a plain host"
 lat=$(jq -s --argjson id "$CLI_ID" '[.[] | select(.workload.cgroup_id == $id) | .tcp.connect_latency_us | select(. != null)] | length' "$W/agent.json")
