@@ -48,7 +48,7 @@ on_signal() {   # stop the running scenario (its own defers run), then exit -> E
 	diag "interrupted"
 	if [ -n "$SCEN_PID" ]; then
 		kill -TERM "$SCEN_PID" 2>/dev/null
-		wait_for 30 "scenario to clean up" sh -c "! kill -0 $SCEN_PID"
+		wait_for 30 "scenario to clean up" sh -c "[ ! -e /proc/$SCEN_PID/stat ] || grep -q ') Z ' /proc/$SCEN_PID/stat"
 	fi
 	exit 130
 }
@@ -71,7 +71,7 @@ run_scenario() {
 	name=$(basename "$s" .sh)
 	t=$(date +%s%N)
 	mkfifo "$LOGDIR/$name.fifo"
-	BUILD=$BUILD bash "$s" >"$LOGDIR/$name.fifo" 2>"$LOGDIR/$name.stderr" </dev/null &
+	BUILD=$BUILD E2E_LOGDIR=$LOGDIR bash "$s" >"$LOGDIR/$name.fifo" 2>"$LOGDIR/$name.stderr" </dev/null &
 	SCEN_PID=$!
 	local fails_before=$TAP_FAILED
 	while IFS= read -r line; do

@@ -17,7 +17,7 @@ ours() {   # ours PID: a containerd started with --config $CFG
 cur() { local p; p=$(cat "$E2E_RUN/containerd.pid" 2>/dev/null) && ours "$p" && echo "$p"; }
 wait_gone() {   # wait_gone PID SECS
 	local i
-	for ((i = 0; i < $2 * 20; i++)); do kill -0 "$1" 2>/dev/null || return 0; sleep 0.05; done
+	for ((i = 0; i < $2 * 20; i++)); do [ -e "/proc/$1/stat" ] && [ "$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" != Z ] || return 0; sleep 0.05; done
 	return 1
 }
 

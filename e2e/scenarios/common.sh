@@ -20,6 +20,8 @@
 # Agent (pending scenarios; contract in docs/e2e.md):
 #   e2e_agent_start VAR DURATION [agent args]  runs $AGENT --output json --interval 1 --duration DURATION
 #        --cri-socket $E2E_SOCK; stdout -> $VAR_OUT (JSON lines), stderr -> $VAR_LOG, pid -> $VAR_PID
+#        --metrics-addr 127.0.0.1:<free port> ($VAR_PORT)
+#   e2e_agent_ready VAR SECS     wait until /healthz answers     e2e_agent_stop VAR SECS: SIGTERM + wait
 #   e2e_agent_wait VAR SECS      wait for its exit (bounded), exit code in $VAR_RC
 #   agentjson ARGS...            e2e/lab/agentjson.py (sums and checks over the JSON lines)
 . "$(dirname "${BASH_SOURCE[0]}")/../lab/env.sh"
@@ -34,6 +36,9 @@ AGENT=${AGENT:-$E2E_TOP/$BUILD/podlens-agent}
 E2E_DATA=$E2E_RUN/data
 E2E_TMP=$(mktemp -d "$E2E_RUN/data/scenario.XXXXXX")
 defer rm -rf "$E2E_TMP"
+if [ -n "${E2E_LOGDIR:-}" ]; then   # keep agent output and logs for the post-mortem (e2e/run.sh sets it)
+	defer "mkdir -p '$E2E_LOGDIR/$(basename "$0" .sh)' && cp -r '$E2E_TMP'/. '$E2E_LOGDIR/$(basename "$0" .sh)/'"
+fi
 
 podctl() { "$E2E_PY" "$E2E_LAB/podctl.py" "$@"; }
 agentjson() { "$E2E_PY" "$E2E_LAB/agentjson.py" "$@"; }
@@ -106,24 +111,57 @@ e2e_client_total() { podctl logs "$1" | awk '$1 == "fetch" {s += $3} END {print 
 e2e_client_count() { podctl logs "$1" | awk '$1 == "fetch" && $3 > 0 {n++} END {print n + 0}'; }
 
 # ------------------------------------------------------------------------------ agent
+# e2e_gone PID: the process has exited (a zombie child counts as exited; kill -0 does not say so)
+e2e_gone() { [ ! -e "/proc/$1/stat" ] || [ "$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" = Z ]; }
+
+e2e_free_port() {   # a TCP port free on 127.0.0.1 right now
+	"$E2E_PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
 e2e_agent_start() {   # e2e_agent_start VAR DURATION [agent args]
 	local var=$1 dur=$2; shift 2
 	[ -x "$AGENT" ] || { tap_fail "agent binary $AGENT missing (make all)"; return 1; }
-	local out=$E2E_TMP/$var.json log=$E2E_TMP/$var.log
-	"$AGENT" --output json --interval 1 --duration "$dur" --cri-socket "$E2E_SOCK" "$@" >"$out" 2>"$log" &
+	local out=$E2E_TMP/$var.json log=$E2E_TMP/$var.log port
+	port=$(e2e_free_port)
+	"$AGENT" --output json --interval 1 --duration "$dur" --cri-socket "$E2E_SOCK" \
+		--metrics-addr "127.0.0.1:$port" "$@" >"$out" 2>"$log" &
 	local pid=$!
-	defer "kill -TERM $pid 2>/dev/null; for i in \$(seq 100); do kill -0 $pid 2>/dev/null || break; sleep 0.05; done; kill -KILL $pid 2>/dev/null"
+	defer "kill -TERM $pid 2>/dev/null; wait_for 10 'agent $pid exit' e2e_gone $pid || kill -KILL $pid 2>/dev/null"
 	printf -v "${var}_PID" %s "$pid"; printf -v "${var}_OUT" %s "$out"; printf -v "${var}_LOG" %s "$log"
+	printf -v "${var}_PORT" %s "$port"
 }
 
 e2e_agent_wait() {   # e2e_agent_wait VAR SECS: wait for exit; exit status -> $VAR_RC
 	local var=$1 secs=$2 pv=${1}_PID
 	local pid=${!pv}
-	if ! wait_for "$secs" "agent pid $pid to exit" sh -c "! kill -0 $pid"; then
+	if ! wait_for "$secs" "agent pid $pid to exit" e2e_gone "$pid"; then
 		printf -v "${var}_RC" %s timeout; return 1
 	fi
 	wait "$pid"; printf -v "${var}_RC" %s $?
 }
 
-# e2e_agent_ready VAR SECS: the agent printed its first JSON line
-e2e_agent_ready() { local o=${1}_OUT; wait_for "$2" "first agent record" test -s "${!o}"; }
+# e2e_agent_ready VAR SECS: the agent answers /healthz on its metrics address (probes attached,
+# main loop running); fails at once if the agent exited
+_agent_ready() { ! e2e_gone "$1" && curl -sf -o /dev/null "http://127.0.0.1:$2/healthz"; }
+e2e_agent_ready() {
+	local p=${1}_PID o=${1}_PORT l=${1}_LOG
+	if ! wait_for "$2" "agent /healthz" _agent_ready "${!p}" "${!o}"; then
+		diag "agent log:"; tail -20 "${!l}" | sed 's/^/#   /'
+		return 1
+	fi
+}
+
+# e2e_agent_stop VAR SECS: SIGTERM (clean exit flushes the last interval), wait, exit status in $VAR_RC
+e2e_agent_stop() { local p=${1}_PID; kill -TERM "${!p}" 2>/dev/null; e2e_agent_wait "$1" "$2"; }
+
+# e2e_check_workload OUT CGROUP_ID NS POD CONTAINER POD_UID CONTAINER_ID: at least one record for
+# that cgroup ID, and every one of them names exactly this namespace/pod/container/uid/id
+e2e_check_workload() {
+	local out=$1 id=$2 ns=$3 pod=$4 ctr=$5 uid=$6 cid=$7 f want got
+	check_ge "$(agentjson "$out" --eq workload.cgroup_id="$id" --count)" 1 "records for $ns/$pod/$ctr (cgroup $id)"
+	for f in namespace:$ns pod:$pod container:$ctr pod_uid:$uid container_id:$cid; do
+		want=${f#*:}
+		got=$(agentjson "$out" --eq workload.cgroup_id="$id" --distinct "workload.${f%%:*}" | paste -sd, -)
+		check_eq "$got" "$want" "workload.${f%%:*} of every record of cgroup $id"
+	done
+}
