@@ -139,7 +139,12 @@ static void l7_start(struct agent *a)
 		log_warn("probe l7 unavailable: %s", a->l7_reason);
 		return;
 	}
-	log_info("probe l7: loaded (attached per monitored cgroup)");
+	{
+		uint32_t in = 0, out = 0;
+
+		l7_probe__prog_ids(a->l7, &in, &out);
+		log_info("probe l7: loaded, attached per monitored cgroup (bpf programs: %u %u)", in, out);
+	}
 	while (idmap__next(&a->paths.byid, &pos, &id, &path))
 		agent__l7_consider(a, id, path);
 }
@@ -197,6 +202,15 @@ struct agent *agent__new(struct agent_config *cfg)
 			log_info("probe %s: attached", s->name);
 		else
 			log_warn("probe %s: unavailable (%s)", s->name, s->reason);
+	}
+	{
+		struct prog_stats ps[32];
+		char ids[256] = "";
+		int n = probes__prog_stats(a->probes, ps, 32);
+
+		for (int i = 0; i < n; i++)
+			snprintf(ids + strlen(ids), sizeof(ids) - strlen(ids), " %u", ps[i].id);
+		log_info("bpf programs:%s", ids);
 	}
 	/* after attaching: a cgroup created in between is seen by both the walk and the events */
 	cgpaths__scan(&a->paths);

@@ -55,5 +55,26 @@ wait_for() {   # wait_for SECONDS WHAT CMD...: poll every 50 ms until CMD succee
 	done
 }
 
+# IDs of loaded BPF programs of the agent's L4 units (pl_traffic_*, pl_tcp_*, ...), one per line. Compare a snapshot taken before an
+# agent started with one taken after it exited: new IDs mean something was left loaded. (Other
+# podlens agents may legitimately run on the same machine, so absolute counts prove nothing.)
+podlens_prog_ids() {
+	bpftool prog list -j 2>/dev/null |
+		jq -r '.[] | select(.name // "" | test("^pl_(traffic|tcp|proc|cgroup)_")) | .id' | sort -n
+}
+# new_prog_ids BEFORE_FILE: IDs loaded now that were not in the snapshot
+new_prog_ids() { podlens_prog_ids | comm -13 "$1" - | wc -l; }
+
+# programs_left AGENT_LOG: how many BPF programs the agent logged as loaded still exist
+programs_left() {
+	local n=0 id
+	for id in $(sed -n 's/.*bpf programs: *\([0-9 ]*\).*/\1/p' "$1"); do
+		bpftool prog show id "$id" >/dev/null 2>&1 && n=$((n + 1))
+	done
+	echo "$n"
+}
+# programs_logged AGENT_LOG: how many program IDs the agent logged
+programs_logged() { sed -n 's/.*bpf programs: *\([0-9 ]*\).*/\1/p' "$1" | wc -w; }
+
 BUILD=${BUILD:-build}
 TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)

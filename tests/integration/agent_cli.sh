@@ -13,7 +13,8 @@ PY=/usr/bin/python3
 W=$(mktemp -d /tmp/podlens-test-cli.XXXXXX)
 defer "rm -rf $W"
 
-ours_loaded() { bpftool prog list 2>/dev/null | grep -cE ' name pl_(traffic|tcp|proc|cgroup)_' || true; }
+podlens_prog_ids >"$W/progs.before"
+ours_loaded() { new_prog_ids "$W/progs.before"; }
 
 # expect RC PATTERN NAME -- ARGS...: exit code RC, exactly one stderr line matching PATTERN
 expect() {
@@ -77,4 +78,4 @@ for side in SRV CLI; do
 	check_range "$(sum "$d" .traffic.tx_bytes)" 10000000 10500000 "$(basename "$d"): tx within 5% of its 10 MB"
 	check_range "$(sum "$d" .traffic.rx_bytes)" 10000000 10500000 "$(basename "$d"): rx within 5% of its 10 MB"
 done
-check_eq "$(ours_loaded)" 0 "nothing left loaded after --duration"
+check_eq "$(programs_left "$W/agent.log")" 0 "none of the agent's BPF programs remains after --duration"

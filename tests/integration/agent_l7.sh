@@ -33,6 +33,8 @@ sh -c "echo \$\$ > $CLI/cgroup.procs && exec $PY $TOP/tests/integration/tools/ht
 diag "client: $(cat "$W/client.json")"
 kill -TERM "$APID"; wait "$APID"
 check_eq "$?" 0 "agent exits 0"
+check_ge "$(programs_logged "$W/agent.log")" 12 "agent logged its BPF programs (10 L4 + 2 L7)"
+check_eq "$(programs_left "$W/agent.log")" 0 "none of the agent's BPF programs (L7 included) remains after exit"
 
 count() {   # count ROUTE STATUS
 	jq -s --argjson id "$SRV_ID" --arg r "$1" --argjson s "$2" \
