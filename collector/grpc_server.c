@@ -1,0 +1,923 @@
+#include "collector/grpc_server.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/timerfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <nghttp2/nghttp2.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
+#include "lib/grpc.h"
+#include "lib/httpd.h"
+#include "lib/log.h"
+
+struct conn;
+
+struct stream {
+	int32_t id;
+	struct conn *conn;
+	char *path, *auth;
+	bool post, ct_ok, enc_bad;
+	uint8_t *buf;
+	size_t len, cap;
+	bool too_big;
+	bool ready;          /* request complete, waiting for this round's handling */
+	bool answered;
+	struct grpc_reply reply;
+	uint8_t prefix[GRPC_FRAME_HDR];
+	size_t sent;         /* bytes of prefix+body handed to nghttp2 */
+	char status_str[8];
+	char msg_enc[800];
+	struct stream *prev, *next;
+};
+
+struct conn {
+	int fd;
+	SSL *ssl;
+	bool handshaking;
+	nghttp2_session *h2;
+	struct grpc_server *srv;
+	uint8_t *out;
+	size_t out_len, out_off, out_cap;
+	bool want_out;       /* registered for EPOLLOUT */
+	bool dead;
+	uint64_t last_ms;
+	struct stream *streams;
+	struct conn *prev, *next;
+};
+
+struct grpc_server {
+	int epfd, lfd, tfd, port;
+	bool loopback;
+	SSL_CTX *tls;
+	struct grpc_server_opts opts;
+	struct grpc_server_ops ops;
+	void *ctx;
+	nghttp2_session_callbacks *cbs;
+	nghttp2_option *h2opt;
+	struct conn *conns;
+	unsigned nconns;
+	struct grpc_server_stats st;
+};
+
+static char tag_listen, tag_timer;
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* ------------------------------------------------------------------ streams */
+
+static void stream_free(struct stream *st)
+{
+	struct conn *c = st->conn;
+
+	if (st->prev)
+		st->prev->next = st->next;
+	else
+		c->streams = st->next;
+	if (st->next)
+		st->next->prev = st->prev;
+	free(st->path);
+	free(st->auth);
+	free(st->buf);
+	free(st->reply.body);
+	free(st);
+}
+
+static int on_begin_headers(nghttp2_session *h2, const nghttp2_frame *frame, void *ud)
+{
+	struct conn *c = ud;
+	struct stream *st;
+
+	if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST)
+		return 0;
+	st = calloc(1, sizeof(*st));
+	if (!st)
+		return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+	st->id = frame->hd.stream_id;
+	st->conn = c;
+	st->next = c->streams;
+	if (c->streams)
+		c->streams->prev = st;
+	c->streams = st;
+	nghttp2_session_set_stream_user_data(h2, st->id, st);
+	return 0;
+}
+
+static char *dup_n(const uint8_t *v, size_t n)
+{
+	char *s = malloc(n + 1);
+
+	if (s) {
+		memcpy(s, v, n);
+		s[n] = '\0';
+	}
+	return s;
+}
+
+static int on_header(nghttp2_session *h2, const nghttp2_frame *frame, const uint8_t *name,
+		     size_t namelen, const uint8_t *value, size_t valuelen, uint8_t flags, void *ud)
+{
+	struct stream *st;
+
+	if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST)
+		return 0;
+	st = nghttp2_session_get_stream_user_data(h2, frame->hd.stream_id);
+	if (!st)
+		return 0;
+	if (namelen == 5 && !memcmp(name, ":path", 5)) {
+		free(st->path);
+		st->path = dup_n(value, valuelen);
+	} else if (namelen == 7 && !memcmp(name, ":method", 7)) {
+		st->post = valuelen == 4 && !memcmp(value, "POST", 4);
+	} else if (namelen == 12 && !memcmp(name, "content-type", 12)) {
+		st->ct_ok = valuelen >= 16 && !memcmp(value, "application/grpc", 16) &&
+			    (valuelen == 16 || value[16] == '+' || value[16] == ';');
+	} else if (namelen == 13 && !memcmp(name, "authorization", 13)) {
+		free(st->auth);
+		st->auth = dup_n(value, valuelen);
+	} else if (namelen == 13 && !memcmp(name, "grpc-encoding", 13)) {
+		st->enc_bad = !(valuelen == 8 && !memcmp(value, "identity", 8));
+	}
+	return 0;
+}
+
+static int on_data_chunk(nghttp2_session *h2, uint8_t flags, int32_t stream_id, const uint8_t *data,
+			 size_t len, void *ud)
+{
+	struct conn *c = ud;
+	struct stream *st = nghttp2_session_get_stream_user_data(h2, stream_id);
+	size_t limit = (size_t)c->srv->opts.max_msg + GRPC_FRAME_HDR;
+
+	if (!st || st->too_big)
+		return 0;
+	/* one message only: anything past the first frame's declared end is an error we detect at
+	 * END_STREAM; bound the buffer at one max-size message plus one extra header */
+	if (st->len + len > limit + GRPC_FRAME_HDR) {
+		st->too_big = true;
+		free(st->buf);
+		st->buf = NULL;
+		return 0;
+	}
+	if (st->len + len > st->cap) {
+		size_t ncap = st->cap ? st->cap : 4096;
+		uint8_t *nb;
+
+		while (ncap < st->len + len)
+			ncap *= 2;
+		nb = realloc(st->buf, ncap);
+		if (!nb)
+			return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+		st->buf = nb;
+		st->cap = ncap;
+	}
+	memcpy(st->buf + st->len, data, len);
+	st->len += len;
+	return 0;
+}
+
+static int on_frame_recv(nghttp2_session *h2, const nghttp2_frame *frame, void *ud)
+{
+	struct stream *st;
+
+	if ((frame->hd.type != NGHTTP2_DATA && frame->hd.type != NGHTTP2_HEADERS) ||
+	    !(frame->hd.flags & NGHTTP2_FLAG_END_STREAM))
+		return 0;
+	st = nghttp2_session_get_stream_user_data(h2, frame->hd.stream_id);
+	if (st && !st->answered)
+		st->ready = true;
+	return 0;
+}
+
+static int on_stream_close(nghttp2_session *h2, int32_t stream_id, uint32_t error_code, void *ud)
+{
+	struct stream *st = nghttp2_session_get_stream_user_data(h2, stream_id);
+
+	if (st) {
+		nghttp2_session_set_stream_user_data(h2, stream_id, NULL);
+		stream_free(st);
+	}
+	return 0;
+}
+
+static ssize_t read_body(nghttp2_session *h2, int32_t stream_id, uint8_t *buf, size_t length,
+			 uint32_t *data_flags, nghttp2_data_source *source, void *ud)
+{
+	struct stream *st = source->ptr;
+	size_t total = GRPC_FRAME_HDR + st->reply.body_len, n = 0;
+
+	while (n < length && st->sent < total) {
+		size_t chunk;
+
+		if (st->sent < GRPC_FRAME_HDR) {
+			chunk = GRPC_FRAME_HDR - st->sent;
+			if (chunk > length - n)
+				chunk = length - n;
+			memcpy(buf + n, st->prefix + st->sent, chunk);
+		} else {
+			size_t off = st->sent - GRPC_FRAME_HDR;
+
+			chunk = st->reply.body_len - off;
+			if (chunk > length - n)
+				chunk = length - n;
+			memcpy(buf + n, st->reply.body + off, chunk);
+		}
+		n += chunk;
+		st->sent += chunk;
+	}
+	if (st->sent == total) {
+		nghttp2_nv tr[] = {
+			{ (uint8_t *)"grpc-status", (uint8_t *)"0", 11, 1, NGHTTP2_NV_FLAG_NONE },
+		};
+
+		*data_flags |= NGHTTP2_DATA_FLAG_EOF | NGHTTP2_DATA_FLAG_NO_END_STREAM;
+		if (nghttp2_submit_trailer(h2, stream_id, tr, 1) != 0)
+			return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+	}
+	return (ssize_t)n;
+}
+
+#define NV(n, v) { (uint8_t *)(n), (uint8_t *)(v), sizeof(n) - 1, strlen(v), NGHTTP2_NV_FLAG_NONE }
+
+static void count_status(struct grpc_server *s, int status)
+{
+	if (status >= 0 && status <= 16)
+		s->st.status[status]++;
+}
+
+static void submit_http_error(struct conn *c, struct stream *st, const char *code)
+{
+	nghttp2_nv hdrs[] = { NV(":status", code) };
+
+	c->srv->st.http_errors++;
+	nghttp2_submit_response(c->h2, st->id, hdrs, 1, NULL);
+}
+
+/* Trailers-Only error, or HEADERS + DATA + trailers for OK. */
+static void submit_reply(struct conn *c, struct stream *st)
+{
+	struct grpc_reply *r = &st->reply;
+
+	st->answered = true;
+	count_status(c->srv, r->status);
+	if (r->status != GRPC_OK) {
+		snprintf(st->status_str, sizeof(st->status_str), "%d", r->status);
+		grpc_message__encode(r->message[0] ? r->message : grpc_status__name(r->status),
+				     st->msg_enc, sizeof(st->msg_enc));
+		nghttp2_nv hdrs[] = {
+			NV(":status", "200"), NV("content-type", "application/grpc"),
+			NV("grpc-status", st->status_str), NV("grpc-message", st->msg_enc),
+			NV("grpc-accept-encoding", "identity"),
+		};
+		nghttp2_submit_response(c->h2, st->id, hdrs, 5, NULL);
+		return;
+	}
+	grpc_frame__put_header(st->prefix, (uint32_t)r->body_len);
+	st->sent = 0;
+	nghttp2_nv hdrs[] = { NV(":status", "200"), NV("content-type", "application/grpc") };
+	nghttp2_data_provider dp = { .source.ptr = st, .read_callback = read_body };
+
+	nghttp2_submit_response(c->h2, st->id, hdrs, 2, &dp);
+}
+
+static void set_err(struct grpc_reply *r, int status, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void set_err(struct grpc_reply *r, int status, const char *fmt, ...)
+{
+	va_list ap;
+
+	r->status = status;
+	va_start(ap, fmt);
+	vsnprintf(r->message, sizeof(r->message), fmt, ap);
+	va_end(ap);
+}
+
+/* Validate the framing of a completed request; hand it to the handler when valid. Returns true
+ * when a gRPC reply (st->reply) is to be sent, false when an HTTP error was already submitted. */
+static bool handle_stream(struct conn *c, struct stream *st)
+{
+	struct grpc_server *s = c->srv;
+	const uint8_t *msg;
+	uint32_t mlen;
+	size_t used;
+	int rc;
+
+	s->st.calls++;
+	st->reply.status = GRPC_OK;
+	if (!st->post) {
+		st->answered = true;
+		submit_http_error(c, st, "405");
+		return false;
+	}
+	if (!st->ct_ok) {
+		st->answered = true;
+		submit_http_error(c, st, "415");
+		return false;
+	}
+	if (st->enc_bad) {
+		set_err(&st->reply, GRPC_UNIMPLEMENTED, "message encoding not supported (identity only)");
+		return true;
+	}
+	if (st->too_big) {
+		set_err(&st->reply, GRPC_INVALID_ARGUMENT, "request message larger than %u bytes",
+			s->opts.max_msg);
+		return true;
+	}
+	rc = grpc_frame__parse(st->buf, st->len, s->opts.max_msg, &msg, &mlen, &used);
+	if (rc == -EBADMSG) {
+		set_err(&st->reply, GRPC_INTERNAL, "compressed-flag set but no grpc-encoding negotiated");
+		return true;
+	}
+	if (rc == -EMSGSIZE) {
+		set_err(&st->reply, GRPC_INVALID_ARGUMENT, "request message larger than %u bytes",
+			s->opts.max_msg);
+		return true;
+	}
+	if (rc == 0) {
+		set_err(&st->reply, GRPC_INVALID_ARGUMENT, "unary call needs exactly one complete message");
+		return true;
+	}
+	if (used != st->len) {
+		set_err(&st->reply, GRPC_INVALID_ARGUMENT, "unary call carries more than one message");
+		return true;
+	}
+	struct grpc_call call = {
+		.method = st->path ? st->path : "",
+		.authorization = st->auth,
+		.msg = msg,
+		.len = mlen,
+	};
+	s->ops.call(s->ctx, &call, &st->reply);
+	if (st->reply.status != GRPC_OK) {
+		free(st->reply.body);
+		st->reply.body = NULL;
+		st->reply.body_len = 0;
+	}
+	return true;
+}
+
+/* ------------------------------------------------------------------ connection I/O */
+
+static void conn_close(struct grpc_server *s, struct conn *c)
+{
+	if (c->fd >= 0) {
+		epoll_ctl(s->epfd, EPOLL_CTL_DEL, c->fd, NULL);
+		close(c->fd);
+	}
+	if (c->h2)
+		nghttp2_session_del(c->h2);   /* frees streams via on_stream_close */
+	while (c->streams)
+		stream_free(c->streams);
+	if (c->ssl)
+		SSL_free(c->ssl);
+	if (c->prev)
+		c->prev->next = c->next;
+	else if (s->conns == c)
+		s->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	if (c->fd >= 0) {
+		s->nconns--;
+		s->st.conns_open = s->nconns;
+	}
+	free(c->out);
+	free(c);
+}
+
+static void conn_events(struct grpc_server *s, struct conn *c, bool out)
+{
+	struct epoll_event ev = { .events = EPOLLIN | (out ? EPOLLOUT : 0), .data.ptr = c };
+
+	if (c->fd < 0 || c->want_out == out)
+		return;
+	c->want_out = out;
+	epoll_ctl(s->epfd, EPOLL_CTL_MOD, c->fd, &ev);
+}
+
+/* Move nghttp2's pending output into c->out and write it. Marks c->dead on write errors or when
+ * the session is finished. */
+static void conn_flush(struct grpc_server *s, struct conn *c)
+{
+	if (!c->h2)
+		return;
+	for (;;) {
+		/* fill */
+		while (c->out_len - c->out_off < 65536) {
+			const uint8_t *data;
+			ssize_t n = nghttp2_session_mem_send(c->h2, &data);
+
+			if (n < 0) {
+				c->dead = true;
+				return;
+			}
+			if (n == 0)
+				break;
+			if (c->out_len + (size_t)n > c->out_cap) {
+				size_t ncap = c->out_cap ? c->out_cap : 16384;
+				uint8_t *nb;
+
+				if (c->out_off) {
+					memmove(c->out, c->out + c->out_off, c->out_len - c->out_off);
+					c->out_len -= c->out_off;
+					c->out_off = 0;
+				}
+				while (ncap < c->out_len + (size_t)n)
+					ncap *= 2;
+				nb = realloc(c->out, ncap);
+				if (!nb) {
+					c->dead = true;
+					return;
+				}
+				c->out = nb;
+				c->out_cap = ncap;
+			}
+			memcpy(c->out + c->out_len, data, (size_t)n);
+			c->out_len += (size_t)n;
+		}
+		if (c->out_off == c->out_len)
+			break;
+		if (c->fd < 0) {              /* fuzz hook: discard */
+			c->out_off = c->out_len = 0;
+			continue;
+		}
+		/* write */
+		while (c->out_off < c->out_len) {
+			ssize_t w;
+
+			if (c->ssl) {
+				int r = SSL_write(c->ssl, c->out + c->out_off, (int)(c->out_len - c->out_off));
+
+				if (r <= 0) {
+					int e = SSL_get_error(c->ssl, r);
+
+					if (e == SSL_ERROR_WANT_WRITE || e == SSL_ERROR_WANT_READ) {
+						conn_events(s, c, true);
+						return;
+					}
+					c->dead = true;
+					return;
+				}
+				w = r;
+			} else {
+				w = send(c->fd, c->out + c->out_off, c->out_len - c->out_off, MSG_NOSIGNAL);
+				if (w < 0) {
+					if (errno == EINTR)
+						continue;
+					if (errno == EAGAIN || errno == EWOULDBLOCK) {
+						conn_events(s, c, true);
+						return;
+					}
+					c->dead = true;
+					return;
+				}
+			}
+			c->out_off += (size_t)w;
+		}
+		c->out_off = c->out_len = 0;
+	}
+	conn_events(s, c, false);
+	if (!nghttp2_session_want_read(c->h2) && !nghttp2_session_want_write(c->h2))
+		c->dead = true;
+}
+
+static int session_start(struct grpc_server *s, struct conn *c)
+{
+	nghttp2_settings_entry iv[] = {
+		{ NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, 64 },
+		{ NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, 1 << 20 },
+		{ NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, 16384 },
+	};
+
+	if (nghttp2_session_server_new2(&c->h2, s->cbs, c, s->h2opt) != 0)
+		return -ENOMEM;
+	nghttp2_submit_settings(c->h2, NGHTTP2_FLAG_NONE, iv, sizeof(iv) / sizeof(iv[0]));
+	nghttp2_session_set_local_window_size(c->h2, NGHTTP2_FLAG_NONE, 0, 8 << 20);
+	return 0;
+}
+
+/* Feed received bytes to nghttp2. */
+static void conn_input(struct conn *c, const uint8_t *buf, size_t n)
+{
+	ssize_t rv = nghttp2_session_mem_recv(c->h2, buf, n);
+
+	if (rv < 0) {
+		log_debug("grpc: http2 error: %s", nghttp2_strerror((int)rv));
+		c->srv->st.protocol_errors++;
+		c->dead = true;
+	}
+}
+
+static void conn_read(struct grpc_server *s, struct conn *c)
+{
+	uint8_t buf[16384];
+
+	c->last_ms = now_ms();
+	if (c->ssl && c->handshaking) {
+		int r = SSL_accept(c->ssl);
+
+		if (r <= 0) {
+			int e = SSL_get_error(c->ssl, r);
+
+			if (e == SSL_ERROR_WANT_READ) {
+				conn_events(s, c, false);
+				return;
+			}
+			if (e == SSL_ERROR_WANT_WRITE) {
+				conn_events(s, c, true);
+				return;
+			}
+			log_debug("grpc: tls handshake failed");
+			s->st.protocol_errors++;
+			ERR_clear_error();
+			c->dead = true;
+			return;
+		}
+		c->handshaking = false;
+		if (session_start(s, c) < 0) {
+			c->dead = true;
+			return;
+		}
+	}
+	for (int rounds = 0; rounds < 64 && !c->dead; rounds++) {
+		ssize_t n;
+
+		if (c->ssl) {
+			int r = SSL_read(c->ssl, buf, sizeof(buf));
+
+			if (r <= 0) {
+				int e = SSL_get_error(c->ssl, r);
+
+				if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
+					break;
+				ERR_clear_error();
+				c->dead = true;   /* close_notify or error */
+				break;
+			}
+			n = r;
+		} else {
+			n = recv(c->fd, buf, sizeof(buf), 0);
+			if (n < 0) {
+				if (errno == EINTR)
+					continue;
+				if (errno != EAGAIN && errno != EWOULDBLOCK)
+					c->dead = true;
+				break;
+			}
+			if (n == 0) {
+				c->dead = true;
+				break;
+			}
+		}
+		conn_input(c, buf, (size_t)n);
+	}
+}
+
+/* Handle every ready stream of every connection, commit, then submit replies and flush. */
+static void run_round(struct grpc_server *s, struct conn *only)
+{
+	unsigned handled = 0;
+
+	for (struct conn *c = only ? only : s->conns; c; c = only ? NULL : c->next) {
+		if (c->dead || !c->h2)
+			continue;
+		for (struct stream *st = c->streams; st; st = st->next) {
+			if (!st->ready || st->answered)
+				continue;
+			st->ready = false;
+			if (handle_stream(c, st))
+				handled++;
+			else
+				st->reply.status = -1;   /* HTTP error already submitted */
+			st->ready = true;            /* mark: reply pending submit */
+		}
+	}
+	if (handled && s->ops.round_end && s->ops.round_end(s->ctx) < 0) {
+		for (struct conn *c = only ? only : s->conns; c; c = only ? NULL : c->next)
+			for (struct stream *st = c->streams; st; st = st->next)
+				if (st->ready && !st->answered && st->reply.status == GRPC_OK) {
+					free(st->reply.body);
+					st->reply.body = NULL;
+					st->reply.body_len = 0;
+					set_err(&st->reply, GRPC_UNAVAILABLE, "storage commit failed");
+				}
+	}
+	for (struct conn *c = only ? only : s->conns; c; c = only ? NULL : c->next) {
+		if (c->dead || !c->h2)
+			continue;
+		for (struct stream *st = c->streams; st; st = st->next) {
+			if (!st->ready)
+				continue;
+			st->ready = false;
+			if (!st->answered)
+				submit_reply(c, st);
+		}
+	}
+}
+
+static void accept_all(struct grpc_server *s)
+{
+	for (;;) {
+		int fd = accept4(s->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC), one = 1;
+		struct conn *c;
+
+		if (fd < 0)
+			return;
+		if (s->nconns >= s->opts.max_conns) {
+			s->st.conns_rejected++;
+			close(fd);
+			continue;
+		}
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		c = calloc(1, sizeof(*c));
+		if (!c) {
+			close(fd);
+			continue;
+		}
+		c->fd = fd;
+		c->srv = s;
+		c->last_ms = now_ms();
+		if (s->tls) {
+			c->ssl = SSL_new(s->tls);
+			if (!c->ssl || SSL_set_fd(c->ssl, fd) != 1) {
+				if (c->ssl)
+					SSL_free(c->ssl);
+				free(c);
+				close(fd);
+				continue;
+			}
+			c->handshaking = true;
+		} else if (session_start(s, c) < 0) {
+			free(c);
+			close(fd);
+			continue;
+		}
+		struct epoll_event ev = { .events = EPOLLIN, .data.ptr = c };
+
+		if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+			if (c->h2)
+				nghttp2_session_del(c->h2);
+			if (c->ssl)
+				SSL_free(c->ssl);
+			free(c);
+			close(fd);
+			continue;
+		}
+		c->next = s->conns;
+		if (s->conns)
+			s->conns->prev = c;
+		s->conns = c;
+		s->nconns++;
+		s->st.conns_accepted++;
+		s->st.conns_open = s->nconns;
+		if (c->h2)
+			conn_flush(s, c);     /* server preface (SETTINGS) */
+	}
+}
+
+static bool conn_alive(struct grpc_server *s, struct conn *c)
+{
+	for (struct conn *x = s->conns; x; x = x->next)
+		if (x == c)
+			return true;
+	return false;
+}
+
+int grpc_server__process(struct grpc_server *s)
+{
+	struct epoll_event evs[64];
+	bool timer = false;
+	int n;
+
+	for (int round = 0; round < 8; round++) {
+		n = epoll_wait(s->epfd, evs, 64, 0);
+		if (n < 0)
+			return errno == EINTR ? 0 : -errno;
+		if (n == 0)
+			break;
+		for (int i = 0; i < n; i++) {
+			struct conn *c = evs[i].data.ptr;
+
+			if (evs[i].data.ptr == &tag_listen) {
+				accept_all(s);
+				continue;
+			}
+			if (evs[i].data.ptr == &tag_timer) {
+				uint64_t x;
+
+				if (read(s->tfd, &x, sizeof(x)) < 0 && errno != EAGAIN)
+					log_debug("grpc: timerfd: %s", strerror(errno));
+				timer = true;
+				continue;
+			}
+			if (!conn_alive(s, c) || c->dead)
+				continue;
+			if (evs[i].events & EPOLLOUT) {
+				if (c->handshaking)
+					conn_read(s, c);
+				else
+					conn_flush(s, c);
+			}
+			if (evs[i].events & (EPOLLIN | EPOLLERR | EPOLLHUP))
+				conn_read(s, c);
+		}
+		run_round(s, NULL);
+		for (struct conn *c = s->conns, *nx; c; c = nx) {
+			nx = c->next;
+			if (!c->dead)
+				conn_flush(s, c);
+			if (c->dead)
+				conn_close(s, c);
+		}
+	}
+	if (timer) {
+		uint64_t now = now_ms();
+
+		for (struct conn *c = s->conns, *nx; c; c = nx) {
+			nx = c->next;
+			if (now - c->last_ms >= s->opts.idle_ms)
+				conn_close(s, c);
+		}
+	}
+	return 0;
+}
+
+int grpc_server__feed(struct grpc_server *s, const uint8_t *data, size_t len)
+{
+	struct conn *c = calloc(1, sizeof(*c));
+	int rc;
+
+	if (!c)
+		return -ENOMEM;
+	c->fd = -1;
+	c->srv = s;
+	if (session_start(s, c) < 0) {
+		free(c);
+		return -ENOMEM;
+	}
+	conn_input(c, data, len);
+	if (!c->dead) {
+		run_round(s, c);
+		conn_flush(s, c);
+	}
+	rc = c->dead ? -EPROTO : 0;
+	conn_close(s, c);
+	return rc;
+}
+
+/* ------------------------------------------------------------------ setup */
+
+static int alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outlen,
+		       const unsigned char *in, unsigned int inlen, void *arg)
+{
+	for (unsigned i = 0; i < inlen;) {
+		unsigned l = in[i];
+
+		if (i + 1 + l > inlen)
+			break;
+		if (l == 2 && in[i + 1] == 'h' && in[i + 2] == '2') {
+			*out = in + i + 1;
+			*outlen = 2;
+			return SSL_TLSEXT_ERR_OK;
+		}
+		i += 1 + l;
+	}
+	return SSL_TLSEXT_ERR_ALERT_FATAL;   /* gRPC needs h2 */
+}
+
+struct grpc_server *grpc_server__new(const struct grpc_server_opts *opts,
+				     const struct grpc_server_ops *ops, void *ctx)
+{
+	struct grpc_server *s = calloc(1, sizeof(*s));
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	int err = -ENOMEM;
+
+	if (!s)
+		return NULL;
+	s->epfd = s->lfd = s->tfd = -1;
+	s->opts = *opts;
+	s->ops = *ops;
+	s->ctx = ctx;
+	if (!s->opts.max_msg)
+		s->opts.max_msg = 4 << 20;
+	if (!s->opts.max_conns)
+		s->opts.max_conns = 256;
+	if (!s->opts.idle_ms)
+		s->opts.idle_ms = 300000;
+
+	if (opts->tls_cert || opts->tls_key) {
+		s->tls = SSL_CTX_new(TLS_server_method());
+		if (!s->tls || !opts->tls_cert || !opts->tls_key ||
+		    SSL_CTX_use_certificate_chain_file(s->tls, opts->tls_cert) != 1 ||
+		    SSL_CTX_use_PrivateKey_file(s->tls, opts->tls_key, SSL_FILETYPE_PEM) != 1 ||
+		    SSL_CTX_check_private_key(s->tls) != 1) {
+			log_error("grpc: tls certificate %s / key %s unusable",
+				  opts->tls_cert ? opts->tls_cert : "(none)",
+				  opts->tls_key ? opts->tls_key : "(none)");
+			ERR_clear_error();
+			err = -EPROTO;
+			goto fail;
+		}
+		SSL_CTX_set_min_proto_version(s->tls, TLS1_2_VERSION);
+		SSL_CTX_set_mode(s->tls, SSL_MODE_ENABLE_PARTIAL_WRITE |
+					 SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+		SSL_CTX_set_alpn_select_cb(s->tls, alpn_select, NULL);
+	}
+
+	if (nghttp2_session_callbacks_new(&s->cbs) != 0 || nghttp2_option_new(&s->h2opt) != 0)
+		goto fail;
+	nghttp2_session_callbacks_set_on_begin_headers_callback(s->cbs, on_begin_headers);
+	nghttp2_session_callbacks_set_on_header_callback(s->cbs, on_header);
+	nghttp2_session_callbacks_set_on_data_chunk_recv_callback(s->cbs, on_data_chunk);
+	nghttp2_session_callbacks_set_on_frame_recv_callback(s->cbs, on_frame_recv);
+	nghttp2_session_callbacks_set_on_stream_close_callback(s->cbs, on_stream_close);
+	/* libcurl 7.88 sends RST_STREAM after every finished stream (TOOLCHAIN-FACTS.md) */
+	nghttp2_option_set_stream_reset_rate_limit(s->h2opt, 1ULL << 30, 1ULL << 30);
+
+	s->lfd = httpd__listen(opts->addr, 256, &s->loopback);
+	if (s->lfd < 0) {
+		err = s->lfd;
+		goto fail;
+	}
+	if (getsockname(s->lfd, (struct sockaddr *)&ss, &sl) == 0)
+		s->port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+							 : ((struct sockaddr_in *)&ss)->sin_port);
+	s->epfd = epoll_create1(EPOLL_CLOEXEC);
+	s->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (s->epfd < 0 || s->tfd < 0) {
+		err = -errno;
+		goto fail;
+	}
+	struct itimerspec its = { .it_interval = { 1, 0 }, .it_value = { 1, 0 } };
+	struct epoll_event el = { .events = EPOLLIN, .data.ptr = &tag_listen };
+	struct epoll_event et = { .events = EPOLLIN, .data.ptr = &tag_timer };
+
+	if (timerfd_settime(s->tfd, 0, &its, NULL) < 0 ||
+	    epoll_ctl(s->epfd, EPOLL_CTL_ADD, s->lfd, &el) < 0 ||
+	    epoll_ctl(s->epfd, EPOLL_CTL_ADD, s->tfd, &et) < 0) {
+		err = -errno;
+		goto fail;
+	}
+	return s;
+fail:
+	grpc_server__free(s);
+	errno = -err;
+	return NULL;
+}
+
+void grpc_server__free(struct grpc_server *s)
+{
+	if (!s)
+		return;
+	while (s->conns)
+		conn_close(s, s->conns);
+	if (s->lfd >= 0)
+		close(s->lfd);
+	if (s->tfd >= 0)
+		close(s->tfd);
+	if (s->epfd >= 0)
+		close(s->epfd);
+	if (s->cbs)
+		nghttp2_session_callbacks_del(s->cbs);
+	if (s->h2opt)
+		nghttp2_option_del(s->h2opt);
+	if (s->tls)
+		SSL_CTX_free(s->tls);
+	free(s);
+}
+
+int grpc_server__fd(const struct grpc_server *s)
+{
+	return s->epfd;
+}
+
+int grpc_server__port(const struct grpc_server *s)
+{
+	return s->port;
+}
+
+bool grpc_server__loopback(const struct grpc_server *s)
+{
+	return s->loopback;
+}
+
+void grpc_server__stats(const struct grpc_server *s, struct grpc_server_stats *out)
+{
+	*out = s->st;
+}

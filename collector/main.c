@@ -1,0 +1,281 @@
+/* podlens-collector: receives podlens.v1 batches over gRPC, stores them in SQLite, serves the JSON
+ * API, the web page and /metrics. One thread, one epoll loop: gRPC server fd, HTTP server fd,
+ * a maintenance timer (rollups, retention) and a signalfd. See docs/collector.md. */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+
+#include "collector/collector.h"
+#include "lib/log.h"
+
+static const char usage[] =
+	"usage: podlens-collector [options]\n"
+	"  --grpc-addr HOST:PORT   gRPC ingest (podlens.v1.Collector/Export)   [127.0.0.1:9417]\n"
+	"  --http-addr HOST:PORT   JSON API, web page, /metrics, /healthz      [127.0.0.1:9418]\n"
+	"  --data-dir DIR          SQLite database directory                    [./podlens-data]\n"
+	"  --retention DURATION    keep data that long (30m, 24h, 7d)           [24h]\n"
+	"  --token-file FILE       ingest bearer tokens, one per line (required unless --grpc-addr is loopback)\n"
+	"  --read-tokens FILE      API/page tokens: lines \"TOKEN ns1,ns2\" or \"TOKEN *\"\n"
+	"  --tls-cert FILE --tls-key FILE   gRPC over TLS (ALPN h2)\n"
+	"  --max-msg-bytes N       largest accepted batch                       [4194304]\n"
+	"  --sync normal|full      SQLite synchronous mode (full: acks survive power loss) [normal]\n"
+	"  --maintain-interval S   rollup/retention period in seconds           [10]\n"
+	"  --log-level error|warn|info|debug                                    [info]\n";
+
+static int parse_duration_ms(const char *s, uint64_t *out)
+{
+	char *end;
+	unsigned long long v;
+	uint64_t mul;
+
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || end == s)
+		return -EINVAL;
+	if (!strcmp(end, "ms"))
+		mul = 1;
+	else if (!strcmp(end, "s") || !*end)
+		mul = 1000;
+	else if (!strcmp(end, "m"))
+		mul = 60000;
+	else if (!strcmp(end, "h"))
+		mul = 3600000;
+	else if (!strcmp(end, "d"))
+		mul = 86400000;
+	else
+		return -EINVAL;
+	if (v == 0 || v > UINT64_MAX / mul / 2)
+		return -EINVAL;
+	*out = v * mul;
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	enum { O_GRPC = 1, O_HTTP, O_DATA, O_RET, O_TOK, O_RTOK, O_CERT, O_KEY, O_MAXMSG, O_SYNC,
+	       O_MAINT, O_LOG, O_HELP };
+	static const struct option opts[] = {
+		{ "grpc-addr", required_argument, NULL, O_GRPC },
+		{ "http-addr", required_argument, NULL, O_HTTP },
+		{ "data-dir", required_argument, NULL, O_DATA },
+		{ "retention", required_argument, NULL, O_RET },
+		{ "token-file", required_argument, NULL, O_TOK },
+		{ "read-tokens", required_argument, NULL, O_RTOK },
+		{ "tls-cert", required_argument, NULL, O_CERT },
+		{ "tls-key", required_argument, NULL, O_KEY },
+		{ "max-msg-bytes", required_argument, NULL, O_MAXMSG },
+		{ "sync", required_argument, NULL, O_SYNC },
+		{ "maintain-interval", required_argument, NULL, O_MAINT },
+		{ "log-level", required_argument, NULL, O_LOG },
+		{ "help", no_argument, NULL, O_HELP },
+		{ 0 },
+	};
+	const char *grpc_addr = "127.0.0.1:9417", *http_addr = "127.0.0.1:9418";
+	const char *data_dir = "./podlens-data", *token_file = NULL, *read_tokens = NULL;
+	const char *cert = NULL, *key = NULL;
+	uint64_t retention_ms = 24ULL * 3600 * 1000, maint_s = 10;
+	unsigned long max_msg = 4 << 20;
+	bool sync_full = false;
+	struct collector col = { 0 };
+	int opt, rc = 1, epfd = -1, sfd = -1, tfd = -1, level;
+	sigset_t mask;
+
+	log__init("podlens-collector", LOG_INFO);
+	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		char *end;
+
+		switch (opt) {
+		case O_GRPC: grpc_addr = optarg; break;
+		case O_HTTP: http_addr = optarg; break;
+		case O_DATA: data_dir = optarg; break;
+		case O_TOK: token_file = optarg; break;
+		case O_RTOK: read_tokens = optarg; break;
+		case O_CERT: cert = optarg; break;
+		case O_KEY: key = optarg; break;
+		case O_RET:
+			if (parse_duration_ms(optarg, &retention_ms) < 0) {
+				fprintf(stderr, "podlens-collector: --retention %s: want e.g. 30m, 24h, 7d\n", optarg);
+				return 2;
+			}
+			break;
+		case O_MAXMSG:
+			max_msg = strtoul(optarg, &end, 10);
+			if (*end || max_msg < 1024 || max_msg > (256UL << 20)) {
+				fprintf(stderr, "podlens-collector: --max-msg-bytes %s: want 1024..268435456\n", optarg);
+				return 2;
+			}
+			break;
+		case O_SYNC:
+			if (strcmp(optarg, "normal") && strcmp(optarg, "full")) {
+				fprintf(stderr, "podlens-collector: --sync %s: want normal or full\n", optarg);
+				return 2;
+			}
+			sync_full = !strcmp(optarg, "full");
+			break;
+		case O_MAINT:
+			maint_s = strtoull(optarg, &end, 10);
+			if (*end || maint_s == 0 || maint_s > 3600) {
+				fprintf(stderr, "podlens-collector: --maintain-interval %s: want 1..3600\n", optarg);
+				return 2;
+			}
+			break;
+		case O_LOG:
+			level = log__parse_level(optarg);
+			if (level < 0) {
+				fprintf(stderr, "podlens-collector: --log-level %s: want error|warn|info|debug\n", optarg);
+				return 2;
+			}
+			log__level = level;
+			break;
+		case O_HELP:
+		case 'h':
+			fputs(usage, stdout);
+			return 0;
+		default:
+			fputs(usage, stderr);
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "podlens-collector: unexpected argument %s\n%s", argv[optind], usage);
+		return 2;
+	}
+	if (!cert != !key) {
+		fprintf(stderr, "podlens-collector: --tls-cert and --tls-key go together\n");
+		return 2;
+	}
+
+	col.started_ms = collector__wall_ms();
+	if (token_file && tokens__load(&col.ingest_tokens, token_file, false) < 0)
+		goto out;
+	if (read_tokens && tokens__load(&col.read_tokens, read_tokens, true) < 0)
+		goto out;
+	struct store_opts so = { .dir = data_dir, .retention_ms = retention_ms, .sync_full = sync_full };
+
+	col.store = store__open(&so);
+	if (!col.store) {
+		log_error("cannot open the database in %s: %s", data_dir, strerror(errno));
+		goto out;
+	}
+	struct grpc_server_opts go = {
+		.addr = grpc_addr, .tls_cert = cert, .tls_key = key, .max_msg = (uint32_t)max_msg,
+	};
+	struct grpc_server_ops gops = { .call = ingest__call, .round_end = ingest__round_end };
+
+	col.grpc = grpc_server__new(&go, &gops, &col);
+	if (!col.grpc) {
+		log_error("cannot listen for gRPC on %s: %s", grpc_addr, strerror(errno));
+		goto out;
+	}
+	if (!grpc_server__loopback(col.grpc) && !col.ingest_tokens.n) {
+		log_error("gRPC listens on %s, not loopback only: --token-file is required", grpc_addr);
+		goto out;
+	}
+	struct httpd_opts ho = { .max_conns = 128, .max_body = 4096, .idle_ms = 30000 };
+
+	col.http = httpd__new(http_addr, api__handle, &col, &ho);
+	if (!col.http) {
+		log_error("cannot listen for HTTP on %s: %s", http_addr, strerror(errno));
+		goto out;
+	}
+	/* the API exposes every namespace without --read-tokens: say so when not on loopback */
+	if (!col.read_tokens.n && strncmp(http_addr, "127.", 4) && strncmp(http_addr, "[::1]", 5))
+		log_warn("http api on %s is open to anyone who can reach it (no --read-tokens)", http_addr);
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGTERM);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	sfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+	tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (sfd < 0 || tfd < 0 || epfd < 0) {
+		log_error("cannot set up the event loop: %s", strerror(errno));
+		goto out;
+	}
+	struct itimerspec its = { .it_interval = { (time_t)maint_s, 0 }, .it_value = { (time_t)maint_s, 0 } };
+	struct epoll_event ev;
+
+	timerfd_settime(tfd, 0, &its, NULL);
+	ev = (struct epoll_event){ .events = EPOLLIN, .data.u32 = 1 };
+	epoll_ctl(epfd, EPOLL_CTL_ADD, grpc_server__fd(col.grpc), &ev);
+	ev = (struct epoll_event){ .events = EPOLLIN, .data.u32 = 2 };
+	epoll_ctl(epfd, EPOLL_CTL_ADD, httpd__fd(col.http), &ev);
+	ev = (struct epoll_event){ .events = EPOLLIN, .data.u32 = 3 };
+	epoll_ctl(epfd, EPOLL_CTL_ADD, tfd, &ev);
+	ev = (struct epoll_event){ .events = EPOLLIN, .data.u32 = 4 };
+	epoll_ctl(epfd, EPOLL_CTL_ADD, sfd, &ev);
+
+	log_info("listening: grpc %s%s (port %d, %s), http %s (port %d), data %s, retention %llus",
+		 grpc_addr, cert ? " tls" : " h2c", grpc_server__port(col.grpc),
+		 col.ingest_tokens.n ? "token required" : "no token", http_addr, httpd__port(col.http),
+		 store__path(col.store), (unsigned long long)(retention_ms / 1000));
+	/* machine-readable line for scripts that ask for port 0 */
+	printf("podlens-collector ready grpc_port=%d http_port=%d\n", grpc_server__port(col.grpc),
+	       httpd__port(col.http));
+	fflush(stdout);
+
+	for (bool running = true; running;) {
+		struct epoll_event evs[8];
+		int n = epoll_wait(epfd, evs, 8, -1);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			log_error("epoll_wait: %s", strerror(errno));
+			goto out;
+		}
+		for (int i = 0; i < n; i++) {
+			switch (evs[i].data.u32) {
+			case 1:
+				grpc_server__process(col.grpc);
+				break;
+			case 2:
+				httpd__process(col.http);
+				break;
+			case 3: {
+				uint64_t x;
+
+				if (read(tfd, &x, sizeof(x)) < 0 && errno != EAGAIN)
+					log_debug("timerfd: %s", strerror(errno));
+				col.c.maintain_runs++;
+				if (store__maintain(col.store, collector__wall_ms(), 64) < 0)
+					col.c.maintain_failures++;
+				break;
+			}
+			case 4: {
+				struct signalfd_siginfo si;
+
+				if (read(sfd, &si, sizeof(si)) == sizeof(si))
+					log_info("signal %u: shutting down", si.ssi_signo);
+				running = false;
+				break;
+			}
+			}
+		}
+	}
+	rc = 0;
+out:
+	if (epfd >= 0)
+		close(epfd);
+	if (sfd >= 0)
+		close(sfd);
+	if (tfd >= 0)
+		close(tfd);
+	httpd__free(col.http);
+	grpc_server__free(col.grpc);
+	if (col.store && rc == 0)
+		store__maintain(col.store, collector__wall_ms(), 64);
+	store__close(col.store);
+	tokens__free(&col.ingest_tokens);
+	tokens__free(&col.read_tokens);
+	return rc;
+}

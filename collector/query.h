@@ -1,0 +1,48 @@
+/* Read side of the store: the JSON API's queries (and the per-pod rows /metrics reuses).
+ *
+ * Rates are computed over the data actually present: requests / (end of the last interval - start
+ * of the first interval) among the samples whose interval starts in [from, to). So 6 batches of
+ * 10 s with 100 requests each read as 10 req/s whatever the window, and a pod that appeared a
+ * minute ago is not diluted over a 5-minute window.
+ * Errors: HTTP status >= 500, gRPC status != 0. Pod-level requests/latency are the SERVER side
+ * (requests the pod answered); client-side counts are reported separately.
+ * Latency quantiles come from the merged log-linear histograms (lib/hist, within ~6%). */
+#ifndef PODLENS_COLLECTOR_QUERY_H
+#define PODLENS_COLLECTOR_QUERY_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "collector/sbuf.h"
+#include "collector/store.h"
+#include "collector/tokens.h"
+
+struct pod_row {
+	char ns[256], pod[512], node[256], owner_kind[64], owner_name[256], containers[512];
+	int64_t last_seen_ms;
+	uint64_t requests, errors, client_requests, client_errors;
+	double req_per_s, client_req_per_s, error_pct;
+	int64_t p50_us, p90_us, p99_us;           /* -1 when no request */
+	uint64_t rx_bytes, tx_bytes, rx_packets, tx_packets, retransmits, resets;
+	double rx_bps, tx_bps;
+};
+
+/* Pods of namespace ns (NULL: every namespace) with their numbers over [from_ms, to_ms).
+ * *rows is malloc'd. Returns the row count or -errno. */
+int query__pods(struct store *s, const char *ns, int64_t from_ms, int64_t to_ms, struct pod_row **rows);
+
+/* Namespaces visible to tok (NULL = all), with their pod counts. */
+int query__namespaces_json(struct store *s, const struct token *tok, bool filter, struct sbuf *out);
+int query__pods_json(struct store *s, const char *ns, int64_t from_ms, int64_t to_ms, struct sbuf *out);
+/* step_ms > 0. Points for every step in [from, to), null quantiles where no request. Returns
+ * -ENOENT for an unknown pod, -E2BIG for more than 5000 points. */
+int query__series_json(struct store *s, const char *ns, const char *pod, int64_t from_ms,
+		       int64_t to_ms, int64_t step_ms, struct sbuf *out);
+int query__routes_json(struct store *s, const char *ns, const char *pod, int64_t from_ms,
+		       int64_t to_ms, struct sbuf *out);
+/* Service map over [from, to): nodes and edges (client -> server). ns limits to edges touching
+ * that namespace (NULL: all); tok hides pods of namespaces it may not read. */
+int query__edges_json(struct store *s, const char *ns, const struct token *tok, bool filter,
+		      int64_t from_ms, int64_t to_ms, struct sbuf *out);
+
+#endif

@@ -1,0 +1,30 @@
+/* Bearer tokens: the gRPC ingest tokens (--token-file: one token per line) and the namespace-scoped
+ * read tokens of the API and page (--read-tokens: lines "TOKEN ns1,ns2" or "TOKEN *").
+ * Blank lines and lines starting with '#' are ignored. Comparison is constant-time. */
+#ifndef PODLENS_COLLECTOR_TOKENS_H
+#define PODLENS_COLLECTOR_TOKENS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct token {
+	char *token;
+	bool all;          /* "*": every namespace */
+	char **ns;
+	size_t n_ns;
+};
+
+struct tokens {
+	struct token *v;
+	size_t n;
+};
+
+/* with_scopes: parse "TOKEN scope" lines (read tokens); otherwise the whole line is the token.
+ * Returns 0 or -errno (-EINVAL with a logged line number for a malformed line). */
+int tokens__load(struct tokens *t, const char *path, bool with_scopes);
+void tokens__free(struct tokens *t);
+/* The token matching an "Authorization: Bearer X" header value, or NULL. */
+const struct token *tokens__match(const struct tokens *t, const char *authorization);
+bool token__allows(const struct token *tok, const char *ns);
+
+#endif
