@@ -813,19 +813,11 @@ static int queued(const struct exporter *e)
 int exporter__flush(struct exporter *e, int timeout_ms)
 {
 	uint64_t deadline = mono_ms() + (uint64_t)(timeout_ms > 0 ? timeout_ms : 0);
-	int rc;
+	int rc, reports = 0;
 
 	if (!e)
 		return -EINVAL;
 	pthread_mutex_lock(&e->mu);
-	/* Counts not yet written into any batch go out in a last, empty one. It can itself evict
-	 * (which creates new counts): a few rounds settle it, the spool being bounded. */
-	for (int round = 0; e->col.spool && round < 4 && !drops__is_zero(&e->pending); round++) {
-		Podlens__V1__Batch empty = PODLENS__V1__BATCH__INIT;
-		struct drops none = { 0 };
-
-		submit_podlens(e, &empty, &none);
-	}
 	/* no more waiting out long backoffs: try now, and then at most every 500 ms */
 	e->col.next_attempt_ms = 0;
 	e->otlp.next_attempt_ms = 0;
@@ -836,9 +828,31 @@ int exporter__flush(struct exporter *e, int timeout_ms)
 	e->col.bo.max_ms = e->col.bo.max_ms > 500 ? 500 : e->col.bo.max_ms;
 	e->otlp.bo.max_ms = e->otlp.bo.max_ms > 500 ? 500 : e->otlp.bo.max_ms;
 	pthread_cond_broadcast(&e->cond);
-	while (queued(e) && mono_ms() < deadline)
+	for (;;) {
+		/* Counts not yet written into any batch (drops that happened after the last submit, also
+		 * while flushing) go out in an empty batch. A report can itself be evicted or rejected,
+		 * which makes new counts: a bounded number of rounds. */
+		int unreported = e->col.spool && !drops__is_zero(&e->pending);
+
+		if (unreported && reports < 4) {
+			Podlens__V1__Batch empty = PODLENS__V1__BATCH__INIT;
+			struct drops none = { 0 };
+
+			submit_podlens(e, &empty, &none);
+			reports++;
+			pthread_cond_broadcast(&e->cond);
+			continue;
+		}
+		if (!queued(e)) {
+			rc = 0;
+			break;
+		}
+		if (mono_ms() >= deadline) {
+			rc = -ETIMEDOUT;
+			break;
+		}
 		timed_wait(e, deadline);
-	rc = queued(e) ? -ETIMEDOUT : 0;
+	}
 	pthread_mutex_unlock(&e->mu);
 	return rc;
 }

@@ -139,6 +139,7 @@ def check_podlens(lines):
         "calls": calls, "ok_calls": len(ok), "peers": len(peers), "agent_ids": len(agent_ids),
         "unique_seqs": len(seqs), "min_seq": seqs[0] if seqs else 0, "max_seq": seqs[-1] if seqs else 0,
         "seq_gaps": (seqs[-1] - seqs[0] + 1 - len(seqs)) if seqs else 0,
+        "missing_seqs": (seqs[-1] - len(seqs)) if seqs else 0,   # in 1..max_seq
         "duplicates": dups, "content_bad": len(bad), "bad_seqs": bad[:10],
         "ks_received": len(set(ks)), "ks_expected": len(klist),
         "ks_missing": len(set(klist) - set(ks)), "ks_unexpected": len(set(ks) - set(klist)),

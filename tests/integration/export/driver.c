@@ -193,6 +193,16 @@ static Podlens__V1__Batch *make_batch(const char *node, uint64_t k, unsigned nw,
 	return b;
 }
 
+static uint64_t submit_ns_total, submit_ns_max;
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
 static void write_stats(const char *path, const struct exporter_stats *s)
 {
 	const struct exporter_dest_stats *d[2] = { &s->collector, &s->otlp };
@@ -204,12 +214,14 @@ static void write_stats(const char *path, const struct exporter_stats *s)
 		return;
 	}
 	fprintf(f, "{\"submitted_batches\":%" PRIu64 ",\"submitted_records\":%" PRIu64
-		   ",\"next_sequence\":%" PRIu64, s->submitted_batches, s->submitted_records,
-		s->next_sequence);
+		   ",\"next_sequence\":%" PRIu64 ",\"submit_us_total\":%" PRIu64
+		   ",\"submit_us_max\":%" PRIu64, s->submitted_batches, s->submitted_records,
+		s->next_sequence, submit_ns_total / 1000, submit_ns_max / 1000);
 	for (int j = 0; j < 2; j++) {
 		fprintf(f, ",\"%s\":{\"sent_batches\":%" PRIu64 ",\"sent_records\":%" PRIu64
-			   ",\"retries\":%" PRIu64 ",\"queued_batches\":%" PRIu64 ",\"last_status\":%d",
-			names[j], d[j]->sent_batches, d[j]->sent_records, d[j]->retries,
+			   ",\"sent_bytes\":%" PRIu64 ",\"retries\":%" PRIu64 ",\"queued_batches\":%" PRIu64
+			   ",\"last_status\":%d",
+			names[j], d[j]->sent_batches, d[j]->sent_records, d[j]->sent_bytes, d[j]->retries,
 			d[j]->queued_batches, d[j]->last_status);
 		for (int r = 0; r < EXPORTER_DROP_NREASONS; r++)
 			fprintf(f, ",\"dropped_batches_%s\":%" PRIu64 ",\"dropped_records_%s\":%" PRIu64,
@@ -293,8 +305,14 @@ int main(int argc, char **argv)
 	for (unsigned n = 0; n < batches; n++) {
 		Podlens__V1__Batch *b = make_batch(o.node, first + n, nw, nf, ne);
 
+		uint64_t t0 = now_ns(), dt;
+
 		if (exporter__submit(e, b) < 0)
 			rc = 1;
+		dt = now_ns() - t0;
+		submit_ns_total += dt;
+		if (dt > submit_ns_max)
+			submit_ns_max = dt;
 		podlens__v1__batch__free_unpacked(b, NULL);   /* the driver calloc'd with the default allocator */
 		if (progress) {
 			FILE *f = fopen(progress, "w");
