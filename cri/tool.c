@@ -13,6 +13,11 @@
  *       writes the raw replies (binary protobuf) of Version, ListPodSandbox, ListContainers and
  *       the verbose PodSandboxStatus / ContainerStatus of every pod and container to DIR
  *       (<Method>.<namespace>_<pod>[_<container>].pb): fixtures for the parser tests.
+ *   podlens-cri [--socket S] [--cgroup-root R] [--kubelet-url U --kubelet-token-file F
+ *               --kubelet-ca F] [--node N] meta [CGROUP_ID...]
+ *       one resync of the metadata cache, then one line per cached cgroup (or per ID asked,
+ *       looked up with on-miss resolution): cgroup=ID kind=K ns=.. pod=.. container=..
+ *       id=.. image=.. owner=Kind/Name ips=.. monitored=0|1 l7=0|1 host=..
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -23,6 +28,7 @@
 #include <unistd.h>
 
 #include "cri/cri_client.h"
+#include "cri/meta_cache.h"
 #include "lib/grpc.h"
 #include "lib/grpc_client.h"
 #include "lib/log.h"
@@ -259,6 +265,66 @@ static int capture(struct cri_client *c, const char *dir)
 	return err;
 }
 
+static void print_meta(const struct workload_meta *m, void *ud)
+{
+	static const char *const kinds[] = { "container", "pod", "host" };
+
+	printf("cgroup=%llu kind=%s ns=%s pod=%s uid=%s container=%s id=%.12s image=%s owner=%s/%s ips=",
+	       (unsigned long long)m->cgroup_id, kinds[m->kind], m->namespace, m->pod, m->pod_uid, m->container,
+	       m->container_id, m->image, m->owner_kind, m->owner_name);
+	for (unsigned i = 0; i < m->n_ips; i++)
+		printf("%s%s", i ? "," : "", m->ips[i]);
+	printf(" qos=%s runtime=%s monitored=%d l7=%d exited=%d host=%s\n", m->qos, m->runtime,
+	       m->decision.monitored, m->decision.l7, m->exited, m->host_name);
+}
+
+static int cmd_meta(int argc, char **argv, const char *sock)
+{
+	struct meta_opts o = { .cri_socket = sock };
+	struct meta_cache *mc;
+	int err, nids = 0;
+
+	filter_config__defaults(&o.filter);
+	for (int i = 0; i < argc; i++) {
+		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+
+		if (!strcmp(argv[i], "--cgroup-root") && v) o.cgroup_root = argv[++i];
+		else if (!strcmp(argv[i], "--kubelet-url") && v) o.kubelet_url = argv[++i];
+		else if (!strcmp(argv[i], "--kubelet-token-file") && v) o.kubelet_token_file = argv[++i];
+		else if (!strcmp(argv[i], "--kubelet-ca") && v) o.kubelet_ca_file = argv[++i];
+		else if (!strcmp(argv[i], "--node") && v) o.node_name = argv[++i];
+		else if (!strcmp(argv[i], "--k8s-api") && v) { o.k8s_api = true; o.k8s_api_url = argv[++i]; }
+		else if (!strcmp(argv[i], "--k8s-token-file") && v) o.k8s_token_file = argv[++i];
+		else if (!strcmp(argv[i], "--k8s-ca") && v) o.k8s_ca_file = argv[++i];
+		else if (argv[i][0] >= '0' && argv[i][0] <= '9') nids++;
+	}
+	mc = meta_cache__new(&o);
+	if (!mc) {
+		fprintf(stderr, "podlens-cri: meta cache: %s\n", strerror(errno));
+		return 1;
+	}
+	err = meta_cache__resync(mc);
+	if (err)
+		fprintf(stderr, "podlens-cri: resync: %s\n", strerror(-err));
+	if (!nids) {
+		meta_cache__foreach(mc, print_meta, NULL);
+	} else {
+		for (int i = 0; i < argc; i++) {
+			const struct workload_meta *m;
+
+			if (argv[i][0] < '0' || argv[i][0] > '9' || (i && argv[i - 1][0] == '-'))
+				continue;
+			m = meta_cache__lookup(mc, strtoull(argv[i], NULL, 10));
+			if (m)
+				print_meta(m, NULL);
+			else
+				printf("cgroup=%s unknown\n", argv[i]);
+		}
+	}
+	meta_cache__free(mc);
+	return 0;
+}
+
 static int cmd_cri(int argc, char **argv)
 {
 	const char *sock = "auto", *cmd = NULL, *arg = NULL;
@@ -279,6 +345,11 @@ static int cmd_cri(int argc, char **argv)
 	if (!cmd) {
 		fprintf(stderr, "podlens-cri: no command\n");
 		return 2;
+	}
+	if (!strcmp(cmd, "meta")) {
+		for (int i = 0; i < argc; i++)
+			if (!strcmp(argv[i], "meta"))
+				return cmd_meta(argc - i - 1, argv + i + 1, sock);
 	}
 	c = cri_client__new(sock, (uint32_t)deadline);
 	if (!c) {

@@ -16,7 +16,8 @@ $(BUILD)/podlens-cri: $(BUILD)/obj/cri/tool.o $$(CRI_OBJS) $(LIB_OBJS)
 # ---------------------------------------------------------------- the metadata library
 # Link with $(CRI_LDLIBS). CRI_OBJS / CRI_ASAN include the generated CRI protobuf code and the
 # gRPC client.
-CRI_SRCS   := cri/cri_parse.c cri/cri_client.c cri/cgroup_path.c cri/k8s_http.c cri/kubelet.c
+CRI_SRCS   := cri/cri_parse.c cri/cri_client.c cri/cgroup_path.c cri/k8s_http.c cri/kubelet.c \
+              cri/filter.c cri/k8s_namespaces.c cri/meta_cache.c
 CRI_OBJS   := $(CRI_SRCS:%.c=$(BUILD)/obj/%.o) $(CRI_PROTO_OBJS) $(GRPC_CLIENT_OBJS)
 CRI_ASAN   := $(CRI_SRCS:%.c=$(BUILD)/asan/%.o) $(CRI_PROTO_ASAN) $(GRPC_CLIENT_ASAN)
 CRI_LDLIBS := $(PROTOBUF_C_LDLIBS) -ljansson $(GRPC_CLIENT_LDLIBS)
@@ -34,3 +35,8 @@ UNIT_TESTS += $(BUILD)/tests/test_cri_kubelet
 $(BUILD)/tests/test_cri_kubelet: $(BUILD)/asan/tests/unit/test_cri_kubelet.o $(BUILD)/asan/cri/kubelet.o \
 	$(BUILD)/asan/cri/k8s_http.o $(BUILD)/asan/cri/cri_parse.o $$(CRI_PROTO_ASAN) $(BUILD)/asan/lib/log.o
 LDLIBS_test_cri_kubelet := -ljansson -lcurl -lpthread $(PROTOBUF_C_LDLIBS)
+
+UNIT_TESTS += $(BUILD)/tests/test_cri_filter
+$(BUILD)/tests/test_cri_filter: $(BUILD)/asan/tests/unit/test_cri_filter.o $(BUILD)/asan/cri/filter.o \
+	$(BUILD)/asan/cri/cri_parse.o $$(CRI_PROTO_ASAN)
+LDLIBS_test_cri_filter := $(PROTOBUF_C_LDLIBS) -ljansson
