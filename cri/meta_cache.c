@@ -39,6 +39,7 @@ struct pod_rec {
 	struct cri_pod p;         /* from the list; ips/pid/cgroup_parent once status is fetched */
 	bool status_fetched;
 	bool seen;                /* in the last list */
+	bool moved;               /* merged into a new table: owned there */
 };
 
 struct ctr_rec {
@@ -47,6 +48,7 @@ struct ctr_rec {
 	uint64_t cgroup_id;       /* 0 = not resolved yet */
 	bool status_fetched;
 	bool seen;
+	bool moved;
 };
 
 struct entry {
@@ -907,8 +909,8 @@ static void merge_pods(struct meta_cache *c, struct cri_pod *fresh, size_t n)
 
 		if (old && old->status_fetched) {
 			np[i] = *old;
-			old->id = NULL;
-			old->p = (struct cri_pod){ 0 };
+			np[i].moved = false;
+			old->moved = true;
 			/* list annotations are authoritative (the status has the same) */
 			cri_pod__free(&fresh[i]);
 		} else {
@@ -919,7 +921,7 @@ static void merge_pods(struct meta_cache *c, struct cri_pod *fresh, size_t n)
 	}
 	free(fresh);
 	for (size_t i = 0; i < c->n_pods; i++)
-		if (c->pods[i].id)
+		if (!c->pods[i].moved)
 			pod_rec_free(&c->pods[i]);
 	free(c->pods);
 	c->pods = np;
@@ -940,9 +942,9 @@ static void merge_ctrs(struct meta_cache *c, struct cri_container *fresh, size_t
 
 		if (old && old->status_fetched) {
 			nr[i] = *old;
+			nr[i].moved = false;
 			nr[i].c.state = fresh[i].state;
-			old->id = NULL;
-			old->c = (struct cri_container){ 0 };
+			old->moved = true;
 			cri_container__free(&fresh[i]);
 		} else {
 			nr[i].c = fresh[i];
@@ -954,7 +956,7 @@ static void merge_ctrs(struct meta_cache *c, struct cri_container *fresh, size_t
 	}
 	free(fresh);
 	for (size_t i = 0; i < c->n_ctrs; i++)
-		if (c->ctrs[i].id)
+		if (!c->ctrs[i].moved)
 			ctr_rec_free(&c->ctrs[i]);
 	free(c->ctrs);
 	c->ctrs = nr;

@@ -40,3 +40,8 @@ UNIT_TESTS += $(BUILD)/tests/test_cri_filter
 $(BUILD)/tests/test_cri_filter: $(BUILD)/asan/tests/unit/test_cri_filter.o $(BUILD)/asan/cri/filter.o \
 	$(BUILD)/asan/cri/cri_parse.o $$(CRI_PROTO_ASAN)
 LDLIBS_test_cri_filter := $(PROTOBUF_C_LDLIBS) -ljansson
+
+UNIT_TESTS += $(BUILD)/tests/test_cri_meta_cache
+$(BUILD)/tests/test_cri_meta_cache: $(BUILD)/asan/tests/unit/test_cri_meta_cache.o $$(CRI_ASAN) $(BUILD)/asan/lib/log.o \
+	$(BUILD)/asan/lib/grpc.o
+LDLIBS_test_cri_meta_cache := $(CRI_LDLIBS)
