@@ -34,10 +34,11 @@ q() { $Q "$work/$1.yaml" "$2"; }   # q NAME EXPR
 qeq() { check_eq "$(q "$1" "$2")" "$3" "$4"; }   # qeq NAME EXPR WANT WHAT
 
 # Invariants every agent rendering must keep, whatever the values (except the privileged fallback).
-agent_invariants() {   # agent_invariants NAME CGROUP_ROOT CRI_DIR_OR_EMPTY
-	local n=$1 cg=$2 cri=$3 want
-	want=$($PY -c 'import json, sys; print(json.dumps(sorted([p, "Directory"] for p in sys.argv[1:] if p), separators=(",", ":")))' "$cg" "$cri")
-	qeq "$n" 'hostpaths(ds)' "$want" "$n: hostPath volumes are exactly the cgroup fs and the CRI socket dir"
+agent_invariants() {   # agent_invariants NAME CGROUP_ROOT [CRI_HOSTPATH CRI_TYPE]
+	local n=$1 cg=$2 cri=${3:-} crit=${4:-} want
+	want=$($PY -c 'import json, sys; a = sys.argv[1:]; print(json.dumps(sorted([a[i], a[i + 1]] for i in (0, 2) if a[i]), separators=(",", ":")))' \
+		"$cg" Directory "$cri" "$crit")
+	qeq "$n" 'hostpaths(ds)' "$want" "$n: hostPath volumes are exactly the cgroup fs and the CRI socket"
 	qeq "$n" 'sorted(m for m in mounts(ds, c(ds)).values() if not m[0].startswith("/etc/podlens") and m[0] != "/var/lib/podlens/spool" and not m[1])' \
 		"[]" "$n: every mount except the spool is read-only"
 	qeq "$n" 'sorted(c(ds)["securityContext"]["capabilities"]["add"])' '["BPF","NET_ADMIN","PERFMON"]' \
@@ -64,7 +65,7 @@ agent_invariants() {   # agent_invariants NAME CGROUP_ROOT CRI_DIR_OR_EMPTY
 
 # ------------------------------------------------------------------ default values
 render default
-agent_invariants default /sys/fs/cgroup /run/containerd
+agent_invariants default /sys/fs/cgroup /run/containerd/containerd.sock Socket
 qeq default 'kinds' '["ClusterRole/rel-podlens-agent","ClusterRoleBinding/rel-podlens-agent","ConfigMap/rel-podlens-agent","DaemonSet/rel-podlens-agent","ServiceAccount/rel-podlens-agent"]' \
 	"default: objects are the agent's only (collector off)"
 qeq default 'rules()' '[{"groups":[""],"resources":["namespaces"],"verbs":["list","watch"]}]' \
@@ -75,7 +76,9 @@ qeq default 'ds["serviceAccountName"]' rel-podlens-agent "default: DaemonSet run
 qeq default 'ds["automountServiceAccountToken"]' true "default: SA token mounted (namespace watch)"
 qeq default 'cfg["namespaces"]' '{"exclude":["kube-system"],"include":["*"]}' "default: namespace filter in config"
 qeq default 'cfg["cri"]["socket"]' /run/containerd/containerd.sock "default: CRI socket in config"
-qeq default 'mounts(ds, c(ds))["cri"]' '["/run/containerd",true]' "default: CRI socket directory mounted at the same path"
+qeq default 'mounts(ds, c(ds))["cri"]' '["/run/containerd/containerd.sock",true]' "default: only the CRI socket file mounted, at the same path"
+qeq default '[m.get("recursiveReadOnly") for m in c(ds)["volumeMounts"] if m["name"] == "host-cgroup"]' '["IfPossible"]' \
+	"default (Kubernetes 1.32): cgroup fs mounted recursively read-only where the runtime can"
 qeq default '[cfg["k8s_api"], cfg["interval"], cfg["output"], "collector" in cfg, "kubelet" in cfg]' \
 	'["auto",10,"json",false,false]' "default: k8s_api auto, interval 10, json output, standalone, no kubelet"
 qeq default 'cfg["annotations"]' '{"l7":"podlens.io/l7","monitor":"podlens.io/monitor"}' "default: annotation keys"
@@ -88,7 +91,7 @@ qeq default 'c(ds)["image"]' localhost/podlens:0.1.0 "default: image from reposi
 render privileged --set agent.privileged=true
 qeq privileged 'c(ds)["securityContext"]["privileged"]' true "privileged: fallback sets privileged"
 qeq privileged '"capabilities" in c(ds)["securityContext"]' false "privileged: no capability list with privileged"
-qeq privileged 'hostpaths(ds)' '[["/run/containerd","Directory"],["/sys/fs/cgroup","Directory"]]' \
+qeq privileged 'hostpaths(ds)' '[["/run/containerd/containerd.sock","Socket"],["/sys/fs/cgroup","Directory"]]' \
 	"privileged: still no extra hostPath"
 
 # ------------------------------------------------------------------ custom namespaces, keys, runtime
@@ -99,7 +102,7 @@ render custom \
 	--set agent.l7.enabled=false --set agent.hostMonitor=false --set agent.logLevel=debug \
 	--set agent.priorityClassName=system-node-critical --set agent.updateStrategy.rollingUpdate.maxUnavailable=25% \
 	--set agent.resources.limits.memory=128Mi
-agent_invariants custom /sys/fs/cgroup/unified /run/crio
+agent_invariants custom /sys/fs/cgroup/unified /run/crio/crio.sock Socket
 qeq custom 'cfg["namespaces"]' '{"exclude":["pay-test","kube-*"],"include":["shop","pay*"]}' \
 	"custom: namespace include/exclude reach the agent config"
 qeq custom 'cfg["annotations"]' '{"l7":"example.com/http","monitor":"example.com/watch"}' "custom: annotation keys reach the config"
@@ -115,17 +118,21 @@ if [ "$(q default 'obj("DaemonSet")["spec"]["template"]["metadata"]["annotations
 	tap_ok "config checksum changes with the config (pods roll on config changes)"
 else tap_fail "config checksum identical for different configs"; fi
 
-# CRI socket mounted as the socket file, and no CRI at all
-render socketmount --set agent.cri.mount=socket
-qeq socketmount 'hostpaths(ds)' '[["/run/containerd/containerd.sock","Socket"],["/sys/fs/cgroup","Directory"]]' \
-	"socketmount: only the socket file is mounted"
+# CRI socket directory instead of the socket file, no CRI at all, an older Kubernetes
+render dirmount --set agent.cri.mount=directory
+agent_invariants dirmount /sys/fs/cgroup /run/containerd Directory
+qeq dirmount '[mounts(ds, c(ds))["cri"], cfg["cri"]["socket"]]' '[["/run/containerd",true],"/run/containerd/containerd.sock"]' \
+	"dirmount: socket directory mounted at the same path, config names the socket in it"
 render nocri --set agent.cri.socket=none
-agent_invariants nocri /sys/fs/cgroup ""
+agent_invariants nocri /sys/fs/cgroup
+render k8s129 --kube-version 1.29.0
+qeq k8s129 '[m.get("recursiveReadOnly") for m in c(ds)["volumeMounts"] if m["name"] == "host-cgroup"]' '[null]' \
+	"k8s129: no recursiveReadOnly field for API servers that do not know it"
 qeq nocri 'cfg["cri"]["socket"]' none "nocri: config says cri none"
 
 # ------------------------------------------------------------------ kubelet on
 render kubelet --set agent.kubelet.enabled=true
-agent_invariants kubelet /sys/fs/cgroup /run/containerd
+agent_invariants kubelet /sys/fs/cgroup /run/containerd/containerd.sock Socket
 qeq kubelet 'rules()' '[{"groups":[""],"resources":["namespaces"],"verbs":["list","watch"]},{"groups":[""],"resources":["nodes/pods"],"verbs":["get"]}]' \
 	"kubelet: RBAC is exactly namespaces list+watch and nodes/pods get"
 qeq kubelet 'env(c(ds))["NODE_IP"]' '{"fieldRef":{"fieldPath":"status.hostIP"}}' "kubelet: NODE_IP from the downward API"
@@ -146,7 +153,7 @@ qeq noapi '[has("ClusterRole"), has("ClusterRoleBinding"), ds["automountServiceA
 
 # ------------------------------------------------------------------ collector
 render collector --set collector.enabled=true
-agent_invariants collector /sys/fs/cgroup /run/containerd
+agent_invariants collector /sys/fs/cgroup /run/containerd/containerd.sock Socket
 qeq collector 'sorted(k for k in kinds if not k.endswith("-agent"))' \
 	'["Deployment/rel-podlens-collector","PersistentVolumeClaim/rel-podlens-collector","Secret/rel-podlens-collector-token","Service/rel-podlens-collector"]' \
 	"collector: Deployment, Service, PVC and token Secret"
@@ -182,7 +189,7 @@ qeq collector-nopv '[has("PersistentVolumeClaim"), has("Secret"), [v for v in de
 # ------------------------------------------------------------------ TLS
 render tls --set collector.enabled=true --set collector.tls.enabled=true --set collector.tls.secretName=podlens-tls \
 	--set collector.tls.clientSecretName=podlens-agent-cert
-agent_invariants tls /sys/fs/cgroup /run/containerd
+agent_invariants tls /sys/fs/cgroup /run/containerd/containerd.sock Socket
 qeq tls 'cfg["collector"]' '{"ca_file":"/etc/podlens/collector-ca/ca.crt","cert_file":"/etc/podlens/collector-client/tls.crt","key_file":"/etc/podlens/collector-client/tls.key","token_file":"/etc/podlens/collector-token/token","url":"https://rel-podlens-collector.obs.svc:4317"}' \
 	"tls: https URL, CA, client cert and key in agent config"
 qeq tls '[m for k, m in sorted(mounts(ds, c(ds)).items()) if k.startswith("collector-")]' \
@@ -193,7 +200,7 @@ qeq tls '[v["secret"]["secretName"] for v in dep["volumes"] if v["name"] == "tls
 
 # ------------------------------------------------------------------ spool, otlp
 render spool --set agent.spool.disk=true --set agent.otlp.url=http://otel.obs.svc:4317 --set agent.collectorURL=http://c:1
-agent_invariants spool /sys/fs/cgroup /run/containerd
+agent_invariants spool /sys/fs/cgroup /run/containerd/containerd.sock Socket
 qeq spool '[cfg["spool"], cfg["otlp"], mounts(ds, c(ds))["spool"]]' \
 	'[{"dir":"/var/lib/podlens/spool","max_bytes":67108864},{"url":"http://otel.obs.svc:4317"},["/var/lib/podlens/spool",false]]' \
 	"spool: disk spool on an emptyDir, OTLP URL in config"
