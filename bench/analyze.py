@@ -59,7 +59,11 @@ for wl in workloads:
 
 print()
 print("== BPF run time per event (kernel.bpf_stats_enabled=1 runs; our programs only, by id)")
-print(f"{'workload':9s} {'condition':10s} {'program':22s} {'type':12s} {'runs':>10s} {'runs/request':>12s} {'ns/run':>8s}")
+print(f"{'workload':9s} {'condition':10s} {'program':22s} {'type':12s} {'runs':>10s} {'runs/request':>12s} {'ns/run':>8s} {'net of empty':>12s}")
+empty = {}
+for s in stats:
+    if s["cond"] == "l7e" and int(s["runs"]):
+        empty[(s["workload"], s["prog_name"].replace("empty_", ""))] = int(s["run_ns"]) / int(s["runs"])
 reqs = {(r["workload"], r["cond"]): int(r["wrk_requests"]) for r in runs if r["kind"] == "stats"}
 dur = None
 worst = {}
@@ -70,9 +74,11 @@ for s in stats:
     key = (s["workload"], s["cond"])
     nreq = reqs.get(key, 0)
     ns = t / n
+    e = empty.get((s["workload"], s["prog_name"]))
+    net = f"{ns - e:12.1f}" if e is not None and s["cond"] != "l7e" and s["prog_name"].startswith("pl_l7") else f"{'-':>12s}"
     print(f"{s['workload']:9s} {s['cond']:10s} {s['prog_name']:22s} {s['prog_type']:12s} {n:10d} "
-          f"{(n / nreq if nreq else 0):12.2f} {ns:8.1f}")
-    if s["workload"] == "ka":
+          f"{(n / nreq if nreq else 0):12.2f} {ns:8.1f} {net}")
+    if s["workload"] == "ka" and s["cond"] in ("l4", "l7"):
         worst[s["prog_name"]] = max(worst.get(s["prog_name"], 0), ns)
 if worst:
     name, ns = max(worst.items(), key=lambda kv: kv[1])

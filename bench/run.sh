@@ -7,9 +7,9 @@
 # Conditions, interleaved in every round (order rotated each round, `off` twice per round):
 #   off   nothing of ours loaded
 #   l4    build/podlens-agent --no-l7 --output none
-#   l7    build/podlens-agent --output none, plus build/l7-probe-test attached to nginx's cgroup:
-#         the agent cannot yet be told to monitor a plain (non-pod) cgroup for L7, so the probe
-#         driver does L7 with the same BPF programs and the same userspace aggregation
+#   l7    build/podlens-agent --output none --l7-cgroups /<nginx cgroup> (L4 + L7 on nginx's cgroup);
+#         with an agent without --l7-cgroups: the agent plus build/l7-probe-test attached to nginx's
+#         cgroup (same BPF programs, same aggregation); the output says which
 #   (without build/podlens-agent: l7 = the probe driver alone, and no l4 condition)
 # Throughput ratio = rps(condition) / mean rps(off) of the same round and workload; the table shows
 # the median and min..max over rounds. Agent/driver CPU % (of one core) and RSS over the wrk window.
@@ -19,7 +19,8 @@
 # restored on exit.
 #
 # Environment: ROUNDS (5) DUR (wrk seconds, 5) WORKLOADS ("ka close") PORT (18090)
-#              BENCH_AGENT_ARGS (extra agent flags)   NO_AGENT=1 (probe driver only)   Results: $BUILD/bench/<time>/ + table on stdout.
+#              BENCH_AGENT_ARGS (extra agent flags)   NO_AGENT=1 (probe driver only)
+#              COST=1 (add the L7 cost build-up: empty programs and the path cut after each stage)   Results: $BUILD/bench/<time>/ + table on stdout.
 set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
@@ -44,7 +45,10 @@ else die "no cgroup2 hierarchy"; fi
 if ss -Hltn "sport = :$PORT" | grep -q .; then die "port $PORT busy (PORT=...)"; fi
 
 [ -n "${NO_AGENT:-}" ] && AGENT=/nonexistent
-if [ -x "$AGENT" ]; then CONDS=(off l4 l7 off); STATS_CONDS=(l4 l7); L7_DESC="agent + probe driver"
+AGENT_L7=
+if [ -x "$AGENT" ] && "$AGENT" --help 2>&1 | grep -q -- --l7-cgroups; then
+	AGENT_L7=1; CONDS=(off l4 l7 off); STATS_CONDS=(l4 l7); L7_DESC="agent --l7-cgroups <nginx cgroup>"
+elif [ -x "$AGENT" ]; then CONDS=(off l4 l7 off); STATS_CONDS=(l4 l7); L7_DESC="agent + probe driver"
 else CONDS=(off l7 off); STATS_CONDS=(l7); L7_DESC="probe driver alone (no build/podlens-agent)"; fi
 
 OUT=$BUILD/bench/$(date -u +%Y%m%d-%H%M%S)
@@ -140,8 +144,20 @@ start_cond() {   # start_cond COND LOGPREFIX
 	off) return 0 ;;
 	l4) "$AGENT" --no-l7 --output none $AGENT_ARGS > "$2.agent" 2>&1 & AGENT_PID=$! ;;
 	l7)
+		if [ -n "$AGENT_L7" ]; then
+			"$AGENT" --output none --l7-cgroups "/${SRV_CG##*/}" $AGENT_ARGS > "$2.agent" 2>&1 & AGENT_PID=$!
+			for i in $(seq 300); do grep -q 'l7: capturing HTTP of' "$2.agent" && break; kill -0 $AGENT_PID || break; sleep 0.05; done
+			grep -q 'l7: capturing HTTP of' "$2.agent" || { echo "bench: agent did not attach L7: $(tail -3 "$2.agent")" >&2; return 1; }
+			wait_quiet "$AGENT_PID"
+			return 0
+		fi
 		if [ -x "$AGENT" ]; then "$AGENT" --output none $AGENT_ARGS > "$2.agent" 2>&1 & AGENT_PID=$!; fi
 		"$DRIVER" "$SRV_CG" > "$2.driver" 2>&1 & DRIVER_PID=$!
+		for i in $(seq 200); do grep -q '"attached"' "$2.driver" && break; kill -0 $DRIVER_PID || break; sleep 0.05; done
+		grep -q '"attached"' "$2.driver" || { echo "bench: driver failed: $(cat "$2.driver")" >&2; return 1; } ;;
+	l7e | l7s[0-9])   # cost study: the probe driver alone, empty programs or a cut-short path
+		local flag=-E; [ "$1" != l7e ] && flag="-S ${1#l7s}"
+		"$DRIVER" $flag "$SRV_CG" > "$2.driver" 2>&1 & DRIVER_PID=$!
 		for i in $(seq 200); do grep -q '"attached"' "$2.driver" && break; kill -0 $DRIVER_PID || break; sleep 0.05; done
 		grep -q '"attached"' "$2.driver" || { echo "bench: driver failed: $(cat "$2.driver")" >&2; return 1; } ;;
 	esac
@@ -207,6 +223,9 @@ for r in $(seq 1 "$ROUNDS"); do
 done
 echo "bpf_stats runs (kernel.bpf_stats_enabled=1, not used for ratios):"
 sysctl -qw kernel.bpf_stats_enabled=1
+# COST=1: also the cost build-up of the L7 programs (empty programs = dispatch + bpf_stats, then the
+# path cut after each stage; see l7_stage in bpf/l7.bpf.c), interleaved with the full program
+if [ -n "${COST:-}" ]; then STATS_CONDS+=(l7e); for st in ${COST_STAGES:-1 2 3 4}; do STATS_CONDS+=(l7s$st); done; fi
 for wl in $WORKLOADS; do
 	for c in "${STATS_CONDS[@]}"; do run_one "$c" "$wl" 1 stats || exit 1; done
 done

@@ -1,6 +1,7 @@
 /* l7-probe-test: the L7 probe on its own, for the integration test and the benchmark.
  *
- *   l7-probe-test [-d SECONDS] [-r RINGBUF_KB] CGROUP2_DIR...
+ *   l7-probe-test [-d SECONDS] [-r RINGBUF_KB] [-S STAGE] [-E] CGROUP2_DIR...
+ *   (-S / -E: cost study only, see l7_stage in bpf/l7.bpf.c; -E attaches empty programs)
  *
  * Loads bpf/l7, attaches to every CGROUP2_DIR, prints one JSON line when attached
  *   {"attached":N,"ingress_prog_id":I,"egress_prog_id":E}
@@ -53,9 +54,13 @@ int main(int argc, char **argv)
 	int opt, ep = -1, rc = 1, n;
 
 	log__init("l7-probe-test", LOG_INFO);
-	while ((opt = getopt(argc, argv, "d:r:")) != -1) {
+	while ((opt = getopt(argc, argv, "d:r:S:E")) != -1) {
 		if (opt == 'd')
 			duration = atof(optarg);
+		else if (opt == 'S')
+			opts.stage = (unsigned)atoi(optarg);
+		else if (opt == 'E')
+			opts.empty = true;
 		else if (opt == 'r')
 			opts.ringbuf_bytes = (size_t)strtoul(optarg, NULL, 10) * 1024;
 		else
@@ -142,6 +147,6 @@ cleanup:
 	free(ids);
 	return rc;
 usage:
-	fprintf(stderr, "usage: l7-probe-test [-d SECONDS] [-r RINGBUF_KB] CGROUP2_DIR...\n");
+	fprintf(stderr, "usage: l7-probe-test [-d SECONDS] [-r RINGBUF_KB] [-S STAGE] [-E] CGROUP2_DIR...\n");
 	return 2;
 }

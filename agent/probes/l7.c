@@ -20,6 +20,7 @@ struct l7_link {
 
 struct l7_probe {
 	struct podlens_l7 *skel;
+	struct bpf_program *prog_in, *prog_out;
 	struct ring_buffer *rb;
 	struct http_agg *agg;
 	struct l7_link *links;
@@ -77,6 +78,13 @@ struct l7_probe *l7_probe__new(const struct l7_probe_opts *o)
 		goto cleanup;
 	}
 	p->skel->rodata->l7_wakeup_bytes = o->wakeup_bytes ? o->wakeup_bytes : rb_bytes / 16;
+	p->skel->rodata->l7_stage = o->stage;
+	p->prog_in = o->empty ? p->skel->progs.pl_l7_empty_in : p->skel->progs.pl_l7_in;
+	p->prog_out = o->empty ? p->skel->progs.pl_l7_empty_out : p->skel->progs.pl_l7_out;
+	bpf_program__set_autoload(p->skel->progs.pl_l7_in, !o->empty);
+	bpf_program__set_autoload(p->skel->progs.pl_l7_out, !o->empty);
+	bpf_program__set_autoload(p->skel->progs.pl_l7_empty_in, o->empty);
+	bpf_program__set_autoload(p->skel->progs.pl_l7_empty_out, o->empty);
 	err = bpf_map__set_max_entries(p->skel->maps.l7_events, rb_bytes);
 	if (err)
 		goto cleanup;
@@ -115,12 +123,12 @@ int l7_probe__attach_cgroup(struct l7_probe *p, uint64_t cgroup_id, int cgroup_d
 		p->links = v;
 		p->cap = cap;
 	}
-	l.in = bpf_program__attach_cgroup(p->skel->progs.pl_l7_in, cgroup_dir_fd);
+	l.in = bpf_program__attach_cgroup(p->prog_in, cgroup_dir_fd);
 	if (!l.in) {
 		err = -errno;
 		goto fail;
 	}
-	l.out = bpf_program__attach_cgroup(p->skel->progs.pl_l7_out, cgroup_dir_fd);
+	l.out = bpf_program__attach_cgroup(p->prog_out, cgroup_dir_fd);
 	if (!l.out) {
 		err = -errno;
 		bpf_link__destroy(l.in);
@@ -214,8 +222,8 @@ static uint32_t prog_id(struct bpf_program *prog)
 
 int l7_probe__prog_ids(struct l7_probe *p, uint32_t *ingress_id, uint32_t *egress_id)
 {
-	*ingress_id = prog_id(p->skel->progs.pl_l7_in);
-	*egress_id = prog_id(p->skel->progs.pl_l7_out);
+	*ingress_id = prog_id(p->prog_in);
+	*egress_id = prog_id(p->prog_out);
 	return *ingress_id && *egress_id ? 0 : -ENOENT;
 }
 

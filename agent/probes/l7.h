@@ -19,6 +19,7 @@
 #ifndef PODLENS_AGENT_PROBES_L7_H
 #define PODLENS_AGENT_PROBES_L7_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -29,6 +30,9 @@ struct l7_probe_opts {
 	struct http_agg *agg;        /* required: completed requests are recorded here */
 	size_t ringbuf_bytes;        /* power of two >= page size; 0 = 4 MiB (~40k requests) */
 	size_t wakeup_bytes;         /* 0 = ringbuf_bytes / 16 */
+	/* cost study only (bench): */
+	unsigned stage;              /* 0 = full program; see l7_stage in bpf/l7.bpf.c */
+	bool empty;                  /* attach empty programs (dispatch + bpf_stats cost) */
 };
 
 struct l7_probe_stats {
