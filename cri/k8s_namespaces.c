@@ -401,15 +401,24 @@ static void *run(void *arg)
 			w->relist = 1;
 			continue;
 		}
-		if (err < 0 || (code != 200 && code != 0) || (err == 0 && code == 0)) {
-			log_state(w, err < 0 ? err : 0, code, "watch");
+		if (w->relist && code == 200)
+			continue;   /* an ERROR event: relist at once */
+		if (code != 200 && code != 0) {
+			/* 401, 403, 500...: start over from a list, after a backoff */
+			log_state(w, 0, code, "watch");
 			w->relist = 1;
 			backoff(w, delay);
 			delay = delay * 2 > 30000 ? 30000 : delay * 2;
 			continue;
 		}
-		if (w->relist && code == 200)
-			continue;   /* ERROR event: relist at once */
+		if (code == 0 && err < 0) {
+			/* no answer at all (API server unreachable): watch again from the same
+			 * resourceVersion after a backoff; a 410 will say when it is too old */
+			log_state(w, err, code, "watch");
+			backoff(w, delay);
+			delay = delay * 2 > 30000 ? 30000 : delay * 2;
+			continue;
+		}
 		/* the server ended the watch (timeoutSeconds) or the connection closed: watch again
 		 * from the last resourceVersion; a stream that brought nothing backs off first, so a
 		 * server closing every watch at once is not hammered */

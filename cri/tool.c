@@ -18,6 +18,11 @@
  *       one resync of the metadata cache, then one line per cached cgroup (or per ID asked,
  *       looked up with on-miss resolution): cgroup=ID kind=K ns=.. pod=.. container=..
  *       id=.. image=.. owner=Kind/Name ips=.. monitored=0|1 l7=0|1 host=..
+ *   podlens-cri kubelet URL [--token-file F] [--ca F]
+ *       GET URL/pods: one line per pod: ns/name uid= owner=Kind/Name ips= ctrs=name:runtime:id12,...
+ *   podlens-cri nswatch URL [--token-file F] [--ca F] [--until-file F] [--seconds N]
+ *       list+watch Namespaces; on every change prints "gen=G" lines with each namespace's
+ *       annotations ("ns NAME k=v,k=v"), then "end G"; stops when F exists or after N s (30).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -28,6 +33,8 @@
 #include <unistd.h>
 
 #include "cri/cri_client.h"
+#include "cri/k8s_namespaces.h"
+#include "cri/kubelet.h"
 #include "cri/meta_cache.h"
 #include "lib/grpc.h"
 #include "lib/grpc_client.h"
@@ -325,6 +332,100 @@ static int cmd_meta(int argc, char **argv, const char *sock)
 	return 0;
 }
 
+static const char *opt(int argc, char **argv, const char *name)
+{
+	for (int i = 0; i + 1 < argc; i++)
+		if (!strcmp(argv[i], name))
+			return argv[i + 1];
+	return NULL;
+}
+
+static int cmd_kubelet(int argc, char **argv)
+{
+	struct kubelet_opts o = { .url = argc > 1 ? argv[1] : NULL, .token_file = opt(argc, argv, "--token-file"),
+				  .ca_file = opt(argc, argv, "--ca") };
+	struct k8s_pod *p;
+	size_t n;
+	int err;
+
+	if (!o.url) {
+		fprintf(stderr, "usage: podlens-cri kubelet URL [--token-file F] [--ca F]\n");
+		return 2;
+	}
+	err = kubelet__get_pods(&o, &p, &n);
+	if (err) {
+		printf("error=%s\n", strerror(-err));
+		return 1;
+	}
+	for (size_t i = 0; i < n; i++) {
+		printf("%s/%s uid=%s owner=%s/%s ips=", p[i].namespace, p[i].name, p[i].uid, p[i].owner_kind,
+		       p[i].owner_name);
+		for (size_t k = 0; k < p[i].n_ips; k++)
+			printf("%s%s", k ? "," : "", p[i].ips[k]);
+		printf(" ctrs=");
+		for (size_t k = 0; k < p[i].n_ctrs; k++)
+			printf("%s%s:%s:%.12s", k ? "," : "", p[i].ctrs[k].name, p[i].ctrs[k].runtime,
+			       p[i].ctrs[k].id);
+		printf(" monitor=%s\n", cri_kvs__get(&p[i].annotations, "podlens.io/monitor") ?: "");
+	}
+	printf("pods=%zu\n", n);
+	k8s_pods__free(p, n);
+	return 0;
+}
+
+static int cmd_nswatch(int argc, char **argv)
+{
+	struct k8s_api_opts o = { .url = argc > 1 ? argv[1] : NULL, .token_file = opt(argc, argv, "--token-file"),
+				  .ca_file = opt(argc, argv, "--ca") };
+	const char *until = opt(argc, argv, "--until-file"), *secs = opt(argc, argv, "--seconds");
+	long long end = now_ms() + (secs ? atol(secs) : 30) * 1000LL;
+	struct timespec ts = { 0, 20 * 1000000 };
+	struct k8s_ns_watch *w;
+	struct k8s_ns_stats st;
+	uint64_t gen = 0;
+
+	if (!o.url) {
+		fprintf(stderr, "usage: podlens-cri nswatch URL [--token-file F] [--ca F]\n");
+		return 2;
+	}
+	w = k8s_ns_watch__start(&o);
+	if (!w) {
+		fprintf(stderr, "podlens-cri: namespace watch: %s\n", strerror(errno));
+		return 1;
+	}
+	while (now_ms() < end && !(until && access(until, F_OK) == 0)) {
+		uint64_t g = k8s_ns_watch__generation(w);
+
+		if (g != gen) {
+			static const char *const names[] = { "default", "kube-system", "shop", "payments", "jobs",
+							     "added", NULL };
+
+			gen = g;
+			printf("gen=%llu\n", (unsigned long long)g);
+			for (size_t i = 0; names[i]; i++) {
+				struct cri_kvs a;
+
+				if (k8s_ns_watch__annotations(w, names[i], &a))
+					continue;
+				printf("ns %s ", names[i]);
+				for (size_t k = 0; k < a.n; k++)
+					printf("%s%s=%s", k ? "," : "", a.v[k].key, a.v[k].value);
+				printf("\n");
+				cri_kvs__free(&a);
+			}
+			printf("end %llu\n", (unsigned long long)g);
+			fflush(stdout);
+		}
+		nanosleep(&ts, NULL);
+	}
+	k8s_ns_watch__stats(w, &st);
+	printf("stats lists=%llu watches=%llu events=%llu gone=%llu errors=%llu namespaces=%zu\n",
+	       (unsigned long long)st.lists, (unsigned long long)st.watches, (unsigned long long)st.events,
+	       (unsigned long long)st.relists_gone, (unsigned long long)st.errors, st.namespaces);
+	k8s_ns_watch__stop(w);
+	return 0;
+}
+
 static int cmd_cri(int argc, char **argv)
 {
 	const char *sock = "auto", *cmd = NULL, *arg = NULL;
@@ -433,5 +534,9 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(argv[1], "grpc"))
 		return cmd_grpc(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "kubelet"))
+		return cmd_kubelet(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "nswatch"))
+		return cmd_nswatch(argc - 1, argv + 1);
 	return cmd_cri(argc - 1, argv + 1);
 }
