@@ -33,7 +33,8 @@ if ! flock -w 600 9; then tap_fail "lock $E2E_RUN.lock (another e2e run on this 
 
 T0=$(date +%s%N)
 ms() { echo $(( ($(date +%s%N) - T0) / 1000000 )); }
-LOGDIR=$top/$BUILD/test-logs/e2e
+LOGDIR=$top/$BUILD/test-logs/e2e      # per-scenario TAP, stderr, agent output; up/down logs
+[ "$E2E_BRIDGE" = podlens0 ] || LOGDIR=$LOGDIR-$E2E_BRIDGE
 rm -rf "$LOGDIR"; mkdir -p "$LOGDIR"
 
 if [ -e "$E2E_RUN" ]; then      # left over from an interrupted run: clean it before fingerprinting

@@ -34,11 +34,9 @@ IDS=$(ls "$E2E_RUN/root/io.containerd.grpc.v1.cri/sandboxes" "$E2E_RUN/root/io.c
 	"$E2E_RUN/state/io.containerd.runtime.v2.task/k8s.io" 2>/dev/null | grep -E '^[0-9a-f]{64}$' | sort -u)
 
 # 3. leftovers of an unclean stop
-for p in $(ls /proc | grep -E '^[0-9]+$'); do
+for p in $(pgrep -f -- "-address $E2E_SOCK( |\$)"); do
 	case $(readlink "/proc/$p/exe" 2>/dev/null) in */containerd-shim-runc-v2) ;; *) continue ;; esac
-	if tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | grep -qF -- "-address $E2E_SOCK "; then
-		step "killing leftover shim pid $p"; kill -KILL "$p" 2>/dev/null
-	fi
+	step "killing leftover shim pid $p"; kill -KILL "$p" 2>/dev/null
 done
 cg_procs() { for r in $(e2e_cg_roots); do [ -d "$r$E2E_CGROUP_ROOT" ] && find "$r$E2E_CGROUP_ROOT" -name cgroup.procs -exec cat {} + 2>/dev/null; done | sort -un; }
 for _ in 1 2 3; do

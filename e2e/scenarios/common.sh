@@ -16,6 +16,7 @@
 #   e2e_cgroup_id CTR            its inode = the cgroup ID BPF sees
 #   e2e_pid CTR                  host pid of the container's init
 #   e2e_in_subnet IP             true if IP is inside $E2E_SUBNET
+#   e2e_image NAME -- MKIMAGE_ARGS...   build (e2e/lab/mkimage.py), import, wait until the CRI sees it
 #   podctl ARGS...               e2e/lab/podctl.py against the lab
 # Agent (pending scenarios; contract in docs/e2e.md):
 #   e2e_agent_start VAR DURATION [agent args]  runs $AGENT --output json --interval 1 --duration DURATION
@@ -103,6 +104,15 @@ e2e_client() {   # e2e_client VAR NAMESPACE NAME IP COUNT [PERIOD [MODE [run-pod
 	e2e_ctr "${var}_CTR" "${!id}" fetcher --env TARGET="$ip" --env COUNT="$count" --env PERIOD="$period" -- \
 		sh -c "i=0; while [ \$i -lt \$COUNT ]; do i=\$((i+1)); echo \"fetch \$i \$($fetch | wc -c)\"; \
 [ \"\$PERIOD\" = 0 ] || sleep \$PERIOD; done; echo done; exec sleep 100000"
+}
+
+e2e_image() {   # e2e_image NAME -- MKIMAGE_ARGS...: build an image (mkimage.py), import it, wait for the CRI
+	local name=$1 tar
+	shift; [ "${1:-}" = -- ] && shift
+	tar=$E2E_TMP/image-$(echo "$name" | tr -c 'a-zA-Z0-9\n' _).tar
+	"$E2E_PY" "$E2E_LAB/mkimage.py" "$tar" "$name" "$@" >/dev/null || { diag "mkimage $name failed"; return 1; }
+	ctr --address "$E2E_SOCK" --namespace k8s.io images import "$tar" >/dev/null || { diag "import $name failed"; return 1; }
+	wait_for 10 "image $name visible through the CRI" podctl image-status "$name"
 }
 
 _client_done() { podctl logs "$1" | grep -qx done; }
