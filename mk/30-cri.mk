@@ -45,3 +45,14 @@ UNIT_TESTS += $(BUILD)/tests/test_cri_meta_cache
 $(BUILD)/tests/test_cri_meta_cache: $(BUILD)/asan/tests/unit/test_cri_meta_cache.o $$(CRI_ASAN) $(BUILD)/asan/lib/log.o \
 	$(BUILD)/asan/lib/grpc.o
 LDLIBS_test_cri_meta_cache := $(CRI_LDLIBS)
+
+# ---------------------------------------------------------------- fuzzers
+FUZZERS += $(BUILD)/fuzz/fuzz_cri_parse $(BUILD)/fuzz/fuzz_cri_kubelet $(BUILD)/fuzz/fuzz_cri_cgroup_path
+$(BUILD)/fuzz/fuzz_cri_parse: $(BUILD)/fuzzobj/tests/fuzz/fuzz_cri_parse.o $(BUILD)/fuzzobj/cri/cri_parse.o \
+	$$(CRI_PROTO_FUZZ)
+LDLIBS_fuzz_cri_parse := $(PROTOBUF_C_LDLIBS) -ljansson
+$(BUILD)/fuzz/fuzz_cri_kubelet: $(BUILD)/fuzzobj/tests/fuzz/fuzz_cri_kubelet.o $(BUILD)/fuzzobj/cri/kubelet.o \
+	$(BUILD)/fuzzobj/cri/k8s_namespaces.o $(BUILD)/fuzzobj/cri/k8s_http.o $(BUILD)/fuzzobj/cri/cri_parse.o \
+	$(BUILD)/fuzzobj/lib/log.o $$(CRI_PROTO_FUZZ)
+LDLIBS_fuzz_cri_kubelet := $(PROTOBUF_C_LDLIBS) -ljansson -lcurl -lpthread
+$(BUILD)/fuzz/fuzz_cri_cgroup_path: $(BUILD)/fuzzobj/tests/fuzz/fuzz_cri_cgroup_path.o $(BUILD)/fuzzobj/cri/cgroup_path.o
