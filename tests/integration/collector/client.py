@@ -6,7 +6,8 @@ from proto/podlens/v1/podlens.proto into $PODLENS_PY).
   client.py stream TARGET --count N --acks FILE                   sequential Exports, acked seqs appended
   client.py bulk   TARGET --count N                               N sequential Exports on one channel
   client.py raw    TARGET --hex HEX | --method M                  one call with raw request bytes
-  client.py one    TARGET --seq S [--agent A]                     one small batch, prints status/duplicate
+  client.py one    TARGET --seq S [--agent A] [--compress]        one small batch, prints status/duplicate
+  client.py big    TARGET                                         one batch of ~100 kB (over a 64 kB limit)
 
 Common: --token T, --tls-ca FILE (TLS with that CA; server name 'localhost').
 Scenario of `seed` (one batch per 10 s interval, ending at --end-ms):
@@ -17,6 +18,7 @@ Scenario of `seed` (one batch per 10 s interval, ending at --end-ms):
   payments/api server: 20 x POST /pay 200 per batch, all in [1920,2048) us; rx 1000, tx 1000
 """
 import argparse
+import math
 import os
 import sys
 import time
@@ -65,12 +67,14 @@ def rs(method, route, status, lat_counts, direction=pb.RequestStats.DIRECTION_SE
                            buckets=[pb.RequestStats.Bucket(index=i, count=c) for i, c in sorted(buckets.items())])
 
 
-def scenario_batch(agent, seq, start_ms):
+def scenario_batch(agent, seq, start_ms, vary=False):
+    # vary: a smooth wave over time (for a screenshot that shows something), same shape of data
+    k = (1.0 + 0.6 * math.sin(seq / 6.0)) if vary else 1.0
     web = pb.WorkloadStats(workload=workload("shop", "web", "app"),
-                           traffic=pb.PodTraffic(rx_bytes=10000, tx_bytes=20000, rx_packets=10, tx_packets=20),
+                           traffic=pb.PodTraffic(rx_bytes=int(10000 * k), tx_bytes=int(20000 * k), rx_packets=10, tx_packets=20),
                            tcp=pb.TcpHealth(passive_opens=3, active_opens=1, closes=4, srtt_us=150),
-                           requests=[rs("GET", "/api/items", 200, [(1000, 86), (50000, 9)]),
-                                     rs("GET", "/api/items", 500, [(1000, 4), (50000, 1)])])
+                           requests=[rs("GET", "/api/items", 200, [(int(1000 * k), 86), (int(50000 * k), 9)]),
+                                     rs("GET", "/api/items", 500, [(int(1000 * k), 4), (int(50000 * k), 1)])])
     db = pb.WorkloadStats(workload=workload("shop", "db", "postgres"),
                           traffic=pb.PodTraffic(rx_bytes=4000, tx_bytes=8000, rx_packets=4, tx_packets=8),
                           requests=[rs("SELECT", "/", 200, [(100, 50)])])
@@ -104,7 +108,7 @@ def cmd_seed(args):
     stored = dup = 0
     for i in range(args.batches):
         start = end - (args.batches - i) * 10000
-        r = call(scenario_batch(args.agent, args.first_seq + i, start), metadata=metadata(args), timeout=10)
+        r = call(scenario_batch(args.agent, args.first_seq + i, start, args.vary), metadata=metadata(args), timeout=10)
         stored += r.accepted and not r.duplicate
         dup += r.duplicate
     print("seeded stored=%d duplicate=%d first_ms=%d end_ms=%d" % (stored, dup, end - args.batches * 10000, end))
@@ -149,16 +153,28 @@ def cmd_raw(args):
 
 def cmd_one(args):
     try:
+        kw = {"compression": grpc.Compression.Gzip} if args.compress else {}
         r = export(channel(args), args)(small_batch(args.agent, args.seq, int(time.time() * 1000) - 60000),
-                                        metadata=metadata(args), timeout=10)
+                                        metadata=metadata(args), timeout=10, **kw)
         print("status=OK accepted=%s duplicate=%s" % (r.accepted, r.duplicate))
     except grpc.RpcError as e:
         print("status=%s message=%s" % (e.code().name, e.details()))
 
 
+def cmd_big(args):
+    b = small_batch(args.agent, 777, int(time.time() * 1000))
+    for i in range(2000):
+        b.workloads.append(pb.WorkloadStats(workload=workload("big", "pod-%04d" % i, "c")))
+    try:
+        export(channel(args), args)(b, metadata=metadata(args), timeout=10)
+        print("status=OK size=%d" % b.ByteSize())
+    except grpc.RpcError as e:
+        print("status=%s message=%s size=%d" % (e.code().name, e.details(), b.ByteSize()))
+
+
 def main():
     p = argparse.ArgumentParser()
-    p.add_argument("cmd", choices=["seed", "stream", "bulk", "raw", "one"])
+    p.add_argument("cmd", choices=["seed", "stream", "bulk", "raw", "one", "big"])
     p.add_argument("target")
     p.add_argument("--token", default="")
     p.add_argument("--tls-ca", default="")
@@ -171,8 +187,11 @@ def main():
     p.add_argument("--seq", type=int, default=1)
     p.add_argument("--hex", default="")
     p.add_argument("--method", default=METHOD)
+    p.add_argument("--compress", action="store_true")
+    p.add_argument("--vary", action="store_true")
     args = p.parse_args()
-    {"seed": cmd_seed, "stream": cmd_stream, "bulk": cmd_bulk, "raw": cmd_raw, "one": cmd_one}[args.cmd](args)
+    {"seed": cmd_seed, "stream": cmd_stream, "bulk": cmd_bulk, "raw": cmd_raw, "one": cmd_one,
+     "big": cmd_big}[args.cmd](args)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,35 @@
+# Helpers for the collector suites (sourced after tests/lib.sh).
+#   gen_py DIR                  python stubs from proto/podlens/v1/podlens.proto into DIR
+#   start_collector NAME ARGS   start build/bin/podlens-collector on port 0 with ARGS; sets
+#                               <NAME>_PID, <NAME>_GRPC, <NAME>_HTTP, <NAME>_LOG; killed by PID on exit
+#   pyclient ARGS               tests/integration/collector/client.py with the generated stubs
+COLLECTOR_BIN=$TOP/$BUILD/bin/podlens-collector
+PY=/usr/bin/python3
+
+gen_py() {
+	"$PY" -m grpc_tools.protoc -I"$TOP/proto" --python_out="$1" "$TOP/proto/podlens/v1/podlens.proto" &&
+		touch "$1/podlens/__init__.py" "$1/podlens/v1/__init__.py"
+}
+
+pyclient() {
+	PODLENS_PY=$PYDIR "$PY" "$TOP/tests/integration/collector/client.py" "$@"
+}
+
+start_collector() {   # start_collector NAME ARGS...
+	local name=$1 out pid; shift
+	out=$(mktemp "${TMPDIR:-/tmp}/podlens-collector-$name.XXXXXX")
+	"$COLLECTOR_BIN" --grpc-addr 127.0.0.1:0 --http-addr 127.0.0.1:0 "$@" >"$out" 2>"$out.err" &
+	pid=$!
+	defer "kill -9 $pid 2>/dev/null; wait $pid 2>/dev/null; rm -f '$out' '$out.err'"
+	eval "${name}_PID=$pid ${name}_LOG=$out.err"
+	if ! wait_for 10 "collector $name ready line" grep -q '^podlens-collector ready' "$out"; then
+		cat "$out.err" >&2
+		return 1
+	fi
+	eval "${name}_GRPC=$(sed -n 's/.*grpc_port=\([0-9]*\).*/\1/p' "$out")"
+	eval "${name}_HTTP=$(sed -n 's/.*http_port=\([0-9]*\).*/\1/p' "$out")"
+}
+
+free_port() {
+	"$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
