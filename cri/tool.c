@@ -14,7 +14,10 @@
  *       the verbose PodSandboxStatus / ContainerStatus of every pod and container to DIR
  *       (<Method>.<namespace>_<pod>[_<container>].pb): fixtures for the parser tests.
  *   podlens-cri [--socket S] [--cgroup-root R] [--kubelet-url U --kubelet-token-file F
- *               --kubelet-ca F] [--node N] meta [CGROUP_ID...]
+ *               --kubelet-ca F] [--node N] [--cgroup2-dir D] meta [CGROUP_ID...]
+ *   ... meta --follow [--resync-ms 200] [--seconds 30] [--until-file F]
+ *       resync in a loop like the agent and print "change cgroup=.. monitored=.." for every
+ *       decision change and "resync rc=.." whenever the resync result changes
  *       one resync of the metadata cache, then one line per cached cgroup (or per ID asked,
  *       looked up with on-miss resolution): cgroup=ID kind=K ns=.. pod=.. container=..
  *       id=.. image=.. owner=Kind/Name ips=.. monitored=0|1 l7=0|1 host=..
@@ -25,6 +28,7 @@
  *       annotations ("ns NAME k=v,k=v"), then "end G"; stops when F exists or after N s (30).
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -290,6 +294,9 @@ static int cmd_meta(int argc, char **argv, const char *sock)
 	struct meta_opts o = { .cri_socket = sock };
 	struct meta_cache *mc;
 	int err, nids = 0;
+	long resync_ms = 200, secs = 30;
+	const char *until = NULL;
+	bool follow = false;
 
 	filter_config__defaults(&o.filter);
 	for (int i = 0; i < argc; i++) {
@@ -303,12 +310,46 @@ static int cmd_meta(int argc, char **argv, const char *sock)
 		else if (!strcmp(argv[i], "--k8s-api") && v) { o.k8s_api = true; o.k8s_api_url = argv[++i]; }
 		else if (!strcmp(argv[i], "--k8s-token-file") && v) o.k8s_token_file = argv[++i];
 		else if (!strcmp(argv[i], "--k8s-ca") && v) o.k8s_ca_file = argv[++i];
+		else if (!strcmp(argv[i], "--cgroup2-dir") && v) o.cgroup2_dir = argv[++i];
+		else if (!strcmp(argv[i], "--resync-ms") && v) resync_ms = atol(argv[++i]);
+		else if (!strcmp(argv[i], "--seconds") && v) secs = atol(argv[++i]);
+		else if (!strcmp(argv[i], "--until-file") && v) until = argv[++i];
+		else if (!strcmp(argv[i], "--follow")) follow = true;
 		else if (argv[i][0] >= '0' && argv[i][0] <= '9') nids++;
 	}
 	mc = meta_cache__new(&o);
 	if (!mc) {
 		fprintf(stderr, "podlens-cri: meta cache: %s\n", strerror(errno));
 		return 1;
+	}
+	if (follow) {
+		long long end = now_ms() + secs * 1000LL;
+		struct timespec ts = { resync_ms / 1000, (resync_ms % 1000) * 1000000L };
+		int last = 1;
+
+		/* the agent's loop in miniature: resync, mirror changed decisions, repeat */
+		while (now_ms() < end && !(until && access(until, F_OK) == 0)) {
+			struct meta_change ch[64];
+			size_t n;
+
+			err = meta_cache__resync(mc);
+			if (err != last)
+				printf("resync rc=%d (%s)\n", err, err ? strerror(-err) : "ok");
+			last = err;
+			while ((n = meta_cache__drain_changes(mc, ch, 64)) > 0) {
+				for (size_t i = 0; i < n; i++) {
+					const struct workload_meta *m = meta_cache__peek(mc, ch[i].cgroup_id);
+
+					printf("change cgroup=%llu monitored=%d l7=%d removed=%d pod=%s container=%s\n",
+					       (unsigned long long)ch[i].cgroup_id, ch[i].decision.monitored,
+					       ch[i].decision.l7, ch[i].removed, m ? m->pod : "", m ? m->container : "");
+				}
+			}
+			fflush(stdout);
+			nanosleep(&ts, NULL);
+		}
+		meta_cache__free(mc);
+		return 0;
 	}
 	err = meta_cache__resync(mc);
 	if (err)
