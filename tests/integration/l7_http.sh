@@ -1,7 +1,8 @@
 #!/bin/bash
 # L7 probe on a real kernel: two cgroup2 cgroups, a python HTTP server that sleeps a known time per
 # request in one, a client sending an exact mix of requests in the other (new connections,
-# keep-alive, 404/500, HEAD, 200 KB POSTs with Expect: 100-continue, IPv6), and build/l7-probe-test
+# keep-alive, 404/500, HEAD, 200 KB POSTs with Expect: 100-continue, IPv6, a request line split
+# over two segments), and build/l7-probe-test
 # attached to both. Checks: per (direction, method, route, status) counts exact on both sides, the
 # query string gone, p50 within 15% of the latency the client measured itself, nothing dropped.
 # Needs root. Cleans up (processes by PID, cgroups) on any exit.
@@ -59,7 +60,7 @@ srv.serve_forever()
 PY
 
 cat > "$TMP/client.py" <<'PY'
-import http.client, json, socket, statistics, sys, time
+import fcntl, http.client, json, socket, statistics, struct, sys, termios, time
 port, out, port6 = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
 lat, seen = [], {}
 def note(method, path, status):
@@ -91,6 +92,19 @@ for i in range(2):
     s.sendall(body); buf = buf[buf.index(b"\r\n\r\n") + 4:]
     while b"\r\n\r\n" not in buf: buf += s.recv(4096)
     note("POST", "/upload", int(buf[9:12])); s.close()
+for i in range(2):                                  # request line split over two TCP segments
+    s = socket.create_connection(("127.0.0.1", port)); s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    s.sendall(b"GET /split/a")
+    t_end = time.monotonic() + 5                    # first segment acknowledged (send queue empty):
+    while struct.unpack("i", fcntl.ioctl(s, termios.TIOCOUTQ, b"\0\0\0\0"))[0] and time.monotonic() < t_end:
+        time.sleep(0.001)                           # then the second write is its own segment
+    s.sendall(b"bc/%d HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n" % i)
+    buf = b""
+    while True:
+        d = s.recv(65536)
+        if not d: break
+        buf += d
+    note("GET", "/split/*", int(buf[9:12])); s.close()
 c = http.client.HTTPConnection("::1", port6)         # IPv6, keep-alive
 for i in range(5):
     one(c, "GET", f"/v6/{i}", "/v6/{id}")
@@ -121,7 +135,7 @@ tap_ok "l7-probe-test loaded and attached to both cgroups"
 # would inflate that time (the kernel sees the response earlier), so it runs SCHED_FIFO when allowed.
 RT="chrt -f 10"; $RT true 2>/dev/null || RT=
 sh -c "echo \$\$ > '$CLI_CG/cgroup.procs' && exec $RT /usr/bin/python3 '$TMP/client.py' $PORT '$TMP/client.json' $PORT6"
-check_eq "$?" 0 "client finished its 39 requests"
+check_eq "$?" 0 "client finished its 41 requests"
 
 kill -INT $DRV_PID
 wait_for 10 "driver result" grep -q '"cgroups"' "$TMP/driver.out" || { cat "$TMP/driver.err"; exit 1; }
@@ -144,7 +158,8 @@ for side in "0 server" "1 client"; do
 	check_eq "$(count $i $d GET /fail 500)" 5 "$d side: GET /fail 500"
 	check_eq "$(count $i $d POST /upload 200)" 2 "$d side: POST /upload 200 after 100-continue, 200 KB body"
 	check_eq "$(count $i $d GET '/v6/{id}' 200)" 5 "$d side: GET /v6/{id} 200 over IPv6 (::1)"
-	check_eq "$(jq --argjson i $i '[.cgroups[$i].http[].count] | add' <<<"$RES")" 39 "$d side: nothing else counted"
+	check_eq "$(count $i $d GET '/split/*' 200)" 2 "$d side: request line split over two segments, route cut at the first"
+	check_eq "$(jq --argjson i $i '[.cgroups[$i].http[].count] | add' <<<"$RES")" 41 "$d side: nothing else counted"
 	check_eq "$(jq --argjson i $i '[.cgroups[$i].http[] | select(.direction != "'$d'")] | length' <<<"$RES")" 0 \
 		"$d side: every entry has direction $d"
 	P50=$(jq -r --argjson i $i '.cgroups[$i].http[] | select(.route=="/items/{id}" and .method=="GET") | .p50_us' <<<"$RES")
