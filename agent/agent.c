@@ -29,13 +29,14 @@ static void on_cgroup(void *ctx, const struct pl_cgroup_event *e)
 	if (e->op == CGROUP_MKDIR) {
 		log_debug("cgroup mkdir %llu %s", (unsigned long long)e->cgroup_id, e->path);
 		cgpaths__add(&a->paths, e->cgroup_id, e->path);
+		agent_meta__cgroup(a, e->cgroup_id, e->path, true);
 		agent__l7_consider(a, e->cgroup_id, e->path);
 	} else {
 		log_debug("cgroup rmdir %llu %s", (unsigned long long)e->cgroup_id, e->path);
 		/* keep the path until the workload's last interval is reported */
 		agg__cgroup_removed(&a->agg, e->cgroup_id);
-		if (a->l7 && idmap__del(&a->l7_cgroups, e->cgroup_id))
-			l7_probe__detach_cgroup(a->l7, e->cgroup_id);
+		agent__l7_detach(a, e->cgroup_id);
+		agent_meta__cgroup(a, e->cgroup_id, e->path, false);
 	}
 }
 
@@ -98,12 +99,12 @@ static bool l7_covered(struct agent *a, const char *path)
 	}
 }
 
-void agent__l7_consider(struct agent *a, uint64_t cgid, const char *path)
+void agent__l7_attach(struct agent *a, uint64_t cgid, const char *path)
 {
 	char full[1024];
 	int fd, err;
 
-	if (!a->l7 || !path || !l7_wanted(a, path) || l7_covered(a, path))
+	if (!a->l7 || !path || idmap__get(&a->l7_cgroups, cgid) || l7_covered(a, path))
 		return;
 	snprintf(full, sizeof(full), "%s%s", a->cgroup2, path);
 	fd = open(full, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -119,6 +120,19 @@ void agent__l7_consider(struct agent *a, uint64_t cgid, const char *path)
 		log_warn("l7: attach to %s: %s", path, strerror(-err));
 	else if (!err)
 		log_info("l7: capturing HTTP of %s", path);
+}
+
+void agent__l7_detach(struct agent *a, uint64_t cgid)
+{
+	if (a->l7 && idmap__del(&a->l7_cgroups, cgid))
+		l7_probe__detach_cgroup(a->l7, cgid);
+}
+
+/* non-pod workloads selected by --l7-cgroups */
+void agent__l7_consider(struct agent *a, uint64_t cgid, const char *path)
+{
+	if (a->l7 && path && l7_wanted(a, path))
+		agent__l7_attach(a, cgid, path);
 }
 
 static void l7_start(struct agent *a)
@@ -215,6 +229,7 @@ struct agent *agent__new(struct agent_config *cfg)
 	/* after attaching: a cgroup created in between is seen by both the walk and the events */
 	cgpaths__scan(&a->paths);
 	l7_start(a);
+	agent_meta__start(a);   /* without a runtime, workloads stay named by cgroup path */
 
 	if (a->cfg.output == OUTPUT_TABLE && !(a->table = table__new(stdout, isatty(STDOUT_FILENO)))) {
 		log_error("out of memory");
@@ -252,6 +267,7 @@ void agent__free(struct agent *a)
 	if (!a)
 		return;
 	httpd__free(a->httpd);
+	agent_meta__free(a);
 	l7_probe__free(a->l7);      /* detaches every L7 link */
 	http_agg__free(a->http);
 	idmap__free(&a->l7_cgroups);
@@ -331,6 +347,8 @@ static void emit(void *ctx, const struct workload *w)
 	struct out_record r = { .m = &m, .c = &w->cur };
 
 	m.cgroup_path = cgpaths__lookup(&a->paths, w->cgid);
+	if (!agent_meta__identify(a, w, &m))
+		return;   /* not monitored, or a pod's metadata not there yet (counts held) */
 	if (a->http && http_agg__size(a->http)) {
 		if (http_agg__foreach(a->http, w->cgid, any_entry, NULL)) {
 			http_summary__fill(a, w->cgid, &r.hs);
@@ -397,6 +415,11 @@ void agent__poll_probes(struct agent *a)
 void agent__tick(struct agent *a)
 {
 	(void)a;
+}
+
+void agent__resync(struct agent *a)
+{
+	agent_meta__resync(a);
 }
 
 int agent__httpd_fd(struct agent *a)

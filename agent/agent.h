@@ -14,6 +14,7 @@
 struct httpd;
 struct http_agg;
 struct l7_probe;
+struct meta_cache;
 
 struct agent {
 	struct agent_config cfg;
@@ -28,6 +29,8 @@ struct agent {
 	struct l7_probe *l7;        /* NULL when off or unavailable */
 	char l7_reason[160];        /* why L7 is unavailable */
 	struct idmap l7_cgroups;    /* cgroup ids with the L7 programs attached (value unused) */
+	struct meta_cache *meta;    /* pod metadata; NULL when unavailable */
+	const char **ns_include, **ns_exclude;   /* NULL-terminated views of cfg lists */
 	uint64_t intervals;         /* completed */
 	uint64_t events[PROBE__COUNT];   /* events measured per probe (packets, TCP events, ...) */
 	size_t tracked;
@@ -41,6 +44,17 @@ void agent__free(struct agent *a);
 
 /* HTTP capture for a cgroup (pods: from metadata; plain host: --l7-cgroups). */
 void agent__l7_consider(struct agent *a, uint64_t cgid, const char *path);
+void agent__l7_attach(struct agent *a, uint64_t cgid, const char *path);
+void agent__l7_detach(struct agent *a, uint64_t cgid);
+void agent__resync(struct agent *a);
+
+/* agent/meta.c */
+int agent_meta__start(struct agent *a);
+void agent_meta__free(struct agent *a);
+void agent_meta__apply(struct agent *a);
+void agent_meta__resync(struct agent *a);
+void agent_meta__cgroup(struct agent *a, uint64_t id, const char *path, bool mkdir);
+bool agent_meta__identify(struct agent *a, const struct workload *w, struct wl_meta *out);
 
 void agent__interval(struct agent *a, uint64_t elapsed_ms);
 void agent__poll_probes(struct agent *a);

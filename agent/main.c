@@ -17,7 +17,7 @@
 #include "agent/agent.h"
 #include "lib/log.h"
 
-enum { EV_SIGNAL = 1, EV_INTERVAL, EV_DURATION, EV_PROBES, EV_HTTP };
+enum { EV_SIGNAL = 1, EV_INTERVAL, EV_DURATION, EV_PROBES, EV_HTTP, EV_RESYNC };
 
 static uint64_t mono_ms(void)
 {
@@ -53,7 +53,7 @@ static int timer_fd(uint64_t first_ms, uint64_t period_ms)
 
 static int run(struct agent *a)
 {
-	int ep = -1, sfd = -1, tfd = -1, dfd = -1, err = 0;
+	int ep = -1, sfd = -1, tfd = -1, dfd = -1, rfd = -1, err = 0;
 	uint64_t interval_ms = a->cfg.interval_s * 1000, last_flush;
 	sigset_t mask;
 	bool stop = false;
@@ -78,6 +78,9 @@ static int run(struct agent *a)
 		if (dfd >= 0)
 			add_fd(ep, dfd, EV_DURATION);
 	}
+	rfd = timer_fd(a->cfg.resync_s * 1000, a->cfg.resync_s * 1000);
+	if (rfd >= 0)
+		add_fd(ep, rfd, EV_RESYNC);
 	if (probes__epoll_fd(a->probes) >= 0)
 		add_fd(ep, probes__epoll_fd(a->probes), EV_PROBES);
 	if (a->httpd)
@@ -120,6 +123,10 @@ static int run(struct agent *a)
 					last_flush = now;
 				}
 				break;
+			case EV_RESYNC:
+				if (read(rfd, &tick, sizeof(tick)) == sizeof(tick))
+					agent__resync(a);
+				break;
 			case EV_PROBES:
 				agent__poll_probes(a);
 				break;
@@ -134,6 +141,8 @@ static int run(struct agent *a)
 	agent__poll_probes(a);
 	agent__interval(a, mono_ms() - last_flush);
 out:
+	if (rfd >= 0)
+		close(rfd);
 	if (dfd >= 0)
 		close(dfd);
 	if (tfd >= 0)

@@ -1,8 +1,8 @@
 # agent/: podlens-agent. Other fragments add their objects to AGENT_OBJS.
-AGENT_SRCS := agent/main.c agent/agent.c agent/metrics.c agent/options.c agent/cgroupfs.c \
+AGENT_SRCS := agent/main.c agent/agent.c agent/meta.c agent/metrics.c agent/options.c agent/cgroupfs.c \
               agent/probes/probes.c agent/probes/traffic.c agent/probes/tcp.c agent/probes/proc.c \
               agent/probes/cgroup.c agent/pipeline/agg.c agent/output/json.c agent/output/table.c
-AGENT_OBJS += $(AGENT_SRCS:%.c=$(BUILD)/obj/%.o) $(HTTPD_OBJS) $(PODLENS_PROTO_OBJS) $(GRPC_CLIENT_OBJS) $(LIB_OBJS)
+AGENT_OBJS += $(AGENT_SRCS:%.c=$(BUILD)/obj/%.o) $(HTTPD_OBJS) $(PODLENS_PROTO_OBJS) $(CRI_OBJS) $(GRPC_CLIENT_OBJS) $(LIB_OBJS)
 AGENT_LDLIBS := -lbpf -lelf -lz -ljansson -lcurl -lprotobuf-c -lpthread
 
 BINS += $(BUILD)/podlens-agent
@@ -16,3 +16,9 @@ $(BUILD)/tests/test_agent: $(BUILD)/asan/tests/unit/test_agent.o $(BUILD)/asan/a
 	$(BUILD)/asan/agent/pipeline/agg.o $(BUILD)/asan/agent/output/json.o $(BUILD)/asan/agent/output/table.o \
 	$(BUILD)/asan/agent/cgroupfs.o $(LIB_ASAN)
 LDLIBS_test_agent := -ljansson
+
+# The agent built with ASan + UBSan (e2e and debugging: `make build/podlens-agent-asan`).
+AGENT_ASAN_OBJS = $(patsubst $(BUILD)/obj/%,$(BUILD)/asan/%,$(sort $(AGENT_OBJS)))
+$(BUILD)/podlens-agent-asan: $$(AGENT_ASAN_OBJS)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(SAN) -o $@ $^ $(AGENT_LDLIBS)

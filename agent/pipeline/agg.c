@@ -113,6 +113,14 @@ void agg__cgroup_removed(struct agg *a, uint64_t cgid)
 		w->removed = true;
 }
 
+void agg__hold(struct agg *a, uint64_t cgid)
+{
+	struct workload *w = idmap__get(&a->wl, cgid);
+
+	if (w)
+		w->hold = true;
+}
+
 bool wl_counters__active(const struct wl_counters *c)
 {
 	static const struct wl_counters zero;
@@ -155,6 +163,12 @@ size_t agg__end_interval(struct agg *a, void (*forget)(void *ctx, uint64_t cgid)
 		struct workload *w = v;
 
 		w->idle = wl_counters__active(&w->cur) ? 0 : w->idle + 1;
+		if (w->hold) {
+			w->hold = false;
+			w->held++;
+			continue;   /* counts carried into the next interval */
+		}
+		w->held = 0;
 		memset(&w->cur, 0, sizeof(w->cur));
 		if (w->removed && ngone < sizeof(gone) / sizeof(gone[0]))
 			gone[ngone++] = k;

@@ -29,6 +29,8 @@ struct workload {
 	struct wl_counters cur;
 	bool removed;              /* cgroup rmdir seen: report once more, then forget */
 	unsigned idle;             /* consecutive intervals without activity */
+	unsigned held;             /* consecutive intervals its record was held back */
+	bool hold;                 /* carry this interval's counts into the next one */
 };
 
 struct agg {
@@ -44,6 +46,8 @@ void agg__traffic(struct agg *a, uint64_t cgid, const struct pl_traffic_counters
 void agg__tcp(struct agg *a, uint64_t cgid, const struct pl_tcp_counters *c);
 void agg__proc(struct agg *a, uint64_t cgid, const struct pl_proc_counters *c);
 void agg__cgroup_removed(struct agg *a, uint64_t cgid);
+/* Do not report this interval: carry the counts into the next one (metadata not there yet). */
+void agg__hold(struct agg *a, uint64_t cgid);
 
 bool wl_counters__active(const struct wl_counters *c);
 /* Mean connect latency / srtt of the interval; -1 when nothing was measured. */
