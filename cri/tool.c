@@ -351,9 +351,21 @@ static int cmd_meta(int argc, char **argv, const char *sock)
 		meta_cache__free(mc);
 		return 0;
 	}
-	err = meta_cache__resync(mc);
-	if (err)
-		fprintf(stderr, "podlens-cri: resync: %s\n", strerror(-err));
+	{
+		long long t0 = now_ms();
+		struct meta_stats st;
+
+		err = meta_cache__resync(mc);
+		meta_cache__stats(mc, &st);
+		fprintf(stderr, "podlens-cri: resync %s in %lld ms: %zu pods, %zu containers, %llu cri calls\n",
+			err ? strerror(-err) : "ok", now_ms() - t0, st.pods, st.containers,
+			(unsigned long long)st.cri_calls);
+		t0 = now_ms();
+		err = meta_cache__resync(mc);
+		meta_cache__stats(mc, &st);
+		fprintf(stderr, "podlens-cri: second resync %s in %lld ms, %llu cri calls in total\n",
+			err ? strerror(-err) : "ok", now_ms() - t0, (unsigned long long)st.cri_calls);
+	}
 	if (!nids) {
 		meta_cache__foreach(mc, print_meta, NULL);
 	} else {

@@ -336,6 +336,11 @@ classify:
 			res->status = GRPC_DEADLINE_EXCEEDED;
 			snprintf(res->message, sizeof(res->message), "deadline of %" PRIu32 " ms exceeded",
 				 deadline_ms);
+		} else if (c->t == T_UNIX && rc == CURLE_COULDNT_CONNECT) {
+			/* curl names "localhost port 80" for a unix socket: say what really failed */
+			res->status = GRPC_UNAVAILABLE;
+			snprintf(res->message, sizeof(res->message), "cannot connect to unix socket %s",
+				 c->unix_path);
 		} else {
 			res->status = GRPC_UNAVAILABLE;
 			snprintf(res->message, sizeof(res->message), "%s",
