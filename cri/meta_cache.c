@@ -817,7 +817,7 @@ struct meta_cache *meta_cache__new(const struct meta_opts *o)
 		goto fail;
 	c->o = *o;
 	c->cg2_fd = -1;
-	c->max_entries = o->max_entries ? o->max_entries : 16384;
+	c->max_entries = o->max_entries ? o->max_entries : 4096;
 	while (nb < c->max_entries / 2)
 		nb *= 2;
 	c->n_buckets = nb;

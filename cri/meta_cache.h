@@ -18,7 +18,7 @@
  * cgroup ID = inode of the cgroup2 directory (bpf_get_current_cgroup_id()): the cgroupsPath from
  * the verbose ContainerStatus, under the cgroup2 mount (hybrid: <root>/unified, pure v2: <root>).
  * Exited containers (gone from ListContainers, state EXITED, or rmdir'd) stay for ttl_s (default
- * 60 s) so late events resolve; the cache holds at most max_entries (default 16384) cgroups. */
+ * 60 s) so late events resolve; the cache holds at most max_entries (default 4096, ~1.9 KB each) cgroups. */
 #ifndef PODLENS_CRI_META_CACHE_H
 #define PODLENS_CRI_META_CACHE_H
 
@@ -67,7 +67,7 @@ struct meta_opts {
 	                             root/unified) */
 	const char *node_name;    /* NULL = "" */
 	unsigned ttl_s;           /* 0 = 60 */
-	size_t max_entries;       /* 0 = 16384 */
+	size_t max_entries;       /* 0 = 4096 */
 	/* kubelet (optional) */
 	const char *kubelet_url;  /* NULL = off */
 	const char *kubelet_token_file, *kubelet_ca_file;
