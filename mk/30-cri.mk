@@ -56,3 +56,8 @@ $(BUILD)/fuzz/fuzz_cri_kubelet: $(BUILD)/fuzzobj/tests/fuzz/fuzz_cri_kubelet.o $
 	$(BUILD)/fuzzobj/lib/log.o $$(CRI_PROTO_FUZZ)
 LDLIBS_fuzz_cri_kubelet := $(PROTOBUF_C_LDLIBS) -ljansson -lcurl -lpthread
 $(BUILD)/fuzz/fuzz_cri_cgroup_path: $(BUILD)/fuzzobj/tests/fuzz/fuzz_cri_cgroup_path.o $(BUILD)/fuzzobj/cri/cgroup_path.o
+
+UNIT_TESTS += $(BUILD)/tests/test_grpc_client
+$(BUILD)/tests/test_grpc_client: $(BUILD)/asan/tests/unit/test_grpc_client.o $(GRPC_CLIENT_ASAN) \
+	$(BUILD)/asan/lib/grpc.o $(BUILD)/asan/lib/log.o
+LDLIBS_test_grpc_client := $(GRPC_CLIENT_LDLIBS)
