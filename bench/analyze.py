@@ -9,8 +9,11 @@ runs = list(csv.DictReader(open(f"{d}/runs.tsv"), delimiter="\t"))
 stats = list(csv.DictReader(open(f"{d}/bpf_stats.tsv"), delimiter="\t"))
 tput = [r for r in runs if r["kind"] == "tput"]
 workloads = list(dict.fromkeys(r["workload"] for r in tput))
-conds = [c for c in ("l4", "l7") if any(r["cond"] == c for r in tput)]
-names = {"off": "agent off", "l4": "L4 only (agent --no-l7)", "l7": "L4+L7"}
+conds = [c for c in dict.fromkeys(r["cond"] for r in tput) if c != "off"]
+names = collections.defaultdict(str, {"off": "agent off", "l4": "L4 only (agent --no-l7)", "l7": "L4+L7",
+                                      "l7e": "L7 empty programs", "l7s1": "L7 cut: headers",
+                                      "l7s2": "L7 cut: + classify", "l7s3": "L7 cut: + sk_storage",
+                                      "l7s4": "L7 cut: full, no submit"})
 targets = {"l4": 0.99, "l7": 0.97}
 if not any(r["cond"] == "l4" for r in tput):
     names["l7"] = "L7 only (probe driver)"
@@ -30,8 +33,11 @@ for wl in workloads:
         if r["workload"] == wl:
             byround[r["round"]][r["cond"]].append(r)
     offs = [float(x["rps"]) for rd in byround.values() for x in rd["off"]]
+    if not offs:
+        continue
     print(f"{wl:9s} {names['off']:26s} {st.median(offs):10.0f} {'1':>25s} {'':>7s}")
     for c in conds:
+        names[c] = names[c] or c
         ratios, rows = [], []
         for rd in byround.values():
             if rd["off"] and rd[c]:

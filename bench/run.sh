@@ -20,6 +20,7 @@
 #
 # Environment: ROUNDS (5) DUR (wrk seconds, 5) WORKLOADS ("ka close") PORT (18090)
 #              BENCH_AGENT_ARGS (extra agent flags)   NO_AGENT=1 (probe driver only)
+#              CONDITIONS="off l7 l7e l7s2 off" (throughput conditions, e.g. to add cost-study ones)
 #              COST=1 (add the L7 cost build-up: empty programs and the path cut after each stage)   Results: $BUILD/bench/<time>/ + table on stdout.
 set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -50,6 +51,7 @@ if [ -x "$AGENT" ] && "$AGENT" --help 2>&1 | grep -q -- --l7-cgroups; then
 	AGENT_L7=1; CONDS=(off l4 l7 off); STATS_CONDS=(l4 l7); L7_DESC="agent --l7-cgroups <nginx cgroup>"
 elif [ -x "$AGENT" ]; then CONDS=(off l4 l7 off); STATS_CONDS=(l4 l7); L7_DESC="agent + probe driver"
 else CONDS=(off l7 off); STATS_CONDS=(l7); L7_DESC="probe driver alone (no build/podlens-agent)"; fi
+[ -n "${CONDITIONS:-}" ] && read -r -a CONDS <<< "$CONDITIONS"
 
 OUT=$BUILD/bench/$(date -u +%Y%m%d-%H%M%S)
 mkdir -p "$OUT/logs" || die "mkdir $OUT"
@@ -212,6 +214,7 @@ PY
 
 echo "podlens bench: nginx $("$NGINX" -v 2>&1 | sed 's/.*\///'), wrk -t1 -c32 ${DUR}s, $ROUNDS rounds, workloads: $WORKLOADS"
 echo "conditions: ${CONDS[*]}  (l7 = $L7_DESC)   results: $OUT"
+echo "load before: $(cut -d' ' -f1-3 /proc/loadavg) (other work on these 2 CPUs makes every number noisy)"
 sysctl -qw kernel.bpf_stats_enabled=0
 N=${#CONDS[@]}
 for r in $(seq 1 "$ROUNDS"); do
@@ -230,5 +233,6 @@ for wl in $WORKLOADS; do
 	for c in "${STATS_CONDS[@]}"; do run_one "$c" "$wl" 1 stats || exit 1; done
 done
 sysctl -qw kernel.bpf_stats_enabled="$STATS_WAS"
+echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
 python3 bench/analyze.py "$OUT" "$L7_DESC" | tee "$OUT/summary.txt"
