@@ -61,3 +61,8 @@ UNIT_TESTS += $(BUILD)/tests/test_grpc_client
 $(BUILD)/tests/test_grpc_client: $(BUILD)/asan/tests/unit/test_grpc_client.o $(GRPC_CLIENT_ASAN) \
 	$(BUILD)/asan/lib/grpc.o $(BUILD)/asan/lib/log.o
 LDLIBS_test_grpc_client := $(GRPC_CLIENT_LDLIBS)
+
+UNIT_TESTS += $(BUILD)/tests/test_cri_client
+$(BUILD)/tests/test_cri_client: $(BUILD)/asan/tests/unit/test_cri_client.o $(BUILD)/asan/cri/cri_client.o \
+	$(BUILD)/asan/cri/cri_parse.o $$(CRI_PROTO_ASAN) $(GRPC_CLIENT_ASAN) $(BUILD)/asan/lib/grpc.o $(BUILD)/asan/lib/log.o
+LDLIBS_test_cri_client := $(PROTOBUF_C_LDLIBS) -ljansson $(GRPC_CLIENT_LDLIBS)
