@@ -15,7 +15,7 @@ names = collections.defaultdict(str, {"off": "agent off", "l4": "L4 only (agent 
                                       "l7s2": "L7 cut: + classify", "l7s3": "L7 cut: + sk_storage",
                                       "l7s4": "L7 cut: full, no submit"})
 targets = {"l4": 0.99, "l7": 0.97}
-if not any(r["cond"] == "l4" for r in tput):
+if "probe driver alone" in l7desc:
     names["l7"] = "L7 only (probe driver)"
 
 

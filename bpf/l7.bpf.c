@@ -27,7 +27,7 @@
  * between the CPU that sees requests and the one that sees responses twice per request. Here the
  * response side only reads the request half and writes its own sequence number on another cache
  * line (see l7.h). Ring buffer wake-ups are batched: the consumer is woken only when
- * l7_wakeup_bytes are waiting; the agent drains the rest at every interval. */
+ * l7_wakeup_bytes are waiting (then every 64 KiB); the agent drains the rest at every interval. */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
@@ -64,6 +64,9 @@ struct {
 	__type(key, __u32);
 	__type(value, struct l7_counters);
 } l7_stats SEC(".maps");
+
+/* bytes a record takes in the ring: 8-byte header + the event, rounded up to 8 */
+#define L7_REC_BYTES ((sizeof(struct l7_event) + 8 + 7) / 8 * 8)
 
 #define C4(a, b, c, d) ((__u32)(a) | (__u32)(b) << 8 | (__u32)(c) << 16 | (__u32)(d) << 24)
 
@@ -187,7 +190,7 @@ static __always_inline void on_response(struct __sk_buff *skb, struct bpf_sock *
 	struct l7_sk_state *st;
 	struct l7_counters *c;
 	struct l7_event *e;
-	__u64 now, avail;
+	__u64 now, avail, over, flags;
 	__u32 seq;
 
 	st = bpf_sk_storage_get(&l7_socks, sk, 0, 0);
@@ -225,8 +228,19 @@ static __always_inline void on_response(struct __sk_buff *skb, struct bpf_sock *
 		bpf_ringbuf_discard(e, BPF_RB_NO_WAKEUP);
 		return;
 	}
+	/* Wake the consumer when the waiting data crosses l7_wakeup_bytes, and again every 64 KiB
+	 * beyond while it does not drain (a missed window, two CPUs submitting at once, is caught
+	 * 64 KiB later). Never on every record: a forced wake-up is an irq_work (a self-IPI, a VM exit
+	 * in a guest), which must not be paid per request when the consumer is slow or only drains
+	 * at interval ticks. */
 	avail = bpf_ringbuf_query(&l7_events, BPF_RB_AVAIL_DATA);
-	bpf_ringbuf_submit(e, avail >= l7_wakeup_bytes ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP);
+	flags = BPF_RB_NO_WAKEUP;
+	if (avail >= l7_wakeup_bytes) {
+		over = avail - l7_wakeup_bytes;
+		if (over < 2 * L7_REC_BYTES || (over & (64 * 1024 - 1)) < L7_REC_BYTES)
+			flags = BPF_RB_FORCE_WAKEUP;
+	}
+	bpf_ringbuf_submit(e, flags);
 }
 
 static __always_inline void handle(struct __sk_buff *skb, bool egress)
