@@ -23,7 +23,7 @@
  *       id=.. image=.. owner=Kind/Name ips=.. monitored=0|1 l7=0|1 host=..
  *   podlens-cri kubelet URL [--token-file F] [--ca F]
  *       GET URL/pods: one line per pod: ns/name uid= owner=Kind/Name ips= ctrs=name:runtime:id12,...
- *   podlens-cri nswatch URL [--token-file F] [--ca F] [--until-file F] [--seconds N]
+ *   podlens-cri nswatch URL|incluster [--token-file F] [--ca F] [--until-file F] [--seconds N]
  *       list+watch Namespaces; on every change prints "gen=G" lines with each namespace's
  *       annotations ("ns NAME k=v,k=v"), then "end G"; stops when F exists or after N s (30).
  */
@@ -430,6 +430,11 @@ static int cmd_nswatch(int argc, char **argv)
 {
 	struct k8s_api_opts o = { .url = argc > 1 ? argv[1] : NULL, .token_file = opt(argc, argv, "--token-file"),
 				  .ca_file = opt(argc, argv, "--ca") };
+	/* "incluster": KUBERNETES_SERVICE_HOST/PORT, as the agent does */
+	bool incluster = o.url && !strcmp(o.url, "incluster");
+
+	if (incluster)
+		o.url = NULL;
 	const char *until = opt(argc, argv, "--until-file"), *secs = opt(argc, argv, "--seconds");
 	long long end = now_ms() + (secs ? atol(secs) : 30) * 1000LL;
 	struct timespec ts = { 0, 20 * 1000000 };
@@ -437,8 +442,8 @@ static int cmd_nswatch(int argc, char **argv)
 	struct k8s_ns_stats st;
 	uint64_t gen = 0;
 
-	if (!o.url) {
-		fprintf(stderr, "usage: podlens-cri nswatch URL [--token-file F] [--ca F]\n");
+	if (!o.url && !incluster) {
+		fprintf(stderr, "usage: podlens-cri nswatch URL|incluster [--token-file F] [--ca F]\n");
 		return 2;
 	}
 	w = k8s_ns_watch__start(&o);

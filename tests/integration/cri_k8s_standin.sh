@@ -64,6 +64,17 @@ check_eq "$(count 'GET /pods 500')" 1 "kubelet: injected 500 reported as an erro
 out=$("$TOOL" kubelet "$URL" --token-file "$D/token" --ca "$D/ca.crt" | tail -1)
 check_eq "$out" "pods=8" "kubelet: next call after the failure succeeds"
 
+# the kubelet read-only port: plain http, same parser
+$PY tests/integration/k8s_standin/k8s_api.py --plain --cert "$D/srv.crt" --key "$D/srv.key" --token-file "$D/token" \
+	--pods tests/fixtures/cri/kubelet_pods.json --namespaces tests/fixtures/cri/namespaces.json \
+	--control "$D/ctl-plain" --log "$D/plain.log" --port-file "$D/plain.port" >"$D/plain.server.log" 2>&1 &
+PPID2=$!
+defer "kill $PPID2"
+mkdir -p "$D/ctl-plain"
+wait_for 20 "plain stand-in port" test -s "$D/plain.port"
+out=$("$TOOL" kubelet "http://127.0.0.1:$(cat "$D/plain.port")" --token-file "$D/token" | tail -1)
+check_eq "$out" "pods=8" "kubelet over plain http (read-only port)"
+
 # ------------------------------------------------------------------ Namespace list + watch
 "$TOOL" nswatch "$URL" --token-file "$D/token" --ca "$D/ca.crt" --until-file "$D/stop" --seconds 60 \
 	>"$D/watch.out" 2>"$D/watch.err" &
@@ -111,6 +122,21 @@ wait_for 15 "relist after 410" shop_after_gone && tap_ok "state correct after 41
 	tap_fail "state correct after 410 Gone and a failed relist"
 check_eq "$(count 'GET /api/v1/namespaces 500')" 1 "the injected relist failure happened"
 check_ge "$(count 'GET /api/v1/namespaces 200')" 2 "relisted after 410 Gone"
+
+# in-cluster configuration: KUBERNETES_SERVICE_HOST/PORT, token and CA files overridden
+KUBERNETES_SERVICE_HOST=127.0.0.1 KUBERNETES_SERVICE_PORT=$(cat "$D/port") "$TOOL" nswatch incluster \
+	--token-file "$D/token" --ca "$D/ca.crt" --seconds 30 --until-file "$D/stop-ic" >"$D/ic.out" 2>&1 &
+IPID=$!
+defer "touch $D/stop-ic; kill $IPID"
+wait_for 10 "in-cluster list" grep -q '^ns shop ' "$D/ic.out"
+touch "$D/stop-ic"
+wait "$IPID"
+l=$(grep -m1 '^ns shop ' "$D/ic.out")
+if grep -q 'after=gone' <<<"$l" && grep -q 'podlens.io/monitor=true' <<<"$l"; then
+	tap_ok "in-cluster URL from KUBERNETES_SERVICE_HOST/PORT: current state listed ($l)"
+else
+	tap_fail "in-cluster URL from KUBERNETES_SERVICE_HOST/PORT: got '$l'"
+fi
 
 touch "$D/stop"
 wait_for 10 "nswatch exit" bash -c "! kill -0 $WPID 2>/dev/null"

@@ -188,15 +188,17 @@ def main():
     ap.add_argument("--control", required=True)
     ap.add_argument("--log", required=True)
     ap.add_argument("--port-file", required=True)
+    ap.add_argument("--plain", action="store_true", help="plain http (a kubelet read-only port)")
     ARGS = ap.parse_args()
     with open(ARGS.namespaces) as f:
         for item in json.load(f)["items"]:
             STATE["ns"][item["metadata"]["name"]] = item["metadata"].get("annotations", {})
     srv = ThreadingHTTPServer(("127.0.0.1", 0), H)
     srv.daemon_threads = True
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    ctx.load_cert_chain(ARGS.cert, ARGS.key)
-    srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
+    if not ARGS.plain:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(ARGS.cert, ARGS.key)
+        srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
     threading.Thread(target=control_loop, daemon=True).start()
     with open(ARGS.port_file + ".tmp", "w") as f:
         f.write(str(srv.server_address[1]))
