@@ -29,6 +29,7 @@
 
 struct fake {
 	int fail;                 /* returned by every call when set */
+	bool systemd;             /* cgroupsPath in the systemd driver's "slice:prefix:id" form */
 	bool hide_fetcher;        /* ListContainers without the fetcher container */
 	bool hide_all;            /* empty lists */
 	unsigned calls;
@@ -151,6 +152,20 @@ static int f_ctr_status(void *ctx, const char *id, struct cri_container *o)
 	b = load(name, &len);
 	err = cri_parse__container_status(b, len, o);
 	free(b);
+	if (!err && F.systemd && o->cgroups_path) {
+		/* what containerd reports with SystemdCgroup = true */
+		char *p = NULL;
+		const char *uid = cri_kvs__get(&o->labels, "io.kubernetes.pod.uid");
+		char u[64];
+
+		snprintf(u, sizeof(u), "%s", uid);
+		for (char *q = u; *q; q++)
+			if (*q == '-')
+				*q = '_';
+		assert_true(asprintf(&p, "kubepods-besteffort-pod%s.slice:cri-containerd:%s", u, o->id) > 0);
+		free(o->cgroups_path);
+		o->cgroups_path = p;
+	}
 	return err;
 }
 
@@ -476,6 +491,27 @@ static void bounded__full_cache_evicts_exited_first_else_refuses(void **state)
 	meta_cache__free(c);
 }
 
+static void systemd_driver__cgroups_path_expanded_to_the_scope(void **state)
+{
+	struct tree *t = *state;
+	struct meta_cache *c = new_cache(t, 0, NULL);
+	const struct workload_meta *m;
+	uint64_t id = mk(t, "/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod"
+			    "5b0c2a9e_6f1d_4c55_9a0e_5d2f1b7e0a11.slice/cri-containerd-" HTTPD_ID ".scope");
+
+	F.systemd = true;
+	assert_int_equal(meta_cache__resync(c), 0);
+	m = meta_cache__peek(c, id);
+	assert_non_null(m);
+	assert_string_equal(m->pod, "web");
+	assert_string_equal(m->container, "httpd");
+	assert_string_equal(m->runtime, "containerd");
+	assert_string_equal(m->qos, "BestEffort");
+	/* the cgroupfs directory of the same container is not what the runtime reported */
+	assert_null(meta_cache__peek(c, t->httpd));
+	meta_cache__free(c);
+}
+
 static void config_exclude__overridden_by_pod_annotation(void **state)
 {
 	static const char *const exc[] = { "shop", "payments", "jobs", NULL };
@@ -501,6 +537,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(bad_reply__cache_untouched, setup, teardown),
 		cmocka_unit_test_setup_teardown(gone_container__kept_for_ttl_then_removed, setup, teardown),
 		cmocka_unit_test_setup_teardown(bounded__full_cache_evicts_exited_first_else_refuses, setup, teardown),
+		cmocka_unit_test_setup_teardown(systemd_driver__cgroups_path_expanded_to_the_scope, setup, teardown),
 		cmocka_unit_test_setup_teardown(config_exclude__overridden_by_pod_annotation, setup, teardown),
 	};
 	log__init("test_cri_meta_cache", LOG_ERROR);
