@@ -141,6 +141,8 @@ static int do_get(const struct k8s_http_opts *o, const char *url, unsigned timeo
 	int err;
 
 	*code = 0;
+	if (!s->stop && o)
+		s->stop = o->stop;
 	pthread_once(&once, global_init);
 	err = read_token(o ? o->token_file : NULL, &auth);
 	if (err)
@@ -209,6 +211,8 @@ int k8s_http__get(const struct k8s_http_opts *o, const char *url, unsigned timeo
 	*body = NULL;
 	*len = 0;
 	err = do_get(o, url, timeout_ms ? timeout_ms : 5000, timeout_ms, &s, code);
+	if (err == 1)
+		err = -ECANCELED;
 	if (err) {
 		free(s.buf);
 		return err;

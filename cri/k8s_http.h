@@ -12,11 +12,13 @@ struct k8s_http_opts {
 	const char *ca_file;      /* verify the server with this CA (https); NULL = system CAs */
 	bool insecure;            /* skip TLS verification (kubelet with a self-signed cert) */
 	size_t max_bytes;         /* largest body accepted; 0 = 64 MiB */
+	const volatile int *stop; /* optional: a request ends (returns 1) soon after *stop is set */
 };
 
 /* GET url. Returns 0 with *body (NUL-terminated, malloc'd), *len and *code set for any HTTP
  * answer; -ETIMEDOUT, -ECONNREFUSED/-EHOSTUNREACH/-EIO for transport errors, -EMSGSIZE over
- * max_bytes, -EACCES when the token file cannot be read, -ENOMEM. */
+ * max_bytes, -EACCES when the token file cannot be read, -ECANCELED when o->stop was set,
+ * -ENOMEM. */
 int k8s_http__get(const struct k8s_http_opts *o, const char *url, unsigned timeout_ms, char **body,
 		  size_t *len, long *code);
 

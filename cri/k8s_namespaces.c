@@ -274,7 +274,7 @@ static void log_state(struct k8s_ns_watch *w, int err, long code, const char *wh
 
 static int do_list(struct k8s_ns_watch *w)
 {
-	struct k8s_http_opts ho = { .token_file = w->token_file, .ca_file = w->ca_file };
+	struct k8s_http_opts ho = { .token_file = w->token_file, .ca_file = w->ca_file, .stop = &w->stop };
 	struct k8s_ns *ns;
 	char *body, url[1024];
 	size_t len, n;
@@ -283,6 +283,10 @@ static int do_list(struct k8s_ns_watch *w)
 
 	snprintf(url, sizeof(url), "%s/api/v1/namespaces", w->base);
 	err = k8s_http__get(&ho, url, w->timeout_ms, &body, &len, &code);
+	if (w->stop) {
+		free(body);
+		return -ECANCELED;
+	}
 	pthread_mutex_lock(&w->mu);
 	w->st.lists++;
 	pthread_mutex_unlock(&w->mu);
