@@ -14,7 +14,8 @@ $E2E_RUN/pygen (python3-grpc-tools; nothing generated lands in the repository). 
             ARGV replaces the image entrypoint (k8s `command`); with --args it is the k8s `args`.
   podctl.py pods [--json] | ps [--json] | images
   podctl.py inspect CONTAINER_ID | inspect-pod POD_ID    verbose status, info["info"] JSON decoded
-  podctl.py pid CONTAINER_ID | cgroup CONTAINER_ID | state CONTAINER_ID | ip POD_ID | logs CONTAINER_ID
+  podctl.py pid CONTAINER_ID | cgroup CONTAINER_ID | state CONTAINER_ID | ip POD_ID
+  podctl.py logs CONTAINER_ID (the text of its CRI log) | log-path CONTAINER_ID
   podctl.py image-status IMAGE                           exit 1 if the CRI does not know IMAGE
   podctl.py stop CONTAINER_ID [--grace N] | rm CONTAINER_ID
   podctl.py rm-pod POD_ID [--grace N]    stop+remove its containers, the sandbox, its pod-level cgroup
@@ -280,7 +281,8 @@ def main():
     p.add_argument("--cap-add", action="append"); p.add_argument("--cap-drop", action="append")
     p.add_argument("--workdir"); p.add_argument("--args", action="store_true")
     p.add_argument("--no-start", action="store_true")
-    for n in ("inspect", "inspect-pod", "pid", "cgroup", "state", "ip", "logs", "rm", "image-status"):
+    for n in ("inspect", "inspect-pod", "pid", "cgroup", "state", "ip", "logs", "log-path", "rm",
+              "image-status"):
         sp.add_parser(n).add_argument("id")
     for n in ("stop", "rm-pod"):
         p = sp.add_parser(n); p.add_argument("id"); p.add_argument("--grace", type=int, default=0)
@@ -344,6 +346,8 @@ def dispatch(cri, a):
         print(pb.ContainerState.Name(st.state), st.exit_code)
     elif c == "ip":
         print(pod_ip(cri, a.id))
+    elif c == "log-path":
+        print(cri.r("ContainerStatus", pb.ContainerStatusRequest(container_id=a.id)).status.log_path)
     elif c == "logs":
         st = cri.r("ContainerStatus", pb.ContainerStatusRequest(container_id=a.id)).status
         # CRI log format: "<RFC3339Nano> <stream> <P|F> <text>"; print the text of full lines

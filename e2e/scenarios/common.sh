@@ -115,8 +115,14 @@ e2e_image() {   # e2e_image NAME -- MKIMAGE_ARGS...: build an image (mkimage.py)
 	wait_for 10 "image $name visible through the CRI" podctl image-status "$name"
 }
 
-_client_done() { podctl logs "$1" | grep -qx done; }
-e2e_client_wait() { wait_for "$2" "client $1 done" _client_done "$1"; }
+# the CRI log file is polled directly (a podctl call per poll would cost a python start each time);
+# line format "<time> stdout F done"
+_client_done() { grep -qE '^[^ ]+ stdout F done$' "$1"; }
+e2e_client_wait() {
+	local log
+	log=$(podctl log-path "$1") || return 1
+	wait_for "$2" "client $1 done" _client_done "$log"
+}
 e2e_client_total() { podctl logs "$1" | awk '$1 == "fetch" {s += $3} END {print s + 0}'; }
 e2e_client_count() { podctl logs "$1" | awk '$1 == "fetch" && $3 > 0 {n++} END {print n + 0}'; }
 
