@@ -37,6 +37,10 @@ LOGDIR=$top/$BUILD/test-logs/e2e      # per-scenario TAP, stderr, agent output; 
 [ "$E2E_BRIDGE" = podlens0 ] || LOGDIR=$LOGDIR-$E2E_BRIDGE
 rm -rf "$LOGDIR"; mkdir -p "$LOGDIR"
 
+if p=$(e2e/lab/containerd.sh pid); then   # a lab someone brought up by hand (or --keep): not ours to remove
+	tap_fail "a lab is up in $E2E_RUN (containerd pid $p): e2e/lab/down.sh it, or use another E2E_RUN/E2E_BRIDGE/E2E_SUBNET"
+	exit 1
+fi
 if [ -e "$E2E_RUN" ]; then      # left over from an interrupted run: clean it before fingerprinting
 	diag "$E2E_RUN exists: running down.sh first"
 	e2e/lab/down.sh >"$LOGDIR/down-stale.log" 2>&1 || { tap_fail "stale lab cleaned (see $LOGDIR/down-stale.log)"; exit 1; }

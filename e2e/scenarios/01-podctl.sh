@@ -9,6 +9,11 @@
 # a dynamically linked host binary (coreutils stat) plus its libraries, no busybox: it must run
 bin=$(command -v stat)
 e2e_image localhost/e2e-stat:1 -- --bin "$bin:/stat" --entrypoint '["/stat"]' || tap_fail "image from a host binary"
+"$E2E_PY" "$E2E_LAB/mkimage.py" "$E2E_TMP/a.tar" localhost/x:1 --busybox --bin "$bin:/stat" >/dev/null
+"$E2E_PY" "$E2E_LAB/mkimage.py" "$E2E_TMP/b.tar" localhost/x:1 --busybox --bin "$bin:/stat" >/dev/null
+if cmp -s "$E2E_TMP/a.tar" "$E2E_TMP/b.tar" && [ -s "$E2E_TMP/a.tar" ]; then tap_ok "mkimage.py: same inputs, byte-identical tarball"
+else tap_fail "mkimage.py output differs between two identical builds"; fi
+rm -f "$E2E_TMP/a.tar" "$E2E_TMP/b.tar"
 e2e_pod P caps e2e-podctl || { tap_fail "pod up"; exit 1; }
 e2e_ctr DYN "$P_ID" dyn --image localhost/e2e-stat:1 -- /stat -c 'size=%s' /stat
 dyn_done() { podctl state "$1" | grep -q '^CONTAINER_EXITED'; }
