@@ -7,6 +7,7 @@
 # Options: --scenarios 'GLOB'   e.g. e2e/run.sh --scenarios 'e2e/scenarios-pending/1*.sh'
 #          --keep               leave the lab up afterwards (no down, no fingerprint check)
 # Env: E2E_SCENARIOS (same as --scenarios), ONLY=regex (scenario basename filter, like tests/run.sh),
+#      E2E_SCENARIO_TIMEOUT (seconds per scenario, default 300),
 #      lab settings of e2e/lab/env.sh (E2E_RUN, E2E_BRIDGE, E2E_SUBNET, E2E_CGROUP_ROOT).
 # Concurrent runs on the same run dir are serialised by a lock ($E2E_RUN.lock, waits up to 10 min).
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -15,6 +16,7 @@ cd "$top"
 . e2e/lab/env.sh
 
 SCEN=${E2E_SCENARIOS:-e2e/scenarios/[0-9]*.sh}
+E2E_SCENARIO_TIMEOUT=${E2E_SCENARIO_TIMEOUT:-300}
 KEEP=0
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -76,7 +78,9 @@ run_scenario() {
 	name=$(basename "$s" .sh)
 	t=$(date +%s%N)
 	mkfifo "$LOGDIR/$name.fifo"
-	BUILD=$BUILD E2E_LOGDIR=$LOGDIR bash "$s" >"$LOGDIR/$name.fifo" 2>"$LOGDIR/$name.stderr" </dev/null &
+	# timeout forwards our TERM to the scenario, and bounds a hung one (its defers still run)
+	BUILD=$BUILD E2E_LOGDIR=$LOGDIR timeout -k 30 "$E2E_SCENARIO_TIMEOUT" bash "$s" \
+		>"$LOGDIR/$name.fifo" 2>"$LOGDIR/$name.stderr" </dev/null &
 	SCEN_PID=$!
 	local fails_before=$TAP_FAILED
 	while IFS= read -r line; do
@@ -91,7 +95,9 @@ run_scenario() {
 	wait "$SCEN_PID"; rc=$?
 	SCEN_PID=
 	rm -f "$LOGDIR/$name.fifo"
-	if [ $rc -ne 0 ] && [ $TAP_FAILED -eq $fails_before ]; then
+	if [ $rc -eq 124 ]; then
+		tap_fail "$name: timed out after $E2E_SCENARIO_TIMEOUT s (E2E_SCENARIO_TIMEOUT)"
+	elif [ $rc -ne 0 ] && [ $TAP_FAILED -eq $fails_before ]; then
 		tap_fail "$name: exited $rc without a failing check (stderr: $LOGDIR/$name.stderr)"
 	fi
 	[ -s "$LOGDIR/$name.stderr" ] && [ $TAP_FAILED -ne $fails_before ] && tail -15 "$LOGDIR/$name.stderr" | sed 's/^/# stderr: /'
