@@ -4,6 +4,8 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -309,6 +311,17 @@ static int status_reason(int status)
 	}
 }
 
+/* lib/grpc_client reports a stream that ended without any grpc-status (the server went away after
+ * the response headers) or with a truncated reply as INTERNAL with these messages. That is a
+ * transport failure, not the server's verdict on the batch: treat it as UNAVAILABLE (retry). */
+static int effective_status(const struct grpc_result *res)
+{
+	if (res->status == GRPC_INTERNAL && (!strcmp(res->message, "missing grpc-status trailer") ||
+					     !strcmp(res->message, "reply message missing or truncated")))
+		return GRPC_UNAVAILABLE;
+	return res->status;
+}
+
 static void timed_wait(struct exporter *e, uint64_t until_ms)
 {
 	struct timespec ts = { .tv_sec = (time_t)(until_ms / 1000),
@@ -322,8 +335,8 @@ static void *sender_main(void *arg)
 	struct dest *d = arg;
 	struct exporter *e = d->e;
 	struct grpc_result res;
-	uint8_t *data;
-	uint64_t seq, now;
+	const uint8_t *data;
+	uint64_t seq, now, recs;
 	size_t len;
 	int err;
 
@@ -342,9 +355,10 @@ static void *sender_main(void *arg)
 		if (err) {
 			/* unreadable spool file: it can never be sent */
 			log_error("export: %s spool read: %s", d->name, strerror(-err));
-			dest_drop(d, EXPORTER_DROP_SPOOL_IO, 0);
 			if (d->podlens)
 				account_lost_batch(d, NULL, 0, EXPORTER_DROP_SPOOL_IO);
+			else
+				dest_drop(d, EXPORTER_DROP_SPOOL_IO, 0);
 			spool__pop(d->spool);
 			continue;
 		}
@@ -363,20 +377,21 @@ static void *sender_main(void *arg)
 			}
 		}
 
+		res.status = effective_status(&res);
+		recs = 0;
+		if (d->podlens && res.status == GRPC_OK) {
+			Podlens__V1__Batch *b = podlens__v1__batch__unpack(NULL, len, data);
+
+			if (b) {
+				recs = batch_records(b);
+				podlens__v1__batch__free_unpacked(b, NULL);
+			}
+		}
+
 		pthread_mutex_lock(&e->mu);
 		d->st.last_status = res.status;
 		switch (export_retry__classify(res.status)) {
-		case EXPORT_DONE: {
-			uint64_t recs = 0;
-
-			if (d->podlens) {
-				Podlens__V1__Batch *b = podlens__v1__batch__unpack(NULL, len, data);
-
-				if (b) {
-					recs = batch_records(b);
-					podlens__v1__batch__free_unpacked(b, NULL);
-				}
-			}
+		case EXPORT_DONE:
 			d->st.sent_batches++;
 			d->st.sent_records += recs;
 			d->st.sent_bytes += len;
@@ -386,7 +401,6 @@ static void *sender_main(void *arg)
 			d->next_attempt_ms = 0;
 			spool__pop(d->spool);
 			break;
-		}
 		case EXPORT_RETRY: {
 			uint32_t delay = backoff__next(&d->bo);
 
@@ -422,7 +436,6 @@ static void *sender_main(void *arg)
 			break;
 		}
 		grpc_result__clear(&res);
-		free(data);
 		pthread_cond_broadcast(&e->cond);
 	}
 	pthread_mutex_unlock(&e->mu);
@@ -802,6 +815,94 @@ void exporter__stats(const struct exporter *e, struct exporter_stats *out)
 	dest_stats(&e->col, &out->collector);
 	dest_stats(&e->otlp, &out->otlp);
 	pthread_mutex_unlock(&m->mu);
+}
+
+struct mbuf {
+	char *p;
+	size_t len, off;
+	int full;
+};
+
+static void mprintf(struct mbuf *m, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void mprintf(struct mbuf *m, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (m->full)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(m->p + m->off, m->len - m->off, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= m->len - m->off)
+		m->full = 1;
+	else
+		m->off += (size_t)n;
+}
+
+int exporter__format_metrics(const struct exporter *e, char *buf, size_t len)
+{
+	static const struct {
+		const char *name, *help;
+		size_t off;
+		int counter;
+	} per_dest[] = {
+		{ "sent_batches_total", "batches acknowledged with OK", offsetof(struct exporter_dest_stats, sent_batches), 1 },
+		{ "sent_records_total", "records in acknowledged batches", offsetof(struct exporter_dest_stats, sent_records), 1 },
+		{ "sent_bytes_total", "serialized bytes acknowledged", offsetof(struct exporter_dest_stats, sent_bytes), 1 },
+		{ "retries_total", "failed attempts that were retried", offsetof(struct exporter_dest_stats, retries), 1 },
+		{ "queued_batches", "batches waiting in the spool", offsetof(struct exporter_dest_stats, queued_batches), 0 },
+		{ "queued_bytes", "bytes waiting in the spool", offsetof(struct exporter_dest_stats, queued_bytes), 0 },
+	};
+	struct exporter_stats st;
+	const struct exporter_dest_stats *ds[2];
+	const char *dn[2] = { "collector", "otlp" };
+	struct mbuf m = { buf, len, 0, 0 };
+
+	if (!len)
+		return -ENOSPC;
+	buf[0] = 0;
+	exporter__stats(e, &st);
+	ds[0] = &st.collector;
+	ds[1] = &st.otlp;
+	mprintf(&m, "# HELP podlens_export_submitted_batches_total batches produced by the agent\n"
+		    "# TYPE podlens_export_submitted_batches_total counter\n"
+		    "podlens_export_submitted_batches_total %" PRIu64 "\n"
+		    "# HELP podlens_export_submitted_records_total records produced by the agent\n"
+		    "# TYPE podlens_export_submitted_records_total counter\n"
+		    "podlens_export_submitted_records_total %" PRIu64 "\n",
+		st.submitted_batches, st.submitted_records);
+	for (size_t i = 0; i < sizeof(per_dest) / sizeof(per_dest[0]); i++) {
+		mprintf(&m, "# HELP podlens_export_%s %s\n# TYPE podlens_export_%s %s\n", per_dest[i].name,
+			per_dest[i].help, per_dest[i].name, per_dest[i].counter ? "counter" : "gauge");
+		for (int d = 0; d < 2; d++)
+			if (ds[d]->enabled)
+				mprintf(&m, "podlens_export_%s{dest=\"%s\"} %" PRIu64 "\n", per_dest[i].name, dn[d],
+					*(const uint64_t *)((const char *)ds[d] + per_dest[i].off));
+	}
+	for (int what = 0; what < 2; what++) {
+		const char *n = what ? "records" : "batches";
+
+		mprintf(&m, "# HELP podlens_export_dropped_%s_total %s lost, by reason\n"
+			    "# TYPE podlens_export_dropped_%s_total counter\n", n, n, n);
+		for (int d = 0; d < 2; d++)
+			for (int r = 0; ds[d]->enabled && r < EXPORTER_DROP_NREASONS; r++)
+				mprintf(&m, "podlens_export_dropped_%s_total{dest=\"%s\",reason=\"%s\"} %" PRIu64 "\n",
+					n, dn[d], exporter_drop_reason__name(r),
+					what ? ds[d]->dropped_records[r] : ds[d]->dropped_batches[r]);
+	}
+	mprintf(&m, "# HELP podlens_export_last_success_timestamp_seconds last acknowledged export\n"
+		    "# TYPE podlens_export_last_success_timestamp_seconds gauge\n");
+	for (int d = 0; d < 2; d++)
+		if (ds[d]->enabled)
+			mprintf(&m, "podlens_export_last_success_timestamp_seconds{dest=\"%s\"} %.3f\n", dn[d],
+				(double)ds[d]->last_success_unix_ms / 1000.0);
+	mprintf(&m, "# HELP podlens_export_up 1 when the last export attempt succeeded\n"
+		    "# TYPE podlens_export_up gauge\n");
+	for (int d = 0; d < 2; d++)
+		if (ds[d]->enabled)
+			mprintf(&m, "podlens_export_up{dest=\"%s\"} %d\n", dn[d], ds[d]->last_status == 0);
+	return m.full ? -ENOSPC : (int)m.off;
 }
 
 static int queued(const struct exporter *e)

@@ -6,11 +6,11 @@
  * thread per destination (collector, OTLP), each with its own grpc_client (one HTTP/2 connection
  * reused across calls), sends the oldest spooled batch, and on
  *   OK                                               forgets it
- *   UNAVAILABLE (and transport errors), DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED, ABORTED
- *                                                    keeps it, retries after exponential backoff
+ *   UNAVAILABLE (and transport errors), DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED, CANCELLED,
+ *   ABORTED, OUT_OF_RANGE, DATA_LOSS                 keeps it, retries after exponential backoff
  *                                                    with jitter, same bytes and sequence
- *   anything else (INVALID_ARGUMENT, UNAUTHENTICATED, PERMISSION_DENIED, UNIMPLEMENTED, ...)
- *                                                    drops it: logged, counted per reason
+ *   anything else (INVALID_ARGUMENT, UNAUTHENTICATED, PERMISSION_DENIED, UNIMPLEMENTED,
+ *   UNKNOWN, INTERNAL, ...)                          drops it: logged, counted per reason
  * Delivery is at-least-once: a batch may arrive twice (a reply lost after the collector stored it);
  * the collector deduplicates by (agent_id, sequence).
  *
@@ -119,6 +119,16 @@ int exporter__submit(struct exporter *e, Podlens__V1__Batch *batch);
 
 /* Thread-safe snapshot for /metrics. */
 void exporter__stats(const struct exporter *e, struct exporter_stats *out);
+
+/* Prometheus text exposition of exporter__stats() for the agent's /metrics (written at the start
+ * of buf, NUL-terminated): podlens_export_{submitted_batches,submitted_records}_total and, per
+ * destination (label dest="collector"|"otlp", only the enabled ones),
+ * podlens_export_{sent_batches,sent_records,sent_bytes,retries}_total,
+ * podlens_export_dropped_{batches,records}_total{reason}, podlens_export_queued_{batches,bytes},
+ * podlens_export_last_success_timestamp_seconds, podlens_export_up (1 when the last attempt
+ * succeeded). Returns the length written, or -ENOSPC when buf is too small (8 KiB is enough:
+ * 4.5 KB with both destinations). */
+int exporter__format_metrics(const struct exporter *e, char *buf, size_t len);
 
 /* On shutdown: reports unreported drop counts in a last (empty) batch, then waits up to timeout_ms
  * for every destination to send what is queued, retrying without backoff pauses longer than the

@@ -435,11 +435,10 @@ static HistPoint *hist_point(struct arena *a, const struct otlp_enc *o, const st
 			     uint64_t t_ns)
 {
 	HistPoint *p = az(a, sizeof(*p));
-	uint64_t *counts = az(a, HIST_BUCKETS * sizeof(*counts));
 	struct attrs l = { 0 };
 	int grpc = s->protocol == PODLENS__V1__REQUEST_STATS__PROTOCOL__PROTOCOL_GRPC;
 
-	if (!p || !counts)
+	if (!p)
 		return NULL;
 	opentelemetry__proto__metrics__v1__histogram_data_point__init(p);
 	p->start_time_unix_nano = s->start_ns;
@@ -447,8 +446,7 @@ static HistPoint *hist_point(struct arena *a, const struct otlp_enc *o, const st
 	p->count = s->h.count;
 	p->_sum_case = OPENTELEMETRY__PROTO__METRICS__V1__HISTOGRAM_DATA_POINT___SUM_SUM;
 	p->sum = (double)s->h.sum / 1e6;
-	memcpy(counts, s->h.buckets, HIST_BUCKETS * sizeof(*counts));
-	p->bucket_counts = counts;
+	p->bucket_counts = (uint64_t *)s->h.buckets;   /* unchanged until the request is packed */
 	p->n_bucket_counts = HIST_BUCKETS;
 	p->explicit_bounds = (double *)o->bounds;
 	p->n_explicit_bounds = HIST_BUCKETS - 1;

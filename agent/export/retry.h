@@ -11,9 +11,12 @@ enum export_action {
 	EXPORT_DROP,       /* the receiver refuses it for good: drop it, count it, log it */
 };
 
-/* UNAVAILABLE (also every transport error), DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED and ABORTED are
- * retried; OK is done; everything else (INVALID_ARGUMENT, UNAUTHENTICATED, PERMISSION_DENIED,
- * UNIMPLEMENTED, ...) is dropped: resending the same bytes cannot succeed. */
+/* Retried: UNAVAILABLE (also every transport error), DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED, and
+ * the other statuses the OTLP specification calls retryable: CANCELLED (a server shutting down
+ * cancels the calls in flight), ABORTED, OUT_OF_RANGE, DATA_LOSS. Retrying is safe: delivery is
+ * at-least-once and the collector deduplicates. OK is done. Everything else (INVALID_ARGUMENT,
+ * UNAUTHENTICATED, PERMISSION_DENIED, UNIMPLEMENTED, UNKNOWN, INTERNAL, ...) is dropped: resending
+ * the same bytes cannot succeed. */
 enum export_action export_retry__classify(int grpc_status);
 
 /* Exponential backoff with "equal jitter": the n-th consecutive failure waits a uniformly random

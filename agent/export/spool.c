@@ -30,6 +30,7 @@ struct spool {
 	uint64_t bytes;
 	uint64_t last_seq;
 	int pinned;               /* the head entry is being sent */
+	uint8_t *peek_buf;        /* disk mode: the pinned entry's bytes */
 };
 
 static struct spool_entry *at(const struct spool *s, size_t i)
@@ -288,6 +289,7 @@ void spool__free(struct spool *s)
 		free(at(s, i)->data);
 	free(s->ring);
 	free(s->dir);
+	free(s->peek_buf);
 	free(s);
 }
 
@@ -325,7 +327,7 @@ int spool__push(struct spool *s, uint64_t seq, const uint8_t *data, size_t len)
 	return 0;
 }
 
-int spool__peek(struct spool *s, uint64_t *seq, uint8_t **data, size_t *len)
+int spool__peek(struct spool *s, uint64_t *seq, const uint8_t **data, size_t *len)
 {
 	struct spool_entry *e;
 	char path[4096];
@@ -334,16 +336,16 @@ int spool__peek(struct spool *s, uint64_t *seq, uint8_t **data, size_t *len)
 	if (!s->count)
 		return -ENOENT;
 	e = at(s, 0);
+	free(s->peek_buf);
+	s->peek_buf = NULL;
 	if (s->dir) {
 		entry_path(s, e->seq, "", path, sizeof(path));
-		err = read_file(path, data, len);
+		err = read_file(path, &s->peek_buf, len);
 		if (err)
 			return err;
+		*data = s->peek_buf;
 	} else {
-		*data = malloc(e->len ? e->len : 1);
-		if (!*data)
-			return -ENOMEM;
-		memcpy(*data, e->data, e->len);
+		*data = e->data;
 		*len = e->len;
 	}
 	*seq = e->seq;
@@ -355,12 +357,14 @@ void spool__pop(struct spool *s)
 {
 	if (s->count)
 		ring_remove(s, 0);
-	s->pinned = 0;
+	spool__unpin(s);
 }
 
 void spool__unpin(struct spool *s)
 {
 	s->pinned = 0;
+	free(s->peek_buf);
+	s->peek_buf = NULL;
 }
 
 size_t spool__count(const struct spool *s)

@@ -39,9 +39,10 @@ void spool__free(struct spool *s);
  * 0, -EMSGSIZE (len > max_bytes), -EINVAL (seq not increasing) or -errno of a disk write. */
 int spool__push(struct spool *s, uint64_t seq, const uint8_t *data, size_t len);
 
-/* Pin the oldest entry and give the caller a malloc'd copy of it. 0, -ENOENT when empty, or
- * -errno (disk read). A second peek without pop/unpin returns the same entry. */
-int spool__peek(struct spool *s, uint64_t *seq, uint8_t **data, size_t *len);
+/* Pin the oldest entry and point *data at its bytes, without copying: they stay valid, even while
+ * other threads push (the caller's lock is not needed to read them), until spool__pop or
+ * spool__unpin. 0, -ENOENT when empty, or -errno (disk read). */
+int spool__peek(struct spool *s, uint64_t *seq, const uint8_t **data, size_t *len);
 /* Forget the pinned entry (sent, or rejected for good). */
 void spool__pop(struct spool *s);
 /* The pinned entry stays queued (to retry) and becomes evictable again. */

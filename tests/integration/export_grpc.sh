@@ -25,7 +25,23 @@ check_eq "$(jget "$WORK/basic.sum" .drops.ringbuf_tcp)" "$(jget "$WORK/basic.sum
 check_eq "$(jget "$WORK/basic.sum" .drops.l7_parse_errors)" "$(jget "$WORK/basic.sum" .expected_agent_l7)" \
 	"agent l7 parse error counts passed through"
 check_eq "$(jget "$WORK/basic.stats" .collector.sent_records)" 200 "exporter stats: records sent"
+"$DRIVER" --collector "http://127.0.0.1:$RPORT" --batches 2 --workloads 1 --metrics "$WORK/basic.prom" 2>/dev/null
+check_eq "$(grep -E '^podlens_export_(sent_batches_total|dropped_batches_total)\{dest="collector"(,reason="spool_overflow")?\}' "$WORK/basic.prom" | awk '{print $2}' | paste -sd,)" \
+	"2,0" "/metrics text: sent batches and spool_overflow drops of a second run"
 stop_receiver basic
+
+# --- 1b. a submission larger than --max-batch-bytes is cut into several batches, records intact
+start_receiver split 0 || { tap_fail "start receiver"; exit 1; }
+"$DRIVER" --collector "http://127.0.0.1:$RPORT" --batches 5 --workloads 6 --flows 4 --events 4 \
+	--max-batch-bytes 1500 --stats "$WORK/split.stats" 2>"$WORK/split.driver.log"
+check_eq "$?" 0 "split: driver flushed"
+$PY "$EXP/check.py" podlens "$WORK/split.jsonl" --k-last 5 --workloads 6 --flows 4 --events 4 > "$WORK/split.sum"
+check_ge "$(jget "$WORK/split.sum" .unique_seqs)" 10 "batches produced by 5 submissions of ~3 KB at a 1500-byte limit"
+check_eq "$(jget "$WORK/split.sum" '"records \(.records_received), bad \(.content_bad), missing k \(.ks_missing), gaps \(.seq_gaps)"')" \
+	"records 70, bad 0, missing k 0, gaps 0" "split batches reassemble to exactly the submitted records"
+size=$(jget "$WORK/split.sum" .max_batch_size)
+check_eq "$([ "$size" -le 1500 ] && echo yes)" yes "largest split batch within 1500 bytes ($size)"
+stop_receiver split
 
 # --- 2. 5000 sequential exports over one connection
 start_receiver seq5k 0 || { tap_fail "start receiver"; exit 1; }

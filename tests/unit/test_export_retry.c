@@ -14,6 +14,8 @@ static void classify__retryable_statuses_are_retried(void **state)
 	assert_int_equal(export_retry__classify(GRPC_DEADLINE_EXCEEDED), EXPORT_RETRY);
 	assert_int_equal(export_retry__classify(GRPC_RESOURCE_EXHAUSTED), EXPORT_RETRY);
 	assert_int_equal(export_retry__classify(GRPC_ABORTED), EXPORT_RETRY);
+	assert_int_equal(export_retry__classify(GRPC_CANCELLED), EXPORT_RETRY);
+	assert_int_equal(export_retry__classify(GRPC_DATA_LOSS), EXPORT_RETRY);
 }
 
 static void classify__permanent_statuses_are_dropped(void **state)
@@ -24,6 +26,7 @@ static void classify__permanent_statuses_are_dropped(void **state)
 	assert_int_equal(export_retry__classify(GRPC_PERMISSION_DENIED), EXPORT_DROP);
 	assert_int_equal(export_retry__classify(GRPC_UNIMPLEMENTED), EXPORT_DROP);
 	assert_int_equal(export_retry__classify(GRPC_UNKNOWN), EXPORT_DROP);
+	assert_int_equal(export_retry__classify(GRPC_INTERNAL), EXPORT_DROP);
 	assert_int_equal(export_retry__classify(99), EXPORT_DROP);
 }
 

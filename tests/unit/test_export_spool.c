@@ -43,7 +43,7 @@ static void spool_memory__fifo_order(void **state)
 {
 	struct spool_opts o = { .max_bytes = 1000 };
 	struct spool *s = spool__open(&o);
-	uint8_t *data;
+	const uint8_t *data;
 	uint64_t seq;
 	size_t len;
 
@@ -57,7 +57,6 @@ static void spool_memory__fifo_order(void **state)
 		assert_int_equal(seq, i);
 		assert_int_equal(len, 10 * i);
 		assert_int_equal(data[0], (uint8_t)i);
-		free(data);
 		spool__pop(s);
 	}
 	assert_int_equal(spool__peek(s, &seq, &data, &len), -ENOENT);
@@ -88,7 +87,7 @@ static void spool_memory__pinned_head_is_not_evicted(void **state)
 	struct evicted ev = { 0 };
 	struct spool_opts o = { .max_bytes = 300, .on_evict = on_evict, .ctx = &ev };
 	struct spool *s = spool__open(&o);
-	uint8_t *data;
+	const uint8_t *data;
 	uint64_t seq;
 	size_t len;
 
@@ -96,14 +95,12 @@ static void spool_memory__pinned_head_is_not_evicted(void **state)
 	push(s, 2, 100);
 	push(s, 3, 100);
 	assert_int_equal(spool__peek(s, &seq, &data, &len), 0);   /* 1 is being sent */
-	free(data);
 	push(s, 4, 100);                                          /* evicts 2, not 1 */
 	assert_int_equal(ev.n, 1);
 	assert_int_equal(ev.seqs[0], 2);
 	spool__pop(s);                                            /* 1 acknowledged */
 	assert_int_equal(spool__peek(s, &seq, &data, &len), 0);
 	assert_int_equal(seq, 3);
-	free(data);
 	spool__unpin(s);
 	push(s, 5, 100);
 	push(s, 6, 100);                                          /* unpinned: 3 evicted */
@@ -138,7 +135,7 @@ static void spool_disk__survives_reopen_in_order(void **state)
 	char dir[] = "/tmp/test_export_spool.XXXXXX";
 	struct spool_opts o = { .max_bytes = 10000 };
 	struct spool *s;
-	uint8_t *data;
+	const uint8_t *data;
 	uint64_t seq;
 	size_t len;
 	FILE *f;
@@ -150,7 +147,6 @@ static void spool_disk__survives_reopen_in_order(void **state)
 	for (uint64_t i = 1; i <= 4; i++)
 		push(s, i, 50 + i);
 	assert_int_equal(spool__peek(s, &seq, &data, &len), 0);
-	free(data);
 	spool__pop(s);                         /* 1 sent before the "restart" */
 	spool__free(s);
 
@@ -174,7 +170,6 @@ static void spool_disk__survives_reopen_in_order(void **state)
 		assert_int_equal(seq, i);
 		assert_int_equal(len, 50 + i);
 		assert_int_equal(data[len - 1], (uint8_t)i);
-		free(data);
 		spool__pop(s);
 	}
 	spool__free(s);

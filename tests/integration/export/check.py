@@ -107,7 +107,8 @@ def check_podlens(lines):
         else:
             by_seq[s] = l["batch"]
     seqs = sorted(by_seq)
-    bad, ks, records = [], [], 0
+    ks, records, max_size = [], 0, 0
+    merged = {}   # k -> records of every batch of that interval, in sequence order (split batches)
     drops = {"spool_overflow_batches": 0, "spool_overflow_records": 0, "export_rejected_batches": 0,
              "export_rejected_records": 0, "ringbuf_tcp": 0, "l7_parse_errors": 0}
     for s in seqs:
@@ -118,29 +119,38 @@ def check_podlens(lines):
                 drops[key] += int(d.get("ringbuf_drops", {}).get("tcp", 0))
             else:
                 drops[key] += int(d.get(key, 0))
-        wls = b.get("workloads", [])
-        records += len(wls) + len(b.get("flows", [])) + len(b.get("process_events", []))
-        if not wls and not b.get("flows") and not b.get("process_events"):
+        wls, fls, evs = b.get("workloads", []), b.get("flows", []), b.get("process_events", [])
+        records += len(wls) + len(fls) + len(evs)
+        if not wls and not fls and not evs:
             continue   # a drop report batch (exporter__flush)
         k = (int(b.get("interval_start_unix_ms", 0)) - BASE_MS) // 10000
+        m = merged.setdefault(k, {"w": [], "f": [], "e": [], "hdr_ok": True})
+        m["w"] += wls
+        m["f"] += fls
+        m["e"] += evs
+        m["hdr_ok"] &= b.get("node") == args.node and int(b.get("interval_ms", 0)) == 10000
+    for line in ok:
+        max_size = max(max_size, line.get("size", 0))
+    bad = []
+    for k, m in sorted(merged.items()):
         ks.append(k)
-        ok_batch = (b.get("node") == args.node and int(b.get("interval_ms", 0)) == 10000
-                    and [norm_ws(w) for w in wls] == [expected_workload_stats(k, i) for i in range(args.workloads)]
-                    and len(b.get("flows", [])) == args.flows and len(b.get("process_events", [])) == args.events)
-        for j, f in enumerate(b.get("flows", [])):
-            ok_batch &= (int(f.get("rx_bytes", 0)) == 10 * k + j and int(f.get("remote_port", 0)) == 30000 + j
-                         and base64.b64decode(f.get("remote_addr", "")) == bytes([127, 0, 0, 2 + j % 200]))
-        for j, p in enumerate(b.get("process_events", [])):
-            ok_batch &= int(p.get("pid", 0)) == 1000 * k + j and p.get("comm") == "proc-%d" % j
-        if not ok_batch:
-            bad.append(s)
+        ok_k = (m["hdr_ok"]
+                and [norm_ws(w) for w in m["w"]] == [expected_workload_stats(k, i) for i in range(args.workloads)]
+                and len(m["f"]) == args.flows and len(m["e"]) == args.events)
+        for j, f in enumerate(m["f"]):
+            ok_k &= (int(f.get("rx_bytes", 0)) == 10 * k + j and int(f.get("remote_port", 0)) == 30000 + j
+                     and base64.b64decode(f.get("remote_addr", "")) == bytes([127, 0, 0, 2 + j % 200]))
+        for j, p in enumerate(m["e"]):
+            ok_k &= int(p.get("pid", 0)) == 1000 * k + j and p.get("comm") == "proc-%d" % j
+        if not ok_k:
+            bad.append(k)
     klist = range(args.k_first, args.k_last + 1)
     return {
         "calls": calls, "ok_calls": len(ok), "peers": len(peers), "agent_ids": len(agent_ids),
         "unique_seqs": len(seqs), "min_seq": seqs[0] if seqs else 0, "max_seq": seqs[-1] if seqs else 0,
         "seq_gaps": (seqs[-1] - seqs[0] + 1 - len(seqs)) if seqs else 0,
         "missing_seqs": (seqs[-1] - len(seqs)) if seqs else 0,   # in 1..max_seq
-        "duplicates": dups, "content_bad": len(bad), "bad_seqs": bad[:10],
+        "duplicates": dups, "content_bad": len(bad), "bad_ks": bad[:10], "max_batch_size": max_size,
         "ks_received": len(set(ks)), "ks_expected": len(klist),
         "ks_missing": len(set(klist) - set(ks)), "ks_unexpected": len(set(ks) - set(klist)),
         "records_received": records, "drops": drops,

@@ -2,7 +2,8 @@
 # Receivers are python3-grpcio servers generated at test time from the project's own proto files.
 PY=/usr/bin/python3
 EXP=$TOP/tests/integration/export
-DRIVER=$TOP/$BUILD/export-test-driver
+case $BUILD in /*) BDIR=$BUILD ;; *) BDIR=$TOP/$BUILD ;; esac
+DRIVER=$BDIR/export-test-driver
 [ -x "$DRIVER" ] || { tap_fail "export-test-driver not built ($DRIVER): run make all"; exit 1; }
 WORK=$(mktemp -d /tmp/podlens-export.XXXXXX)
 defer rm -rf "$WORK"

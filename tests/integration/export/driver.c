@@ -240,7 +240,8 @@ static void usage(void)
 		"  [--token-file F] [--spool-dir D] [--spool-max-bytes N] [--max-batch-bytes N]\n"
 		"  [--node N] [--agent-id ID] [--batches N] [--first-batch K] [--workloads W]\n"
 		"  [--flows F] [--events E] [--every-ms T] [--deadline-ms T] [--backoff-ms T]\n"
-		"  [--backoff-max-ms T] [--flush-ms T] [--no-flush] [--progress F] [--stats F]\n");
+		"  [--backoff-max-ms T] [--flush-ms T] [--no-flush] [--progress F] [--stats F]\n"
+		"  [--metrics F (Prometheus text of the exporter's counters)] [--verbose]\n");
 	exit(2);
 }
 
@@ -255,12 +256,12 @@ int main(int argc, char **argv)
 		{ "flows", 1, 0, 'F' }, { "events", 1, 0, 'E' }, { "every-ms", 1, 0, 'e' },
 		{ "deadline-ms", 1, 0, 'd' }, { "backoff-ms", 1, 0, 'B' }, { "backoff-max-ms", 1, 0, 'X' },
 		{ "flush-ms", 1, 0, 'T' }, { "no-flush", 0, 0, 'N' }, { "progress", 1, 0, 'p' },
-		{ "stats", 1, 0, 'S' }, { "verbose", 0, 0, 'v' }, { 0 },
+		{ "stats", 1, 0, 'S' }, { "verbose", 0, 0, 'v' }, { "metrics", 1, 0, 'P' }, { 0 },
 	};
 	struct exporter_opts o = { .node = "test-node" };
 	unsigned batches = 1, nw = 3, nf = 0, ne = 0, every_ms = 0, flush_ms = 30000;
 	uint64_t first = 1;
-	const char *progress = NULL, *stats_path = NULL;
+	const char *progress = NULL, *stats_path = NULL, *metrics_path = NULL;
 	int no_flush = 0, c, rc = 0, level = LOG_WARN;
 	struct exporter_stats st;
 	struct exporter *e;
@@ -292,6 +293,7 @@ int main(int argc, char **argv)
 		case 'p': progress = optarg; break;
 		case 'S': stats_path = optarg; break;
 		case 'v': level = LOG_DEBUG; break;
+		case 'P': metrics_path = optarg; break;
 		default: usage();
 		}
 	}
@@ -332,6 +334,15 @@ int main(int argc, char **argv)
 	exporter__stats(e, &st);
 	if (stats_path)
 		write_stats(stats_path, &st);
+	if (metrics_path) {
+		static char text[16384];
+		FILE *f = fopen(metrics_path, "w");
+
+		if (f && exporter__format_metrics(e, text, sizeof(text)) >= 0)
+			fputs(text, f);
+		if (f)
+			fclose(f);
+	}
 	exporter__free(e);
 	return rc;
 }

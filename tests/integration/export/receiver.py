@@ -83,7 +83,8 @@ if args.kind == "podlens":
     class Collector(podlens_pb2_grpc.CollectorServicer):
         def Export(self, request, context):
             code, msg = decide(context, request.sequence)
-            answer(context, code, msg, {"batch": MessageToDict(request, preserving_proto_field_name=True)})
+            answer(context, code, msg, {"batch": MessageToDict(request, preserving_proto_field_name=True),
+                                        "size": request.ByteSize()})
             return podlens_pb2.ExportResponse(accepted=True)
 
     def add(server):
@@ -94,7 +95,8 @@ else:
     class Metrics(metrics_service_pb2_grpc.MetricsServiceServicer):
         def Export(self, request, context):
             code, msg = decide(context, -1)
-            answer(context, code, msg, {"request": MessageToDict(request, preserving_proto_field_name=True)})
+            answer(context, code, msg, {"request": MessageToDict(request, preserving_proto_field_name=True),
+                                        "size": request.ByteSize()})
             return metrics_service_pb2.ExportMetricsServiceResponse()
 
     def add(server):
