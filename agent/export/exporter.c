@@ -28,6 +28,12 @@
 #define DEFAULT_BACKOFF_MAX 10000u
 #define DEFAULT_OTLP_MAX    (16ull << 20)
 #define MAX_TOKEN           8192
+#define OTLP_SEQ_SHIFT      24
+
+static uint64_t otlp_records(uint64_t key)
+{
+	return key & ((1ull << OTLP_SEQ_SHIFT) - 1);
+}
 
 static const char *const drop_names[EXPORTER_DROP_NREASONS] = {
 	[EXPORTER_DROP_SPOOL_OVERFLOW] = "spool_overflow",
@@ -53,7 +59,9 @@ struct dest {
 	struct spool *spool;
 	struct backoff bo;
 	uint64_t next_attempt_ms;    /* monotonic */
-	uint64_t otlp_seq;           /* OTLP requests have no sequence: a local counter for the spool */
+	/* OTLP requests have no sequence: the spool key is (counter << OTLP_SEQ_SHIFT) | resources,
+	 * increasing, and it tells how many resources (records) a request holds */
+	uint64_t otlp_seq;
 	pthread_t thread;
 	int started;
 	struct exporter_dest_stats st;
@@ -233,7 +241,7 @@ static void on_evict(void *ctx, uint64_t seq, const uint8_t *data, size_t len)
 	if (d->podlens)
 		account_lost_batch(d, data, len, EXPORTER_DROP_SPOOL_OVERFLOW);
 	else
-		dest_drop(d, EXPORTER_DROP_SPOOL_OVERFLOW, 0);
+		dest_drop(d, EXPORTER_DROP_SPOOL_OVERFLOW, otlp_records(seq));
 	log_debug("export: %s spool full, evicted batch %" PRIu64, d->name, seq);
 }
 
@@ -378,7 +386,7 @@ static void *sender_main(void *arg)
 		}
 
 		res.status = effective_status(&res);
-		recs = 0;
+		recs = d->podlens ? 0 : otlp_records(seq);
 		if (d->podlens && res.status == GRPC_OK) {
 			Podlens__V1__Batch *b = podlens__v1__batch__unpack(NULL, len, data);
 
@@ -429,7 +437,7 @@ static void *sender_main(void *arg)
 				account_lost_batch(d, data, len, status_reason(res.status));
 				save_state(e);
 			} else {
-				dest_drop(d, status_reason(res.status), 0);
+				dest_drop(d, status_reason(res.status), otlp_records(seq));
 			}
 			backoff__reset(&d->bo);
 			spool__pop(d->spool);
@@ -762,11 +770,13 @@ static int otlp_emit(void *ctx, const uint8_t *buf, size_t len, uint32_t n_resou
 	int err;
 
 	pthread_mutex_lock(&e->mu);
-	err = spool__push(e->otlp.spool, ++e->otlp.otlp_seq, buf, len);
+	if (n_resources >= 1u << OTLP_SEQ_SHIFT)
+		n_resources = (1u << OTLP_SEQ_SHIFT) - 1;
+	err = spool__push(e->otlp.spool, (++e->otlp.otlp_seq << OTLP_SEQ_SHIFT) | n_resources, buf, len);
 	if (err) {
 		log_error("export: otlp request (%zu bytes) not queued: %s", len, strerror(-err));
 		dest_drop(&e->otlp, err == -EMSGSIZE ? EXPORTER_DROP_TOO_LARGE : EXPORTER_DROP_SPOOL_IO,
-			  0);
+			  n_resources);
 	}
 	pthread_cond_broadcast(&e->cond);
 	pthread_mutex_unlock(&e->mu);

@@ -81,7 +81,7 @@ const char *exporter_drop_reason__name(int reason);
 struct exporter_dest_stats {
 	int enabled;
 	uint64_t sent_batches;          /* acknowledged with OK */
-	uint64_t sent_records;
+	uint64_t sent_records;          /* OTLP: resources (workloads) in acknowledged requests */
 	uint64_t sent_bytes;
 	uint64_t retries;               /* failed attempts that will be retried */
 	uint64_t queued_batches;        /* in the spool now */

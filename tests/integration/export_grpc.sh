@@ -144,6 +144,8 @@ start_receiver otlp 0 --kind otlp || { tap_fail "start OTLP receiver"; exit 1; }
 check_eq "$?" 0 "OTLP: driver flushed"
 $PY "$EXP/check.py" otlp "$WORK/otlp.jsonl" --k-last 4 --workloads 3 > "$WORK/otlp.sum"
 check_eq "$(jget "$WORK/otlp.sum" '"\(.ok_calls) requests, \(.pods) pods"')" "4 requests, 3 pods" "OTLP requests received"
+check_eq "$(jget "$WORK/otlp.stats" '"\(.otlp.sent_batches) requests, \(.otlp.sent_records) resources"')" \
+	"4 requests, 12 resources" "OTLP exporter stats"
 check_eq "$(jget "$WORK/otlp.sum" '.bad|join("; ")')" "" \
 	"OTLP: cumulative network/tcp sums, histogram buckets+bounds, k8s resource attributes match"
 stop_receiver otlp
