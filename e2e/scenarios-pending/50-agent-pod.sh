@@ -35,6 +35,7 @@ else
 	tap_fail "image built and imported"; sed 's/^/# /' "$E2E_TMP/image.log"; exit 1
 fi
 defer ctr --address "$E2E_SOCK" --namespace k8s.io images rm "$IMG"
+wait_for 10 "image $IMG visible through the CRI" podctl image-status "$IMG" || { tap_fail "CRI sees $IMG"; exit 1; }
 
 # ---------------------------------------------------------------- 2. render the chart
 M=$E2E_TMP/manifests.yaml
