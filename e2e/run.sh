@@ -4,7 +4,7 @@
 #   3. every scenario, in name order (default e2e/scenarios/*.sh; each one is its own process and
 #      removes its own pods)                          4. e2e/lab/down.sh (always: on failure, ^C, TERM)
 #   5. fingerprint again: must equal the first
-# Options: --scenarios 'GLOB'   e.g. e2e/run.sh --scenarios 'e2e/scenarios-pending/1*.sh'
+# Options: --scenarios 'GLOB'   e.g. e2e/run.sh --scenarios 'e2e/scenarios/1*.sh'
 #          --keep               leave the lab up afterwards (no down, no fingerprint check)
 # Env: E2E_SCENARIOS (same as --scenarios), ONLY=regex (scenario basename filter, like tests/run.sh),
 #      E2E_SCENARIO_TIMEOUT (seconds per scenario, default 300),

@@ -3,7 +3,7 @@
 # --cri-socket on the lab's containerd, names both containers right and counts their bytes within 5%
 # of the ground truth this test measures (every byte of every HTTP response the client received).
 . "$(dirname "$0")/../../tests/lib.sh"
-. "$(dirname "$0")/../scenarios/common.sh"
+. "$(dirname "$0")/common.sh"
 N=${E2E_FETCHES:-20}
 PERIOD=0.5
 SIZE=100000

@@ -4,7 +4,7 @@
 # IDs, not under a cgroup path holding their pod UIDs), while a monitored client doing the same
 # traffic is reported (the positive control that makes this test able to fail).
 . "$(dirname "$0")/../../tests/lib.sh"
-. "$(dirname "$0")/../scenarios/common.sh"
+. "$(dirname "$0")/common.sh"
 N=${E2E_FETCHES:-10}
 PERIOD=0.3
 SIZE=100000

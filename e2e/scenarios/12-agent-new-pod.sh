@@ -4,7 +4,7 @@
 # (and of the server's) must carry the pod's names, none may be unresolved, and the named bytes must
 # add up to the ground truth (so no bytes were reported elsewhere, e.g. under a bare cgroup path).
 . "$(dirname "$0")/../../tests/lib.sh"
-. "$(dirname "$0")/../scenarios/common.sh"
+. "$(dirname "$0")/common.sh"
 N=${E2E_FETCHES:-20}
 PERIOD=0.2
 SIZE=100000

@@ -3,7 +3,7 @@
 # runs. The agent keeps running, says so in its log, keeps naming the pods that survived (their shims
 # outlive containerd), and names a pod created after the restart within 10 s of its creation.
 . "$(dirname "$0")/../../tests/lib.sh"
-. "$(dirname "$0")/../scenarios/common.sh"
+. "$(dirname "$0")/common.sh"
 SIZE=100000
 
 e2e_web WEB shop web $SIZE || { tap_fail "web pod up"; exit 1; }
