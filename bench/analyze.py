@@ -11,7 +11,7 @@ tput = [r for r in runs if r["kind"] == "tput"]
 workloads = list(dict.fromkeys(r["workload"] for r in tput))
 conds = [c for c in dict.fromkeys(r["cond"] for r in tput) if c != "off"]
 names = collections.defaultdict(str, {"off": "agent off", "l4": "L4 only (agent --no-l7)", "l7": "L4+L7",
-                                      "l7e": "L7 empty programs", "l7s1": "L7 cut: headers",
+                                      "l7e": "L7 empty programs", "l7n": "L7, no in-kernel agg", "l7s1": "L7 cut: headers",
                                       "l7s2": "L7 cut: + classify", "l7s3": "L7 cut: + sk_storage",
                                       "l7s4": "L7 cut: full, no submit"})
 targets = {"l4": 0.99, "l7": 0.97}

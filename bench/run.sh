@@ -157,8 +157,10 @@ start_cond() {   # start_cond COND LOGPREFIX
 		"$DRIVER" "$SRV_CG" > "$2.driver" 2>&1 & DRIVER_PID=$!
 		for i in $(seq 200); do grep -q '"attached"' "$2.driver" && break; kill -0 $DRIVER_PID || break; sleep 0.05; done
 		grep -q '"attached"' "$2.driver" || { echo "bench: driver failed: $(cat "$2.driver")" >&2; return 1; } ;;
-	l7e | l7s[0-9])   # cost study: the probe driver alone, empty programs or a cut-short path
-		local flag=-E; [ "$1" != l7e ] && flag="-S ${1#l7s}"
+	l7e | l7n | l7s[0-9])   # cost study: the probe driver alone: empty programs, no in-kernel
+		local flag=-E           # aggregation (every request through the ring buffer), or a cut path
+		[ "$1" = l7n ] && flag=-N
+		[ "${1#l7s}" != "$1" ] && flag="-S ${1#l7s}"
 		"$DRIVER" $flag "$SRV_CG" > "$2.driver" 2>&1 & DRIVER_PID=$!
 		for i in $(seq 200); do grep -q '"attached"' "$2.driver" && break; kill -0 $DRIVER_PID || break; sleep 0.05; done
 		grep -q '"attached"' "$2.driver" || { echo "bench: driver failed: $(cat "$2.driver")" >&2; return 1; } ;;
@@ -228,7 +230,7 @@ echo "bpf_stats runs (kernel.bpf_stats_enabled=1, not used for ratios):"
 sysctl -qw kernel.bpf_stats_enabled=1
 # COST=1: also the cost build-up of the L7 programs (empty programs = dispatch + bpf_stats, then the
 # path cut after each stage; see l7_stage in bpf/l7.bpf.c), interleaved with the full program
-if [ -n "${COST:-}" ]; then STATS_CONDS+=(l7e); for st in ${COST_STAGES:-1 2 3 4}; do STATS_CONDS+=(l7s$st); done; fi
+if [ -n "${COST:-}" ]; then STATS_CONDS+=(l7e l7n); for st in ${COST_STAGES:-1 2 3 4}; do STATS_CONDS+=(l7s$st); done; fi
 for wl in $WORKLOADS; do
 	for c in "${STATS_CONDS[@]}"; do run_one "$c" "$wl" 1 stats || exit 1; done
 done

@@ -65,6 +65,27 @@ struct {
 	__type(value, struct l7_counters);
 } l7_stats SEC(".maps");
 
+/* Repeated requests: per-CPU histograms, emptied (keys deleted) by the agent at every poll. Not
+ * preallocated: only keys in use take memory; when full, requests go through the ring buffer. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 4096);
+	__type(key, struct l7_agg_key);
+	__type(value, struct l7_agg_val);
+} l7_agg SEC(".maps");
+
+/* zeroed source value for inserting a new l7_agg key (too large for the BPF stack) */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct l7_agg_val);
+} l7_agg_zero SEC(".maps");
+
+/* 0 = aggregate repeated requests in the kernel; 1 = every request through the ring buffer */
+const volatile __u32 l7_no_agg = 0;
+
 /* bytes a record takes in the ring: 8-byte header + the event, rounded up to 8 */
 #define L7_REC_BYTES ((sizeof(struct l7_event) + 8 + 7) / 8 * 8)
 
@@ -176,6 +197,9 @@ static __always_inline void on_request(struct __sk_buff *skb, struct bpf_sock *s
 	/* straight into the socket state: bytes past n keep this connection's previous request */
 	if (bpf_skb_load_bytes(skb, off, st->req, n))
 		return;
+	/* hashed here, where the bytes were just written (local cache lines), so the response side
+	 * of a repeated request never reads them */
+	st->req_hash = l7_req_hash((const __u64 *)st->req, n);
 	st->req_ns = bpf_ktime_get_ns();
 	st->dir = dir;
 	st->req_len = n;
@@ -190,7 +214,7 @@ static __always_inline void on_response(struct __sk_buff *skb, struct bpf_sock *
 	struct l7_sk_state *st;
 	struct l7_counters *c;
 	struct l7_event *e;
-	__u64 now, avail, over, flags;
+	__u64 now, avail, over, flags, cgid, lat;
 	__u32 seq;
 
 	st = bpf_sk_storage_get(&l7_socks, sk, 0, 0);
@@ -208,6 +232,34 @@ static __always_inline void on_response(struct __sk_buff *skb, struct bpf_sock *
 		return;                                 /* 100 Continue, 103 Early Hints: keep waiting */
 	}
 	now = bpf_ktime_get_ns();
+	cgid = bpf_skb_cgroup_id(skb);
+	lat = now - st->req_ns;
+	if (!l7_no_agg) {
+		struct l7_agg_key k = { .cgroup_id = cgid, .req_hash = st->req_hash, .status = status,
+					.dir = dir };
+		struct l7_agg_val *v = bpf_map_lookup_elem(&l7_agg, &k);
+		__u64 b;
+
+		if (v) {
+			/* per-CPU value; the other direction's hook (which could interrupt us on this
+			 * CPU) never has the same key: dir is part of it */
+			b = l7_hist_bucket(lat / 1000);
+			/* clamp in the register the access uses (clang would bound a copy) */
+			asm volatile("if %[b] < %[n] goto +1; %[b] = %[m]"
+				     : [b] "+r"(b) : [n] "i"(L7_HIST_BUCKETS), [m] "i"(L7_HIST_BUCKETS - 1));
+			v->count++;
+			v->sum_ns += lat;
+			v->buckets[b]++;
+			st->resp_seq = seq;
+			return;
+		}
+		/* first of its key: insert it empty and send this one with its bytes (the route) */
+		__u32 zk = 0;
+		struct l7_agg_val *zero = bpf_map_lookup_elem(&l7_agg_zero, &zk);
+
+		if (zero)
+			bpf_map_update_elem(&l7_agg, &k, zero, BPF_NOEXIST);
+	}
 	e = bpf_ringbuf_reserve(&l7_events, sizeof(*e), 0);
 	if (!e) {
 		c = counters();
@@ -216,8 +268,9 @@ static __always_inline void on_response(struct __sk_buff *skb, struct bpf_sock *
 		st->resp_seq = seq;
 		return;
 	}
-	e->cgroup_id = bpf_skb_cgroup_id(skb);
-	e->latency_ns = now - st->req_ns;
+	e->cgroup_id = cgid;
+	e->latency_ns = lat;
+	e->req_hash = st->req_hash;
 	e->status = status;
 	e->dir = dir;
 	e->req_len = st->req_len;

@@ -18,12 +18,69 @@
 struct l7_event {
 	__u64 cgroup_id;          /* cgroup2 id of the socket (bpf_skb_cgroup_id) */
 	__u64 latency_ns;
+	__u64 req_hash;           /* l7_req_hash() of req[0..req_len): names the l7_agg key */
 	__u16 status;             /* 100..999 */
 	__u8 dir;                 /* L7_DIR_* */
 	__u8 req_len;             /* valid bytes in req (<= L7_REQ_CAP) */
 	__u32 pad;
 	char req[L7_REQ_CAP];     /* raw request prefix; parsed and reduced in the agent, never exported */
 };
+
+/* In-kernel aggregation of repeated requests (map l7_agg, BPF_MAP_TYPE_PERCPU_HASH). The first
+ * completed request of a key in an interval goes through the ring buffer (so the agent learns the
+ * route of req_hash); later ones only update the per-CPU histogram of the key. The agent drains
+ * the ring buffer, then reads and deletes every key (l7_probe__poll). */
+#define L7_HIST_BUCKETS 200       /* lib/hist buckets 0..199 (latencies up to 2^27 us = 134 s) */
+
+struct l7_agg_key {
+	__u64 cgroup_id;
+	__u64 req_hash;
+	__u16 status;
+	__u8 dir;
+	__u8 pad[5];
+};
+
+struct l7_agg_val {
+	__u64 count;
+	__u64 sum_ns;
+	__u32 buckets[L7_HIST_BUCKETS];   /* lib/hist bucket of the latency in microseconds */
+};
+
+/* lib/hist's bucket of v microseconds (agent/lib/hist.h: 8 linear buckets, then 8 sub-buckets per
+ * power of two), clamped to L7_HIST_BUCKETS - 1. Branch-light for the BPF side; unit-tested
+ * against hist__bucket(). */
+static inline __u32 l7_hist_bucket(__u64 v)
+{
+	__u64 x = v;
+	__u32 e = 0, s, i;
+
+	if (v < 8)
+		return (__u32)v;
+	s = (x > 0xFFFFFFFFULL) << 5; x >>= s; e |= s;
+	s = (x > 0xFFFF) << 4; x >>= s; e |= s;
+	s = (x > 0xFF) << 3; x >>= s; e |= s;
+	s = (x > 0xF) << 2; x >>= s; e |= s;
+	s = (x > 0x3) << 1; x >>= s; e |= s;
+	e |= (__u32)(x >> 1);                     /* e = floor(log2 v) >= 3 */
+	i = 8 + (e - 3) * 8 + (__u32)((v >> (e - 3)) & 7);
+	return i < L7_HIST_BUCKETS ? i : L7_HIST_BUCKETS - 1;
+}
+
+/* Hash of the captured request bytes (and their count): equal prefixes, equal key. */
+static inline __u64 l7_req_hash(const __u64 *w, __u32 len)
+{
+	__u64 h = 0xcbf29ce484222325ULL ^ len;
+
+	for (__u32 i = 0; i < L7_REQ_CAP / 8; i++) {
+		__u64 x = w[i];
+
+		if (len < 8 * i + 8)
+			x = len <= 8 * i ? 0 : x & ((1ULL << (8 * (len - 8 * i))) - 1);
+		h = (h ^ x) * 0x100000001b3ULL;
+		h ^= h >> 29;
+	}
+	return h;
+}
 
 /* Per-socket state (BPF_MAP_TYPE_SK_STORAGE, freed with the socket). On loopback and veth the
  * request and the response of one connection are processed on different CPUs, so the part written
@@ -33,6 +90,7 @@ struct l7_event {
 struct l7_sk_state {
 	/* written by the hook that sees requests */
 	__u64 req_ns;
+	__u64 req_hash;
 	__u32 req_seq;
 	__u8 dir;
 	__u8 req_len;

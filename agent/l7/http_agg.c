@@ -149,40 +149,71 @@ nomem:
 	return NULL;
 }
 
-int http_agg__record(struct http_agg *a, uint64_t cgroup_id, int dir, int method, const char *route,
-		     int status, uint64_t latency_us)
+static struct key_node *find_or_add(struct http_agg *a, uint64_t cgroup_id, int dir, int method,
+				    const char *route, int status, int *err)
 {
 	struct key_node *n;
 	unsigned b;
 	size_t len;
-	int err;
 
-	route = capped_route(a, cgroup_id, route, &err);
+	route = capped_route(a, cgroup_id, route, err);
 	if (!route)
-		return err;
+		return NULL;
 	b = str_hash(mix(mix(mix(mix(0, cgroup_id), (uint64_t)dir), (uint64_t)method), (uint64_t)status),
 		     route) % NBUCKETS;
 	for (n = a->keys[b]; n; n = n->next)
 		if (n->e.cgroup_id == cgroup_id && n->e.dir == dir && n->e.method == method &&
 		    n->e.status == status && strcmp(n->route, route) == 0)
-			break;
+			return n;
+	if (a->size >= a->max_entries) {
+		*err = -ENOSPC;
+		return NULL;
+	}
+	len = strlen(route);
+	n = calloc(1, sizeof(*n) + len + 1);
 	if (!n) {
-		if (a->size >= a->max_entries) {
+		*err = -ENOMEM;
+		return NULL;
+	}
+	memcpy(n->route, route, len + 1);
+	n->e = (struct http_agg_entry){ .cgroup_id = cgroup_id, .dir = dir, .method = method,
+					.status = status, .route = n->route, .hist = &n->hist };
+	n->next = a->keys[b];
+	a->keys[b] = n;
+	a->size++;
+	return n;
+}
+
+int http_agg__record(struct http_agg *a, uint64_t cgroup_id, int dir, int method, const char *route,
+		     int status, uint64_t latency_us)
+{
+	int err = 0;
+	struct key_node *n = find_or_add(a, cgroup_id, dir, method, route, status, &err);
+
+	if (!n) {
+		if (err == -ENOSPC)
 			a->dropped++;
-			return -ENOSPC;
-		}
-		len = strlen(route);
-		n = calloc(1, sizeof(*n) + len + 1);
-		if (!n)
-			return -ENOMEM;
-		memcpy(n->route, route, len + 1);
-		n->e = (struct http_agg_entry){ .cgroup_id = cgroup_id, .dir = dir, .method = method,
-						.status = status, .route = n->route, .hist = &n->hist };
-		n->next = a->keys[b];
-		a->keys[b] = n;
-		a->size++;
+		return err;
 	}
 	hist__record(&n->hist, latency_us);
+	return 0;
+}
+
+int http_agg__record_hist(struct http_agg *a, uint64_t cgroup_id, int dir, int method,
+			  const char *route, int status, const struct hist *h)
+{
+	int err = 0;
+	struct key_node *n;
+
+	if (h->count == 0)
+		return 0;
+	n = find_or_add(a, cgroup_id, dir, method, route, status, &err);
+	if (!n) {
+		if (err == -ENOSPC)
+			a->dropped += h->count;
+		return err;
+	}
+	hist__merge(&n->hist, h);
 	return 0;
 }
 

@@ -43,6 +43,11 @@ void http_agg__free(struct http_agg *a);
 int http_agg__record(struct http_agg *a, uint64_t cgroup_id, int dir, int method, const char *route,
 		     int status, uint64_t latency_us);
 
+/* Record a histogram of requests at once (the kernel's per-key aggregates): h->count requests,
+ * h->sum microseconds, h->buckets. Dropped counts h->count when the entry bound is hit. */
+int http_agg__record_hist(struct http_agg *a, uint64_t cgroup_id, int dir, int method,
+			  const char *route, int status, const struct hist *h);
+
 /* Forget every key (start of a new interval). The dropped counter is kept. */
 void http_agg__reset(struct http_agg *a);
 

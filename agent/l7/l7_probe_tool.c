@@ -1,7 +1,8 @@
 /* l7-probe-test: the L7 probe on its own, for the integration test and the benchmark.
  *
  *   l7-probe-test [-d SECONDS] [-r RINGBUF_KB] [-S STAGE] [-E] CGROUP2_DIR...
- *   (-S / -E: cost study only, see l7_stage in bpf/l7.bpf.c; -E attaches empty programs)
+ *   (-S / -E: cost study only, see l7_stage in bpf/l7.bpf.c; -E attaches empty programs;
+ *    -N: no in-kernel aggregation, every request through the ring buffer)
  *
  * Loads bpf/l7, attaches to every CGROUP2_DIR, prints one JSON line when attached
  *   {"attached":N,"ingress_prog_id":I,"egress_prog_id":E}
@@ -54,11 +55,13 @@ int main(int argc, char **argv)
 	int opt, ep = -1, rc = 1, n;
 
 	log__init("l7-probe-test", LOG_INFO);
-	while ((opt = getopt(argc, argv, "d:r:S:E")) != -1) {
+	while ((opt = getopt(argc, argv, "d:r:S:EN")) != -1) {
 		if (opt == 'd')
 			duration = atof(optarg);
 		else if (opt == 'S')
 			opts.stage = (unsigned)atoi(optarg);
+		else if (opt == 'N')
+			opts.no_kernel_agg = true;
 		else if (opt == 'E')
 			opts.empty = true;
 		else if (opt == 'r')
@@ -130,8 +133,8 @@ int main(int argc, char **argv)
 						      "cgroup_id", (json_int_t)ids[i],
 						      "http", http_agg__json(agg, ids[i])));
 	if (l7_probe__stats(p, &st) == 0)
-		json_object_set_new(out, "stats", json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
-				"events", (json_int_t)st.events, "unparsed", (json_int_t)st.unparsed,
+		json_object_set_new(out, "stats", json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+				"events", (json_int_t)st.events, "aggregated", (json_int_t)st.aggregated, "unparsed", (json_int_t)st.unparsed,
 				"agg_dropped", (json_int_t)st.agg_dropped, "rb_drops", (json_int_t)st.rb_drops,
 				"pipelined", (json_int_t)st.pipelined, "no_storage", (json_int_t)st.no_storage,
 				"interim", (json_int_t)st.interim));
@@ -147,6 +150,6 @@ cleanup:
 	free(ids);
 	return rc;
 usage:
-	fprintf(stderr, "usage: l7-probe-test [-d SECONDS] [-r RINGBUF_KB] [-S STAGE] [-E] CGROUP2_DIR...\n");
+	fprintf(stderr, "usage: l7-probe-test [-d SECONDS] [-r RINGBUF_KB] [-S STAGE] [-E] [-N] CGROUP2_DIR...\n");
 	return 2;
 }

@@ -18,14 +18,28 @@ struct l7_link {
 	struct bpf_link *in, *out;
 };
 
+/* req_hash -> (method, route) learned from ring buffer records, for the kernel's aggregates.
+ * Open addressing, fixed size; a full or colliding slot is overwritten (an aggregate whose route
+ * was forgotten is counted as unparsed). */
+#define ROUTE_SLOTS 4096
+
+struct route_slot {
+	uint64_t hash;             /* 0 = empty */
+	int method;
+	char route[HTTP_ROUTE_MAX];
+};
+
 struct l7_probe {
 	struct podlens_l7 *skel;
+	struct route_slot *routes;
+	struct l7_agg_key *keys;   /* scratch for l7_probe__poll */
+	void *vals;
 	struct bpf_program *prog_in, *prog_out;
 	struct ring_buffer *rb;
 	struct http_agg *agg;
 	struct l7_link *links;
 	size_t nlinks, cap;
-	uint64_t events, unparsed, agg_dropped;
+	uint64_t events, unparsed, agg_dropped, aggregated;
 };
 
 static int on_event(void *ctx, void *data, size_t size)
@@ -42,6 +56,13 @@ static int on_event(void *ctx, void *data, size_t size)
 				 route, sizeof(route))) {
 		p->unparsed++;
 		return 0;
+	}
+	if (e->req_hash) {
+		struct route_slot *r = &p->routes[e->req_hash % ROUTE_SLOTS];
+
+		r->hash = e->req_hash;
+		r->method = method;
+		memcpy(r->route, route, sizeof(route));
 	}
 	rc = http_agg__record(p->agg, e->cgroup_id, e->dir, method, route, e->status,
 			      (e->latency_ns + 500) / 1000);
@@ -71,6 +92,14 @@ struct l7_probe *l7_probe__new(const struct l7_probe_opts *o)
 		return NULL;
 	}
 	p->agg = o->agg;
+	p->routes = calloc(ROUTE_SLOTS, sizeof(*p->routes));
+	p->keys = calloc(4096, sizeof(*p->keys));
+	p->vals = calloc(libbpf_num_possible_cpus() > 0 ? libbpf_num_possible_cpus() : 1,
+			 sizeof(struct l7_agg_val));
+	if (!p->routes || !p->keys || !p->vals) {
+		err = -ENOMEM;
+		goto cleanup;
+	}
 	p->skel = podlens_l7__open();
 	if (!p->skel) {
 		err = -errno;
@@ -79,6 +108,7 @@ struct l7_probe *l7_probe__new(const struct l7_probe_opts *o)
 	}
 	p->skel->rodata->l7_wakeup_bytes = o->wakeup_bytes ? o->wakeup_bytes : rb_bytes / 16;
 	p->skel->rodata->l7_stage = o->stage;
+	p->skel->rodata->l7_no_agg = o->no_kernel_agg;
 	p->prog_in = o->empty ? p->skel->progs.pl_l7_empty_in : p->skel->progs.pl_l7_in;
 	p->prog_out = o->empty ? p->skel->progs.pl_l7_empty_out : p->skel->progs.pl_l7_out;
 	bpf_program__set_autoload(p->skel->progs.pl_l7_in, !o->empty);
@@ -165,9 +195,65 @@ int l7_probe__fd(struct l7_probe *p)
 	return ring_buffer__epoll_fd(p->rb);
 }
 
+/* Move the kernel's per-key aggregates into the http_agg and delete the keys. Requests completing
+ * between reading a key and deleting it (microseconds) are lost; the ring buffer is drained first
+ * so every key's route is known. */
+static int collect(struct l7_probe *p)
+{
+	int fd = bpf_map__fd(p->skel->maps.l7_agg), ncpu = libbpf_num_possible_cpus();
+	struct l7_agg_key *prev = NULL;
+	size_t n = 0, max = bpf_map__max_entries(p->skel->maps.l7_agg);
+	struct hist h;
+	int total = 0;
+
+	if (ncpu <= 0)
+		return ncpu;
+	while (n < max && bpf_map_get_next_key(fd, prev, &p->keys[n]) == 0) {
+		prev = &p->keys[n];
+		n++;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const struct l7_agg_key *k = &p->keys[i];
+		const struct route_slot *r = &p->routes[k->req_hash % ROUTE_SLOTS];
+		uint64_t sum_ns = 0;
+
+		if (bpf_map_lookup_elem(fd, k, p->vals))
+			continue;
+		bpf_map_delete_elem(fd, k);
+		hist__reset(&h);
+		for (int c = 0; c < ncpu; c++) {
+			const struct l7_agg_val *v = (const struct l7_agg_val *)
+				((const char *)p->vals + (size_t)c * sizeof(struct l7_agg_val));
+
+			h.count += v->count;
+			sum_ns += v->sum_ns;
+			for (unsigned b = 0; b < L7_HIST_BUCKETS; b++)
+				h.buckets[b] += v->buckets[b];
+		}
+		if (!h.count)
+			continue;
+		h.sum = (sum_ns + 500) / 1000;
+		total += (int)h.count;
+		p->aggregated += h.count;
+		if (r->hash != k->req_hash) {
+			p->unparsed += h.count;
+			continue;
+		}
+		if (http_agg__record_hist(p->agg, k->cgroup_id, k->dir, r->method, r->route, k->status,
+					  &h) == -ENOSPC)
+			p->agg_dropped += h.count;
+	}
+	return total;
+}
+
 int l7_probe__poll(struct l7_probe *p)
 {
-	return ring_buffer__consume(p->rb);
+	int n = ring_buffer__consume(p->rb), m;
+
+	if (n < 0)
+		return n;
+	m = collect(p);
+	return m < 0 ? m : n + m;
 }
 
 int l7_probe__stats(struct l7_probe *p, struct l7_probe_stats *s)
@@ -179,6 +265,7 @@ int l7_probe__stats(struct l7_probe *p, struct l7_probe_stats *s)
 
 	memset(s, 0, sizeof(*s));
 	s->events = p->events;
+	s->aggregated = p->aggregated;
 	s->unparsed = p->unparsed;
 	s->agg_dropped = p->agg_dropped;
 	if (ncpu <= 0)
@@ -236,5 +323,8 @@ void l7_probe__free(struct l7_probe *p)
 	free(p->links);
 	ring_buffer__free(p->rb);
 	podlens_l7__destroy(p->skel);
+	free(p->routes);
+	free(p->keys);
+	free(p->vals);
 	free(p);
 }

@@ -30,6 +30,7 @@ struct l7_probe_opts {
 	struct http_agg *agg;        /* required: completed requests are recorded here */
 	size_t ringbuf_bytes;        /* power of two >= page size; 0 = 4 MiB (~40k requests) */
 	size_t wakeup_bytes;         /* 0 = ringbuf_bytes / 16 */
+	bool no_kernel_agg;          /* every request through the ring buffer (no in-kernel aggregates) */
 	/* cost study only (bench): */
 	unsigned stage;              /* 0 = full program; see l7_stage in bpf/l7.bpf.c */
 	bool empty;                  /* attach empty programs (dispatch + bpf_stats cost) */
@@ -37,6 +38,7 @@ struct l7_probe_opts {
 
 struct l7_probe_stats {
 	uint64_t events;             /* completed requests read from the ring buffer */
+	uint64_t aggregated;         /* completed requests read from the kernel's per-key aggregates */
 	uint64_t unparsed;           /* events whose request prefix did not parse (not recorded) */
 	uint64_t agg_dropped;        /* events lost to the aggregation bound */
 	uint64_t rb_drops;           /* kernel: ring buffer full */
@@ -56,7 +58,9 @@ int l7_probe__detach_cgroup(struct l7_probe *p, uint64_t cgroup_id);   /* -ENOEN
 size_t l7_probe__ncgroups(const struct l7_probe *p);
 
 int l7_probe__fd(struct l7_probe *p);        /* for epoll (EPOLLIN) */
-/* Consume every waiting event into the aggregation: number consumed or -errno. Never blocks. */
+/* Consume every waiting event, then the kernel's per-key aggregates (repeated requests are
+ * counted in the kernel; the keys are deleted as they are read), into the http_agg: number of
+ * requests consumed or -errno. Never blocks. Call it on EPOLLIN and at every interval tick. */
 int l7_probe__poll(struct l7_probe *p);
 /* Completed requests lost: ring buffer full + aggregation bound. */
 uint64_t l7_probe__drops(struct l7_probe *p);

@@ -170,4 +170,8 @@ check_eq "$(seen 'GET /items/{id} 200') $(seen 'GET /missing 404') $(seen 'GET /
 	"20 4 5 2" "ground truth: the statuses the client received"
 check_eq "$(grep -c secret <<<"$RES")" 0 "no query string in the output"
 check_eq "$(jq '.stats.rb_drops + .stats.unparsed + .stats.agg_dropped' <<<"$RES")" 0 "nothing dropped or unparsed"
+# repeated identical requests (/missing, HEAD, /fail, POST) are counted in the kernel's per-key
+# aggregates after the first of each key went through the ring buffer; together: every request
+check_eq "$(jq '.stats.events + .stats.aggregated' <<<"$RES")" 82 "ring buffer records + in-kernel aggregates = 41 requests x 2 sides"
+check_ge "$(jq .stats.aggregated <<<"$RES")" 10 "repeated requests aggregated in the kernel"
 check_ge "$(jq .stats.interim <<<"$RES")" 4 "100 Continue skipped as interim (2 POSTs x 2 sides)"

@@ -9,8 +9,11 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <linux/types.h>
+
 #include "agent/l7/http1.h"
 #include "agent/l7/http_agg.h"
+#include "bpf/l7.h"
 
 static json_t *find(json_t *list, const char *dir, const char *method, const char *route, int status)
 {
@@ -144,6 +147,56 @@ static void reset__forgets_keys_and_route_set(void **state)
 	http_agg__free(a);
 }
 
+/* The kernel computes lib/hist buckets itself (bpf/l7.h): they must be the same buckets. */
+static void kernel_bucket__equals_lib_hist_up_to_clamp(void **state)
+{
+	for (uint64_t v = 0; v < 70000; v++)
+		assert_int_equal(l7_hist_bucket(v), hist__bucket(v));
+	for (uint64_t v = 70000; v < (1ULL << 40); v = v * 9 / 8 + 1) {
+		unsigned want = hist__bucket(v);
+
+		assert_int_equal(l7_hist_bucket(v), want < L7_HIST_BUCKETS ? want : L7_HIST_BUCKETS - 1);
+		assert_int_equal(l7_hist_bucket(v - 1), hist__bucket(v - 1) < L7_HIST_BUCKETS ?
+				 hist__bucket(v - 1) : L7_HIST_BUCKETS - 1);
+	}
+}
+
+/* The key hash covers exactly the captured bytes: stale bytes after req_len do not matter. */
+static void kernel_req_hash__only_the_first_len_bytes(void **state)
+{
+	__u64 a[L7_REQ_CAP / 8], b[L7_REQ_CAP / 8];
+
+	memset(a, 'x', sizeof(a));
+	memset(b, 'y', sizeof(b));
+	memcpy(a, "GET /a HTTP/1.1\r\n", 17);
+	memcpy(b, "GET /a HTTP/1.1\r\n", 17);
+	assert_true(l7_req_hash(a, 17) == l7_req_hash(b, 17));
+	assert_true(l7_req_hash(a, 17) != l7_req_hash(a, 18));
+	assert_true(l7_req_hash(a, 80) != l7_req_hash(b, 80));
+	memcpy(b, "GET /b HTTP/1.1\r\n", 17);
+	assert_true(l7_req_hash(a, 17) != l7_req_hash(b, 17));
+}
+
+static void record_hist__merges_with_single_records(void **state)
+{
+	struct http_agg *a = http_agg__new(NULL);
+	struct hist h;
+	json_t *list, *o;
+
+	hist__reset(&h);
+	for (int i = 0; i < 9; i++)
+		hist__record(&h, 1000);
+	assert_int_equal(http_agg__record(a, 5, HTTP_AGG_DIR_SERVER, HTTP_M_GET, "/x", 200, 1000), 0);
+	assert_int_equal(http_agg__record_hist(a, 5, HTTP_AGG_DIR_SERVER, HTTP_M_GET, "/x", 200, &h), 0);
+	list = http_agg__json(a, 5);
+	o = find(list, "server", "GET", "/x", 200);
+	assert_int_equal(field(o, "count"), 10);
+	assert_int_equal(field(o, "sum_us"), 10000);
+	assert_in_range(field(o, "p50_us"), 940, 1060);
+	json_decref(list);
+	http_agg__free(a);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -151,6 +204,9 @@ int main(void)
 		cmocka_unit_test(record__route_cap__overflow_goes_to_other_per_cgroup),
 		cmocka_unit_test(record__max_entries__drops_new_keys_and_counts),
 		cmocka_unit_test(reset__forgets_keys_and_route_set),
+		cmocka_unit_test(kernel_bucket__equals_lib_hist_up_to_clamp),
+		cmocka_unit_test(kernel_req_hash__only_the_first_len_bytes),
+		cmocka_unit_test(record_hist__merges_with_single_records),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
