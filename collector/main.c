@@ -247,7 +247,7 @@ int main(int argc, char **argv)
 				if (read(tfd, &x, sizeof(x)) < 0 && errno != EAGAIN)
 					log_debug("timerfd: %s", strerror(errno));
 				col.c.maintain_runs++;
-				if (store__maintain(col.store, collector__wall_ms(), 64) < 0)
+				if (store__maintain(col.store, collector__wall_ms(), 8) < 0)
 					col.c.maintain_failures++;
 				break;
 			}

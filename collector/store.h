@@ -46,7 +46,8 @@ struct store *store__open(const struct store_opts *o);
 void store__close(struct store *s);
 
 int store__begin(struct store *s);
-/* 0 (result in *r) or -errno; -EINVAL for a batch store__validate() would refuse. */
+/* The batch must have passed store__validate() (the caller answers INVALID_ARGUMENT otherwise).
+ * 0 (result in *r) or -errno; on error nothing of this batch stays in the transaction. */
 int store__add_batch(struct store *s, const Podlens__V1__Batch *b, uint64_t now_ms,
 		     struct store_add_result *r);
 /* 0, or -EIO after rolling back (nothing of the transaction is stored). */
