@@ -1,7 +1,7 @@
 #!/bin/bash
 # Build the podlens image without a registry or a base image: a single-layer OCI image tarball
 # (importable with `ctr -n k8s.io images import`) holding exactly
-#   /usr/local/bin/podlens-agent, /usr/local/bin/podlens-collector (if built),
+#   /usr/local/bin/podlens-agent, /usr/local/bin/podlens-collector ($BUILD/bin/, if built),
 #   every shared library they load (ldd) at its host path, the ELF interpreter (ld.so),
 #   /etc/ssl/certs/ca-certificates.crt, /etc/passwd and /etc/group (root, podlens 65532, nobody).
 # No shell, no package manager. The layer is written by e2e/lab/mkimage.py (deterministic: same
@@ -33,10 +33,13 @@ CA=/etc/ssl/certs/ca-certificates.crt
 [ -s "$CA" ] || { echo "build-local: $CA missing (Debian package ca-certificates)" >&2; exit 1; }
 
 args=(--bin "$BUILD/podlens-agent:/usr/local/bin/podlens-agent")
-if [ -x "$BUILD/podlens-collector" ]; then
-	args+=(--bin "$BUILD/podlens-collector:/usr/local/bin/podlens-collector")
+# mk/60-collector.mk installs the collector as $BUILD/bin/podlens-collector
+collector=$BUILD/bin/podlens-collector
+[ -x "$collector" ] || collector=$BUILD/podlens-collector
+if [ -x "$collector" ]; then
+	args+=(--bin "$collector:/usr/local/bin/podlens-collector")
 else
-	echo "build-local: $BUILD/podlens-collector not built: image has the agent only" >&2
+	echo "build-local: podlens-collector not built: image has the agent only" >&2
 fi
 etc=$(mktemp -d)
 trap 'rm -rf "$etc"' EXIT

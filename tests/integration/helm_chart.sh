@@ -182,6 +182,10 @@ qeq collector-ext 'cfg["collector"]' '{"token_file":"/etc/podlens/collector-toke
 	"collector-ext: external URL and token Secret reference in config"
 qeq collector-ext '[v["secret"]["secretName"] for v in ds["volumes"] if v["name"] == "collector-token"]' '["podlens-token"]' \
 	"collector-ext: token from the referenced Secret"
+render collector-ro --set collector.enabled=true --set collector.readTokens.existingSecret=podlens-read
+qeq collector-ro '[[a for a in c(dep)["args"] if a.startswith("--read-tokens")], mounts(dep, c(dep))["read-tokens"], [v["secret"]["secretName"] for v in dep["volumes"] if v["name"] == "read-tokens"]]' \
+	'[["--read-tokens=/etc/podlens/read-tokens/tokens"],["/etc/podlens/read-tokens",true],["podlens-read"]]' "collector-ro: namespace read tokens from the referenced Secret"
+qeq collector '[a for a in c(dep)["args"] if a.startswith("--read-tokens")]' '[]' "collector: no read tokens unless referenced"
 render collector-nopv --set collector.enabled=true --set collector.persistence.enabled=false --set collector.auth.existingSecret=mine
 qeq collector-nopv '[has("PersistentVolumeClaim"), has("Secret"), [v for v in dep["volumes"] if v["name"] == "data"][0]]' \
 	'[0,0,{"emptyDir":{},"name":"data"}]' "collector-nopv: emptyDir data, existing token Secret, no PVC"

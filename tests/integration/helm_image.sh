@@ -13,7 +13,8 @@ defer rm -rf "$work"
 [ -x "$BUILD/podlens-agent" ] || { tap_fail "$BUILD/podlens-agent built (make)"; exit 1; }
 
 bins=("$BUILD/podlens-agent")
-[ -x "$BUILD/podlens-collector" ] && bins+=("$BUILD/podlens-collector")
+if [ -x "$BUILD/bin/podlens-collector" ]; then bins+=("$BUILD/bin/podlens-collector")
+elif [ -x "$BUILD/podlens-collector" ]; then bins+=("$BUILD/podlens-collector"); fi
 if image/build-local.sh -o "$work/podlens.tar" -n localhost/podlens:test -r "$work/rootfs" >"$work/build.log" 2>&1; then
 	tap_ok "image/build-local.sh: $(stat -c %s "$work/podlens.tar") bytes, ${#bins[@]} binaries"
 else
@@ -41,9 +42,27 @@ for b in "${bins[@]}"; do
 	n=$(basename "$b")
 	if cmp -s "$b" "$work/rootfs/usr/local/bin/$n"; then tap_ok "$n in the image is byte-identical to $b"
 	else tap_fail "$n in the image differs from $b"; fi
-	out=$(chroot "$work/rootfs" "/usr/local/bin/$n" --version 2>&1); rc=$?
-	check_eq "$rc:$(echo "$out" | grep -c 'error while loading shared libraries')" "0:0" "$n --version runs from the image rootfs alone ($out)"
+	out=$(chroot "$work/rootfs" "/usr/local/bin/$n" --help 2>&1); rc=$?
+	check_eq "$rc:$(echo "$out" | grep -c 'error while loading shared libraries')" "0:0" "$n --help runs from the image rootfs alone"
 done
+check_eq "$(chroot "$work/rootfs" /usr/local/bin/podlens-agent --version 2>&1)" "podlens-agent $(sed -n 's/^appVersion: *"\{0,1\}\([^"]*\)"\{0,1\}$/\1/p' charts/podlens/Chart.yaml)" \
+	"agent version in the image is the chart's appVersion"
+if [ ${#bins[@]} -gt 1 ]; then
+	# the collector serves from the image rootfs alone: SQLite store created, /healthz answers
+	mkdir -p "$work/rootfs/data"
+	chroot "$work/rootfs" /usr/local/bin/podlens-collector --grpc-addr 127.0.0.1:0 --http-addr 127.0.0.1:0 \
+		--data-dir /data >"$work/collector.log" 2>&1 &
+	cpid=$!
+	defer "kill $cpid 2>/dev/null; wait $cpid 2>/dev/null"
+	if wait_for 10 "collector ready line" grep -q 'ready grpc_port=' "$work/collector.log"; then
+		hport=$(sed -n 's/.*ready grpc_port=[0-9]* http_port=\([0-9]*\).*/\1/p' "$work/collector.log")
+		check_eq "$(curl -s -m 5 "http://127.0.0.1:$hport/healthz")" ok "collector from the image rootfs answers /healthz"
+		check_eq "$(test -s "$work/rootfs/data/podlens.db" && echo yes)" yes "collector created its SQLite store in the data dir"
+	else
+		tap_fail "collector started from the image rootfs"; sed 's/^/# /' "$work/collector.log"
+	fi
+	kill "$cpid" 2>/dev/null; wait "$cpid" 2>/dev/null
+fi
 check_eq "$(cmp -s /etc/ssl/certs/ca-certificates.crt "$work/rootfs/etc/ssl/certs/ca-certificates.crt" && echo same)" same \
 	"CA bundle is the host's (Debian ca-certificates)"
 check_eq "$(awk -F: '$3 == 65532 {print $1}' "$work/rootfs/etc/passwd")" podlens "uid 65532 (the collector's runAsUser) named in /etc/passwd"
