@@ -238,3 +238,59 @@ reject "an unknown log level" --set agent.logLevel=verbose
 reject "a collector URL without scheme" --set agent.collectorURL=collector:4317
 reject "TLS without a Secret" --set collector.enabled=true --set collector.tls.enabled=true
 reject "a bad seccomp profile" --set agent.seccompProfile=Localhost
+
+# ------------------------------------------------------------------ the real programs accept what the chart renders
+# Agent: every rendered config.json goes through the agent's own parser. Config errors exit 2
+# before anything is loaded; a config that parses gets as far as the cgroup2 lookup, which an
+# impossible --cgroup-root makes fail (exit 1, nothing loaded, no network: collector/OTLP
+# overridden with loopback URLs, flags win over the config).
+AGENT_BIN=$BUILD/podlens-agent
+agent_accepts() {   # agent_accepts NAME
+	local n=$1 rc
+	q "$n" 'obj("ConfigMap")["data"]["config.json"]' >"$work/$n.config.json"
+	"$AGENT_BIN" --config "$work/$n.config.json" --cgroup-root /nonexistent-podlens-helm-test --cri-socket none \
+		--collector http://127.0.0.1:9 --otlp http://127.0.0.1:9 --metrics-addr 127.0.0.1:0 >/dev/null 2>"$work/$n.agent.err"
+	rc=$?
+	if [ $rc = 1 ] && grep -q 'cgroup2 is not mounted at /nonexistent-podlens-helm-test' "$work/$n.agent.err"; then
+		tap_ok "$n: podlens-agent parses the rendered config.json"
+	else
+		tap_fail "$n: podlens-agent rejected the rendered config (exit $rc)"; sed 's/^/# /' "$work/$n.agent.err"
+	fi
+}
+if [ -x "$AGENT_BIN" ]; then
+	for n in default custom dirmount nocri kubelet kubeletproxy noapi collector collector-ext tls spool privileged; do agent_accepts "$n"; done
+	# control: the same path with an unknown key is refused by the parser (exit 2, key named)
+	$PY -c 'import json,sys; c=json.load(open(sys.argv[1])); c["bogus_key"]=1; json.dump(c, open(sys.argv[2], "w"))' \
+		"$work/default.config.json" "$work/bogus.config.json"
+	"$AGENT_BIN" --config "$work/bogus.config.json" --cgroup-root /nonexistent-podlens-helm-test >/dev/null 2>"$work/bogus.err"
+	check_eq "$?:$(grep -c "unknown key 'bogus_key'" "$work/bogus.err")" "2:1" "control: the agent refuses a config with an unknown key"
+else
+	tap_fail "$AGENT_BIN built (make): needed to check the rendered configs"
+fi
+
+# Collector: the rendered args (paths mapped into a temp dir, addresses onto loopback port 0) start
+# the real collector, which reports ready and answers /healthz.
+COLL_BIN=$BUILD/bin/podlens-collector
+collector_accepts() {   # collector_accepts NAME
+	local n=$1 root=$work/$n.coll pid port
+	mkdir -p "$root/etc/podlens/token" "$root/etc/podlens/read-tokens" "$root/var/lib/podlens"
+	echo "test-token-$$" >"$root/etc/podlens/token/token"
+	echo "read-token-$$ *" >"$root/etc/podlens/read-tokens/tokens"
+	mapfile -t args < <(q "$n" '"\n".join(c(dep)["args"])' | sed -e "s|=/etc/podlens|=$root/etc/podlens|" \
+		-e "s|=/var/lib/podlens|=$root/var/lib/podlens|" -e 's|^--\(grpc\|http\)-addr=.*|--\1-addr=127.0.0.1:0|')
+	"$COLL_BIN" "${args[@]}" >"$root/log" 2>&1 &
+	pid=$!
+	defer "kill $pid 2>/dev/null"
+	if wait_for 10 "$n collector ready" grep -q 'ready grpc_port=' "$root/log"; then
+		port=$(sed -n 's/.*ready grpc_port=[0-9]* http_port=\([0-9]*\).*/\1/p' "$root/log")
+		check_eq "$(curl -s -m 5 "http://127.0.0.1:$port/healthz")" ok "$n: podlens-collector runs with the rendered args"
+	else
+		tap_fail "$n: podlens-collector with the rendered args"; sed 's/^/# /' "$root/log"
+	fi
+	kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null
+}
+if [ -x "$COLL_BIN" ]; then
+	for n in collector collector-ro collector-nopv; do collector_accepts "$n"; done
+else
+	tap_fail "$COLL_BIN built (make): needed to check the rendered collector args"
+fi
