@@ -237,7 +237,8 @@ static __always_inline void on_response(struct __sk_buff *skb, struct bpf_sock *
 	if (!l7_no_agg) {
 		struct l7_agg_key k = { .cgroup_id = cgid, .req_hash = st->req_hash, .status = status,
 					.dir = dir };
-		struct l7_agg_val *v = bpf_map_lookup_elem(&l7_agg, &k);
+		struct l7_agg_val *v = bpf_map_lookup_elem(&l7_agg, &k), *zero;
+		__u32 zk = 0;
 		__u64 b;
 
 		if (v) {
@@ -253,10 +254,9 @@ static __always_inline void on_response(struct __sk_buff *skb, struct bpf_sock *
 			st->resp_seq = seq;
 			return;
 		}
-		/* first of its key: insert it empty and send this one with its bytes (the route) */
-		__u32 zk = 0;
-		struct l7_agg_val *zero = bpf_map_lookup_elem(&l7_agg_zero, &zk);
-
+		/* first of its key: insert it empty and send this one with its bytes (the route); when
+		 * the map is full the insert fails and every request of the key takes the ring */
+		zero = bpf_map_lookup_elem(&l7_agg_zero, &zk);
 		if (zero)
 			bpf_map_update_elem(&l7_agg, &k, zero, BPF_NOEXIST);
 	}
