@@ -9,10 +9,16 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include "agent/batch.h"
+#include "agent/export/exporter.h"
 #include "agent/l7/http_agg.h"
 #include "agent/probes/l7.h"
 #include "lib/httpd.h"
 #include "lib/log.h"
+
+#ifndef PODLENS_AGENT_VERSION
+#define PODLENS_AGENT_VERSION "0.1.0"
+#endif
 
 static uint64_t wall_ms(void)
 {
@@ -40,16 +46,64 @@ static void on_cgroup(void *ctx, const struct pl_cgroup_event *e)
 	}
 }
 
+/* Closed connections and process events are kept (bounded) for the interval's export batch. */
 static void on_flow(void *ctx, const struct pl_tcp_flow_event *e)
 {
-	(void)ctx;
-	(void)e;
+	struct agent *a = ctx;
+
+	if (a->exp)
+		flows__add(&a->flows, e);
 }
 
 static void on_proc(void *ctx, const struct pl_proc_event *e)
 {
+	struct agent *a = ctx;
+
 	if (e->type == PROC_EXEC)
-		log_debug("exec cgroup %llu pid %u %s", (unsigned long long)e->cgroup_id, e->pid, e->filename);
+		log_debug("exec cgroup %llu pid %u %.128s", (unsigned long long)e->cgroup_id, e->pid, e->filename);
+	if (!a->exp)
+		return;
+	if (a->nprocs < AGENT_MAX_PROCS) {
+		a->procs[a->nprocs].e = *e;
+		a->procs[a->nprocs++].ts_ms = wall_ms();
+	} else {
+		a->export_overflow++;
+	}
+}
+
+static int export_start(struct agent *a)
+{
+	struct exporter_opts o = { 0 };
+
+	if (!a->cfg.collector_url && !a->cfg.otlp_url)
+		return 0;
+	o.url = a->cfg.collector_url;
+	o.ca_file = a->cfg.collector_ca;
+	o.cert_file = a->cfg.collector_cert;
+	o.key_file = a->cfg.collector_key;
+	o.token_file = a->cfg.collector_token_file;
+	o.spool_dir = a->cfg.spool_dir;
+	o.spool_max_bytes = a->cfg.spool_max_bytes;
+	o.node = a->node;
+	o.agent_version = "podlens-agent " PODLENS_AGENT_VERSION;
+	o.otlp_url = a->cfg.otlp_url;
+	o.otlp_ca_file = a->cfg.collector_ca;
+	a->procs = calloc(AGENT_MAX_PROCS, sizeof(*a->procs));
+	a->batch = batch__new();
+	if (flows__init(&a->flows) || !a->procs || !a->batch) {
+		log_error("out of memory");
+		return -ENOMEM;
+	}
+	a->exp = exporter__new(&o);
+	if (!a->exp) {
+		log_error("export: cannot start (%s); see the line above", strerror(errno));
+		return -EINVAL;
+	}
+	if (o.url)
+		log_info("export: podlens.v1 batches to %s%s", o.url, o.spool_dir ? " (disk spool)" : "");
+	if (o.otlp_url)
+		log_info("export: OTLP metrics to %s", o.otlp_url);
+	return 0;
 }
 
 static void http_handler(void *ctx, const struct httpd_req *req, struct httpd_resp *resp)
@@ -192,6 +246,17 @@ struct agent *agent__new(struct agent_config *cfg)
 		goto fail;
 	}
 	cgpaths__init(&a->paths, a->cgroup2);
+	/* bind the metrics address before loading anything: a bad address fails fast and clean */
+	if (a->cfg.metrics_addr) {
+		a->httpd = httpd__new(a->cfg.metrics_addr, http_handler, a, NULL);
+		if (!a->httpd) {
+			log_error("--metrics-addr %s: %s", a->cfg.metrics_addr,
+				  errno == EINVAL ? "expected HOST:PORT, e.g. 127.0.0.1:9464" : strerror(errno));
+			goto fail;
+		}
+		log_info("serving /metrics and /healthz on %s (port %d)", a->cfg.metrics_addr,
+			 httpd__port(a->httpd));
+	}
 
 	po.cgroup2_mount = a->cgroup2;
 	po.btf_path = a->cfg.btf_path;
@@ -230,20 +295,13 @@ struct agent *agent__new(struct agent_config *cfg)
 	cgpaths__scan(&a->paths);
 	l7_start(a);
 	agent_meta__start(a);   /* without a runtime, workloads stay named by cgroup path */
+	if (export_start(a))
+		goto fail;
+	a->interval_start_ms = wall_ms();
 
 	if (a->cfg.output == OUTPUT_TABLE && !(a->table = table__new(stdout, isatty(STDOUT_FILENO)))) {
 		log_error("out of memory");
 		goto fail;
-	}
-	if (a->cfg.metrics_addr) {
-		a->httpd = httpd__new(a->cfg.metrics_addr, http_handler, a, NULL);
-		if (!a->httpd) {
-			log_error("--metrics-addr %s: %s", a->cfg.metrics_addr,
-				  errno == EINVAL ? "expected HOST:PORT, e.g. 127.0.0.1:9464" : strerror(errno));
-			goto fail;
-		}
-		log_info("serving /metrics and /healthz on %s (port %d)", a->cfg.metrics_addr,
-			 httpd__port(a->httpd));
 	}
 	{
 		FILE *f = fopen("/proc/sys/kernel/bpf_stats_enabled", "r");
@@ -267,6 +325,14 @@ void agent__free(struct agent *a)
 	if (!a)
 		return;
 	httpd__free(a->httpd);
+	if (a->exp) {
+		if (exporter__flush(a->exp, 5000))
+			log_warn("export: not everything was sent within 5 s at exit (counted as dropped)");
+		exporter__free(a->exp);
+	}
+	batch__free(a->batch);
+	flows__free(&a->flows);
+	free(a->procs);
 	agent_meta__free(a);
 	l7_probe__free(a->l7);      /* detaches every L7 link */
 	http_agg__free(a->http);
@@ -366,6 +432,8 @@ static void emit(void *ctx, const struct workload *w)
 	} else if (a->cfg.output == OUTPUT_TABLE) {
 		table__add(a->table, &r);
 	}
+	if (a->batch)
+		batch__add_workload(a->batch, &m, &w->cur, a->http);
 	json_decref(r.http);
 }
 
@@ -396,12 +464,54 @@ void agent__interval(struct agent *a, uint64_t elapsed_ms)
 	agg__foreach_active(&a->agg, emit, &e);
 	if (a->cfg.output == OUTPUT_JSON)
 		fflush(stdout);
+	if (a->exp)
+		agent__export_interval(a, elapsed_ms);
 	a->tracked = agg__end_interval(&a->agg, forget, a);
 	if (a->http)
 		http_agg__reset(a->http);
 	if (a->table)
 		table__flush(a->table, e.ts_ms, elapsed_ms, a->tracked);
 	a->intervals++;
+}
+
+/* Flows and process events of monitored workloads, drop counters, then hand the batch over. */
+void agent__export_interval(struct agent *a, uint64_t elapsed_ms)
+{
+	Podlens__V1__Batch *b;
+	struct wl_meta local, remote;
+	uint64_t now = wall_ms();
+	int r;
+
+	const struct flow_agg *fa;
+
+	for (size_t pos = 0; (fa = flows__next(&a->flows, &pos));) {
+		if (!agent_meta__identity(a, fa->cgroup_id, &local))
+			continue;
+		batch__add_flow(a->batch, &local,
+				agent_meta__by_ip(a, fa->family, fa->raddr, &remote) ? &remote : NULL, fa);
+	}
+	for (size_t i = 0; i < a->nprocs; i++) {
+		if (agent_meta__identity(a, a->procs[i].e.cgroup_id, &local))
+			batch__add_process(a->batch, &local, &a->procs[i].e, a->procs[i].ts_ms);
+	}
+	for (int i = PROBE_TCP; i < PROBE__COUNT; i++) {
+		const struct probe_status *s = probes__status(a->probes, i);
+
+		if (s->drops)
+			batch__add_drop(a->batch, s->name, s->drops);   /* cumulative since start */
+	}
+	if (a->l7 && l7_probe__drops(a->l7))
+		batch__add_drop(a->batch, "l7", l7_probe__drops(a->l7));
+	b = batch__get(a->batch, a->interval_start_ms, (uint32_t)elapsed_ms);
+	b->drops->aggregation_overflow = a->export_overflow + a->flows.overflow +
+					 (a->http ? http_agg__dropped(a->http) : 0);
+	r = exporter__submit(a->exp, b);
+	if (r)
+		log_warn("export: batch of %zu records not queued: %s", batch__records(a->batch), strerror(-r));
+	batch__reset(a->batch);
+	flows__reset(&a->flows);
+	a->nprocs = 0;
+	a->interval_start_ms = now;
 }
 
 void agent__poll_probes(struct agent *a)

@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "agent/cgroupfs.h"
+#include "agent/flows.h"
 #include "agent/options.h"
 #include "agent/output/output.h"
 #include "agent/pipeline/agg.h"
@@ -15,6 +16,15 @@ struct httpd;
 struct http_agg;
 struct l7_probe;
 struct meta_cache;
+struct exporter;
+struct batch;
+
+#define AGENT_MAX_PROCS 4096   /* process events kept per interval for export */
+
+struct proc_rec {
+	struct pl_proc_event e;
+	uint64_t ts_ms;
+};
 
 struct agent {
 	struct agent_config cfg;
@@ -31,6 +41,13 @@ struct agent {
 	struct idmap l7_cgroups;    /* cgroup ids with the L7 programs attached (value unused) */
 	struct meta_cache *meta;    /* pod metadata; NULL when unavailable */
 	const char **ns_include, **ns_exclude;   /* NULL-terminated views of cfg lists */
+	struct exporter *exp;       /* collector / OTLP export; NULL = standalone */
+	struct batch *batch;        /* this interval's podlens.v1 Batch */
+	struct flows flows;         /* closed connections of the interval, aggregated */
+	struct proc_rec *procs;
+	size_t nprocs;
+	uint64_t export_overflow;   /* process events beyond the per-interval bound */
+	uint64_t interval_start_ms;
 	uint64_t intervals;         /* completed */
 	uint64_t events[PROBE__COUNT];   /* events measured per probe (packets, TCP events, ...) */
 	size_t tracked;
@@ -55,6 +72,13 @@ void agent_meta__apply(struct agent *a);
 void agent_meta__resync(struct agent *a);
 void agent_meta__cgroup(struct agent *a, uint64_t id, const char *path, bool mkdir);
 bool agent_meta__identify(struct agent *a, const struct workload *w, struct wl_meta *out);
+/* Identity of any cgroup (flows, process events); false when it is not monitored. */
+bool agent_meta__identity(struct agent *a, uint64_t cgid, struct wl_meta *out);
+/* The pod (on this node) that owns an IPv4/IPv6 address; false when unknown. */
+bool agent_meta__by_ip(struct agent *a, int family, const uint8_t *addr, struct wl_meta *out);
+
+/* agent/export glue (agent.c) */
+void agent__export_interval(struct agent *a, uint64_t elapsed_ms);
 
 void agent__interval(struct agent *a, uint64_t elapsed_ms);
 void agent__poll_probes(struct agent *a);

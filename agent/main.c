@@ -4,6 +4,7 @@
  * Single-threaded epoll loop over: signalfd (SIGINT/SIGTERM), the interval timerfd, an optional
  * duration timerfd, the BPF ring buffers' epoll fd, and the /metrics HTTP server's fd. */
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -61,8 +62,6 @@ static int run(struct agent *a)
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGINT);
 	sigaddset(&mask, SIGTERM);
-	sigprocmask(SIG_BLOCK, &mask, NULL);
-	signal(SIGPIPE, SIG_IGN);
 	sfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
 	ep = epoll_create1(EPOLL_CLOEXEC);
 	tfd = timer_fd(interval_ms, interval_ms);
@@ -158,6 +157,7 @@ int main(int argc, char **argv)
 {
 	struct agent *a = NULL;
 	struct agent_config cfg;
+	sigset_t mask;
 	int r;
 
 	log__init("podlens-agent", LOG_INFO);
@@ -167,6 +167,14 @@ int main(int argc, char **argv)
 		return r > 0 ? 0 : 2;
 	}
 	log__init("podlens-agent", cfg.log_level);
+
+	/* Before any thread exists (the exporter's senders, the namespace watch): threads inherit the
+	 * mask, so SIGINT/SIGTERM can only be taken through the loop's signalfd. */
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &mask, NULL);
+	signal(SIGPIPE, SIG_IGN);
 
 	a = agent__new(&cfg);   /* takes ownership of cfg */
 	if (!a)

@@ -6,6 +6,7 @@
  * runs. A cgroup the cache has not decided is counted (pl_default_mode = monitored), and its record
  * is held back (for up to META_HOLD_INTERVALS) while it looks like a pod's but is not resolved yet,
  * so no bytes of a new pod are ever reported under an unresolved workload. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -135,6 +136,8 @@ static const char *nz(const char *s)
 	return s && *s ? s : NULL;
 }
 
+static void fill(struct wl_meta *out, const struct workload_meta *m);
+
 /* Fill the identity of a record. Returns false when the record must not be emitted now:
  * the workload is not monitored, or it is a pod's cgroup whose metadata has not arrived (held). */
 bool agent_meta__identify(struct agent *a, const struct workload *w, struct wl_meta *out)
@@ -159,6 +162,12 @@ bool agent_meta__identify(struct agent *a, const struct workload *w, struct wl_m
 	}
 	if (!m->decision.monitored)
 		return false;
+	fill(out, m);
+	return true;
+}
+
+static void fill(struct wl_meta *out, const struct workload_meta *m)
+{
 	out->namespace_ = nz(m->namespace);
 	out->pod = nz(m->pod);
 	out->pod_uid = nz(m->pod_uid);
@@ -167,5 +176,60 @@ bool agent_meta__identify(struct agent *a, const struct workload *w, struct wl_m
 	out->image = nz(m->image);
 	out->owner_kind = nz(m->owner_kind);
 	out->owner_name = nz(m->owner_name);
+}
+
+bool agent_meta__identity(struct agent *a, uint64_t cgid, struct wl_meta *out)
+{
+	const struct workload_meta *m;
+
+	memset(out, 0, sizeof(*out));
+	out->cgid = cgid;
+	out->node = a->node;
+	out->cgroup_path = cgpaths__lookup(&a->paths, cgid);
+	if (!a->meta)
+		return true;
+	m = meta_cache__lookup(a->meta, cgid);
+	if (!m)
+		return true;
+	if (!m->decision.monitored)
+		return false;
+	if (m->kind != WL_HOST)
+		fill(out, m);
+	return true;
+}
+
+struct ip_find {
+	const char *ip;
+	const struct workload_meta *found;
+};
+
+static void find_ip(const struct workload_meta *m, void *ud)
+{
+	struct ip_find *f = ud;
+
+	if (f->found || m->kind == WL_HOST || m->exited)
+		return;
+	for (unsigned i = 0; i < m->n_ips && i < WL_MAX_IPS; i++)
+		if (!strcmp(m->ips[i], f->ip))
+			f->found = m;
+}
+
+bool agent_meta__by_ip(struct agent *a, int family, const uint8_t *addr, struct wl_meta *out)
+{
+	char ip[INET6_ADDRSTRLEN];
+	struct ip_find f = { ip, NULL };
+
+	if (!a->meta || !inet_ntop(family, addr, ip, sizeof(ip)))
+		return false;
+	meta_cache__foreach(a->meta, find_ip, &f);
+	if (!f.found)
+		return false;
+	memset(out, 0, sizeof(*out));
+	out->node = a->node;   /* pod IPs known here are of pods on this node */
+	out->namespace_ = nz(f.found->namespace);
+	out->pod = nz(f.found->pod);
+	out->pod_uid = nz(f.found->pod_uid);
+	out->owner_kind = nz(f.found->owner_kind);
+	out->owner_name = nz(f.found->owner_name);
 	return true;
 }

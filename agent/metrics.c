@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "agent/agent.h"
+#include "agent/export/exporter.h"
 #include "agent/probes/l7.h"
 
 static long rss_bytes(void)
@@ -82,6 +83,15 @@ char *agent__metrics_text(struct agent *a, size_t *len)
 		(unsigned long long)a->intervals);
 	fprintf(f, "# HELP process_resident_memory_bytes Resident memory of the agent.\n"
 		   "# TYPE process_resident_memory_bytes gauge\nprocess_resident_memory_bytes %ld\n", rss_bytes());
+	if (a->exp) {
+		char eb[8192];
+
+		if (exporter__format_metrics(a->exp, eb, sizeof(eb)) >= 0)
+			fputs(eb, f);
+		fprintf(f, "# HELP podlens_export_overflow_total Flows and process events beyond the per-interval "
+			   "bound (not exported).\n# TYPE podlens_export_overflow_total counter\n"
+			   "podlens_export_overflow_total %llu\n", (unsigned long long)a->export_overflow);
+	}
 	fclose(f);
 	return buf;
 }

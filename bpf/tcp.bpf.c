@@ -26,6 +26,7 @@ struct {
 struct sock_state {
 	u64 open_ns;
 	u32 connect_lat_us;
+	u16 lport;        /* at ESTABLISHED: by the time of CLOSE the port is released (0) */
 	u8 direction;
 };
 
@@ -94,7 +95,8 @@ static __always_inline void emit_close(const struct sock *sk, u64 cgid, struct s
 	e->total_retrans = BPF_CORE_READ(tp, total_retrans);
 	family = BPF_CORE_READ(sk, __sk_common.skc_family);
 	e->family = family;
-	e->lport = BPF_CORE_READ(sk, __sk_common.skc_num);
+	/* the tracepoint fires in inet_sk_state_store(), after tcp_set_state() released the port */
+	e->lport = st && st->lport ? st->lport : BPF_CORE_READ(sk, __sk_common.skc_num);
 	e->rport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
 	if (family == AF_INET) {
 		BPF_CORE_READ_INTO(e->laddr, sk, __sk_common.skc_rcv_saddr);
@@ -137,11 +139,13 @@ int BPF_PROG(pl_tcp_state, const struct sock *sk, const int oldstate, const int 
 				u64 lat = (now - st->open_ns) / 1000;
 
 				st->connect_lat_us = lat;
+				st->lport = BPF_CORE_READ(sk, __sk_common.skc_num);
 				c->connect_lat_sum_us += lat;
 				c->connect_lat_count++;
 			}
 		} else if (oldstate == TCP_SYN_RECV) {
-			struct sock_state s = { .open_ns = now, .direction = TCP_DIR_PASSIVE };
+			struct sock_state s = { .open_ns = now, .direction = TCP_DIR_PASSIVE,
+						.lport = BPF_CORE_READ(sk, __sk_common.skc_num) };
 
 			c->passive_opens++;
 			bpf_map_update_elem(&pl_tcp_socks, &key, &s, BPF_ANY);

@@ -149,7 +149,7 @@ static bool ensure_source(struct meta_cache *c)
 	if (!c->cri) {
 		if (!c->runtime_logged) {
 			if (!sock || !strcmp(sock, "auto"))
-				log_warn("cri: no runtime socket found (tried %s, %s, %s, %s); naming workloads by cgroup path",
+				log_info("cri: no runtime socket found (tried %s, %s, %s, %s); naming workloads by cgroup path",
 					 cri_default_sockets[0], cri_default_sockets[1], cri_default_sockets[2],
 					 cri_default_sockets[3]);
 			else
