@@ -532,6 +532,19 @@ void agent__resync(struct agent *a)
 	agent_meta__resync(a);
 }
 
+int agent__l7_fd(struct agent *a)
+{
+	return a->l7 ? l7_probe__fd(a->l7) : -1;
+}
+
+void agent__l7_poll(struct agent *a)
+{
+	int n = l7_probe__poll(a->l7);
+
+	if (n < 0 && n != -EINTR)
+		log_warn("l7 poll: %s", strerror(-n));
+}
+
 int agent__httpd_fd(struct agent *a)
 {
 	return httpd__fd(a->httpd);

@@ -84,6 +84,8 @@ void agent__interval(struct agent *a, uint64_t elapsed_ms);
 void agent__poll_probes(struct agent *a);
 void agent__tick(struct agent *a);
 int agent__httpd_fd(struct agent *a);
+int agent__l7_fd(struct agent *a);     /* -1 when L7 is off */
+void agent__l7_poll(struct agent *a);
 void agent__httpd_process(struct agent *a);
 
 /* Prometheus text for /metrics (malloc'd). */

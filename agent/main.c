@@ -18,7 +18,7 @@
 #include "agent/agent.h"
 #include "lib/log.h"
 
-enum { EV_SIGNAL = 1, EV_INTERVAL, EV_DURATION, EV_PROBES, EV_HTTP, EV_RESYNC };
+enum { EV_SIGNAL = 1, EV_INTERVAL, EV_DURATION, EV_PROBES, EV_HTTP, EV_RESYNC, EV_L7 };
 
 static uint64_t mono_ms(void)
 {
@@ -84,6 +84,8 @@ static int run(struct agent *a)
 		add_fd(ep, probes__epoll_fd(a->probes), EV_PROBES);
 	if (a->httpd)
 		add_fd(ep, agent__httpd_fd(a), EV_HTTP);
+	if (agent__l7_fd(a) >= 0)
+		add_fd(ep, agent__l7_fd(a), EV_L7);
 
 	log_info("running: interval %llus%s, output %s", (unsigned long long)a->cfg.interval_s,
 		 a->cfg.duration_s ? ", until --duration" : ", until SIGTERM",
@@ -128,6 +130,9 @@ static int run(struct agent *a)
 				break;
 			case EV_PROBES:
 				agent__poll_probes(a);
+				break;
+			case EV_L7:
+				agent__l7_poll(a);
 				break;
 			case EV_HTTP:
 				agent__httpd_process(a);
