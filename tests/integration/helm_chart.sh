@@ -294,3 +294,20 @@ if [ -x "$COLL_BIN" ]; then
 else
 	tap_fail "$COLL_BIN built (make): needed to check the rendered collector args"
 fi
+
+# NOTES.txt (helm renders it only on install): render it as a plain template from a copy of the chart
+# as a named template shown through a ConfigMap
+cp -r "$CHART" "$work/notes-chart"
+{ echo '{{- define "test.notes" -}}'; cat "$work/notes-chart/templates/NOTES.txt"; echo '{{- end -}}'; } >"$work/notes-chart/templates/_notes.tpl"
+rm "$work/notes-chart/templates/NOTES.txt"
+printf '%s\n' 'apiVersion: v1' 'kind: ConfigMap' 'metadata: {name: notes}' 'data:' '  notes: |' \
+	'    {{- include "test.notes" . | nindent 4 }}' >"$work/notes-chart/templates/notes.yaml"
+notes() { helm template rel "$work/notes-chart" --namespace obs --show-only templates/notes.yaml "$@" >"$work/notes.yaml" 2>&1 &&
+	$PY -c 'import sys, yaml; print(yaml.safe_load(open(sys.argv[1]))["data"]["notes"])' "$work/notes.yaml"; }
+n_def=$(notes); n_col=$(notes --set collector.enabled=true); n_priv=$(notes --set agent.privileged=true)
+check_eq "$(echo "$n_def" | grep -c 'Capabilities: BPF, PERFMON, NET_ADMIN (everything else dropped)')" 1 "NOTES: states the capabilities"
+check_eq "$(echo "$n_def" | grep -c 'include \*; exclude kube-system')" 1 "NOTES: states the namespace filter"
+check_eq "$(echo "$n_def" | grep -c 'Export:       standalone')" 1 "NOTES: standalone without a collector"
+check_eq "$(echo "$n_col" | grep -c 'Export:       http://rel-podlens-collector.obs.svc:4317')" 1 "NOTES: names the collector URL"
+check_eq "$(echo "$n_col" | grep -c 'get secret rel-podlens-collector-token')" 1 "NOTES: how to read the collector token"
+check_eq "$(echo "$n_priv" | grep -c 'PRIVILEGED')" 1 "NOTES: warns when the privileged fallback is on"
