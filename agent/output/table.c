@@ -109,6 +109,12 @@ void table__flush(struct table *t, uint64_t ts_ms, uint64_t interval_ms, size_t 
 	double secs = interval_ms ? interval_ms / 1000.0 : 1;
 	char ts[40];
 
+	/* the last, partial interval at exit can be a few ms long: its per-second rates would be
+	 * meaningless on screen (the JSON output still carries its counts) */
+	if (interval_ms < 200) {
+		t->n = 0;
+		return;
+	}
 	output__format_ts(ts_ms, ts, sizeof(ts));
 	qsort(t->rows, t->n, sizeof(*t->rows), by_traffic);
 	if (t->tty)
