@@ -3,7 +3,7 @@
 #  - the OCI tarball names the image and holds exactly: the binaries (byte-identical to $BUILD's),
 #    the libraries ldd resolves for them, the ELF interpreter, the CA bundle, passwd and group
 #  - the agent (and collector, when built) start from that rootfs alone (chroot): no library missing
-#  - the runtime packages image/Containerfile installs (plus their dependencies, per apt's metadata)
+#  - the runtime packages image/Containerfile installs (plus their dependencies, per dpkg's database)
 #    own every library the binaries load, so the Debian-based recipe needs nothing else
 source "$(dirname "$0")/../lib.sh"
 cd "$TOP"
@@ -70,8 +70,24 @@ check_eq "$(awk -F: '$3 == 65532 {print $1}' "$work/rootfs/etc/passwd")" podlens
 # Containerfile: its apt package list (with dependencies) owns every library
 pkgs=$(sed -n '/apt-get install/,/ca-certificates/p' image/Containerfile | tr ' \\' '\n\n' | grep -E '^(lib[a-z0-9.+-]+|zlib1g|ca-certificates)$' | sort -u)
 check_ge "$(echo "$pkgs" | wc -w)" 9 "Containerfile lists the runtime packages"
-apt-cache depends --recurse --no-recommends --no-suggests --no-conflicts --no-breaks --no-replaces --no-enhances \
-	$pkgs 2>/dev/null | grep -v '^ ' | sed 's/:.*//' | sort -u >"$work/closure"
+# dependency closure from dpkg's status database (installed packages: the binaries run here, so
+# their libraries are installed; works without apt lists), alternatives and virtual packages included
+dpkg-query -W -f='${Package}\t${Depends}, ${Pre-Depends}\t${Provides}\n' | $PY -c '
+import re, sys
+deps, prov = {}, {}
+for line in sys.stdin:
+    name, d, p = (line.rstrip("\n").split("\t") + ["", ""])[:3]
+    deps[name] = [x.strip().split(" ")[0].split(":")[0] for x in re.split("[,|]", d) if x.strip()]
+    for v in re.split(",", p):
+        if v.strip():
+            prov.setdefault(v.strip().split(" ")[0], []).append(name)
+todo, seen = sys.argv[1:], set()
+while todo:
+    n = todo.pop()
+    for m in [n] + prov.get(n, []):
+        if m not in seen and m in deps:
+            seen.add(m); todo.extend(deps[m])
+print("\n".join(sorted(seen)))' $pkgs >"$work/closure"
 owner() { dpkg -S "$1" 2>/dev/null || dpkg -S "/usr$1" 2>/dev/null || dpkg -S "$(readlink -f "$1")" 2>/dev/null; }
 missing=
 for lib in $(grep -v -e '^/usr/local/bin/' -e '^/etc/' "$work/want"); do
