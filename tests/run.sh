@@ -47,7 +47,6 @@ fuzz_one() {   # fuzz_one TARGET: seeded, time-bounded, corpus copied so the rep
 	local t=$1 name corpus
 	name=$(basename "$t")
 	corpus=$(mktemp -d)
-	trap 'rm -rf "$corpus"' RETURN
 	[ -d tests/fuzz/corpus/$name ] && cp -r tests/fuzz/corpus/$name/. "$corpus/"
 	if "$t" -max_total_time="$FUZZ_SECONDS" -timeout=10 -rss_limit_mb=2048 \
 		-artifact_prefix="$LOGDIR/$name-" "$corpus" >"$LOGDIR/fuzz-$name.log" 2>&1; then
@@ -55,6 +54,7 @@ fuzz_one() {   # fuzz_one TARGET: seeded, time-bounded, corpus copied so the rep
 	else
 		echo "not ok - $name: crash or leak, see $LOGDIR/fuzz-$name.log"; tail -30 "$LOGDIR/fuzz-$name.log"
 	fi
+	rm -rf "$corpus"
 }
 
 for suite in $SUITES; do

@@ -14,7 +14,7 @@
 #      (its container log) give payments/client rx and shop/web tx within 5% of the fetched bytes
 #   6. SIGTERM (StopContainer): exit 0, last interval flushed
 . "$(dirname "$0")/../../tests/lib.sh"
-. "$(dirname "$0")/../scenarios/common.sh"
+. "$(dirname "$0")/common.sh"
 N=${E2E_FETCHES:-20}
 SIZE=100000
 NODE=e2e-node-$$
