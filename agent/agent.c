@@ -119,8 +119,12 @@ static void http_handler(void *ctx, const struct httpd_req *req, struct httpd_re
 		resp->body = agent__metrics_text(a, &resp->body_len);
 		resp->status = resp->body ? 200 : 500;
 	} else if (!strcmp(req->path, "/healthz")) {
-		resp->body = strdup("ok\n");
-		resp->body_len = resp->body ? 3 : 0;
+		char why[256];
+		const char *bad = agent_meta__unhealthy(a, why, sizeof(why));
+
+		resp->status = bad ? 503 : 200;
+		resp->body = strdup(bad ? bad : "ok\n");
+		resp->body_len = resp->body ? strlen(resp->body) : 0;
 	} else {
 		resp->status = 404;
 	}

@@ -48,6 +48,8 @@ struct agent {
 	size_t nprocs;
 	uint64_t export_overflow;   /* process events beyond the per-interval bound */
 	uint64_t interval_start_ms;
+	bool runtime_seen;          /* the CRI answered at least once */
+	uint64_t runtime_up_ms;     /* monotonic ms of the last resync that reached it */
 	uint64_t intervals;         /* completed */
 	uint64_t events[PROBE__COUNT];   /* events measured per probe (packets, TCP events, ...) */
 	size_t tracked;
@@ -71,6 +73,8 @@ void agent_meta__free(struct agent *a);
 void agent_meta__apply(struct agent *a);
 void agent_meta__resync(struct agent *a);
 void agent_meta__cgroup(struct agent *a, uint64_t id, const char *path, bool mkdir);
+/* NULL when healthy, else why /healthz must fail (the runtime unreachable for too long). */
+const char *agent_meta__unhealthy(struct agent *a, char *buf, size_t len);
 bool agent_meta__identify(struct agent *a, const struct workload *w, struct wl_meta *out);
 /* Identity of any cgroup (flows, process events); false when it is not monitored. */
 bool agent_meta__identity(struct agent *a, uint64_t cgid, struct wl_meta *out);

@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "agent/agent.h"
 #include "agent/probes/l7.h"
@@ -18,6 +19,8 @@
 #include "lib/log.h"
 
 #define META_HOLD_INTERVALS 5
+
+static void note_runtime(struct agent *a, int r);
 
 static const char **strv(const struct strlist *l)
 {
@@ -61,6 +64,7 @@ int agent_meta__start(struct agent *a)
 		return -errno;
 	}
 	r = meta_cache__resync(a->meta);
+	note_runtime(a, r);
 	if (r == -ENOENT)
 		log_info("metadata: no container runtime (cri socket %s); workloads are named by cgroup path",
 			 a->cfg.cri_socket);
@@ -108,6 +112,39 @@ void agent_meta__apply(struct agent *a)
 	}
 }
 
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void note_runtime(struct agent *a, int r)
+{
+	if (r == 0) {
+		a->runtime_seen = true;
+		a->runtime_up_ms = mono_ms();
+	}
+}
+
+/* A runtime that answered once and then stays unreachable for 6 resync periods (60 s by default) fails
+ * /healthz: in a pod that mounts only the CRI socket file, a restarted runtime's new socket is
+ * invisible until the pod restarts, which is what the liveness probe then does. */
+const char *agent_meta__unhealthy(struct agent *a, char *buf, size_t len)
+{
+	uint64_t limit = a->cfg.resync_s * 6000, down;
+
+	if (!a->meta || !a->runtime_seen)
+		return NULL;
+	down = mono_ms() - a->runtime_up_ms;
+	if (down <= limit)
+		return NULL;
+	snprintf(buf, len, "container runtime unreachable for %llu s (cri socket %s)\n",
+		 (unsigned long long)(down / 1000), a->cfg.cri_socket);
+	return buf;
+}
+
 void agent_meta__resync(struct agent *a)
 {
 	int r;
@@ -115,6 +152,7 @@ void agent_meta__resync(struct agent *a)
 	if (!a->meta)
 		return;
 	r = meta_cache__resync(a->meta);
+	note_runtime(a, r);
 	if (r && r != -ENOENT)
 		log_debug("metadata: resync: %s", strerror(-r));
 	agent_meta__apply(a);

@@ -181,48 +181,46 @@ int BPF_PROG(pl_tcp_state, const struct sock *sk, const int oldstate, const int 
 	return 0;
 }
 
+/* Counters of a full socket's cgroup when it is monitored, else NULL. sk is NULL for a reset
+ * answering a packet no socket owns, and may be a request or timewait mini-socket. */
+static __always_inline struct pl_tcp_counters *sock_counters(const struct sock *sk)
+{
+	u64 cgid;
+
+	if (!sk || !full_sock(sk))
+		return NULL;
+	cgid = sock_cgroup_id(sk);
+	if (!cgid || !cg_monitored(cgid))
+		return NULL;
+	return counters(cgid);
+}
+
 SEC("tp_btf/tcp_retransmit_skb")
 int BPF_PROG(pl_tcp_retrans, const struct sock *sk, const struct sk_buff *skb)
 {
-	struct pl_tcp_counters *c;
-	u64 cgid;
+	struct pl_tcp_counters *c = sock_counters(sk);
 
-	if (!sk || !full_sock(sk))
-		return 0;
-	cgid = sock_cgroup_id(sk);
-	if (!cgid || !cg_monitored(cgid) || !(c = counters(cgid)))
-		return 0;
-	c->retransmits++;
+	if (c)
+		c->retransmits++;
 	return 0;
 }
 
-/* sk is NULL for a reset answering a packet no socket owns, and may be a mini-socket. */
 SEC("tp_btf/tcp_send_reset")
 int BPF_PROG(pl_tcp_rst_out, const struct sock *sk, const struct sk_buff *skb)
 {
-	struct pl_tcp_counters *c;
-	u64 cgid;
+	struct pl_tcp_counters *c = sock_counters(sk);
 
-	if (!sk || !full_sock(sk))
-		return 0;
-	cgid = sock_cgroup_id(sk);
-	if (!cgid || !cg_monitored(cgid) || !(c = counters(cgid)))
-		return 0;
-	c->resets_sent++;
+	if (c)
+		c->resets_sent++;
 	return 0;
 }
 
 SEC("tp_btf/tcp_receive_reset")
 int BPF_PROG(pl_tcp_rst_in, struct sock *sk)
 {
-	struct pl_tcp_counters *c;
-	u64 cgid;
+	struct pl_tcp_counters *c = sock_counters(sk);
 
-	if (!sk)
-		return 0;
-	cgid = sock_cgroup_id(sk);
-	if (!cgid || !cg_monitored(cgid) || !(c = counters(cgid)))
-		return 0;
-	c->resets_received++;
+	if (c)
+		c->resets_received++;
 	return 0;
 }
