@@ -455,6 +455,7 @@ void agent__interval(struct agent *a, uint64_t elapsed_ms)
 
 	if (a->l7)
 		l7_probe__poll(a->l7);
+	agent__poll_probes(a);   /* events are batched in the kernel: drain them for this interval */
 	probes__read_traffic(a->probes, feed_traffic, a);
 	probes__read_tcp(a->probes, feed_tcp, a);
 	probes__read_proc(a->probes, feed_proc, a);

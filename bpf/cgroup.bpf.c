@@ -39,7 +39,7 @@ static __always_inline int emit(struct cgroup *cgrp, const char *path, u32 op)
 	e->level = BPF_CORE_READ(cgrp, level);
 	if (bpf_probe_read_kernel_str(e->path, sizeof(e->path), path) < 0)
 		e->path[0] = '\0';
-	bpf_ringbuf_submit(e, 0);
+	bpf_ringbuf_submit(e, 0);   /* immediate: a new container's decision must beat its first process */
 	return 0;
 }
 

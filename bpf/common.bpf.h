@@ -22,6 +22,17 @@ struct {
 
 const volatile __u8 pl_default_mode = PL_CG_MONITORED;
 
+/* Ring buffer wake-ups: waking the agent on every event costs microseconds per event (an irq_work
+ * and a task wake-up); events are only needed at the interval. So the consumer is woken only once
+ * pl_wakeup_bytes are waiting (the agent also drains every buffer at each interval tick). */
+const volatile __u32 pl_wakeup_bytes = 64 * 1024;
+
+static __always_inline u64 rb_submit_flags(void *rb)
+{
+	return bpf_ringbuf_query(rb, BPF_RB_AVAIL_DATA) >= pl_wakeup_bytes ? BPF_RB_FORCE_WAKEUP
+									 : BPF_RB_NO_WAKEUP;
+}
+
 static __always_inline bool cg_monitored(u64 cgid)
 {
 	u8 *mode = bpf_map_lookup_elem(&pl_cg_mode, &cgid);

@@ -71,7 +71,7 @@ int BPF_PROG(pl_proc_exec, struct task_struct *p, pid_t old_pid, struct linux_bi
 	bpf_get_current_comm(e->comm, sizeof(e->comm));
 	if (bpf_probe_read_kernel_str(e->filename, sizeof(e->filename), BPF_CORE_READ(bprm, filename)) < 0)
 		e->filename[0] = '\0';
-	bpf_ringbuf_submit(e, 0);
+	bpf_ringbuf_submit(e, rb_submit_flags(&pl_proc_events));
 	return 0;
 }
 
@@ -98,6 +98,6 @@ int BPF_PROG(pl_proc_exit, struct task_struct *p)
 	e->pad = 0;
 	bpf_get_current_comm(e->comm, sizeof(e->comm));
 	e->filename[0] = '\0';
-	bpf_ringbuf_submit(e, 0);
+	bpf_ringbuf_submit(e, rb_submit_flags(&pl_proc_events));
 	return 0;
 }

@@ -105,7 +105,7 @@ static __always_inline void emit_close(const struct sock *sk, u64 cgid, struct s
 		BPF_CORE_READ_INTO(e->laddr, sk, __sk_common.skc_v6_rcv_saddr.in6_u.u6_addr8);
 		BPF_CORE_READ_INTO(e->raddr, sk, __sk_common.skc_v6_daddr.in6_u.u6_addr8);
 	}
-	bpf_ringbuf_submit(e, 0);
+	bpf_ringbuf_submit(e, rb_submit_flags(&pl_tcp_events));
 }
 
 SEC("tp_btf/inet_sock_set_state")
