@@ -39,8 +39,9 @@ static void on_cgroup(void *ctx, const struct pl_cgroup_event *e)
 		agent__l7_consider(a, e->cgroup_id, e->path);
 	} else {
 		log_debug("cgroup rmdir %llu %s", (unsigned long long)e->cgroup_id, e->path);
-		/* keep the path until the workload's last interval is reported */
-		agg__cgroup_removed(&a->agg, e->cgroup_id);
+		/* keep the path until the workload's last interval is reported (then forget() drops it) */
+		if (!agg__cgroup_removed(&a->agg, e->cgroup_id))
+			cgpaths__remove(&a->paths, e->cgroup_id);
 		agent__l7_detach(a, e->cgroup_id);
 		agent_meta__cgroup(a, e->cgroup_id, e->path, false);
 	}
@@ -525,11 +526,6 @@ void agent__poll_probes(struct agent *a)
 
 	if (n < 0 && n != -EINTR)
 		log_warn("ring buffer poll: %s", strerror(-n));
-}
-
-void agent__tick(struct agent *a)
-{
-	(void)a;
 }
 
 void agent__resync(struct agent *a)

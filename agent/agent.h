@@ -86,7 +86,6 @@ void agent__export_interval(struct agent *a, uint64_t elapsed_ms);
 
 void agent__interval(struct agent *a, uint64_t elapsed_ms);
 void agent__poll_probes(struct agent *a);
-void agent__tick(struct agent *a);
 int agent__httpd_fd(struct agent *a);
 int agent__l7_fd(struct agent *a);     /* -1 when L7 is off */
 void agent__l7_poll(struct agent *a);

@@ -139,7 +139,6 @@ static int run(struct agent *a)
 				break;
 			}
 		}
-		agent__tick(a);
 	}
 	/* flush the last (partial) interval so nothing measured is lost */
 	agent__poll_probes(a);

@@ -105,12 +105,13 @@ void agg__proc(struct agg *a, uint64_t cgid, const struct pl_proc_counters *c)
 	a->total.exits += d;
 }
 
-void agg__cgroup_removed(struct agg *a, uint64_t cgid)
+bool agg__cgroup_removed(struct agg *a, uint64_t cgid)
 {
 	struct workload *w = idmap__get(&a->wl, cgid);
 
 	if (w)
 		w->removed = true;
+	return w != NULL;
 }
 
 void agg__hold(struct agg *a, uint64_t cgid)

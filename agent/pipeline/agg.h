@@ -45,7 +45,8 @@ void agg__free(struct agg *a);
 void agg__traffic(struct agg *a, uint64_t cgid, const struct pl_traffic_counters *c);
 void agg__tcp(struct agg *a, uint64_t cgid, const struct pl_tcp_counters *c);
 void agg__proc(struct agg *a, uint64_t cgid, const struct pl_proc_counters *c);
-void agg__cgroup_removed(struct agg *a, uint64_t cgid);
+/* Marks a tracked workload removed (reported once more, then forgotten); false if not tracked. */
+bool agg__cgroup_removed(struct agg *a, uint64_t cgid);
 /* Do not report this interval: carry the counts into the next one (metadata not there yet). */
 void agg__hold(struct agg *a, uint64_t cgid);
 

@@ -175,7 +175,8 @@ static void agg__removed_cgroup_reported_then_forgotten(void **state)
 
 	agg__init(&a);
 	agg__traffic(&a, 7, &t);
-	agg__cgroup_removed(&a, 7);
+	assert_false(agg__cgroup_removed(&a, 8));   /* never seen: nothing to report */
+	assert_true(agg__cgroup_removed(&a, 7));
 	assert_non_null(idmap__get(&a.wl, 7));
 	assert_int_equal(agg__end_interval(&a, on_forget, NULL), 0);
 	assert_int_equal(forgotten, 7);
