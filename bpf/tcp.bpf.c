@@ -22,18 +22,20 @@ struct {
 	__type(value, struct pl_tcp_counters);
 } pl_tcp SEC(".maps");
 
-/* Per-socket open time, keyed by the socket's address; LRU so a missed close cannot leak. */
+/* Per-socket open time, in the socket's own storage (freed with the socket: nothing to delete,
+ * nothing to evict, and no lock on the way as an LRU hash would take). */
 struct sock_state {
 	u64 open_ns;
 	u32 connect_lat_us;
 	u16 lport;        /* at ESTABLISHED: by the time of CLOSE the port is released (0) */
 	u8 direction;
+	u8 pad;
 };
 
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 65536);
-	__type(key, u64);
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
 	__type(value, struct sock_state);
 } pl_tcp_socks SEC(".maps");
 
@@ -108,13 +110,23 @@ static __always_inline void emit_close(const struct sock *sk, u64 cgid, struct s
 	bpf_ringbuf_submit(e, rb_submit_flags(&pl_tcp_events));
 }
 
+/* Runs for every TCP state change on the node, monitored or not: the transitions that count nothing
+ * (FIN_WAIT*, CLOSE_WAIT, LAST_ACK, LISTEN -> SYN_RECV, ...; half of a connection's ten) leave before
+ * any lookup, and the clock is read only where a time is kept. */
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(pl_tcp_state, const struct sock *sk, const int oldstate, const int newstate)
 {
-	u64 key = (u64)(unsigned long)sk, now, cgid;
+	struct sock *s = (struct sock *)sk;
 	struct pl_tcp_counters *c;
 	struct sock_state *st;
+	u64 now, cgid;
 
+	if (newstate == TCP_ESTABLISHED) {
+		if (oldstate != TCP_SYN_SENT && oldstate != TCP_SYN_RECV)
+			return 0;
+	} else if (newstate != TCP_SYN_SENT && newstate != TCP_CLOSE) {
+		return 0;
+	}
 	if (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
 		return 0;
 	cgid = sock_cgroup_id(sk);
@@ -123,39 +135,43 @@ int BPF_PROG(pl_tcp_state, const struct sock *sk, const int oldstate, const int 
 	c = counters(cgid);
 	if (!c)
 		return 0;
-	now = bpf_ktime_get_ns();
 
 	if (newstate == TCP_SYN_SENT) {
-		struct sock_state s = { .open_ns = now, .direction = TCP_DIR_ACTIVE };
-
 		c->active_opens++;
-		bpf_map_update_elem(&pl_tcp_socks, &key, &s, BPF_ANY);
+		st = bpf_sk_storage_get(&pl_tcp_socks, s, 0, BPF_SK_STORAGE_GET_F_CREATE);
+		if (st) {
+			st->open_ns = bpf_ktime_get_ns();
+			st->connect_lat_us = 0;
+			st->lport = 0;
+			st->direction = TCP_DIR_ACTIVE;
+		}
 		return 0;
 	}
 	if (newstate == TCP_ESTABLISHED) {
 		if (oldstate == TCP_SYN_SENT) {
-			st = bpf_map_lookup_elem(&pl_tcp_socks, &key);
+			st = bpf_sk_storage_get(&pl_tcp_socks, s, 0, 0);
 			if (st) {
-				u64 lat = (now - st->open_ns) / 1000;
+				u64 lat = (bpf_ktime_get_ns() - st->open_ns) / 1000;
 
 				st->connect_lat_us = lat;
 				st->lport = BPF_CORE_READ(sk, __sk_common.skc_num);
 				c->connect_lat_sum_us += lat;
 				c->connect_lat_count++;
 			}
-		} else if (oldstate == TCP_SYN_RECV) {
-			struct sock_state s = { .open_ns = now, .direction = TCP_DIR_PASSIVE,
-						.lport = BPF_CORE_READ(sk, __sk_common.skc_num) };
-
+		} else {
 			c->passive_opens++;
-			bpf_map_update_elem(&pl_tcp_socks, &key, &s, BPF_ANY);
+			st = bpf_sk_storage_get(&pl_tcp_socks, s, 0, BPF_SK_STORAGE_GET_F_CREATE);
+			if (st) {
+				st->open_ns = bpf_ktime_get_ns();
+				st->connect_lat_us = 0;
+				st->lport = BPF_CORE_READ(sk, __sk_common.skc_num);
+				st->direction = TCP_DIR_PASSIVE;
+			}
 		}
 		return 0;
 	}
-	if (newstate != TCP_CLOSE)
-		return 0;
 
-	switch (oldstate) {
+	switch (oldstate) {   /* newstate == TCP_CLOSE */
 	case TCP_SYN_SENT:
 		c->connect_failures++;
 		break;
@@ -167,17 +183,17 @@ int BPF_PROG(pl_tcp_state, const struct sock *sk, const int oldstate, const int 
 	case TCP_CLOSING: {
 		u32 srtt = BPF_CORE_READ((const struct tcp_sock *)sk, srtt_us) >> 3;
 
+		now = bpf_ktime_get_ns();
 		c->closes++;
 		c->srtt_sum_us += srtt;
 		c->srtt_count++;
-		st = bpf_map_lookup_elem(&pl_tcp_socks, &key);
+		st = bpf_sk_storage_get(&pl_tcp_socks, s, 0, 0);
 		emit_close(sk, cgid, st, srtt, now);
 		break;
 	}
 	default:
 		break;   /* LISTEN or SYN_RECV -> CLOSE: no connection */
 	}
-	bpf_map_delete_elem(&pl_tcp_socks, &key);
 	return 0;
 }
 
