@@ -65,11 +65,18 @@ podlens_prog_ids() {
 # new_prog_ids BEFORE_FILE: IDs loaded now that were not in the snapshot
 new_prog_ids() { podlens_prog_ids | comm -13 "$1" - | wc -l; }
 
-# programs_left AGENT_LOG: how many BPF programs the agent logged as loaded still exist
+# programs_left AGENT_LOG: how many BPF programs the agent logged as loaded still exist, once the
+# kernel had up to 5 s to free them (tracing programs are freed after an RCU grace period, so for a
+# moment after exit they still show; a program held by a leaked link or fd stays)
 programs_left() {
-	local n=0 id
-	for id in $(sed -n 's/.*bpf programs: *\([0-9 ]*\).*/\1/p' "$1"); do
-		bpftool prog show id "$id" >/dev/null 2>&1 && n=$((n + 1))
+	local n id deadline=$(( $(date +%s%N) + 5000000000 ))
+	while :; do
+		n=0
+		for id in $(sed -n 's/.*bpf programs: *\([0-9 ]*\).*/\1/p' "$1"); do
+			bpftool prog show id "$id" >/dev/null 2>&1 && n=$((n + 1))
+		done
+		[ "$n" -eq 0 ] || [ "$(date +%s%N)" -gt "$deadline" ] && break
+		sleep 0.05
 	done
 	echo "$n"
 }
