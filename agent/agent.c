@@ -13,6 +13,7 @@
 #include "agent/export/exporter.h"
 #include "agent/l7/http_agg.h"
 #include "agent/probes/l7.h"
+#include "cri/filter.h"
 #include "lib/httpd.h"
 #include "lib/log.h"
 
@@ -36,13 +37,14 @@ static void on_cgroup(void *ctx, const struct pl_cgroup_event *e)
 		log_debug("cgroup mkdir %llu %s", (unsigned long long)e->cgroup_id, e->path);
 		cgpaths__add(&a->paths, e->cgroup_id, e->path);
 		agent_meta__cgroup(a, e->cgroup_id, e->path, true);
-		agent__l7_consider(a, e->cgroup_id, e->path);
+		agent__attach_cgroup(a, e->cgroup_id);
 	} else {
 		log_debug("cgroup rmdir %llu %s", (unsigned long long)e->cgroup_id, e->path);
-		/* keep the path until the workload's last interval is reported (then forget() drops it) */
-		if (!agg__cgroup_removed(&a->agg, e->cgroup_id))
+		/* keep the path until the workload's last interval is reported (then forget() drops it);
+		 * a workload attachment keeps it until its counters were read once more (reap) */
+		if (!agg__cgroup_removed(&a->agg, e->cgroup_id) && !probes__wl_attached(a->probes, e->cgroup_id, NULL))
 			cgpaths__remove(&a->paths, e->cgroup_id);
-		agent__l7_detach(a, e->cgroup_id);
+		agent__attach_gone(a, e->cgroup_id);
 		agent_meta__cgroup(a, e->cgroup_id, e->path, false);
 	}
 }
@@ -131,82 +133,20 @@ static void http_handler(void *ctx, const struct httpd_req *req, struct httpd_re
 	}
 }
 
-static bool l7_wanted(const struct agent *a, const char *path)
-{
-	for (size_t i = 0; i < a->cfg.l7_cgroups.n; i++)
-		if (!fnmatch(a->cfg.l7_cgroups.v[i], path, 0))
-			return true;
-	return false;
-}
-
-/* true when path or one of its ancestors already has the L7 programs (a second attach below it
- * would make its packets run twice) */
-static bool l7_covered(struct agent *a, const char *path)
-{
-	char anc[1024];
-
-	snprintf(anc, sizeof(anc), "%s", path);
-	for (;;) {
-		uint64_t id = cgroupfs__id_at(a->cgroup2, anc);
-
-		if (id && idmap__get(&a->l7_cgroups, id))
-			return true;
-		char *slash = strrchr(anc, '/');
-		if (!slash || slash == anc)
-			return false;
-		*slash = '\0';
-	}
-}
-
-void agent__l7_attach(struct agent *a, uint64_t cgid, const char *path)
-{
-	char full[1024];
-	int fd, err;
-
-	if (!a->l7 || !path || idmap__get(&a->l7_cgroups, cgid) || l7_covered(a, path))
-		return;
-	snprintf(full, sizeof(full), "%s%s", a->cgroup2, path);
-	fd = open(full, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0) {
-		log_warn("l7: cannot open cgroup %s: %s", full, strerror(errno));
-		return;
-	}
-	err = l7_probe__attach_cgroup(a->l7, cgid, fd);
-	close(fd);
-	if (!err)
-		idmap__put(&a->l7_cgroups, cgid, a);
-	if (err && err != -EEXIST)
-		log_warn("l7: attach to %s: %s", path, strerror(-err));
-	else if (!err)
-		log_info("l7: capturing HTTP of %s", path);
-}
-
-void agent__l7_detach(struct agent *a, uint64_t cgid)
-{
-	if (a->l7 && idmap__del(&a->l7_cgroups, cgid))
-		l7_probe__detach_cgroup(a->l7, cgid);
-}
-
-/* non-pod workloads selected by --l7-cgroups */
-void agent__l7_consider(struct agent *a, uint64_t cgid, const char *path)
-{
-	if (a->l7 && path && l7_wanted(a, path))
-		agent__l7_attach(a, cgid, path);
-}
-
 static void l7_start(struct agent *a)
 {
-	size_t pos = 0;
-	uint64_t id;
-	void *path;
+	struct l7_probe_opts lo = { 0 };
 
 	if (!a->cfg.l7_enabled) {
 		snprintf(a->l7_reason, sizeof(a->l7_reason), "disabled (--no-l7)");
 		return;
 	}
 	a->http = http_agg__new(NULL);
+	lo.agg = a->http;
+	/* workloads mode: HTTP comes with the traffic counters in one program per packet */
+	lo.share_wl = probes__wl_shared_fds(a->probes, &lo.wl_map_fd, &lo.wl_traffic_fd) == 0;
 	if (a->http)
-		a->l7 = l7_probe__new(&(struct l7_probe_opts){ .agg = a->http });
+		a->l7 = l7_probe__new(&lo);
 	if (!a->l7) {
 		snprintf(a->l7_reason, sizeof(a->l7_reason), "load cgroup_skb programs: %s", strerror(errno));
 		log_warn("probe l7 unavailable: %s", a->l7_reason);
@@ -218,8 +158,6 @@ static void l7_start(struct agent *a)
 		l7_probe__prog_ids(a->l7, &in, &out);
 		log_info("probe l7: loaded, attached per monitored cgroup (bpf programs: %u %u)", in, out);
 	}
-	while (idmap__next(&a->paths.byid, &pos, &id, &path))
-		agent__l7_consider(a, id, path);
 }
 
 struct agent *agent__new(struct agent_config *cfg)
@@ -265,7 +203,24 @@ struct agent *agent__new(struct agent_config *cfg)
 
 	po.cgroup2_mount = a->cgroup2;
 	po.btf_path = a->cfg.btf_path;
-	po.traffic_attach = a->cfg.traffic_attach;
+	a->host_cgroups = strlist__view(&a->cfg.host_cgroups);
+	if (!a->host_cgroups) {
+		log_error("out of memory");
+		goto fail;
+	}
+	/* auto: one attach at the root when every host cgroup is a workload anyway (a plain host's
+	 * default), else per workload, so only monitored sockets pay */
+	if (!strcmp(a->cfg.traffic_attach, "auto")) {
+		struct filter_config fc;
+
+		filter_config__defaults(&fc);
+		fc.host_monitor = a->cfg.host_monitor;
+		fc.host_cgroups = a->host_cgroups;
+		po.traffic_attach = filter__all_hosts(&fc) ? "/" : "workloads";
+	} else {
+		po.traffic_attach = a->cfg.traffic_attach;
+	}
+	a->wl_mode = !strcmp(po.traffic_attach, "workloads");
 	po.default_monitored = true;
 	po.ringbuf_bytes = 1;
 	while (po.ringbuf_bytes < a->cfg.ringbuf_kb * 1024)
@@ -300,6 +255,13 @@ struct agent *agent__new(struct agent_config *cfg)
 	cgpaths__scan(&a->paths);
 	l7_start(a);
 	agent_meta__start(a);   /* without a runtime, workloads stay named by cgroup path */
+	if (a->wl_mode && !a->meta) {
+		log_error("--traffic-attach workloads needs the workload decisions, and the metadata cache "
+			  "could not start (see above)");
+		goto fail;
+	}
+	log_info("packet programs: %s", a->wl_mode ? "per monitored workload" : po.traffic_attach);
+	agent__attach_start(a);
 	if (export_start(a))
 		goto fail;
 	a->interval_start_ms = wall_ms();
@@ -343,6 +305,7 @@ void agent__free(struct agent *a)
 	http_agg__free(a->http);
 	idmap__free(&a->l7_cgroups);
 	probes__free(a->probes);
+	free(a->host_cgroups);
 	table__free(a->table);
 	agg__free(&a->agg);
 	cgpaths__free(&a->paths);
@@ -363,6 +326,18 @@ static void feed_tcp(void *ctx, uint64_t cgid, const struct pl_tcp_counters *c)
 static void feed_proc(void *ctx, uint64_t cgid, const struct pl_proc_counters *c)
 {
 	agg__proc(&((struct agent *)ctx)->agg, cgid, c);
+}
+
+/* a removed cgroup's workload slot, after its counters were read once more: report it (then
+ * forget() frees the slot) or, if it never counted anything, forget it now */
+static bool keep_removed(void *ctx, uint64_t cgid)
+{
+	struct agent *a = ctx;
+
+	if (agg__cgroup_removed(&a->agg, cgid))
+		return true;
+	cgpaths__remove(&a->paths, cgid);
+	return false;
 }
 
 struct emit_ctx {
@@ -458,6 +433,7 @@ void agent__interval(struct agent *a, uint64_t elapsed_ms)
 		l7_probe__poll(a->l7);
 	agent__poll_probes(a);   /* events are batched in the kernel: drain them for this interval */
 	probes__read_traffic(a->probes, feed_traffic, a);
+	probes__wl_reap(a->probes, keep_removed, a);
 	probes__read_tcp(a->probes, feed_tcp, a);
 	probes__read_proc(a->probes, feed_proc, a);
 

@@ -38,7 +38,9 @@ struct agent {
 	struct http_agg *http;      /* L7 aggregation, NULL when L7 is off */
 	struct l7_probe *l7;        /* NULL when off or unavailable */
 	char l7_reason[160];        /* why L7 is unavailable */
-	struct idmap l7_cgroups;    /* cgroup ids with the L7 programs attached (value unused) */
+	struct idmap l7_cgroups;    /* subtree mode: cgroup ids with the L7 programs attached */
+	bool wl_mode;               /* traffic attach mode "workloads" (agent/attach.c) */
+	const char **host_cgroups;  /* NULL-terminated view of cfg.host_cgroups */
 	struct meta_cache *meta;    /* pod metadata; NULL when unavailable */
 	const char **ns_include, **ns_exclude;   /* NULL-terminated views of cfg lists */
 	struct exporter *exp;       /* collector / OTLP export; NULL = standalone */
@@ -61,10 +63,11 @@ struct agent {
 struct agent *agent__new(struct agent_config *cfg);
 void agent__free(struct agent *a);
 
-/* HTTP capture for a cgroup (pods: from metadata; plain host: --l7-cgroups). */
-void agent__l7_consider(struct agent *a, uint64_t cgid, const char *path);
-void agent__l7_attach(struct agent *a, uint64_t cgid, const char *path);
-void agent__l7_detach(struct agent *a, uint64_t cgid);
+/* agent/attach.c: packet programs (traffic per workload, HTTP) for a cgroup whose decision or
+ * existence changed; rmdir; every cgroup known at start. */
+void agent__attach_cgroup(struct agent *a, uint64_t cgid);
+void agent__attach_gone(struct agent *a, uint64_t cgid);
+void agent__attach_start(struct agent *a);
 void agent__resync(struct agent *a);
 
 /* agent/meta.c */

@@ -22,16 +22,6 @@
 
 static void note_runtime(struct agent *a, int r);
 
-static const char **strv(const struct strlist *l)
-{
-	const char **v = calloc(l->n + 1, sizeof(*v));
-
-	if (v)
-		for (size_t i = 0; i < l->n; i++)
-			v[i] = l->v[i];
-	return v;
-}
-
 int agent_meta__start(struct agent *a)
 {
 	struct meta_opts o = { 0 };
@@ -39,8 +29,8 @@ int agent_meta__start(struct agent *a)
 	int r;
 
 	filter_config__defaults(&o.filter);
-	a->ns_include = strv(&a->cfg.ns_include);
-	a->ns_exclude = strv(&a->cfg.ns_exclude);
+	a->ns_include = strlist__view(&a->cfg.ns_include);
+	a->ns_exclude = strlist__view(&a->cfg.ns_exclude);
 	if (!a->ns_include || !a->ns_exclude)
 		return -ENOMEM;
 	o.filter.include = a->ns_include;
@@ -48,6 +38,7 @@ int agent_meta__start(struct agent *a)
 	o.filter.monitor_key = a->cfg.ann_monitor;
 	o.filter.l7_key = a->cfg.ann_l7;
 	o.filter.host_monitor = a->cfg.host_monitor;
+	o.filter.host_cgroups = a->host_cgroups;
 	o.filter.l7_enabled = a->cfg.l7_enabled;
 	o.cri_socket = a->cfg.cri_socket;
 	o.cgroup_root = a->cfg.cgroup_root;
@@ -94,20 +85,13 @@ void agent_meta__apply(struct agent *a)
 	while ((n = meta_cache__drain_changes(a->meta, ch, 64)) > 0) {
 		for (size_t i = 0; i < n; i++) {
 			uint64_t id = ch[i].cgroup_id;
-			const struct workload_meta *m;
 
 			if (ch[i].removed) {
 				probes__clear_mode(a->probes, id);
 				continue;
 			}
 			probes__set_mode(a->probes, id, ch[i].decision.monitored ? PL_CG_MONITORED : PL_CG_IGNORED);
-			m = meta_cache__peek(a->meta, id);
-			if (!a->l7 || !m || m->kind != WL_CONTAINER)
-				continue;
-			if (ch[i].decision.monitored && ch[i].decision.l7)
-				agent__l7_attach(a, id, cgpaths__lookup(&a->paths, id));
-			else
-				agent__l7_detach(a, id);
+			agent__attach_cgroup(a, id);
 		}
 	}
 }

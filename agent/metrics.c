@@ -47,6 +47,16 @@ char *agent__metrics_text(struct agent *a, size_t *len)
 
 		fprintf(f, "podlens_probe_events_total{probe=\"%s\"} %llu\n", s->name, (unsigned long long)ev);
 	}
+	if (a->wl_mode) {
+		fprintf(f, "# HELP podlens_workloads_attached Workload cgroups with packet programs attached "
+			   "(traffic attach mode \"workloads\").\n# TYPE podlens_workloads_attached gauge\n"
+			   "podlens_workloads_attached %zu\n", probes__wl_count(a->probes, NULL));
+		fprintf(f, "# HELP podlens_traffic_unattributed_packets_total Packets counted in the microseconds "
+			   "between attaching a workload and naming its counters (not in any record).\n"
+			   "# TYPE podlens_traffic_unattributed_packets_total counter\n"
+			   "podlens_traffic_unattributed_packets_total %llu\n",
+			   (unsigned long long)probes__wl_unattributed(a->probes));
+	}
 	if (a->l7) {
 		struct l7_probe_stats ls = { 0 };
 
@@ -55,8 +65,12 @@ char *agent__metrics_text(struct agent *a, size_t *len)
 		fprintf(f, "# HELP podlens_l7_requests_lost_total HTTP requests measured but lost (ring buffer full "
 			   "or aggregation bound).\n# TYPE podlens_l7_requests_lost_total counter\n"
 			   "podlens_l7_requests_lost_total %llu\n", (unsigned long long)l7_probe__drops(a->l7));
+		size_t l7n = l7_probe__ncgroups(a->l7);
+
+		if (a->wl_mode)
+			probes__wl_count(a->probes, &l7n);
 		fprintf(f, "# HELP podlens_l7_cgroups Cgroups with HTTP capture attached.\n"
-			   "# TYPE podlens_l7_cgroups gauge\npodlens_l7_cgroups %zu\n", l7_probe__ncgroups(a->l7));
+			   "# TYPE podlens_l7_cgroups gauge\npodlens_l7_cgroups %zu\n", l7n);
 	}
 	fprintf(f, "# HELP podlens_ringbuf_drops_total Events lost because a BPF ring buffer was full.\n"
 		   "# TYPE podlens_ringbuf_drops_total counter\n");

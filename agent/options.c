@@ -43,8 +43,10 @@ static const struct opt opts[] = {
 	  "host cgroup mount; cgroup2 is PATH or PATH/unified (hybrid)" },
 	{ "btf", "btf", T_STR, O(btf_path), 0, 0, NULL, NULL, "FILE",
 	  "kernel BTF file, for kernels without /sys/kernel/btf/vmlinux (default that path)" },
-	{ "traffic-attach", "traffic_attach", T_STR, O(traffic_attach), 0, 0, NULL, "/", "CGROUP",
-	  "cgroup2 path (below the root) where the traffic probe attaches" },
+	{ "traffic-attach", "traffic_attach", T_STR, O(traffic_attach), 0, 0, NULL, "auto", "WHERE",
+	  "where packet programs attach: workloads (each monitored pod container and selected host "
+	  "cgroup: only they pay), a cgroup path (once, every socket below pays; / = the root), or auto "
+	  "(/ when every host cgroup is monitored, else workloads)" },
 	{ "node-name", "node_name", T_STR, O(node_name), 0, 0, NULL, NULL, "NAME",
 	  "node name in records (default $NODE_NAME, else the hostname)" },
 	{ "cri-socket", "cri.socket", T_STR, O(cri_socket), 0, 0, NULL, "auto", "PATH",
@@ -69,6 +71,8 @@ static const struct opt opts[] = {
 	  "annotation that turns payload capture off" },
 	{ "host-monitor", "host.monitor", T_BOOL, O(host_monitor), 0, 0, NULL, "true", "BOOL",
 	  "observe non-pod workloads (systemd units, user slices)" },
+	{ "host-cgroups", "host.cgroups", T_LIST, O(host_cgroups), 0, 0, NULL, "*", "GLOBS",
+	  "which non-pod cgroups are workloads (path globs, e.g. /system.slice/nginx.service)" },
 	{ "no-l7", "l7.enabled", T_NEGBOOL, O(l7_enabled), 0, 0, NULL, "false", NULL,
 	  "L4 only: no HTTP request capture" },
 	{ "l7-cgroups", "l7.cgroups", T_LIST, O(l7_cgroups), 0, 0, NULL, "", "GLOBS",
@@ -492,12 +496,23 @@ int options__parse(struct agent_config *cfg, int argc, char **argv, FILE *out, F
 		fprintf(err, "podlens-agent: --k8s-api: invalid value '%s' (expected auto or off)\n", cfg->k8s_api);
 		return -EINVAL;
 	}
-	if (cfg->traffic_attach[0] != '/' || strstr(cfg->traffic_attach, "..")) {
-		fprintf(err, "podlens-agent: --traffic-attach: '%s' must be an absolute cgroup path without '..'\n",
-			cfg->traffic_attach);
+	if (strcmp(cfg->traffic_attach, "auto") && strcmp(cfg->traffic_attach, "workloads") &&
+	    (cfg->traffic_attach[0] != '/' || strstr(cfg->traffic_attach, ".."))) {
+		fprintf(err, "podlens-agent: --traffic-attach: invalid value '%s' (expected auto, workloads, or an "
+			"absolute cgroup path without '..')\n", cfg->traffic_attach);
 		return -EINVAL;
 	}
 	return 0;
+}
+
+const char **strlist__view(const struct strlist *l)
+{
+	const char **v = calloc(l->n + 1, sizeof(*v));
+
+	if (v)
+		for (size_t i = 0; i < l->n; i++)
+			v[i] = l->v[i];
+	return v;
 }
 
 void options__free(struct agent_config *cfg)

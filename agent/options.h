@@ -38,6 +38,7 @@ struct agent_config {
 	char *ann_monitor;
 	char *ann_l7;
 	bool host_monitor;
+	struct strlist host_cgroups;   /* non-pod cgroup path globs that are workloads */
 	bool l7_enabled;
 	struct strlist l7_cgroups;  /* non-pod cgroup path globs that get HTTP capture */
 	char *collector_url;
@@ -49,7 +50,7 @@ struct agent_config {
 	uint64_t spool_max_bytes;
 	char *otlp_url;
 	uint64_t ringbuf_kb;
-	char *traffic_attach;       /* cgroup2 path (relative to the cgroup2 root) for cgroup_skb */
+	char *traffic_attach;       /* "auto", "workloads", or a cgroup2 path (below the mount) */
 };
 
 /* Parse defaults, the config file (--config / PODLENS_CONFIG), env and argv into cfg.
@@ -57,6 +58,8 @@ struct agent_config {
  * naming the problem to err (exit 2 for usage errors). */
 int options__parse(struct agent_config *cfg, int argc, char **argv, FILE *out, FILE *err);
 void options__free(struct agent_config *cfg);
+/* NULL-terminated array of the list's strings (not copied; free() the array only), NULL on ENOMEM */
+const char **strlist__view(const struct strlist *l);
 void options__usage(FILE *out);
 
 /* Parse a JSON config text (used by options__parse; exposed for tests). Returns 0 or -EINVAL with

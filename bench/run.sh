@@ -1,33 +1,46 @@
 #!/bin/bash
 # make bench: overhead of podlens on an HTTP server (issue 4). Not a test.
 #
-# nginx (Debian nginx-light, 1 worker pinned to CPU1, 1 KB file, keep-alive) in cgroup
-# podlens-bench-srv, wrk pinned to CPU0 (-t1 -c32) in cgroup podlens-bench-cli, on 127.0.0.1 only.
-# Workloads: ka (keep-alive) and close (Connection: close = one connection per request).
-# Conditions, interleaved in every round (order rotated each round, `off` twice per round):
-#   off   nothing of ours loaded
-#   l4    build/podlens-agent --no-l7 --output none
-#   l7    build/podlens-agent --output none --l7-cgroups /<nginx cgroup> (L4 + L7 on nginx's cgroup);
-#         with an agent without --l7-cgroups: the agent plus build/l7-probe-test attached to nginx's
-#         cgroup (same BPF programs, same aggregation); the output says which
-#   (without build/podlens-agent: l7 = the probe driver alone, and no l4 condition)
-# Throughput ratio = rps(condition) / mean rps(off) of the same round and workload; the table shows
-# the median and min..max over rounds. Agent/driver CPU % (of one core) and RSS over the wrk window.
-# BPF ns per run comes from separate runs with kernel.bpf_stats_enabled=1 (stats cost time on every
-# program run, so they are kept out of the throughput rounds), per program id of our own processes
-# (others may run BPF on this machine: only ids held by our PIDs are counted). The sysctl is
-# restored on exit.
+# nginx (Debian nginx-light, 1 worker pinned to CPU1, 1 KB file) in its own cgroup, wrk pinned to
+# CPU0 (-t1 -c32) in another, on 127.0.0.1 only. Workloads: ka (keep-alive) and close
+# (Connection: close = one connection per request). nginx is the monitored workload (as a pod would
+# be); wrk is the load and is not monitored, except in l4all.
 #
-# Environment: ROUNDS (5) DUR (wrk seconds, 5) WORKLOADS ("ka close") PORT (18090)
-#              BENCH_AGENT_ARGS (extra agent flags)   NO_AGENT=1 (probe driver only)
-#              CONDITIONS="off l7 l7e l7s2 off" (throughput conditions, e.g. to add cost-study ones)
-#              COST=1 (add the L7 cost build-up: empty programs and the path cut after each stage)   Results: $BUILD/bench/<time>/ + table on stdout.
+# Conditions:
+#   off    nothing of ours loaded
+#   l4     build/podlens-agent --no-l7 --output none --host-cgroups /<nginx cgroup>: the packet
+#          programs attach to nginx's cgroup only (traffic attach mode "workloads")
+#   l7     the same with --l7-cgroups /<nginx cgroup>: traffic + HTTP in one program per packet
+#   l4all  build/podlens-agent --no-l7 --output none: every cgroup monitored (the plain-host default),
+#          so the traffic programs attach once at the cgroup2 root and wrk's sockets pay too
+#
+# Phase 1, sequential (the issue's design): one nginx; per round each condition runs once (off twice),
+#   order rotated per round; ratio = rps(condition) / mean rps(off) of the same round; the table shows
+#   the median and min..max over rounds. This VM's speed drifts by +-10-15% within seconds (other
+#   tenants of the host), so these ratios are noisy.
+# Phase 2, paired (PAIRED_ROUNDS, default 6; 0 = skip): two identical nginx servers share CPU1 and two
+#   wrk share CPU0, run at the same time, and only one server is monitored (the other side each
+#   round). Both see the same machine at the same moment, and the scheduler shares CPU1 fairly, so
+#   ratio = rps(monitored) / rps(unmonitored) is the per-request cost ratio without the drift. none
+#   (nobody monitored) shows what the setup alone gives (should be 1).
+# Phase 3, BPF ns per run: separate runs with kernel.bpf_stats_enabled=1 (stats cost time on every
+#   program run, so they are kept out of the throughput runs), per program id of our own processes
+#   (others may run BPF on this machine: only ids held by our PIDs are counted); l7e = empty
+#   cgroup_skb programs on nginx's cgroup (build/l7-probe-test -E): the kernel's dispatch plus the
+#   bpf_stats clock reads, which any cgroup_skb program pays. The sysctl is restored on exit.
+#
+# Environment: ROUNDS (8) DUR (wrk seconds, 4) PAIRED_ROUNDS (6) WORKLOADS ("ka close") PORT (18090)
+#   BENCH_AGENT_ARGS (extra agent flags)   NO_AGENT=1 (probe driver only: l7 = l7-probe-test)
+#   CONDITIONS="off l4 l7 off l4all" (phase 1 conditions; also l7e, l7n, l7sN = probe driver cost study)
+#   COST=1 (phase 3 adds the L7 cost build-up: no in-kernel aggregation, the path cut after each stage)
+# Results: $BUILD/bench/<time>/{runs.tsv,paired.tsv,bpf_stats.tsv,summary.txt,logs/} + table on stdout.
 set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 BUILD=${BUILD:-build}
-ROUNDS=${ROUNDS:-5}
-DUR=${DUR:-5}
+ROUNDS=${ROUNDS:-8}
+DUR=${DUR:-4}
+PAIRED_ROUNDS=${PAIRED_ROUNDS:-6}
 WORKLOADS=${WORKLOADS:-ka close}
 PORT=${PORT:-18090}
 AGENT=$BUILD/podlens-agent
@@ -36,30 +49,35 @@ AGENT_ARGS=${BENCH_AGENT_ARGS:-}
 
 die() { echo "bench: $*" >&2; exit 1; }
 [ "$(id -u)" = 0 ] || die "needs root (BPF, cgroups)"
-[ "$(nproc)" -ge 2 ] || die "needs 2 CPUs (server on CPU1, load on CPU0)"
+[ "$(nproc)" -ge 2 ] || die "needs 2 CPUs (servers on CPU1, load on CPU0)"
 [ -x "$DRIVER" ] || die "$DRIVER missing: make all"
 NGINX=$(command -v nginx || echo /usr/sbin/nginx); [ -x "$NGINX" ] || die "nginx missing (deps/bench.pkgs)"
 command -v wrk >/dev/null || die "wrk missing (deps/bench.pkgs)"
 if [ "$(stat -f -c %T /sys/fs/cgroup/unified 2>/dev/null)" = cgroup2fs ]; then CG2=/sys/fs/cgroup/unified
 elif [ "$(stat -f -c %T /sys/fs/cgroup)" = cgroup2fs ]; then CG2=/sys/fs/cgroup
 else die "no cgroup2 hierarchy"; fi
-if ss -Hltn "sport = :$PORT" | grep -q .; then die "port $PORT busy (PORT=...)"; fi
+for p in "$PORT" $((PORT + 1)); do
+	if ss -Hltn "sport = :$p" | grep -q .; then die "port $p busy (PORT=...)"; fi
+done
 
 [ -n "${NO_AGENT:-}" ] && AGENT=/nonexistent
-AGENT_L7=
-if [ -x "$AGENT" ] && "$AGENT" --help 2>&1 | grep -q -- --l7-cgroups; then
-	AGENT_L7=1; CONDS=(off l4 l7 off); STATS_CONDS=(l4 l7); L7_DESC="agent --l7-cgroups <nginx cgroup>"
-elif [ -x "$AGENT" ]; then CONDS=(off l4 l7 off); STATS_CONDS=(l4 l7); L7_DESC="agent + probe driver"
-else CONDS=(off l7 off); STATS_CONDS=(l7); L7_DESC="probe driver alone (no build/podlens-agent)"; fi
+if [ -x "$AGENT" ]; then
+	CONDS=(off l4 l7 off l4all); STATS_CONDS=(l4 l7 l4all l7e)
+	L7_DESC="agent --host-cgroups <nginx cgroup> --l7-cgroups <nginx cgroup>"
+else
+	CONDS=(off l7 off); STATS_CONDS=(l7 l7e); L7_DESC="probe driver alone (no build/podlens-agent)"; PAIRED_ROUNDS=0
+fi
 [ -n "${CONDITIONS:-}" ] && read -r -a CONDS <<< "$CONDITIONS"
 
 OUT=$BUILD/bench/$(date -u +%Y%m%d-%H%M%S)
 mkdir -p "$OUT/logs" || die "mkdir $OUT"
 WORK=$(mktemp -d /tmp/podlens-bench.XXXXXX)
-SRV_CG=$CG2/podlens-bench-srv-$$
-CLI_CG=$CG2/podlens-bench-cli-$$
+# cgroups: s0 = the sequential phase's server; a/b = the paired servers; c* = their loads
+CGS=(s0 a b cs0 ca cb)
+cg() { echo "$CG2/podlens-bench-$$-$1"; }
+SRV_CG=$(cg s0)
 STATS_WAS=$(sysctl -n kernel.bpf_stats_enabled)
-NGINX_PID= AGENT_PID= DRIVER_PID=
+NGINX_PIDS=() AGENT_PID= DRIVER_PID=
 
 stop_pid() {   # stop_pid PID: SIGTERM, bounded wait, then SIGKILL; only our own children
 	local pid=$1 i
@@ -71,27 +89,38 @@ stop_pid() {   # stop_pid PID: SIGTERM, bounded wait, then SIGKILL; only our own
 	return 0
 }
 stop_cond() { stop_pid "$DRIVER_PID"; DRIVER_PID=; stop_pid "$AGENT_PID"; AGENT_PID=; }
+stop_nginx() {
+	local pid
+	for pid in "${NGINX_PIDS[@]}"; do kill -QUIT "$pid" 2>/dev/null; done
+	for pid in "${NGINX_PIDS[@]}"; do wait "$pid" 2>/dev/null; done
+	NGINX_PIDS=()
+}
 cleanup() {
+	local c
 	stop_cond
-	if [ -n "$NGINX_PID" ]; then kill -QUIT "$NGINX_PID" 2>/dev/null; wait "$NGINX_PID" 2>/dev/null; fi
+	stop_nginx
 	sysctl -qw kernel.bpf_stats_enabled="$STATS_WAS"
-	rmdir "$SRV_CG" "$CLI_CG" 2>/dev/null
+	for c in "${CGS[@]}"; do rmdir "$(cg "$c")" 2>/dev/null; done
 	[ -n "${KEEP:-}" ] || rm -rf "$WORK"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-mkdir "$SRV_CG" "$CLI_CG" || die "mkdir cgroups"
+for c in "${CGS[@]}"; do mkdir "$(cg "$c")" || die "mkdir cgroup $(cg "$c")"; done
 chmod 755 "$WORK"   # the nginx worker runs as www-data
-mkdir -p "$WORK/www" "$WORK/tmp" "$WORK/logs"
+mkdir -p "$WORK/www"
 head -c 1024 /dev/zero | tr '\0' 'a' > "$WORK/www/index.html"
-cat > "$WORK/nginx.conf" <<EOF
+
+start_nginx() {   # start_nginx NAME PORT: a server in cgroup NAME, worker on CPU1
+	local d=$WORK/$1 i
+	mkdir -p "$d/tmp" "$d/logs"
+	cat > "$d/nginx.conf" <<EOF
 worker_processes 1;
 worker_cpu_affinity 10;
 daemon off;
 master_process on;
-pid $WORK/nginx.pid;
-error_log $WORK/logs/error.log warn;
+pid $d/nginx.pid;
+error_log $d/logs/error.log warn;
 events { worker_connections 1024; use epoll; multi_accept off; }
 http {
     access_log off;
@@ -101,25 +130,26 @@ http {
     keepalive_requests 1000000;
     keepalive_timeout 65;
     open_file_cache max=100 inactive=60s;
-    client_body_temp_path $WORK/tmp/body;
-    proxy_temp_path $WORK/tmp/proxy;
-    fastcgi_temp_path $WORK/tmp/fcgi;
-    uwsgi_temp_path $WORK/tmp/uwsgi;
-    scgi_temp_path $WORK/tmp/scgi;
+    client_body_temp_path $d/tmp/body;
+    proxy_temp_path $d/tmp/proxy;
+    fastcgi_temp_path $d/tmp/fcgi;
+    uwsgi_temp_path $d/tmp/uwsgi;
+    scgi_temp_path $d/tmp/scgi;
     types { text/html html; }
     server {
-        listen 127.0.0.1:$PORT;
+        listen 127.0.0.1:$2;
         root $WORK/www;
         location / { index index.html; }
     }
 }
 EOF
-# the listening socket is created inside the server cgroup, so accepted sockets belong to it
-sh -c "echo \$\$ > '$SRV_CG/cgroup.procs' && exec taskset -c 1 '$NGINX' -c '$WORK/nginx.conf' -p '$WORK/'" \
-	2> "$OUT/logs/nginx.err" &
-NGINX_PID=$!
-for i in $(seq 100); do curl -sf -o /dev/null "http://127.0.0.1:$PORT/" && break; sleep 0.1; done
-curl -sf -o /dev/null "http://127.0.0.1:$PORT/" || die "nginx did not come up: $(cat "$OUT/logs/nginx.err")"
+	# the listening socket is created inside the server cgroup, so accepted sockets belong to it
+	sh -c "echo \$\$ > '$(cg "$1")/cgroup.procs' && exec taskset -c 1 '$NGINX' -c '$d/nginx.conf' -p '$d/'" \
+		2> "$OUT/logs/nginx-$1.err" &
+	NGINX_PIDS+=($!)
+	for i in $(seq 100); do curl -sf -o /dev/null "http://127.0.0.1:$2/" && return 0; sleep 0.1; done
+	die "nginx $1 did not come up: $(cat "$OUT/logs/nginx-$1.err")"
+}
 
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
 rss_kb() { awk '/^VmRSS:/{print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
@@ -141,54 +171,68 @@ wait_quiet() {   # wait (bounded, 15 s) until PID has attached and its CPU use s
 	done
 	return 0
 }
-start_cond() {   # start_cond COND LOGPREFIX
+wait_log() {   # wait_log FILE TEXT: the agent logged TEXT (bounded, 15 s)
+	local i
+	for i in $(seq 300); do grep -q "$2" "$1" && return 0; kill -0 "$AGENT_PID" 2>/dev/null || break; sleep 0.05; done
+	echo "bench: agent did not log '$2': $(tail -3 "$1")" >&2
+	return 1
+}
+start_cond() {   # start_cond COND LOGPREFIX [SERVER]: SERVER = the monitored cgroup name (default s0)
+	local s=/${SRV_CG##*/} flag=-E
+	[ -n "${3:-}" ] && s=/$(basename "$(cg "$3")")
 	case $1 in
-	off) return 0 ;;
-	l4) "$AGENT" --no-l7 --output none $AGENT_ARGS > "$2.agent" 2>&1 & AGENT_PID=$! ;;
+	off | none) return 0 ;;
+	l4) "$AGENT" --no-l7 --output none --host-cgroups "$s" $AGENT_ARGS > "$2.agent" 2>&1 & AGENT_PID=$!
+		wait_log "$2.agent" "workload $s: counting traffic" || return 1 ;;
+	l4all) "$AGENT" --no-l7 --output none $AGENT_ARGS > "$2.agent" 2>&1 & AGENT_PID=$! ;;
 	l7)
-		if [ -n "$AGENT_L7" ]; then
-			"$AGENT" --output none --l7-cgroups "/${SRV_CG##*/}" $AGENT_ARGS > "$2.agent" 2>&1 & AGENT_PID=$!
-			for i in $(seq 300); do grep -q 'l7: capturing HTTP of' "$2.agent" && break; kill -0 $AGENT_PID || break; sleep 0.05; done
-			grep -q 'l7: capturing HTTP of' "$2.agent" || { echo "bench: agent did not attach L7: $(tail -3 "$2.agent")" >&2; return 1; }
-			wait_quiet "$AGENT_PID"
-			return 0
-		fi
-		if [ -x "$AGENT" ]; then "$AGENT" --output none $AGENT_ARGS > "$2.agent" 2>&1 & AGENT_PID=$!; fi
-		"$DRIVER" "$SRV_CG" > "$2.driver" 2>&1 & DRIVER_PID=$!
-		for i in $(seq 200); do grep -q '"attached"' "$2.driver" && break; kill -0 $DRIVER_PID || break; sleep 0.05; done
-		grep -q '"attached"' "$2.driver" || { echo "bench: driver failed: $(cat "$2.driver")" >&2; return 1; } ;;
-	l7e | l7n | l7s[0-9])   # cost study: the probe driver alone: empty programs, no in-kernel
-		local flag=-E           # aggregation (every request through the ring buffer), or a cut path
-		[ "$1" = l7n ] && flag=-N
+		if [ -x "$AGENT" ]; then
+			"$AGENT" --output none --host-cgroups "$s" --l7-cgroups "$s" $AGENT_ARGS > "$2.agent" 2>&1 &
+			AGENT_PID=$!
+			wait_log "$2.agent" "l7: capturing HTTP of $s" || return 1
+		else
+			"$DRIVER" "$SRV_CG" > "$2.driver" 2>&1 & DRIVER_PID=$!
+		fi ;;
+	l7e | l7n | l7s[0-9])   # the probe driver alone: empty programs, no in-kernel aggregation
+		[ "$1" = l7n ] && flag=-N   # (every request through the ring buffer), or a cut path
 		[ "${1#l7s}" != "$1" ] && flag="-S ${1#l7s}"
-		"$DRIVER" $flag "$SRV_CG" > "$2.driver" 2>&1 & DRIVER_PID=$!
-		for i in $(seq 200); do grep -q '"attached"' "$2.driver" && break; kill -0 $DRIVER_PID || break; sleep 0.05; done
-		grep -q '"attached"' "$2.driver" || { echo "bench: driver failed: $(cat "$2.driver")" >&2; return 1; } ;;
+		"$DRIVER" $flag "$SRV_CG" > "$2.driver" 2>&1 & DRIVER_PID=$! ;;
+	*) echo "bench: unknown condition $1" >&2; return 1 ;;
 	esac
+	if [ -n "$DRIVER_PID" ]; then
+		for i in $(seq 200); do grep -q '"attached"' "$2.driver" && break; kill -0 $DRIVER_PID || break; sleep 0.05; done
+		grep -q '"attached"' "$2.driver" || { echo "bench: driver failed: $(cat "$2.driver")" >&2; return 1; }
+	fi
 	if [ -n "$AGENT_PID" ] && ! wait_quiet "$AGENT_PID"; then
 		echo "bench: agent exited: $(tail -3 "$2.agent")" >&2; return 1
 	fi
 	return 0
 }
+wrk_hdr() { [ "$1" = close ] && echo "-H 'Connection: close'"; }
+run_wrk() {   # run_wrk LOAD_CGROUP PORT WORKLOAD OUTFILE
+	sh -c "echo \$\$ > '$(cg "$1")/cgroup.procs' && exec taskset -c 0 wrk -t1 -c32 -d${DUR}s $(wrk_hdr "$3") http://127.0.0.1:$2/" \
+		> "$4" 2>&1
+}
+rps_of() { awk '/Requests\/sec/{print $2}' "$1"; }
 
-# one run: cond, workload, round, kind (tput|stats) -> a TSV line in $OUT/runs.tsv
+# one sequential run: cond, workload, round, kind (tput|stats) -> a TSV line in $OUT/runs.tsv
 printf 'kind\tround\tworkload\tcond\trps\twrk_requests\tl7_events\tagent_cpu_pct\tagent_rss_kb\tdriver_cpu_pct\tdriver_rss_kb\tprogs\n' > "$OUT/runs.tsv"
 printf 'round\tworkload\tcond\towner\tprog_id\tprog_name\tprog_type\truns\trun_ns\n' > "$OUT/bpf_stats.tsv"
+printf 'round\tworkload\tcond\tmonitored\trps_monitored\trps_other\tagent_cpu_pct\n' > "$OUT/paired.tsv"
 run_one() {
-	local cond=$1 wl=$2 r=$3 kind=$4 log="$OUT/logs/$4-r$3-$2-$1" hdr= a0 a1 d0 d1 ids rps req ev
-	[ "$wl" = close ] && hdr="-H 'Connection: close'"
+	local cond=$1 wl=$2 r=$3 kind=$4 log="$OUT/logs/$4-r$3-$2-$1" a0 a1 d0 d1 ids rps req ev
 	start_cond "$cond" "$log" || return 1
 	ids=$(prog_ids $AGENT_PID $DRIVER_PID)
 	[ "$kind" = stats ] && bpftool prog show -j > "$log.pre.json"
 	a0=$(cpu_ticks "${AGENT_PID:-0}"); d0=$(cpu_ticks "${DRIVER_PID:-0}")
-	sh -c "echo \$\$ > '$CLI_CG/cgroup.procs' && exec taskset -c 0 wrk -t1 -c32 -d${DUR}s $hdr http://127.0.0.1:$PORT/" > "$log.wrk" 2>&1
+	run_wrk cs0 "$PORT" "$wl" "$log.wrk"
 	a1=$(cpu_ticks "${AGENT_PID:-0}"); d1=$(cpu_ticks "${DRIVER_PID:-0}")
 	[ "$kind" = stats ] && bpftool prog show -j > "$log.post.json"
 	local arss=0 drss=0
 	[ -n "$AGENT_PID" ] && arss=$(rss_kb "$AGENT_PID")
 	[ -n "$DRIVER_PID" ] && drss=$(rss_kb "$DRIVER_PID")
 	stop_cond
-	rps=$(awk '/Requests\/sec/{print $2}' "$log.wrk")
+	rps=$(rps_of "$log.wrk")
 	req=$(awk '/requests in/{print $1}' "$log.wrk")
 	ev=-
 	[ -f "$log.driver" ] && ev=$(grep '"cgroups"' "$log.driver" | jq '[.cgroups[].http[].count] | add // 0')
@@ -214,10 +258,32 @@ PY
 	tail -1 "$OUT/runs.tsv" | cut -f2-8 | tr '\t' ' ' | sed 's/^/  /'
 }
 
-echo "podlens bench: nginx $("$NGINX" -v 2>&1 | sed 's/.*\///'), wrk -t1 -c32 ${DUR}s, $ROUNDS rounds, workloads: $WORKLOADS"
+# one paired run: both servers loaded at once, server MON (a or b) monitored
+run_pair() {   # run_pair COND WORKLOAD ROUND MON
+	local cond=$1 wl=$2 r=$3 mon=$4 log="$OUT/logs/pair-r$3-$2-$1" pa a0 a1 ra rb rm ro
+	start_cond "$cond" "$log" "$mon" || return 1
+	a0=$(cpu_ticks "${AGENT_PID:-0}")
+	run_wrk ca "$PORT" "$wl" "$log.wrk-a" &
+	pa=$!
+	run_wrk cb $((PORT + 1)) "$wl" "$log.wrk-b"
+	wait "$pa"
+	a1=$(cpu_ticks "${AGENT_PID:-0}")
+	stop_cond
+	ra=$(rps_of "$log.wrk-a"); rb=$(rps_of "$log.wrk-b")
+	if [ "$mon" = a ]; then rm=$ra ro=$rb; else rm=$rb ro=$ra; fi
+	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$r" "$wl" "$cond" "$mon" "${rm:-0}" "${ro:-0}" \
+		"$(awk -v a="$a0" -v b="$a1" -v t="$(getconf CLK_TCK)" -v d="$DUR" 'BEGIN{printf "%.2f", (b-a)/t/d*100}')" \
+		>> "$OUT/paired.tsv"
+	echo "  pair $r $wl $cond monitored=$mon ${rm:-0} vs ${ro:-0}"
+}
+
+echo "podlens bench: nginx $("$NGINX" -v 2>&1 | sed 's/.*\///'), wrk -t1 -c32 ${DUR}s, $ROUNDS sequential + $PAIRED_ROUNDS paired rounds, workloads: $WORKLOADS"
 echo "conditions: ${CONDS[*]}  (l7 = $L7_DESC)   results: $OUT"
 echo "load before: $(cut -d' ' -f1-3 /proc/loadavg) (other work on these 2 CPUs makes every number noisy)"
 sysctl -qw kernel.bpf_stats_enabled=0
+
+echo "phase 1: sequential rounds"
+start_nginx s0 "$PORT"
 N=${#CONDS[@]}
 for r in $(seq 1 "$ROUNDS"); do
 	for wl in $WORKLOADS; do
@@ -226,15 +292,31 @@ for r in $(seq 1 "$ROUNDS"); do
 		done
 	done
 done
-echo "bpf_stats runs (kernel.bpf_stats_enabled=1, not used for ratios):"
+
+echo "phase 3: bpf_stats runs (kernel.bpf_stats_enabled=1, not used for ratios)"
 sysctl -qw kernel.bpf_stats_enabled=1
-# COST=1: also the cost build-up of the L7 programs (empty programs = dispatch + bpf_stats, then the
-# path cut after each stage; see l7_stage in bpf/l7.bpf.c), interleaved with the full program
-if [ -n "${COST:-}" ]; then STATS_CONDS+=(l7e l7n); for st in ${COST_STAGES:-1 2 3 4}; do STATS_CONDS+=(l7s$st); done; fi
+# COST=1: also the cost build-up of the L7 programs (no in-kernel aggregation, then the path cut
+# after each stage; see l7_stage in bpf/l7.bpf.c)
+if [ -n "${COST:-}" ]; then STATS_CONDS+=(l7n); for st in ${COST_STAGES:-1 2 3 4}; do STATS_CONDS+=(l7s$st); done; fi
 for wl in $WORKLOADS; do
 	for c in "${STATS_CONDS[@]}"; do run_one "$c" "$wl" 1 stats || exit 1; done
 done
 sysctl -qw kernel.bpf_stats_enabled="$STATS_WAS"
+stop_nginx
+
+if [ "$PAIRED_ROUNDS" -gt 0 ]; then
+	echo "phase 2: paired rounds (two servers at once, one monitored)"
+	start_nginx a "$PORT"
+	start_nginx b $((PORT + 1))
+	for wl in $WORKLOADS; do run_pair none "$wl" 0 a || exit 1; done   # warm-up, not counted
+	for r in $(seq 1 "$PAIRED_ROUNDS"); do
+		mon=a; [ $((r % 2)) = 0 ] && mon=b
+		for wl in $WORKLOADS; do
+			for c in none l4 l7; do run_pair "$c" "$wl" "$r" "$mon" || exit 1; done
+		done
+	done
+	stop_nginx
+fi
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
 python3 bench/analyze.py "$OUT" "$L7_DESC" | tee "$OUT/summary.txt"

@@ -1,37 +1,47 @@
 // SPDX-License-Identifier: GPL-2.0
 /* l7: HTTP/1.x request latency from TCP payload, cgroup_skb ingress + egress.
  *
- * Where it runs. The agent attaches these two programs to each monitored cgroup itself (a bpf_link
- * per cgroup and hook), not to the root: cgroup_skb runs the effective programs of the cgroup the
+ * Where it runs. The agent attaches these programs to each monitored cgroup itself (a bpf_link per
+ * cgroup and hook), not to the root: cgroup_skb runs the effective programs of the cgroup the
  * *socket* was created in, so only sockets of monitored workloads pay, and there is no allow-map
- * lookup on the path at all. Accepted sockets inherit the listener's cgroup. Loopback ingress runs
- * in the sender's softirq, so bpf_get_current_cgroup_id() would name the wrong task; the socket's
- * cgroup (bpf_skb_cgroup_id) is used instead. Programs must return 1 (0 drops the packet).
+ * lookup on the path at all. Accepted sockets inherit the listener's cgroup. Two pairs:
+ *   pl_l7_in/out   HTTP only; events carry the socket's cgroup (bpf_skb_cgroup_id)
+ *   pl_pkt_in/out  HTTP and the workload's traffic counters in one program (traffic attach mode
+ *                  "workloads": one program run per packet instead of two); the cgroup comes from
+ *                  the attachment's storage (traffic.bpf.h), written by the agent
+ * Loopback ingress runs in the sender's softirq, so bpf_get_current_cgroup_id() would name the
+ * wrong task. Programs must return 1 (0 drops the packet).
  *
  * What it sees. skb->data points at the IP header on both hooks; the IP and TCP headers are in the
  * linear part (TCP pulls them before the ingress filter; locally built skbs have them linear), the
  * payload usually is not (loopback: page frags), so headers are read by direct packet access and
- * the payload with bpf_skb_load_bytes: 12 bytes to classify, then (requests only) up to L7_REQ_CAP
- * straight into the socket state. skb->len, not tot_len: an
- * egress skb can be a GSO super-packet. Only the segment that *starts* a message is recognised:
+ * the payload with one bpf_skb_load_bytes of up to L7_REQ_CAP bytes into the stack (one helper
+ * call: on this kind of machine every call and return is costly). skb->len, not tot_len: an egress
+ * skb can be a GSO super-packet. Only the segment that *starts* a message is recognised:
  *   request  = payload starts with "METHOD " (GET HEAD POST PUT DELETE PATCH OPTIONS CONNECT TRACE)
  *   response = payload starts with "HTTP/1.x NNN"
  * so body segments, continuation segments and TLS cost one payload read and nothing else.
  *
- * Matching. One pending request per socket (struct l7_sk_state in sk_storage). A request while one
- * is pending is a pipelined request (or a body that happens to start with a method): counted, not
- * measured. A response with nothing pending is ignored; 1xx other than 101 are interim and skipped.
- * The pair is sent to the agent as one ring buffer record when the final response starts.
+ * Matching. The request side records the newest request in the socket state (sk_storage) and never
+ * looks at the response side; the response side measures when exactly one request is pending and
+ * counts the rest as `pipelined` (not measured: the state holds only the newest). A response with
+ * nothing pending is ignored; 1xx other than 101 are interim and skipped.
  *
- * Cost. The prototype wrote the socket state on both sides, so the cache line holding it moved
- * between the CPU that sees requests and the one that sees responses twice per request. Here the
- * response side only reads the request half and writes its own sequence number on another cache
- * line (see l7.h). Ring buffer wake-ups are batched: the consumer is woken only when
+ * Clocks. Ingress uses bpf_ktime_get_ns(). On egress TCP has already stamped the segment with its
+ * departure time (skb->tstamp = tcp_wstamp_ns, CLOCK_MONOTONIC like ktime, at most a few us before
+ * this hook), which saves a clock read (~65 ns here); a zero or non-monotonic stamp (larger than
+ * 2^60 ns: realtime) falls back to ktime. So latency runs from the first request byte to the first
+ * response byte, both as the monitored socket sees them.
+ *
+ * Output. Repeated requests are aggregated in the kernel (per-CPU histograms keyed by cgroup,
+ * request hash, status, direction); the first of a key per agent poll goes through the ring buffer
+ * with the request bytes. Ring buffer wake-ups are batched: the consumer is woken only when
  * l7_wakeup_bytes are waiting (then every 64 KiB); the agent drains the rest at every interval. */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
 #include "l7.h"
+#include "traffic.bpf.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -41,9 +51,9 @@ char LICENSE[] SEC("license") = "GPL";
 /* Set by the agent before load. */
 const volatile __u64 l7_wakeup_bytes = 64 * 1024;
 /* Cost study only (bench/run.sh COST=1, l7-probe-test -S): stop the path early. 0 = full program;
- * 1 = after the header parse; 2 = + payload classification; 3 = + sk_storage_get and the pending
- * check (no state written, nothing emitted); 4 = full, but the ring buffer record is not submitted
- * (discarded). Dead branches are removed by the verifier: stage 0 costs nothing. */
+ * 1 = after the header parse; 2 = + payload load and classification; 3 = + sk_storage_get and the
+ * pending check (no state written, nothing emitted); 4 = full, but the ring buffer record is not
+ * submitted (discarded). Dead branches are removed by the verifier: stage 0 costs nothing. */
 const volatile __u32 l7_stage = 0;
 
 struct {
@@ -167,8 +177,21 @@ static __always_inline __u32 status_of(const __u8 *b)
 	return d0 * 100 + d1 * 10 + d2;
 }
 
-static __always_inline void on_request(struct __sk_buff *skb, struct bpf_sock *sk,
-				       __u32 off, __u32 n, __u8 dir)
+/* CLOCK_MONOTONIC ns of this packet: TCP's departure stamp on egress, else a clock read. */
+static __always_inline __u64 pkt_ns(struct __sk_buff *skb, bool egress)
+{
+	__u64 t;
+
+	if (egress) {
+		t = skb->tstamp;
+		if (t && t < (1ULL << 60))
+			return t;
+	}
+	return bpf_ktime_get_ns();
+}
+
+static __always_inline void on_request(struct __sk_buff *skb, struct bpf_sock *sk, const __u64 *buf,
+				       __u32 n, bool egress)
 {
 	struct l7_sk_state *st;
 	struct l7_counters *c;
@@ -180,48 +203,36 @@ static __always_inline void on_request(struct __sk_buff *skb, struct bpf_sock *s
 			c->no_storage++;
 		return;
 	}
-	if (st->req_seq != st->resp_seq) {
-		c = counters();
-		if (c)
-			c->pipelined++;
-		return;
-	}
 	if (l7_stage == 3)
 		return;
-	if (n > L7_REQ_CAP)
-		n = L7_REQ_CAP;
-	/* The verifier needs the length register itself bounded to [1, 128] (clang checks a copy):
-	 * n is already in [12, L7_REQ_CAP], and ((n - 1) & 127) + 1 == n there. 128 bytes from req
-	 * stay inside struct l7_sk_state (the gap), so the bound is safe even as written. */
-	asm volatile("%[n] += -1; %[n] &= 0x7f; %[n] += 1" : [n] "+r"(n));
-	/* straight into the socket state: bytes past n keep this connection's previous request */
-	if (bpf_skb_load_bytes(skb, off, st->req, n))
-		return;
-	/* hashed here, where the bytes were just written (local cache lines), so the response side
-	 * of a repeated request never reads them */
-	st->req_hash = l7_req_hash((const __u64 *)st->req, n);
-	st->req_ns = bpf_ktime_get_ns();
-	st->dir = dir;
+	/* bytes past n are the zeros of buf; hashed from the stack (local), copied for the agent */
+	for (int i = 0; i < L7_REQ_CAP / 8; i++)
+		((__u64 *)st->req)[i] = buf[i];
+	st->req_hash = l7_req_hash(buf, n);
+	st->req_ns = pkt_ns(skb, egress);
+	st->dir = egress ? L7_DIR_CLIENT : L7_DIR_SERVER;
 	st->req_len = n;
 	/* publish last: the response side reads req_* only after it sees the new sequence number */
 	asm volatile("" ::: "memory");
 	st->req_seq = st->req_seq + 1;
 }
 
-static __always_inline void on_response(struct __sk_buff *skb, struct bpf_sock *sk,
-					__u32 status, __u8 dir)
+static __always_inline void on_response(struct __sk_buff *skb, struct bpf_sock *sk, __u32 status,
+					bool egress, __u64 cgid)
 {
+	__u8 dir = egress ? L7_DIR_SERVER : L7_DIR_CLIENT;
 	struct l7_sk_state *st;
 	struct l7_counters *c;
 	struct l7_event *e;
-	__u64 now, avail, over, flags, cgid, lat;
-	__u32 seq;
+	__u64 now, avail, over, flags, lat, req_ns, req_hash;
+	__u32 seq, done;
 
 	st = bpf_sk_storage_get(&l7_socks, sk, 0, 0);
 	if (!st)
 		return;
 	seq = st->req_seq;
-	if (seq == st->resp_seq || st->dir != dir)
+	done = st->resp_seq;
+	if (seq == done || st->dir != dir)
 		return;                                 /* nothing pending on this side */
 	if (l7_stage == 3)
 		return;
@@ -231,11 +242,25 @@ static __always_inline void on_response(struct __sk_buff *skb, struct bpf_sock *
 			c->interim++;
 		return;                                 /* 100 Continue, 103 Early Hints: keep waiting */
 	}
-	now = bpf_ktime_get_ns();
-	cgid = bpf_skb_cgroup_id(skb);
-	lat = now - st->req_ns;
+	req_ns = st->req_ns;
+	req_hash = st->req_hash;
+	asm volatile("" ::: "memory");
+	if (seq != done + 1 || st->req_seq != seq) {
+		/* several requests since the last response (pipelined, or unanswered): the state holds
+		 * only the newest, so none of them is measured */
+		st->resp_seq = st->req_seq;
+		c = counters();
+		if (c)
+			c->pipelined += st->req_seq - done;
+		return;
+	}
+	st->resp_seq = seq;
+	now = pkt_ns(skb, egress);
+	lat = now > req_ns ? now - req_ns : 0;
+	if (!cgid)
+		cgid = bpf_skb_cgroup_id(skb);
 	if (!l7_no_agg) {
-		struct l7_agg_key k = { .cgroup_id = cgid, .req_hash = st->req_hash, .status = status,
+		struct l7_agg_key k = { .cgroup_id = cgid, .req_hash = req_hash, .status = status,
 					.dir = dir };
 		struct l7_agg_val *v = bpf_map_lookup_elem(&l7_agg, &k), *zero;
 		__u32 zk = 0;
@@ -251,7 +276,6 @@ static __always_inline void on_response(struct __sk_buff *skb, struct bpf_sock *
 			v->count++;
 			v->sum_ns += lat;
 			v->buckets[b]++;
-			st->resp_seq = seq;
 			return;
 		}
 		/* first of its key: insert it empty and send this one with its bytes (the route); when
@@ -265,18 +289,16 @@ static __always_inline void on_response(struct __sk_buff *skb, struct bpf_sock *
 		c = counters();
 		if (c)
 			c->rb_drops++;
-		st->resp_seq = seq;
 		return;
 	}
 	e->cgroup_id = cgid;
 	e->latency_ns = lat;
-	e->req_hash = st->req_hash;
+	e->req_hash = req_hash;
 	e->status = status;
 	e->dir = dir;
 	e->req_len = st->req_len;
 	e->pad = 0;
 	__builtin_memcpy(e->req, st->req, L7_REQ_CAP);
-	st->resp_seq = seq;
 	if (l7_stage == 4) {
 		bpf_ringbuf_discard(e, BPF_RB_NO_WAKEUP);
 		return;
@@ -296,53 +318,73 @@ static __always_inline void on_response(struct __sk_buff *skb, struct bpf_sock *
 	bpf_ringbuf_submit(e, flags);
 }
 
-static __always_inline void handle(struct __sk_buff *skb, bool egress)
+/* wl: also count the packet for the workload the program is attached to (pl_pkt_*) */
+static __always_inline void handle(struct __sk_buff *skb, bool egress, bool wl)
 {
+	__u64 buf[L7_REQ_CAP / 8] = {};
 	struct bpf_sock *sk;
-	__u8 buf[12];
 	__u32 off, n, status;
+	__u64 cgid = 0;
 
+	if (wl)
+		cgid = wl_count(skb, egress)->cgroup_id;
 	off = payload_off(skb);
 	if (!off)
 		return;                                 /* not TCP, or no payload (ACK, SYN, FIN) */
 	if (l7_stage == 1)
 		return;
 	n = skb->len - off;
-	if (n < sizeof(buf))
+	if (n < 12)
 		return;                                 /* too short to start a request or status line */
-	if (bpf_skb_load_bytes(skb, off, buf, sizeof(buf)))
+	/* The verifier needs the length register itself bounded to [1, L7_REQ_CAP] (clang would check
+	 * a copy): clamp it in place. */
+	asm volatile("%[n] += -1; if %[n] < %[m] goto +1; %[n] = %[m]; %[n] += 1"
+		     : [n] "+r"(n) : [m] "i"(L7_REQ_CAP - 1));
+	if (bpf_skb_load_bytes(skb, off, buf, n))
 		return;
+	/* sk_storage_get takes the socket as it is (it checks for a full socket itself) */
 	sk = skb->sk;
 	if (!sk)
 		return;
-	sk = bpf_sk_fullsock(sk);
-	if (!sk)
-		return;
 	if (l7_stage == 2) {
-		if (is_method(buf) || status_of(buf))
+		if (is_method((const __u8 *)buf) || status_of((const __u8 *)buf))
 			asm volatile("" ::: "memory");
 		return;
 	}
-	if (is_method(buf)) {
-		on_request(skb, sk, off, n, egress ? L7_DIR_CLIENT : L7_DIR_SERVER);
+	if (is_method((const __u8 *)buf)) {
+		on_request(skb, sk, buf, n, egress);
 		return;
 	}
-	status = status_of(buf);
+	status = status_of((const __u8 *)buf);
 	if (status)
-		on_response(skb, sk, status, egress ? L7_DIR_SERVER : L7_DIR_CLIENT);
+		on_response(skb, sk, status, egress, cgid);
 }
 
 SEC("cgroup_skb/ingress")
 int pl_l7_in(struct __sk_buff *skb)
 {
-	handle(skb, false);
+	handle(skb, false, false);
 	return 1;
 }
 
 SEC("cgroup_skb/egress")
 int pl_l7_out(struct __sk_buff *skb)
 {
-	handle(skb, true);
+	handle(skb, true, false);
+	return 1;
+}
+
+SEC("cgroup_skb/ingress")
+int pl_pkt_in(struct __sk_buff *skb)
+{
+	handle(skb, false, true);
+	return 1;
+}
+
+SEC("cgroup_skb/egress")
+int pl_pkt_out(struct __sk_buff *skb)
+{
+	handle(skb, true, true);
 	return 1;
 }
 

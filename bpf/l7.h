@@ -85,8 +85,11 @@ static inline __u64 l7_req_hash(const __u64 *w, __u32 len)
 /* Per-socket state (BPF_MAP_TYPE_SK_STORAGE, freed with the socket). On loopback and veth the
  * request and the response of one connection are processed on different CPUs, so the part written
  * where requests are seen and the part written where responses are seen are kept at least one
- * cache line apart: the response side only *reads* the request line, and only the response side
- * writes resp_seq. A request is pending while req_seq != resp_seq. */
+ * cache line apart, and each side reads only what it must: the request side never reads the
+ * response side's line (so that line never leaves the response CPU), the response side reads the
+ * request line once per response. req_seq counts requests, resp_seq is the last request the
+ * response side has dealt with: one request is pending when req_seq == resp_seq + 1; more means
+ * requests were pipelined (or went unanswered) and the state holds only the newest of them. */
 struct l7_sk_state {
 	/* written by the hook that sees requests */
 	__u64 req_ns;
@@ -106,7 +109,7 @@ struct l7_sk_state {
  * event is the count). Summed by the agent. */
 struct l7_counters {
 	__u64 rb_drops;           /* ring buffer full: completed request lost */
-	__u64 pipelined;          /* request while one was pending on the socket (not measured) */
+	__u64 pipelined;          /* requests not measured: sent while another was pending on the socket */
 	__u64 no_storage;         /* no full socket / sk_storage allocation failed */
 	__u64 interim;            /* 1xx interim responses skipped */
 };

@@ -1,6 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0
 /* traffic: bytes and packets per socket cgroup.
  *
+ * Two ways to attach (the agent's --traffic-attach):
+ *   pl_traffic_in/out     once at a subtree (the cgroup2 root by default): every socket below pays,
+ *                         counters are keyed by the socket's own cgroup and filtered by the mode map
+ *   pl_traffic_wl_in/out  to each monitored workload's cgroup: only monitored sockets pay, and the
+ *                         attachment's cgroup storage names the counter slot (traffic.bpf.h)
+ *
  * cgroup_skb programs run in the socket's own cgroup context (the effective programs of the cgroup
  * the socket was created in, inherited from ancestors), on every packet a socket sends or receives.
  * bpf_skb_cgroup_id() returns the cgroup of skb->sk (request sockets resolve to their listener), so
@@ -9,6 +15,7 @@
  * return 1: 0 would drop the packet. */
 #include "common.bpf.h"
 #include "traffic.h"
+#include "traffic.bpf.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -54,5 +61,19 @@ SEC("cgroup_skb/egress")
 int pl_traffic_out(struct __sk_buff *skb)
 {
 	count(skb, true);
+	return 1;
+}
+
+SEC("cgroup_skb/ingress")
+int pl_traffic_wl_in(struct __sk_buff *skb)
+{
+	wl_count(skb, false);
+	return 1;
+}
+
+SEC("cgroup_skb/egress")
+int pl_traffic_wl_out(struct __sk_buff *skb)
+{
+	wl_count(skb, true);
 	return 1;
 }

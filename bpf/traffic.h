@@ -13,4 +13,18 @@ struct pl_traffic_counters {
 	__u64 tx_packets;
 };
 
+/* Per-workload attachment (the agent's traffic attach mode "workloads"): the programs are attached
+ * to each monitored workload's own cgroup, and this is the cgroup-local storage of that attachment
+ * (map pl_wl, one value per cgroup for both hooks), written by the agent right after attaching.
+ * Counters live in slot `slot` of the per-CPU array pl_wl_traffic, owned by the agent: they
+ * outlive the cgroup (the storage goes with it), so its last packets are still read after rmdir.
+ * Slot 0 counts packets that ran before the agent wrote the storage (microseconds after attach). */
+struct pl_wl {
+	__u64 cgroup_id;          /* the cgroup the programs are attached to */
+	__u32 slot;               /* index into pl_wl_traffic; 0 = not written yet */
+	__u32 pad;
+};
+
+#define PL_WL_SLOTS 4096       /* workloads attached at once, + slot 0 */
+
 #endif

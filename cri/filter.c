@@ -2,6 +2,7 @@
 #include "cri/filter.h"
 
 #include <fnmatch.h>
+#include <string.h>
 #include <strings.h>
 
 static const char *const default_include[] = { "*", NULL };
@@ -60,11 +61,24 @@ void filter__decide_pod(const struct filter_config *c, const char *ns, const str
 	}
 }
 
-void filter__decide_host(const struct filter_config *c, struct filter_decision *out)
+static const char *const default_host[] = { "*", NULL };
+
+void filter__decide_host(const struct filter_config *c, const char *path, struct filter_decision *out)
 {
-	out->monitored = c->host_monitor;
-	out->l7 = c->host_monitor && c->l7_enabled;
+	out->monitored = c->host_monitor && any_match(c->host_cgroups ? c->host_cgroups : default_host,
+						      path && *path ? path : "/");
+	out->l7 = out->monitored && c->l7_enabled;
 	out->why = FILTER_BY_HOST;
+}
+
+bool filter__all_hosts(const struct filter_config *c)
+{
+	if (!c->host_monitor)
+		return false;
+	for (const char *const *g = c->host_cgroups ? c->host_cgroups : default_host; *g; g++)
+		if (!strcmp(*g, "*"))
+			return true;
+	return false;
 }
 
 bool filter_decision__equal(const struct filter_decision *a, const struct filter_decision *b)

@@ -2,7 +2,8 @@
  *
  * monitored: pod annotation podlens.io/monitor "true"/"false" > the same annotation on the
  *            pod's Namespace > config (namespaces.include globs, then namespaces.exclude globs;
- *            default include ["*"], exclude ["kube-system"]). Non-pod workloads: host.monitor.
+ *            default include ["*"], exclude ["kube-system"]). Non-pod workloads: host.monitor
+ *            and a match of their cgroup path against host.cgroups (globs, default ["*"]).
  * l7:        false when not monitored or l7.enabled is off; else pod annotation podlens.io/l7 >
  *            namespace annotation > true.
  * Annotation values are compared case-insensitively; anything but "true"/"false" is ignored. */
@@ -27,6 +28,7 @@ struct filter_config {
 	const char *const *exclude;   /* NULL = {"kube-system"}; an empty list {NULL} excludes nothing */
 	const char *monitor_key;      /* NULL = "podlens.io/monitor" */
 	const char *l7_key;           /* NULL = "podlens.io/l7" */
+	const char *const *host_cgroups;   /* non-pod cgroup path globs, NULL-terminated; NULL = {"*"} */
 	bool host_monitor;            /* non-pod workloads (config host.monitor, default true) */
 	bool l7_enabled;              /* config l7.enabled / --no-l7 (default true) */
 };
@@ -37,7 +39,10 @@ void filter_config__defaults(struct filter_config *c);
 /* ns_annotations NULL when the namespace is unknown (no Kubernetes API access). */
 void filter__decide_pod(const struct filter_config *c, const char *ns, const struct cri_kvs *pod_annotations,
 			const struct cri_kvs *ns_annotations, struct filter_decision *out);
-void filter__decide_host(const struct filter_config *c, struct filter_decision *out);
+/* path: the cgroup's path below the cgroup2 mount ("/system.slice/nginx.service"); NULL = "/" */
+void filter__decide_host(const struct filter_config *c, const char *path, struct filter_decision *out);
+/* true when every non-pod cgroup is monitored (host.monitor on, host.cgroups matches anything) */
+bool filter__all_hosts(const struct filter_config *c);
 
 /* "true" -> 1, "false" -> 0, anything else (or NULL) -> -1 */
 int filter__bool_value(const char *v);

@@ -453,7 +453,7 @@ static void decide(struct meta_cache *c, struct workload_meta *m, const struct k
 				c->filter.l7_key ? c->filter.l7_key : "podlens.io/l7" };
 
 	if (m->kind == WL_HOST) {
-		filter__decide_host(&c->filter, &m->decision);
+		filter__decide_host(&c->filter, m->host_path, &m->decision);
 		return;
 	}
 	if (kp) {
@@ -553,11 +553,13 @@ static struct entry *put_pod_level(struct meta_cache *c, uint64_t id, struct pod
 	return ent_put(c, &m);
 }
 
-static struct entry *put_host(struct meta_cache *c, uint64_t id, const struct cgroup_info *ci)
+static struct entry *put_host(struct meta_cache *c, uint64_t id, const char *path,
+			       const struct cgroup_info *ci)
 {
 	struct workload_meta m = { .cgroup_id = id, .kind = WL_HOST };
 
 	scopy(m.node, sizeof(m.node), c->node);
+	scopy(m.host_path, sizeof(m.host_path), path);
 	scopy(m.host_name, sizeof(m.host_name), ci->name[0] ? ci->name : ci->container_id);
 	if (ci->kind == CG_KIND_CONTAINER) {
 		scopy(m.container_id, sizeof(m.container_id), ci->container_id);
@@ -624,7 +626,7 @@ static struct entry *resolve_path(struct meta_cache *c, uint64_t id, const char 
 	switch (ci.kind) {
 	case CG_KIND_CONTAINER:
 		if (!ci.pod_uid[0])
-			return put_host(c, id, &ci);       /* docker outside Kubernetes */
+			return put_host(c, id, path, &ci);       /* docker outside Kubernetes */
 		/* a sandbox (pause) cgroup is named by the pod */
 		if ((pr = pod_find(c, ci.container_id)))
 			return put_pod_level(c, id, pr, cg_qos__name(ci.qos));
@@ -659,7 +661,7 @@ static struct entry *resolve_path(struct meta_cache *c, uint64_t id, const char 
 	case CG_KIND_OTHER:
 		/* kubepods levels and unknown layouts are host-level */
 	default:
-		return put_host(c, id, &ci);
+		return put_host(c, id, path, &ci);
 	}
 }
 

@@ -52,6 +52,7 @@ struct workload_meta {
 	char runtime[16];         /* "containerd", "cri-o", "docker" */
 	char qos[16];
 	char host_name[256];      /* WL_HOST: systemd unit, user slice, or last path component */
+	char host_path[512];      /* WL_HOST: cgroup path below the cgroup2 mount (host.cgroups globs) */
 	char ips[WL_MAX_IPS][46];
 	unsigned n_ips;
 	struct cri_kvs labels;         /* pod labels (owned by the cache) */

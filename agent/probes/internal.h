@@ -5,6 +5,7 @@
 #include <bpf/libbpf.h>
 
 #include "agent/probes/probes.h"
+#include "lib/idmap.h"
 
 struct podlens_traffic;
 struct podlens_tcp;
@@ -24,6 +25,12 @@ struct probes {
 	struct bpf_object *obj[PROBE__COUNT];   /* for per-program stats */
 	int drops_fd[PROBE__COUNT];             /* per-CPU drop counter map, -1 if none */
 	int counters_fd[PROBE__COUNT];          /* per-cgroup counter map, -1 if none */
+	/* traffic attach mode "workloads" (workloads.c) */
+	bool wl_mode;
+	struct idmap wl;                        /* cgroup id -> struct wl_ent */
+	uint32_t free_slots[PL_WL_SLOTS];       /* stack of unused slots (1..PL_WL_SLOTS-1) */
+	size_t nfree;
+	uint64_t wl_unattributed;               /* slot 0 packets, last read */
 };
 
 /* Each unit: open, configure, load, attach; 0 or -errno with p->st[id].reason set. */
@@ -35,6 +42,12 @@ void traffic_unit__stop(struct probes *p);
 void tcp_unit__stop(struct probes *p);
 void proc_unit__stop(struct probes *p);
 void cgroup_unit__stop(struct probes *p);
+
+/* workloads.c */
+void wl__init(struct probes *p);
+void wl__free(struct probes *p);
+int wl__read(struct probes *p, traffic_fn fn, void *ctx);
+void wl__forget(struct probes *p, uint64_t cgid);
 
 /* helpers */
 int probes__add_ringbuf(struct probes *p, struct bpf_map *map, ring_buffer_sample_fn fn);

@@ -35,6 +35,7 @@ struct l7_probe {
 	struct l7_agg_key *keys;   /* scratch for l7_probe__poll */
 	void *vals;
 	struct bpf_program *prog_in, *prog_out;
+	bool pkt;                  /* pl_pkt_* loaded (share_wl) */
 	struct ring_buffer *rb;
 	struct http_agg *agg;
 	struct l7_link *links;
@@ -115,6 +116,20 @@ struct l7_probe *l7_probe__new(const struct l7_probe_opts *o)
 	bpf_program__set_autoload(p->skel->progs.pl_l7_out, !o->empty);
 	bpf_program__set_autoload(p->skel->progs.pl_l7_empty_in, o->empty);
 	bpf_program__set_autoload(p->skel->progs.pl_l7_empty_out, o->empty);
+	p->pkt = o->share_wl && !o->empty;
+	bpf_program__set_autoload(p->skel->progs.pl_pkt_in, p->pkt);
+	bpf_program__set_autoload(p->skel->progs.pl_pkt_out, p->pkt);
+	if (p->pkt) {
+		err = bpf_map__reuse_fd(p->skel->maps.pl_wl, o->wl_map_fd);
+		if (!err)
+			err = bpf_map__reuse_fd(p->skel->maps.pl_wl_traffic, o->wl_traffic_fd);
+		if (err) {
+			log_error("l7: reuse the traffic unit's maps: %s", strerror(-err));
+			goto cleanup;
+		}
+	} else {
+		bpf_map__set_max_entries(p->skel->maps.pl_wl_traffic, 1);   /* unused */
+	}
 	err = bpf_map__set_max_entries(p->skel->maps.l7_events, rb_bytes);
 	if (err)
 		goto cleanup;
@@ -295,6 +310,15 @@ uint64_t l7_probe__drops(struct l7_probe *p)
 	if (l7_probe__stats(p, &s))
 		return p->agg_dropped;
 	return s.rb_drops + s.agg_dropped;
+}
+
+int l7_probe__pkt_programs(struct l7_probe *p, struct bpf_program **in, struct bpf_program **out)
+{
+	if (!p->pkt)
+		return -ENOENT;
+	*in = p->skel->progs.pl_pkt_in;
+	*out = p->skel->progs.pl_pkt_out;
+	return 0;
 }
 
 static uint32_t prog_id(struct bpf_program *prog)

@@ -23,6 +23,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct bpf_program;
 struct http_agg;
 struct l7_probe;
 
@@ -31,6 +32,10 @@ struct l7_probe_opts {
 	size_t ringbuf_bytes;        /* power of two >= page size; 0 = 4 MiB (~40k requests) */
 	size_t wakeup_bytes;         /* 0 = ringbuf_bytes / 16 */
 	bool no_kernel_agg;          /* every request through the ring buffer (no in-kernel aggregates) */
+	/* The traffic unit's workload maps (probes__wl_shared_fds): when set, the traffic + HTTP
+	 * programs (pl_pkt_*) are loaded too, for probes__wl_attach (traffic attach mode "workloads") */
+	bool share_wl;
+	int wl_map_fd, wl_traffic_fd;
 	/* cost study only (bench): */
 	unsigned stage;              /* 0 = full program; see l7_stage in bpf/l7.bpf.c */
 	bool empty;                  /* attach empty programs (dispatch + bpf_stats cost) */
@@ -65,6 +70,8 @@ int l7_probe__poll(struct l7_probe *p);
 /* Completed requests lost: ring buffer full + aggregation bound. */
 uint64_t l7_probe__drops(struct l7_probe *p);
 int l7_probe__stats(struct l7_probe *p, struct l7_probe_stats *s);
+/* The traffic + HTTP programs, for probes__wl_attach; -ENOENT unless loaded with share_wl. */
+int l7_probe__pkt_programs(struct l7_probe *p, struct bpf_program **in, struct bpf_program **out);
 /* BPF program ids (ingress, egress), e.g. for bpf_stats in the benchmark. */
 int l7_probe__prog_ids(struct l7_probe *p, uint32_t *ingress_id, uint32_t *egress_id);
 void l7_probe__free(struct l7_probe *p);

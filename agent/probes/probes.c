@@ -112,6 +112,7 @@ struct probes *probes__new(const struct probes_opts *o, char *err, size_t errlen
 		p->drops_fd[i] = -1;
 		p->counters_fd[i] = -1;
 	}
+	wl__init(p);
 	p->ncpus = libbpf_num_possible_cpus();
 	if (p->ncpus <= 0) {
 		snprintf(err, errlen, "cannot count possible CPUs: %s", strerror(-p->ncpus));
@@ -169,6 +170,7 @@ int probes__poll(struct probes *p)
 
 void probes__forget(struct probes *p, uint64_t cgid)
 {
+	wl__forget(p, cgid);
 	for (int i = 0; i < PROBE__COUNT; i++)
 		if (p->counters_fd[i] >= 0)
 			bpf_map_delete_elem(p->counters_fd[i], &cgid);

@@ -26,7 +26,8 @@ struct probe_handlers {
 struct probes_opts {
 	const char *cgroup2_mount;     /* e.g. /sys/fs/cgroup/unified */
 	const char *btf_path;          /* NULL = the running kernel's /sys/kernel/btf/vmlinux */
-	const char *traffic_attach;    /* cgroup path below the mount for cgroup_skb, "/" = root */
+	const char *traffic_attach;    /* cgroup path below the mount for cgroup_skb ("/" = root), or
+	                                  "workloads": nothing at start, probes__wl_attach per cgroup */
 	bool default_monitored;        /* verdict for cgroups absent from the mode map */
 	uint32_t ringbuf_bytes;        /* per ring buffer, power of two >= page size */
 	struct probe_handlers h;
@@ -66,8 +67,29 @@ typedef void (*proc_fn)(void *ctx, uint64_t cgid, const struct pl_proc_counters 
 int probes__read_traffic(struct probes *p, traffic_fn fn, void *ctx);
 int probes__read_tcp(struct probes *p, tcp_fn fn, void *ctx);
 int probes__read_proc(struct probes *p, proc_fn fn, void *ctx);
-/* Drop a removed cgroup's counters from the kernel maps. */
+/* Drop a removed cgroup's counters from the kernel maps (and its workload slot). */
 void probes__forget(struct probes *p, uint64_t cgid);
+
+/* Traffic attach mode "workloads" (probes_opts.traffic_attach = "workloads"): the packet programs
+ * go to each monitored workload's cgroup (path below the cgroup2 mount, whose inode must be cgid).
+ * in/out NULL = the traffic unit's own (counters only); otherwise programs of another unit that
+ * use the same maps (probes__wl_shared_fds), e.g. the L7 unit's traffic + HTTP programs. Attaching
+ * again with other programs swaps them in place; counters are kept. Never attach a cgroup and one
+ * of its descendants: the descendant's packets would count in both. -EOPNOTSUPP in other modes,
+ * -ESTALE when the path is now another cgroup, -ENOSPC when every slot is taken. */
+struct bpf_program;
+int probes__wl_attach(struct probes *p, uint64_t cgid, const char *path, struct bpf_program *in,
+		      struct bpf_program *out);
+/* Detach (cgroup removed: gone = true, or no longer monitored). Its counters stay readable until
+ * probes__forget, or probes__wl_reap for removed cgroups the caller does not track. */
+int probes__wl_detach(struct probes *p, uint64_t cgid, bool gone);
+bool probes__wl_attached(struct probes *p, uint64_t cgid, bool *with_l7);
+/* Removed cgroups: keep(cgid) is asked once each (after the interval's read); false = forget now. */
+int probes__wl_reap(struct probes *p, bool (*keep)(void *ctx, uint64_t cgid), void *ctx);
+bool probes__wl_mode(const struct probes *p);
+size_t probes__wl_count(struct probes *p, size_t *with_l7);   /* attached (of which with HTTP) */
+uint64_t probes__wl_unattributed(struct probes *p);   /* packets counted before slots were set */
+int probes__wl_shared_fds(struct probes *p, int *wl_fd, int *traffic_fd);
 
 const struct probe_status *probes__status(struct probes *p, enum probe_id id);
 /* Fill up to max entries; returns the number of programs. */

@@ -1,4 +1,5 @@
-/* traffic unit: cgroup_skb ingress/egress on the configured cgroup (the cgroup2 root by default). */
+/* traffic unit: cgroup_skb ingress/egress, either once on the configured cgroup (the cgroup2 root by
+ * default) or per workload (mode "workloads", workloads.c). */
 #include <bpf/bpf.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -24,12 +25,27 @@ int traffic_unit__start(struct probes *p)
 		return err;
 	}
 	s->rodata->pl_default_mode = p->o.default_monitored ? PL_CG_MONITORED : PL_CG_IGNORED;
+	p->wl_mode = p->o.traffic_attach && !strcmp(p->o.traffic_attach, "workloads");
+	bpf_program__set_autoload(s->progs.pl_traffic_in, !p->wl_mode);
+	bpf_program__set_autoload(s->progs.pl_traffic_out, !p->wl_mode);
+	bpf_program__set_autoload(s->progs.pl_traffic_wl_in, p->wl_mode);
+	bpf_program__set_autoload(s->progs.pl_traffic_wl_out, p->wl_mode);
+	if (!p->wl_mode)
+		bpf_map__set_max_entries(s->maps.pl_wl_traffic, 1);
 	err = bpf_map__reuse_fd(s->maps.pl_cg_mode, p->mode_fd);
 	if (!err)
 		err = podlens_traffic__load(s);
 	if (err) {
 		probes__fail(p, PROBE_TRAFFIC, "load cgroup_skb programs", err);
 		goto fail;
+	}
+	if (p->wl_mode) {
+		/* attached per workload as their decisions arrive (probes__wl_attach) */
+		p->traffic = s;
+		p->obj[PROBE_TRAFFIC] = s->obj;
+		p->counters_fd[PROBE_TRAFFIC] = bpf_map__fd(s->maps.pl_traffic);
+		p->st[PROBE_TRAFFIC].up = true;
+		return 0;
 	}
 	snprintf(path, sizeof(path), "%s%s", p->o.cgroup2_mount,
 		 p->o.traffic_attach && strcmp(p->o.traffic_attach, "/") ? p->o.traffic_attach : "");
@@ -62,6 +78,7 @@ fail:
 
 void traffic_unit__stop(struct probes *p)
 {
+	wl__free(p);                             /* per-workload links */
 	podlens_traffic__destroy(p->traffic);   /* NULL-safe; detaches the links */
 	p->traffic = NULL;
 	p->obj[PROBE_TRAFFIC] = NULL;
@@ -88,6 +105,8 @@ int probes__read_traffic(struct probes *p, traffic_fn fn, void *ctx)
 
 	if (!p->traffic)
 		return 0;
+	if (p->wl_mode)
+		return wl__read(p, fn, ctx);
 	return probes__read_percpu_u64s(p, bpf_map__fd(p->traffic->maps.pl_traffic),
 					sizeof(struct pl_traffic_counters) / sizeof(uint64_t), one, &r);
 }

@@ -2,7 +2,9 @@
 # 11-agent-filter (issue 3, e2e b): a pod annotated podlens.io/monitor: "false" and a pod in a namespace
 # excluded by the config produce no records at all (not under their names, not under their cgroup
 # IDs, not under a cgroup path holding their pod UIDs), while a monitored client doing the same
-# traffic is reported (the positive control that makes this test able to fail).
+# traffic is reported (the positive control that makes this test able to fail). The agent runs with
+# --host-monitor false (the Helm default), so its packet programs go to monitored pod containers only:
+# the ignored pods' cgroups carry none of them.
 . "$(dirname "$0")/../../tests/lib.sh"
 . "$(dirname "$0")/common.sh"
 N=${E2E_FETCHES:-10}
@@ -12,13 +14,16 @@ cfg=$E2E_TMP/agent.json
 echo '{"namespaces":{"include":["*"],"exclude":["kube-system","ignored-ns"]}}' > "$cfg"
 
 e2e_web WEB shop web $SIZE || { tap_fail "web pod up"; exit 1; }
-e2e_agent_start AG 90 --config "$cfg" || exit 1
+e2e_agent_start AG 90 --config "$cfg" --host-monitor false || exit 1
 e2e_agent_ready AG 20 || { tap_fail "agent ready (/healthz)"; exit 1; }
 e2e_client CLI payments client "$WEB_IP" "$N" $PERIOD raw || { tap_fail "client pod up"; exit 1; }
 e2e_client QUIET shop quiet "$WEB_IP" "$N" $PERIOD raw --annotation podlens.io/monitor=false ||
 	{ tap_fail "quiet pod up"; exit 1; }
 e2e_client IGN ignored-ns other "$WEB_IP" "$N" $PERIOD raw || { tap_fail "ignored-ns pod up"; exit 1; }
 for c in "$CLI_CTR" "$QUIET_CTR" "$IGN_CTR"; do e2e_client_wait "$c" 60 || tap_fail "client $c finished"; done
+check_eq "$(e2e_progs_on "$(e2e_cgroup_dir "$CLI_CTR")" "pl_(traffic_wl|pkt)_")" 2 "packet programs on the monitored client's cgroup"
+check_eq "$(e2e_progs_on "$(e2e_cgroup_dir "$QUIET_CTR")" pl_)" 0 "no program on quiet's cgroup (monitor=false)"
+check_eq "$(e2e_progs_on "$(e2e_cgroup_dir "$IGN_CTR")" pl_)" 0 "no program on ignored-ns/other's cgroup"
 e2e_agent_stop AG 15
 check_eq "$AG_RC" 0 "agent exit status after SIGTERM"
 

@@ -3,13 +3,15 @@
 # interval. The client starts fetching the moment its container starts; every record of its cgroup
 # (and of the server's) must carry the pod's names, none may be unresolved, and the named bytes must
 # add up to the ground truth (so no bytes were reported elsewhere, e.g. under a bare cgroup path).
+# --host-monitor false: the programs are attached to each new container's cgroup as it appears
+# (cgroup_mkdir), before its first process runs, so its first bytes count.
 . "$(dirname "$0")/../../tests/lib.sh"
 . "$(dirname "$0")/common.sh"
 N=${E2E_FETCHES:-20}
 PERIOD=0.2
 SIZE=100000
 
-e2e_agent_start AG 90 || exit 1
+e2e_agent_start AG 90 --host-monitor false || exit 1
 e2e_agent_ready AG 20 || { tap_fail "agent ready (/healthz)"; exit 1; }
 tap_ok "agent running before any pod exists (pid $AG_PID)"
 e2e_web WEB shop web $SIZE || { tap_fail "web pod up"; exit 1; }

@@ -2,6 +2,8 @@
 # 13-agent-containerd-restart (issue 3, e2e d): containerd is SIGKILLed and restarted while the agent
 # runs. The agent keeps running, says so in its log, keeps naming the pods that survived (their shims
 # outlive containerd), and names a pod created after the restart within 10 s of its creation.
+# --host-monitor false (programs per pod container): the pods that exist at start are attached from
+# the first resync, the new one on its cgroup_mkdir.
 . "$(dirname "$0")/../../tests/lib.sh"
 . "$(dirname "$0")/common.sh"
 SIZE=100000
@@ -9,7 +11,7 @@ SIZE=100000
 e2e_web WEB shop web $SIZE || { tap_fail "web pod up"; exit 1; }
 e2e_client OLD payments client "$WEB_IP" 100000 0.5 raw || { tap_fail "client pod up"; exit 1; }
 old_id=$(e2e_cgroup_id "$OLD_CTR")
-e2e_agent_start AG 120 --resync 1 || exit 1
+e2e_agent_start AG 120 --resync 1 --host-monitor false || exit 1
 e2e_agent_ready AG 20 || { tap_fail "agent ready (/healthz)"; exit 1; }
 named() { agentjson "$1" --eq workload.cgroup_id="$2" --eq workload.pod="$3" --count | grep -qv '^0$'; }
 wait_for 15 "first named record of payments/client" named "$AG_OUT" "$old_id" client

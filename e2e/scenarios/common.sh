@@ -167,6 +167,9 @@ e2e_agent_ready() {
 	fi
 }
 
+# e2e_progs_on DIR PATTERN: how many programs whose name matches PATTERN are attached to cgroup DIR
+e2e_progs_on() { bpftool cgroup show "$1" 2>/dev/null | awk -v p="$2" 'NR > 1 && $NF ~ p' | wc -l; }
+
 # e2e_agent_stop VAR SECS: SIGTERM (clean exit flushes the last interval), wait, exit status in $VAR_RC
 e2e_agent_stop() { local p=${1}_PID; kill -TERM "${!p}" 2>/dev/null; e2e_agent_wait "$1" "$2"; }
 

@@ -50,4 +50,6 @@ check_eq "$leak" 0 "no query string leaves the agent"
 p50=$(jq -s --argjson id "$SRV_ID" '[.[] | select(.workload.cgroup_id == $id) | .http[]? | select(.direction == "server") | {c: .count, p: .p50_us}] | (map(.c * .p) | add) / (map(.c) | add) | floor' "$W/agent.json")
 cp50=$(jq '.p50_us | floor' "$W/client.json")
 check_within "$p50" "$cp50" 15 "server p50 within 15% of the client-measured p50"
-check_ge "$p50" $((SLEEP_MS * 1000)) "server p50 at least the known sleep"
+# p50 comes from log-linear buckets 12.5% wide: an estimate below the sleep by less than a bucket is
+# still right
+check_ge "$p50" $((SLEEP_MS * 875)) "server p50 at least the known sleep (less the 12.5% bucket width)"

@@ -74,6 +74,8 @@ qeq default 'obj("ClusterRoleBinding")["subjects"]' '[{"kind":"ServiceAccount","
 	"default: ClusterRole bound to the agent service account"
 qeq default 'ds["serviceAccountName"]' rel-podlens-agent "default: DaemonSet runs as that service account"
 qeq default 'ds["automountServiceAccountToken"]' true "default: SA token mounted (namespace watch)"
+qeq default 'cfg["host"]' '{"cgroups":["*"],"monitor":false}' \
+	"default: host workloads off, so packet programs go to monitored pod containers only"
 qeq default 'cfg["namespaces"]' '{"exclude":["kube-system"],"include":["*"]}' "default: namespace filter in config"
 qeq default 'cfg["cri"]["socket"]' /run/containerd/containerd.sock "default: CRI socket in config"
 qeq default 'mounts(ds, c(ds))["cri"]' '["/run/containerd/containerd.sock",true]' "default: only the CRI socket file mounted, at the same path"
@@ -99,7 +101,8 @@ render custom \
 	--set-json 'namespaces.include=["shop","pay*"]' --set-json 'namespaces.exclude=["pay-test","kube-*"]' \
 	--set annotations.monitor=example.com/watch --set annotations.l7=example.com/http \
 	--set agent.interval=5 --set agent.cri.socket=/run/crio/crio.sock --set agent.cgroupRoot=/sys/fs/cgroup/unified \
-	--set agent.l7.enabled=false --set agent.hostMonitor=false --set agent.logLevel=debug \
+	--set agent.l7.enabled=false --set agent.hostMonitor=true --set agent.logLevel=debug \
+	--set-json 'agent.hostCgroups=["/system.slice/nginx.service","/system.slice/kubelet.service"]' \
 	--set agent.priorityClassName=system-node-critical --set agent.updateStrategy.rollingUpdate.maxUnavailable=25% \
 	--set agent.resources.limits.memory=128Mi
 agent_invariants custom /sys/fs/cgroup/unified /run/crio/crio.sock Socket
@@ -107,7 +110,9 @@ qeq custom 'cfg["namespaces"]' '{"exclude":["pay-test","kube-*"],"include":["sho
 	"custom: namespace include/exclude reach the agent config"
 qeq custom 'cfg["annotations"]' '{"l7":"example.com/http","monitor":"example.com/watch"}' "custom: annotation keys reach the config"
 qeq custom '[cfg["interval"], cfg["cri"]["socket"], cfg["l7"]["enabled"], cfg["host"]["monitor"], cfg["log_level"]]' \
-	'[5,"/run/crio/crio.sock",false,false,"debug"]' "custom: interval, CRI socket, l7, host, log level in config"
+	'[5,"/run/crio/crio.sock",false,true,"debug"]' "custom: interval, CRI socket, l7, host, log level in config"
+qeq custom 'cfg["host"]["cgroups"]' '["/system.slice/nginx.service","/system.slice/kubelet.service"]' \
+	"custom: agent.hostCgroups reaches host.cgroups"
 qeq custom 'cfg["cgroup_root"]' /host/sys/fs/cgroup/unified "custom: cgroup_root follows agent.cgroupRoot"
 qeq custom '[ds["priorityClassName"], obj("DaemonSet")["spec"]["updateStrategy"]["rollingUpdate"]["maxUnavailable"], c(ds)["resources"]["limits"]["memory"]]' \
 	'["system-node-critical","25%","128Mi"]' "custom: priorityClassName, updateStrategy, resources"

@@ -42,6 +42,44 @@ static void options__defaults(void **state)
 	assert_int_equal(cfg.ns_exclude.n, 1);
 	assert_string_equal(cfg.ns_exclude.v[0], "kube-system");
 	assert_int_equal(cfg.spool_max_bytes, 64 << 20);
+	assert_string_equal(cfg.traffic_attach, "auto");
+	assert_int_equal(cfg.host_cgroups.n, 1);
+	assert_string_equal(cfg.host_cgroups.v[0], "*");
+	options__free(&cfg);
+}
+
+static void options__traffic_attach_and_host_cgroups(void **state)
+{
+	struct agent_config cfg;
+	char e[256], e2[256];
+	char *ok1[] = { "agent", "--traffic-attach", "workloads", "--host-cgroups", "/system.slice/a.service, /b-*" };
+	char *ok2[] = { "agent", "--traffic-attach=/kubepods.slice" };
+	char *bad1[] = { "agent", "--traffic-attach", "pods" };
+	char *bad2[] = { "agent", "--traffic-attach", "/a/../b" };
+	const char **view;
+
+	assert_int_equal(parse(&cfg, e, sizeof(e), 5, ok1), 0);
+	assert_string_equal(cfg.traffic_attach, "workloads");
+	assert_int_equal(cfg.host_cgroups.n, 2);
+	assert_string_equal(cfg.host_cgroups.v[1], "/b-*");
+	view = strlist__view(&cfg.host_cgroups);
+	assert_non_null(view);
+	assert_string_equal(view[0], "/system.slice/a.service");
+	assert_null(view[2]);
+	free(view);
+	assert_int_equal(options__apply_json(&cfg, "{\"host\": {\"cgroups\": [\"/x\"], \"monitor\": false}}", e2,
+						  sizeof(e2)), 0);
+	assert_int_equal(cfg.host_cgroups.n, 1);
+	assert_false(cfg.host_monitor);
+	options__free(&cfg);
+	assert_int_equal(parse(&cfg, e, sizeof(e), 2, ok2), 0);
+	assert_string_equal(cfg.traffic_attach, "/kubepods.slice");
+	options__free(&cfg);
+	assert_int_equal(parse(&cfg, e, sizeof(e), 3, bad1), -EINVAL);
+	assert_non_null(strstr(e, "--traffic-attach: invalid value 'pods'"));
+	options__free(&cfg);
+	assert_int_equal(parse(&cfg, e, sizeof(e), 3, bad2), -EINVAL);
+	assert_non_null(strstr(e, "--traffic-attach"));
 	options__free(&cfg);
 }
 
@@ -242,6 +280,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(options__defaults),
+		cmocka_unit_test(options__traffic_attach_and_host_cgroups),
 		cmocka_unit_test(options__flags_override_env),
 		cmocka_unit_test(options__bad_flags_name_the_problem),
 		cmocka_unit_test(options__json_config_applies_and_validates),

@@ -113,14 +113,46 @@ static void decide_host__follows_host_monitor(void **state)
 	struct filter_decision d;
 
 	filter_config__defaults(&cfg);
-	filter__decide_host(&cfg, &d);
+	filter__decide_host(&cfg, "/system.slice/nginx.service", &d);
 	assert_true(d.monitored);
 	assert_true(d.l7);
 	assert_int_equal(d.why, FILTER_BY_HOST);
+	filter__decide_host(&cfg, NULL, &d);
+	assert_true(d.monitored);
+	assert_true(filter__all_hosts(&cfg));
 	cfg.host_monitor = false;
-	filter__decide_host(&cfg, &d);
+	filter__decide_host(&cfg, "/system.slice/nginx.service", &d);
 	assert_false(d.monitored);
 	assert_false(d.l7);
+	assert_false(filter__all_hosts(&cfg));
+}
+
+static void decide_host__cgroup_globs_select_host_workloads(void **state)
+{
+	static const char *const globs[] = { "/system.slice/nginx.service", "/bench-*", NULL };
+	static const char *const with_star[] = { "/x", "*", NULL };
+	struct filter_config cfg;
+	struct filter_decision d;
+
+	filter_config__defaults(&cfg);
+	cfg.host_cgroups = globs;
+	assert_false(filter__all_hosts(&cfg));
+	filter__decide_host(&cfg, "/system.slice/nginx.service", &d);
+	assert_true(d.monitored);
+	filter__decide_host(&cfg, "/system.slice/sshd.service", &d);
+	assert_false(d.monitored);
+	assert_false(d.l7);
+	filter__decide_host(&cfg, "/bench-srv-42", &d);
+	assert_true(d.monitored);
+	filter__decide_host(&cfg, "/", &d);
+	assert_false(d.monitored);
+	filter__decide_host(&cfg, NULL, &d);      /* NULL is the root */
+	assert_false(d.monitored);
+	cfg.host_cgroups = with_star;
+	assert_true(filter__all_hosts(&cfg));
+	cfg.host_monitor = false;                 /* host.monitor off wins over any glob */
+	filter__decide_host(&cfg, "/x", &d);
+	assert_false(d.monitored);
 }
 
 static void bool_value__true_false_other(void **state)
@@ -138,6 +170,7 @@ int main(void)
 		cmocka_unit_test(decide_pod__include_exclude_globs),
 		cmocka_unit_test(decide__global_l7_off_and_custom_keys),
 		cmocka_unit_test(decide_host__follows_host_monitor),
+		cmocka_unit_test(decide_host__cgroup_globs_select_host_workloads),
 		cmocka_unit_test(bool_value__true_false_other),
 	};
 	return cmocka_run_group_tests_name("cri_filter", tests, NULL, NULL);

@@ -107,7 +107,7 @@ app.kubernetes.io/component: {{ index . 1 }}
     "k8s_api" (ternary "auto" "off" $a.k8sApi.enabled)
     "namespaces" (dict "include" .Values.namespaces.include "exclude" .Values.namespaces.exclude)
     "annotations" (dict "monitor" .Values.annotations.monitor "l7" .Values.annotations.l7)
-    "host" (dict "monitor" $a.hostMonitor)
+    "host" (dict "monitor" $a.hostMonitor "cgroups" $a.hostCgroups)
     "l7" (dict "enabled" $a.l7.enabled)
 -}}
 {{- if $a.kubelet.enabled -}}

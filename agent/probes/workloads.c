@@ -1,0 +1,282 @@
+/* Traffic attach mode "workloads": the packet programs are attached to each monitored workload's
+ * own cgroup, so sockets of other cgroups run nothing. Each attachment gets a counter slot (see
+ * struct pl_wl in bpf/traffic.h): the slot is taken at the first attach and given back only when
+ * the agent forgets the cgroup (after its last interval was reported), so packets counted just
+ * before a cgroup is removed are still read. Programs of an attachment can be swapped in place
+ * (bpf_link update: traffic only <-> traffic + HTTP) without losing a packet: every program
+ * attached here uses the same cgroup storage map, so the storage, and the slot it names, stay. */
+#include <bpf/bpf.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "agent/probes/internal.h"
+#include "bpf/traffic.skel.h"
+#include "lib/log.h"
+
+struct wl_ent {
+	uint64_t cgid;
+	uint32_t slot;
+	struct bpf_link *in, *out;     /* NULL when detached (cgroup gone or no longer monitored) */
+	struct bpf_program *prog_in, *prog_out;
+	bool gone;                     /* cgroup removed: counters read once more, then reaped */
+};
+
+void wl__init(struct probes *p)
+{
+	idmap__init(&p->wl);
+	p->nfree = 0;
+	for (uint32_t s = PL_WL_SLOTS - 1; s >= 1; s--)
+		p->free_slots[p->nfree++] = s;
+}
+
+static void unlink_ent(struct wl_ent *e)
+{
+	bpf_link__destroy(e->in);
+	bpf_link__destroy(e->out);
+	e->in = e->out = NULL;
+}
+
+void wl__free(struct probes *p)
+{
+	size_t pos = 0;
+	uint64_t id;
+	void *v;
+
+	while (idmap__next(&p->wl, &pos, &id, &v)) {
+		unlink_ent(v);
+		free(v);
+	}
+	idmap__free(&p->wl);
+}
+
+/* zero a slot's per-CPU counters before a new workload uses it */
+static int zero_slot(struct probes *p, uint32_t slot)
+{
+	struct pl_traffic_counters *z = calloc(p->ncpus, sizeof(*z));
+	int r;
+
+	if (!z)
+		return -ENOMEM;
+	r = bpf_map_update_elem(bpf_map__fd(p->traffic->maps.pl_wl_traffic), &slot, z, BPF_ANY) ? -errno : 0;
+	free(z);
+	return r;
+}
+
+static struct bpf_link *attach_or_swap(struct bpf_link *l, struct bpf_program *prog, int dirfd, int *err)
+{
+	if (l) {
+		*err = bpf_link__update_program(l, prog);
+		return l;
+	}
+	l = bpf_program__attach_cgroup(prog, dirfd);
+	*err = l ? 0 : -errno;
+	return l;
+}
+
+int probes__wl_attach(struct probes *p, uint64_t cgid, const char *path, struct bpf_program *in,
+		      struct bpf_program *out)
+{
+	struct wl_ent *e;
+	struct pl_wl val = { 0 };
+	struct stat st;
+	char full[1024];
+	int fd, err = 0, e2 = 0;
+	bool fresh = false;
+
+	if (!p->wl_mode || !p->traffic)
+		return -EOPNOTSUPP;
+	if (!cgid || !path)
+		return -EINVAL;
+	if (!in || !out) {
+		in = p->traffic->progs.pl_traffic_wl_in;
+		out = p->traffic->progs.pl_traffic_wl_out;
+	}
+	e = idmap__get(&p->wl, cgid);
+	if (e && e->in && e->prog_in == in && e->prog_out == out)
+		return 0;
+	snprintf(full, sizeof(full), "%s%s", p->o.cgroup2_mount, path);
+	fd = open(full, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	/* the path may name a newer cgroup than the one decided about */
+	if (fstat(fd, &st) || (uint64_t)st.st_ino != cgid) {
+		close(fd);
+		return -ESTALE;
+	}
+	if (!e) {
+		if (!p->nfree) {
+			close(fd);
+			return -ENOSPC;
+		}
+		e = calloc(1, sizeof(*e));
+		if (!e || idmap__put(&p->wl, cgid, e)) {
+			free(e);
+			close(fd);
+			return -ENOMEM;
+		}
+		e->cgid = cgid;
+		e->slot = p->free_slots[--p->nfree];
+		fresh = true;
+		err = zero_slot(p, e->slot);
+	}
+	e->gone = false;
+	if (!err)
+		e->in = attach_or_swap(e->in, in, fd, &err);
+	if (!err)
+		e->out = attach_or_swap(e->out, out, fd, &e2);
+	close(fd);
+	if (!err)
+		err = e2;
+	if (!err) {
+		/* the storage exists once a program using it is attached; until this write (a few
+		 * microseconds) packets count in slot 0 */
+		val.cgroup_id = cgid;
+		val.slot = e->slot;
+		if (bpf_map_update_elem(bpf_map__fd(p->traffic->maps.pl_wl), &cgid, &val, BPF_ANY))
+			err = -errno;
+	}
+	if (err) {
+		unlink_ent(e);
+		e->prog_in = e->prog_out = NULL;
+		if (fresh) {
+			p->free_slots[p->nfree++] = e->slot;
+			idmap__del(&p->wl, cgid);
+			free(e);
+		}
+		return err;
+	}
+	e->prog_in = in;
+	e->prog_out = out;
+	return 0;
+}
+
+int probes__wl_detach(struct probes *p, uint64_t cgid, bool gone)
+{
+	struct wl_ent *e = idmap__get(&p->wl, cgid);
+
+	if (!e)
+		return -ENOENT;
+	unlink_ent(e);
+	e->prog_in = e->prog_out = NULL;
+	e->gone |= gone;
+	return 0;
+}
+
+bool probes__wl_attached(struct probes *p, uint64_t cgid, bool *with_l7)
+{
+	struct wl_ent *e = idmap__get(&p->wl, cgid);
+
+	if (with_l7)
+		*with_l7 = e && e->in && p->traffic && e->prog_in != p->traffic->progs.pl_traffic_wl_in;
+	return e && e->in;
+}
+
+size_t probes__wl_count(struct probes *p, size_t *with_l7)
+{
+	size_t n = 0, l7 = 0, pos = 0;
+	uint64_t id;
+	void *v;
+
+	while (idmap__next(&p->wl, &pos, &id, &v)) {
+		const struct wl_ent *e = v;
+
+		n += e->in != NULL;
+		l7 += e->in && e->prog_in != p->traffic->progs.pl_traffic_wl_in;
+	}
+	if (with_l7)
+		*with_l7 = l7;
+	return n;
+}
+
+uint64_t probes__wl_unattributed(struct probes *p)
+{
+	return p->wl_unattributed;
+}
+
+bool probes__wl_mode(const struct probes *p)
+{
+	return p->wl_mode;
+}
+
+int probes__wl_shared_fds(struct probes *p, int *wl_fd, int *traffic_fd)
+{
+	if (!p->wl_mode || !p->traffic)
+		return -EOPNOTSUPP;
+	*wl_fd = bpf_map__fd(p->traffic->maps.pl_wl);
+	*traffic_fd = bpf_map__fd(p->traffic->maps.pl_wl_traffic);
+	return 0;
+}
+
+static int read_slot(struct probes *p, uint32_t slot, struct pl_traffic_counters *sum)
+{
+	struct pl_traffic_counters v[p->ncpus];
+
+	memset(sum, 0, sizeof(*sum));
+	if (bpf_map_lookup_elem(bpf_map__fd(p->traffic->maps.pl_wl_traffic), &slot, v))
+		return -errno;
+	for (int c = 0; c < p->ncpus; c++) {
+		sum->rx_bytes += v[c].rx_bytes;
+		sum->tx_bytes += v[c].tx_bytes;
+		sum->rx_packets += v[c].rx_packets;
+		sum->tx_packets += v[c].tx_packets;
+	}
+	return 0;
+}
+
+int wl__read(struct probes *p, traffic_fn fn, void *ctx)
+{
+	struct pl_traffic_counters c;
+	size_t pos = 0;
+	uint64_t id;
+	void *v;
+	int n = 0;
+
+	if (!p->wl_mode || !p->traffic)
+		return 0;
+	if (!read_slot(p, 0, &c))
+		p->wl_unattributed = c.rx_packets + c.tx_packets;
+	while (idmap__next(&p->wl, &pos, &id, &v)) {
+		if (read_slot(p, ((struct wl_ent *)v)->slot, &c))
+			continue;
+		fn(ctx, id, &c);
+		n++;
+	}
+	return n;
+}
+
+int probes__wl_reap(struct probes *p, bool (*keep)(void *ctx, uint64_t cgid), void *ctx)
+{
+	uint64_t ids[64];
+	size_t n = 0, pos = 0;
+	uint64_t id;
+	void *v;
+
+	while (n < 64 && idmap__next(&p->wl, &pos, &id, &v)) {
+		struct wl_ent *e = v;
+
+		if (!e->gone)
+			continue;
+		e->gone = false;          /* asked once: kept ones are forgotten by probes__forget */
+		if (!keep(ctx, id))
+			ids[n++] = id;
+	}
+	for (size_t i = 0; i < n; i++)
+		wl__forget(p, ids[i]);
+	return (int)n;
+}
+
+void wl__forget(struct probes *p, uint64_t cgid)
+{
+	struct wl_ent *e = idmap__del(&p->wl, cgid);
+
+	if (!e)
+		return;
+	unlink_ent(e);
+	p->free_slots[p->nfree++] = e->slot;
+	free(e);
+}

@@ -1,0 +1,46 @@
+/* Per-workload traffic counting, shared by the traffic and l7 units (kernel side only). The maps
+ * are declared in both objects under the same names; the agent creates them once (traffic unit)
+ * and reuses their fds in the l7 unit before load, so a workload's counters are the same whichever
+ * of the two units' programs is attached to its cgroup. */
+#ifndef PODLENS_TRAFFIC_BPF_H
+#define PODLENS_TRAFFIC_BPF_H
+
+#include "traffic.h"
+
+/* The attachment's own storage: bpf_get_local_storage() returns it straight from the run context
+ * (no lookup). Keyed by cgroup only (u64 key), so ingress and egress share one value. */
+struct {
+	__uint(type, BPF_MAP_TYPE_CGROUP_STORAGE);
+	__type(key, __u64);
+	__type(value, struct pl_wl);
+} pl_wl SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, PL_WL_SLOTS);
+	__type(key, __u32);
+	__type(value, struct pl_traffic_counters);
+} pl_wl_traffic SEC(".maps");
+
+/* Count one packet for the workload the program is attached to; returns its storage (for the
+ * cgroup id). Two loads and an inlined array lookup: no hash, no cgroup walk. */
+static __always_inline const struct pl_wl *wl_count(struct __sk_buff *skb, bool egress)
+{
+	struct pl_wl *w = bpf_get_local_storage(&pl_wl, 0);
+	__u32 slot = w->slot;
+	struct pl_traffic_counters *c = bpf_map_lookup_elem(&pl_wl_traffic, &slot);
+
+	/* per-CPU value: plain adds are safe (no other CPU writes this copy; preemption is off) */
+	if (c) {
+		if (egress) {
+			c->tx_bytes += skb->len;
+			c->tx_packets++;
+		} else {
+			c->rx_bytes += skb->len;
+			c->rx_packets++;
+		}
+	}
+	return w;
+}
+
+#endif
