@@ -74,14 +74,14 @@ if paired:
     print("   ratio = rps(monitored) / rps(other) of the same run, so the machine's drift cancels out")
     print(f"{'workload':9s} {'condition':26s} {'runs':>5s} {'ratio median (min..max)':>25s} {'target':>7s} {'agent CPU%':>10s}")
     for wl in dict.fromkeys(r["workload"] for r in paired):
-        for c in ("none", "l4", "l7"):
+        for c in ("none", "l7e", "l4", "l7"):
             rows = [r for r in paired if r["workload"] == wl and r["cond"] == c and r["round"] != "0"
                     and float(r["rps_other"]) > 0]
             if not rows:
                 continue
             ratios = [float(r["rps_monitored"]) / float(r["rps_other"]) for r in rows]
             t = targets.get(c)
-            label = "nobody monitored (control)" if c == "none" else names[c]
+            label = {"none": "nobody monitored (control)", "l7e": "empty programs (floor)"}.get(c, names[c])
             print(f"{wl:9s} {label:26s} {len(rows):5d} {fmt_ratio(ratios):>25s} {('>=%.2f' % t) if t else '':>7s} "
                   f"{st.median(float(r['agent_cpu_pct']) for r in rows):10.2f}")
             if t is not None and wl == "ka":

@@ -18,18 +18,19 @@
 #   order rotated per round; ratio = rps(condition) / mean rps(off) of the same round; the table shows
 #   the median and min..max over rounds. This VM's speed drifts by +-10-15% within seconds (other
 #   tenants of the host), so these ratios are noisy.
-# Phase 2, paired (PAIRED_ROUNDS, default 6; 0 = skip): two identical nginx servers share CPU1 and two
+# Phase 2, paired (PAIRED_ROUNDS, default 10; 0 = skip): two identical nginx servers share CPU1 and two
 #   wrk share CPU0, run at the same time, and only one server is monitored (the other side each
 #   round). Both see the same machine at the same moment, and the scheduler shares CPU1 fairly, so
 #   ratio = rps(monitored) / rps(unmonitored) is the per-request cost ratio without the drift. none
-#   (nobody monitored) shows what the setup alone gives (should be 1).
+#   (nobody monitored) shows what the setup alone gives (should be 1); l7e (empty cgroup_skb programs
+#   on the monitored server) is the floor of any packet-hook design.
 # Phase 3, BPF ns per run: separate runs with kernel.bpf_stats_enabled=1 (stats cost time on every
 #   program run, so they are kept out of the throughput runs), per program id of our own processes
 #   (others may run BPF on this machine: only ids held by our PIDs are counted); l7e = empty
 #   cgroup_skb programs on nginx's cgroup (build/l7-probe-test -E): the kernel's dispatch plus the
 #   bpf_stats clock reads, which any cgroup_skb program pays. The sysctl is restored on exit.
 #
-# Environment: ROUNDS (8) DUR (wrk seconds, 4) PAIRED_ROUNDS (6) WORKLOADS ("ka close") PORT (18090)
+# Environment: ROUNDS (8) DUR (wrk seconds, 4) PAIRED_ROUNDS (10) WORKLOADS ("ka close") PORT (18090)
 #   BENCH_AGENT_ARGS (extra agent flags)   NO_AGENT=1 (probe driver only: l7 = l7-probe-test)
 #   CONDITIONS="off l4 l7 off l4all" (phase 1 conditions; also l7e, l7n, l7sN = probe driver cost study)
 #   COST=1 (phase 3 adds the L7 cost build-up: no in-kernel aggregation, the path cut after each stage)
@@ -40,7 +41,7 @@ cd "$top"
 BUILD=${BUILD:-build}
 ROUNDS=${ROUNDS:-8}
 DUR=${DUR:-4}
-PAIRED_ROUNDS=${PAIRED_ROUNDS:-6}
+PAIRED_ROUNDS=${PAIRED_ROUNDS:-10}
 WORKLOADS=${WORKLOADS:-ka close}
 PORT=${PORT:-18090}
 AGENT=$BUILD/podlens-agent
@@ -178,8 +179,8 @@ wait_log() {   # wait_log FILE TEXT: the agent logged TEXT (bounded, 15 s)
 	return 1
 }
 start_cond() {   # start_cond COND LOGPREFIX [SERVER]: SERVER = the monitored cgroup name (default s0)
-	local s=/${SRV_CG##*/} flag=-E
-	[ -n "${3:-}" ] && s=/$(basename "$(cg "$3")")
+	local s=/${SRV_CG##*/} dir=$SRV_CG flag=-E
+	[ -n "${3:-}" ] && s=/$(basename "$(cg "$3")") dir=$(cg "$3")
 	case $1 in
 	off | none) return 0 ;;
 	l4) "$AGENT" --no-l7 --output none --host-cgroups "$s" $AGENT_ARGS > "$2.agent" 2>&1 & AGENT_PID=$!
@@ -196,7 +197,7 @@ start_cond() {   # start_cond COND LOGPREFIX [SERVER]: SERVER = the monitored cg
 	l7e | l7n | l7s[0-9])   # the probe driver alone: empty programs, no in-kernel aggregation
 		[ "$1" = l7n ] && flag=-N   # (every request through the ring buffer), or a cut path
 		[ "${1#l7s}" != "$1" ] && flag="-S ${1#l7s}"
-		"$DRIVER" $flag "$SRV_CG" > "$2.driver" 2>&1 & DRIVER_PID=$! ;;
+		"$DRIVER" $flag "$dir" > "$2.driver" 2>&1 & DRIVER_PID=$! ;;
 	*) echo "bench: unknown condition $1" >&2; return 1 ;;
 	esac
 	if [ -n "$DRIVER_PID" ]; then
@@ -312,7 +313,7 @@ if [ "$PAIRED_ROUNDS" -gt 0 ]; then
 	for r in $(seq 1 "$PAIRED_ROUNDS"); do
 		mon=a; [ $((r % 2)) = 0 ] && mon=b
 		for wl in $WORKLOADS; do
-			for c in none l4 l7; do run_pair "$c" "$wl" "$r" "$mon" || exit 1; done
+			for c in none l7e l4 l7; do run_pair "$c" "$wl" "$r" "$mon" || exit 1; done
 		done
 	done
 	stop_nginx

@@ -44,6 +44,11 @@ struct {
 	__uint(max_entries, 256 * 1024);   /* resized by the agent before load */
 } pl_tcp_events SEC(".maps");
 
+/* Set by the agent before load: closed-connection records are only consumed by the export (flows of
+ * the podlens.v1 batch), so without a collector neither they nor the passive side's open time are
+ * produced. The verifier drops the dead branches. */
+const volatile __u8 pl_flow_events = 1;
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);
@@ -160,6 +165,8 @@ int BPF_PROG(pl_tcp_state, const struct sock *sk, const int oldstate, const int 
 			}
 		} else {
 			c->passive_opens++;
+			if (!pl_flow_events)
+				return 0;
 			st = bpf_sk_storage_get(&pl_tcp_socks, s, 0, BPF_SK_STORAGE_GET_F_CREATE);
 			if (st) {
 				st->open_ns = bpf_ktime_get_ns();
@@ -183,10 +190,12 @@ int BPF_PROG(pl_tcp_state, const struct sock *sk, const int oldstate, const int 
 	case TCP_CLOSING: {
 		u32 srtt = BPF_CORE_READ((const struct tcp_sock *)sk, srtt_us) >> 3;
 
-		now = bpf_ktime_get_ns();
 		c->closes++;
 		c->srtt_sum_us += srtt;
 		c->srtt_count++;
+		if (!pl_flow_events)
+			break;
+		now = bpf_ktime_get_ns();
 		st = bpf_sk_storage_get(&pl_tcp_socks, s, 0, 0);
 		emit_close(sk, cgid, st, srtt, now);
 		break;

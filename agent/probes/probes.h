@@ -29,6 +29,7 @@ struct probes_opts {
 	const char *traffic_attach;    /* cgroup path below the mount for cgroup_skb ("/" = root), or
 	                                  "workloads": nothing at start, probes__wl_attach per cgroup */
 	bool default_monitored;        /* verdict for cgroups absent from the mode map */
+	bool flow_events;              /* closed-connection records (h.on_flow); only the export uses them */
 	uint32_t ringbuf_bytes;        /* per ring buffer, power of two >= page size */
 	struct probe_handlers h;
 };

@@ -33,6 +33,7 @@ int tcp_unit__start(struct probes *p)
 	}
 	s->rodata->pl_default_mode = p->o.default_monitored ? PL_CG_MONITORED : PL_CG_IGNORED;
 	s->rodata->pl_wakeup_bytes = p->o.ringbuf_bytes / 16;
+	s->rodata->pl_flow_events = p->o.flow_events;
 	err = bpf_map__reuse_fd(s->maps.pl_cg_mode, p->mode_fd);
 	if (!err)
 		err = bpf_map__set_max_entries(s->maps.pl_tcp_events, p->o.ringbuf_bytes);
