@@ -76,7 +76,7 @@ for r in $(e2e_cg_roots); do
 done
 
 # 7.
-if awk -v r="$E2E_RUN/" 'index($5, r) == 1' /proc/self/mountinfo | grep -q .; then
+if awk -v r="$E2E_RUN/" 'index($5, r) == 1' /proc/self/mountinfo | grep . >/dev/null; then
 	echo "down.sh: still mounted under $E2E_RUN, not deleting it" >&2
 elif [ -e "$E2E_RUN" ]; then
 	step "removing $E2E_RUN"

@@ -35,7 +35,7 @@ trap 'echo "up.sh: failed at line $LINENO (log: $E2E_RUN/containerd.log); run e2
 for b in containerd containerd-shim-runc-v2 runc ctr; do command -v $b >/dev/null || die "$b missing (scripts/deps.sh e2e)"; done
 CNI_BIN=/usr/lib/cni            # Debian's containernetworking-plugins
 for b in bridge host-local loopback; do [ -x "$CNI_BIN/$b" ] || die "$CNI_BIN/$b missing"; done
-[ -x /bin/busybox ] && /bin/busybox --list | grep -qx httpd || die "/bin/busybox (busybox-static) missing"
+[ -x /bin/busybox ] && /bin/busybox --list | grep -x httpd >/dev/null || die "/bin/busybox (busybox-static) missing"
 
 mkdir -p "$E2E_RUN"/{images,cni/net.d,cni/ipam,root,state,runc,opt,pod-logs,podctl,data}
 echo "$E2E_CGROUP_ROOT" > "$E2E_RUN/cgroup-root"   # what down.sh removes, even if env changes
