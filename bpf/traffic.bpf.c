@@ -40,14 +40,7 @@ static __always_inline void count(struct __sk_buff *skb, bool egress)
 		if (!c)
 			return;
 	}
-	/* per-CPU value: plain adds are safe (no other CPU writes this copy; preemption is off) */
-	if (egress) {
-		c->tx_bytes += skb->len;
-		c->tx_packets++;
-	} else {
-		c->rx_bytes += skb->len;
-		c->rx_packets++;
-	}
+	add_packet(c, skb, egress);
 }
 
 SEC("cgroup_skb/ingress")

@@ -22,6 +22,18 @@ struct {
 	__type(value, struct pl_traffic_counters);
 } pl_wl_traffic SEC(".maps");
 
+/* per-CPU value: plain adds are safe (no other CPU writes this copy; preemption is off) */
+static __always_inline void add_packet(struct pl_traffic_counters *c, struct __sk_buff *skb, bool egress)
+{
+	if (egress) {
+		c->tx_bytes += skb->len;
+		c->tx_packets++;
+	} else {
+		c->rx_bytes += skb->len;
+		c->rx_packets++;
+	}
+}
+
 /* Count one packet for the workload the program is attached to; returns its storage (for the
  * cgroup id). Two loads and an inlined array lookup: no hash, no cgroup walk. */
 static __always_inline const struct pl_wl *wl_count(struct __sk_buff *skb, bool egress)
@@ -30,16 +42,8 @@ static __always_inline const struct pl_wl *wl_count(struct __sk_buff *skb, bool 
 	__u32 slot = w->slot;
 	struct pl_traffic_counters *c = bpf_map_lookup_elem(&pl_wl_traffic, &slot);
 
-	/* per-CPU value: plain adds are safe (no other CPU writes this copy; preemption is off) */
-	if (c) {
-		if (egress) {
-			c->tx_bytes += skb->len;
-			c->tx_packets++;
-		} else {
-			c->rx_bytes += skb->len;
-			c->rx_packets++;
-		}
-	}
+	if (c)
+		add_packet(c, skb, egress);
 	return w;
 }
 
