@@ -31,6 +31,16 @@ check_range() {   # check_range GOT MIN MAX NAME: MIN <= got <= MAX
 }
 
 defer() { _DEFERRED+=("$*"); }
+# rmcg DIR...: remove test cgroups once their processes are gone (a SIGKILLed process leaves its
+# cgroup a moment later; rmdir before that fails with EBUSY and would leave the cgroup behind)
+rmcg() {
+	local d i
+	for d in "$@"; do
+		[ -d "$d" ] || continue
+		for i in $(seq 100); do [ -z "$(cat "$d/cgroup.procs" 2>/dev/null)" ] && break; sleep 0.05; done
+		rmdir "$d"
+	done
+}
 _run_deferred() {
 	local i
 	for ((i = ${#_DEFERRED[@]} - 1; i >= 0; i--)); do eval "${_DEFERRED[$i]}" >/dev/null 2>&1 || true; done

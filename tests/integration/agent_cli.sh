@@ -54,7 +54,7 @@ grep -q -- "--collector URL" "$W/help" && tap_ok "--help lists the options" || t
 CG2=$(awk '$3 == "cgroup2" {print $2; exit}' /proc/self/mounts)
 SRV=$CG2/podlens-test-cli-$$-srv CLI=$CG2/podlens-test-cli-$$-cli
 mkdir "$SRV" "$CLI"
-defer "rmdir $SRV $CLI"
+defer "rmcg $SRV $CLI"
 "$AGENT" --output json --interval 1 --duration 5 >"$W/agent.json" 2>"$W/agent.log" &
 APID=$!
 defer "kill -KILL $APID"

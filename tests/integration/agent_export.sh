@@ -17,7 +17,7 @@ defer "mkdir -p $TOP/$BUILD/test-artifacts; cp $WORK/col.jsonl $WORK/agent.json 
 CG2=$(awk '$3 == "cgroup2" {print $2; exit}' /proc/self/mounts)
 SRV=$CG2/podlens-test-exp-$$-srv CLI=$CG2/podlens-test-exp-$$-cli
 mkdir "$SRV" "$CLI"
-defer "rmdir $SRV $CLI"
+defer "rmcg $SRV $CLI"
 SRV_ID=$(stat -c %i "$SRV") CLI_ID=$(stat -c %i "$CLI")
 
 start_receiver col 0 --kind podlens || { tap_fail "podlens receiver starts"; exit 1; }

@@ -18,7 +18,7 @@ W=$(mktemp -d /tmp/podlens-test-l4.XXXXXX)
 defer "rm -rf $W"
 SRV=$CG2/podlens-test-l4-$$-srv CLI=$CG2/podlens-test-l4-$$-cli
 mkdir "$SRV"
-defer "rmdir $SRV"
+defer "rmcg $SRV"
 
 # agent first; wait until it says it is running (probes attached)
 "$AGENT" --output json --interval 1 --cgroup-root "$(dirname "$CG2")" >"$W/agent.json" 2>"$W/agent.log" &
@@ -30,7 +30,7 @@ fi
 tap_ok "agent starts and attaches its probes"
 # the client's cgroup appears while the agent runs: named from the cgroup_mkdir event
 mkdir "$CLI"
-defer "rmdir $CLI"
+defer "rmcg $CLI"
 SRV_ID=$(stat -c %i "$SRV") CLI_ID=$(stat -c %i "$CLI")
 diag "cgroups: server $SRV ($SRV_ID), client $CLI ($CLI_ID, created after the agent started)"
 

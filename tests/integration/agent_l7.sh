@@ -14,7 +14,7 @@ W=$(mktemp -d /tmp/podlens-test-l7.XXXXXX)
 defer "rm -rf $W"
 SRV=$CG2/podlens-test-l7-$$-srv CLI=$CG2/podlens-test-l7-$$-cli
 mkdir "$SRV" "$CLI"
-defer "rmdir $SRV $CLI"
+defer "rmcg $SRV $CLI"
 SRV_ID=$(stat -c %i "$SRV")
 
 "$AGENT" --output json --interval 1 --l7-cgroups "/podlens-test-l7-$$-srv" >"$W/agent.json" 2>"$W/agent.log" &

@@ -24,7 +24,7 @@ P=podlens-test-wl-$$
 SRV=$CG2/$P-srv CLI=$CG2/$P-cli SHORT=$CG2/$P-short WEB=$CG2/$P-web HCLI=$CG2/$P-hcli
 OTHER=$CG2/podlens-test-wlx-$$
 mkdir "$SRV" "$WEB" "$HCLI" "$OTHER"
-defer "rmdir $SRV $WEB $HCLI $OTHER"
+defer "rmcg $SRV $WEB $HCLI $OTHER"
 
 # our programs attached to a cgroup directory (bpftool cgroup show names them)
 ours_on() { bpftool cgroup show "$1" 2>/dev/null | grep -c ' pl_' || true; }
@@ -39,7 +39,7 @@ fi
 grep -q "packet programs: per monitored workload" "$W/agent.log" && tap_ok "auto picked per-workload attachment" ||
 	tap_fail "auto picked per-workload attachment: $(grep 'packet programs' "$W/agent.log")"
 mkdir "$CLI"
-defer "rmdir $CLI"
+defer "rmcg $CLI"
 wait_for 5 "client cgroup attached" test "$(ours_on "$CLI")" -eq 2 || true
 check_eq "$(ours_on "$SRV")" 2 "server cgroup (existed at start): ingress + egress programs"
 check_eq "$(ours_on "$CLI")" 2 "client cgroup (created while running): ingress + egress programs"

@@ -23,7 +23,7 @@ SRV_CG=$CG2/podlens-test-l7-$$-srv
 CLI_CG=$CG2/podlens-test-l7-$$-cli
 defer "rm -rf '$TMP'"
 mkdir "$SRV_CG" "$CLI_CG"
-defer "rmdir '$SRV_CG' '$CLI_CG'"
+defer "rmcg '$SRV_CG' '$CLI_CG'"
 
 cat > "$TMP/server.py" <<'PY'
 import sys, time
