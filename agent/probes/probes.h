@@ -87,7 +87,6 @@ int probes__wl_detach(struct probes *p, uint64_t cgid, bool gone);
 bool probes__wl_attached(struct probes *p, uint64_t cgid, bool *with_l7);
 /* Removed cgroups: keep(cgid) is asked once each (after the interval's read); false = forget now. */
 int probes__wl_reap(struct probes *p, bool (*keep)(void *ctx, uint64_t cgid), void *ctx);
-bool probes__wl_mode(const struct probes *p);
 size_t probes__wl_count(struct probes *p, size_t *with_l7);   /* attached (of which with HTTP) */
 uint64_t probes__wl_unattributed(struct probes *p);   /* packets counted before slots were set */
 int probes__wl_shared_fds(struct probes *p, int *wl_fd, int *traffic_fd);

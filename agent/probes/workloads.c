@@ -167,12 +167,18 @@ int probes__wl_detach(struct probes *p, uint64_t cgid, bool gone)
 	return 0;
 }
 
+/* attached with another unit's programs than the traffic-only pair, i.e. with HTTP */
+static bool ent_l7(const struct probes *p, const struct wl_ent *e)
+{
+	return e->in && e->prog_in != p->traffic->progs.pl_traffic_wl_in;
+}
+
 bool probes__wl_attached(struct probes *p, uint64_t cgid, bool *with_l7)
 {
 	struct wl_ent *e = idmap__get(&p->wl, cgid);
 
 	if (with_l7)
-		*with_l7 = e && e->in && p->traffic && e->prog_in != p->traffic->progs.pl_traffic_wl_in;
+		*with_l7 = e && ent_l7(p, e);
 	return e && e->in;
 }
 
@@ -186,7 +192,7 @@ size_t probes__wl_count(struct probes *p, size_t *with_l7)
 		const struct wl_ent *e = v;
 
 		n += e->in != NULL;
-		l7 += e->in && e->prog_in != p->traffic->progs.pl_traffic_wl_in;
+		l7 += ent_l7(p, e);
 	}
 	if (with_l7)
 		*with_l7 = l7;
@@ -196,11 +202,6 @@ size_t probes__wl_count(struct probes *p, size_t *with_l7)
 uint64_t probes__wl_unattributed(struct probes *p)
 {
 	return p->wl_unattributed;
-}
-
-bool probes__wl_mode(const struct probes *p)
-{
-	return p->wl_mode;
 }
 
 int probes__wl_shared_fds(struct probes *p, int *wl_fd, int *traffic_fd)
