@@ -269,7 +269,7 @@ static __always_inline void on_response(struct __sk_buff *skb, struct bpf_sock *
 		if (v) {
 			/* per-CPU value; the other direction's hook (which could interrupt us on this
 			 * CPU) never has the same key: dir is part of it */
-			b = l7_hist_bucket(lat / 1000);
+			b = l7_hist_bucket(l7_ns_to_us(lat));
 			/* clamp in the register the access uses (clang would bound a copy) */
 			asm volatile("if %[b] < %[n] goto +1; %[b] = %[m]"
 				     : [b] "+r"(b) : [n] "i"(L7_HIST_BUCKETS), [m] "i"(L7_HIST_BUCKETS - 1));

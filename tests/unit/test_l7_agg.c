@@ -161,6 +161,23 @@ static void kernel_bucket__equals_lib_hist_up_to_clamp(void **state)
 	}
 }
 
+/* The kernel's division-free ns -> us equals the division: the multiply's error grows with ns and
+ * is largest just below a multiple of 1000, so every k * 1000 - 1, k * 1000 (and the fallback
+ * above 2^32) is checked. */
+static void kernel_ns_to_us__equals_division(void **state)
+{
+	for (uint64_t k = 0; k <= (1ULL << 32) / 1000 + 1; k++) {
+		uint64_t n = k * 1000;
+
+		assert_true(l7_ns_to_us(n) == k);
+		if (n)
+			assert_true(l7_ns_to_us(n - 1) == k - 1);
+	}
+	for (uint64_t n = (1ULL << 32) - 5; n < (1ULL << 32) + 5; n++)
+		assert_true(l7_ns_to_us(n) == n / 1000);
+	assert_true(l7_ns_to_us(UINT64_MAX) == UINT64_MAX / 1000);
+}
+
 /* The key hash covers exactly the captured bytes: stale bytes after req_len do not matter. */
 static void kernel_req_hash__only_the_first_len_bytes(void **state)
 {
@@ -205,6 +222,7 @@ int main(void)
 		cmocka_unit_test(record__max_entries__drops_new_keys_and_counts),
 		cmocka_unit_test(reset__forgets_keys_and_route_set),
 		cmocka_unit_test(kernel_bucket__equals_lib_hist_up_to_clamp),
+		cmocka_unit_test(kernel_ns_to_us__equals_division),
 		cmocka_unit_test(kernel_req_hash__only_the_first_len_bytes),
 		cmocka_unit_test(record_hist__merges_with_single_records),
 	};
