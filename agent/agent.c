@@ -430,8 +430,12 @@ void agent__interval(struct agent *a, uint64_t elapsed_ms)
 {
 	struct emit_ctx e = { a, wall_ms(), elapsed_ms };
 
-	if (a->l7)
-		l7_probe__poll(a->l7);
+	if (a->l7) {
+		int n = l7_probe__harvest(a->l7);
+
+		if (n < 0)
+			log_warn("l7 harvest: %s", strerror(-n));
+	}
 	agent__poll_probes(a);   /* events are batched in the kernel: drain them for this interval */
 	probes__read_traffic(a->probes, feed_traffic, a);
 	probes__wl_reap(a->probes, keep_removed, a);

@@ -34,8 +34,10 @@
  * response byte, both as the monitored socket sees them.
  *
  * Output. Repeated requests are aggregated in the kernel (per-CPU histograms keyed by cgroup,
- * request hash, status, direction); the first of a key per agent poll goes through the ring buffer
- * with the request bytes. Ring buffer wake-ups are batched: the consumer is woken only when
+ * request hash, status, direction): in a per-CPU direct-mapped cache (an array slot, no hash
+ * lookup; harvested without loss, see l7.h), or in a per-CPU hash when the key's slot is taken.
+ * The first of a key per agent harvest (per slot and CPU, or per hash key) goes through the ring
+ * buffer with the request bytes. Ring buffer wake-ups are batched: the consumer is woken only when
  * l7_wakeup_bytes are waiting (then every 64 KiB); the agent drains the rest at every interval. */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -95,6 +97,29 @@ struct {
 
 /* 0 = aggregate repeated requests in the kernel; 1 = every request through the ring buffer */
 const volatile __u32 l7_no_agg = 0;
+
+/* The cache in front of l7_agg (bpf/l7.h): two halves, the agent flips l7_cache_gen (.bss, written
+ * through the skeleton's mmap) at every harvest. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 2 * L7_CACHE_SLOTS);
+	__type(key, __u32);
+	__type(value, struct l7_cache_ent);
+} l7_cache SEC(".maps");
+
+volatile __u32 l7_cache_gen = 0;
+/* 0 = no cache (the agent could not set up its harvest barrier): l7_agg only */
+const volatile __u32 l7_use_cache = 1;
+
+/* Per-CPU "a cache update is in progress": a softirq can interrupt an egress program of this CPU
+ * (process context) and run one of ours (ingress, or egress from TCP's own transmit paths); the
+ * interrupting run then leaves the cache alone and uses the hash (whose updates are per key). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} l7_cache_busy SEC(".maps");
 
 /* bytes a record takes in the ring: 8-byte header + the event, rounded up to 8 */
 #define L7_REC_BYTES ((sizeof(struct l7_event) + 8 + 7) / 8 * 8)
@@ -190,6 +215,57 @@ static __always_inline __u64 pkt_ns(struct __sk_buff *skb, bool egress)
 	return bpf_ktime_get_ns();
 }
 
+static __always_inline void hist_add(struct l7_agg_val *v, __u64 lat)
+{
+	__u64 b = l7_hist_bucket(l7_ns_to_us(lat));
+
+	/* clamp in the register the access uses (clang would bound a copy) */
+	asm volatile("if %[b] < %[n] goto +1; %[b] = %[m]"
+		     : [b] "+r"(b) : [n] "i"(L7_HIST_BUCKETS), [m] "i"(L7_HIST_BUCKETS - 1));
+	v->count++;
+	v->sum_ns += lat;
+	v->buckets[b]++;
+}
+
+enum { CACHE_MISS, CACHE_COUNTED, CACHE_CLAIMED };
+
+/* Count a completed request in this CPU's cache slot of its key: CACHE_COUNTED; CACHE_CLAIMED when
+ * the slot was free and now names the key (this request itself must take the ring buffer, so the
+ * agent learns the route); CACHE_MISS when the slot holds another key or the cache is in use by
+ * the run this one interrupted. */
+static __always_inline int cache_add(const struct l7_agg_key *k, __u64 lat)
+{
+	const __u64 *kw = (const __u64 *)k;
+	__u32 zero = 0, idx;
+	struct l7_cache_ent *e;
+	int rc = CACHE_MISS;
+	__u32 *busy;
+	__u64 *ew;
+
+	busy = bpf_map_lookup_elem(&l7_cache_busy, &zero);
+	if (!busy || *busy)
+		return CACHE_MISS;
+	*busy = 1;
+	asm volatile("" ::: "memory");
+	idx = l7_cache_idx(l7_cache_gen, k);
+	e = bpf_map_lookup_elem(&l7_cache, &idx);
+	if (e) {
+		ew = (__u64 *)&e->key;
+		if (ew[0] == kw[0] && ew[1] == kw[1] && ew[2] == kw[2]) {
+			hist_add(&e->val, lat);
+			rc = CACHE_COUNTED;
+		} else if (!e->key.status) {
+			ew[0] = kw[0];
+			ew[1] = kw[1];
+			ew[2] = kw[2];
+			rc = CACHE_CLAIMED;
+		}
+	}
+	asm volatile("" ::: "memory");
+	*busy = 0;
+	return rc;
+}
+
 static __always_inline void on_request(struct __sk_buff *skb, struct bpf_sock *sk, const __u64 *buf,
 				       __u32 n, bool egress)
 {
@@ -262,27 +338,27 @@ static __always_inline void on_response(struct __sk_buff *skb, struct bpf_sock *
 	if (!l7_no_agg) {
 		struct l7_agg_key k = { .cgroup_id = cgid, .req_hash = req_hash, .status = status,
 					.dir = dir };
-		struct l7_agg_val *v = bpf_map_lookup_elem(&l7_agg, &k), *zero;
+		struct l7_agg_val *v, *zero;
 		__u32 zk = 0;
-		__u64 b;
+		int rc = l7_use_cache ? cache_add(&k, lat) : CACHE_MISS;
 
-		if (v) {
-			/* per-CPU value; the other direction's hook (which could interrupt us on this
-			 * CPU) never has the same key: dir is part of it */
-			b = l7_hist_bucket(l7_ns_to_us(lat));
-			/* clamp in the register the access uses (clang would bound a copy) */
-			asm volatile("if %[b] < %[n] goto +1; %[b] = %[m]"
-				     : [b] "+r"(b) : [n] "i"(L7_HIST_BUCKETS), [m] "i"(L7_HIST_BUCKETS - 1));
-			v->count++;
-			v->sum_ns += lat;
-			v->buckets[b]++;
+		if (rc == CACHE_COUNTED)
 			return;
+		if (rc == CACHE_MISS) {
+			v = bpf_map_lookup_elem(&l7_agg, &k);
+			if (v) {
+				/* per-CPU value; an interrupting run on this CPU could update the same
+				 * key: at worst one lost increment, never another key's */
+				hist_add(v, lat);
+				return;
+			}
+			/* first of its key: insert it empty and send this one with its bytes (the
+			 * route); when the map is full the insert fails and every request of the key
+			 * takes the ring */
+			zero = bpf_map_lookup_elem(&l7_agg_zero, &zk);
+			if (zero)
+				bpf_map_update_elem(&l7_agg, &k, zero, BPF_NOEXIST);
 		}
-		/* first of its key: insert it empty and send this one with its bytes (the route); when
-		 * the map is full the insert fails and every request of the key takes the ring */
-		zero = bpf_map_lookup_elem(&l7_agg_zero, &zk);
-		if (zero)
-			bpf_map_update_elem(&l7_agg, &k, zero, BPF_NOEXIST);
 	}
 	e = bpf_ringbuf_reserve(&l7_events, sizeof(*e), 0);
 	if (!e) {

@@ -49,7 +49,7 @@ int main(int argc, char **argv)
 	struct l7_probe *p = NULL;
 	struct http_agg *agg = NULL;
 	uint64_t *ids = NULL;
-	double duration = 0, t_end;
+	double duration = 0, t_end, t_harvest;
 	json_t *out = NULL, *list;
 	uint32_t in_id = 0, eg_id = 0;
 	int opt, ep = -1, rc = 1, n;
@@ -114,16 +114,23 @@ int main(int argc, char **argv)
 				&(struct epoll_event){ .events = EPOLLIN }))
 		goto cleanup;
 	t_end = duration > 0 ? now_s() + duration : 0;
+	t_harvest = now_s() + 1;
 	while (!stop && (!t_end || now_s() < t_end)) {
 		struct epoll_event ev;
 
-		/* the kernel wakes us only every wakeup_bytes; drain at least every second anyway */
+		/* the kernel wakes us only every wakeup_bytes; drain (and harvest the per-CPU cache)
+		 * every second anyway, as the agent does at its interval */
 		if (epoll_wait(ep, &ev, 1, 1000) < 0 && errno != EINTR)
 			goto cleanup;
-		if (l7_probe__poll(p) < 0)
+		if (now_s() >= t_harvest) {
+			t_harvest = now_s() + 1;
+			if (l7_probe__harvest(p) < 0)
+				goto cleanup;
+		} else if (l7_probe__poll(p) < 0) {
 			goto cleanup;
+		}
 	}
-	if (l7_probe__poll(p) < 0)
+	if (l7_probe__harvest(p) < 0)
 		goto cleanup;
 
 	out = json_pack("{s:[]}", "cgroups");
@@ -133,8 +140,9 @@ int main(int argc, char **argv)
 						      "cgroup_id", (json_int_t)ids[i],
 						      "http", http_agg__json(agg, ids[i])));
 	if (l7_probe__stats(p, &st) == 0)
-		json_object_set_new(out, "stats", json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
-				"events", (json_int_t)st.events, "aggregated", (json_int_t)st.aggregated, "unparsed", (json_int_t)st.unparsed,
+		json_object_set_new(out, "stats", json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+				"events", (json_int_t)st.events, "aggregated", (json_int_t)st.aggregated,
+				"cached", (json_int_t)st.cached, "unparsed", (json_int_t)st.unparsed,
 				"agg_dropped", (json_int_t)st.agg_dropped, "rb_drops", (json_int_t)st.rb_drops,
 				"pipelined", (json_int_t)st.pipelined, "no_storage", (json_int_t)st.no_storage,
 				"interim", (json_int_t)st.interim));

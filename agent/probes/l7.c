@@ -34,13 +34,17 @@ struct l7_probe {
 	struct route_slot *routes;
 	struct l7_agg_key *keys;   /* scratch for l7_probe__poll */
 	void *vals;
+	/* the cache in front of l7_agg (bpf/l7.h): one slot's per-CPU values, zeros to reset it, and
+	 * the map-in-map whose update is the harvest's barrier (-1: no cache) */
+	void *cache_vals, *cache_zero;
+	int sync_fd, sync_inner_fd;
 	struct bpf_program *prog_in, *prog_out;
 	bool pkt;                  /* pl_pkt_* loaded (share_wl) */
 	struct ring_buffer *rb;
 	struct http_agg *agg;
 	struct l7_link *links;
 	size_t nlinks, cap;
-	uint64_t events, unparsed, agg_dropped, aggregated;
+	uint64_t events, unparsed, agg_dropped, aggregated, cached;
 };
 
 static int on_event(void *ctx, void *data, size_t size)
@@ -72,6 +76,30 @@ static int on_event(void *ctx, void *data, size_t size)
 	return 0;
 }
 
+/* The harvest barrier. Updating an ARRAY_OF_MAPS slot from user space returns only after an RCU
+ * grace period (kernel/bpf/syscall.c, maybe_wait_bpf_programs: so that user space knows no program
+ * still uses the old inner map; the kernel's selftests use it the same way), and cgroup_skb
+ * programs run inside rcu_read_lock: after the update, no program still holds the cache half
+ * that l7_cache_gen named before. */
+static int sync_create(struct l7_probe *p)
+{
+	LIBBPF_OPTS(bpf_map_create_opts, o);
+
+	p->sync_inner_fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "pl_l7_sync_in", 4, 4, 1, NULL);
+	if (p->sync_inner_fd < 0)
+		return -errno;
+	o.inner_map_fd = p->sync_inner_fd;
+	p->sync_fd = bpf_map_create(BPF_MAP_TYPE_ARRAY_OF_MAPS, "pl_l7_sync", 4, 4, 1, &o);
+	return p->sync_fd < 0 ? -errno : 0;
+}
+
+static int sync_programs(struct l7_probe *p)
+{
+	uint32_t zero = 0;
+
+	return bpf_map_update_elem(p->sync_fd, &zero, &p->sync_inner_fd, BPF_ANY) ? -errno : 0;
+}
+
 static bool is_pow2(size_t v)
 {
 	return v && !(v & (v - 1));
@@ -93,11 +121,16 @@ struct l7_probe *l7_probe__new(const struct l7_probe_opts *o)
 		return NULL;
 	}
 	p->agg = o->agg;
+	p->sync_fd = p->sync_inner_fd = -1;
 	p->routes = calloc(ROUTE_SLOTS, sizeof(*p->routes));
 	p->keys = calloc(4096, sizeof(*p->keys));
 	p->vals = calloc(libbpf_num_possible_cpus() > 0 ? libbpf_num_possible_cpus() : 1,
 			 sizeof(struct l7_agg_val));
-	if (!p->routes || !p->keys || !p->vals) {
+	p->cache_vals = calloc(libbpf_num_possible_cpus() > 0 ? libbpf_num_possible_cpus() : 1,
+			       sizeof(struct l7_cache_ent));
+	p->cache_zero = calloc(libbpf_num_possible_cpus() > 0 ? libbpf_num_possible_cpus() : 1,
+			       sizeof(struct l7_cache_ent));
+	if (!p->routes || !p->keys || !p->vals || !p->cache_vals || !p->cache_zero) {
 		err = -ENOMEM;
 		goto cleanup;
 	}
@@ -110,6 +143,13 @@ struct l7_probe *l7_probe__new(const struct l7_probe_opts *o)
 	p->skel->rodata->l7_wakeup_bytes = o->wakeup_bytes ? o->wakeup_bytes : rb_bytes / 16;
 	p->skel->rodata->l7_stage = o->stage;
 	p->skel->rodata->l7_no_agg = o->no_kernel_agg;
+	if (!o->no_kernel_agg && (err = sync_create(p))) {
+		log_warn("l7: no harvest barrier (map-in-map: %s): repeated requests use the hash only",
+			 strerror(-err));
+		p->skel->rodata->l7_use_cache = 0;
+	}
+	if (o->no_kernel_agg)
+		p->skel->rodata->l7_use_cache = 0;
 	p->prog_in = o->empty ? p->skel->progs.pl_l7_empty_in : p->skel->progs.pl_l7_in;
 	p->prog_out = o->empty ? p->skel->progs.pl_l7_empty_out : p->skel->progs.pl_l7_out;
 	bpf_program__set_autoload(p->skel->progs.pl_l7_in, !o->empty);
@@ -210,6 +250,35 @@ int l7_probe__fd(struct l7_probe *p)
 	return ring_buffer__epoll_fd(p->rb);
 }
 
+/* Record nvals per-CPU histograms of key k (stride bytes apart) as one: the requests counted. */
+static int record_vals(struct l7_probe *p, const struct l7_agg_key *k, const void *vals, int nvals,
+		       size_t stride)
+{
+	const struct route_slot *r = &p->routes[k->req_hash % ROUTE_SLOTS];
+	uint64_t sum_ns = 0;
+	struct hist h;
+
+	hist__reset(&h);
+	for (int c = 0; c < nvals; c++) {
+		const struct l7_agg_val *v = (const struct l7_agg_val *)((const char *)vals + (size_t)c * stride);
+
+		h.count += v->count;
+		sum_ns += v->sum_ns;
+		for (unsigned b = 0; b < L7_HIST_BUCKETS; b++)
+			h.buckets[b] += v->buckets[b];
+	}
+	if (!h.count)
+		return 0;
+	h.sum = (sum_ns + 500) / 1000;
+	p->aggregated += h.count;
+	if (r->hash != k->req_hash)
+		p->unparsed += h.count;
+	else if (http_agg__record_hist(p->agg, k->cgroup_id, k->dir, r->method, r->route, k->status,
+				       &h) == -ENOSPC)
+		p->agg_dropped += h.count;
+	return (int)h.count;
+}
+
 /* Move the kernel's per-key aggregates into the http_agg and delete the keys. Requests completing
  * between reading a key and deleting it (microseconds) are lost; the ring buffer is drained first
  * so every key's route is known. */
@@ -218,7 +287,6 @@ static int collect(struct l7_probe *p)
 	int fd = bpf_map__fd(p->skel->maps.l7_agg), ncpu = libbpf_num_possible_cpus();
 	struct l7_agg_key *prev = NULL;
 	size_t n = 0, max = bpf_map__max_entries(p->skel->maps.l7_agg);
-	struct hist h;
 	int total = 0;
 
 	if (ncpu <= 0)
@@ -229,34 +297,11 @@ static int collect(struct l7_probe *p)
 	}
 	for (size_t i = 0; i < n; i++) {
 		const struct l7_agg_key *k = &p->keys[i];
-		const struct route_slot *r = &p->routes[k->req_hash % ROUTE_SLOTS];
-		uint64_t sum_ns = 0;
 
 		if (bpf_map_lookup_elem(fd, k, p->vals))
 			continue;
 		bpf_map_delete_elem(fd, k);
-		hist__reset(&h);
-		for (int c = 0; c < ncpu; c++) {
-			const struct l7_agg_val *v = (const struct l7_agg_val *)
-				((const char *)p->vals + (size_t)c * sizeof(struct l7_agg_val));
-
-			h.count += v->count;
-			sum_ns += v->sum_ns;
-			for (unsigned b = 0; b < L7_HIST_BUCKETS; b++)
-				h.buckets[b] += v->buckets[b];
-		}
-		if (!h.count)
-			continue;
-		h.sum = (sum_ns + 500) / 1000;
-		total += (int)h.count;
-		p->aggregated += h.count;
-		if (r->hash != k->req_hash) {
-			p->unparsed += h.count;
-			continue;
-		}
-		if (http_agg__record_hist(p->agg, k->cgroup_id, k->dir, r->method, r->route, k->status,
-					  &h) == -ENOSPC)
-			p->agg_dropped += h.count;
+		total += record_vals(p, k, p->vals, ncpu, sizeof(struct l7_agg_val));
 	}
 	return total;
 }
@@ -271,6 +316,67 @@ int l7_probe__poll(struct l7_probe *p)
 	return m < 0 ? m : n + m;
 }
 
+/* Flip the cache halves, wait until no program uses the old one, then move it into the http_agg
+ * and zero it. A slot is per CPU: each CPU's entry is its own key (or free). */
+static int harvest(struct l7_probe *p)
+{
+	int fd = bpf_map__fd(p->skel->maps.l7_cache), ncpu = libbpf_num_possible_cpus(), err;
+	uint32_t gen = p->skel->bss->l7_cache_gen;
+	int total = 0, n;
+
+	if (ncpu <= 0)
+		return ncpu;
+	__atomic_store_n(&p->skel->bss->l7_cache_gen, gen ^ 1, __ATOMIC_SEQ_CST);
+	err = sync_programs(p);
+	if (err) {
+		/* the old half may still be written: leave it for the next harvest (the programs then
+		 * use it again, and nothing is lost, only late) */
+		__atomic_store_n(&p->skel->bss->l7_cache_gen, gen, __ATOMIC_SEQ_CST);
+		return err;
+	}
+	/* the records of keys that claimed a slot just before the flip are committed now: read
+	 * them first, so every slot's route is known */
+	n = ring_buffer__consume(p->rb);
+	if (n < 0)
+		return n;
+	total += n;
+	for (uint32_t i = 0; i < L7_CACHE_SLOTS; i++) {
+		uint32_t idx = (gen & 1) * L7_CACHE_SLOTS + i;
+		bool used = false;
+
+		if (bpf_map_lookup_elem(fd, &idx, p->cache_vals))
+			return -errno;
+		for (int c = 0; c < ncpu && !used; c++)
+			used = ((const struct l7_cache_ent *)p->cache_vals)[c].key.status != 0;
+		if (!used)
+			continue;
+		/* reset before recording: a slot that could not be reset keeps its counts for a
+		 * later harvest instead of being counted twice */
+		if (bpf_map_update_elem(fd, &idx, p->cache_zero, BPF_ANY))
+			return -errno;
+		for (int c = 0; c < ncpu; c++) {
+			const struct l7_cache_ent *e = &((const struct l7_cache_ent *)p->cache_vals)[c];
+
+			if (!e->key.status)
+				continue;
+			n = record_vals(p, &e->key, &e->val, 1, sizeof(*e));
+			p->cached += (uint64_t)n;
+			total += n;
+		}
+	}
+	return total;
+}
+
+int l7_probe__harvest(struct l7_probe *p)
+{
+	int n = l7_probe__poll(p), m;
+
+	if (n < 0 || !p->skel->rodata->l7_use_cache)
+		return n;
+	m = harvest(p);
+	return m < 0 ? m : n + m;
+}
+
 int l7_probe__stats(struct l7_probe *p, struct l7_probe_stats *s)
 {
 	int ncpu = libbpf_num_possible_cpus();
@@ -281,6 +387,7 @@ int l7_probe__stats(struct l7_probe *p, struct l7_probe_stats *s)
 	memset(s, 0, sizeof(*s));
 	s->events = p->events;
 	s->aggregated = p->aggregated;
+	s->cached = p->cached;
 	s->unparsed = p->unparsed;
 	s->agg_dropped = p->agg_dropped;
 	if (ncpu <= 0)
@@ -350,5 +457,11 @@ void l7_probe__free(struct l7_probe *p)
 	free(p->routes);
 	free(p->keys);
 	free(p->vals);
+	free(p->cache_vals);
+	free(p->cache_zero);
+	if (p->sync_fd >= 0)
+		close(p->sync_fd);
+	if (p->sync_inner_fd >= 0)
+		close(p->sync_inner_fd);
 	free(p);
 }

@@ -5,7 +5,7 @@
  *   p = l7_probe__new(&(struct l7_probe_opts){ .agg = agg });   // open + load, nothing attached
  *   l7_probe__attach_cgroup(p, cgid, dirfd);   // for each monitored cgroup with L7 enabled
  *   epoll_ctl(ADD, l7_probe__fd(p)) -> on readable: l7_probe__poll(p)
- *   every interval: l7_probe__poll(p); read agg (http_agg__json / http_agg__foreach); http_agg__reset(agg)
+ *   every interval: l7_probe__harvest(p); read agg (http_agg__json / http_agg__foreach); http_agg__reset(agg)
  *   l7_probe__detach_cgroup(p, cgid);          // cgroup gone, or podlens.io/l7: "false"
  *   l7_probe__free(p);                         // detaches every link
  *
@@ -15,7 +15,8 @@
  * cgroup when attached at the pod), so look them up as any other cgroup id.
  *
  * The ring buffer wakes the fd only when wakeup_bytes are waiting (batched: a few wake-ups per
- * second at 100k requests/s), so the agent must also call l7_probe__poll at every interval tick. */
+ * second at 100k requests/s), and the hottest keys are counted in a per-CPU cache that only
+ * l7_probe__harvest reads, so the agent must call l7_probe__harvest at every interval tick. */
 #ifndef PODLENS_AGENT_PROBES_L7_H
 #define PODLENS_AGENT_PROBES_L7_H
 
@@ -44,6 +45,7 @@ struct l7_probe_opts {
 struct l7_probe_stats {
 	uint64_t events;             /* completed requests read from the ring buffer */
 	uint64_t aggregated;         /* completed requests read from the kernel's per-key aggregates */
+	uint64_t cached;             /* of these, counted in the per-CPU cache (the rest: the hash) */
 	uint64_t unparsed;           /* events whose request prefix did not parse (not recorded) */
 	uint64_t agg_dropped;        /* events lost to the aggregation bound */
 	uint64_t rb_drops;           /* kernel: ring buffer full */
@@ -67,6 +69,10 @@ int l7_probe__fd(struct l7_probe *p);        /* for epoll (EPOLLIN) */
  * counted in the kernel; the keys are deleted as they are read), into the http_agg: number of
  * requests consumed or -errno. Never blocks. Call it on EPOLLIN and at every interval tick. */
 int l7_probe__poll(struct l7_probe *p);
+/* l7_probe__poll, then the per-CPU cache of the hottest keys (bpf/l7.h), read and reset without
+ * loss: waits for one RCU grace period (milliseconds), so call it at interval ticks and before the
+ * final read, not on every wake-up. Number of requests consumed or -errno. */
+int l7_probe__harvest(struct l7_probe *p);
 /* Completed requests lost: ring buffer full + aggregation bound. */
 uint64_t l7_probe__drops(struct l7_probe *p);
 int l7_probe__stats(struct l7_probe *p, struct l7_probe_stats *s);

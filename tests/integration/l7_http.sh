@@ -33,7 +33,7 @@ class H(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     def log_message(self, *a): pass
     def reply(self, code, body):
-        time.sleep(SLEEP)
+        if not self.path.startswith("/fast/"): time.sleep(SLEEP)
         self.send_response(code)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
@@ -105,6 +105,11 @@ for i in range(2):                                  # request line split over tw
         if not d: break
         buf += d
     note("GET", "/split/*", int(buf[9:12])); s.close()
+c = http.client.HTTPConnection("127.0.0.1", port)   # more distinct request keys than the kernel's
+for i in range(400):                                 # per-CPU cache has slots (128), each twice in a
+    for rep in range(2):                             # row: the keys whose slot is taken use the hash,
+        one(c, "GET", f"/fast/{i}", "/fast/{id}")    # none is lost
+c.close()
 c = http.client.HTTPConnection("::1", port6)         # IPv6, keep-alive
 for i in range(5):
     one(c, "GET", f"/v6/{i}", "/v6/{id}")
@@ -135,7 +140,7 @@ tap_ok "l7-probe-test loaded and attached to both cgroups"
 # would inflate that time (the kernel sees the response earlier), so it runs SCHED_FIFO when allowed.
 RT="chrt -f 10"; $RT true 2>/dev/null || RT=
 sh -c "echo \$\$ > '$CLI_CG/cgroup.procs' && exec $RT /usr/bin/python3 '$TMP/client.py' $PORT '$TMP/client.json' $PORT6"
-check_eq "$?" 0 "client finished its 41 requests"
+check_eq "$?" 0 "client finished its 841 requests"
 
 kill -INT $DRV_PID
 wait_for 10 "driver result" grep -q '"cgroups"' "$TMP/driver.out" || { cat "$TMP/driver.err"; exit 1; }
@@ -159,7 +164,8 @@ for side in "0 server" "1 client"; do
 	check_eq "$(count $i $d POST /upload 200)" 2 "$d side: POST /upload 200 after 100-continue, 200 KB body"
 	check_eq "$(count $i $d GET '/v6/{id}' 200)" 5 "$d side: GET /v6/{id} 200 over IPv6 (::1)"
 	check_eq "$(count $i $d GET '/split/*' 200)" 2 "$d side: request line split over two segments, route cut at the first"
-	check_eq "$(jq --argjson i $i '[.cgroups[$i].http[].count] | add' <<<"$RES")" 41 "$d side: nothing else counted"
+	check_eq "$(count $i $d GET '/fast/{id}' 200)" 800 "$d side: 400 distinct requests x 2 on one connection (more keys than cache slots)"
+	check_eq "$(jq --argjson i $i '[.cgroups[$i].http[].count] | add' <<<"$RES")" 841 "$d side: nothing else counted"
 	check_eq "$(jq --argjson i $i '[.cgroups[$i].http[] | select(.direction != "'$d'")] | length' <<<"$RES")" 0 \
 		"$d side: every entry has direction $d"
 	P50=$(jq -r --argjson i $i '.cgroups[$i].http[] | select(.route=="/items/{id}" and .method=="GET") | .p50_us' <<<"$RES")
@@ -172,6 +178,10 @@ check_eq "$(grep -c secret <<<"$RES")" 0 "no query string in the output"
 check_eq "$(jq '.stats.rb_drops + .stats.unparsed + .stats.agg_dropped' <<<"$RES")" 0 "nothing dropped or unparsed"
 # repeated identical requests (/missing, HEAD, /fail, POST) are counted in the kernel's per-key
 # aggregates after the first of each key went through the ring buffer; together: every request
-check_eq "$(jq '.stats.events + .stats.aggregated' <<<"$RES")" 82 "ring buffer records + in-kernel aggregates = 41 requests x 2 sides"
+check_eq "$(jq '.stats.events + .stats.aggregated' <<<"$RES")" 1682 "ring buffer records + in-kernel aggregates = 841 requests x 2 sides"
 check_ge "$(jq .stats.aggregated <<<"$RES")" 10 "repeated requests aggregated in the kernel"
+# the second /fast/N of each pair: counted in its key's per-CPU cache slot, or, when another of the
+# 400 keys holds that slot (400 keys, 128 slots per CPU and harvest), in the hash
+check_ge "$(jq .stats.cached <<<"$RES")" 50 "repeated requests counted in the per-CPU cache"
+check_ge "$(jq '.stats.aggregated - .stats.cached' <<<"$RES")" 5 "keys whose cache slot was taken counted in the hash"
 check_ge "$(jq .stats.interim <<<"$RES")" 4 "100 Continue skipped as interim (2 POSTs x 2 sides)"
