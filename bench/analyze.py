@@ -74,6 +74,7 @@ if paired:
     print("   ratio = rps(monitored) / rps(other) of the same run, so the machine's drift cancels out")
     print(f"{'workload':9s} {'condition':26s} {'runs':>5s} {'ratio median (min..max)':>25s} {'target':>7s} {'agent CPU%':>10s}")
     for wl in dict.fromkeys(r["workload"] for r in paired):
+        floor = None
         for c in ("none", "l7e", "l4", "l7"):
             rows = [r for r in paired if r["workload"] == wl and r["cond"] == c and r["round"] != "0"
                     and float(r["rps_other"]) > 0]
@@ -84,9 +85,14 @@ if paired:
             label = {"none": "nobody monitored (control)", "l7e": "empty programs (floor)"}.get(c, names[c])
             print(f"{wl:9s} {label:26s} {len(rows):5d} {fmt_ratio(ratios):>25s} {('>=%.2f' % t) if t else '':>7s} "
                   f"{st.median(float(r['agent_cpu_pct']) for r in rows):10.2f}")
+            if c == "l7e":
+                floor = st.median(ratios)
             if t is not None and wl == "ka":
+                # the floor is what empty programs on the same hooks cost in the same run: no
+                # cgroup_skb design can do better, so say where the condition sits against it
+                rel = f" (empty-program floor {floor:.3f})" if floor is not None else ""
                 verdicts.append(f"{names[c]} keep-alive ratio, paired median {st.median(ratios):.3f} "
-                                f"{'meets' if st.median(ratios) >= t else 'MISSES'} >= {t}")
+                                f"{'meets' if st.median(ratios) >= t else 'MISSES'} >= {t}{rel}")
 
 print()
 print("== BPF run time per event (kernel.bpf_stats_enabled=1 runs; our programs only, by id)")
