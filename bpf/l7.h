@@ -61,6 +61,8 @@ struct l7_cache_ent {
 	struct l7_agg_key key;    /* status 0 = free */
 	struct l7_agg_val val;
 };
+/* user space reads per-CPU values 8-byte aligned, one after the other (agent/probes/l7.c) */
+_Static_assert(sizeof(struct l7_cache_ent) % 8 == 0, "per-CPU value stride");
 
 /* Slot of a key in half gen & 1: the request hash is already mixed; the cgroup and the status
  * are folded in with a multiplicative hash, its top bits pick the slot. */
