@@ -4,13 +4,8 @@
 # binaries, unit tests and fuzzers. Each component declares what it builds in mk/<component>.mk;
 # this file holds only the shared rules. `make V=1` prints full commands.
 #
-#   make            build agent, collector and tools
-#   make test       install what is missing (apt), build, run every test (unit + fuzz smoke +
-#                   integration + e2e); needs root for BPF and the lab
-#   make unit       unit tests only (ASan + UBSan)
-#   make bench      overhead benchmarks (not a test)
-#   make demo       the README demo
-#   make deps       install the Debian packages listed in deps/*.pkgs
+# `make help` lists the targets. Product binaries go to $(BUILD)/bin/, test drivers to
+# $(BUILD)/test-bin/.
 
 BUILD     ?= build
 CC        := gcc
@@ -44,8 +39,12 @@ FUZZ_CFLAGS := -std=gnu11 -O1 -g $(INCLUDES) -D_GNU_SOURCE -MMD -MP -DFUZZING \
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
               -Ibpf/vmlinux/$(ARCH) -Ibpf -I$(BUILD)
 
+# Link inputs of a rule: its objects, then the archives they use (lib/, see mk/10-lib.mk).
+LINK_IN = $(filter %.o,$^) $(filter %.a,$^)
+
 # Filled by mk/*.mk
-BINS        :=
+BINS        :=   # product binaries: $(BUILD)/bin/
+TEST_BINS   :=   # drivers used by tests and benchmarks: $(BUILD)/test-bin/
 UNIT_TESTS  :=
 FUZZERS     :=
 GEN_HEADERS :=
@@ -89,19 +88,19 @@ $(BUILD)/fuzzobj/%.o: %.c | $$(GEN_HEADERS)
 $(BUILD)/tests/%:
 	$(call msg,LINK,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) $(SAN) -o $@ $(filter %.o,$^) $(LDLIBS_$*) -lcmocka
+	$(Q)$(CC) $(SAN) -o $@ $(LINK_IN) $(LDLIBS_$*) -lcmocka
 
 # libFuzzer targets: $(BUILD)/fuzz/<name>
 $(BUILD)/fuzz/%:
 	$(call msg,LINK,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CLANG) -fsanitize=fuzzer,address,undefined -o $@ $(filter %.o,$^) $(LDLIBS_$*)
+	$(Q)$(CLANG) -fsanitize=fuzzer,address,undefined -o $@ $(LINK_IN) $(LDLIBS_$*)
 
 include $(sort $(wildcard mk/*.mk))
 
 # ---------------------------------------------------------------- top-level targets
-.PHONY: all unit fuzz test bench demo deps clean
-all: $(BINS)
+.PHONY: all unit fuzz test bench demo deps clean help
+all: $(BINS) $(TEST_BINS)
 unit: $(UNIT_TESTS)
 fuzz: $(FUZZERS)
 
@@ -123,5 +122,20 @@ demo: deps
 
 clean:
 	rm -rf $(BUILD)
+
+help:
+	@echo 'podlens make targets (BUILD=$(BUILD), V=1 prints full commands):'
+	@echo '  all      build the product ($(BUILD)/bin/: podlens-agent, podlens-collector, podlens-cri)'
+	@echo '           and the test drivers ($(BUILD)/test-bin/)'
+	@echo '  test     install what is missing (apt), build, run every test: unit (ASan+UBSan), fuzz'
+	@echo '           smoke, integration on the real kernel, e2e in the containerd lab (root)'
+	@echo '           narrow with SUITES="unit fuzz integration e2e" or ONLY=regex (see HACKING.md)'
+	@echo '  unit     build the unit test runners ($(BUILD)/tests/); run one: $(BUILD)/tests/test_NAME'
+	@echo '  fuzz     build the libFuzzer targets ($(BUILD)/fuzz/)'
+	@echo '  bench    overhead benchmarks, paired with/without the agent (not a test; ~20 min)'
+	@echo '  demo     lab pods -> agent -> collector, the README demo (root)'
+	@echo '  e2e      the e2e scenarios in the containerd lab (root)'
+	@echo '  deps     install the Debian packages listed in deps/*.pkgs'
+	@echo '  clean    remove $(BUILD)/'
 
 -include $(shell find $(BUILD)/obj $(BUILD)/asan $(BUILD)/fuzzobj -name '*.d' -type f 2>/dev/null)

@@ -11,7 +11,7 @@
 # ingress and egress programs. Summary: medians.
 #
 #   git worktree add /tmp/prev HEAD~1 && make -C /tmp/prev all
-#   sudo bench/ab.sh /tmp/prev/build/l7-probe-test build/l7-probe-test
+#   sudo bench/ab.sh /tmp/prev/build/test-bin/l7-probe-test build/test-bin/l7-probe-test
 #
 # Environment: ROUNDS (8), DUR (wrk seconds, 6), PORT (18190; uses PORT and PORT+1).
 # Everything it starts is stopped by PID; cgroups and the sysctl are restored on exit.

@@ -8,10 +8,10 @@
 #
 # Conditions:
 #   off    nothing of ours loaded
-#   l4     build/podlens-agent --no-l7 --output none --host-cgroups /<nginx cgroup>: the packet
+#   l4     build/bin/podlens-agent --no-l7 --output none --host-cgroups /<nginx cgroup>: the packet
 #          programs attach to nginx's cgroup only (traffic attach mode "workloads")
 #   l7     the same with --l7-cgroups /<nginx cgroup>: traffic + HTTP in one program per packet
-#   l4all  build/podlens-agent --no-l7 --output none: every cgroup monitored (the plain-host default),
+#   l4all  build/bin/podlens-agent --no-l7 --output none: every cgroup monitored (the plain-host default),
 #          so the traffic programs attach once at the cgroup2 root and wrk's sockets pay too
 #
 # Phase 1, sequential (the issue's design): one nginx; per round each condition runs once (off twice),
@@ -27,7 +27,7 @@
 # Phase 3, BPF ns per run: separate runs with kernel.bpf_stats_enabled=1 (stats cost time on every
 #   program run, so they are kept out of the throughput runs), per program id of our own processes
 #   (others may run BPF on this machine: only ids held by our PIDs are counted); l7e = empty
-#   cgroup_skb programs on nginx's cgroup (build/l7-probe-test -E): the kernel's dispatch plus the
+#   cgroup_skb programs on nginx's cgroup (build/test-bin/l7-probe-test -E): the kernel's dispatch plus the
 #   bpf_stats clock reads, which any cgroup_skb program pays. The sysctl is restored on exit.
 #
 # Environment: ROUNDS (8) DUR (wrk seconds, 4) PAIRED_ROUNDS (10) WORKLOADS ("ka close") PORT (18090)
@@ -44,8 +44,8 @@ DUR=${DUR:-4}
 PAIRED_ROUNDS=${PAIRED_ROUNDS:-10}
 WORKLOADS=${WORKLOADS:-ka close}
 PORT=${PORT:-18090}
-AGENT=$BUILD/podlens-agent
-DRIVER=$BUILD/l7-probe-test
+AGENT=$BUILD/bin/podlens-agent
+DRIVER=$BUILD/test-bin/l7-probe-test
 AGENT_ARGS=${BENCH_AGENT_ARGS:-}
 
 die() { echo "bench: $*" >&2; exit 1; }
@@ -66,7 +66,7 @@ if [ -x "$AGENT" ]; then
 	CONDS=(off l4 l7 off l4all); STATS_CONDS=(l4 l7 l4all l7e)
 	L7_DESC="agent --host-cgroups <nginx cgroup> --l7-cgroups <nginx cgroup>"
 else
-	CONDS=(off l7 off); STATS_CONDS=(l7 l7e); L7_DESC="probe driver alone (no build/podlens-agent)"; PAIRED_ROUNDS=0
+	CONDS=(off l7 off); STATS_CONDS=(l7 l7e); L7_DESC="probe driver alone (no build/bin/podlens-agent)"; PAIRED_ROUNDS=0
 fi
 [ -n "${CONDITIONS:-}" ] && read -r -a CONDS <<< "$CONDITIONS"
 

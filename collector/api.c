@@ -19,7 +19,7 @@
 
 #include "collector/collector.h"
 #include "collector/query.h"
-#include "collector/sbuf.h"
+#include "lib/sbuf.h"
 #include "lib/grpc.h"
 #include "lib/log.h"
 

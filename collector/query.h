@@ -13,7 +13,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "collector/sbuf.h"
+#include "lib/sbuf.h"
 #include "collector/store.h"
 #include "collector/tokens.h"
 

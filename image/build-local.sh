@@ -28,14 +28,13 @@ while getopts 'o:n:r:' opt; do
 done
 MKIMAGE=e2e/lab/mkimage.py
 [ -f "$MKIMAGE" ] || { echo "build-local: $MKIMAGE missing (the e2e lab's OCI writer)" >&2; exit 1; }
-[ -x "$BUILD/podlens-agent" ] || { echo "build-local: $BUILD/podlens-agent not built (make)" >&2; exit 1; }
+[ -x "$BUILD/bin/podlens-agent" ] || { echo "build-local: $BUILD/bin/podlens-agent not built (make)" >&2; exit 1; }
 CA=/etc/ssl/certs/ca-certificates.crt
 [ -s "$CA" ] || { echo "build-local: $CA missing (Debian package ca-certificates)" >&2; exit 1; }
 
-args=(--bin "$BUILD/podlens-agent:/usr/local/bin/podlens-agent")
-# mk/60-collector.mk installs the collector as $BUILD/bin/podlens-collector
+args=(--bin "$BUILD/bin/podlens-agent:/usr/local/bin/podlens-agent")
+# every product binary is in $BUILD/bin/ (make)
 collector=$BUILD/bin/podlens-collector
-[ -x "$collector" ] || collector=$BUILD/podlens-collector
 if [ -x "$collector" ]; then
 	args+=(--bin "$collector:/usr/local/bin/podlens-collector")
 else

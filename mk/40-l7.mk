@@ -6,17 +6,17 @@ GEN_HEADERS  += $(BUILD)/bpf/l7.skel.h
 AGENT_OBJS   += $(L7_OBJS)
 
 # Standalone driver of the probe API (integration test, make bench)
-BINS += $(BUILD)/l7-probe-test
-$(BUILD)/l7-probe-test: $(BUILD)/obj/agent/l7/l7_probe_tool.o $(L7_OBJS) $(BUILD)/obj/lib/log.o \
-		$(BUILD)/obj/lib/hist.o
+TEST_BINS += $(BUILD)/test-bin/l7-probe-test
+$(BUILD)/test-bin/l7-probe-test: $(BUILD)/obj/agent/l7/l7_probe_tool.o $(L7_OBJS) $(LIB_OBJS)
 	$(call msg,LINK,$@)
-	$(Q)$(CC) -o $@ $(filter %.o,$^) $(L7_LDLIBS)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) -o $@ $(LINK_IN) $(L7_LDLIBS)
 
 # Parser, route normalisation, aggregation (pure userspace)
 UNIT_TESTS += $(BUILD)/tests/test_l7_http1 $(BUILD)/tests/test_l7_agg
 $(BUILD)/tests/test_l7_http1: $(BUILD)/asan/tests/unit/test_l7_http1.o $(BUILD)/asan/agent/l7/http1.o
 $(BUILD)/tests/test_l7_agg: $(BUILD)/asan/tests/unit/test_l7_agg.o $(BUILD)/asan/agent/l7/http_agg.o \
-		$(BUILD)/asan/agent/l7/http1.o $(BUILD)/asan/lib/hist.o
+		$(BUILD)/asan/agent/l7/http1.o $(LIB_ASAN)
 LDLIBS_test_l7_agg := -ljansson
 
 FUZZERS += $(BUILD)/fuzz/fuzz_l7_http1

@@ -1,6 +1,6 @@
 # agent/export: podlens.v1 batches over gRPC (spool, retry, drop accounting) and OTLP metrics.
-# The agent links EXPORT_OBJS (+ EXPORT_LDLIBS) together with PODLENS_PROTO_OBJS and
-# GRPC_CLIENT_OBJS, which the agent links once for every component (not repeated here).
+# The agent links EXPORT_OBJS (+ EXPORT_LDLIBS) together with PODLENS_PROTO_OBJS and lib/
+# (LIB_OBJS), which the agent links once for every component (not repeated here).
 EXPORT_SRCS   := agent/export/exporter.c agent/export/spool.c agent/export/retry.c \
                  agent/export/drops.c agent/export/otlp.c
 EXPORT_OBJS   := $(EXPORT_SRCS:%.c=$(BUILD)/obj/%.o) $(OTLP_PROTO_OBJS)
@@ -9,11 +9,12 @@ EXPORT_LDLIBS := -lprotobuf-c -lcurl -lpthread
 AGENT_OBJS    += $(EXPORT_OBJS)
 
 # Test driver: submits synthetic, known batches through exporter__submit (tests/integration/export_*.sh).
-BINS += $(BUILD)/export-test-driver
-$(BUILD)/export-test-driver: $(BUILD)/obj/tests/integration/export/driver.o $(EXPORT_OBJS) \
-		$(PODLENS_PROTO_OBJS) $(GRPC_CLIENT_OBJS) $(LIB_OBJS)
+TEST_BINS += $(BUILD)/test-bin/export-test-driver
+$(BUILD)/test-bin/export-test-driver: $(BUILD)/obj/tests/integration/export/driver.o $(EXPORT_OBJS) \
+		$(PODLENS_PROTO_OBJS) $(LIB_OBJS)
 	$(call msg,LINK,$@)
-	$(Q)$(CC) -o $@ $(filter %.o,$^) $(EXPORT_LDLIBS)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) -o $@ $(LINK_IN) $(EXPORT_LDLIBS)
 
 UNIT_TESTS += $(BUILD)/tests/test_export_spool
 $(BUILD)/tests/test_export_spool: $(BUILD)/asan/tests/unit/test_export_spool.o \

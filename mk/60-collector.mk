@@ -1,54 +1,39 @@
-# collector/: podlens-collector (gRPC ingest on nghttp2, SQLite store, JSON API + page, /metrics),
-# and lib/httpd (the small HTTP/1.1 server the agent also embeds for /metrics and /healthz).
-
-# lib/httpd: use $(HTTPD_OBJS) / $(HTTPD_ASAN) / $(HTTPD_FUZZ) (needs $(LIB_OBJS) for lib/log).
-HTTPD_OBJS := $(BUILD)/obj/lib/httpd.o
-HTTPD_ASAN := $(BUILD)/asan/lib/httpd.o
-HTTPD_FUZZ := $(BUILD)/fuzzobj/lib/httpd.o
-
-UNIT_TESTS += $(BUILD)/tests/test_httpd
-$(BUILD)/tests/test_httpd: $(BUILD)/asan/tests/unit/test_httpd.o $(HTTPD_ASAN) $(LIB_ASAN)
-
-FUZZERS += $(BUILD)/fuzz/fuzz_collector_http
-$(BUILD)/fuzz/fuzz_collector_http: $(BUILD)/fuzzobj/tests/fuzz/fuzz_collector_http.o $(HTTPD_FUZZ) \
-	$(BUILD)/fuzzobj/lib/log.o
+# collector/: podlens-collector (gRPC ingest on nghttp2, SQLite store, JSON API + page, /metrics).
 
 # ---------------------------------------------------------------- podlens-collector
-COLLECTOR_CORE := collector/store.c collector/query.c collector/sbuf.c collector/tokens.c \
+COLLECTOR_CORE := collector/store.c collector/query.c collector/tokens.c \
                   collector/grpc_server.c collector/ingest.c collector/api.c collector/web.c
 COLLECTOR_SRCS := collector/main.c $(COLLECTOR_CORE)
 COLLECTOR_LIBS := -lnghttp2 -lssl -lcrypto -lsqlite3 -lm $(PODLENS_PROTO_LIBS)
 
 BINS += $(BUILD)/bin/podlens-collector
-$(BUILD)/bin/podlens-collector: $(COLLECTOR_SRCS:%.c=$(BUILD)/obj/%.o) $(HTTPD_OBJS) $(LIB_OBJS) \
+$(BUILD)/bin/podlens-collector: $(COLLECTOR_SRCS:%.c=$(BUILD)/obj/%.o) $(LIB_OBJS) \
 		$(PODLENS_PROTO_OBJS)
 	$(call msg,LINK,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) -o $@ $(filter %.o,$^) $(COLLECTOR_LIBS)
+	$(Q)$(CC) -o $@ $(LINK_IN) $(COLLECTOR_LIBS)
 
 # the page is assembled into web.o with .incbin: rebuild when it changes
 $(BUILD)/obj/collector/web.o $(BUILD)/asan/collector/web.o: collector/web/index.html
 
-# unit tests: store (ingest, dedup, rollups, queries), tokens, sbuf
+# unit tests: store (ingest, dedup, rollups, queries), tokens, sbuf (lib/)
 UNIT_TESTS += $(BUILD)/tests/test_collector_store
 $(BUILD)/tests/test_collector_store: $(BUILD)/asan/tests/unit/test_collector_store.o \
-	$(patsubst %.c,$(BUILD)/asan/%.o,collector/store.c collector/query.c collector/sbuf.c \
-	collector/tokens.c) $(LIB_ASAN) $(PODLENS_PROTO_ASAN)
+	$(patsubst %.c,$(BUILD)/asan/%.o,collector/store.c collector/query.c collector/tokens.c) $(LIB_ASAN) $(PODLENS_PROTO_ASAN)
 LDLIBS_test_collector_store := -lsqlite3 -lm $(PODLENS_PROTO_LIBS)
 
 # fuzzers: gRPC framing + protobuf decoding + validation; the HTTP/2 server fed raw bytes
 FUZZERS += $(BUILD)/fuzz/fuzz_collector_grpc
 $(BUILD)/fuzz/fuzz_collector_grpc: $(BUILD)/fuzzobj/tests/fuzz/fuzz_collector_grpc.o \
 	$(patsubst %.c,$(BUILD)/fuzzobj/%.o,collector/grpc_server.c collector/store.c) \
-	$(HTTPD_FUZZ) $(BUILD)/fuzzobj/lib/log.o $(BUILD)/fuzzobj/lib/grpc.o $(BUILD)/fuzzobj/lib/hist.o \
+	$(LIB_FUZZ) \
 	$(PODLENS_PROTO_FUZZ)
 LDLIBS_fuzz_collector_grpc := -lnghttp2 -lssl -lcrypto -lsqlite3 $(PODLENS_PROTO_LIBS)
 
 # ingest + query benchmark (make bench calls collector/bench/run.sh)
-BENCH_BINS += $(BUILD)/bin/collector-bench
-$(BUILD)/bin/collector-bench: $(BUILD)/obj/collector/bench/bench.o \
-	$(patsubst %.c,$(BUILD)/obj/%.o,collector/store.c collector/query.c collector/sbuf.c \
-	collector/tokens.c) $(LIB_OBJS) $(PODLENS_PROTO_OBJS)
+BENCH_BINS += $(BUILD)/test-bin/collector-bench
+$(BUILD)/test-bin/collector-bench: $(BUILD)/obj/collector/bench/bench.o \
+	$(patsubst %.c,$(BUILD)/obj/%.o,collector/store.c collector/query.c collector/tokens.c) $(LIB_OBJS) $(PODLENS_PROTO_OBJS)
 	$(call msg,LINK,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) -o $@ $(filter %.o,$^) -lsqlite3 -lm $(PODLENS_PROTO_LIBS)
+	$(Q)$(CC) -o $@ $(LINK_IN) -lsqlite3 -lm $(PODLENS_PROTO_LIBS)

@@ -1,6 +1,6 @@
 # e2e/: the containerd lab and its scenarios (shell + python; nothing to compile).
 #   make e2e                                   lab up, e2e/scenarios/*.sh, lab down, fingerprint check
-#   make e2e E2E_SCENARIOS='e2e/scenarios-pending/1*.sh'   other scenarios (need build/podlens-agent)
+#   make e2e E2E_SCENARIOS='e2e/scenarios/2*.sh'   some scenarios only (need build/bin/podlens-agent)
 # tests/run.sh runs e2e/run.sh as the last suite of `make test`.
 .PHONY: e2e
 e2e:

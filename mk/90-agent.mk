@@ -2,13 +2,14 @@
 AGENT_SRCS := agent/main.c agent/agent.c agent/attach.c agent/batch.c agent/flows.c agent/meta.c agent/metrics.c agent/options.c agent/cgroupfs.c \
               agent/probes/probes.c agent/probes/traffic.c agent/probes/tcp.c agent/probes/proc.c \
               agent/probes/cgroup.c agent/probes/workloads.c agent/pipeline/agg.c agent/output/json.c agent/output/table.c
-AGENT_OBJS += $(AGENT_SRCS:%.c=$(BUILD)/obj/%.o) $(HTTPD_OBJS) $(PODLENS_PROTO_OBJS) $(CRI_OBJS) $(GRPC_CLIENT_OBJS) $(LIB_OBJS)
+AGENT_OBJS += $(AGENT_SRCS:%.c=$(BUILD)/obj/%.o) $(PODLENS_PROTO_OBJS) $(CRI_OBJS) $(LIB_OBJS)
 AGENT_LDLIBS := -lbpf -lelf -lz -ljansson -lcurl -lprotobuf-c -lpthread
 
-BINS += $(BUILD)/podlens-agent
-$(BUILD)/podlens-agent: $$(sort $$(AGENT_OBJS))
+BINS += $(BUILD)/bin/podlens-agent
+$(BUILD)/bin/podlens-agent: $$(sort $$(AGENT_OBJS))
 	$(call msg,LINK,$@)
-	$(Q)$(CC) -o $@ $^ $(AGENT_LDLIBS)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) -o $@ $(LINK_IN) $(AGENT_LDLIBS)
 
 # unit tests: options/config, aggregation, outputs, cgroup paths
 UNIT_TESTS += $(BUILD)/tests/test_agent
@@ -17,8 +18,9 @@ $(BUILD)/tests/test_agent: $(BUILD)/asan/tests/unit/test_agent.o $(BUILD)/asan/a
 	$(BUILD)/asan/agent/cgroupfs.o $(LIB_ASAN)
 LDLIBS_test_agent := -ljansson
 
-# The agent built with ASan + UBSan (e2e and debugging: `make build/podlens-agent-asan`).
+# The agent built with ASan + UBSan (e2e and debugging: `make build/test-bin/podlens-agent-asan`).
 AGENT_ASAN_OBJS = $(patsubst $(BUILD)/obj/%,$(BUILD)/asan/%,$(sort $(AGENT_OBJS)))
-$(BUILD)/podlens-agent-asan: $$(AGENT_ASAN_OBJS)
+$(BUILD)/test-bin/podlens-agent-asan: $$(AGENT_ASAN_OBJS)
 	$(call msg,LINK,$@)
-	$(Q)$(CC) $(SAN) -o $@ $^ $(AGENT_LDLIBS)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(SAN) -o $@ $(LINK_IN) $(AGENT_LDLIBS)

@@ -20,7 +20,7 @@ export E2E_RUN=${E2E_RUN:-$BUILD/demo-run} E2E_BRIDGE=${E2E_BRIDGE:-podlensd0} E
 SECS=${DEMO_SECONDS:-0}
 GPORT=${DEMO_GRPC_PORT:-9417} HPORT=${DEMO_HTTP_PORT:-9418}
 INTERVAL=${DEMO_INTERVAL:-5}
-AGENT=$BUILD/podlens-agent COLLECTOR=$BUILD/bin/podlens-collector
+AGENT=$BUILD/bin/podlens-agent COLLECTOR=$BUILD/bin/podlens-collector
 LOG=$BUILD/demo-logs
 die() { echo "demo: $*" >&2; exit 1; }
 [ "$(id -u)" = 0 ] || die "needs root (containerd, cgroups, BPF): sudo make demo"

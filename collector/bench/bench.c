@@ -13,7 +13,7 @@
 #include <time.h>
 
 #include "collector/query.h"
-#include "collector/sbuf.h"
+#include "lib/sbuf.h"
 #include "collector/store.h"
 #include "lib/hist.h"
 #include "lib/log.h"

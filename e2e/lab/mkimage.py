@@ -14,7 +14,7 @@ digests. The index annotation io.containerd.image.name carries NAME, which ctr u
 
 usage: mkimage.py OUT.tar NAME [--busybox] [--add SRC:DEST]... [--bin PATH[:DEST]]... [config]
   mkimage.py pause.tar localhost/pause:local --busybox --entrypoint '["/bin/sleep","infinity"]'
-  mkimage.py agent.tar localhost/podlens-agent:dev --busybox --bin build/podlens-agent:/podlens-agent
+  mkimage.py agent.tar localhost/podlens-agent:dev --busybox --bin build/bin/podlens-agent:/podlens-agent
 """
 import argparse
 import hashlib

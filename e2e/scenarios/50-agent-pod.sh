@@ -1,7 +1,7 @@
 #!/bin/bash
 # 50-agent-pod: podlens-agent runs as a pod through the CRI exactly as charts/podlens renders it
 # (issue 7 item 4), and reports the other pods' traffic correctly.
-#   1. image/build-local.sh builds the image from build/podlens-agent (no registry), ctr imports it
+#   1. image/build-local.sh builds the image from build/bin/podlens-agent (no registry), ctr imports it
 #   2. a real helm renders the chart; only site values are set (image, this lab's CRI socket and
 #      cgroup2 mount, 1 s interval, json output); capabilities, mounts, env, security context and
 #      config come from the chart

@@ -33,7 +33,7 @@ trap 'exit 130' INT
 [ "$(id -u)" = 0 ] || { tap_fail "e2e scenarios need root"; exit 1; }
 [ -S "$E2E_SOCK" ] || { tap_fail "lab is not up ($E2E_SOCK missing): run e2e/run.sh or e2e/lab/up.sh"; exit 1; }
 
-AGENT=${AGENT:-$E2E_TOP/$BUILD/podlens-agent}
+AGENT=${AGENT:-$E2E_TOP/$BUILD/bin/podlens-agent}
 E2E_DATA=$E2E_RUN/data
 E2E_TMP=$(mktemp -d "$E2E_RUN/data/scenario.XXXXXX")
 defer rm -rf "$E2E_TMP"

@@ -6,7 +6,7 @@
 #   - --duration N during a ~20 MB transfer: exits by itself, flushing the last interval, with tx
 #     and rx of both workloads within 5% of the bytes moved
 source "$(dirname "$0")/../lib.sh"
-AGENT=$TOP/$BUILD/podlens-agent
+AGENT=$TOP/$BUILD/bin/podlens-agent
 XFER=$TOP/tests/integration/tools/tcpxfer.py
 PY=/usr/bin/python3
 [ -x "$AGENT" ] || { tap_fail "agent binary $AGENT exists (run make)"; exit 1; }

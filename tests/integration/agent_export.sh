@@ -9,7 +9,7 @@
 #   - OTLP: the agent's metrics arrive as OTLP ExportMetricsServiceRequests
 source "$(dirname "$0")/../lib.sh"
 source "$(dirname "$0")/export/common.sh"
-AGENT=$BDIR/podlens-agent
+AGENT=$BDIR/bin/podlens-agent
 XFER=$TOP/tests/integration/tools/tcpxfer.py
 [ -x "$AGENT" ] || { tap_fail "agent binary $AGENT exists (run make)"; exit 1; }
 gen_stubs || { tap_fail "python stubs generated from the project's protos"; exit 1; }

@@ -6,7 +6,7 @@
 #   - opens and closes exact; 3 connections reset by the server (SO_LINGER 0): resets exact
 #   - SIGTERM: the agent flushes the last interval, exits 0, and leaves no BPF program attached
 source "$(dirname "$0")/../lib.sh"
-AGENT=$TOP/$BUILD/podlens-agent
+AGENT=$TOP/$BUILD/bin/podlens-agent
 XFER=$TOP/tests/integration/tools/tcpxfer.py
 PY=/usr/bin/python3
 CONNS=4 RST=3 BYTES=5000000 REPLY=100000

@@ -5,7 +5,7 @@
 # The agent's JSON must count every request exactly per (route, status), with query strings and
 # numeric ids normalised, and a server-side p50 within 15% of the p50 the client measured.
 source "$(dirname "$0")/../lib.sh"
-AGENT=$TOP/$BUILD/podlens-agent
+AGENT=$TOP/$BUILD/bin/podlens-agent
 PY=/usr/bin/python3
 N=15 SLEEP_MS=20
 [ -x "$AGENT" ] || { tap_fail "agent binary $AGENT exists (run make)"; exit 1; }

@@ -10,7 +10,7 @@
 #   - HTTP capture and traffic in one program (--l7-cgroups): exact request count, same traffic
 #   - SIGTERM: every link gone from the cgroups, no program left
 source "$(dirname "$0")/../lib.sh"
-AGENT=$TOP/$BUILD/podlens-agent
+AGENT=$TOP/$BUILD/bin/podlens-agent
 XFER=$TOP/tests/integration/tools/tcpxfer.py
 PY=/usr/bin/python3
 CONNS=3 RST=2 BYTES=2000000 REPLY=50000 SHORT_BYTES=1000000 N=10

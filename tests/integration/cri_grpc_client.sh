@@ -5,7 +5,7 @@
 # and a server restart between two calls on one client (libcurl 7.88 handle-reuse workaround).
 . "$(dirname "$0")/../lib.sh"
 cd "$TOP"
-TOOL=$BUILD/podlens-cri
+TOOL=$BUILD/bin/podlens-cri
 SERVER=tests/integration/k8s_standin/grpc_echo_server.py
 PY=/usr/bin/python3
 [ -x "$TOOL" ] || { tap_fail "podlens-cri built ($TOOL)"; exit 1; }

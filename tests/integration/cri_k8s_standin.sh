@@ -6,7 +6,7 @@
 # the stand-in's request log.
 . "$(dirname "$0")/../lib.sh"
 cd "$TOP"
-TOOL=$BUILD/podlens-cri
+TOOL=$BUILD/bin/podlens-cri
 PY=/usr/bin/python3
 [ -x "$TOOL" ] || { tap_fail "podlens-cri built ($TOOL)"; exit 1; }
 

@@ -7,7 +7,7 @@
 # logs the outage once, and names the new container within 10 s of the restart.
 . "$(dirname "$0")/../lib.sh"
 cd "$TOP"
-TOOL=$BUILD/podlens-cri
+TOOL=$BUILD/bin/podlens-cri
 PY=/usr/bin/python3
 STANDIN=tests/integration/k8s_standin/cri_standin.py
 FIX=tests/fixtures/cri

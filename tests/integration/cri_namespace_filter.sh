@@ -5,7 +5,7 @@
 # containers within one resync of the running cache; the kubelet supplies owner and IPs.
 . "$(dirname "$0")/../lib.sh"
 cd "$TOP"
-TOOL=$BUILD/podlens-cri
+TOOL=$BUILD/bin/podlens-cri
 PY=/usr/bin/python3
 [ -x "$TOOL" ] || { tap_fail "podlens-cri built ($TOOL)"; exit 1; }
 

@@ -249,7 +249,7 @@ reject "a bad seccomp profile" --set agent.seccompProfile=Localhost
 # before anything is loaded; a config that parses gets as far as the cgroup2 lookup, which an
 # impossible --cgroup-root makes fail (exit 1, nothing loaded, no network: collector/OTLP
 # overridden with loopback URLs, flags win over the config).
-AGENT_BIN=$BUILD/podlens-agent
+AGENT_BIN=$BUILD/bin/podlens-agent
 agent_accepts() {   # agent_accepts NAME
 	local n=$1 rc
 	q "$n" 'obj("ConfigMap")["data"]["config.json"]' >"$work/$n.config.json"

@@ -10,11 +10,10 @@ cd "$TOP"
 PY=/usr/bin/python3
 work=$(mktemp -d /tmp/podlens-image.XXXXXX)
 defer rm -rf "$work"
-[ -x "$BUILD/podlens-agent" ] || { tap_fail "$BUILD/podlens-agent built (make)"; exit 1; }
+[ -x "$BUILD/bin/podlens-agent" ] || { tap_fail "$BUILD/bin/podlens-agent built (make)"; exit 1; }
 
-bins=("$BUILD/podlens-agent")
-if [ -x "$BUILD/bin/podlens-collector" ]; then bins+=("$BUILD/bin/podlens-collector")
-elif [ -x "$BUILD/podlens-collector" ]; then bins+=("$BUILD/podlens-collector"); fi
+bins=("$BUILD/bin/podlens-agent")
+[ -x "$BUILD/bin/podlens-collector" ] && bins+=("$BUILD/bin/podlens-collector")
 if image/build-local.sh -o "$work/podlens.tar" -n localhost/podlens:test -r "$work/rootfs" >"$work/build.log" 2>&1; then
 	tap_ok "image/build-local.sh: $(stat -c %s "$work/podlens.tar") bytes, ${#bins[@]} binaries"
 else

@@ -2,14 +2,14 @@
 # L7 probe on a real kernel: two cgroup2 cgroups, a python HTTP server that sleeps a known time per
 # request in one, a client sending an exact mix of requests in the other (new connections,
 # keep-alive, 404/500, HEAD, 200 KB POSTs with Expect: 100-continue, IPv6, a request line split
-# over two segments), and build/l7-probe-test
+# over two segments), and build/test-bin/l7-probe-test
 # attached to both. Checks: per (direction, method, route, status) counts exact on both sides, the
 # query string gone, p50 within 15% of the latency the client measured itself, nothing dropped.
 # Needs root. Cleans up (processes by PID, cgroups) on any exit.
 . "$(dirname "$0")/../lib.sh"
 cd "$TOP"
 [ "$(id -u)" = 0 ] || { tap_fail "l7_http needs root (cgroup_skb, cgroups)"; exit 1; }
-DRIVER=$BUILD/l7-probe-test
+DRIVER=$BUILD/test-bin/l7-probe-test
 [ -x "$DRIVER" ] || { tap_fail "$DRIVER not built (make all)"; exit 1; }
 command -v jq >/dev/null || { tap_fail "jq missing (deps/l7.pkgs)"; exit 1; }
 

@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 #include "collector/query.h"
-#include "collector/sbuf.h"
+#include "lib/sbuf.h"
 #include "collector/store.h"
 #include "collector/tokens.h"
 #include "lib/hist.h"

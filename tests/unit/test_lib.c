@@ -1,14 +1,18 @@
-/* Unit tests for lib/: logging levels, gRPC framing, status names, grpc-message coding. */
+/* Unit tests for lib/: logging levels, gRPC framing, status names, grpc-message coding, the clock,
+ * the Prometheus text writer. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
 
+#include "lib/clock.h"
 #include "lib/grpc.h"
 #include "lib/log.h"
+#include "lib/prom.h"
 
 static void log_parse_level__known_and_unknown(void **state)
 {
@@ -16,6 +20,38 @@ static void log_parse_level__known_and_unknown(void **state)
 	assert_int_equal(log__parse_level("debug"), LOG_DEBUG);
 	assert_int_equal(log__parse_level("verbose"), -EINVAL);
 	assert_int_equal(log__parse_level(NULL), -EINVAL);
+}
+
+static void clock__mono_never_goes_back_and_units_agree(void **state)
+{
+	uint64_t ns = clock__mono_ns(), ms = clock__mono_ms(), ns2 = clock__mono_ns();
+
+	assert_true(ns2 >= ns);
+	assert_true(ms >= ns / 1000000 && ms <= ns2 / 1000000);
+	/* wall time is after 2020-01-01 and agrees with its own ms form */
+	assert_true(clock__wall_ms() > 1577836800000ull);
+	assert_true(clock__wall_ns() / 1000000 >= clock__wall_ms() - 1000);
+}
+
+static void prom__family_and_samples_escaped(void **state)
+{
+	struct sbuf b = { 0 };
+	char *s;
+	size_t len;
+
+	prom__family(&b, "podlens_x_total", "counter", "Things\\done\nhere.");
+	prom__sample_u64(&b, "podlens_x_total", (const char *[]){ "probe", "a\"b\\c\nd", "k", "v", NULL },
+			 18446744073709551615ull);
+	prom__sample_u64(&b, "podlens_x_total", NULL, 0);
+	prom__sample(&b, "podlens_y", (const char *[]){ "q", "0.5", NULL }, 0.25);
+	s = sbuf__take(&b, &len);
+	assert_non_null(s);
+	assert_string_equal(s, "# HELP podlens_x_total Things\\\\done\\nhere.\n"
+			       "# TYPE podlens_x_total counter\n"
+			       "podlens_x_total{probe=\"a\\\"b\\\\c\\nd\",k=\"v\"} 18446744073709551615\n"
+			       "podlens_x_total 0\n"
+			       "podlens_y{q=\"0.5\"} 0.25\n");
+	free(s);
 }
 
 static void grpc_frame__roundtrip_header_and_body(void **state)
@@ -112,6 +148,8 @@ int main(void)
 		cmocka_unit_test(grpc_message__decode_percent_and_malformed),
 		cmocka_unit_test(grpc_message__encode_roundtrip),
 		cmocka_unit_test(grpc_timeout__units),
+		cmocka_unit_test(clock__mono_never_goes_back_and_units_agree),
+		cmocka_unit_test(prom__family_and_samples_escaped),
 	};
 	return cmocka_run_group_tests_name("lib", tests, NULL, NULL);
 }

@@ -3,7 +3,7 @@
 PY=/usr/bin/python3
 EXP=$TOP/tests/integration/export
 case $BUILD in /*) BDIR=$BUILD ;; *) BDIR=$TOP/$BUILD ;; esac
-DRIVER=$BDIR/export-test-driver
+DRIVER=$BDIR/test-bin/export-test-driver
 [ -x "$DRIVER" ] || { tap_fail "export-test-driver not built ($DRIVER): run make all"; exit 1; }
 WORK=$(mktemp -d /tmp/podlens-export.XXXXXX)
 defer rm -rf "$WORK"

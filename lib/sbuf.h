@@ -1,7 +1,7 @@
 /* Growable string buffer for JSON and Prometheus text. Allocation failure is sticky: every append
  * after it is a no-op and sbuf__take() returns NULL, so callers check once at the end. */
-#ifndef PODLENS_COLLECTOR_SBUF_H
-#define PODLENS_COLLECTOR_SBUF_H
+#ifndef PODLENS_LIB_SBUF_H
+#define PODLENS_LIB_SBUF_H
 
 #include <stdbool.h>
 #include <stddef.h>
