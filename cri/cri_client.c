@@ -129,7 +129,8 @@ static int status_errno(int st)
 	}
 }
 
-/* Pack req, call /runtime.v1.RuntimeService/<method>, return the reply bytes. */
+/* Pack req, call /runtime.v1.RuntimeService/<method>, return the reply bytes. One attempt, no
+ * retry: the caller's periodic resync is the retry (meta_cache__resync), so there is no backoff here. */
 static int call(struct cri_client *c, const char *method, const ProtobufCMessage *req, uint8_t **reply,
 		size_t *len)
 {

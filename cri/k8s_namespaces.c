@@ -10,6 +10,8 @@
 #include <time.h>
 
 #include "cri/k8s_http.h"
+#include "lib/backoff.h"
+#include "lib/clock.h"
 #include "lib/log.h"
 
 bool k8s__in_cluster(void)
@@ -204,6 +206,8 @@ struct k8s_ns_watch {
 	struct k8s_ns_stats st;
 
 	/* thread only */
+	struct backoff bo;        /* between failed lists/watches: jittered, so the nodes of a cluster
+	                             do not all re-list at once when the API server comes back */
 	char rv[64];
 	int relist;
 	bool up, logged;
@@ -349,18 +353,14 @@ static int on_event(const char *line, size_t len, void *ud)
 	return w->stop ? 1 : 0;
 }
 
-/* interruptible wait */
-static void backoff(struct k8s_ns_watch *w, unsigned ms)
+/* Wait the next backoff delay; k8s_ns_watch__stop() interrupts it. The condition variable runs
+ * on CLOCK_MONOTONIC (k8s_ns_watch__start), so a wall-clock step neither stretches nor skips it. */
+static void wait_backoff(struct k8s_ns_watch *w)
 {
-	struct timespec ts;
+	uint64_t until = clock__mono_ns() + (uint64_t)backoff__next(&w->bo) * 1000000ull;
+	struct timespec ts = { .tv_sec = (time_t)(until / 1000000000ull),
+			       .tv_nsec = (long)(until % 1000000000ull) };
 
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_sec += ms / 1000;
-	ts.tv_nsec += (long)(ms % 1000) * 1000000;
-	if (ts.tv_nsec >= 1000000000) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000;
-	}
 	pthread_mutex_lock(&w->mu);
 	while (!w->stop && pthread_cond_timedwait(&w->cv, &w->mu, &ts) != ETIMEDOUT)
 		;
@@ -371,7 +371,6 @@ static void *run(void *arg)
 {
 	struct k8s_ns_watch *w = arg;
 	struct k8s_http_opts ho = { .token_file = w->token_file, .ca_file = w->ca_file };
-	unsigned delay = 1000;
 
 	w->relist = 1;
 	while (!w->stop) {
@@ -382,8 +381,7 @@ static void *run(void *arg)
 
 		if (w->relist) {
 			if (do_list(w)) {
-				backoff(w, delay);
-				delay = delay * 2 > 30000 ? 30000 : delay * 2;
+				wait_backoff(w);
 				continue;
 			}
 			w->relist = 0;
@@ -411,16 +409,14 @@ static void *run(void *arg)
 			/* 401, 403, 500...: start over from a list, after a backoff */
 			log_state(w, 0, code, "watch");
 			w->relist = 1;
-			backoff(w, delay);
-			delay = delay * 2 > 30000 ? 30000 : delay * 2;
+			wait_backoff(w);
 			continue;
 		}
 		if (code == 0 && err < 0) {
 			/* no answer at all (API server unreachable): watch again from the same
 			 * resourceVersion after a backoff; a 410 will say when it is too old */
 			log_state(w, err, code, "watch");
-			backoff(w, delay);
-			delay = delay * 2 > 30000 ? 30000 : delay * 2;
+			wait_backoff(w);
 			continue;
 		}
 		/* the server ended the watch (timeoutSeconds) or the connection closed: watch again
@@ -429,12 +425,10 @@ static void *run(void *arg)
 		pthread_mutex_lock(&w->mu);
 		events = w->st.events - events;
 		pthread_mutex_unlock(&w->mu);
-		if (events == 0) {
-			backoff(w, delay);
-			delay = delay * 2 > 30000 ? 30000 : delay * 2;
-		} else {
-			delay = 1000;
-		}
+		if (events == 0)
+			wait_backoff(w);
+		else
+			backoff__reset(&w->bo);
 	}
 	return NULL;
 }
@@ -473,8 +467,17 @@ struct k8s_ns_watch *k8s_ns_watch__start(const struct k8s_api_opts *o)
 		while (l && w->base[l - 1] == '/')
 			w->base[--l] = '\0';
 	}
+	/* 1 s doubling to 30 s, each wait drawn in [d/2, d] */
+	backoff__init(&w->bo, 1000, 30000, backoff__seed(w));
 	pthread_mutex_init(&w->mu, NULL);
-	pthread_cond_init(&w->cv, NULL);
+	{
+		pthread_condattr_t ca;
+
+		pthread_condattr_init(&ca);
+		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+		pthread_cond_init(&w->cv, &ca);
+		pthread_condattr_destroy(&ca);
+	}
 	err = pthread_create(&w->thr, NULL, run, w);
 	if (err) {
 		pthread_mutex_destroy(&w->mu);

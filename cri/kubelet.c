@@ -348,6 +348,8 @@ cleanup:
 	return 0;
 }
 
+/* One attempt, no retry: meta_cache asks again at its next periodic resync and keeps the last pod
+ * list meanwhile, so there is no backoff here. */
 int kubelet__get_pods(const struct kubelet_opts *o, struct k8s_pod **pods, size_t *n)
 {
 	struct k8s_http_opts ho = { .token_file = o->token_file, .ca_file = o->ca_file };

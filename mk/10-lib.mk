@@ -35,5 +35,8 @@ UNIT_TESTS += $(BUILD)/tests/test_grpc_client
 $(BUILD)/tests/test_grpc_client: $(BUILD)/asan/tests/unit/test_grpc_client.o $(LIB_ASAN)
 LDLIBS_test_grpc_client := $(GRPC_CLIENT_LDLIBS)
 
+UNIT_TESTS += $(BUILD)/tests/test_backoff
+$(BUILD)/tests/test_backoff: $(BUILD)/asan/tests/unit/test_backoff.o $(LIB_ASAN)
+
 FUZZERS += $(BUILD)/fuzz/fuzz_collector_http
 $(BUILD)/fuzz/fuzz_collector_http: $(BUILD)/fuzzobj/tests/fuzz/fuzz_collector_http.o $(LIB_FUZZ)

@@ -18,6 +18,8 @@
 #include "agent/export/otlp.h"
 #include "agent/export/retry.h"
 #include "agent/export/spool.h"
+#include "lib/backoff.h"
+#include "lib/clock.h"
 #include "lib/grpc.h"
 #include "lib/grpc_client.h"
 #include "lib/log.h"
@@ -83,22 +85,6 @@ struct exporter {
 	struct dest col, otlp;
 	struct otlp_enc *enc;        /* agent thread only (submit) */
 };
-
-static uint64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-static uint64_t wall_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 static uint64_t batch_records(const Podlens__V1__Batch *b)
 {
@@ -176,7 +162,7 @@ static char *make_agent_id(const char *node)
 	char *id;
 
 	if (getrandom(r, sizeof(r), 0) != sizeof(r)) {
-		uint64_t t = wall_ms() ^ ((uint64_t)getpid() << 32);
+		uint64_t t = clock__wall_ms() ^ ((uint64_t)getpid() << 32);
 		memcpy(r, &t, sizeof(r));
 	}
 	if (asprintf(&id, "%s-%02x%02x%02x%02x%02x%02x%02x%02x", node, r[0], r[1], r[2], r[3], r[4],
@@ -354,7 +340,7 @@ static void *sender_main(void *arg)
 			pthread_cond_wait(&e->cond, &e->mu);
 			continue;
 		}
-		now = mono_ms();
+		now = clock__mono_ms();
 		if (now < d->next_attempt_ms) {
 			timed_wait(e, d->next_attempt_ms);
 			continue;
@@ -404,7 +390,7 @@ static void *sender_main(void *arg)
 			d->st.sent_records += recs;
 			d->st.sent_bytes += len;
 			d->st.last_error[0] = 0;
-			d->st.last_success_unix_ms = wall_ms();
+			d->st.last_success_unix_ms = clock__wall_ms();
 			backoff__reset(&d->bo);
 			d->next_attempt_ms = 0;
 			spool__pop(d->spool);
@@ -417,7 +403,7 @@ static void *sender_main(void *arg)
 				 grpc_status__name(res.status), res.message);
 			log_debug("export: %s batch %" PRIu64 ": %s, retry in %u ms", d->name, seq,
 				  d->st.last_error, delay);
-			d->next_attempt_ms = mono_ms() + delay;
+			d->next_attempt_ms = clock__mono_ms() + delay;
 			spool__unpin(d->spool);
 			/* a broken connection is rebuilt from scratch */
 			if (res.status == GRPC_UNAVAILABLE && d->client) {
@@ -522,7 +508,7 @@ static int dest_init(struct exporter *e, struct dest *d, const char *name, const
 		return err;
 	backoff__init(&d->bo, o->backoff_initial_ms ? o->backoff_initial_ms : DEFAULT_BACKOFF_MS,
 		      o->backoff_max_ms ? o->backoff_max_ms : DEFAULT_BACKOFF_MAX,
-		      wall_ms() ^ ((uint64_t)getpid() << 20) ^ (uintptr_t)d);
+		      backoff__seed(d));
 	d->spool = spool__open(&so);
 	if (!d->spool)
 		return -errno;
@@ -923,7 +909,7 @@ static int queued(const struct exporter *e)
 
 int exporter__flush(struct exporter *e, int timeout_ms)
 {
-	uint64_t deadline = mono_ms() + (uint64_t)(timeout_ms > 0 ? timeout_ms : 0);
+	uint64_t deadline = clock__mono_ms() + (uint64_t)(timeout_ms > 0 ? timeout_ms : 0);
 	int rc, reports = 0;
 
 	if (!e)
@@ -932,12 +918,8 @@ int exporter__flush(struct exporter *e, int timeout_ms)
 	/* no more waiting out long backoffs: try now, and then at most every 500 ms */
 	e->col.next_attempt_ms = 0;
 	e->otlp.next_attempt_ms = 0;
-	if (e->col.bo.cur_ms > 500)
-		e->col.bo.cur_ms = 500;
-	if (e->otlp.bo.cur_ms > 500)
-		e->otlp.bo.cur_ms = 500;
-	e->col.bo.max_ms = e->col.bo.max_ms > 500 ? 500 : e->col.bo.max_ms;
-	e->otlp.bo.max_ms = e->otlp.bo.max_ms > 500 ? 500 : e->otlp.bo.max_ms;
+	backoff__cap(&e->col.bo, 500);
+	backoff__cap(&e->otlp.bo, 500);
 	pthread_cond_broadcast(&e->cond);
 	for (;;) {
 		/* Counts not yet written into any batch (drops that happened after the last submit, also
@@ -958,7 +940,7 @@ int exporter__flush(struct exporter *e, int timeout_ms)
 			rc = 0;
 			break;
 		}
-		if (mono_ms() >= deadline) {
+		if (clock__mono_ms() >= deadline) {
 			rc = -ETIMEDOUT;
 			break;
 		}
