@@ -3,27 +3,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "collector/collector.h"
+#include "lib/clock.h"
 #include "lib/grpc.h"
 #include "lib/log.h"
 #include "podlens/v1/podlens.pb-c.h"
 
+/* Declared in collector.h for api.c and main.c; lib/clock is the clock. */
 uint64_t collector__wall_ms(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-static double mono_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+	return clock__wall_ms();
 }
 
 static void reply_err(struct grpc_reply *r, int status, const char *msg)
@@ -99,14 +89,14 @@ out:
 int ingest__round_end(void *ctx)
 {
 	struct collector *col = ctx;
-	double t0;
+	uint64_t t0;
 	int err;
 
 	if (!store__in_txn(col->store))
 		return 0;
-	t0 = mono_s();
+	t0 = clock__mono_ns();
 	err = store__commit(col->store);
-	col->c.commit_seconds += mono_s() - t0;
+	col->c.commit_seconds += (double)(clock__mono_ns() - t0) / 1e9;
 	if (err) {
 		col->c.commit_failures++;
 		col->c.batches_unavailable += col->pending_batches;

@@ -24,6 +24,7 @@
 #include "cri/cri_client.h"
 #include "cri/k8s_namespaces.h"
 #include "cri/kubelet.h"
+#include "lib/clock.h"
 #include "lib/log.h"
 
 #ifndef CGROUP2_SUPER_MAGIC
@@ -99,17 +100,9 @@ struct meta_cache {
 	struct meta_stats st;
 };
 
-static uint64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 static uint64_t now_ms(const struct meta_cache *c)
 {
-	return c->o.clock_ms ? c->o.clock_ms() : mono_ms();
+	return c->o.clock_ms ? c->o.clock_ms() : clock__mono_ms();
 }
 
 static void scopy(char *dst, size_t cap, const char *src)
@@ -1009,6 +1002,9 @@ static void sweep(struct meta_cache *c, uint64_t now)
 	}
 }
 
+/* No retry loop and no backoff of its own: a failed CRI or kubelet call is simply tried again at
+ * the next periodic resync (the agent's fixed interval), which already spaces the attempts. The
+ * only reconnecting client under cri/ is the namespace list+watch (k8s_namespaces.c, lib/backoff). */
 int meta_cache__resync(struct meta_cache *c)
 {
 	struct cri_pod *pods;

@@ -40,17 +40,10 @@
 #include "cri/k8s_namespaces.h"
 #include "cri/kubelet.h"
 #include "cri/meta_cache.h"
+#include "lib/clock.h"
 #include "lib/grpc.h"
 #include "lib/grpc_client.h"
 #include "lib/log.h"
-
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
-}
 
 static int tool__read_file(const char *path, char **out, size_t *len)
 {
@@ -88,11 +81,11 @@ static int tool__read_file(const char *path, char **out, size_t *len)
 
 static int wait_file(const char *path, int secs)
 {
-	long long end = now_ms() + secs * 1000LL;
+	long long end = (long long)clock__mono_ms() + secs * 1000LL;
 	struct timespec ts = { 0, 20 * 1000000 };
 
 	while (access(path, F_OK) != 0) {
-		if (now_ms() > end)
+		if ((long long)clock__mono_ms() > end)
 			return -ETIMEDOUT;
 		nanosleep(&ts, NULL);
 	}
@@ -156,7 +149,7 @@ static int cmd_grpc(int argc, char **argv)
 		free(token);
 		return 1;
 	}
-	t0 = now_ms();
+	t0 = (long long)clock__mono_ms();
 	for (long i = 0; i < repeat; i++) {
 		rc = grpc_client__call(c, method, (const uint8_t *)data, strlen(data), (uint32_t)deadline, &r);
 		if (rc) {
@@ -199,7 +192,7 @@ static int cmd_grpc(int argc, char **argv)
 		}
 	}
 	printf("calls=%ld ok=%ld status=%d(%s) http=%ld ms=%lld len=%zu message=%s reply=%s\n", calls, ok,
-	       last, grpc_status__name(last), http, now_ms() - t0, reply_len, msg, reply);
+	       last, grpc_status__name(last), http, (long long)clock__mono_ms() - t0, reply_len, msg, reply);
 	grpc_client__free(c);
 	free(token);
 	return rc ? 1 : 0;
@@ -323,12 +316,12 @@ static int cmd_meta(int argc, char **argv, const char *sock)
 		return 1;
 	}
 	if (follow) {
-		long long end = now_ms() + secs * 1000LL;
+		long long end = (long long)clock__mono_ms() + secs * 1000LL;
 		struct timespec ts = { resync_ms / 1000, (resync_ms % 1000) * 1000000L };
 		int last = 1;
 
 		/* the agent's loop in miniature: resync, mirror changed decisions, repeat */
-		while (now_ms() < end && !(until && access(until, F_OK) == 0)) {
+		while ((long long)clock__mono_ms() < end && !(until && access(until, F_OK) == 0)) {
 			struct meta_change ch[64];
 			size_t n;
 
@@ -352,19 +345,19 @@ static int cmd_meta(int argc, char **argv, const char *sock)
 		return 0;
 	}
 	{
-		long long t0 = now_ms();
+		long long t0 = (long long)clock__mono_ms();
 		struct meta_stats st;
 
 		err = meta_cache__resync(mc);
 		meta_cache__stats(mc, &st);
 		fprintf(stderr, "podlens-cri: resync %s in %lld ms: %zu pods, %zu containers, %llu cri calls\n",
-			err ? strerror(-err) : "ok", now_ms() - t0, st.pods, st.containers,
+			err ? strerror(-err) : "ok", (long long)clock__mono_ms() - t0, st.pods, st.containers,
 			(unsigned long long)st.cri_calls);
-		t0 = now_ms();
+		t0 = (long long)clock__mono_ms();
 		err = meta_cache__resync(mc);
 		meta_cache__stats(mc, &st);
 		fprintf(stderr, "podlens-cri: second resync %s in %lld ms, %llu cri calls in total\n",
-			err ? strerror(-err) : "ok", now_ms() - t0, (unsigned long long)st.cri_calls);
+			err ? strerror(-err) : "ok", (long long)clock__mono_ms() - t0, (unsigned long long)st.cri_calls);
 	}
 	if (!nids) {
 		meta_cache__foreach(mc, print_meta, NULL);
@@ -436,7 +429,7 @@ static int cmd_nswatch(int argc, char **argv)
 	if (incluster)
 		o.url = NULL;
 	const char *until = opt(argc, argv, "--until-file"), *secs = opt(argc, argv, "--seconds");
-	long long end = now_ms() + (secs ? atol(secs) : 30) * 1000LL;
+	long long end = (long long)clock__mono_ms() + (secs ? atol(secs) : 30) * 1000LL;
 	struct timespec ts = { 0, 20 * 1000000 };
 	struct k8s_ns_watch *w;
 	struct k8s_ns_stats st;
@@ -451,7 +444,7 @@ static int cmd_nswatch(int argc, char **argv)
 		fprintf(stderr, "podlens-cri: namespace watch: %s\n", strerror(errno));
 		return 1;
 	}
-	while (now_ms() < end && !(until && access(until, F_OK) == 0)) {
+	while ((long long)clock__mono_ms() < end && !(until && access(until, F_OK) == 0)) {
 		uint64_t g = k8s_ns_watch__generation(w);
 
 		if (g != gen) {

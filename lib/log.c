@@ -2,9 +2,12 @@
 
 #include <errno.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+
+#include "lib/clock.h"
 
 int log__level = LOG_INFO;
 static const char *log_prog = "podlens";
@@ -36,16 +39,16 @@ const char *log__level_name(int level)
 void log__write(int level, const char *fmt, ...)
 {
 	char line[2048];
-	struct timespec ts;
+	uint64_t ms = clock__wall_ms();
+	time_t secs = (time_t)(ms / 1000);
 	struct tm tm;
 	va_list ap;
 	int n;
 
-	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
-	n = snprintf(line, sizeof(line), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %s %s: ",
+	gmtime_r(&secs, &tm);
+	n = snprintf(line, sizeof(line), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ %s %s: ",
 		     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-		     tm.tm_sec, ts.tv_nsec / 1000000, log_prog, log__level_name(level));
+		     tm.tm_sec, (int)(ms % 1000), log_prog, log__level_name(level));
 	va_start(ap, fmt);
 	if (n > 0 && n < (int)sizeof(line))
 		vsnprintf(line + n, sizeof(line) - n, fmt, ap);

@@ -23,6 +23,7 @@
 
 #include "agent/l7/http_agg.h"
 #include "agent/probes/l7.h"
+#include "lib/clock.h"
 #include "lib/log.h"
 
 static volatile sig_atomic_t stop;
@@ -35,10 +36,7 @@ static void on_signal(int sig)
 
 static double now_s(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
+	return (double)clock__mono_ns() / 1e9;
 }
 
 int main(int argc, char **argv)

@@ -15,16 +15,14 @@
 #include "collector/query.h"
 #include "lib/sbuf.h"
 #include "collector/store.h"
+#include "lib/clock.h"
 #include "lib/hist.h"
 #include "lib/log.h"
 #include "podlens/v1/podlens.pb-c.h"
 
 static double now_s(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+	return (double)clock__mono_ns() / 1e9;
 }
 
 struct shape {
