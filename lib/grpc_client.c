@@ -329,19 +329,23 @@ classify:
 	}
 	if (rc != CURLE_OK) {
 		if (c->overflow) {
+			res->failure = GRPC_FAIL_TOO_LARGE;
 			res->status = GRPC_RESOURCE_EXHAUSTED;
 			snprintf(res->message, sizeof(res->message), "reply larger than %" PRIu32 " bytes",
 				 c->max_recv);
 		} else if (rc == CURLE_OPERATION_TIMEDOUT) {
+			res->failure = GRPC_FAIL_DEADLINE;
 			res->status = GRPC_DEADLINE_EXCEEDED;
 			snprintf(res->message, sizeof(res->message), "deadline of %" PRIu32 " ms exceeded",
 				 deadline_ms);
 		} else if (c->t == T_UNIX && rc == CURLE_COULDNT_CONNECT) {
 			/* curl names "localhost port 80" for a unix socket: say what really failed */
+			res->failure = GRPC_FAIL_TRANSPORT;
 			res->status = GRPC_UNAVAILABLE;
 			snprintf(res->message, sizeof(res->message), "cannot connect to unix socket %s",
 				 c->unix_path);
 		} else {
+			res->failure = GRPC_FAIL_TRANSPORT;
 			res->status = GRPC_UNAVAILABLE;
 			snprintf(res->message, sizeof(res->message), "%s",
 				 c->errbuf[0] ? c->errbuf : curl_easy_strerror(rc));
@@ -361,6 +365,7 @@ classify:
 	}
 
 	if (c->grpc_status < 0) {
+		res->failure = GRPC_FAIL_NO_STATUS;
 		if (res->http_code != 200) {
 			res->status = http_to_grpc(res->http_code);
 			snprintf(res->message, sizeof(res->message), "http status %ld without grpc-status",
@@ -386,10 +391,12 @@ classify:
 		memcpy(res->reply, msg, msg_len);
 		res->reply_len = msg_len;
 	} else if (pr == -EMSGSIZE) {
+		res->failure = GRPC_FAIL_TOO_LARGE;
 		res->status = GRPC_RESOURCE_EXHAUSTED;
 		snprintf(res->message, sizeof(res->message), "reply larger than %" PRIu32 " bytes",
 			 c->max_recv);
 	} else {
+		res->failure = pr == 0 ? GRPC_FAIL_TRUNCATED : GRPC_FAIL_BAD_REPLY;
 		res->status = GRPC_INTERNAL;
 		snprintf(res->message, sizeof(res->message), "%s",
 			 pr == -EBADMSG ? "compressed reply (not negotiated)" :

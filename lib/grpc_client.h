@@ -26,9 +26,25 @@ struct grpc_client_opts {
 	uint32_t max_recv_bytes;  /* largest reply accepted; 0 = 16 MiB */
 };
 
+/* Where a call's outcome comes from. Callers classify by this, http_code and status, never by
+ * the message text (which is for people). */
+enum grpc_failure {
+	GRPC_FAIL_NONE = 0,       /* a grpc-status arrived: status is the server's verdict */
+	GRPC_FAIL_TRANSPORT,      /* no answer: connect, TLS, reset, HTTP/2 error (UNAVAILABLE) */
+	GRPC_FAIL_DEADLINE,       /* the deadline passed (DEADLINE_EXCEEDED) */
+	GRPC_FAIL_TOO_LARGE,      /* the reply exceeds max_recv_bytes (RESOURCE_EXHAUSTED) */
+	GRPC_FAIL_NO_STATUS,      /* an HTTP answer without grpc-status: status is gRPC's mapping of
+	                             http_code; a 200 (the stream ended before its trailers) is INTERNAL */
+	GRPC_FAIL_TRUNCATED,      /* grpc-status OK but the reply message is missing or cut short
+	                             (INTERNAL) */
+	GRPC_FAIL_BAD_REPLY,      /* grpc-status OK but the reply is compressed (never negotiated) or
+	                             holds more than one message (INTERNAL) */
+};
+
 struct grpc_result {
 	int status;               /* grpc-status (GRPC_OK ...); GRPC_UNAVAILABLE for transport errors,
 	                             GRPC_DEADLINE_EXCEEDED when the deadline passed */
+	enum grpc_failure failure;
 	char message[256];        /* decoded grpc-message or the transport error text */
 	long http_code;           /* HTTP status, 0 when none arrived */
 	uint8_t *reply;           /* the reply message (without the 5-byte prefix); caller frees */

@@ -24,6 +24,10 @@ UNIT_TESTS += $(BUILD)/tests/test_export_retry
 $(BUILD)/tests/test_export_retry: $(BUILD)/asan/tests/unit/test_export_retry.o \
 		$(BUILD)/asan/agent/export/retry.o $(LIB_ASAN)
 
+UNIT_TESTS += $(BUILD)/tests/test_export_classify
+$(BUILD)/tests/test_export_classify: $(BUILD)/asan/tests/unit/test_export_classify.o \
+		$(BUILD)/asan/agent/export/retry.o $(LIB_ASAN)
+
 UNIT_TESTS += $(BUILD)/tests/test_export_drops
 $(BUILD)/tests/test_export_drops: $(BUILD)/asan/tests/unit/test_export_drops.o \
 		$(BUILD)/asan/agent/export/drops.o $(PODLENS_PROTO_ASAN) $(LIB_ASAN)

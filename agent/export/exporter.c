@@ -305,17 +305,6 @@ static int status_reason(int status)
 	}
 }
 
-/* lib/grpc_client reports a stream that ended without any grpc-status (the server went away after
- * the response headers) or with a truncated reply as INTERNAL with these messages. That is a
- * transport failure, not the server's verdict on the batch: treat it as UNAVAILABLE (retry). */
-static int effective_status(const struct grpc_result *res)
-{
-	if (res->status == GRPC_INTERNAL && (!strcmp(res->message, "missing grpc-status trailer") ||
-					     !strcmp(res->message, "reply message missing or truncated")))
-		return GRPC_UNAVAILABLE;
-	return res->status;
-}
-
 static void timed_wait(struct exporter *e, uint64_t until_ms)
 {
 	struct timespec ts = { .tv_sec = (time_t)(until_ms / 1000),
@@ -361,17 +350,19 @@ static void *sender_main(void *arg)
 		memset(&res, 0, sizeof(res));
 		err = ensure_client(d);
 		if (err) {
+			res.failure = GRPC_FAIL_TRANSPORT;
 			res.status = GRPC_UNAVAILABLE;
 			snprintf(res.message, sizeof(res.message), "client setup: %s", strerror(-err));
 		} else {
 			err = grpc_client__call(d->client, d->method, data, len, e->deadline_ms, &res);
 			if (err) {
+				res.failure = GRPC_FAIL_TRANSPORT;
 				res.status = GRPC_UNAVAILABLE;
 				snprintf(res.message, sizeof(res.message), "call: %s", strerror(-err));
 			}
 		}
 
-		res.status = effective_status(&res);
+		res.status = export_retry__status(&res);
 		recs = d->podlens ? 0 : otlp_records(seq);
 		if (d->podlens && res.status == GRPC_OK) {
 			Podlens__V1__Batch *b = podlens__v1__batch__unpack(NULL, len, data);

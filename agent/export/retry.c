@@ -19,3 +19,15 @@ enum export_action export_retry__classify(int grpc_status)
 		return EXPORT_DROP;
 	}
 }
+
+int export_retry__status(const struct grpc_result *res)
+{
+	switch (res->failure) {
+	case GRPC_FAIL_NO_STATUS:
+		return res->http_code == 200 ? GRPC_UNAVAILABLE : res->status;
+	case GRPC_FAIL_TRUNCATED:
+		return GRPC_UNAVAILABLE;
+	default:
+		return res->status;
+	}
+}

@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "lib/backoff.h"
+#include "lib/grpc_client.h"
 
 enum export_action {
 	EXPORT_DONE = 0,   /* OK: the batch is delivered, forget it */
@@ -21,5 +22,13 @@ enum export_action {
  * UNAUTHENTICATED, PERMISSION_DENIED, UNIMPLEMENTED, UNKNOWN, INTERNAL, ...) is dropped: resending
  * the same bytes cannot succeed. */
 enum export_action export_retry__classify(int grpc_status);
+
+/* The status the policy acts on, from a call's structured result (lib/grpc_client), never from
+ * its message: a 200 answer that ended without grpc-status (the server went away after the
+ * response headers) and an OK whose reply message is missing or cut short are the transport
+ * failing, not the server's verdict on the batch: UNAVAILABLE (retried). Anything else is
+ * res->status: the server's grpc-status, gRPC's mapping of an HTTP status without one, or the
+ * client's transport / deadline / size class. */
+int export_retry__status(const struct grpc_result *res);
 
 #endif
