@@ -50,3 +50,10 @@ void prom__sample_u64(struct sbuf *b, const char *name, const char *const *label
 	labels_put(b, labels);
 	sbuf__printf(b, " %llu\n", (unsigned long long)v);
 }
+
+void prom__sample_ms_as_s(struct sbuf *b, const char *name, const char *const *labels, uint64_t ms)
+{
+	sbuf__puts(b, name);
+	labels_put(b, labels);
+	sbuf__printf(b, " %llu.%03u\n", (unsigned long long)(ms / 1000), (unsigned)(ms % 1000));
+}

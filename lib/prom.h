@@ -17,5 +17,8 @@ void prom__family(struct sbuf *b, const char *name, const char *type, const char
 /* labels: NULL or { name, value, name, value, ..., NULL }; values are never NULL */
 void prom__sample(struct sbuf *b, const char *name, const char *const *labels, double v);
 void prom__sample_u64(struct sbuf *b, const char *name, const char *const *labels, uint64_t v);
+/* A time kept in milliseconds, written in seconds with exactly three decimals ("1712.345"): integer
+ * arithmetic, so no float rounding shows. */
+void prom__sample_ms_as_s(struct sbuf *b, const char *name, const char *const *labels, uint64_t ms);
 
 #endif

@@ -37,3 +37,8 @@ UNIT_TESTS += $(BUILD)/tests/test_export_otlp
 $(BUILD)/tests/test_export_otlp: $(BUILD)/asan/tests/unit/test_export_otlp.o \
 		$(BUILD)/asan/agent/export/otlp.o $(OTLP_PROTO_ASAN) $(PODLENS_PROTO_ASAN) $(LIB_ASAN)
 LDLIBS_test_export_otlp := -lprotobuf-c
+
+UNIT_TESTS += $(BUILD)/tests/test_export_metrics
+$(BUILD)/tests/test_export_metrics: $(BUILD)/asan/tests/unit/test_export_metrics.o $(EXPORT_ASAN) \
+		$(PODLENS_PROTO_ASAN) $(LIB_ASAN)
+LDLIBS_test_export_metrics := $(EXPORT_LDLIBS)

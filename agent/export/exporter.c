@@ -4,7 +4,6 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +22,8 @@
 #include "lib/grpc.h"
 #include "lib/grpc_client.h"
 #include "lib/log.h"
+#include "lib/prom.h"
+#include "lib/sbuf.h"
 
 #define DEFAULT_MAX_BATCH   (3u << 20)
 #define DEFAULT_DEADLINE_MS 10000u
@@ -804,29 +805,6 @@ void exporter__stats(const struct exporter *e, struct exporter_stats *out)
 	pthread_mutex_unlock(&m->mu);
 }
 
-struct mbuf {
-	char *p;
-	size_t len, off;
-	int full;
-};
-
-static void mprintf(struct mbuf *m, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void mprintf(struct mbuf *m, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	if (m->full)
-		return;
-	va_start(ap, fmt);
-	n = vsnprintf(m->p + m->off, m->len - m->off, fmt, ap);
-	va_end(ap);
-	if (n < 0 || (size_t)n >= m->len - m->off)
-		m->full = 1;
-	else
-		m->off += (size_t)n;
-}
-
 int exporter__format_metrics(const struct exporter *e, char *buf, size_t len)
 {
 	static const struct {
@@ -834,17 +812,20 @@ int exporter__format_metrics(const struct exporter *e, char *buf, size_t len)
 		size_t off;
 		int counter;
 	} per_dest[] = {
-		{ "sent_batches_total", "batches acknowledged with OK", offsetof(struct exporter_dest_stats, sent_batches), 1 },
-		{ "sent_records_total", "records in acknowledged batches", offsetof(struct exporter_dest_stats, sent_records), 1 },
-		{ "sent_bytes_total", "serialized bytes acknowledged", offsetof(struct exporter_dest_stats, sent_bytes), 1 },
-		{ "retries_total", "failed attempts that were retried", offsetof(struct exporter_dest_stats, retries), 1 },
-		{ "queued_batches", "batches waiting in the spool", offsetof(struct exporter_dest_stats, queued_batches), 0 },
-		{ "queued_bytes", "bytes waiting in the spool", offsetof(struct exporter_dest_stats, queued_bytes), 0 },
+		{ "podlens_export_sent_batches_total", "batches acknowledged with OK", offsetof(struct exporter_dest_stats, sent_batches), 1 },
+		{ "podlens_export_sent_records_total", "records in acknowledged batches", offsetof(struct exporter_dest_stats, sent_records), 1 },
+		{ "podlens_export_sent_bytes_total", "serialized bytes acknowledged", offsetof(struct exporter_dest_stats, sent_bytes), 1 },
+		{ "podlens_export_retries_total", "failed attempts that were retried", offsetof(struct exporter_dest_stats, retries), 1 },
+		{ "podlens_export_queued_batches", "batches waiting in the spool", offsetof(struct exporter_dest_stats, queued_batches), 0 },
+		{ "podlens_export_queued_bytes", "bytes waiting in the spool", offsetof(struct exporter_dest_stats, queued_bytes), 0 },
 	};
+	static const char *const dn[2] = { "collector", "otlp" };
 	struct exporter_stats st;
 	const struct exporter_dest_stats *ds[2];
-	const char *dn[2] = { "collector", "otlp" };
-	struct mbuf m = { buf, len, 0, 0 };
+	struct sbuf b = { 0 };
+	size_t n;
+	char *text;
+	int ret;
 
 	if (!len)
 		return -ENOSPC;
@@ -852,44 +833,50 @@ int exporter__format_metrics(const struct exporter *e, char *buf, size_t len)
 	exporter__stats(e, &st);
 	ds[0] = &st.collector;
 	ds[1] = &st.otlp;
-	mprintf(&m, "# HELP podlens_export_submitted_batches_total batches produced by the agent\n"
-		    "# TYPE podlens_export_submitted_batches_total counter\n"
-		    "podlens_export_submitted_batches_total %" PRIu64 "\n"
-		    "# HELP podlens_export_submitted_records_total records produced by the agent\n"
-		    "# TYPE podlens_export_submitted_records_total counter\n"
-		    "podlens_export_submitted_records_total %" PRIu64 "\n",
-		st.submitted_batches, st.submitted_records);
+	prom__family(&b, "podlens_export_submitted_batches_total", "counter", "batches produced by the agent");
+	prom__sample_u64(&b, "podlens_export_submitted_batches_total", NULL, st.submitted_batches);
+	prom__family(&b, "podlens_export_submitted_records_total", "counter", "records produced by the agent");
+	prom__sample_u64(&b, "podlens_export_submitted_records_total", NULL, st.submitted_records);
 	for (size_t i = 0; i < sizeof(per_dest) / sizeof(per_dest[0]); i++) {
-		mprintf(&m, "# HELP podlens_export_%s %s\n# TYPE podlens_export_%s %s\n", per_dest[i].name,
-			per_dest[i].help, per_dest[i].name, per_dest[i].counter ? "counter" : "gauge");
+		prom__family(&b, per_dest[i].name, per_dest[i].counter ? "counter" : "gauge", per_dest[i].help);
 		for (int d = 0; d < 2; d++)
 			if (ds[d]->enabled)
-				mprintf(&m, "podlens_export_%s{dest=\"%s\"} %" PRIu64 "\n", per_dest[i].name, dn[d],
-					*(const uint64_t *)((const char *)ds[d] + per_dest[i].off));
+				prom__sample_u64(&b, per_dest[i].name, (const char *[]){ "dest", dn[d], NULL },
+						 *(const uint64_t *)((const char *)ds[d] + per_dest[i].off));
 	}
 	for (int what = 0; what < 2; what++) {
-		const char *n = what ? "records" : "batches";
+		const char *name = what ? "podlens_export_dropped_records_total" :
+					  "podlens_export_dropped_batches_total";
 
-		mprintf(&m, "# HELP podlens_export_dropped_%s_total %s lost, by reason\n"
-			    "# TYPE podlens_export_dropped_%s_total counter\n", n, n, n);
+		prom__family(&b, name, "counter", what ? "records lost, by reason" : "batches lost, by reason");
 		for (int d = 0; d < 2; d++)
 			for (int r = 0; ds[d]->enabled && r < EXPORTER_DROP_NREASONS; r++)
-				mprintf(&m, "podlens_export_dropped_%s_total{dest=\"%s\",reason=\"%s\"} %" PRIu64 "\n",
-					n, dn[d], exporter_drop_reason__name(r),
-					what ? ds[d]->dropped_records[r] : ds[d]->dropped_batches[r]);
+				prom__sample_u64(&b, name,
+						 (const char *[]){ "dest", dn[d], "reason",
+								   exporter_drop_reason__name(r), NULL },
+						 what ? ds[d]->dropped_records[r] : ds[d]->dropped_batches[r]);
 	}
-	mprintf(&m, "# HELP podlens_export_last_success_timestamp_seconds last acknowledged export\n"
-		    "# TYPE podlens_export_last_success_timestamp_seconds gauge\n");
+	prom__family(&b, "podlens_export_last_success_timestamp_seconds", "gauge", "last acknowledged export");
 	for (int d = 0; d < 2; d++)
 		if (ds[d]->enabled)
-			mprintf(&m, "podlens_export_last_success_timestamp_seconds{dest=\"%s\"} %.3f\n", dn[d],
-				(double)ds[d]->last_success_unix_ms / 1000.0);
-	mprintf(&m, "# HELP podlens_export_up 1 when the last export attempt succeeded\n"
-		    "# TYPE podlens_export_up gauge\n");
+			prom__sample_ms_as_s(&b, "podlens_export_last_success_timestamp_seconds",
+					     (const char *[]){ "dest", dn[d], NULL }, ds[d]->last_success_unix_ms);
+	prom__family(&b, "podlens_export_up", "gauge", "1 when the last export attempt succeeded");
 	for (int d = 0; d < 2; d++)
 		if (ds[d]->enabled)
-			mprintf(&m, "podlens_export_up{dest=\"%s\"} %d\n", dn[d], ds[d]->last_status == 0);
-	return m.full ? -ENOSPC : (int)m.off;
+			prom__sample_u64(&b, "podlens_export_up", (const char *[]){ "dest", dn[d], NULL },
+					 ds[d]->last_status == 0);
+	text = sbuf__take(&b, &n);
+	if (!text)
+		return -ENOMEM;
+	if (n >= len) {
+		ret = -ENOSPC;
+	} else {
+		memcpy(buf, text, n + 1);
+		ret = (int)n;
+	}
+	free(text);
+	return ret;
 }
 
 static int queued(const struct exporter *e)
