@@ -5,7 +5,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "agent/cgroupfs.h"
+#include "lib/cgroupfs.h"
 #include "agent/flows.h"
 #include "agent/options.h"
 #include "agent/output/output.h"

@@ -4,36 +4,29 @@
  *   pods   sorted array of sandboxes (ListPodSandbox), each with the status fetched once
  *          (PodSandboxStatus: IPs) and annotations/labels from the list;
  *   ctrs   sorted array of containers (ListContainers), each with its cgroup ID once resolved
- *          (ContainerStatus verbose -> cgroupsPath -> stat() under the cgroup2 mount);
+ *          (ContainerStatus verbose -> cgroupsPath -> its inode under the cgroup2 mount, lib/cgroupfs);
  *   ents   hash of cgroup ID -> entry (the workload_meta handed to the agent), entries are
  *          allocated one by one so pointers stay valid until the next resync/rmdir. */
 #include "cri/meta_cache.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <sys/statfs.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "cri/cgroup_path.h"
 #include "cri/cri_client.h"
 #include "cri/k8s_namespaces.h"
 #include "cri/kubelet.h"
+#include "lib/cgroupfs.h"
 #include "lib/clock.h"
 #include "lib/log.h"
 
-#ifndef CGROUP2_SUPER_MAGIC
-#define CGROUP2_SUPER_MAGIC 0x63677270
-#endif
-#define FILEID_KERNFS 0xfe
 #define NEG_SLOTS 256
 #define NEG_TTL_MS 1000
-#define WALK_MAX_DIRS 50000
+#define WALK_MAX_DIRS 50000     /* bound of the ID -> path walk on a miss without file handles */
 
 struct pod_rec {
 	char *id;
@@ -388,19 +381,6 @@ static void pod_fetch_status(struct meta_cache *c, struct pod_rec *r)
 	r->id = r->p.id;
 }
 
-/* cgroup ID of a path relative to the cgroup2 mount: its inode. 0 when absent. */
-static uint64_t cgroup_id_of(struct meta_cache *c, const char *rel)
-{
-	char p[4096];
-	struct stat sb;
-
-	if (snprintf(p, sizeof(p), "%s%s", c->cg2, rel) >= (int)sizeof(p))
-		return 0;
-	if (stat(p, &sb) || !S_ISDIR(sb.st_mode))
-		return 0;
-	return (uint64_t)sb.st_ino;
-}
-
 /* ContainerStatus once: cgroupsPath -> cgroup ID. */
 static void ctr_resolve(struct meta_cache *c, struct ctr_rec *r)
 {
@@ -430,7 +410,7 @@ static void ctr_resolve(struct meta_cache *c, struct ctr_rec *r)
 		cri_container__free(&st);
 	}
 	if (!r->cgroup_id && r->c.cgroups_path && cgroup_path__from_cri(r->c.cgroups_path, rel, sizeof(rel)) == 0)
-		r->cgroup_id = cgroup_id_of(c, rel);
+		r->cgroup_id = cgroupfs__id_at(c->cg2, rel);
 }
 
 /* ------------------------------------------------------------------ building entries */
@@ -675,95 +655,6 @@ static void neg_add(struct meta_cache *c, uint64_t id, uint64_t now)
 	c->neg_next = (c->neg_next + 1) % NEG_SLOTS;
 }
 
-/* cgroup2 supports file handles whose bytes are the cgroup ID (kernfs node id) */
-static int path_by_handle(struct meta_cache *c, uint64_t id, char *out, size_t cap)
-{
-	union {
-		struct file_handle fh;
-		char buf[sizeof(struct file_handle) + 8];
-	} h;
-	char lnk[64], p[4096];
-	ssize_t n;
-	size_t ml = strlen(c->cg2);
-	int fd;
-
-	if (c->cg2_fd < 0)
-		return -EBADF;
-	h.fh.handle_bytes = 8;
-	h.fh.handle_type = FILEID_KERNFS;
-	memcpy(h.fh.f_handle, &id, 8);
-	fd = open_by_handle_at(c->cg2_fd, &h.fh, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	snprintf(lnk, sizeof(lnk), "/proc/self/fd/%d", fd);
-	n = readlink(lnk, p, sizeof(p) - 1);
-	close(fd);
-	if (n <= 0)
-		return -EIO;
-	p[n] = '\0';
-	if (strncmp(p, c->cg2, ml) || (p[ml] && p[ml] != '/'))
-		return -ENOENT;
-	snprintf(out, cap, "%s", p[ml] ? p + ml : "/");
-	return 0;
-}
-
-/* Fallback: bounded breadth-first walk comparing inodes. */
-static int path_by_walk(struct meta_cache *c, uint64_t id, char *out, size_t cap)
-{
-	char **queue = NULL;
-	size_t qh = 0, qt = 0, qcap = 0, visited = 0;
-	int ret = -ENOENT;
-
-	if (id == cgroup_id_of(c, "")) {
-		snprintf(out, cap, "/");
-		return 0;
-	}
-	queue = malloc(sizeof(*queue) * (qcap = 64));
-	if (!queue || !(queue[qt++] = strdup("")))
-		goto cleanup;
-	while (qh < qt && visited < WALK_MAX_DIRS && ret == -ENOENT) {
-		char *rel = queue[qh++], dpath[4096];
-		DIR *d;
-		struct dirent *de;
-
-		snprintf(dpath, sizeof(dpath), "%s%s", c->cg2, rel);
-		d = opendir(dpath);
-		visited++;
-		while (d && (de = readdir(d))) {
-			char *child;
-
-			if (de->d_type != DT_DIR || de->d_name[0] == '.')
-				continue;
-			if (asprintf(&child, "%s/%s", rel, de->d_name) < 0)
-				continue;
-			if ((uint64_t)de->d_ino == id) {
-				snprintf(out, cap, "%s", child);
-				free(child);
-				ret = 0;
-				break;
-			}
-			if (qt == qcap) {
-				char **nq = realloc(queue, sizeof(*queue) * qcap * 2);
-
-				if (!nq) {
-					free(child);
-					break;
-				}
-				queue = nq;
-				qcap *= 2;
-			}
-			queue[qt++] = child;
-		}
-		if (d)
-			closedir(d);
-	}
-cleanup:
-	for (size_t i = 0; queue && i < qt; i++)
-		free(queue[i]);
-	free(queue);
-	return ret;
-}
-
 /* ------------------------------------------------------------------ public */
 
 static char **dup_globs(const char *const *g)
@@ -786,19 +677,6 @@ static void free_globs(char **g)
 	for (size_t i = 0; g && g[i]; i++)
 		free(g[i]);
 	free(g);
-}
-
-static int find_cgroup2(const char *root, char *out, size_t cap)
-{
-	static const char *const sub[] = { "", "/unified" };
-	struct statfs sf;
-
-	for (size_t i = 0; i < 2; i++) {
-		snprintf(out, cap, "%s%s", root, sub[i]);
-		if (statfs(out, &sf) == 0 && sf.f_type == CGROUP2_SUPER_MAGIC)
-			return 0;
-	}
-	return -ENOENT;
 }
 
 struct meta_cache *meta_cache__new(const struct meta_opts *o)
@@ -830,7 +708,7 @@ struct meta_cache *meta_cache__new(const struct meta_opts *o)
 	c->filter.l7_key = o->filter.l7_key ? strdup(o->filter.l7_key) : NULL;
 	if (o->cgroup2_dir) {
 		snprintf(c->cg2, sizeof(c->cg2), "%s", o->cgroup2_dir);
-	} else if (find_cgroup2(root, c->cg2, sizeof(c->cg2))) {
+	} else if (cgroupfs__find_v2(root, c->cg2, sizeof(c->cg2))) {
 		err = ENOENT;
 		log_error("cri: no cgroup2 hierarchy at %s or %s/unified", root, root);
 		goto fail;
@@ -1121,7 +999,7 @@ const struct workload_meta *meta_cache__lookup(struct meta_cache *c, uint64_t id
 	now = now_ms(c);
 	if (neg_hit(c, id, now))
 		return NULL;
-	if (path_by_handle(c, id, path, sizeof(path)) && path_by_walk(c, id, path, sizeof(path))) {
+	if (cgroupfs__path_of(c->cg2_fd, c->cg2, id, WALK_MAX_DIRS, path, sizeof(path))) {
 		neg_add(c, id, now);
 		return NULL;
 	}

@@ -38,5 +38,8 @@ LDLIBS_test_grpc_client := $(GRPC_CLIENT_LDLIBS)
 UNIT_TESTS += $(BUILD)/tests/test_backoff
 $(BUILD)/tests/test_backoff: $(BUILD)/asan/tests/unit/test_backoff.o $(LIB_ASAN)
 
+UNIT_TESTS += $(BUILD)/tests/test_cgroupfs
+$(BUILD)/tests/test_cgroupfs: $(BUILD)/asan/tests/unit/test_cgroupfs.o $(LIB_ASAN)
+
 FUZZERS += $(BUILD)/fuzz/fuzz_collector_http
 $(BUILD)/fuzz/fuzz_collector_http: $(BUILD)/fuzzobj/tests/fuzz/fuzz_collector_http.o $(LIB_FUZZ)

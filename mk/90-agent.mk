@@ -1,5 +1,5 @@
 # agent/: podlens-agent. Other fragments add their objects to AGENT_OBJS.
-AGENT_SRCS := agent/main.c agent/agent.c agent/attach.c agent/batch.c agent/flows.c agent/meta.c agent/metrics.c agent/options.c agent/cgroupfs.c \
+AGENT_SRCS := agent/main.c agent/agent.c agent/attach.c agent/batch.c agent/flows.c agent/meta.c agent/metrics.c agent/options.c \
               agent/probes/probes.c agent/probes/traffic.c agent/probes/tcp.c agent/probes/proc.c \
               agent/probes/cgroup.c agent/probes/workloads.c agent/pipeline/agg.c agent/output/json.c agent/output/table.c
 AGENT_OBJS += $(AGENT_SRCS:%.c=$(BUILD)/obj/%.o) $(PODLENS_PROTO_OBJS) $(CRI_OBJS) $(LIB_OBJS)
@@ -15,7 +15,7 @@ $(BUILD)/bin/podlens-agent: $$(sort $$(AGENT_OBJS))
 UNIT_TESTS += $(BUILD)/tests/test_agent
 $(BUILD)/tests/test_agent: $(BUILD)/asan/tests/unit/test_agent.o $(BUILD)/asan/agent/options.o \
 	$(BUILD)/asan/agent/pipeline/agg.o $(BUILD)/asan/agent/output/json.o $(BUILD)/asan/agent/output/table.o \
-	$(BUILD)/asan/agent/cgroupfs.o $(LIB_ASAN)
+	$(LIB_ASAN)
 LDLIBS_test_agent := -ljansson
 
 # The agent built with ASan + UBSan (e2e and debugging: `make build/test-bin/podlens-agent-asan`).

@@ -9,7 +9,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "agent/cgroupfs.h"
+#include "lib/cgroupfs.h"
 #include "agent/options.h"
 #include "agent/output/output.h"
 #include "agent/pipeline/agg.h"
