@@ -35,6 +35,11 @@ UNIT_TESTS += $(BUILD)/tests/test_grpc_client
 $(BUILD)/tests/test_grpc_client: $(BUILD)/asan/tests/unit/test_grpc_client.o $(LIB_ASAN)
 LDLIBS_test_grpc_client := $(GRPC_CLIENT_LDLIBS)
 
+# the same client against an HTTP/2 peer made with libnghttp2: failure classes, HTTP and gRPC status
+UNIT_TESTS += $(BUILD)/tests/test_grpc_client_status
+$(BUILD)/tests/test_grpc_client_status: $(BUILD)/asan/tests/unit/test_grpc_client_status.o $(LIB_ASAN)
+LDLIBS_test_grpc_client_status := $(GRPC_CLIENT_LDLIBS) -lnghttp2
+
 UNIT_TESTS += $(BUILD)/tests/test_backoff
 $(BUILD)/tests/test_backoff: $(BUILD)/asan/tests/unit/test_backoff.o $(LIB_ASAN)
 
