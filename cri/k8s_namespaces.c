@@ -435,6 +435,7 @@ static void *run(void *arg)
 
 struct k8s_ns_watch *k8s_ns_watch__start(const struct k8s_api_opts *o)
 {
+	pthread_condattr_t ca;
 	struct k8s_ns_watch *w;
 	const char *host = getenv("KUBERNETES_SERVICE_HOST"), *port = getenv("KUBERNETES_SERVICE_PORT");
 	int err;
@@ -470,14 +471,10 @@ struct k8s_ns_watch *k8s_ns_watch__start(const struct k8s_api_opts *o)
 	/* 1 s doubling to 30 s, each wait drawn in [d/2, d] */
 	backoff__init(&w->bo, 1000, 30000, backoff__seed(w));
 	pthread_mutex_init(&w->mu, NULL);
-	{
-		pthread_condattr_t ca;
-
-		pthread_condattr_init(&ca);
-		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-		pthread_cond_init(&w->cv, &ca);
-		pthread_condattr_destroy(&ca);
-	}
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&w->cv, &ca);
+	pthread_condattr_destroy(&ca);
 	err = pthread_create(&w->thr, NULL, run, w);
 	if (err) {
 		pthread_mutex_destroy(&w->mu);

@@ -1,10 +1,10 @@
 /* The host's cgroup2 hierarchy: where it is mounted, cgroup ID <-> path, and walks over it; the
  * one home of this for cri/ (naming a cgroup on a cache miss) and agent/ (paths of attached
- * cgroups). Knows no pods and no BPF.
- * A cgroup2 ID is the inode number of its directory (kernfs; what bpf_get_current_cgroup_id()
- * returns), so the tree walk that finds paths also finds IDs; cgroup_mkdir/rmdir events keep a
- * cgpaths map current between walks. Paths here are relative to the mount: "/" for the root,
- * "/kubepods/..." below it. */
+ * cgroups). Knows no pods and no BPF: only directories of the cgroup2 filesystem.
+ * A cgroup2 ID is the inode number of its directory (kernfs; the ID the kernel reports for a
+ * cgroup), so the tree walk that finds paths also finds IDs; mkdir/rmdir events keep a cgpaths
+ * map current between walks. Paths here are relative to the mount: "/" for the root,
+ * "/system.slice/..." below it. */
 #ifndef PODLENS_LIB_CGROUPFS_H
 #define PODLENS_LIB_CGROUPFS_H
 
@@ -18,7 +18,7 @@ int cgroupfs__find_v2(const char *root, char *out, size_t len);
 
 /* ID of the cgroup2 directory at path (its inode), or 0 when it does not exist. */
 uint64_t cgroupfs__id(const char *path);
-/* Same for a path relative to the cgroup2 mount ("/kubepods/...", "/" or "" for the root). */
+/* Same for a path relative to the cgroup2 mount ("/a/b", "/" or "" for the root). */
 uint64_t cgroupfs__id_at(const char *mount, const char *rel);
 
 /* Visit the hierarchy under mount breadth-first, root first: cb(ctx, id, rel) for each cgroup;
