@@ -15,7 +15,7 @@
 #endif
 
 /* T_URL: http(s)://HOST[:PORT][/PATH], checked when parsed, so a bad URL fails before anything loads;
- * T_BTF: a readable BTF or ELF file (libbpf's own errors about any other file name no file). */
+ * T_BTF: a file that exists must be BTF or ELF (libbpf's own errors about any other name no file). */
 enum opt_type { T_STR, T_UINT, T_BOOL, T_NEGBOOL, T_ENUM, T_LEVEL, T_LIST, T_URL, T_BTF };
 
 struct opt {
@@ -192,6 +192,8 @@ static int btf_file_check(const char *path, char *err, size_t errlen)
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	ssize_t n;
 
+	if (fd < 0 && errno == ENOENT)
+		return 0;   /* a missing BTF is the environment's problem: the start-up check names it (exit 1) */
 	if (fd < 0) {
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		return -EINVAL;

@@ -199,8 +199,8 @@ static void options__btf_file_named_when_not_btf(void **state)
 	assert_int_equal(parse(&cfg, e, sizeof(e), 3, a1), -EINVAL);
 	assert_non_null(strstr(e, "--btf: /etc/hostname: not a BTF file"));
 	options__free(&cfg);
-	assert_int_equal(parse(&cfg, e, sizeof(e), 3, a2), -EINVAL);
-	assert_non_null(strstr(e, "/nonexistent/vmlinux: No such file"));
+	/* missing: left to the start-up environment check ("no kernel BTF at ...", exit 1) */
+	assert_int_equal(parse(&cfg, e, sizeof(e), 3, a2), 0);
 	options__free(&cfg);
 	if (access(a3[2], R_OK) == 0) {     /* the running kernel's BTF, where it exists */
 		assert_int_equal(parse(&cfg, e, sizeof(e), 3, a3), 0);
