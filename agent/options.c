@@ -2,9 +2,11 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "lib/log.h"
 
@@ -12,7 +14,9 @@
 #define PODLENS_VERSION "0.1.0"
 #endif
 
-enum opt_type { T_STR, T_UINT, T_BOOL, T_NEGBOOL, T_ENUM, T_LEVEL, T_LIST };
+/* T_URL: http(s)://HOST[:PORT][/PATH], checked when parsed, so a bad URL fails before anything loads;
+ * T_BTF: a file that exists must be BTF or ELF (libbpf's own errors about any other name no file). */
+enum opt_type { T_STR, T_UINT, T_BOOL, T_NEGBOOL, T_ENUM, T_LEVEL, T_LIST, T_URL, T_BTF };
 
 struct opt {
 	const char *flag;          /* --flag; env PODLENS_FLAG */
@@ -41,7 +45,7 @@ static const struct opt opts[] = {
 	  "serve Prometheus /metrics and /healthz here (default off)" },
 	{ "cgroup-root", "cgroup_root", T_STR, O(cgroup_root), 0, 0, NULL, "/sys/fs/cgroup", "PATH",
 	  "host cgroup mount; cgroup2 is PATH or PATH/unified (hybrid)" },
-	{ "btf", "btf", T_STR, O(btf_path), 0, 0, NULL, NULL, "FILE",
+	{ "btf", "btf", T_BTF, O(btf_path), 0, 0, NULL, NULL, "FILE",
 	  "kernel BTF file, for kernels without /sys/kernel/btf/vmlinux (default that path)" },
 	{ "traffic-attach", "traffic_attach", T_STR, O(traffic_attach), 0, 0, NULL, "auto", "WHERE",
 	  "where packet programs attach: workloads (each monitored pod container and selected host "
@@ -54,7 +58,7 @@ static const struct opt opts[] = {
 	{ "resync", "cri.resync", T_UINT, O(resync_s), 1, 3600, NULL, "10", "SECONDS", "metadata resync period" },
 	{ "meta-ttl", "cri.ttl", T_UINT, O(meta_ttl_s), 0, 86400, NULL, "60", "SECONDS",
 	  "keep exited containers' metadata this long" },
-	{ "kubelet-url", "kubelet.url", T_STR, O(kubelet_url), 0, 0, NULL, NULL, "URL",
+	{ "kubelet-url", "kubelet.url", T_URL, O(kubelet_url), 0, 0, NULL, NULL, "URL",
 	  "kubelet API for /pods (off by default)" },
 	{ "kubelet-token-file", "kubelet.token_file", T_STR, O(kubelet_token_file), 0, 0, NULL, NULL, "FILE",
 	  "bearer token for the kubelet" },
@@ -77,7 +81,7 @@ static const struct opt opts[] = {
 	  "L4 only: no HTTP request capture" },
 	{ "l7-cgroups", "l7.cgroups", T_LIST, O(l7_cgroups), 0, 0, NULL, "", "GLOBS",
 	  "cgroup path globs of non-pod workloads that get HTTP capture, e.g. /system.slice/nginx.service" },
-	{ "collector", "collector.url", T_STR, O(collector_url), 0, 0, NULL, NULL, "URL",
+	{ "collector", "collector.url", T_URL, O(collector_url), 0, 0, NULL, NULL, "URL",
 	  "podlens collector (http:// = h2c, https:// = TLS); unset = standalone" },
 	{ "collector-ca", "collector.ca_file", T_STR, O(collector_ca), 0, 0, NULL, NULL, "FILE", "CA for the collector" },
 	{ "collector-cert", "collector.cert_file", T_STR, O(collector_cert), 0, 0, NULL, NULL, "FILE",
@@ -89,7 +93,7 @@ static const struct opt opts[] = {
 	  "disk spool that survives restarts (default memory only)" },
 	{ "spool-max-bytes", "spool.max_bytes", T_UINT, O(spool_max_bytes), 4096, 1ULL << 40, NULL, "67108864",
 	  "BYTES", "spool bound; the oldest batches are dropped (and counted) beyond it" },
-	{ "otlp", "otlp.url", T_STR, O(otlp_url), 0, 0, NULL, NULL, "URL", "OTLP/gRPC metrics endpoint" },
+	{ "otlp", "otlp.url", T_URL, O(otlp_url), 0, 0, NULL, NULL, "URL", "OTLP/gRPC metrics endpoint" },
 	{ "ringbuf-kb", "ringbuf_kb", T_UINT, O(ringbuf_kb), 64, 1 << 20, NULL, "1024", "KB",
 	  "size of each BPF ring buffer (rounded up to a power of two)" },
 };
@@ -137,12 +141,88 @@ static int parse_bool(const char *s, bool *out)
 	return -EINVAL;
 }
 
+/* http://HOST[:PORT][/PATH] or https://...: HOST non-empty (a name, IPv4, or [IPv6]), PORT 1..65535,
+ * no white space or control characters anywhere. */
+static bool url_valid(const char *v)
+{
+	const char *h, *end, *p;
+
+	if (!strncmp(v, "http://", 7))
+		h = v + 7;
+	else if (!strncmp(v, "https://", 8))
+		h = v + 8;
+	else
+		return false;
+	for (p = v; *p; p++)
+		if ((unsigned char)*p <= ' ' || *p == 0x7f)
+			return false;
+	end = h + strcspn(h, "/?#");
+	if (*h == '[') {                    /* [IPv6] */
+		const char *rb = memchr(h, ']', (size_t)(end - h));
+
+		if (!rb || rb == h + 1)
+			return false;
+		p = rb + 1;
+	} else {
+		p = h + strcspn(h, ":/?#");
+		if (p == h)
+			return false;
+		for (const char *c = h; c < p; c++)
+			if (!isalnum((unsigned char)*c) && *c != '-' && *c != '.' && *c != '_')
+				return false;
+	}
+	if (p == end)
+		return true;
+	if (*p != ':' || p + 1 == end || end - (p + 1) > 5)
+		return false;
+	unsigned port = 0;
+
+	for (const char *c = p + 1; c < end; c++) {
+		if (!isdigit((unsigned char)*c))
+			return false;
+		port = port * 10 + (unsigned)(*c - '0');
+	}
+	return port >= 1 && port <= 65535;
+}
+
+/* A raw BTF blob (magic 0xeB9F, either byte order) or an ELF file (a vmlinux with .BTF). */
+static int btf_file_check(const char *path, char *err, size_t errlen)
+{
+	unsigned char m[4];
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0 && errno == ENOENT)
+		return 0;   /* a missing BTF is the environment's problem: the start-up check names it (exit 1) */
+	if (fd < 0) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -EINVAL;
+	}
+	n = read(fd, m, sizeof(m));
+	close(fd);
+	if (n == 4 && ((m[0] == 0x9f && m[1] == 0xeb) || (m[0] == 0xeb && m[1] == 0x9f) ||
+		       !memcmp(m, "\x7f" "ELF", 4)))
+		return 0;
+	snprintf(err, errlen, "%s: not a BTF file (no BTF or ELF header)", path);
+	return -EINVAL;
+}
+
 /* Set an option from its string form (flag, env, default). */
 static int set_from_string(struct agent_config *cfg, const struct opt *o, const char *v, char *err, size_t errlen)
 {
 	void *f = field(cfg, o);
 
 	switch (o->type) {
+	case T_URL:
+		if (!url_valid(v)) {
+			snprintf(err, errlen, "invalid value '%s' (expected http://HOST:PORT or https://HOST:PORT)", v);
+			return -EINVAL;
+		}
+		/* fall through */
+	case T_BTF:
+		if (o->type == T_BTF && btf_file_check(v, err, errlen))
+			return -EINVAL;
+		/* fall through */
 	case T_STR:
 		free(*(char **)f);
 		*(char **)f = strdup(v);
@@ -232,6 +312,17 @@ static const struct opt *find_key(const char *key)
 	return NULL;
 }
 
+/* the first option whose key lies below prefix ("cri" -> cri.socket) */
+static const struct opt *find_key_below(const char *prefix)
+{
+	size_t n = strlen(prefix);
+
+	for (size_t i = 0; i < NOPTS; i++)
+		if (opts[i].key && !strncmp(opts[i].key, prefix, n) && opts[i].key[n] == '.')
+			return &opts[i];
+	return NULL;
+}
+
 static int set_from_json(struct agent_config *cfg, const struct opt *o, json_t *v, const char *key, char *err,
 			 size_t errlen)
 {
@@ -310,7 +401,13 @@ static int apply_object(struct agent_config *cfg, json_t *obj, const char *prefi
 			continue;
 		}
 		if (!o) {
-			snprintf(err, errlen, "unknown key '%s'", key);
+			const struct opt *sub = find_key_below(key);
+
+			if (sub)
+				snprintf(err, errlen, "key '%s': expected an object (e.g. {\"%s\": ...})", key,
+					 sub->key + strlen(key) + 1);
+			else
+				snprintf(err, errlen, "unknown key '%s'", key);
 			return -EINVAL;
 		}
 		r = set_from_json(cfg, o, v, key, err, errlen);
@@ -370,6 +467,13 @@ static char *read_file(const char *path, char *err, size_t errlen)
 	}
 	fclose(f);
 	buf[n] = '\0';
+	if (memchr(buf, '\0', n)) {
+		/* JSON text has no NUL: the parser would stop there and ignore whatever follows */
+		snprintf(err, errlen, "NUL byte at offset %zu (a config file is JSON text)",
+			 (size_t)((char *)memchr(buf, '\0', n) - buf));
+		free(buf);
+		return NULL;
+	}
 	return buf;
 }
 
@@ -520,7 +624,7 @@ void options__free(struct agent_config *cfg)
 	for (size_t i = 0; i < NOPTS; i++) {
 		void *f = field(cfg, &opts[i]);
 
-		if (opts[i].type == T_STR) {
+		if (opts[i].type == T_STR || opts[i].type == T_URL || opts[i].type == T_BTF) {
 			free(*(char **)f);
 			*(char **)f = NULL;
 		} else if (opts[i].type == T_LIST) {

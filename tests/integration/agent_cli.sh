@@ -40,6 +40,13 @@ expect 2 "key 'interval': expected an integer" "config wrong type" -- "$AGENT" -
 echo '{"interval": 5,' >"$W/broken.json"
 expect 2 "config .*broken.json: line" "config not JSON" -- "$AGENT" --config "$W/broken.json"
 expect 2 "config /nonexistent.json: cannot open" "config missing" -- "$AGENT" --config /nonexistent.json
+expect 2 "--collector: invalid value 'not a url'" "collector not a URL" -- "$AGENT" --collector 'not a url' --duration 1
+expect 2 "--otlp: invalid value 'http://h:0'" "OTLP port 0" -- "$AGENT" --otlp http://h:0 --duration 1
+expect 2 "--btf: /etc/hostname: not a BTF file" "BTF file of another kind" -- "$AGENT" --btf /etc/hostname --duration 1
+echo '{"cri": "containerd"}' >"$W/section.json"
+expect 2 "key 'cri': expected an object" "config scalar for a section" -- "$AGENT" --config "$W/section.json"
+printf '{"interval": 5}\0garbage' >"$W/nul.json"
+expect 2 "nul.json: NUL byte at offset 15" "config with a NUL byte" -- "$AGENT" --config "$W/nul.json"
 expect 1 "no kernel BTF at /nonexistent-btf" "missing BTF" -- "$AGENT" --btf /nonexistent-btf --duration 1
 expect 1 "cgroup2 is not mounted at /tmp" "cgroup2 not mounted" -- "$AGENT" --cgroup-root /tmp --duration 1
 expect 1 "operation not permitted .*CAP_BPF" "no privileges" -- \

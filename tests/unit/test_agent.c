@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "lib/cgroupfs.h"
@@ -160,6 +161,80 @@ static void options__json_config_applies_and_validates(void **state)
 	options__free(&cfg);
 }
 
+static void options__urls_checked_before_anything_loads(void **state)
+{
+	static const char *good[] = { "http://127.0.0.1:4317", "https://collector.obs.svc:443/x",
+				      "http://[::1]:8080", "https://c", "http://my_host-1.example:65535" };
+	static const char *bad[] = { "not a url", "127.0.0.1:4317", "http://", "http://:80", "http://h:0",
+				     "http://h:65536", "http://h:80x", "https://h :1", "ftp://h:21", "http://[]:1",
+				     "http://h:123456" };
+	struct agent_config cfg;
+	char e[256];
+
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		char *a[] = { "agent", "--collector", (char *)good[i] };
+
+		assert_int_equal(parse(&cfg, e, sizeof(e), 3, a), 0);
+		assert_string_equal(cfg.collector_url, good[i]);
+		options__free(&cfg);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char *a[] = { "agent", "--otlp", (char *)bad[i] };
+
+		assert_int_equal(parse(&cfg, e, sizeof(e), 3, a), -EINVAL);
+		assert_non_null(strstr(e, "--otlp: invalid value"));
+		assert_non_null(strstr(e, "expected http://HOST:PORT"));
+		options__free(&cfg);
+	}
+}
+
+static void options__btf_file_named_when_not_btf(void **state)
+{
+	struct agent_config cfg;
+	char e[256];
+	char *a1[] = { "agent", "--btf", "/etc/hostname" };
+	char *a2[] = { "agent", "--btf", "/nonexistent/vmlinux" };
+	char *a3[] = { "agent", "--btf", "/sys/kernel/btf/vmlinux" };
+
+	assert_int_equal(parse(&cfg, e, sizeof(e), 3, a1), -EINVAL);
+	assert_non_null(strstr(e, "--btf: /etc/hostname: not a BTF file"));
+	options__free(&cfg);
+	/* missing: left to the start-up environment check ("no kernel BTF at ...", exit 1) */
+	assert_int_equal(parse(&cfg, e, sizeof(e), 3, a2), 0);
+	options__free(&cfg);
+	if (access(a3[2], R_OK) == 0) {     /* the running kernel's BTF, where it exists */
+		assert_int_equal(parse(&cfg, e, sizeof(e), 3, a3), 0);
+		options__free(&cfg);
+	}
+}
+
+static void options__config_type_errors_and_nul_named(void **state)
+{
+	struct agent_config cfg;
+	char e[256], e2[256], path[] = "/tmp/podlens-test-config-XXXXXX";
+	char *argv[] = { "agent", "--config", path };
+	int fd;
+
+	assert_int_equal(parse(&cfg, e, sizeof(e), 1, argv), 0);
+	/* an existing section given a scalar is a type error, not an unknown key */
+	assert_int_equal(options__apply_json(&cfg, "{\"cri\": \"containerd\"}", e2, sizeof(e2)), -EINVAL);
+	assert_string_equal(e2, "key 'cri': expected an object (e.g. {\"socket\": ...})");
+	assert_int_equal(options__apply_json(&cfg, "{\"collector\": {\"url\": \"c:443\"}}", e2, sizeof(e2)),
+			 -EINVAL);
+	assert_non_null(strstr(e2, "key 'collector.url': invalid value 'c:443'"));
+	options__free(&cfg);
+
+	/* a NUL byte would hide what follows it from the JSON parser */
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "{\"interval\":5}\0garbage", 22), 22);
+	close(fd);
+	assert_int_equal(parse(&cfg, e, sizeof(e), 3, argv), -EINVAL);
+	assert_non_null(strstr(e, "NUL byte at offset 14"));
+	options__free(&cfg);
+	unlink(path);
+}
+
 static void options__help_returns_1(void **state)
 {
 	struct agent_config cfg;
@@ -283,6 +358,9 @@ int main(void)
 		cmocka_unit_test(options__traffic_attach_and_host_cgroups),
 		cmocka_unit_test(options__flags_override_env),
 		cmocka_unit_test(options__bad_flags_name_the_problem),
+		cmocka_unit_test(options__urls_checked_before_anything_loads),
+		cmocka_unit_test(options__btf_file_named_when_not_btf),
+		cmocka_unit_test(options__config_type_errors_and_nul_named),
 		cmocka_unit_test(options__json_config_applies_and_validates),
 		cmocka_unit_test(options__help_returns_1),
 		cmocka_unit_test(agg__deltas_between_intervals),
