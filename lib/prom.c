@@ -50,3 +50,14 @@ void prom__sample_u64(struct sbuf *b, const char *name, const char *const *label
 	labels_put(b, labels);
 	sbuf__printf(b, " %llu\n", (unsigned long long)v);
 }
+
+void prom__sample_prec(struct sbuf *b, const char *name, const char *const *labels, double v,
+		       char conv, int prec)
+{
+	sbuf__puts(b, name);
+	labels_put(b, labels);
+	if (conv == 'f')
+		sbuf__printf(b, " %.*f\n", prec, v);
+	else
+		sbuf__printf(b, " %.*g\n", prec, v);
+}

@@ -17,5 +17,9 @@ void prom__family(struct sbuf *b, const char *name, const char *type, const char
 /* labels: NULL or { name, value, name, value, ..., NULL }; values are never NULL */
 void prom__sample(struct sbuf *b, const char *name, const char *const *labels, double v);
 void prom__sample_u64(struct sbuf *b, const char *name, const char *const *labels, uint64_t v);
+/* v as printf's %.<prec>g (conv 'g') or %.<prec>f (conv 'f'): for series whose text keeps the
+ * precision it was published with */
+void prom__sample_prec(struct sbuf *b, const char *name, const char *const *labels, double v,
+		       char conv, int prec);
 
 #endif
