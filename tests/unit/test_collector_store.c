@@ -1,5 +1,7 @@
 /* collector/store + query + tokens + sbuf: ingest into a real SQLite file in a temp dir, dedup,
- * per-batch rollback, rollups equal to raw sums, retention, schema versions, token scoping. */
+ * per-batch rollback, rollups equal to raw sums, retention, schema versions, token scoping.
+ * Checks of the file itself (integrity, schema) go through a connection of their own: the store
+ * interface hands out no SQLite handle. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,9 +14,13 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <sqlite3.h>
+
 #include "collector/query.h"
 #include "lib/sbuf.h"
 #include "collector/store.h"
+#include "collector/store_backend.h"
+#include "collector/store_sqlite.h"
 #include "collector/tokens.h"
 #include "lib/hist.h"
 
@@ -36,6 +42,18 @@ static int teardown(void **state)
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 	assert_int_equal(system(cmd), 0);
 	return 0;
+}
+
+/* A second connection to the store's file. */
+static sqlite3 *open_db(void)
+{
+	char path[128];
+	sqlite3 *db = NULL;
+
+	snprintf(path, sizeof(path), "%s/podlens.db", dir);
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	sqlite3_busy_timeout(db, 5000);
+	return db;
 }
 
 static struct store *open_store(uint64_t retention_ms)
@@ -224,11 +242,13 @@ static void store__rollups__equal_raw_sums_and_late_batch_recomputed(void **stat
 	sbuf__free(&raw);
 	free(a);
 	free(b);
+	sqlite3 *db = open_db();
 	sqlite3_stmt *st;
-	assert_int_equal(sqlite3_prepare_v2(store__db(s), "PRAGMA integrity_check", -1, &st, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &st, NULL), SQLITE_OK);
 	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
 	assert_string_equal((const char *)sqlite3_column_text(st, 0), "ok");
 	sqlite3_finalize(st);
+	sqlite3_close(db);
 	store__close(s);
 }
 
@@ -252,13 +272,15 @@ static void store__retention__old_rows_and_dedup_keys_deleted(void **state)
 static void store__schema__versioned_and_newer_database_refused(void **state)
 {
 	struct store *s = open_store(0);
+	sqlite3 *db = open_db();
 	sqlite3_stmt *st;
 
-	assert_int_equal(sqlite3_prepare_v2(store__db(s), "PRAGMA user_version", -1, &st, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL), SQLITE_OK);
 	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
 	assert_int_equal(sqlite3_column_int(st, 0), STORE_SCHEMA_VERSION);
 	sqlite3_finalize(st);
-	assert_int_equal(sqlite3_exec(store__db(s), "PRAGMA user_version=99", NULL, NULL, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "PRAGMA user_version=99", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
 	store__close(s);
 	struct store_opts o = { .dir = dir };
 	errno = 0;
