@@ -301,6 +301,42 @@ static struct store_opt opt(bool set, int64_t v)
 	return (struct store_opt){ .set = set, .v = set ? v : 0 };
 }
 
+/* The buckets of q, sorted and merged. A few buckets (the usual case) are insertion-sorted
+ * without touching a dense array; many go through one, so a hostile batch stays linear. */
+static unsigned hist_buckets(const Podlens__V1__RequestStats *q, struct store_hist_bucket *out)
+{
+	unsigned n = 0;
+
+	if (q->n_buckets > 16) {
+		uint64_t dense[HIST_BUCKETS] = { 0 };
+
+		for (size_t k = 0; k < q->n_buckets; k++)
+			dense[q->buckets[k]->index] += q->buckets[k]->count;
+		for (unsigned i = 0; i < HIST_BUCKETS; i++)
+			if (dense[i])
+				out[n++] = (struct store_hist_bucket){ .index = (uint16_t)i, .count = dense[i] };
+		return n;
+	}
+	for (size_t k = 0; k < q->n_buckets; k++) {
+		uint16_t idx = (uint16_t)q->buckets[k]->index;
+		uint64_t c = q->buckets[k]->count;
+		unsigned j = n;
+
+		if (!c)
+			continue;
+		while (j > 0 && out[j - 1].index > idx)
+			j--;
+		if (j > 0 && out[j - 1].index == idx) {
+			out[j - 1].count += c;
+			continue;
+		}
+		memmove(&out[j + 1], &out[j], (n - j) * sizeof(*out));
+		out[j] = (struct store_hist_bucket){ .index = idx, .count = c };
+		n++;
+	}
+	return n;
+}
+
 static int add_workload_stats(struct store *s, const Podlens__V1__WorkloadStats *ws,
 			      const struct store_sample *at)
 {
@@ -333,7 +369,7 @@ static int add_workload_stats(struct store *s, const Podlens__V1__WorkloadStats 
 	}
 	for (size_t j = 0; j < ws->n_requests; j++) {
 		const Podlens__V1__RequestStats *q = ws->requests[j];
-		uint64_t dense[HIST_BUCKETS];
+		struct store_hist_bucket hb[HIST_BUCKETS];
 		struct store_req_stats_row r = {
 			.direction = q->direction,
 			.protocol = q->protocol,
@@ -342,12 +378,9 @@ static int add_workload_stats(struct store *s, const Podlens__V1__WorkloadStats 
 			.status = q->status_code,
 			.count = i64(q->count),
 			.sum_us = i64(q->sum_us),
-			.hist = dense,
+			.hist = { .n = hist_buckets(q, hb), .b = hb },
 		};
 
-		memset(dense, 0, sizeof(dense));
-		for (size_t k = 0; k < q->n_buckets; k++)
-			dense[q->buckets[k]->index] += q->buckets[k]->count;
 		if ((err = s->ops->add(s, STORE_REC_REQ_STATS, at, &r)) < 0)
 			return err;
 	}

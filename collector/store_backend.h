@@ -29,12 +29,21 @@ enum store_type {
 	STORE_T_I64,                /* int64_t, never null */
 	STORE_T_OPT,                /* struct store_opt: an integer that may be absent */
 	STORE_T_TEXT,               /* const char *, never NULL ("" for unknown) */
-	STORE_T_HIST,               /* const uint64_t *: HIST_BUCKETS counts, NULL or all zero = none */
+	STORE_T_HIST,               /* struct store_hist, n == 0 = none */
 };
 
 struct store_opt {
 	bool set;
 	int64_t v;
+};
+
+/* A latency histogram as sent: non-empty lib/hist buckets, index ascending, each index once. */
+struct store_hist {
+	unsigned n;
+	const struct store_hist_bucket {
+		uint16_t index;
+		uint64_t count;
+	} *b;
 };
 
 /* How values of a column combine when rows merge (rollups, a workload seen again). */
@@ -69,7 +78,7 @@ struct store_record {
 #define STORE_C_I64  int64_t
 #define STORE_C_OPT  struct store_opt
 #define STORE_C_TEXT const char *
-#define STORE_C_HIST const uint64_t *
+#define STORE_C_HIST struct store_hist
 #define STORE_M_MEAN_BY(weight) STORE_M_MEAN_BY, #weight
 
 /* The dedup record: one per stored batch. */

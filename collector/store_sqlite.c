@@ -214,6 +214,20 @@ int store_hist__decode(const void *blob, int len, uint64_t *buckets)
 	return 0;
 }
 
+/* The same blob from sparse buckets (sorted, non-empty). */
+static size_t hist_encode_sparse(const struct store_hist *h, uint8_t *out)
+{
+	size_t o = 0;
+
+	for (unsigned i = 0; i < h->n; i++) {
+		out[o++] = (uint8_t)h->b[i].index;
+		out[o++] = (uint8_t)(h->b[i].index >> 8);
+		for (int k = 0; k < 8; k++)
+			out[o++] = (uint8_t)(h->b[i].count >> (8 * k));
+	}
+	return o;
+}
+
 static void sql_hist_merge_step(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 {
 	uint64_t *acc = sqlite3_aggregate_context(ctx, sizeof(uint64_t) * HIST_BUCKETS);
@@ -707,8 +721,7 @@ static void bind_row(sqlite3_stmt *st, int first, const struct store_record *rec
 			sqlite3_bind_text(st, at, *(const char *const *)p, -1, SQLITE_STATIC);
 			break;
 		case STORE_T_HIST: {
-			const uint64_t *h = *(const uint64_t *const *)p;
-			size_t n = h ? store_hist__encode(h, blob, HIST_BUCKETS * 10) : 0;
+			size_t n = hist_encode_sparse((const struct store_hist *)p, blob);
 
 			if (n)
 				sqlite3_bind_blob(st, at, blob, (int)n, SQLITE_STATIC);
