@@ -15,13 +15,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "collector/collector.h"
 #include "collector/query.h"
 #include "lib/sbuf.h"
 #include "lib/grpc.h"
 #include "lib/log.h"
+#include "lib/prom.h"
 
 #define JSON_CT "application/json"
 
@@ -101,6 +101,57 @@ static int split_path(const char *path, char *buf, size_t buf_len, char **seg, i
 	return n;
 }
 
+/* Per-pod gauges of /metrics, over the last 5 minutes. */
+static double pod_req_per_s(const struct pod_row *r) { return r->req_per_s; }
+static double pod_error_ratio(const struct pod_row *r) { return r->requests ? r->error_pct / 100.0 : 0; }
+static double pod_rx_bps(const struct pod_row *r) { return r->rx_bps; }
+static double pod_tx_bps(const struct pod_row *r) { return r->tx_bps; }
+
+static const struct pod_metric {
+	const char *name, *help;
+	double (*value)(const struct pod_row *r);   /* NULL: the latency quantiles, in seconds */
+} pod_metrics[] = {
+	{ "podlens_pod_requests_per_second", "Requests served per second over the last 5 minutes",
+	  pod_req_per_s },
+	{ "podlens_pod_request_error_ratio",
+	  "Share of served requests that failed (HTTP 5xx, gRPC != OK), last 5 minutes", pod_error_ratio },
+	{ "podlens_pod_request_duration_seconds", "Served request latency quantiles over the last 5 minutes",
+	  NULL },
+	{ "podlens_pod_receive_bytes_per_second", "Bytes received per second over the last 5 minutes",
+	  pod_rx_bps },
+	{ "podlens_pod_transmit_bytes_per_second", "Bytes sent per second over the last 5 minutes",
+	  pod_tx_bps },
+};
+
+static void pod_metric(struct sbuf *b, const struct pod_metric *m, const struct pod_row *r)
+{
+	if (m->value) {
+		prom__sample_prec(b, m->name, (const char *[]){ "namespace", r->ns, "pod", r->pod, NULL },
+				  m->value(r), 'g', 6);
+		return;
+	}
+	for (int k = 0; k < QUANTILES; k++) {
+		if (r->latency_us[k] < 0)
+			continue;
+		prom__sample_prec(b, m->name, (const char *[]){ "namespace", r->ns, "pod", r->pod, "quantile",
+								 query_quantiles[k].label, NULL },
+				  (double)r->latency_us[k] / 1e6, 'f', 6);
+	}
+}
+
+static int agent_dropped(void *ctx, const struct store_drop_sum *d)
+{
+	prom__sample_u64(ctx, "podlens_agent_dropped",
+			 (const char *[]){ "agent_id", d->agent_id, "reason", d->reason, NULL }, d->count);
+	return 0;
+}
+
+static void counter(struct sbuf *b, const char *name, const char *help, uint64_t v)
+{
+	prom__family(b, name, "counter", help);
+	prom__sample_u64(b, name, NULL, v);
+}
+
 static void metrics(struct collector *col, const struct token *tok, bool filter, struct httpd_resp *resp)
 {
 	struct sbuf b = { 0 };
@@ -108,123 +159,52 @@ static void metrics(struct collector *col, const struct token *tok, bool filter,
 	int64_t now = (int64_t)collector__wall_ms();
 	int n = query__pods(col->store, NULL, now - 300000, now, &rows);
 	struct grpc_server_stats gs;
-	struct stat stt;
-	uint64_t dbbytes = 0;
-	char wal[4200];
+	struct store_stats ss;
+	const char *batches = "podlens_collector_batches_total";
+	static const char *const results[] = { "stored", "duplicate", "invalid", "unauthenticated",
+					       "unavailable" };
+	uint64_t by_result[] = { col->c.batches_stored, col->c.batches_duplicate, col->c.batches_invalid,
+				 col->c.batches_unauthenticated, col->c.batches_unavailable };
 
-	static const struct { const char *name, *help; } pod_metrics[] = {
-		{ "podlens_pod_requests_per_second", "Requests served per second over the last 5 minutes" },
-		{ "podlens_pod_request_error_ratio", "Share of served requests that failed (HTTP 5xx, gRPC != OK), last 5 minutes" },
-		{ "podlens_pod_request_duration_seconds", "Served request latency quantiles over the last 5 minutes" },
-		{ "podlens_pod_receive_bytes_per_second", "Bytes received per second over the last 5 minutes" },
-		{ "podlens_pod_transmit_bytes_per_second", "Bytes sent per second over the last 5 minutes" },
-	};
-	for (size_t m = 0; m < 5 && n >= 0; m++) {
-		sbuf__printf(&b, "# HELP %s %s\n# TYPE %s gauge\n", pod_metrics[m].name, pod_metrics[m].help,
-			     pod_metrics[m].name);
-		for (int i = 0; i < n; i++) {
-			struct pod_row *r = &rows[i];
-			int64_t q[3] = { r->p50_us, r->p90_us, r->p99_us };
-			static const char *const qn[3] = { "0.5", "0.9", "0.99" };
-
-			if (filter && !token__allows(tok, r->ns))
-				continue;
-			if (m == 2) {
-				for (int k = 0; k < 3; k++) {
-					if (q[k] < 0)
-						continue;
-					sbuf__printf(&b, "%s{namespace=\"", pod_metrics[m].name);
-					sbuf__prom_label(&b, r->ns);
-					sbuf__puts(&b, "\",pod=\"");
-					sbuf__prom_label(&b, r->pod);
-					sbuf__printf(&b, "\",quantile=\"%s\"} %.6f\n", qn[k], (double)q[k] / 1e6);
-				}
-				continue;
-			}
-			double v = m == 0 ? r->req_per_s : m == 1 ? (r->requests ? r->error_pct / 100.0 : 0)
-				 : m == 3 ? r->rx_bps : r->tx_bps;
-
-			sbuf__printf(&b, "%s{namespace=\"", pod_metrics[m].name);
-			sbuf__prom_label(&b, r->ns);
-			sbuf__puts(&b, "\",pod=\"");
-			sbuf__prom_label(&b, r->pod);
-			sbuf__printf(&b, "\"} %.6g\n", v);
-		}
+	for (size_t m = 0; m < sizeof(pod_metrics) / sizeof(pod_metrics[0]) && n >= 0; m++) {
+		prom__family(&b, pod_metrics[m].name, "gauge", pod_metrics[m].help);
+		for (int i = 0; i < n; i++)
+			if (!filter || token__allows(tok, rows[i].ns))
+				pod_metric(&b, &pod_metrics[m], &rows[i]);
 	}
 	free(rows);
 
 	grpc_server__stats(col->grpc, &gs);
-	if (stat(store__path(col->store), &stt) == 0)
-		dbbytes += (uint64_t)stt.st_size;
-	snprintf(wal, sizeof(wal), "%s-wal", store__path(col->store));
-	if (stat(wal, &stt) == 0)
-		dbbytes += (uint64_t)stt.st_size;
-	sbuf__printf(&b,
-		     "# HELP podlens_collector_batches_total Export calls by outcome\n"
-		     "# TYPE podlens_collector_batches_total counter\n"
-		     "podlens_collector_batches_total{result=\"stored\"} %llu\n"
-		     "podlens_collector_batches_total{result=\"duplicate\"} %llu\n"
-		     "podlens_collector_batches_total{result=\"invalid\"} %llu\n"
-		     "podlens_collector_batches_total{result=\"unauthenticated\"} %llu\n"
-		     "podlens_collector_batches_total{result=\"unavailable\"} %llu\n"
-		     "# HELP podlens_collector_records_total Records stored (workloads, request stats, flows, process events)\n"
-		     "# TYPE podlens_collector_records_total counter\n"
-		     "podlens_collector_records_total %llu\n"
-		     "# HELP podlens_collector_commits_total SQLite ingest transactions committed\n"
-		     "# TYPE podlens_collector_commits_total counter\n"
-		     "podlens_collector_commits_total %llu\n"
-		     "# HELP podlens_collector_commit_failures_total Ingest transactions rolled back\n"
-		     "# TYPE podlens_collector_commit_failures_total counter\n"
-		     "podlens_collector_commit_failures_total %llu\n"
-		     "# HELP podlens_collector_commit_seconds_total Time spent committing\n"
-		     "# TYPE podlens_collector_commit_seconds_total counter\n"
-		     "podlens_collector_commit_seconds_total %.6f\n"
-		     "# HELP podlens_collector_grpc_connections Open gRPC connections\n"
-		     "# TYPE podlens_collector_grpc_connections gauge\n"
-		     "podlens_collector_grpc_connections %llu\n"
-		     "# HELP podlens_collector_grpc_protocol_errors_total Connections closed on HTTP/2 or TLS errors\n"
-		     "# TYPE podlens_collector_grpc_protocol_errors_total counter\n"
-		     "podlens_collector_grpc_protocol_errors_total %llu\n"
-		     "# HELP podlens_collector_http_requests_total HTTP requests answered\n"
-		     "# TYPE podlens_collector_http_requests_total counter\n"
-		     "podlens_collector_http_requests_total %llu\n"
-		     "# HELP podlens_collector_db_bytes Database file plus WAL size\n"
-		     "# TYPE podlens_collector_db_bytes gauge\n"
-		     "podlens_collector_db_bytes %llu\n"
-		     "# HELP podlens_collector_uptime_seconds Seconds since start\n"
-		     "# TYPE podlens_collector_uptime_seconds gauge\n"
-		     "podlens_collector_uptime_seconds %.3f\n",
-		     (unsigned long long)col->c.batches_stored, (unsigned long long)col->c.batches_duplicate,
-		     (unsigned long long)col->c.batches_invalid,
-		     (unsigned long long)col->c.batches_unauthenticated,
-		     (unsigned long long)col->c.batches_unavailable,
-		     (unsigned long long)col->c.records_stored, (unsigned long long)col->c.commits,
-		     (unsigned long long)col->c.commit_failures, col->c.commit_seconds,
-		     (unsigned long long)gs.conns_open, (unsigned long long)gs.protocol_errors,
-		     (unsigned long long)col->c.http_requests, (unsigned long long)dbbytes,
-		     (double)(collector__wall_ms() - col->started_ms) / 1000.0);
-	sbuf__puts(&b, "# HELP podlens_collector_grpc_replies_total gRPC replies by status\n"
-		       "# TYPE podlens_collector_grpc_replies_total counter\n");
+	store__stats(col->store, &ss);
+	prom__family(&b, batches, "counter", "Export calls by outcome");
+	for (size_t i = 0; i < sizeof(results) / sizeof(results[0]); i++)
+		prom__sample_u64(&b, batches, (const char *[]){ "result", results[i], NULL }, by_result[i]);
+	counter(&b, "podlens_collector_records_total",
+		"Records stored (workloads, request stats, flows, process events)", col->c.records_stored);
+	counter(&b, "podlens_collector_commits_total", "SQLite ingest transactions committed", col->c.commits);
+	counter(&b, "podlens_collector_commit_failures_total", "Ingest transactions rolled back",
+		col->c.commit_failures);
+	prom__family(&b, "podlens_collector_commit_seconds_total", "counter", "Time spent committing");
+	prom__sample_prec(&b, "podlens_collector_commit_seconds_total", NULL, col->c.commit_seconds, 'f', 6);
+	prom__family(&b, "podlens_collector_grpc_connections", "gauge", "Open gRPC connections");
+	prom__sample_u64(&b, "podlens_collector_grpc_connections", NULL, gs.conns_open);
+	counter(&b, "podlens_collector_grpc_protocol_errors_total",
+		"Connections closed on HTTP/2 or TLS errors", gs.protocol_errors);
+	counter(&b, "podlens_collector_http_requests_total", "HTTP requests answered", col->c.http_requests);
+	prom__family(&b, "podlens_collector_db_bytes", "gauge", "Database file plus WAL size");
+	prom__sample_u64(&b, "podlens_collector_db_bytes", NULL, ss.disk_bytes);
+	prom__family(&b, "podlens_collector_uptime_seconds", "gauge", "Seconds since start");
+	prom__sample_prec(&b, "podlens_collector_uptime_seconds", NULL,
+			  (double)(collector__wall_ms() - col->started_ms) / 1000.0, 'f', 3);
+	prom__family(&b, "podlens_collector_grpc_replies_total", "counter", "gRPC replies by status");
 	for (int i = 0; i <= 16; i++)
 		if (gs.status[i] || i == 0)
-			sbuf__printf(&b, "podlens_collector_grpc_replies_total{code=\"%s\"} %llu\n",
-				     grpc_status__name(i), (unsigned long long)gs.status[i]);
+			prom__sample_u64(&b, "podlens_collector_grpc_replies_total",
+					 (const char *[]){ "code", grpc_status__name(i), NULL }, gs.status[i]);
 	/* agents' own drop reports over the retention window (nothing is lost silently) */
-	sqlite3_stmt *st;
-
-	if (sqlite3_prepare_v2(store__db(col->store), "SELECT agent_id, reason, sum(count) FROM drops"
-			       " GROUP BY 1,2 ORDER BY 1,2 LIMIT 1000", -1, &st, NULL) == SQLITE_OK) {
-		sbuf__puts(&b, "# HELP podlens_agent_dropped Records agents reported dropped, summed over the retention window\n"
-			       "# TYPE podlens_agent_dropped gauge\n");
-		while (sqlite3_step(st) == SQLITE_ROW) {
-			sbuf__puts(&b, "podlens_agent_dropped{agent_id=\"");
-			sbuf__prom_label(&b, (const char *)sqlite3_column_text(st, 0));
-			sbuf__puts(&b, "\",reason=\"");
-			sbuf__prom_label(&b, (const char *)sqlite3_column_text(st, 1));
-			sbuf__printf(&b, "\"} %lld\n", sqlite3_column_int64(st, 2));
-		}
-		sqlite3_finalize(st);
-	}
+	prom__family(&b, "podlens_agent_dropped", "gauge",
+		     "Records agents reported dropped, summed over the retention window");
+	store__drops(col->store, 1000, agent_dropped, &b);
 	respond(resp, 200, "text/plain; version=0.0.4; charset=utf-8", &b);
 }
 
@@ -258,7 +238,7 @@ void api__handle(void *ctx, const struct httpd_req *req, struct httpd_resp *resp
 		return;
 	}
 	if (!strcmp(req->path, "/healthz")) {
-		bool ok = sqlite3_exec(store__db(col->store), "SELECT 1", NULL, NULL, NULL) == SQLITE_OK;
+		bool ok = store__ping(col->store) == 0;
 
 		sbuf__puts(&b, ok ? "ok\n" : "database unavailable\n");
 		respond(resp, ok ? 200 : 503, NULL, &b);

@@ -1,187 +1,36 @@
+/* The API's answers, computed from the store's aggregates (collector/store.h): rates over the data
+ * present, quantiles from merged histograms, the service map's edges. No storage format here. */
 #include "collector/query.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/hist.h"
 #include "lib/log.h"
-
-#define ERR_EXPR "((protocol=3 AND status<>0) OR (protocol<>3 AND status>=500))"
-
-static const char *col_text(sqlite3_stmt *st, int i)
-{
-	const unsigned char *t = sqlite3_column_text(st, i);
-
-	return t ? (const char *)t : "";
-}
-
-static int prep(struct store *s, const char *sql, sqlite3_stmt **st)
-{
-	if (sqlite3_prepare_v2(store__db(s), sql, -1, st, NULL) != SQLITE_OK) {
-		log_error("query: prepare: %s: %s", sqlite3_errmsg(store__db(s)), sql);
-		return -EIO;
-	}
-	return 0;
-}
-
-static int64_t col_i64_or(sqlite3_stmt *st, int i, int64_t dflt)
-{
-	return sqlite3_column_type(st, i) == SQLITE_NULL ? dflt : sqlite3_column_int64(st, i);
-}
 
 static double rate(uint64_t n, int64_t t0, int64_t t1)
 {
 	return t1 > t0 ? (double)n * 1000.0 / (double)(t1 - t0) : 0.0;
 }
 
-static struct pod_row *find_row(struct pod_row *rows, int n, const char *ns, const char *pod)
+const struct query_quantile query_quantiles[QUANTILES] = {
+	{ 0.5, "p50_us", "0.5" }, { 0.9, "p90_us", "0.9" }, { 0.99, "p99_us", "0.99" },
+};
+
+/* Quantiles (us) of a merged histogram, -1 each when it holds no request. */
+static void hist_quantiles(const uint64_t *buckets, int64_t out[QUANTILES])
 {
-	for (int i = 0; i < n; i++)
-		if (!strcmp(rows[i].pod, pod) && !strcmp(rows[i].ns, ns))
-			return &rows[i];
-	return NULL;
-}
+	struct hist h;
 
-int query__pods(struct store *s, const char *ns, int64_t from_ms, int64_t to_ms, struct pod_row **out)
-{
-	sqlite3_stmt *st = NULL;
-	struct pod_row *rows = NULL;
-	int n = 0, cap = 0, err = 0;
-
-	*out = NULL;
-	err = prep(s, "SELECT namespace, pod, max(node), max(owner_kind), max(owner_name),"
-		      " group_concat(container, ','), max(last_seen_ms) FROM workloads"
-		      " WHERE (?1 IS NULL OR namespace=?1) GROUP BY namespace, pod ORDER BY namespace, pod",
-		   &st);
-	if (err)
-		return err;
-	if (ns)
-		sqlite3_bind_text(st, 1, ns, -1, SQLITE_STATIC);
-	while (sqlite3_step(st) == SQLITE_ROW) {
-		struct pod_row *r;
-
-		if (n == cap) {
-			struct pod_row *nr = realloc(rows, sizeof(*rows) * (size_t)(cap = cap ? cap * 2 : 16));
-
-			if (!nr) {
-				err = -ENOMEM;
-				goto out;
-			}
-			rows = nr;
-		}
-		r = &rows[n++];
-		memset(r, 0, sizeof(*r));
-		snprintf(r->ns, sizeof(r->ns), "%s", col_text(st, 0));
-		snprintf(r->pod, sizeof(r->pod), "%s", col_text(st, 1));
-		snprintf(r->node, sizeof(r->node), "%s", col_text(st, 2));
-		snprintf(r->owner_kind, sizeof(r->owner_kind), "%s", col_text(st, 3));
-		snprintf(r->owner_name, sizeof(r->owner_name), "%s", col_text(st, 4));
-		snprintf(r->containers, sizeof(r->containers), "%s", col_text(st, 5));
-		r->last_seen_ms = sqlite3_column_int64(st, 6);
-		r->p50_us = r->p90_us = r->p99_us = -1;
-	}
-	sqlite3_finalize(st);
-	st = NULL;
-
-	err = prep(s, "SELECT ns, pod, dir, n, e, t0, t1, hist_q(h,0.5), hist_q(h,0.9), hist_q(h,0.99) FROM ("
-		      " SELECT w.namespace AS ns, w.pod AS pod, CASE WHEN r.direction=2 THEN 2 ELSE 1 END AS dir,"
-		      " sum(r.count) AS n, sum(CASE WHEN " ERR_EXPR " THEN r.count ELSE 0 END) AS e,"
-		      " min(r.ts) AS t0, max(r.ts+r.dur) AS t1, hist_merge(r.hist) AS h"
-		      " FROM req_stats r JOIN workloads w ON w.id=r.wid"
-		      " WHERE (?1 IS NULL OR w.namespace=?1) AND r.ts>=?2 AND r.ts<?3"
-		      " GROUP BY w.namespace, w.pod, dir)", &st);
-	if (err)
-		goto out;
-	if (ns)
-		sqlite3_bind_text(st, 1, ns, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, from_ms);
-	sqlite3_bind_int64(st, 3, to_ms);
-	while (sqlite3_step(st) == SQLITE_ROW) {
-		struct pod_row *r = find_row(rows, n, col_text(st, 0), col_text(st, 1));
-		uint64_t cnt = (uint64_t)sqlite3_column_int64(st, 3), e = (uint64_t)sqlite3_column_int64(st, 4);
-		double rps = rate(cnt, sqlite3_column_int64(st, 5), sqlite3_column_int64(st, 6));
-
-		if (!r)
-			continue;
-		if (sqlite3_column_int(st, 2) == 2) {
-			r->client_requests = cnt;
-			r->client_errors = e;
-			r->client_req_per_s = rps;
-			continue;
-		}
-		r->requests = cnt;
-		r->errors = e;
-		r->req_per_s = rps;
-		r->error_pct = cnt ? 100.0 * (double)e / (double)cnt : 0;
-		r->p50_us = col_i64_or(st, 7, -1);
-		r->p90_us = col_i64_or(st, 8, -1);
-		r->p99_us = col_i64_or(st, 9, -1);
-	}
-	sqlite3_finalize(st);
-	st = NULL;
-
-	err = prep(s, "SELECT w.namespace, w.pod, sum(p.rx_bytes), sum(p.tx_bytes), sum(p.rx_packets),"
-		      " sum(p.tx_packets), sum(p.retransmits), sum(p.resets_sent+p.resets_received),"
-		      " min(p.ts), max(p.ts+p.dur)"
-		      " FROM pod_stats p JOIN workloads w ON w.id=p.wid"
-		      " WHERE (?1 IS NULL OR w.namespace=?1) AND p.ts>=?2 AND p.ts<?3"
-		      " GROUP BY w.namespace, w.pod", &st);
-	if (err)
-		goto out;
-	if (ns)
-		sqlite3_bind_text(st, 1, ns, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, from_ms);
-	sqlite3_bind_int64(st, 3, to_ms);
-	while (sqlite3_step(st) == SQLITE_ROW) {
-		struct pod_row *r = find_row(rows, n, col_text(st, 0), col_text(st, 1));
-		int64_t t0 = sqlite3_column_int64(st, 8), t1 = sqlite3_column_int64(st, 9);
-
-		if (!r)
-			continue;
-		r->rx_bytes = (uint64_t)sqlite3_column_int64(st, 2);
-		r->tx_bytes = (uint64_t)sqlite3_column_int64(st, 3);
-		r->rx_packets = (uint64_t)sqlite3_column_int64(st, 4);
-		r->tx_packets = (uint64_t)sqlite3_column_int64(st, 5);
-		r->retransmits = (uint64_t)sqlite3_column_int64(st, 6);
-		r->resets = (uint64_t)sqlite3_column_int64(st, 7);
-		r->rx_bps = rate(r->rx_bytes, t0, t1);
-		r->tx_bps = rate(r->tx_bytes, t0, t1);
-	}
-out:
-	sqlite3_finalize(st);
-	if (err) {
-		free(rows);
-		return err;
-	}
-	*out = rows;
-	return n;
-}
-
-int query__namespaces_json(struct store *s, const struct token *tok, bool filter, struct sbuf *out)
-{
-	sqlite3_stmt *st;
-	bool first = true;
-	int err = prep(s, "SELECT namespace, count(DISTINCT pod), max(last_seen_ms) FROM workloads"
-			  " GROUP BY namespace ORDER BY namespace", &st);
-
-	if (err)
-		return err;
-	sbuf__puts(out, "{\"namespaces\":[");
-	while (sqlite3_step(st) == SQLITE_ROW) {
-		const char *ns = col_text(st, 0);
-
-		if (filter && !token__allows(tok, ns))
-			continue;
-		sbuf__printf(out, "%s{\"name\":", first ? "" : ",");
-		sbuf__json_str(out, ns);
-		sbuf__printf(out, ",\"pods\":%lld,\"last_seen_ms\":%lld}", sqlite3_column_int64(st, 1),
-			     sqlite3_column_int64(st, 2));
-		first = false;
-	}
-	sbuf__puts(out, "]}");
-	sqlite3_finalize(st);
-	return 0;
+	hist__reset(&h);
+	for (unsigned i = 0; i < HIST_BUCKETS; i++)
+		if (buckets[i])
+			hist__record_n(&h, i, buckets[i]);
+	for (int k = 0; k < QUANTILES; k++)
+		out[k] = h.count ? (int64_t)hist__quantile(&h, query_quantiles[k].q) : -1;
 }
 
 static void json_us(struct sbuf *out, const char *name, int64_t v)
@@ -190,6 +39,146 @@ static void json_us(struct sbuf *out, const char *name, int64_t v)
 		sbuf__printf(out, ",\"%s\":null", name);
 	else
 		sbuf__printf(out, ",\"%s\":%lld", name, (long long)v);
+}
+
+static void json_quantiles(struct sbuf *out, const int64_t q[QUANTILES])
+{
+	for (int k = 0; k < QUANTILES; k++)
+		json_us(out, query_quantiles[k].json, q[k]);
+}
+
+/* ------------------------------------------------------------------ pods */
+
+struct pods_ctx {
+	struct pod_row *rows;
+	int n, cap;
+};
+
+static struct pod_row *find_row(struct pods_ctx *c, const char *ns, const char *pod)
+{
+	for (int i = 0; i < c->n; i++)
+		if (!strcmp(c->rows[i].pod, pod) && !strcmp(c->rows[i].ns, ns))
+			return &c->rows[i];
+	return NULL;
+}
+
+static int pods_pod(void *ctx, const struct store_pod_row *p)
+{
+	struct pods_ctx *c = ctx;
+	struct pod_row *r;
+
+	if (c->n == c->cap) {
+		int cap = c->cap ? c->cap * 2 : 16;
+		struct pod_row *nr = realloc(c->rows, sizeof(*nr) * (size_t)cap);
+
+		if (!nr)
+			return -ENOMEM;
+		c->rows = nr;
+		c->cap = cap;
+	}
+	r = &c->rows[c->n++];
+	memset(r, 0, sizeof(*r));
+	snprintf(r->ns, sizeof(r->ns), "%s", p->ns);
+	snprintf(r->pod, sizeof(r->pod), "%s", p->pod);
+	snprintf(r->node, sizeof(r->node), "%s", p->node);
+	snprintf(r->owner_kind, sizeof(r->owner_kind), "%s", p->owner_kind);
+	snprintf(r->owner_name, sizeof(r->owner_name), "%s", p->owner_name);
+	snprintf(r->containers, sizeof(r->containers), "%s", p->containers);
+	r->last_seen_ms = p->last_seen_ms;
+	for (int k = 0; k < QUANTILES; k++)
+		r->latency_us[k] = -1;
+	return 0;
+}
+
+static int pods_requests(void *ctx, const struct store_pod_req_row *q)
+{
+	struct pod_row *r = find_row(ctx, q->ns, q->pod);
+	uint64_t cnt = q->r.count, e = q->r.errors;
+	double rps = rate(cnt, q->r.first_ms, q->r.end_ms);
+
+	if (!r)
+		return 0;
+	if (q->side == STORE_CLIENT) {
+		r->client_requests = cnt;
+		r->client_errors = e;
+		r->client_req_per_s = rps;
+		return 0;
+	}
+	r->requests = cnt;
+	r->errors = e;
+	r->req_per_s = rps;
+	r->error_pct = cnt ? 100.0 * (double)e / (double)cnt : 0;
+	hist_quantiles(q->r.hist, r->latency_us);
+	return 0;
+}
+
+static int pods_traffic(void *ctx, const struct store_pod_traffic_row *t)
+{
+	struct pod_row *r = find_row(ctx, t->ns, t->pod);
+
+	if (!r)
+		return 0;
+	r->rx_bytes = t->rx_bytes;
+	r->tx_bytes = t->tx_bytes;
+	r->rx_packets = t->rx_packets;
+	r->tx_packets = t->tx_packets;
+	r->retransmits = t->retransmits;
+	r->resets = t->resets;
+	r->rx_bps = rate(r->rx_bytes, t->first_ms, t->end_ms);
+	r->tx_bps = rate(r->tx_bytes, t->first_ms, t->end_ms);
+	return 0;
+}
+
+int query__pods(struct store *s, const char *ns, int64_t from_ms, int64_t to_ms, struct pod_row **out)
+{
+	struct pods_ctx c = { 0 };
+	int err;
+
+	*out = NULL;
+	err = store__pods(s, ns, pods_pod, &c);
+	if (!err)
+		err = store__pod_requests(s, ns, from_ms, to_ms, pods_requests, &c);
+	if (!err)
+		err = store__pod_traffic(s, ns, from_ms, to_ms, pods_traffic, &c);
+	if (err) {
+		free(c.rows);
+		return err;
+	}
+	*out = c.rows;
+	return c.n;
+}
+
+struct ns_ctx {
+	struct sbuf *out;
+	const struct token *tok;
+	bool filter, first;
+};
+
+static int namespaces_row(void *ctx, const struct store_ns_row *r)
+{
+	struct ns_ctx *c = ctx;
+
+	if (c->filter && !token__allows(c->tok, r->ns))
+		return 0;
+	sbuf__printf(c->out, "%s{\"name\":", c->first ? "" : ",");
+	sbuf__json_str(c->out, r->ns);
+	sbuf__printf(c->out, ",\"pods\":%lld,\"last_seen_ms\":%lld}", (long long)r->pods,
+		     (long long)r->last_seen_ms);
+	c->first = false;
+	return 0;
+}
+
+int query__namespaces_json(struct store *s, const struct token *tok, bool filter, struct sbuf *out)
+{
+	struct ns_ctx c = { .out = out, .tok = tok, .filter = filter, .first = true };
+	int err;
+
+	sbuf__puts(out, "{\"namespaces\":[");
+	err = store__namespaces(s, namespaces_row, &c);
+	if (err)
+		return err;
+	sbuf__puts(out, "]}");
+	return 0;
 }
 
 int query__pods_json(struct store *s, const char *ns, int64_t from_ms, int64_t to_ms, struct sbuf *out)
@@ -222,9 +211,7 @@ int query__pods_json(struct store *s, const char *ns, int64_t from_ms, int64_t t
 		sbuf__json_num(out, r->req_per_s);
 		sbuf__puts(out, ",\"error_pct\":");
 		sbuf__json_num(out, r->error_pct);
-		json_us(out, "p50_us", r->p50_us);
-		json_us(out, "p90_us", r->p90_us);
-		json_us(out, "p99_us", r->p99_us);
+		json_quantiles(out, r->latency_us);
 		sbuf__printf(out, ",\"client_requests\":%llu,\"client_errors\":%llu,\"client_req_per_s\":",
 			     (unsigned long long)r->client_requests, (unsigned long long)r->client_errors);
 		sbuf__json_num(out, r->client_req_per_s);
@@ -243,119 +230,88 @@ int query__pods_json(struct store *s, const char *ns, int64_t from_ms, int64_t t
 	return 0;
 }
 
-static bool pod_exists(struct store *s, const char *ns, const char *pod)
-{
-	sqlite3_stmt *st;
-	bool found;
-
-	if (prep(s, "SELECT 1 FROM workloads WHERE namespace=? AND pod=? LIMIT 1", &st) < 0)
-		return false;
-	sqlite3_bind_text(st, 1, ns, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, pod, -1, SQLITE_STATIC);
-	found = sqlite3_step(st) == SQLITE_ROW;
-	sqlite3_finalize(st);
-	return found;
-}
+/* ------------------------------------------------------------------ series */
 
 struct point {
 	uint64_t n, e, rx, tx;
-	int64_t p50, p90, p99;
+	int64_t latency_us[QUANTILES];
 };
+
+struct series_ctx {
+	struct point *pts;
+	int64_t npts;
+};
+
+static int series_requests(void *ctx, const struct store_step_req_row *r)
+{
+	struct series_ctx *c = ctx;
+
+	if (r->k < 0 || r->k >= c->npts)
+		return 0;
+	c->pts[r->k].n = r->r.count;
+	c->pts[r->k].e = r->r.errors;
+	hist_quantiles(r->r.hist, c->pts[r->k].latency_us);
+	return 0;
+}
+
+static int series_traffic(void *ctx, const struct store_step_traffic_row *r)
+{
+	struct series_ctx *c = ctx;
+
+	if (r->k < 0 || r->k >= c->npts)
+		return 0;
+	c->pts[r->k].rx = r->rx_bytes;
+	c->pts[r->k].tx = r->tx_bytes;
+	return 0;
+}
 
 int query__series_json(struct store *s, const char *ns, const char *pod, int64_t from_ms,
 		       int64_t to_ms, int64_t step_ms, struct sbuf *out)
 {
-	int res = step_ms >= 600000 ? STORE_10M : step_ms >= 60000 ? STORE_1M : STORE_RAW;
-	int64_t npts;
-	struct point *pts;
-	sqlite3_stmt *st;
-	char sql[1024];
+	enum store_res res = step_ms >= (int64_t)store_res[STORE_10M].bucket_ms ? STORE_10M
+			   : step_ms >= (int64_t)store_res[STORE_1M].bucket_ms ? STORE_1M : STORE_RAW;
+	struct series_ctx c = { 0 };
 	int err;
 
 	if (step_ms <= 0 || to_ms <= from_ms)
 		return -EINVAL;
 	if (res != STORE_RAW) {
 		/* rollup rows sit on absolute bucket boundaries: align the grid to them */
-		from_ms -= from_ms % (int64_t)store_res_ms[res];
-		step_ms -= step_ms % (int64_t)store_res_ms[res];
+		from_ms -= from_ms % (int64_t)store_res[res].bucket_ms;
+		step_ms -= step_ms % (int64_t)store_res[res].bucket_ms;
 	}
-	npts = (to_ms - from_ms + step_ms - 1) / step_ms;
-	if (npts > 5000)
+	c.npts = (to_ms - from_ms + step_ms - 1) / step_ms;
+	if (c.npts > 5000)
 		return -E2BIG;
-	if (!pod_exists(s, ns, pod))
+	if (store__pod_exists(s, ns, pod) <= 0)
 		return -ENOENT;
-	pts = calloc((size_t)npts, sizeof(*pts));
-	if (!pts)
+	c.pts = calloc((size_t)c.npts, sizeof(*c.pts));
+	if (!c.pts)
 		return -ENOMEM;
-	for (int64_t i = 0; i < npts; i++)
-		pts[i].p50 = pts[i].p90 = pts[i].p99 = -1;
+	for (int64_t i = 0; i < c.npts; i++)
+		for (int k = 0; k < QUANTILES; k++)
+			c.pts[i].latency_us[k] = -1;
 
-	snprintf(sql, sizeof(sql),
-		 "SELECT k, n, e, hist_q(h,0.5), hist_q(h,0.9), hist_q(h,0.99) FROM ("
-		 " SELECT (r.ts-?3)/?5 AS k, sum(r.count) AS n,"
-		 " sum(CASE WHEN " ERR_EXPR " THEN r.count ELSE 0 END) AS e, hist_merge(r.hist) AS h"
-		 " FROM req_stats%s r JOIN workloads w ON w.id=r.wid"
-		 " WHERE w.namespace=?1 AND w.pod=?2 AND r.ts>=?3 AND r.ts<?4 AND r.direction<>2"
-		 " GROUP BY k)", store_res_suffix[res]);
-	if ((err = prep(s, sql, &st)) < 0)
+	err = store__step_requests(s, ns, pod, res, from_ms, to_ms, step_ms, series_requests, &c);
+	if (!err)
+		err = store__step_traffic(s, ns, pod, res, from_ms, to_ms, step_ms, series_traffic, &c);
+	if (err)
 		goto out;
-	sqlite3_bind_text(st, 1, ns, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, pod, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 3, from_ms);
-	sqlite3_bind_int64(st, 4, to_ms);
-	sqlite3_bind_int64(st, 5, step_ms);
-	while (sqlite3_step(st) == SQLITE_ROW) {
-		int64_t k = sqlite3_column_int64(st, 0);
-
-		if (k < 0 || k >= npts)
-			continue;
-		pts[k].n = (uint64_t)sqlite3_column_int64(st, 1);
-		pts[k].e = (uint64_t)sqlite3_column_int64(st, 2);
-		pts[k].p50 = col_i64_or(st, 3, -1);
-		pts[k].p90 = col_i64_or(st, 4, -1);
-		pts[k].p99 = col_i64_or(st, 5, -1);
-	}
-	sqlite3_finalize(st);
-
-	snprintf(sql, sizeof(sql),
-		 "SELECT (p.ts-?3)/?5 AS k, sum(p.rx_bytes), sum(p.tx_bytes)"
-		 " FROM pod_stats%s p JOIN workloads w ON w.id=p.wid"
-		 " WHERE w.namespace=?1 AND w.pod=?2 AND p.ts>=?3 AND p.ts<?4 GROUP BY k",
-		 store_res_suffix[res]);
-	if ((err = prep(s, sql, &st)) < 0)
-		goto out;
-	sqlite3_bind_text(st, 1, ns, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, pod, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 3, from_ms);
-	sqlite3_bind_int64(st, 4, to_ms);
-	sqlite3_bind_int64(st, 5, step_ms);
-	while (sqlite3_step(st) == SQLITE_ROW) {
-		int64_t k = sqlite3_column_int64(st, 0);
-
-		if (k < 0 || k >= npts)
-			continue;
-		pts[k].rx = (uint64_t)sqlite3_column_int64(st, 1);
-		pts[k].tx = (uint64_t)sqlite3_column_int64(st, 2);
-	}
-	sqlite3_finalize(st);
 
 	sbuf__puts(out, "{\"namespace\":");
 	sbuf__json_str(out, ns);
 	sbuf__puts(out, ",\"pod\":");
 	sbuf__json_str(out, pod);
 	sbuf__printf(out, ",\"from_ms\":%lld,\"to_ms\":%lld,\"step_ms\":%lld,\"resolution\":\"%s\",\"points\":[",
-		     (long long)from_ms, (long long)to_ms, (long long)step_ms,
-		     res == STORE_RAW ? "raw" : res == STORE_1M ? "1m" : "10m");
-	for (int64_t i = 0; i < npts; i++) {
-		struct point *p = &pts[i];
+		     (long long)from_ms, (long long)to_ms, (long long)step_ms, store_res[res].name);
+	for (int64_t i = 0; i < c.npts; i++) {
+		struct point *p = &c.pts[i];
 
 		sbuf__printf(out, "%s{\"t\":%lld,\"requests\":%llu,\"errors\":%llu,\"req_per_s\":",
 			     i ? "," : "", (long long)(from_ms + i * step_ms), (unsigned long long)p->n,
 			     (unsigned long long)p->e);
 		sbuf__json_num(out, (double)p->n * 1000.0 / (double)step_ms);
-		json_us(out, "p50_us", p->p50);
-		json_us(out, "p90_us", p->p90);
-		json_us(out, "p99_us", p->p99);
+		json_quantiles(out, p->latency_us);
 		sbuf__printf(out, ",\"rx_bytes\":%llu,\"tx_bytes\":%llu,\"rx_bps\":",
 			     (unsigned long long)p->rx, (unsigned long long)p->tx);
 		sbuf__json_num(out, (double)p->rx * 1000.0 / (double)step_ms);
@@ -364,75 +320,73 @@ int query__series_json(struct store *s, const char *ns, const char *pod, int64_t
 		sbuf__puts(out, "}");
 	}
 	sbuf__puts(out, "]}");
-	err = 0;
 out:
-	free(pts);
+	free(c.pts);
 	return err;
 }
 
-static const char *dir_name(int d)
-{
-	return d == 2 ? "client" : "server";
-}
+/* ------------------------------------------------------------------ routes */
+
+static const char *const side_name[] = { [STORE_SERVER] = "server", [STORE_CLIENT] = "client" };
 
 static const char *proto_name(int p)
 {
-	switch (p) {
-	case 1: return "http1";
-	case 2: return "http2";
-	case 3: return "grpc";
-	default: return "unknown";
-	}
+	static const char *const names[] = {
+		[PODLENS__V1__REQUEST_STATS__PROTOCOL__PROTOCOL_HTTP1] = "http1",
+		[PODLENS__V1__REQUEST_STATS__PROTOCOL__PROTOCOL_HTTP2] = "http2",
+		[PODLENS__V1__REQUEST_STATS__PROTOCOL__PROTOCOL_GRPC] = "grpc",
+	};
+
+	if (p < 0 || (size_t)p >= sizeof(names) / sizeof(names[0]) || !names[p])
+		return "unknown";
+	return names[p];
+}
+
+struct routes_ctx {
+	struct sbuf *out;
+	bool first;
+};
+
+static int routes_row(void *ctx, const struct store_route_row *r)
+{
+	struct routes_ctx *c = ctx;
+	struct sbuf *out = c->out;
+	uint64_t n = r->r.count;
+	int64_t q[QUANTILES];
+
+	sbuf__printf(out, "%s{\"direction\":\"%s\",\"protocol\":\"%s\",\"method\":", c->first ? "" : ",",
+		     side_name[r->side], proto_name(r->protocol));
+	sbuf__json_str(out, r->method);
+	sbuf__puts(out, ",\"route\":");
+	sbuf__json_str(out, r->route);
+	sbuf__printf(out, ",\"status\":%d,\"count\":%llu,\"req_per_s\":", r->status, (unsigned long long)n);
+	sbuf__json_num(out, rate(n, r->r.first_ms, r->r.end_ms));
+	sbuf__puts(out, ",\"mean_us\":");
+	sbuf__json_num(out, n ? (double)r->r.sum_us / (double)n : 0);
+	hist_quantiles(r->r.hist, q);
+	json_quantiles(out, q);
+	sbuf__puts(out, "}");
+	c->first = false;
+	return 0;
 }
 
 int query__routes_json(struct store *s, const char *ns, const char *pod, int64_t from_ms,
 		       int64_t to_ms, struct sbuf *out)
 {
-	sqlite3_stmt *st;
-	bool first = true;
+	struct routes_ctx c = { .out = out, .first = true };
 	int err;
 
-	if (!pod_exists(s, ns, pod))
+	if (store__pod_exists(s, ns, pod) <= 0)
 		return -ENOENT;
-	err = prep(s, "SELECT d, protocol, method, route, status, n, su, t0, t1, hist_q(h,0.5),"
-		      " hist_q(h,0.9), hist_q(h,0.99) FROM ("
-		      " SELECT CASE WHEN r.direction=2 THEN 2 ELSE 1 END AS d, r.protocol AS protocol,"
-		      " r.method AS method, r.route AS route, r.status AS status, sum(r.count) AS n,"
-		      " sum(r.sum_us) AS su, min(r.ts) AS t0, max(r.ts+r.dur) AS t1, hist_merge(r.hist) AS h"
-		      " FROM req_stats r JOIN workloads w ON w.id=r.wid"
-		      " WHERE w.namespace=?1 AND w.pod=?2 AND r.ts>=?3 AND r.ts<?4"
-		      " GROUP BY d, r.protocol, r.method, r.route, r.status) ORDER BY n DESC LIMIT 500",
-		   &st);
+	sbuf__puts(out, "{\"routes\":[");
+	err = store__routes(s, ns, pod, from_ms, to_ms, QUERY_MAX_ROUTES, routes_row, &c);
 	if (err)
 		return err;
-	sqlite3_bind_text(st, 1, ns, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, pod, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 3, from_ms);
-	sqlite3_bind_int64(st, 4, to_ms);
-	sbuf__puts(out, "{\"routes\":[");
-	while (sqlite3_step(st) == SQLITE_ROW) {
-		uint64_t n = (uint64_t)sqlite3_column_int64(st, 5);
-
-		sbuf__printf(out, "%s{\"direction\":\"%s\",\"protocol\":\"%s\",\"method\":", first ? "" : ",",
-			     dir_name(sqlite3_column_int(st, 0)), proto_name(sqlite3_column_int(st, 1)));
-		sbuf__json_str(out, col_text(st, 2));
-		sbuf__puts(out, ",\"route\":");
-		sbuf__json_str(out, col_text(st, 3));
-		sbuf__printf(out, ",\"status\":%d,\"count\":%llu,\"req_per_s\":", sqlite3_column_int(st, 4),
-			     (unsigned long long)n);
-		sbuf__json_num(out, rate(n, sqlite3_column_int64(st, 7), sqlite3_column_int64(st, 8)));
-		sbuf__puts(out, ",\"mean_us\":");
-		sbuf__json_num(out, n ? (double)sqlite3_column_int64(st, 6) / (double)n : 0);
-		json_us(out, "p50_us", col_i64_or(st, 9, -1));
-		json_us(out, "p90_us", col_i64_or(st, 10, -1));
-		json_us(out, "p99_us", col_i64_or(st, 11, -1));
-		sbuf__puts(out, "}");
-		first = false;
-	}
 	sbuf__puts(out, "]}");
-	sqlite3_finalize(st);
 	return 0;
 }
+
+/* ------------------------------------------------------------------ edges */
 
 struct edge {
 	char src[600], dst[600];
@@ -451,76 +405,81 @@ static void node_id(char *out, size_t len, const char *ns, const char *pod, cons
 		snprintf(out, len, "%s", addr[0] ? addr : "?");
 }
 
+struct edges_ctx {
+	const char *ns;
+	const struct token *tok;
+	bool filter;
+	struct edge *e;
+	size_t n, cap;
+};
+
+static int edges_flow(void *ctx, const struct store_flow_sum *f)
+{
+	struct edges_ctx *c = ctx;
+	const char *lns = f->ns, *lpod = f->pod, *rns = f->remote_ns, *rpod = f->remote_pod;
+	bool inbound = f->direction == PODLENS__V1__FLOW__DIRECTION__DIRECTION_INBOUND;
+	const struct token *tok = c->tok;
+	bool filter = c->filter;
+	char local[600], remote[600];
+	const char *src_ns, *dst_ns;
+	struct edge *x = NULL;
+
+	if (c->ns && strcmp(lns, c->ns) && strcmp(rns, c->ns))
+		return 0;
+	if (filter && !token__allows(tok, lns) && !(rpod[0] && token__allows(tok, rns)))
+		return 0;
+	node_id(local, sizeof(local), lns, lpod, "", 0, false);
+	/* an unknown client's port is ephemeral: group inbound unknowns by address */
+	node_id(remote, sizeof(remote), rns, rpod, f->remote_addr, f->remote_port, !inbound);
+	if (filter && !token__allows(tok, lns))
+		snprintf(local, sizeof(local), "(namespace hidden)");
+	if (filter && rpod[0] && !token__allows(tok, rns))
+		snprintf(remote, sizeof(remote), "(namespace hidden)");
+	src_ns = inbound ? (rpod[0] ? rns : "") : lns;
+	dst_ns = inbound ? lns : (rpod[0] ? rns : "");
+	const char *src = inbound ? remote : local, *dst = inbound ? local : remote;
+
+	for (size_t i = 0; i < c->n; i++)
+		if (!strcmp(c->e[i].src, src) && !strcmp(c->e[i].dst, dst)) {
+			x = &c->e[i];
+			break;
+		}
+	if (!x) {
+		if (c->n == c->cap) {
+			size_t cap = c->cap ? c->cap * 2 : 32;
+			struct edge *ne = realloc(c->e, sizeof(*ne) * cap);
+
+			if (!ne)
+				return -ENOMEM;
+			c->e = ne;
+			c->cap = cap;
+		}
+		x = &c->e[c->n++];
+		memset(x, 0, sizeof(*x));
+		snprintf(x->src, sizeof(x->src), "%s", src);
+		snprintf(x->dst, sizeof(x->dst), "%s", dst);
+		snprintf(x->src_ns, sizeof(x->src_ns), "%s", src_ns);
+		snprintf(x->dst_ns, sizeof(x->dst_ns), "%s", dst_ns);
+	}
+	x->bytes[inbound] += f->bytes;
+	x->conns[inbound] += f->connections;
+	return 0;
+}
+
 int query__edges_json(struct store *s, const char *ns, const struct token *tok, bool filter,
 		      int64_t from_ms, int64_t to_ms, struct sbuf *out)
 {
-	sqlite3_stmt *st;
-	struct edge *e = NULL;
-	size_t n = 0, cap = 0;
-	int err;
+	struct edges_ctx c = { .ns = ns, .tok = tok, .filter = filter };
+	struct edge *e;
+	size_t n;
+	int err = store__flows(s, from_ms, to_ms, QUERY_MAX_FLOWS, edges_flow, &c);
 
-	err = prep(s, "SELECT w.namespace, w.pod, f.direction, f.remote_ns, f.remote_pod, f.remote_addr,"
-		      " f.remote_port, sum(f.rx_bytes+f.tx_bytes), sum(f.connections)"
-		      " FROM flows f JOIN workloads w ON w.id=f.wid WHERE f.ts>=?1 AND f.ts<?2"
-		      " GROUP BY 1,2,3,4,5,6,7 LIMIT 20000", &st);
-	if (err)
-		return err;
-	sqlite3_bind_int64(st, 1, from_ms);
-	sqlite3_bind_int64(st, 2, to_ms);
-	while (sqlite3_step(st) == SQLITE_ROW) {
-		const char *lns = col_text(st, 0), *lpod = col_text(st, 1), *rns = col_text(st, 3);
-		const char *rpod = col_text(st, 4), *raddr = col_text(st, 5);
-		int dir = sqlite3_column_int(st, 2), rport = sqlite3_column_int(st, 6);
-		bool inbound = dir == 2;
-		char local[600], remote[600];
-		const char *src_ns, *dst_ns;
-		struct edge *x = NULL;
-
-		if (ns && strcmp(lns, ns) && strcmp(rns, ns))
-			continue;
-		if (filter && !token__allows(tok, lns) && !(rpod[0] && token__allows(tok, rns)))
-			continue;
-		node_id(local, sizeof(local), lns, lpod, "", 0, false);
-		/* an unknown client's port is ephemeral: group inbound unknowns by address */
-		node_id(remote, sizeof(remote), rns, rpod, raddr, rport, !inbound);
-		if (filter && !token__allows(tok, lns))
-			snprintf(local, sizeof(local), "(namespace hidden)");
-		if (filter && rpod[0] && !token__allows(tok, rns))
-			snprintf(remote, sizeof(remote), "(namespace hidden)");
-		src_ns = inbound ? (rpod[0] ? rns : "") : lns;
-		dst_ns = inbound ? lns : (rpod[0] ? rns : "");
-		const char *src = inbound ? remote : local, *dst = inbound ? local : remote;
-
-		for (size_t i = 0; i < n; i++)
-			if (!strcmp(e[i].src, src) && !strcmp(e[i].dst, dst)) {
-				x = &e[i];
-				break;
-			}
-		if (!x) {
-			if (n == cap) {
-				struct edge *ne = realloc(e, sizeof(*e) * (cap = cap ? cap * 2 : 32));
-
-				if (!ne) {
-					err = -ENOMEM;
-					break;
-				}
-				e = ne;
-			}
-			x = &e[n++];
-			memset(x, 0, sizeof(*x));
-			snprintf(x->src, sizeof(x->src), "%s", src);
-			snprintf(x->dst, sizeof(x->dst), "%s", dst);
-			snprintf(x->src_ns, sizeof(x->src_ns), "%s", src_ns);
-			snprintf(x->dst_ns, sizeof(x->dst_ns), "%s", dst_ns);
-		}
-		x->bytes[inbound] += (uint64_t)sqlite3_column_int64(st, 7);
-		x->conns[inbound] += (uint64_t)sqlite3_column_int64(st, 8);
-	}
-	sqlite3_finalize(st);
 	if (err) {
-		free(e);
+		free(c.e);
 		return err;
 	}
+	e = c.e;
+	n = c.n;
 	/* the same connection may be reported by both ends: take the larger report, not the sum */
 	sbuf__puts(out, "{\"edges\":[");
 	for (size_t i = 0; i < n; i++) {

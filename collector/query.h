@@ -17,12 +17,27 @@
 #include "collector/store.h"
 #include "collector/tokens.h"
 
+/* The latency quantiles every answer carries, in this order. */
+#define QUANTILES 3
+struct query_quantile {
+	double q;
+	const char *json;           /* field name in the JSON API */
+	const char *label;          /* quantile label on /metrics */
+};
+extern const struct query_quantile query_quantiles[QUANTILES];
+
+#define QUERY_MAX_ROUTES 500        /* route groups of one pod, most requests first */
+#define QUERY_MAX_FLOWS 20000       /* flow groups the service map reads */
+
 struct pod_row {
 	char ns[256], pod[512], node[256], owner_kind[64], owner_name[256], containers[512];
 	int64_t last_seen_ms;
 	uint64_t requests, errors, client_requests, client_errors;
 	double req_per_s, client_req_per_s, error_pct;
-	int64_t p50_us, p90_us, p99_us;           /* -1 when no request */
+	union {                                   /* -1 when no request */
+		struct { int64_t p50_us, p90_us, p99_us; };
+		int64_t latency_us[QUANTILES];    /* as query_quantiles */
+	};
 	uint64_t rx_bytes, tx_bytes, rx_packets, tx_packets, retransmits, resets;
 	double rx_bps, tx_bps;
 };

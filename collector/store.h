@@ -1,34 +1,34 @@
-/* The collector's storage: SQLite in WAL mode, one file DIR/podlens.db.
+/* The collector's storage interface: what ingest writes and what the API reads, whatever keeps
+ * the data. SQLite (collector/store_sqlite.c) is one implementation; a backend implements
+ * struct store_ops (collector/store_backend.h) and nothing here names its types or its language.
  *
- * Write side (this file): batches are added inside a transaction the caller opens and commits, so
- * several Export calls share one commit and each is acknowledged only after that commit returned.
- * Duplicates are recognised by (agent_id, sequence) within the retention window.
- * Rollups: every raw sample marks its 1-minute and 10-minute bucket dirty (in the same
- * transaction); store__maintain() recomputes dirty buckets from the raw rows (late batches simply
- * dirty an old bucket again) and deletes what is older than the retention.
- * Read side: collector/query.c runs SQL on store__db(); the histogram SQL functions it needs
- * (hist_merge aggregate, hist_q(blob, q) quantile in us) are registered here.
+ * Write side: batches are added inside a transaction the caller opens and commits, so several
+ * Export calls share one commit and each is acknowledged only after that commit returned. A batch
+ * is stored at most once per (agent_id, sequence) within the retention window; a failed batch
+ * leaves nothing behind in the transaction. store__maintain() keeps the rollups (1-minute and
+ * 10-minute sums of the raw samples, late batches included) and deletes what is older than the
+ * retention.
  *
- * Schema versions: PRAGMA user_version, migrations applied in order at open; a database newer than
- * this binary is refused. */
+ * Read side: the aggregates the API shows, handed row by row to a callback (a callback returning
+ * non-zero stops the read and its value is returned). Strings in a row live until the callback
+ * returns. Every read covers samples whose interval starts in [from_ms, to_ms). Requests count as
+ * errors when HTTP status >= 500, or gRPC status != 0 (protocol gRPC); a request whose direction is
+ * not "client" counts on the server side. Latency comes back as merged histograms (lib/hist
+ * buckets): the backend merges, the caller picks quantiles. */
 #ifndef PODLENS_COLLECTOR_STORE_H
 #define PODLENS_COLLECTOR_STORE_H
 
 #include <stdbool.h>
 #include <stdint.h>
 
-#include <sqlite3.h>
-
 #include "podlens/v1/podlens.pb-c.h"
-
-#define STORE_SCHEMA_VERSION 1
 
 struct store;
 
 struct store_opts {
 	const char *dir;            /* created (one level) when missing */
 	uint64_t retention_ms;      /* default 24 h */
-	bool sync_full;             /* PRAGMA synchronous=FULL: acks survive power loss (slower);
+	bool sync_full;             /* SQLite synchronous=FULL: acks survive power loss (slower);
 	                               default NORMAL: acks survive a crash of the process */
 };
 
@@ -37,10 +37,16 @@ struct store_add_result {
 	unsigned records;           /* workloads + request stats + flows + process events stored */
 };
 
-/* The tables a range query reads, by resolution: raw samples, 1-minute and 10-minute rollups. */
-enum store_res { STORE_RAW = 0, STORE_1M = 1, STORE_10M = 2 };
-extern const char *const store_res_suffix[3];   /* "", "_1m", "_10m" */
-extern const uint64_t store_res_ms[3];          /* 0, 60000, 600000 */
+/* Resolutions a range read can use: raw samples, 1-minute and 10-minute rollups. */
+enum store_res { STORE_RAW, STORE_1M, STORE_10M, STORE_RES__N };
+struct store_res_info {
+	const char *name;           /* as the API names it: "raw", "1m", "10m" */
+	uint64_t bucket_ms;         /* 0 for raw */
+};
+extern const struct store_res_info store_res[STORE_RES__N];
+
+/* Which end of a request a workload was: pod-level numbers are the server side. */
+enum store_side { STORE_SERVER, STORE_CLIENT };
 
 struct store *store__open(const struct store_opts *o);
 void store__close(struct store *s);
@@ -60,15 +66,109 @@ bool store__in_txn(const struct store *s);
 int store__maintain(struct store *s, uint64_t now_ms, unsigned max_buckets);
 
 /* Check a decoded batch: identity, sizes, histogram indexes. NULL when valid, else a static
- * message for grpc-message (the batch is then INVALID_ARGUMENT). Pure: no database access. */
+ * message for grpc-message (the batch is then INVALID_ARGUMENT). Pure: no storage access. */
 const char *store__validate(const Podlens__V1__Batch *b);
 
-sqlite3 *store__db(struct store *s);
 uint64_t store__retention_ms(const struct store *s);
+/* Where the data lives (a file path, a URL), for logs. */
 const char *store__path(const struct store *s);
 
-/* Histogram blobs: sorted (u16 LE index, u64 LE count) pairs. Exposed for query.c and tests. */
-size_t store_hist__encode(const uint64_t *buckets, uint8_t *out, size_t out_len);
-int store_hist__decode(const void *blob, int len, uint64_t *buckets);  /* adds into buckets */
+/* ------------------------------------------------------------------ reads */
+
+/* Requests summed over a group of samples. */
+struct store_req_sum {
+	uint64_t count, errors, sum_us;
+	int64_t first_ms, end_ms;   /* start of the earliest sample, end of the latest */
+	const uint64_t *hist;       /* HIST_BUCKETS merged bucket counts */
+};
+
+struct store_ns_row {
+	const char *ns;
+	uint64_t pods;
+	int64_t last_seen_ms;
+};
+
+struct store_pod_row {          /* the workloads (containers) of one pod */
+	const char *ns, *pod, *node, *owner_kind, *owner_name;
+	const char *containers;     /* comma-separated */
+	int64_t last_seen_ms;
+};
+
+struct store_pod_req_row {      /* requests of one pod, one side */
+	const char *ns, *pod;
+	enum store_side side;
+	struct store_req_sum r;
+};
+
+struct store_pod_traffic_row {
+	const char *ns, *pod;
+	uint64_t rx_bytes, tx_bytes, rx_packets, tx_packets, retransmits, resets;
+	int64_t first_ms, end_ms;
+};
+
+struct store_step_req_row {     /* server-side requests of one pod in step k of a series */
+	int64_t k;                  /* (sample start - from_ms) / step_ms */
+	struct store_req_sum r;
+};
+
+struct store_step_traffic_row {
+	int64_t k;
+	uint64_t rx_bytes, tx_bytes;
+};
+
+struct store_route_row {
+	enum store_side side;
+	int protocol;               /* PODLENS__V1__REQUEST_STATS__PROTOCOL__* */
+	const char *method, *route;
+	int status;
+	struct store_req_sum r;
+};
+
+struct store_flow_sum {         /* flows of one local pod to one remote end, both directions apart */
+	const char *ns, *pod;
+	int direction;              /* PODLENS__V1__FLOW__DIRECTION__* */
+	const char *remote_ns, *remote_pod, *remote_addr;
+	int remote_port;
+	uint64_t bytes, connections;
+};
+
+struct store_drop_sum {         /* what an agent reported dropped, summed over the retention */
+	const char *agent_id, *reason;
+	uint64_t count;
+};
+
+struct store_stats {
+	uint64_t disk_bytes;        /* what the data takes on disk (SQLite: file + WAL) */
+};
+
+#define STORE_CB(T) int (*cb)(void *ctx, const T *row), void *ctx
+
+/* Namespaces with their pod counts, by name. */
+int store__namespaces(struct store *s, STORE_CB(struct store_ns_row));
+/* Pods of namespace ns (NULL: every namespace), by namespace then pod, whatever the time. */
+int store__pods(struct store *s, const char *ns, STORE_CB(struct store_pod_row));
+/* 1 when the pod has a workload, 0 when not, or -errno. */
+int store__pod_exists(struct store *s, const char *ns, const char *pod);
+/* Per pod of ns (NULL: all) and side. */
+int store__pod_requests(struct store *s, const char *ns, int64_t from_ms, int64_t to_ms,
+			STORE_CB(struct store_pod_req_row));
+int store__pod_traffic(struct store *s, const char *ns, int64_t from_ms, int64_t to_ms,
+		       STORE_CB(struct store_pod_traffic_row));
+/* One pod in steps of step_ms from from_ms (step_ms > 0), read from resolution res. */
+int store__step_requests(struct store *s, const char *ns, const char *pod, enum store_res res,
+			 int64_t from_ms, int64_t to_ms, int64_t step_ms, STORE_CB(struct store_step_req_row));
+int store__step_traffic(struct store *s, const char *ns, const char *pod, enum store_res res,
+			int64_t from_ms, int64_t to_ms, int64_t step_ms, STORE_CB(struct store_step_traffic_row));
+/* Request groups (side, protocol, method, route, status) of one pod, most requests first. */
+int store__routes(struct store *s, const char *ns, const char *pod, int64_t from_ms, int64_t to_ms,
+		  unsigned limit, STORE_CB(struct store_route_row));
+/* Flows of every pod grouped by local pod, direction and remote end. */
+int store__flows(struct store *s, int64_t from_ms, int64_t to_ms, unsigned limit,
+		 STORE_CB(struct store_flow_sum));
+/* By agent then reason. */
+int store__drops(struct store *s, unsigned limit, STORE_CB(struct store_drop_sum));
+int store__stats(struct store *s, struct store_stats *st);
+/* 0 when the storage answers. */
+int store__ping(struct store *s);
 
 #endif

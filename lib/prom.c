@@ -57,3 +57,14 @@ void prom__sample_ms_as_s(struct sbuf *b, const char *name, const char *const *l
 	labels_put(b, labels);
 	sbuf__printf(b, " %llu.%03u\n", (unsigned long long)(ms / 1000), (unsigned)(ms % 1000));
 }
+
+void prom__sample_prec(struct sbuf *b, const char *name, const char *const *labels, double v,
+		       char conv, int prec)
+{
+	sbuf__puts(b, name);
+	labels_put(b, labels);
+	if (conv == 'f')
+		sbuf__printf(b, " %.*f\n", prec, v);
+	else
+		sbuf__printf(b, " %.*g\n", prec, v);
+}

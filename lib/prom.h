@@ -20,5 +20,9 @@ void prom__sample_u64(struct sbuf *b, const char *name, const char *const *label
 /* A time kept in milliseconds, written in seconds with exactly three decimals ("1712.345"): integer
  * arithmetic, so no float rounding shows. */
 void prom__sample_ms_as_s(struct sbuf *b, const char *name, const char *const *labels, uint64_t ms);
+/* v as printf's %.<prec>g (conv 'g') or %.<prec>f (conv 'f'): for series whose text keeps the
+ * precision it was published with */
+void prom__sample_prec(struct sbuf *b, const char *name, const char *const *labels, double v,
+		       char conv, int prec);
 
 #endif

@@ -1,7 +1,9 @@
-# collector/: podlens-collector (gRPC ingest on nghttp2, SQLite store, JSON API + page, /metrics).
+# collector/: podlens-collector (gRPC ingest on nghttp2, the store interface with its SQLite backend,
+# JSON API + page, /metrics).
 
 # ---------------------------------------------------------------- podlens-collector
-COLLECTOR_CORE := collector/store.c collector/query.c collector/tokens.c \
+COLLECTOR_STORE := collector/store.c collector/store_sqlite.c
+COLLECTOR_CORE := $(COLLECTOR_STORE) collector/query.c collector/tokens.c \
                   collector/grpc_server.c collector/ingest.c collector/api.c collector/web.c
 COLLECTOR_SRCS := collector/main.c $(COLLECTOR_CORE)
 COLLECTOR_LIBS := -lnghttp2 -lssl -lcrypto -lsqlite3 -lm $(PODLENS_PROTO_LIBS)
@@ -19,13 +21,13 @@ $(BUILD)/obj/collector/web.o $(BUILD)/asan/collector/web.o: collector/web/index.
 # unit tests: store (ingest, dedup, rollups, queries), tokens, sbuf (lib/)
 UNIT_TESTS += $(BUILD)/tests/test_collector_store
 $(BUILD)/tests/test_collector_store: $(BUILD)/asan/tests/unit/test_collector_store.o \
-	$(patsubst %.c,$(BUILD)/asan/%.o,collector/store.c collector/query.c collector/tokens.c) $(LIB_ASAN) $(PODLENS_PROTO_ASAN)
+	$(patsubst %.c,$(BUILD)/asan/%.o,$(COLLECTOR_STORE) collector/query.c collector/tokens.c) $(LIB_ASAN) $(PODLENS_PROTO_ASAN)
 LDLIBS_test_collector_store := -lsqlite3 -lm $(PODLENS_PROTO_LIBS)
 
 # fuzzers: gRPC framing + protobuf decoding + validation; the HTTP/2 server fed raw bytes
 FUZZERS += $(BUILD)/fuzz/fuzz_collector_grpc
 $(BUILD)/fuzz/fuzz_collector_grpc: $(BUILD)/fuzzobj/tests/fuzz/fuzz_collector_grpc.o \
-	$(patsubst %.c,$(BUILD)/fuzzobj/%.o,collector/grpc_server.c collector/store.c) \
+	$(patsubst %.c,$(BUILD)/fuzzobj/%.o,collector/grpc_server.c $(COLLECTOR_STORE)) \
 	$(LIB_FUZZ) \
 	$(PODLENS_PROTO_FUZZ)
 LDLIBS_fuzz_collector_grpc := -lnghttp2 -lssl -lcrypto -lsqlite3 $(PODLENS_PROTO_LIBS)
@@ -33,7 +35,7 @@ LDLIBS_fuzz_collector_grpc := -lnghttp2 -lssl -lcrypto -lsqlite3 $(PODLENS_PROTO
 # ingest + query benchmark (make bench calls collector/bench/run.sh)
 BENCH_BINS += $(BUILD)/test-bin/collector-bench
 $(BUILD)/test-bin/collector-bench: $(BUILD)/obj/collector/bench/bench.o \
-	$(patsubst %.c,$(BUILD)/obj/%.o,collector/store.c collector/query.c collector/tokens.c) $(LIB_OBJS) $(PODLENS_PROTO_OBJS)
+	$(patsubst %.c,$(BUILD)/obj/%.o,$(COLLECTOR_STORE) collector/query.c collector/tokens.c) $(LIB_OBJS) $(PODLENS_PROTO_OBJS)
 	$(call msg,LINK,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) -o $@ $(LINK_IN) -lsqlite3 -lm $(PODLENS_PROTO_LIBS)

@@ -1,5 +1,7 @@
 /* collector/store + query + tokens + sbuf: ingest into a real SQLite file in a temp dir, dedup,
- * per-batch rollback, rollups equal to raw sums, retention, schema versions, token scoping. */
+ * per-batch rollback, rollups equal to raw sums, retention, schema versions, token scoping.
+ * Checks of the file itself (integrity, schema) go through a connection of their own: the store
+ * interface hands out no SQLite handle. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,9 +14,13 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <sqlite3.h>
+
 #include "collector/query.h"
 #include "lib/sbuf.h"
 #include "collector/store.h"
+#include "collector/store_backend.h"
+#include "collector/store_sqlite.h"
 #include "collector/tokens.h"
 #include "lib/hist.h"
 
@@ -36,6 +42,18 @@ static int teardown(void **state)
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 	assert_int_equal(system(cmd), 0);
 	return 0;
+}
+
+/* A second connection to the store's file. */
+static sqlite3 *open_db(void)
+{
+	char path[128];
+	sqlite3 *db = NULL;
+
+	snprintf(path, sizeof(path), "%s/podlens.db", dir);
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	sqlite3_busy_timeout(db, 5000);
+	return db;
 }
 
 static struct store *open_store(uint64_t retention_ms)
@@ -224,11 +242,13 @@ static void store__rollups__equal_raw_sums_and_late_batch_recomputed(void **stat
 	sbuf__free(&raw);
 	free(a);
 	free(b);
+	sqlite3 *db = open_db();
 	sqlite3_stmt *st;
-	assert_int_equal(sqlite3_prepare_v2(store__db(s), "PRAGMA integrity_check", -1, &st, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &st, NULL), SQLITE_OK);
 	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
 	assert_string_equal((const char *)sqlite3_column_text(st, 0), "ok");
 	sqlite3_finalize(st);
+	sqlite3_close(db);
 	store__close(s);
 }
 
@@ -252,18 +272,352 @@ static void store__retention__old_rows_and_dedup_keys_deleted(void **state)
 static void store__schema__versioned_and_newer_database_refused(void **state)
 {
 	struct store *s = open_store(0);
+	sqlite3 *db = open_db();
 	sqlite3_stmt *st;
 
-	assert_int_equal(sqlite3_prepare_v2(store__db(s), "PRAGMA user_version", -1, &st, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL), SQLITE_OK);
 	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
 	assert_int_equal(sqlite3_column_int(st, 0), STORE_SCHEMA_VERSION);
 	sqlite3_finalize(st);
-	assert_int_equal(sqlite3_exec(store__db(s), "PRAGMA user_version=99", NULL, NULL, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "PRAGMA user_version=99", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
 	store__close(s);
 	struct store_opts o = { .dir = dir };
 	errno = 0;
 	assert_null(store__open(&o));
 	assert_int_equal(errno, EPROTO);
+}
+
+
+static int drop_line(void *ctx, const struct store_drop_sum *d)
+{
+	sbuf__printf(ctx, "%s %s %llu\n", d->agent_id, d->reason, (unsigned long long)d->count);
+	return 0;
+}
+
+/* Schema 1 as released (collector/store.c before the column tables): the generated schema must
+ * create the same tables, columns, types, constraints and indexes. */
+static const char released_schema_1[] =
+
+	"CREATE TABLE batches("
+	"  agent_id TEXT NOT NULL, seq INTEGER NOT NULL, node TEXT NOT NULL, received_ms INTEGER NOT NULL,"
+	"  interval_start_ms INTEGER NOT NULL, interval_ms INTEGER NOT NULL, records INTEGER NOT NULL,"
+	"  PRIMARY KEY(agent_id, seq)) WITHOUT ROWID;"
+	"CREATE INDEX batches_received ON batches(received_ms);"
+	"CREATE TABLE workloads("
+	"  id INTEGER PRIMARY KEY, namespace TEXT NOT NULL, pod TEXT NOT NULL, container TEXT NOT NULL,"
+	"  node TEXT NOT NULL, pod_uid TEXT NOT NULL, container_id TEXT NOT NULL, image TEXT NOT NULL,"
+	"  owner_kind TEXT NOT NULL, owner_name TEXT NOT NULL, first_seen_ms INTEGER NOT NULL,"
+	"  last_seen_ms INTEGER NOT NULL, UNIQUE(namespace, pod, container));"
+	"CREATE INDEX workloads_seen ON workloads(last_seen_ms);"
+	"CREATE TABLE pod_stats("
+	"  ts INTEGER NOT NULL, n INTEGER NOT NULL, dur INTEGER NOT NULL, wid INTEGER NOT NULL,"
+	"  rx_bytes INTEGER NOT NULL, tx_bytes INTEGER NOT NULL, rx_packets INTEGER NOT NULL,"
+	"  tx_packets INTEGER NOT NULL, active_opens INTEGER NOT NULL, passive_opens INTEGER NOT NULL,"
+	"  closes INTEGER NOT NULL, retransmits INTEGER NOT NULL, resets_sent INTEGER NOT NULL,"
+	"  resets_received INTEGER NOT NULL, srtt_us INTEGER, connect_us INTEGER, connects INTEGER NOT NULL,"
+	"  PRIMARY KEY(ts, n)) WITHOUT ROWID;"
+	"CREATE TABLE req_stats("
+	"  ts INTEGER NOT NULL, n INTEGER NOT NULL, dur INTEGER NOT NULL, wid INTEGER NOT NULL, direction INTEGER NOT NULL,"
+	"  protocol INTEGER NOT NULL, method TEXT NOT NULL, route TEXT NOT NULL, status INTEGER NOT NULL,"
+	"  count INTEGER NOT NULL, sum_us INTEGER NOT NULL, hist BLOB,"
+	"  PRIMARY KEY(ts, n)) WITHOUT ROWID;"
+	"CREATE TABLE flows("
+	"  ts INTEGER NOT NULL, n INTEGER NOT NULL, dur INTEGER NOT NULL, wid INTEGER NOT NULL, direction INTEGER NOT NULL,"
+	"  local_addr TEXT NOT NULL, local_port INTEGER NOT NULL, remote_addr TEXT NOT NULL,"
+	"  remote_port INTEGER NOT NULL, remote_ns TEXT NOT NULL, remote_pod TEXT NOT NULL,"
+	"  rx_bytes INTEGER NOT NULL, tx_bytes INTEGER NOT NULL, retransmits INTEGER NOT NULL,"
+	"  srtt_us INTEGER, connect_us INTEGER, duration_us INTEGER NOT NULL, connections INTEGER NOT NULL,"
+	"  PRIMARY KEY(ts, n)) WITHOUT ROWID;"
+	"CREATE TABLE process_events("
+	"  ts INTEGER NOT NULL, wid INTEGER, kind INTEGER NOT NULL, pid INTEGER NOT NULL,"
+	"  ppid INTEGER NOT NULL, comm TEXT NOT NULL, filename TEXT NOT NULL, exit_code INTEGER,"
+	"  cgroup_id INTEGER NOT NULL);"
+	"CREATE INDEX process_events_ts ON process_events(ts);"
+	"CREATE TABLE drops(ts INTEGER NOT NULL, agent_id TEXT NOT NULL, reason TEXT NOT NULL,"
+	"  count INTEGER NOT NULL);"
+	"CREATE INDEX drops_ts ON drops(ts);"
+	"CREATE TABLE pod_stats_1m AS SELECT * FROM pod_stats WHERE 0;"
+	"CREATE UNIQUE INDEX pod_stats_1m_key ON pod_stats_1m(wid, ts);"
+	"CREATE INDEX pod_stats_1m_ts ON pod_stats_1m(ts);"
+	"CREATE TABLE pod_stats_10m AS SELECT * FROM pod_stats WHERE 0;"
+	"CREATE UNIQUE INDEX pod_stats_10m_key ON pod_stats_10m(wid, ts);"
+	"CREATE INDEX pod_stats_10m_ts ON pod_stats_10m(ts);"
+	"CREATE TABLE req_stats_1m AS SELECT * FROM req_stats WHERE 0;"
+	"CREATE INDEX req_stats_1m_wid_ts ON req_stats_1m(wid, ts);"
+	"CREATE INDEX req_stats_1m_ts ON req_stats_1m(ts);"
+	"CREATE TABLE req_stats_10m AS SELECT * FROM req_stats WHERE 0;"
+	"CREATE INDEX req_stats_10m_wid_ts ON req_stats_10m(wid, ts);"
+	"CREATE INDEX req_stats_10m_ts ON req_stats_10m(ts);"
+	"CREATE TABLE dirty(level INTEGER NOT NULL, ts INTEGER NOT NULL, PRIMARY KEY(level, ts))"
+	"  WITHOUT ROWID;";
+
+static void describe_schema(sqlite3 *db, struct sbuf *out)
+{
+	sqlite3_stmt *t, *c;
+
+	assert_int_equal(sqlite3_prepare_v2(db, "SELECT type, name, tbl_name FROM sqlite_master"
+					   " ORDER BY type, name", -1, &t, NULL), SQLITE_OK);
+	while (sqlite3_step(t) == SQLITE_ROW) {
+		char sql[256];
+		const char *type = (const char *)sqlite3_column_text(t, 0);
+		const char *name = (const char *)sqlite3_column_text(t, 1);
+
+		sbuf__printf(out, "%s %s on %s:", type, name, (const char *)sqlite3_column_text(t, 2));
+		snprintf(sql, sizeof(sql), !strcmp(type, "table") ? "PRAGMA table_xinfo('%s')" : "PRAGMA index_xinfo('%s')",
+			 name);
+		assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &c, NULL), SQLITE_OK);
+		while (sqlite3_step(c) == SQLITE_ROW) {
+			sbuf__puts(out, " (");
+			for (int i = 0; i < sqlite3_column_count(c); i++)
+				sbuf__printf(out, "%s%s", i ? "," : "",
+					     sqlite3_column_text(c, i) ? (const char *)sqlite3_column_text(c, i) : "-");
+			sbuf__puts(out, ")");
+		}
+		sqlite3_finalize(c);
+		sbuf__puts(out, "\n");
+	}
+	sqlite3_finalize(t);
+	/* unique and primary key constraints show as (auto)indexes: compare their uniqueness */
+	assert_int_equal(sqlite3_prepare_v2(db, "SELECT m.name, l.name, l.\"unique\", l.origin FROM sqlite_master m,"
+					   " pragma_index_list(m.name) l WHERE m.type='table' ORDER BY 1, 2", -1, &t, NULL),
+			 SQLITE_OK);
+	while (sqlite3_step(t) == SQLITE_ROW)
+		sbuf__printf(out, "index of %s: %s unique=%d origin=%s\n", (const char *)sqlite3_column_text(t, 0),
+			     (const char *)sqlite3_column_text(t, 1), sqlite3_column_int(t, 2),
+			     (const char *)sqlite3_column_text(t, 3));
+	sqlite3_finalize(t);
+}
+
+static void store_sqlite__generated_schema_1__same_as_released(void **state)
+{
+	sqlite3 *a, *b;
+	struct sbuf da = { 0 }, db = { 0 };
+	char *gen = store_sqlite__schema_sql(1), *x, *y;
+
+	assert_non_null(gen);
+	assert_null(store_sqlite__schema_sql(2));
+	assert_int_equal(sqlite3_open(":memory:", &a), SQLITE_OK);
+	assert_int_equal(sqlite3_open(":memory:", &b), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(a, released_schema_1, NULL, NULL, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(b, gen, NULL, NULL, NULL), SQLITE_OK);
+	describe_schema(a, &da);
+	describe_schema(b, &db);
+	x = sbuf__take(&da, NULL);
+	y = sbuf__take(&db, NULL);
+	assert_string_equal(y, x);
+	free(x);
+	free(y);
+	free(gen);
+	sqlite3_close(a);
+	sqlite3_close(b);
+}
+
+/* Every column table: names unique within a record, fields inside the row, weights exist. */
+static void store_records__column_tables__consistent(void **state)
+{
+	const struct store_record *all[STORE_REC__N + 2];
+	static const size_t row_size[STORE_REC__N + 2] = {
+		sizeof(struct store_pod_stats_row), sizeof(struct store_req_stats_row),
+		sizeof(struct store_flow_row), sizeof(struct store_process_event_row),
+		sizeof(struct store_drop_row), sizeof(struct store_batch_row), sizeof(struct store_workload_row),
+	};
+
+	for (unsigned r = 0; r < STORE_REC__N; r++)
+		all[r] = &store_records[r];
+	all[STORE_REC__N] = &store_batch_record;
+	all[STORE_REC__N + 1] = &store_workload_record;
+	for (unsigned r = 0; r < STORE_REC__N + 2; r++) {
+		const struct store_record *rec = all[r];
+
+		assert_non_null(rec->name);
+		assert_true(rec->n_cols > 0);
+		for (unsigned i = 0; i < rec->n_cols; i++) {
+			const struct store_column *c = &rec->cols[i];
+
+			assert_true(c->offset < row_size[r]);
+			for (unsigned j = 0; j < i; j++)
+				assert_string_not_equal(rec->cols[j].name, c->name);
+			if (c->merge == STORE_M_MEAN_BY) {
+				bool found = false;
+
+				assert_non_null(c->weight);
+				for (unsigned j = 0; j < rec->n_cols; j++)
+					found |= !strcmp(rec->cols[j].name, c->weight);
+				assert_true(found);
+			} else {
+				assert_null(c->weight);
+			}
+		}
+	}
+	assert_string_equal(store_records[STORE_REC_POD_STATS].name, "pod_stats");
+	assert_string_equal(store_records[STORE_REC_POD_STATS].cols[11].name, "connect_us");
+	assert_string_equal(store_records[STORE_REC_POD_STATS].cols[11].weight, "connects");
+}
+
+/* Buckets sent out of order, repeated, empty, or many: stored as the dense sum would be. */
+static void store__hist_buckets_unsorted_and_repeated__stored_merged(void **state)
+{
+	struct store *s = open_store(0);
+	struct fixture f;
+	Podlens__V1__RequestStats__Bucket bk[40], *bkp[40];
+	uint64_t dense[HIST_BUCKETS] = { 0 }, got[HIST_BUCKETS] = { 0 };
+	static const unsigned few[] = { 30, 7, 30, 200, 0, 7 };
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	int rows = 0;
+
+	for (int round = 0; round < 2; round++) {
+		unsigned n = round ? 40 : 6;   /* 40: more than the insertion-sort path takes */
+
+		make_batch(&f, "a", (uint64_t)round + 1, T0 + round * 10000, "shop", "web", 0, 0, 200, 1);
+		f.rs.count = 0;
+		for (unsigned k = 0; k < n; k++) {
+			Podlens__V1__RequestStats__Bucket b = PODLENS__V1__REQUEST_STATS__BUCKET__INIT;
+
+			bk[k] = b;
+			bk[k].index = round ? (k * 37) % HIST_BUCKETS : few[k];
+			bk[k].count = k == 3 && !round ? 0 : k + 1;
+			bkp[k] = &bk[k];
+			dense[bk[k].index] += bk[k].count;
+			f.rs.count += bk[k].count;
+		}
+		f.rs.n_buckets = n;
+		f.rs.buckets = bkp;
+		assert_null(store__validate(&f.b));
+		assert_int_equal(add(s, &f, NULL), 0);
+	}
+	db = open_db();
+	assert_int_equal(sqlite3_prepare_v2(db, "SELECT hist FROM req_stats ORDER BY ts", -1, &st, NULL), SQLITE_OK);
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		const uint8_t *p = sqlite3_column_blob(st, 0);
+		int len = sqlite3_column_bytes(st, 0);
+
+		for (int o = 10; o < len; o += 10)    /* ascending, each index once */
+			assert_true((p[o] | p[o + 1] << 8) > (p[o - 10] | p[o - 9] << 8));
+		assert_int_equal(store_hist__decode(p, len, got), 0);
+		rows++;
+	}
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	assert_int_equal(rows, 2);
+	assert_memory_equal(got, dense, sizeof(dense));
+	store__close(s);
+}
+
+/* Drops summed per agent and reason; ringbuf counters named after their probe; zeros skipped. */
+static void store__drops__summed_per_agent_and_reason(void **state)
+{
+	struct store *s = open_store(0);
+	struct fixture f;
+	Podlens__V1__DropCounters d = PODLENS__V1__DROP_COUNTERS__INIT;
+	Podlens__V1__DropCounters__RingbufDropsEntry e = PODLENS__V1__DROP_COUNTERS__RINGBUF_DROPS_ENTRY__INIT, *ep = &e;
+	struct sbuf out = { 0 };
+	char *txt;
+
+	d.l7_parse_errors = 3;
+	d.n_ringbuf_drops = 1;
+	d.ringbuf_drops = &ep;
+	e.key = (char *)"tcp";
+	e.value = 2;
+	for (int i = 0; i < 2; i++) {
+		make_batch(&f, "a1", (uint64_t)i + 1, T0 + i * 10000, "shop", "web", 1, 10, 200, 1);
+		f.b.drops = &d;
+		assert_int_equal(add(s, &f, NULL), 0);
+	}
+	assert_int_equal(store__drops(s, 10, drop_line, &out), 0);
+	txt = sbuf__take(&out, NULL);
+	assert_string_equal(txt, "a1 l7_parse_errors 6\na1 ringbuf_tcp 4\n");
+	free(txt);
+	store__close(s);
+}
+
+/* A connection seen from both ends is one edge with the larger report; inbound unknown clients
+ * are grouped by address. */
+static void query__edges__both_ends_merged_and_unknown_clients_by_address(void **state)
+{
+	struct store *s = open_store(0);
+	struct fixture f;
+	Podlens__V1__Flow fl[3], *flp[3];
+	Podlens__V1__Workload web = PODLENS__V1__WORKLOAD__INIT, db = PODLENS__V1__WORKLOAD__INIT;
+	uint8_t a1[4] = { 10, 0, 0, 1 }, a2[4] = { 10, 0, 0, 2 }, a9[4] = { 192, 168, 0, 9 };
+	struct sbuf out = { 0 };
+	char *j;
+
+	web.namespace_ = (char *)"shop";
+	web.pod = (char *)"web";
+	db.namespace_ = (char *)"shop";
+	db.pod = (char *)"db";
+	for (int i = 0; i < 3; i++) {
+		Podlens__V1__Flow x = PODLENS__V1__FLOW__INIT;
+
+		fl[i] = x;
+		flp[i] = &fl[i];
+		fl[i].connections = 1;
+	}
+	/* web -> db as the client saw it, and as the server saw it (a bit more), plus an outsider */
+	fl[0].local = &web; fl[0].remote = &db; fl[0].direction = PODLENS__V1__FLOW__DIRECTION__DIRECTION_OUTBOUND;
+	fl[0].local_addr = (ProtobufCBinaryData){ 4, a1 }; fl[0].remote_addr = (ProtobufCBinaryData){ 4, a2 };
+	fl[0].remote_port = 5432; fl[0].tx_bytes = 100; fl[0].rx_bytes = 50;
+	fl[1].local = &db; fl[1].remote = &web; fl[1].direction = PODLENS__V1__FLOW__DIRECTION__DIRECTION_INBOUND;
+	fl[1].local_addr = (ProtobufCBinaryData){ 4, a2 }; fl[1].remote_addr = (ProtobufCBinaryData){ 4, a1 };
+	fl[1].local_port = 5432; fl[1].remote_port = 40000; fl[1].rx_bytes = 120; fl[1].tx_bytes = 50;
+	fl[2].local = &db; fl[2].direction = PODLENS__V1__FLOW__DIRECTION__DIRECTION_INBOUND;
+	fl[2].local_addr = (ProtobufCBinaryData){ 4, a2 }; fl[2].remote_addr = (ProtobufCBinaryData){ 4, a9 };
+	fl[2].local_port = 5432; fl[2].remote_port = 51000; fl[2].rx_bytes = 7;
+	make_batch(&f, "a1", 1, T0, "shop", "web", 1, 10, 200, 1);
+	f.b.n_flows = 3;
+	f.b.flows = flp;
+	assert_null(store__validate(&f.b));
+	assert_int_equal(add(s, &f, NULL), 0);
+	assert_int_equal(query__edges_json(s, "shop", NULL, false, T0, T0 + 10000, &out), 0);
+	j = sbuf__take(&out, NULL);
+	assert_non_null(strstr(j, "{\"src\":\"shop/web\",\"dst\":\"shop/db\",\"src_namespace\":\"shop\","
+				  "\"dst_namespace\":\"shop\",\"bytes\":170,\"connections\":1}"));
+	assert_non_null(strstr(j, "{\"src\":\"192.168.0.9\",\"dst\":\"shop/db\",\"src_namespace\":\"\","
+				  "\"dst_namespace\":\"shop\",\"bytes\":7,\"connections\":1}"));
+	free(j);
+	assert_int_equal(query__edges_json(s, "payments", NULL, false, T0, T0 + 10000, &out), 0);
+	j = sbuf__take(&out, NULL);
+	assert_string_equal(j, "{\"edges\":[]}");
+	free(j);
+	store__close(s);
+}
+
+/* Routes: server and client sides apart, gRPC errors by status, most requests first. */
+static void query__routes__sides_protocols_and_errors(void **state)
+{
+	struct store *s = open_store(0);
+	struct fixture f;
+	struct sbuf out = { 0 };
+	struct pod_row *rows;
+	char *j;
+
+	make_batch(&f, "a", 1, T0, "shop", "web", 10, 1000, 200, 1);
+	assert_int_equal(add(s, &f, NULL), 0);
+	make_batch(&f, "a", 2, T0, "shop", "web", 4, 2000, 14, 1);
+	f.rs.protocol = PODLENS__V1__REQUEST_STATS__PROTOCOL__PROTOCOL_GRPC;
+	f.rs.direction = PODLENS__V1__REQUEST_STATS__DIRECTION__DIRECTION_CLIENT;
+	f.rs.method = (char *)"Get";
+	f.rs.route = (char *)"/x.Y/Get";
+	assert_int_equal(add(s, &f, NULL), 0);
+	assert_int_equal(query__routes_json(s, "shop", "web", T0, T0 + 10000, &out), 0);
+	j = sbuf__take(&out, NULL);
+	assert_non_null(strstr(j, "{\"routes\":[{\"direction\":\"server\",\"protocol\":\"http1\",\"method\":\"GET\","
+				  "\"route\":\"/x\",\"status\":200,\"count\":10,\"req_per_s\":1,\"mean_us\":1000,"));
+	assert_non_null(strstr(j, "},{\"direction\":\"client\",\"protocol\":\"grpc\",\"method\":\"Get\","
+				  "\"route\":\"/x.Y/Get\",\"status\":14,\"count\":4,"));
+	free(j);
+	assert_int_equal(query__routes_json(s, "shop", "nope", T0, T0 + 10000, &out), -ENOENT);
+	sbuf__free(&out);
+	assert_int_equal(query__pods(s, "shop", T0, T0 + 10000, &rows), 1);
+	assert_int_equal(rows[0].requests, 10);
+	assert_int_equal(rows[0].errors, 0);
+	assert_int_equal(rows[0].client_requests, 4);
+	assert_int_equal(rows[0].client_errors, 4);      /* gRPC status 14 */
+	assert_true(rows[0].p50_us >= 960 && rows[0].p50_us < 1024);
+	free(rows);
+	store__close(s);
 }
 
 static void hist_blob__roundtrip(void **state)
@@ -343,6 +697,12 @@ int main(void)
 		cmocka_unit_test_setup_teardown(store__retention__old_rows_and_dedup_keys_deleted, setup, teardown),
 		cmocka_unit_test_setup_teardown(store__schema__versioned_and_newer_database_refused, setup, teardown),
 		cmocka_unit_test(hist_blob__roundtrip),
+		cmocka_unit_test(store_sqlite__generated_schema_1__same_as_released),
+		cmocka_unit_test(store_records__column_tables__consistent),
+		cmocka_unit_test_setup_teardown(store__hist_buckets_unsorted_and_repeated__stored_merged, setup, teardown),
+		cmocka_unit_test_setup_teardown(store__drops__summed_per_agent_and_reason, setup, teardown),
+		cmocka_unit_test_setup_teardown(query__edges__both_ends_merged_and_unknown_clients_by_address, setup, teardown),
+		cmocka_unit_test_setup_teardown(query__routes__sides_protocols_and_errors, setup, teardown),
 		cmocka_unit_test_setup_teardown(tokens__scoped_file__matches_and_allows, setup, teardown),
 		cmocka_unit_test(sbuf__json_escapes_controls_quotes_and_bad_utf8),
 	};
