@@ -14,7 +14,9 @@
 #define EVLOOP_BATCH 64
 
 struct file_ev {
-	unsigned mask;               /* 0: not registered */
+	bool used;
+	unsigned mask;
+	uint32_t gen;                /* of this registration: tells a reused fd from its predecessor */
 	evloop_file_fn *fn;
 	void *data;
 };
@@ -34,8 +36,15 @@ struct evloop {
 	int nfiles;
 	struct timer *timers;        /* unordered: a loop has a handful */
 	long long next_id;
+	uint32_t next_gen;
 	uint64_t armed_ms;           /* when the timerfd fires; 0: disarmed */
 };
+
+/* epoll data: the fd and the generation of its registration */
+static uint64_t ev_key(int fd, uint32_t gen)
+{
+	return (uint64_t)gen << 32 | (uint32_t)fd;
+}
 
 static uint32_t to_epoll(unsigned mask)
 {
@@ -136,7 +145,8 @@ static void timerfd_drain(struct evloop *l, int fd, unsigned events, void *data)
 
 int evloop__add(struct evloop *l, int fd, unsigned mask, evloop_file_fn *fn, void *data)
 {
-	struct epoll_event ev = { .events = to_epoll(mask), .data.fd = fd };
+	struct epoll_event ev = { .events = to_epoll(mask) };
+	uint32_t gen;
 
 	if (fd < 0)
 		return -EBADF;
@@ -153,32 +163,34 @@ int evloop__add(struct evloop *l, int fd, unsigned mask, evloop_file_fn *fn, voi
 		l->files = nf;
 		l->nfiles = n;
 	}
-	if (l->files[fd].mask)
+	if (l->files[fd].used)
 		return -EEXIST;
+	gen = ++l->next_gen;
+	ev.data.u64 = ev_key(fd, gen);
 	if (epoll_ctl(l->epfd, EPOLL_CTL_ADD, fd, &ev) < 0)
 		return -errno;
-	/* a registration with an empty mask still exists: keep a bit set */
-	l->files[fd] = (struct file_ev){ .mask = mask | 0x80000000u, .fn = fn, .data = data };
+	l->files[fd] = (struct file_ev){ .used = true, .mask = mask, .gen = gen, .fn = fn, .data = data };
 	return 0;
 }
 
 int evloop__set(struct evloop *l, int fd, unsigned mask)
 {
-	struct epoll_event ev = { .events = to_epoll(mask), .data.fd = fd };
+	struct epoll_event ev = { .events = to_epoll(mask) };
 
-	if (fd < 0 || fd >= l->nfiles || !l->files[fd].mask)
+	if (fd < 0 || fd >= l->nfiles || !l->files[fd].used)
 		return -ENOENT;
-	if ((l->files[fd].mask & ~0x80000000u) == mask)
+	if (l->files[fd].mask == mask)
 		return 0;
+	ev.data.u64 = ev_key(fd, l->files[fd].gen);
 	if (epoll_ctl(l->epfd, EPOLL_CTL_MOD, fd, &ev) < 0)
 		return -errno;
-	l->files[fd].mask = mask | 0x80000000u;
+	l->files[fd].mask = mask;
 	return 0;
 }
 
 void evloop__del(struct evloop *l, int fd)
 {
-	if (fd < 0 || fd >= l->nfiles || !l->files[fd].mask)
+	if (fd < 0 || fd >= l->nfiles || !l->files[fd].used)
 		return;
 	epoll_ctl(l->epfd, EPOLL_CTL_DEL, fd, NULL);
 	l->files[fd] = (struct file_ev){ 0 };
@@ -192,10 +204,11 @@ int evloop__poll(struct evloop *l, int timeout_ms)
 	if (n < 0)
 		return errno == EINTR ? 0 : -errno;
 	for (int i = 0; i < n; i++) {
-		int fd = evs[i].data.fd;
+		int fd = (int)(uint32_t)evs[i].data.u64;
+		uint32_t gen = (uint32_t)(evs[i].data.u64 >> 32);
 
-		/* removed by an earlier callback of this batch: its events are stale */
-		if (fd >= l->nfiles || !l->files[fd].mask)
+		/* removed (and maybe its number reused) by an earlier callback of this batch: stale */
+		if (fd >= l->nfiles || !l->files[fd].used || l->files[fd].gen != gen)
 			continue;
 		l->files[fd].fn(l, fd, from_epoll(evs[i].events), l->files[fd].data);
 	}

@@ -6,8 +6,9 @@
  * is due (timers share one timerfd in the set), so a loop can sit inside another loop's epoll set.
  * evloop__poll(l, 0) then does one non-blocking batch; evloop__poll(l, -1) blocks until work.
  *
- * Registrations live in a table indexed by fd (as in ae.c): an fd removed while a batch is being
- * dispatched gets none of that batch's remaining events, so a callback may close any fd. */
+ * Registrations live in a table indexed by fd (as in ae.c), each with a generation: an fd removed
+ * while a batch is being dispatched gets none of that batch's remaining events, even when its
+ * number is reused at once (accept), so a callback may close any fd. */
 #ifndef PODLENS_LIB_EVLOOP_H
 #define PODLENS_LIB_EVLOOP_H
 

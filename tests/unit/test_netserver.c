@@ -121,6 +121,51 @@ static void evloop__fd_removed_during_batch__gets_no_stale_event(void **state)
 	evloop__free(l);
 }
 
+static void on_event_count(struct evloop *l, int fd, unsigned events, void *data)
+{
+	(*(int *)data)++;
+}
+
+struct reuse {
+	int fds[2][2];
+	int first_calls, newcomer_calls, spare[2];
+};
+
+/* The first callback closes the other socket and puts a fresh, idle one on its fd number. */
+static void on_readable_reuse_other(struct evloop *l, int fd, unsigned events, void *data)
+{
+	struct reuse *r = data;
+	int other = fd == r->fds[0][0] ? r->fds[1][0] : r->fds[0][0];
+
+	r->first_calls++;
+	evloop__del(l, other);
+	assert_int_equal(dup2(r->spare[0], other), other);
+	assert_int_equal(evloop__add(l, other, EVLOOP_READ, on_event_count, &r->newcomer_calls), 0);
+}
+
+static void evloop__fd_number_reused_during_batch__newcomer_gets_no_stale_event(void **state)
+{
+	struct evloop *l = evloop__new();
+	struct reuse r = { 0 };
+
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, r.spare), 0);
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, r.fds[i]), 0);
+		assert_int_equal(evloop__add(l, r.fds[i][0], EVLOOP_READ, on_readable_reuse_other, &r), 0);
+		assert_int_equal(write(r.fds[i][1], "x", 1), 1);
+	}
+	assert_int_equal(evloop__poll(l, 100), 2);
+	assert_int_equal(r.first_calls, 1);
+	assert_int_equal(r.newcomer_calls, 0);            /* nothing to read on the newcomer */
+	for (int i = 0; i < 2; i++) {
+		close(r.fds[i][0]);
+		close(r.fds[i][1]);
+	}
+	close(r.spare[0]);
+	close(r.spare[1]);
+	evloop__free(l);
+}
+
 static void on_event_record(struct evloop *l, int fd, unsigned events, void *data)
 {
 	*(unsigned *)data = events;
@@ -379,6 +424,7 @@ int main(void)
 		cmocka_unit_test(evloop__timer_returning_negative__runs_once),
 		cmocka_unit_test(evloop__timer_deleted__never_runs),
 		cmocka_unit_test(evloop__fd_removed_during_batch__gets_no_stale_event),
+		cmocka_unit_test(evloop__fd_number_reused_during_batch__newcomer_gets_no_stale_event),
 		cmocka_unit_test(evloop__set_mask__reports_write_then_nothing),
 		cmocka_unit_test(listen__addresses__parsed_and_loopback_known),
 		cmocka_unit_test(netserver__lines_split_across_segments__echoed_in_order),
