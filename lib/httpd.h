@@ -47,8 +47,9 @@ struct httpd_opts {
 	unsigned idle_ms;           /* default 30000 */
 };
 
-/* addr (see netserver__listen): "127.0.0.1:9464", "0.0.0.0:9464", "[::1]:80", "[::]:80", ":9464" (all addresses);
- * port 0 picks a free port (see httpd__port). opts may be NULL. NULL and errno on error. */
+/* addr (see netserver__listen): "127.0.0.1:9464", "0.0.0.0:9464", "[::1]:80", "[::]:80",
+ * ":9464" (all addresses); port 0 picks a free port (see httpd__port). opts may be NULL.
+ * NULL and errno on error. */
 struct httpd *httpd__new(const char *addr, httpd_handler_fn handler, void *ctx,
 			 const struct httpd_opts *opts);
 void httpd__free(struct httpd *h);

@@ -448,7 +448,7 @@ static bool conn_expired(const struct netserver *s, const struct netconn *c, uin
 	return now - c->last_ms >= s->opts.idle_ms;
 }
 
-/* Sweep at least twice per idle period, at most once a second. */
+/* Sweep at least once a second, and twice per idle period when that is shorter. */
 static unsigned sweep_tick(const struct netserver *s)
 {
 	return s->opts.idle_ms / 2 < 1000 ? s->opts.idle_ms / 2 + 1 : 1000;
