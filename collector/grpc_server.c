@@ -2,25 +2,17 @@
 
 #include <errno.h>
 #include <stdarg.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
-#include <sys/epoll.h>
-#include <sys/socket.h>
-#include <sys/timerfd.h>
-#include <time.h>
-#include <unistd.h>
 
 #include <nghttp2/nghttp2.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
 #include "lib/grpc.h"
-#include "lib/httpd.h"
 #include "lib/log.h"
+#include "lib/netserver.h"
 
 struct conn;
 
@@ -42,43 +34,47 @@ struct stream {
 	struct stream *prev, *next;
 };
 
+/* The HTTP/2 side of a connection; the socket side is its netconn (NULL for grpc_server__feed). */
 struct conn {
-	int fd;
+	struct netconn *nc;
 	SSL *ssl;
 	bool handshaking;
 	nghttp2_session *h2;
 	struct grpc_server *srv;
-	uint8_t *out;
-	size_t out_len, out_off, out_cap;
-	bool want_out;       /* registered for EPOLLOUT */
 	bool dead;
-	uint64_t last_ms;
 	struct stream *streams;
-	struct conn *prev, *next;
 };
 
 struct grpc_server {
-	int epfd, lfd, tfd, port;
-	bool loopback;
+	struct netserver *ns;
 	SSL_CTX *tls;
 	struct grpc_server_opts opts;
 	struct grpc_server_ops ops;
 	void *ctx;
 	nghttp2_session_callbacks *cbs;
 	nghttp2_option *h2opt;
-	struct conn *conns;
-	unsigned nconns;
 	struct grpc_server_stats st;
 };
 
-static char tag_listen, tag_timer;
-
-static uint64_t now_ms(void)
+/* Every connection, or only the one grpc_server__feed made. */
+static struct conn *conn_first(struct grpc_server *s, struct conn *only)
 {
-	struct timespec ts;
+	struct netconn *nc;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	if (only)
+		return only;
+	nc = netserver__first(s->ns);
+	return nc ? netconn__data(nc) : NULL;
+}
+
+static struct conn *conn_next(struct conn *c, struct conn *only)
+{
+	struct netconn *nc;
+
+	if (only)
+		return NULL;
+	nc = netconn__next(c->nc);
+	return nc ? netconn__data(nc) : NULL;
 }
 
 /* ------------------------------------------------------------------ streams */
@@ -374,53 +370,59 @@ static bool handle_stream(struct conn *c, struct stream *st)
 
 /* ------------------------------------------------------------------ connection I/O */
 
-static void conn_close(struct grpc_server *s, struct conn *c)
+/* Frees the HTTP/2 side; the netconn (if any) is closed by the caller or is closing. */
+static void conn_free(struct conn *c)
 {
-	if (c->fd >= 0) {
-		epoll_ctl(s->epfd, EPOLL_CTL_DEL, c->fd, NULL);
-		close(c->fd);
-	}
 	if (c->h2)
 		nghttp2_session_del(c->h2);   /* frees streams via on_stream_close */
 	while (c->streams)
 		stream_free(c->streams);
 	if (c->ssl)
 		SSL_free(c->ssl);
-	if (c->prev)
-		c->prev->next = c->next;
-	else if (s->conns == c)
-		s->conns = c->next;
-	if (c->next)
-		c->next->prev = c->prev;
-	if (c->fd >= 0) {
-		s->nconns--;
-		s->st.conns_open = s->nconns;
-	}
-	free(c->out);
 	free(c);
 }
 
-static void conn_events(struct grpc_server *s, struct conn *c, bool out)
+static ssize_t tls_recv(void *io_ctx, void *buf, size_t n)
 {
-	struct epoll_event ev = { .events = EPOLLIN | (out ? EPOLLOUT : 0), .data.ptr = c };
+	struct conn *c = io_ctx;
+	int r = SSL_read(c->ssl, buf, (int)n), e;
 
-	if (c->fd < 0 || c->want_out == out)
-		return;
-	c->want_out = out;
-	epoll_ctl(s->epfd, EPOLL_CTL_MOD, c->fd, &ev);
+	if (r > 0)
+		return r;
+	e = SSL_get_error(c->ssl, r);
+	if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
+		return -EAGAIN;
+	ERR_clear_error();
+	return -EPROTO;                       /* close_notify or error */
 }
 
-/* Move nghttp2's pending output into c->out and write it. Marks c->dead on write errors or when
- * the session is finished. */
+static ssize_t tls_send(void *io_ctx, const void *buf, size_t n)
+{
+	struct conn *c = io_ctx;
+	int r = SSL_write(c->ssl, buf, (int)n), e;
+
+	if (r > 0)
+		return r;
+	e = SSL_get_error(c->ssl, r);
+	if (e == SSL_ERROR_WANT_WRITE || e == SSL_ERROR_WANT_READ)
+		return -EAGAIN;
+	return -EPROTO;
+}
+
+static const struct netconn_io tls_io = { .recv = tls_recv, .send = tls_send };
+
+/* Move nghttp2's pending output into the connection's buffer and write it. Marks c->dead on
+ * write errors or when the session is finished. */
 static void conn_flush(struct grpc_server *s, struct conn *c)
 {
 	if (!c->h2)
 		return;
 	for (;;) {
 		/* fill */
-		while (c->out_len - c->out_off < 65536) {
+		while (!c->nc || netconn__out_pending(c->nc) < 65536) {
 			const uint8_t *data;
 			ssize_t n = nghttp2_session_mem_send(c->h2, &data);
+			void *p;
 
 			if (n < 0) {
 				c->dead = true;
@@ -428,70 +430,29 @@ static void conn_flush(struct grpc_server *s, struct conn *c)
 			}
 			if (n == 0)
 				break;
-			if (c->out_len + (size_t)n > c->out_cap) {
-				size_t ncap = c->out_cap ? c->out_cap : 16384;
-				uint8_t *nb;
-
-				if (c->out_off) {
-					memmove(c->out, c->out + c->out_off, c->out_len - c->out_off);
-					c->out_len -= c->out_off;
-					c->out_off = 0;
-				}
-				while (ncap < c->out_len + (size_t)n)
-					ncap *= 2;
-				nb = realloc(c->out, ncap);
-				if (!nb) {
-					c->dead = true;
-					return;
-				}
-				c->out = nb;
-				c->out_cap = ncap;
+			if (!c->nc)
+				continue;             /* fuzz hook: discard */
+			p = netconn__out_reserve(c->nc, (size_t)n);
+			if (!p) {
+				c->dead = true;
+				return;
 			}
-			memcpy(c->out + c->out_len, data, (size_t)n);
-			c->out_len += (size_t)n;
+			memcpy(p, data, (size_t)n);
 		}
-		if (c->out_off == c->out_len)
+		if (!c->nc || !netconn__out_pending(c->nc))
 			break;
-		if (c->fd < 0) {              /* fuzz hook: discard */
-			c->out_off = c->out_len = 0;
-			continue;
-		}
 		/* write */
-		while (c->out_off < c->out_len) {
-			ssize_t w;
+		int err = netconn__flush(c->nc);
 
-			if (c->ssl) {
-				int r = SSL_write(c->ssl, c->out + c->out_off, (int)(c->out_len - c->out_off));
-
-				if (r <= 0) {
-					int e = SSL_get_error(c->ssl, r);
-
-					if (e == SSL_ERROR_WANT_WRITE || e == SSL_ERROR_WANT_READ) {
-						conn_events(s, c, true);
-						return;
-					}
-					c->dead = true;
-					return;
-				}
-				w = r;
-			} else {
-				w = send(c->fd, c->out + c->out_off, c->out_len - c->out_off, MSG_NOSIGNAL);
-				if (w < 0) {
-					if (errno == EINTR)
-						continue;
-					if (errno == EAGAIN || errno == EWOULDBLOCK) {
-						conn_events(s, c, true);
-						return;
-					}
-					c->dead = true;
-					return;
-				}
-			}
-			c->out_off += (size_t)w;
+		if (err == -EAGAIN)
+			return;
+		if (err < 0) {
+			c->dead = true;
+			return;
 		}
-		c->out_off = c->out_len = 0;
 	}
-	conn_events(s, c, false);
+	if (c->nc)
+		netconn__want(c->nc, true, false);
 	if (!nghttp2_session_want_read(c->h2) && !nghttp2_session_want_write(c->h2))
 		c->dead = true;
 }
@@ -527,7 +488,7 @@ static void conn_read(struct grpc_server *s, struct conn *c)
 {
 	uint8_t buf[16384];
 
-	c->last_ms = now_ms();
+	netconn__touch(c->nc);
 	if (c->ssl && c->handshaking) {
 		int r = SSL_accept(c->ssl);
 
@@ -535,11 +496,11 @@ static void conn_read(struct grpc_server *s, struct conn *c)
 			int e = SSL_get_error(c->ssl, r);
 
 			if (e == SSL_ERROR_WANT_READ) {
-				conn_events(s, c, false);
+				netconn__want(c->nc, true, false);
 				return;
 			}
 			if (e == SSL_ERROR_WANT_WRITE) {
-				conn_events(s, c, true);
+				netconn__want(c->nc, true, true);
 				return;
 			}
 			log_debug("grpc: tls handshake failed");
@@ -555,34 +516,13 @@ static void conn_read(struct grpc_server *s, struct conn *c)
 		}
 	}
 	for (int rounds = 0; rounds < 64 && !c->dead; rounds++) {
-		ssize_t n;
+		ssize_t n = netconn__recv(c->nc, buf, sizeof(buf));
 
-		if (c->ssl) {
-			int r = SSL_read(c->ssl, buf, sizeof(buf));
-
-			if (r <= 0) {
-				int e = SSL_get_error(c->ssl, r);
-
-				if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
-					break;
-				ERR_clear_error();
-				c->dead = true;   /* close_notify or error */
-				break;
-			}
-			n = r;
-		} else {
-			n = recv(c->fd, buf, sizeof(buf), 0);
-			if (n < 0) {
-				if (errno == EINTR)
-					continue;
-				if (errno != EAGAIN && errno != EWOULDBLOCK)
-					c->dead = true;
-				break;
-			}
-			if (n == 0) {
-				c->dead = true;
-				break;
-			}
+		if (n == -EAGAIN)
+			break;
+		if (n < 0) {
+			c->dead = true;   /* closed by the peer, close_notify or error */
+			break;
 		}
 		conn_input(c, buf, (size_t)n);
 	}
@@ -593,7 +533,7 @@ static void run_round(struct grpc_server *s, struct conn *only)
 {
 	unsigned handled = 0;
 
-	for (struct conn *c = only ? only : s->conns; c; c = only ? NULL : c->next) {
+	for (struct conn *c = conn_first(s, only); c; c = conn_next(c, only)) {
 		if (c->dead || !c->h2)
 			continue;
 		for (struct stream *st = c->streams; st; st = st->next) {
@@ -608,7 +548,7 @@ static void run_round(struct grpc_server *s, struct conn *only)
 		}
 	}
 	if (handled && s->ops.round_end && s->ops.round_end(s->ctx) < 0) {
-		for (struct conn *c = only ? only : s->conns; c; c = only ? NULL : c->next)
+		for (struct conn *c = conn_first(s, only); c; c = conn_next(c, only))
 			for (struct stream *st = c->streams; st; st = st->next)
 				if (st->ready && !st->answered && st->reply.status == GRPC_OK) {
 					free(st->reply.body);
@@ -617,7 +557,7 @@ static void run_round(struct grpc_server *s, struct conn *only)
 					set_err(&st->reply, GRPC_UNAVAILABLE, "storage commit failed");
 				}
 	}
-	for (struct conn *c = only ? only : s->conns; c; c = only ? NULL : c->next) {
+	for (struct conn *c = conn_first(s, only); c; c = conn_next(c, only)) {
 		if (c->dead || !c->h2)
 			continue;
 		for (struct stream *st = c->streams; st; st = st->next) {
@@ -630,131 +570,77 @@ static void run_round(struct grpc_server *s, struct conn *only)
 	}
 }
 
-static void accept_all(struct grpc_server *s)
+/* ------------------------------------------------------------------ netserver hooks */
+
+static int on_open(void *ctx, struct netconn *nc)
 {
-	for (;;) {
-		int fd = accept4(s->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC), one = 1;
-		struct conn *c;
+	struct grpc_server *s = ctx;
+	struct conn *c = calloc(1, sizeof(*c));
 
-		if (fd < 0)
-			return;
-		if (s->nconns >= s->opts.max_conns) {
-			s->st.conns_rejected++;
-			close(fd);
-			continue;
+	if (!c)
+		return -ENOMEM;
+	c->nc = nc;
+	c->srv = s;
+	if (s->tls) {
+		c->ssl = SSL_new(s->tls);
+		if (!c->ssl || SSL_set_fd(c->ssl, netconn__fd(nc)) != 1) {
+			conn_free(c);
+			return -EPROTO;
 		}
-		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-		c = calloc(1, sizeof(*c));
-		if (!c) {
-			close(fd);
-			continue;
-		}
-		c->fd = fd;
-		c->srv = s;
-		c->last_ms = now_ms();
-		if (s->tls) {
-			c->ssl = SSL_new(s->tls);
-			if (!c->ssl || SSL_set_fd(c->ssl, fd) != 1) {
-				if (c->ssl)
-					SSL_free(c->ssl);
-				free(c);
-				close(fd);
-				continue;
-			}
-			c->handshaking = true;
-		} else if (session_start(s, c) < 0) {
-			free(c);
-			close(fd);
-			continue;
-		}
-		struct epoll_event ev = { .events = EPOLLIN, .data.ptr = c };
-
-		if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
-			if (c->h2)
-				nghttp2_session_del(c->h2);
-			if (c->ssl)
-				SSL_free(c->ssl);
-			free(c);
-			close(fd);
-			continue;
-		}
-		c->next = s->conns;
-		if (s->conns)
-			s->conns->prev = c;
-		s->conns = c;
-		s->nconns++;
-		s->st.conns_accepted++;
-		s->st.conns_open = s->nconns;
-		if (c->h2)
-			conn_flush(s, c);     /* server preface (SETTINGS) */
+		c->handshaking = true;
+		netconn__set_io(nc, &tls_io, c);
+	} else if (session_start(s, c) < 0) {
+		conn_free(c);
+		return -ENOMEM;
 	}
+	netconn__set_data(nc, c);
+	if (c->h2)
+		conn_flush(s, c);     /* server preface (SETTINGS) */
+	return 0;
 }
 
-static bool conn_alive(struct grpc_server *s, struct conn *c)
+static void on_io(void *ctx, struct netconn *nc, unsigned events)
 {
-	for (struct conn *x = s->conns; x; x = x->next)
-		if (x == c)
-			return true;
-	return false;
+	struct grpc_server *s = ctx;
+	struct conn *c = netconn__data(nc);
+
+	if (c->dead)
+		return;
+	if (events & EVLOOP_WRITE) {
+		if (c->handshaking)
+			conn_read(s, c);
+		else
+			conn_flush(s, c);
+	}
+	if (events & (EVLOOP_READ | EVLOOP_ERROR))
+		conn_read(s, c);
+}
+
+static void on_close(void *ctx, struct netconn *nc)
+{
+	conn_free(netconn__data(nc));
+}
+
+/* After each batch of events: the round, then every connection's output; dead ones close. */
+static void on_batch_end(void *ctx)
+{
+	struct grpc_server *s = ctx;
+
+	run_round(s, NULL);
+	for (struct netconn *nc = netserver__first(s->ns), *nx; nc; nc = nx) {
+		struct conn *c = netconn__data(nc);
+
+		nx = netconn__next(nc);
+		if (!c->dead)
+			conn_flush(s, c);
+		if (c->dead)
+			netconn__close(nc);
+	}
 }
 
 int grpc_server__process(struct grpc_server *s)
 {
-	struct epoll_event evs[64];
-	bool timer = false;
-	int n;
-
-	for (int round = 0; round < 8; round++) {
-		n = epoll_wait(s->epfd, evs, 64, 0);
-		if (n < 0)
-			return errno == EINTR ? 0 : -errno;
-		if (n == 0)
-			break;
-		for (int i = 0; i < n; i++) {
-			struct conn *c = evs[i].data.ptr;
-
-			if (evs[i].data.ptr == &tag_listen) {
-				accept_all(s);
-				continue;
-			}
-			if (evs[i].data.ptr == &tag_timer) {
-				uint64_t x;
-
-				if (read(s->tfd, &x, sizeof(x)) < 0 && errno != EAGAIN)
-					log_debug("grpc: timerfd: %s", strerror(errno));
-				timer = true;
-				continue;
-			}
-			if (!conn_alive(s, c) || c->dead)
-				continue;
-			if (evs[i].events & EPOLLOUT) {
-				if (c->handshaking)
-					conn_read(s, c);
-				else
-					conn_flush(s, c);
-			}
-			if (evs[i].events & (EPOLLIN | EPOLLERR | EPOLLHUP))
-				conn_read(s, c);
-		}
-		run_round(s, NULL);
-		for (struct conn *c = s->conns, *nx; c; c = nx) {
-			nx = c->next;
-			if (!c->dead)
-				conn_flush(s, c);
-			if (c->dead)
-				conn_close(s, c);
-		}
-	}
-	if (timer) {
-		uint64_t now = now_ms();
-
-		for (struct conn *c = s->conns, *nx; c; c = nx) {
-			nx = c->next;
-			if (now - c->last_ms >= s->opts.idle_ms)
-				conn_close(s, c);
-		}
-	}
-	return 0;
+	return netserver__process(s->ns);
 }
 
 int grpc_server__feed(struct grpc_server *s, const uint8_t *data, size_t len)
@@ -764,7 +650,6 @@ int grpc_server__feed(struct grpc_server *s, const uint8_t *data, size_t len)
 
 	if (!c)
 		return -ENOMEM;
-	c->fd = -1;
 	c->srv = s;
 	if (session_start(s, c) < 0) {
 		free(c);
@@ -776,7 +661,7 @@ int grpc_server__feed(struct grpc_server *s, const uint8_t *data, size_t len)
 		conn_flush(s, c);
 	}
 	rc = c->dead ? -EPROTO : 0;
-	conn_close(s, c);
+	conn_free(c);
 	return rc;
 }
 
@@ -804,13 +689,13 @@ struct grpc_server *grpc_server__new(const struct grpc_server_opts *opts,
 				     const struct grpc_server_ops *ops, void *ctx)
 {
 	struct grpc_server *s = calloc(1, sizeof(*s));
-	struct sockaddr_storage ss;
-	socklen_t sl = sizeof(ss);
+	struct netserver_ops nops = {
+		.open = on_open, .io = on_io, .close = on_close, .batch_end = on_batch_end,
+	};
 	int err = -ENOMEM;
 
 	if (!s)
 		return NULL;
-	s->epfd = s->lfd = s->tfd = -1;
 	s->opts = *opts;
 	s->ops = *ops;
 	s->ctx = ctx;
@@ -850,27 +735,13 @@ struct grpc_server *grpc_server__new(const struct grpc_server_opts *opts,
 	/* libcurl 7.88 sends RST_STREAM after every finished stream (TOOLCHAIN-FACTS.md) */
 	nghttp2_option_set_stream_reset_rate_limit(s->h2opt, 1ULL << 30, 1ULL << 30);
 
-	s->lfd = httpd__listen(opts->addr, 256, &s->loopback);
-	if (s->lfd < 0) {
-		err = s->lfd;
-		goto fail;
-	}
-	if (getsockname(s->lfd, (struct sockaddr *)&ss, &sl) == 0)
-		s->port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
-							 : ((struct sockaddr_in *)&ss)->sin_port);
-	s->epfd = epoll_create1(EPOLL_CLOEXEC);
-	s->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-	if (s->epfd < 0 || s->tfd < 0) {
-		err = -errno;
-		goto fail;
-	}
-	struct itimerspec its = { .it_interval = { 1, 0 }, .it_value = { 1, 0 } };
-	struct epoll_event el = { .events = EPOLLIN, .data.ptr = &tag_listen };
-	struct epoll_event et = { .events = EPOLLIN, .data.ptr = &tag_timer };
+	struct netserver_opts no = {
+		.name = "grpc", .backlog = 256, .max_conns = s->opts.max_conns,
+		.idle_ms = s->opts.idle_ms, .rounds = 8,
+	};
 
-	if (timerfd_settime(s->tfd, 0, &its, NULL) < 0 ||
-	    epoll_ctl(s->epfd, EPOLL_CTL_ADD, s->lfd, &el) < 0 ||
-	    epoll_ctl(s->epfd, EPOLL_CTL_ADD, s->tfd, &et) < 0) {
+	s->ns = netserver__new(opts->addr, &no, &nops, s);
+	if (!s->ns) {
 		err = -errno;
 		goto fail;
 	}
@@ -885,14 +756,7 @@ void grpc_server__free(struct grpc_server *s)
 {
 	if (!s)
 		return;
-	while (s->conns)
-		conn_close(s, s->conns);
-	if (s->lfd >= 0)
-		close(s->lfd);
-	if (s->tfd >= 0)
-		close(s->tfd);
-	if (s->epfd >= 0)
-		close(s->epfd);
+	netserver__free(s->ns);
 	if (s->cbs)
 		nghttp2_session_callbacks_del(s->cbs);
 	if (s->h2opt)
@@ -904,20 +768,26 @@ void grpc_server__free(struct grpc_server *s)
 
 int grpc_server__fd(const struct grpc_server *s)
 {
-	return s->epfd;
+	return netserver__fd(s->ns);
 }
 
 int grpc_server__port(const struct grpc_server *s)
 {
-	return s->port;
+	return netserver__port(s->ns);
 }
 
 bool grpc_server__loopback(const struct grpc_server *s)
 {
-	return s->loopback;
+	return netserver__loopback(s->ns);
 }
 
 void grpc_server__stats(const struct grpc_server *s, struct grpc_server_stats *out)
 {
+	struct netserver_stats ns;
+
+	netserver__stats(s->ns, &ns);
 	*out = s->st;
+	out->conns_accepted = ns.accepted;
+	out->conns_rejected = ns.rejected;
+	out->conns_open = ns.open;
 }

@@ -1,8 +1,8 @@
 /* Unary gRPC server on libnghttp2: h2c (prior knowledge) and TLS with ALPN h2 (OpenSSL).
  *
- * Embeddable like lib/httpd: one internal epoll set (listening socket, connections, an idle-sweep
- * timer) exposed as grpc_server__fd(); grpc_server__process() does all pending work without
- * blocking. Work happens in rounds: every request completed during one process() call is handed
+ * The HTTP/2 protocol on lib/netserver, like lib/httpd (listening socket, connections, buffers,
+ * TLS as a transport, idle sweep on a lib/evloop of its own), exposed as grpc_server__fd();
+ * grpc_server__process() does all pending work without blocking. Work happens in rounds: every request completed during one process() call is handed
  * to ops->call(), then ops->round_end() runs once (the collector commits its SQLite transaction
  * there), and only then are the replies sent: a reply is never on the wire before round_end()
  * returned, and a failing round_end() turns the round's OK replies into UNAVAILABLE.

@@ -1,5 +1,5 @@
 /* podlens-collector: receives podlens.v1 batches over gRPC, stores them in SQLite, serves the JSON
- * API, the web page and /metrics. One thread, one epoll loop: gRPC server fd, HTTP server fd,
+ * API, the web page and /metrics. One thread, one lib/evloop: gRPC server fd, HTTP server fd,
  * a maintenance timer (rollups, retention) and a signalfd. See docs/collector.md. */
 #include <errno.h>
 #include <getopt.h>
@@ -7,12 +7,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
 #include <sys/signalfd.h>
-#include <sys/timerfd.h>
 #include <unistd.h>
 
 #include "collector/collector.h"
+#include "lib/evloop.h"
 #include "lib/log.h"
 
 static const char usage[] =
@@ -57,6 +56,44 @@ static int parse_duration_ms(const char *s, uint64_t *out)
 	return 0;
 }
 
+static void on_grpc(struct evloop *l, int fd, unsigned events, void *data)
+{
+	struct collector *col = data;
+
+	grpc_server__process(col->grpc);
+}
+
+static void on_http(struct evloop *l, int fd, unsigned events, void *data)
+{
+	struct collector *col = data;
+
+	httpd__process(col->http);
+}
+
+struct maintain {
+	struct collector *col;
+	uint64_t every_ms;
+};
+
+static long on_maintain(struct evloop *l, void *data)
+{
+	struct maintain *m = data;
+
+	m->col->c.maintain_runs++;
+	if (store__maintain(m->col->store, collector__wall_ms(), 8) < 0)
+		m->col->c.maintain_failures++;
+	return (long)m->every_ms;
+}
+
+static void on_signal(struct evloop *l, int fd, unsigned events, void *data)
+{
+	struct signalfd_siginfo si;
+
+	if (read(fd, &si, sizeof(si)) == sizeof(si))
+		log_info("signal %u: shutting down", si.ssi_signo);
+	*(bool *)data = false;
+}
+
 int main(int argc, char **argv)
 {
 	enum { O_GRPC = 1, O_HTTP, O_DATA, O_RET, O_TOK, O_RTOK, O_CERT, O_KEY, O_MAXMSG, O_SYNC,
@@ -84,7 +121,10 @@ int main(int argc, char **argv)
 	unsigned long max_msg = 4 << 20;
 	bool sync_full = false;
 	struct collector col = { 0 };
-	int opt, rc = 1, epfd = -1, sfd = -1, tfd = -1, level;
+	struct evloop *loop = NULL;
+	struct maintain maint = { .col = &col };
+	bool running = true;
+	int opt, rc = 1, sfd = -1, level;
 	sigset_t mask;
 
 	log__init("podlens-collector", LOG_INFO);
@@ -195,24 +235,15 @@ int main(int argc, char **argv)
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	sfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
-	tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-	epfd = epoll_create1(EPOLL_CLOEXEC);
-	if (sfd < 0 || tfd < 0 || epfd < 0) {
+	loop = evloop__new();
+	maint.every_ms = maint_s * 1000;
+	if (sfd < 0 || !loop || evloop__add(loop, grpc_server__fd(col.grpc), EVLOOP_READ, on_grpc, &col) < 0 ||
+	    evloop__add(loop, httpd__fd(col.http), EVLOOP_READ, on_http, &col) < 0 ||
+	    evloop__add(loop, sfd, EVLOOP_READ, on_signal, &running) < 0 ||
+	    evloop__timer_add(loop, maint.every_ms, on_maintain, &maint) < 0) {
 		log_error("cannot set up the event loop: %s", strerror(errno));
 		goto out;
 	}
-	struct itimerspec its = { .it_interval = { (time_t)maint_s, 0 }, .it_value = { (time_t)maint_s, 0 } };
-	struct epoll_event ev;
-
-	timerfd_settime(tfd, 0, &its, NULL);
-	ev = (struct epoll_event){ .events = EPOLLIN, .data.u32 = 1 };
-	epoll_ctl(epfd, EPOLL_CTL_ADD, grpc_server__fd(col.grpc), &ev);
-	ev = (struct epoll_event){ .events = EPOLLIN, .data.u32 = 2 };
-	epoll_ctl(epfd, EPOLL_CTL_ADD, httpd__fd(col.http), &ev);
-	ev = (struct epoll_event){ .events = EPOLLIN, .data.u32 = 3 };
-	epoll_ctl(epfd, EPOLL_CTL_ADD, tfd, &ev);
-	ev = (struct epoll_event){ .events = EPOLLIN, .data.u32 = 4 };
-	epoll_ctl(epfd, EPOLL_CTL_ADD, sfd, &ev);
 
 	log_info("listening: grpc %s%s (port %d, %s), http %s (port %d), data %s, retention %llus",
 		 grpc_addr, cert ? " tls" : " h2c", grpc_server__port(col.grpc),
@@ -223,53 +254,19 @@ int main(int argc, char **argv)
 	       httpd__port(col.http));
 	fflush(stdout);
 
-	for (bool running = true; running;) {
-		struct epoll_event evs[8];
-		int n = epoll_wait(epfd, evs, 8, -1);
+	while (running) {
+		int n = evloop__poll(loop, -1);
 
 		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			log_error("epoll_wait: %s", strerror(errno));
+			log_error("epoll_wait: %s", strerror(-n));
 			goto out;
-		}
-		for (int i = 0; i < n; i++) {
-			switch (evs[i].data.u32) {
-			case 1:
-				grpc_server__process(col.grpc);
-				break;
-			case 2:
-				httpd__process(col.http);
-				break;
-			case 3: {
-				uint64_t x;
-
-				if (read(tfd, &x, sizeof(x)) < 0 && errno != EAGAIN)
-					log_debug("timerfd: %s", strerror(errno));
-				col.c.maintain_runs++;
-				if (store__maintain(col.store, collector__wall_ms(), 8) < 0)
-					col.c.maintain_failures++;
-				break;
-			}
-			case 4: {
-				struct signalfd_siginfo si;
-
-				if (read(sfd, &si, sizeof(si)) == sizeof(si))
-					log_info("signal %u: shutting down", si.ssi_signo);
-				running = false;
-				break;
-			}
-			}
 		}
 	}
 	rc = 0;
 out:
-	if (epfd >= 0)
-		close(epfd);
+	evloop__free(loop);
 	if (sfd >= 0)
 		close(sfd);
-	if (tfd >= 0)
-		close(tfd);
 	httpd__free(col.http);
 	grpc_server__free(col.grpc);
 	if (col.store && rc == 0)

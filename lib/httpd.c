@@ -1,55 +1,20 @@
 #include "lib/httpd.h"
 
-#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
-#include <netdb.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/epoll.h>
-#include <sys/socket.h>
-#include <sys/timerfd.h>
-#include <time.h>
-#include <unistd.h>
 
-#include "lib/log.h"
-
-struct conn {
-	int fd;
-	char *rbuf;
-	size_t rlen, rcap;
-	char *wbuf;
-	size_t wlen, woff;
-	bool close_after;
-	bool writing;
-	uint64_t last_ms;
-	struct conn *prev, *next;
-};
+#include "lib/netserver.h"
 
 struct httpd {
-	int epfd, lfd, tfd;
-	int port;
+	struct netserver *ns;
 	httpd_handler_fn handler;
 	void *ctx;
 	struct httpd_opts opts;
-	unsigned nconns;
-	struct conn *conns;
 };
-
-/* Sentinels stored in epoll data for the two non-connection fds. */
-static char tag_listen, tag_timer;
-
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 const char *http_status__reason(int status)
 {
@@ -74,109 +39,6 @@ const char *http_status__reason(int status)
 	case 503: return "Service Unavailable";
 	default: return "Unknown";
 	}
-}
-
-/* ------------------------------------------------------------------ address parsing / listen */
-
-static int split_addr(const char *addr, char *host, size_t host_len, char *port, size_t port_len)
-{
-	const char *colon;
-	size_t hl;
-
-	if (!addr || !*addr)
-		return -EINVAL;
-	if (addr[0] == '[') {
-		const char *end = strchr(addr, ']');
-
-		if (!end || end[1] != ':')
-			return -EINVAL;
-		hl = (size_t)(end - addr - 1);
-		if (hl == 0 || hl >= host_len)
-			return -EINVAL;
-		memcpy(host, addr + 1, hl);
-		host[hl] = '\0';
-		colon = end + 1;
-	} else {
-		colon = strrchr(addr, ':');
-		if (!colon || strchr(addr, ':') != colon)
-			return -EINVAL;
-		hl = (size_t)(colon - addr);
-		if (hl >= host_len)
-			return -EINVAL;
-		memcpy(host, addr, hl);
-		host[hl] = '\0';
-	}
-	if (!colon[1] || strlen(colon + 1) >= port_len)
-		return -EINVAL;
-	for (const char *p = colon + 1; *p; p++)
-		if (!isdigit((unsigned char)*p))
-			return -EINVAL;
-	if (atoi(colon + 1) > 65535)
-		return -EINVAL;
-	strcpy(port, colon + 1);
-	return 0;
-}
-
-static bool sockaddr_is_loopback(const struct sockaddr *sa)
-{
-	if (sa->sa_family == AF_INET) {
-		const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
-
-		return (ntohl(in->sin_addr.s_addr) >> 24) == 127;
-	}
-	if (sa->sa_family == AF_INET6) {
-		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
-
-		if (IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr))
-			return true;
-		if (IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr))
-			return in6->sin6_addr.s6_addr[12] == 127;
-	}
-	return false;
-}
-
-int httpd__listen(const char *addr, int backlog, bool *loopback)
-{
-	struct addrinfo hints = { 0 }, *res = NULL, *use;
-	char host[256], port[8];
-	int fd = -1, one = 1, err;
-
-	err = split_addr(addr, host, sizeof(host), port, sizeof(port));
-	if (err)
-		return err;
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV | (host[0] ? AI_NUMERICHOST : 0);
-	if (getaddrinfo(host[0] ? host : NULL, port, &hints, &res) != 0 || !res)
-		return -EINVAL;
-	use = res;
-	if (!host[0]) {
-		/* ":port": prefer the IPv6 wildcard (dual-stack) when it is in the list. */
-		for (struct addrinfo *ai = res; ai; ai = ai->ai_next)
-			if (ai->ai_family == AF_INET6) {
-				use = ai;
-				break;
-			}
-	}
-	fd = socket(use->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0) {
-		err = -errno;
-		goto cleanup;
-	}
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (bind(fd, use->ai_addr, use->ai_addrlen) < 0 || listen(fd, backlog > 0 ? backlog : 128) < 0) {
-		err = -errno;
-		goto cleanup;
-	}
-	if (loopback)
-		*loopback = sockaddr_is_loopback(use->ai_addr);
-	err = fd;
-	fd = -1;
-cleanup:
-	if (fd >= 0)
-		close(fd);
-	freeaddrinfo(res);
-	return err;
 }
 
 /* ------------------------------------------------------------------ request parsing */
@@ -388,33 +250,7 @@ int http_query__get(const char *query, const char *name, char *out, size_t out_l
 
 /* ------------------------------------------------------------------ connections */
 
-static void conn_close(struct httpd *h, struct conn *c)
-{
-	epoll_ctl(h->epfd, EPOLL_CTL_DEL, c->fd, NULL);
-	close(c->fd);
-	if (c->prev)
-		c->prev->next = c->next;
-	else
-		h->conns = c->next;
-	if (c->next)
-		c->next->prev = c->prev;
-	free(c->rbuf);
-	free(c->wbuf);
-	free(c);
-	h->nconns--;
-}
-
-static void conn_want(struct httpd *h, struct conn *c, bool writing)
-{
-	struct epoll_event ev = { .events = writing ? EPOLLOUT : EPOLLIN, .data.ptr = c };
-
-	if (c->writing != writing) {
-		c->writing = writing;
-		epoll_ctl(h->epfd, EPOLL_CTL_MOD, c->fd, &ev);
-	}
-}
-
-static int queue_response(struct conn *c, const struct httpd_resp *r, bool head_only)
+static int queue_response(struct netconn *c, const struct httpd_resp *r, bool head_only)
 {
 	char hdr[512];
 	int hl;
@@ -424,26 +260,22 @@ static int queue_response(struct conn *c, const struct httpd_resp *r, bool head_
 		      "Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n%s%s\r\n",
 		      r->status, http_status__reason(r->status),
 		      r->content_type ? r->content_type : "text/plain; charset=utf-8", r->body_len,
-		      c->close_after ? "Connection: close\r\n" : "",
+		      netconn__close_after(c) ? "Connection: close\r\n" : "",
 		      r->extra_headers ? r->extra_headers : "");
 	if (hl < 0 || (size_t)hl >= sizeof(hdr))
 		return -EOVERFLOW;
 	size_t blen = head_only ? 0 : r->body_len;
-	char *w = malloc((size_t)hl + blen);
+	char *w = netconn__out_reserve(c, (size_t)hl + blen);
 
 	if (!w)
 		return -ENOMEM;
 	memcpy(w, hdr, (size_t)hl);
 	if (blen)
 		memcpy(w + hl, r->body, blen);
-	free(c->wbuf);
-	c->wbuf = w;
-	c->wlen = (size_t)hl + blen;
-	c->woff = 0;
 	return 0;
 }
 
-static void simple_error(struct conn *c, int status)
+static void simple_error(struct netconn *c, int status)
 {
 	struct httpd_resp r = { .status = status };
 	char body[64];
@@ -451,21 +283,22 @@ static void simple_error(struct conn *c, int status)
 	snprintf(body, sizeof(body), "%d %s\n", status, http_status__reason(status));
 	r.body = body;
 	r.body_len = strlen(body);
-	c->close_after = true;
+	netconn__set_close_after(c, true);
 	queue_response(c, &r, false);
 }
 
-/* Try to parse and answer one request from rbuf. Returns 1 when a response was queued, 0 when
- * more bytes are needed. */
-static int conn_handle(struct httpd *h, struct conn *c)
+/* Try to parse and answer one request from the input buffer. Returns 1 when a response was
+ * queued, 0 when more bytes are needed. */
+static int conn_handle(struct httpd *h, struct netconn *c)
 {
 	struct http_head hd;
+	size_t rlen, total;
+	char *rbuf = netconn__in(c, &rlen);
 	int hl;
-	size_t total;
 
-	if (c->rlen == 0)
+	if (rlen == 0)
 		return 0;
-	hl = http_head__parse(c->rbuf, c->rlen, &hd);
+	hl = http_head__parse(rbuf, rlen, &hd);
 	if (hl == 0)
 		return 0;
 	if (hl < 0) {
@@ -481,7 +314,7 @@ static int conn_handle(struct httpd *h, struct conn *c)
 		return 1;
 	}
 	total = (size_t)hl + (size_t)(hd.content_length > 0 ? hd.content_length : 0);
-	if (c->rlen < total) {
+	if (rlen < total) {
 		/* request_complete() saw a different Content-Length than the parser: refuse. */
 		simple_error(c, 400);
 		return 1;
@@ -490,13 +323,13 @@ static int conn_handle(struct httpd *h, struct conn *c)
 	struct httpd_req req = {
 		.method = hd.method, .path = hd.path, .query = hd.query,
 		.authorization = hd.authorization,
-		.body = hd.content_length > 0 ? c->rbuf + hl : NULL,
+		.body = hd.content_length > 0 ? rbuf + hl : NULL,
 		.body_len = hd.content_length > 0 ? (size_t)hd.content_length : 0,
 	};
 	struct httpd_resp resp = { .status = 200 };
 	bool head_only = !strcmp(hd.method, "HEAD");
 
-	c->close_after = !hd.keep_alive;
+	netconn__set_close_after(c, !hd.keep_alive);
 	h->handler(h->ctx, &req, &resp);
 	if (queue_response(c, &resp, head_only) < 0) {
 		free(resp.body);
@@ -504,24 +337,25 @@ static int conn_handle(struct httpd *h, struct conn *c)
 	} else {
 		free(resp.body);
 	}
-	memmove(c->rbuf, c->rbuf + total, c->rlen - total);
-	c->rlen -= total;
+	netconn__consume(c, total);
 	return 1;
 }
 
-/* Is a whole request (head + Content-Length body) in rbuf? Done without modifying rbuf. */
-static bool request_complete(const struct conn *c, size_t max_body)
+/* Is a whole request (head + Content-Length body) buffered? Done without modifying the buffer. */
+static bool request_complete(const struct netconn *c, size_t max_body)
 {
-	size_t scan = c->rlen < HTTPD_MAX_HEAD ? c->rlen : HTTPD_MAX_HEAD;
-	size_t hl = head_end(c->rbuf, scan);
+	size_t rlen;
+	const char *rbuf = netconn__in(c, &rlen);
+	size_t scan = rlen < HTTPD_MAX_HEAD ? rlen : HTTPD_MAX_HEAD;
+	size_t hl = rbuf ? head_end(rbuf, scan) : 0;
 	const char *p, *end;
 	long long cl = 0;
 
 	if (!hl)
-		return c->rlen >= HTTPD_MAX_HEAD || memchr(c->rbuf, '\0', scan) != NULL ||
-		       (scan > 0 && !is_tchar((unsigned char)c->rbuf[0]));
+		return rlen >= HTTPD_MAX_HEAD || (rbuf && memchr(rbuf, '\0', scan) != NULL) ||
+		       (scan > 0 && !is_tchar((unsigned char)rbuf[0]));
 	/* find Content-Length case-insensitively, line by line */
-	for (p = c->rbuf, end = c->rbuf + hl; p < end;) {
+	for (p = rbuf, end = rbuf + hl; p < end;) {
 		const char *le = memchr(p, '\n', (size_t)(end - p));
 
 		if (!le)
@@ -539,206 +373,67 @@ static bool request_complete(const struct conn *c, size_t max_body)
 	}
 	if (cl > (long long)max_body)
 		return true;                 /* let the parser answer 413 */
-	return c->rlen >= hl + (size_t)cl;
+	return rlen >= hl + (size_t)cl;
 }
 
 /* Write what can be written. Returns false when the connection was closed (c is freed). */
-static bool conn_flush(struct httpd *h, struct conn *c)
+static bool conn_flush(struct netconn *c)
 {
-	while (c->woff < c->wlen) {
-		ssize_t w = send(c->fd, c->wbuf + c->woff, c->wlen - c->woff, MSG_NOSIGNAL);
+	int err = netconn__flush(c);
 
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno == EAGAIN || errno == EWOULDBLOCK) {
-				conn_want(h, c, true);
-				return true;
-			}
-			conn_close(h, c);
-			return false;
-		}
-		c->woff += (size_t)w;
-		c->last_ms = now_ms();
-	}
-	free(c->wbuf);
-	c->wbuf = NULL;
-	c->wlen = c->woff = 0;
-	if (c->close_after) {
-		shutdown(c->fd, SHUT_WR);
-		conn_close(h, c);
+	if (err == -EAGAIN)
+		return true;
+	if (err < 0 || netconn__close_after(c)) {
+		netconn__close(c);    /* after a complete answer: half-closed first */
 		return false;
 	}
-	conn_want(h, c, false);
 	return true;
 }
 
 /* Answer as many complete requests as are buffered, one at a time. */
-static void conn_progress(struct httpd *h, struct conn *c)
+static void conn_progress(struct httpd *h, struct netconn *c)
 {
-	while (!c->wbuf && request_complete(c, h->opts.max_body)) {
+	while (!netconn__out_pending(c) && request_complete(c, h->opts.max_body)) {
 		if (!conn_handle(h, c))
 			break;
-		if (!conn_flush(h, c))
+		if (!conn_flush(c))
 			return;
 	}
 }
 
-static void conn_read(struct httpd *h, struct conn *c)
+static void conn_io(void *ctx, struct netconn *c, unsigned events)
 {
-	for (;;) {
-		if (c->rlen == c->rcap) {
-			size_t max = HTTPD_MAX_HEAD + h->opts.max_body;
+	struct httpd *h = ctx;
 
-			if (c->rcap >= max) {
-				/* full and still no complete request: handled by conn_progress (431/413) */
-				break;
-			}
-			size_t ncap = c->rcap ? c->rcap * 2 : 4096;
-			char *nb;
-
-			if (ncap > max)
-				ncap = max;
-			nb = realloc(c->rbuf, ncap + 1);
-			if (!nb) {
-				conn_close(h, c);
-				return;
-			}
-			c->rbuf = nb;
-			c->rcap = ncap;
-		}
-		ssize_t r = recv(c->fd, c->rbuf + c->rlen, c->rcap - c->rlen, 0);
-
-		if (r < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno == EAGAIN || errno == EWOULDBLOCK)
-				break;
-			conn_close(h, c);
-			return;
-		}
-		if (r == 0) {
-			conn_close(h, c);
-			return;
-		}
-		c->rlen += (size_t)r;
-		c->rbuf[c->rlen] = '\0';
-		c->last_ms = now_ms();
+	if ((events & EVLOOP_ERROR) && !(events & EVLOOP_READ)) {
+		netconn__close(c);
+		return;
 	}
-	conn_progress(h, c);
-}
-
-static void accept_all(struct httpd *h)
-{
-	for (;;) {
-		int fd = accept4(h->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC), one = 1;
-		struct conn *c;
-
-		if (fd < 0)
+	if (!netconn__out_pending(c)) {
+		/* when full and still no complete request, conn_progress answers 431/413 */
+		if (netconn__fill(c, HTTPD_MAX_HEAD + h->opts.max_body) < 0) {
+			netconn__close(c);
 			return;
-		if (h->nconns >= h->opts.max_conns) {
-			log_debug("httpd: connection limit %u reached, closing new connection", h->opts.max_conns);
-			close(fd);
-			continue;
 		}
-		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-		c = calloc(1, sizeof(*c));
-		if (!c) {
-			close(fd);
-			continue;
-		}
-		c->fd = fd;
-		c->last_ms = now_ms();
-		struct epoll_event ev = { .events = EPOLLIN, .data.ptr = c };
-
-		if (epoll_ctl(h->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
-			close(fd);
-			free(c);
-			continue;
-		}
-		c->next = h->conns;
-		if (h->conns)
-			h->conns->prev = c;
-		h->conns = c;
-		h->nconns++;
-	}
-}
-
-static void sweep_idle(struct httpd *h)
-{
-	uint64_t now = now_ms(), buf;
-
-	if (read(h->tfd, &buf, sizeof(buf)) < 0 && errno != EAGAIN)
-		log_debug("httpd: timerfd read: %s", strerror(errno));
-	for (struct conn *c = h->conns, *n; c; c = n) {
-		n = c->next;
-		if (now - c->last_ms >= h->opts.idle_ms)
-			conn_close(h, c);
+		conn_progress(h, c);
+	} else if (conn_flush(c)) {
+		conn_progress(h, c);   /* pipelined requests may be buffered */
 	}
 }
 
 int httpd__process(struct httpd *h)
 {
-	struct epoll_event evs[64];
-	int n;
-
-	for (int round = 0; round < 16; round++) {
-		n = epoll_wait(h->epfd, evs, 64, 0);
-		if (n < 0)
-			return errno == EINTR ? 0 : -errno;
-		if (n == 0)
-			return 0;
-		/* Accepts first, then connection events, then the idle sweep (so no event of this
-		 * batch refers to a swept connection). */
-		bool timer = false;
-
-		for (int i = 0; i < n; i++) {
-			if (evs[i].data.ptr == &tag_listen)
-				accept_all(h);
-			else if (evs[i].data.ptr == &tag_timer)
-				timer = true;
-		}
-		for (int i = 0; i < n; i++) {
-			struct conn *c = evs[i].data.ptr;
-
-			if (c == (void *)&tag_listen || c == (void *)&tag_timer)
-				continue;
-			/* an earlier event of this batch may have closed c: check membership */
-			bool alive = false;
-
-			for (struct conn *x = h->conns; x; x = x->next)
-				if (x == c) {
-					alive = true;
-					break;
-				}
-			if (!alive)
-				continue;
-			if (evs[i].events & (EPOLLERR | EPOLLHUP) && !(evs[i].events & EPOLLIN)) {
-				conn_close(h, c);
-				continue;
-			}
-			if (!c->writing)
-				conn_read(h, c);
-			else if (conn_flush(h, c))
-				conn_progress(h, c);   /* pipelined requests may be buffered */
-		}
-		if (timer)
-			sweep_idle(h);
-	}
-	return 0;
+	return netserver__process(h->ns);
 }
 
 struct httpd *httpd__new(const char *addr, httpd_handler_fn handler, void *ctx,
 			 const struct httpd_opts *opts)
 {
 	struct httpd *h = calloc(1, sizeof(*h));
-	struct sockaddr_storage ss;
-	socklen_t sl = sizeof(ss);
-	int err;
+	struct netserver_ops ops = { .io = conn_io };
 
 	if (!h)
 		return NULL;
-	h->epfd = h->lfd = h->tfd = -1;
 	h->handler = handler;
 	h->ctx = ctx;
 	if (opts)
@@ -750,67 +445,41 @@ struct httpd *httpd__new(const char *addr, httpd_handler_fn handler, void *ctx,
 	if (!h->opts.idle_ms)
 		h->opts.idle_ms = 30000;
 
-	h->lfd = httpd__listen(addr, 128, NULL);
-	if (h->lfd < 0) {
-		err = h->lfd;
-		goto fail;
-	}
-	if (getsockname(h->lfd, (struct sockaddr *)&ss, &sl) == 0)
-		h->port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
-							 : ((struct sockaddr_in *)&ss)->sin_port);
-	h->epfd = epoll_create1(EPOLL_CLOEXEC);
-	h->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-	if (h->epfd < 0 || h->tfd < 0) {
-		err = -errno;
-		goto fail;
-	}
-	unsigned tick = h->opts.idle_ms / 2 < 1000 ? h->opts.idle_ms / 2 + 1 : 1000;
-	struct itimerspec its = {
-		.it_interval = { tick / 1000, (long)(tick % 1000) * 1000000 },
-		.it_value = { tick / 1000, (long)(tick % 1000) * 1000000 },
+	struct netserver_opts no = {
+		.name = "httpd", .backlog = 128, .max_conns = h->opts.max_conns,
+		.idle_ms = h->opts.idle_ms, .rounds = 16, .half_duplex = true,
 	};
-	struct epoll_event el = { .events = EPOLLIN, .data.ptr = &tag_listen };
-	struct epoll_event et = { .events = EPOLLIN, .data.ptr = &tag_timer };
 
-	if (timerfd_settime(h->tfd, 0, &its, NULL) < 0 ||
-	    epoll_ctl(h->epfd, EPOLL_CTL_ADD, h->lfd, &el) < 0 ||
-	    epoll_ctl(h->epfd, EPOLL_CTL_ADD, h->tfd, &et) < 0) {
-		err = -errno;
-		goto fail;
+	h->ns = netserver__new(addr, &no, &ops, h);
+	if (!h->ns) {
+		int err = errno;
+
+		free(h);
+		errno = err;
+		return NULL;
 	}
 	return h;
-fail:
-	httpd__free(h);
-	errno = -err;
-	return NULL;
 }
 
 void httpd__free(struct httpd *h)
 {
 	if (!h)
 		return;
-	while (h->conns)
-		conn_close(h, h->conns);
-	if (h->lfd >= 0)
-		close(h->lfd);
-	if (h->tfd >= 0)
-		close(h->tfd);
-	if (h->epfd >= 0)
-		close(h->epfd);
+	netserver__free(h->ns);
 	free(h);
 }
 
 int httpd__fd(const struct httpd *h)
 {
-	return h->epfd;
+	return netserver__fd(h->ns);
 }
 
 int httpd__port(const struct httpd *h)
 {
-	return h->port;
+	return netserver__port(h->ns);
 }
 
 unsigned httpd__conns(const struct httpd *h)
 {
-	return h->nconns;
+	return netserver__conns(h->ns);
 }

@@ -1,10 +1,10 @@
 /* A small embeddable HTTP/1.1 server: the agent's /metrics and /healthz, the collector's API and page.
  *
- * Embeddable in a single-threaded epoll loop: the server keeps its own epoll set (listening socket,
- * client connections, an idle-sweep timer), all non-blocking, and exposes one fd that is readable
- * when there is work. Add httpd__fd() to your epoll set (EPOLLIN) and call httpd__process() when it
- * fires: it accepts, reads, calls the handler for each complete request and writes what it can,
- * never blocking.
+ * The HTTP/1.1 protocol on lib/netserver (listen, accept, connections, buffers, idle sweep on a
+ * lib/evloop of its own), all non-blocking, and exposes one fd that is readable when there is work.
+ * Add httpd__fd() to your epoll set (EPOLLIN) and call httpd__process() when it fires: it
+ * accepts, reads, calls the handler for each complete request and writes what it can, never
+ * blocking.
  *
  * Bounded: at most opts.max_conns connections (extra ones are closed at accept), request head at
  * most 8 KiB, body at most opts.max_body bytes (413 beyond), idle connections closed after
@@ -47,8 +47,9 @@ struct httpd_opts {
 	unsigned idle_ms;           /* default 30000 */
 };
 
-/* addr: "127.0.0.1:9464", "0.0.0.0:9464", "[::1]:80", "[::]:80", ":9464" (all addresses);
- * port 0 picks a free port (see httpd__port). opts may be NULL. NULL and errno on error. */
+/* addr (see netserver__listen): "127.0.0.1:9464", "0.0.0.0:9464", "[::1]:80", "[::]:80",
+ * ":9464" (all addresses); port 0 picks a free port (see httpd__port). opts may be NULL.
+ * NULL and errno on error. */
 struct httpd *httpd__new(const char *addr, httpd_handler_fn handler, void *ctx,
 			 const struct httpd_opts *opts);
 void httpd__free(struct httpd *h);
@@ -58,12 +59,7 @@ int httpd__process(struct httpd *h);
 int httpd__port(const struct httpd *h);
 unsigned httpd__conns(const struct httpd *h);
 
-/* Shared helpers (also used by the collector's gRPC listener). */
-
-/* Parse "host:port" / "[v6]:port" / ":port" and bind+listen a non-blocking, close-on-exec TCP
- * socket with SO_REUSEADDR. *loopback (optional) tells whether the address is loopback only.
- * Returns the fd or -errno (-EINVAL for a malformed address). */
-int httpd__listen(const char *addr, int backlog, bool *loopback);
+/* Request parsing helpers (also for fuzzers and the API's query strings). */
 
 /* Parsed request head (pointers into the caller's buffer, which the parser NUL-terminates). */
 struct http_head {

@@ -31,6 +31,9 @@ $(BUILD)/tests/test_idmap: $(BUILD)/asan/tests/unit/test_idmap.o $(LIB_ASAN)
 UNIT_TESTS += $(BUILD)/tests/test_httpd
 $(BUILD)/tests/test_httpd: $(BUILD)/asan/tests/unit/test_httpd.o $(LIB_ASAN)
 
+UNIT_TESTS += $(BUILD)/tests/test_netserver
+$(BUILD)/tests/test_netserver: $(BUILD)/asan/tests/unit/test_netserver.o $(LIB_ASAN)
+
 UNIT_TESTS += $(BUILD)/tests/test_grpc_client
 $(BUILD)/tests/test_grpc_client: $(BUILD)/asan/tests/unit/test_grpc_client.o $(LIB_ASAN)
 LDLIBS_test_grpc_client := $(GRPC_CLIENT_LDLIBS)

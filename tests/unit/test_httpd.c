@@ -1,5 +1,5 @@
-/* lib/httpd: request head parser, query helper, address parsing, and a live server on loopback
- * driven through httpd__process() the way an epoll loop drives it. */
+/* lib/httpd: request head parser, query helper, and a live server on loopback driven through
+ * httpd__process() the way an epoll loop drives it (address parsing: test_netserver). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -118,31 +118,6 @@ static void pct_decode__rejects_nul_and_bad_escapes(void **state)
 	assert_int_equal(http_pct__decode(b), -EINVAL);
 	assert_int_equal(http_pct__decode(c), -EINVAL);
 	assert_int_equal(http_pct__decode(d), -EINVAL);
-}
-
-static void listen__addresses__parsed_and_loopback_known(void **state)
-{
-	bool lo = false;
-	int fd;
-
-	fd = httpd__listen("127.0.0.1:0", 4, &lo);
-	assert_true(fd >= 0);
-	assert_true(lo);
-	close(fd);
-	fd = httpd__listen("[::1]:0", 4, &lo);
-	if (fd >= 0) {          /* IPv6 may be disabled on a CI host */
-		assert_true(lo);
-		close(fd);
-	}
-	fd = httpd__listen(":0", 4, &lo);
-	assert_true(fd >= 0);
-	assert_false(lo);
-	close(fd);
-	assert_int_equal(httpd__listen("127.0.0.1", 4, NULL), -EINVAL);
-	assert_int_equal(httpd__listen("127.0.0.1:99999", 4, NULL), -EINVAL);
-	assert_int_equal(httpd__listen("[::1:80", 4, NULL), -EINVAL);
-	assert_int_equal(httpd__listen("::1:80", 4, NULL), -EINVAL);
-	assert_int_equal(httpd__listen("nohost.invalid:80", 4, NULL), -EINVAL);
 }
 
 /* ------------------------------------------------------------------ live server */
@@ -350,7 +325,6 @@ int main(void)
 		cmocka_unit_test(head_parse__http10_and_connection_close__no_keepalive),
 		cmocka_unit_test(query_get__decodes_and_finds_exact_names),
 		cmocka_unit_test(pct_decode__rejects_nul_and_bad_escapes),
-		cmocka_unit_test(listen__addresses__parsed_and_loopback_known),
 		cmocka_unit_test(server__get__handler_sees_request_and_client_gets_body),
 		cmocka_unit_test(server__pipelined_and_split_requests__all_answered_in_order),
 		cmocka_unit_test(server__bad_requests__4xx_and_connection_closed),

@@ -1,0 +1,573 @@
+#include "lib/netserver.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "lib/clock.h"
+#include "lib/log.h"
+
+struct netconn {
+	struct netserver *srv;
+	int fd;
+	void *data;
+	const struct netconn_io *io;
+	void *io_ctx;
+	char *in;                    /* in_cap + 1 bytes: always NUL-terminated */
+	size_t in_len, in_cap;
+	uint8_t *out;
+	size_t out_len, out_off, out_cap;
+	bool want_read, want_write;
+	bool close_after;
+	uint64_t last_ms;            /* last activity, CLOCK_MONOTONIC */
+	uint64_t bytes_in, bytes_out;
+	struct sockaddr_storage peer;
+	struct netconn *prev, *next;
+};
+
+struct netserver {
+	struct evloop *loop;
+	int lfd, port;
+	bool loopback;
+	long long sweep_timer;
+	struct netserver_opts opts;
+	struct netserver_ops ops;
+	void *ctx;
+	struct netconn *conns;
+	struct netserver_stats st;
+};
+
+/* ------------------------------------------------------------------ address parsing / listen */
+
+static int split_addr(const char *addr, char *host, size_t host_len, char *port, size_t port_len)
+{
+	const char *colon;
+	size_t hl;
+
+	if (!addr || !*addr)
+		return -EINVAL;
+	if (addr[0] == '[') {
+		const char *end = strchr(addr, ']');
+
+		if (!end || end[1] != ':')
+			return -EINVAL;
+		hl = (size_t)(end - addr - 1);
+		if (hl == 0 || hl >= host_len)
+			return -EINVAL;
+		memcpy(host, addr + 1, hl);
+		host[hl] = '\0';
+		colon = end + 1;
+	} else {
+		colon = strrchr(addr, ':');
+		if (!colon || strchr(addr, ':') != colon)
+			return -EINVAL;
+		hl = (size_t)(colon - addr);
+		if (hl >= host_len)
+			return -EINVAL;
+		memcpy(host, addr, hl);
+		host[hl] = '\0';
+	}
+	if (!colon[1] || strlen(colon + 1) >= port_len)
+		return -EINVAL;
+	for (const char *p = colon + 1; *p; p++)
+		if (!isdigit((unsigned char)*p))
+			return -EINVAL;
+	if (atoi(colon + 1) > 65535)
+		return -EINVAL;
+	strcpy(port, colon + 1);
+	return 0;
+}
+
+static bool sockaddr_is_loopback(const struct sockaddr *sa)
+{
+	if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
+
+		return (ntohl(in->sin_addr.s_addr) >> 24) == 127;
+	}
+	if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
+
+		if (IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr))
+			return true;
+		if (IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr))
+			return in6->sin6_addr.s6_addr[12] == 127;
+	}
+	return false;
+}
+
+int netserver__listen(const char *addr, int backlog, bool *loopback)
+{
+	struct addrinfo hints = { 0 }, *res = NULL, *use;
+	char host[256], port[8];
+	int fd = -1, one = 1, err;
+
+	err = split_addr(addr, host, sizeof(host), port, sizeof(port));
+	if (err)
+		return err;
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV | (host[0] ? AI_NUMERICHOST : 0);
+	if (getaddrinfo(host[0] ? host : NULL, port, &hints, &res) != 0 || !res)
+		return -EINVAL;
+	use = res;
+	if (!host[0]) {
+		/* ":port": prefer the IPv6 wildcard (dual-stack) when it is in the list. */
+		for (struct addrinfo *ai = res; ai; ai = ai->ai_next)
+			if (ai->ai_family == AF_INET6) {
+				use = ai;
+				break;
+			}
+	}
+	fd = socket(use->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		err = -errno;
+		goto cleanup;
+	}
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, use->ai_addr, use->ai_addrlen) < 0 || listen(fd, backlog > 0 ? backlog : 128) < 0) {
+		err = -errno;
+		goto cleanup;
+	}
+	if (loopback)
+		*loopback = sockaddr_is_loopback(use->ai_addr);
+	err = fd;
+	fd = -1;
+cleanup:
+	if (fd >= 0)
+		close(fd);
+	freeaddrinfo(res);
+	return err;
+}
+
+/* ------------------------------------------------------------------ connection I/O */
+
+void netconn__want(struct netconn *c, bool read, bool write)
+{
+	if (c->want_read == read && c->want_write == write)
+		return;
+	c->want_read = read;
+	c->want_write = write;
+	evloop__set(c->srv->loop, c->fd, (read ? EVLOOP_READ : 0) | (write ? EVLOOP_WRITE : 0));
+}
+
+void netconn__touch(struct netconn *c)
+{
+	c->last_ms = clock__mono_ms();
+}
+
+/* The one place bytes enter a connection (issue 18's per-connection byte accounting). */
+static ssize_t raw_recv(struct netconn *c, void *buf, size_t n)
+{
+	ssize_t r;
+
+	if (c->io) {
+		r = c->io->recv(c->io_ctx, buf, n);
+	} else {
+		do
+			r = recv(c->fd, buf, n, 0);
+		while (r < 0 && errno == EINTR);
+		if (r < 0)
+			r = errno == EWOULDBLOCK ? -EAGAIN : -errno;
+	}
+	if (r == 0)
+		return -ESHUTDOWN;
+	if (r > 0) {
+		c->bytes_in += (uint64_t)r;
+		netconn__touch(c);
+	}
+	return r;
+}
+
+/* ... and the one place they leave it. */
+static ssize_t raw_send(struct netconn *c, const void *buf, size_t n)
+{
+	ssize_t w;
+
+	if (c->io) {
+		w = c->io->send(c->io_ctx, buf, n);
+	} else {
+		do
+			w = send(c->fd, buf, n, MSG_NOSIGNAL);
+		while (w < 0 && errno == EINTR);
+		if (w < 0)
+			w = errno == EWOULDBLOCK ? -EAGAIN : -errno;
+	}
+	if (w > 0) {
+		c->bytes_out += (uint64_t)w;
+		netconn__touch(c);
+	}
+	return w;
+}
+
+ssize_t netconn__recv(struct netconn *c, void *buf, size_t n)
+{
+	return raw_recv(c, buf, n);
+}
+
+int netconn__fill(struct netconn *c, size_t max)
+{
+	for (;;) {
+		if (c->in_len == c->in_cap) {
+			size_t ncap = c->in_cap ? c->in_cap * 2 : 4096;
+			char *nb;
+
+			if (c->in_cap >= max)
+				return 0;           /* full: the protocol decides what that means */
+			if (ncap > max)
+				ncap = max;
+			nb = realloc(c->in, ncap + 1);
+			if (!nb)
+				return -ENOMEM;
+			c->in = nb;
+			c->in_cap = ncap;
+		}
+		ssize_t r = raw_recv(c, c->in + c->in_len, c->in_cap - c->in_len);
+
+		if (r == -EAGAIN)
+			return 0;
+		if (r < 0)
+			return (int)r;
+		c->in_len += (size_t)r;
+		c->in[c->in_len] = '\0';
+	}
+}
+
+char *netconn__in(const struct netconn *c, size_t *len)
+{
+	*len = c->in_len;
+	return c->in;
+}
+
+void netconn__consume(struct netconn *c, size_t n)
+{
+	if (n > c->in_len)
+		n = c->in_len;
+	memmove(c->in, c->in + n, c->in_len - n);
+	c->in_len -= n;
+	if (c->in)
+		c->in[c->in_len] = '\0';
+}
+
+void *netconn__out_reserve(struct netconn *c, size_t n)
+{
+	void *p;
+
+	if (c->out_len + n > c->out_cap) {
+		if (c->out_off) {
+			memmove(c->out, c->out + c->out_off, c->out_len - c->out_off);
+			c->out_len -= c->out_off;
+			c->out_off = 0;
+		}
+		if (c->out_len + n > c->out_cap) {
+			size_t ncap = c->out_cap ? c->out_cap : 16384;
+			uint8_t *nb;
+
+			while (ncap < c->out_len + n)
+				ncap *= 2;
+			nb = realloc(c->out, ncap);
+			if (!nb)
+				return NULL;
+			c->out = nb;
+			c->out_cap = ncap;
+		}
+	}
+	p = c->out + c->out_len;
+	c->out_len += n;
+	return p;
+}
+
+size_t netconn__out_pending(const struct netconn *c)
+{
+	return c->out_len - c->out_off;
+}
+
+int netconn__flush(struct netconn *c)
+{
+	while (c->out_off < c->out_len) {
+		ssize_t w = raw_send(c, c->out + c->out_off, c->out_len - c->out_off);
+
+		if (w == -EAGAIN) {
+			netconn__want(c, !c->srv->opts.half_duplex, true);
+			return -EAGAIN;
+		}
+		if (w < 0)
+			return (int)w;
+		c->out_off += (size_t)w;
+	}
+	/* written: give the memory back (an idle keep-alive connection holds no reply) */
+	free(c->out);
+	c->out = NULL;
+	c->out_len = c->out_off = c->out_cap = 0;
+	netconn__want(c, true, false);
+	return 0;
+}
+
+static void conn_free(struct netconn *c, bool notify)
+{
+	struct netserver *s = c->srv;
+
+	evloop__del(s->loop, c->fd);
+	if (c->close_after)
+		shutdown(c->fd, SHUT_WR);
+	close(c->fd);
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		s->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	s->st.open--;
+	if (notify && s->ops.close)
+		s->ops.close(s->ctx, c);
+	free(c->in);
+	free(c->out);
+	free(c);
+}
+
+void netconn__close(struct netconn *c)
+{
+	conn_free(c, true);
+}
+
+void netconn__set_close_after(struct netconn *c, bool on)
+{
+	c->close_after = on;
+}
+
+bool netconn__close_after(const struct netconn *c)
+{
+	return c->close_after;
+}
+
+void *netconn__data(const struct netconn *c)
+{
+	return c->data;
+}
+
+void netconn__set_data(struct netconn *c, void *data)
+{
+	c->data = data;
+}
+
+int netconn__fd(const struct netconn *c)
+{
+	return c->fd;
+}
+
+void netconn__set_io(struct netconn *c, const struct netconn_io *io, void *io_ctx)
+{
+	c->io = io;
+	c->io_ctx = io_ctx;
+}
+
+struct netconn *netconn__next(const struct netconn *c)
+{
+	return c->next;
+}
+
+/* ------------------------------------------------------------------ accept and sweep */
+
+static void conn_event(struct evloop *l, int fd, unsigned events, void *data)
+{
+	struct netconn *c = data;
+
+	c->srv->ops.io(c->srv->ctx, c, events);
+}
+
+/* Does a new connection get in? The one place for admission (issue 18: per-peer limit, evicting
+ * the oldest idle connection when full). Today: the connection limit. */
+static bool admit(struct netserver *s, const struct sockaddr_storage *peer)
+{
+	if (s->st.open >= s->opts.max_conns) {
+		log_debug("%s: connection limit %u reached, closing new connection", s->opts.name,
+			  s->opts.max_conns);
+		return false;
+	}
+	return true;
+}
+
+static void accept_all(struct evloop *l, int lfd, unsigned events, void *data)
+{
+	struct netserver *s = data;
+
+	for (;;) {
+		struct sockaddr_storage peer;
+		socklen_t pl = sizeof(peer);
+		int fd = accept4(lfd, (struct sockaddr *)&peer, &pl, SOCK_NONBLOCK | SOCK_CLOEXEC), one = 1;
+		struct netconn *c;
+
+		if (fd < 0)
+			return;
+		if (!admit(s, &peer)) {
+			s->st.rejected++;
+			close(fd);
+			continue;
+		}
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		c = calloc(1, sizeof(*c));
+		if (!c) {
+			close(fd);
+			continue;
+		}
+		c->srv = s;
+		c->fd = fd;
+		c->peer = peer;
+		c->want_read = true;
+		netconn__touch(c);
+		if (evloop__add(s->loop, fd, EVLOOP_READ, conn_event, c) < 0) {
+			close(fd);
+			free(c);
+			continue;
+		}
+		c->next = s->conns;
+		if (s->conns)
+			s->conns->prev = c;
+		s->conns = c;
+		s->st.open++;
+		if (s->ops.open && s->ops.open(s->ctx, c) < 0) {
+			conn_free(c, false);
+			continue;
+		}
+		s->st.accepted++;
+	}
+}
+
+/* Is c past its deadline? The one place for deadlines (issue 18: preface, complete request).
+ * Today: no traffic for idle_ms. */
+static bool conn_expired(const struct netserver *s, const struct netconn *c, uint64_t now)
+{
+	return now - c->last_ms >= s->opts.idle_ms;
+}
+
+/* Sweep at least once a second, and twice per idle period when that is shorter. */
+static unsigned sweep_tick(const struct netserver *s)
+{
+	return s->opts.idle_ms / 2 < 1000 ? s->opts.idle_ms / 2 + 1 : 1000;
+}
+
+static long sweep(struct evloop *l, void *data)
+{
+	struct netserver *s = data;
+	uint64_t now = clock__mono_ms();
+
+	for (struct netconn *c = s->conns, *n; c; c = n) {
+		n = c->next;
+		if (conn_expired(s, c, now))
+			netconn__close(c);
+	}
+	return sweep_tick(s);
+}
+
+/* ------------------------------------------------------------------ server */
+
+int netserver__process(struct netserver *s)
+{
+	for (unsigned round = 0; round < s->opts.rounds; round++) {
+		int n = evloop__poll(s->loop, 0);
+
+		if (n <= 0)
+			return n;
+		if (s->ops.batch_end)
+			s->ops.batch_end(s->ctx);
+	}
+	return 0;
+}
+
+struct netserver *netserver__new(const char *addr, const struct netserver_opts *opts,
+				 const struct netserver_ops *ops, void *ctx)
+{
+	struct netserver *s = calloc(1, sizeof(*s));
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	long long id;
+	int err;
+
+	if (!s)
+		return NULL;
+	s->lfd = -1;
+	s->opts = *opts;
+	s->ops = *ops;
+	s->ctx = ctx;
+	if (!s->opts.name)
+		s->opts.name = "server";
+	if (!s->opts.rounds)
+		s->opts.rounds = 16;
+
+	s->lfd = netserver__listen(addr, s->opts.backlog, &s->loopback);
+	if (s->lfd < 0) {
+		err = s->lfd;
+		goto fail;
+	}
+	if (getsockname(s->lfd, (struct sockaddr *)&ss, &sl) == 0)
+		s->port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+							 : ((struct sockaddr_in *)&ss)->sin_port);
+	s->loop = evloop__new();
+	if (!s->loop) {
+		err = -errno;
+		goto fail;
+	}
+	err = evloop__add(s->loop, s->lfd, EVLOOP_READ, accept_all, s);
+	if (err)
+		goto fail;
+	id = evloop__timer_add(s->loop, sweep_tick(s), sweep, s);
+	if (id < 0) {
+		err = (int)id;
+		goto fail;
+	}
+	return s;
+fail:
+	netserver__free(s);
+	errno = -err;
+	return NULL;
+}
+
+void netserver__free(struct netserver *s)
+{
+	if (!s)
+		return;
+	while (s->conns)
+		netconn__close(s->conns);
+	if (s->lfd >= 0)
+		close(s->lfd);
+	evloop__free(s->loop);
+	free(s);
+}
+
+int netserver__fd(const struct netserver *s)
+{
+	return evloop__fd(s->loop);
+}
+
+int netserver__port(const struct netserver *s)
+{
+	return s->port;
+}
+
+bool netserver__loopback(const struct netserver *s)
+{
+	return s->loopback;
+}
+
+unsigned netserver__conns(const struct netserver *s)
+{
+	return s->st.open;
+}
+
+void netserver__stats(const struct netserver *s, struct netserver_stats *out)
+{
+	*out = s->st;
+}
+
+struct netconn *netserver__first(const struct netserver *s)
+{
+	return s->conns;
+}
