@@ -18,6 +18,7 @@
 
 #include "collector/collector.h"
 #include "collector/query.h"
+#include "lib/clock.h"
 #include "lib/sbuf.h"
 #include "lib/grpc.h"
 #include "lib/log.h"
@@ -157,7 +158,7 @@ static void metrics(struct collector *col, const struct token *tok, bool filter,
 	struct sbuf b = { 0 };
 	struct pod_row *rows = NULL;
 	int64_t now = (int64_t)collector__wall_ms();
-	int n = query__pods(col->store, NULL, now - 300000, now, &rows);
+	int n = query__pods(col->reader, NULL, now - 300000, now, &rows);
 	struct grpc_server_stats gs;
 	struct store_stats ss;
 	const char *batches = "podlens_collector_batches_total";
@@ -174,8 +175,8 @@ static void metrics(struct collector *col, const struct token *tok, bool filter,
 	}
 	free(rows);
 
-	grpc_server__stats(col->grpc, &gs);
-	store__stats(col->store, &ss);
+	collector__grpc_stats(col, &gs);
+	store__stats(col->reader, &ss);
 	prom__family(&b, batches, "counter", "Export calls by outcome");
 	for (size_t i = 0; i < sizeof(results) / sizeof(results[0]); i++)
 		prom__sample_u64(&b, batches, (const char *[]){ "result", results[i], NULL }, by_result[i]);
@@ -185,12 +186,15 @@ static void metrics(struct collector *col, const struct token *tok, bool filter,
 	counter(&b, "podlens_collector_commit_failures_total", "Ingest transactions rolled back",
 		col->c.commit_failures);
 	prom__family(&b, "podlens_collector_commit_seconds_total", "counter", "Time spent committing");
-	prom__sample_prec(&b, "podlens_collector_commit_seconds_total", NULL, col->c.commit_seconds, 'f', 6);
+	prom__sample_prec(&b, "podlens_collector_commit_seconds_total", NULL, (double)col->c.commit_ns / 1e9,
+			  'f', 6);
 	prom__family(&b, "podlens_collector_grpc_connections", "gauge", "Open gRPC connections");
 	prom__sample_u64(&b, "podlens_collector_grpc_connections", NULL, gs.conns_open);
 	counter(&b, "podlens_collector_grpc_protocol_errors_total",
 		"Connections closed on HTTP/2 or TLS errors", gs.protocol_errors);
 	counter(&b, "podlens_collector_http_requests_total", "HTTP requests answered", col->c.http_requests);
+	counter(&b, "podlens_collector_http_over_budget_total",
+		"API requests answered 503 for exceeding the query budget", col->c.http_over_budget);
 	prom__family(&b, "podlens_collector_db_bytes", "gauge", "Database file plus WAL size");
 	prom__sample_u64(&b, "podlens_collector_db_bytes", NULL, ss.disk_bytes);
 	prom__family(&b, "podlens_collector_uptime_seconds", "gauge", "Seconds since start");
@@ -204,13 +208,12 @@ static void metrics(struct collector *col, const struct token *tok, bool filter,
 	/* agents' own drop reports over the retention window (nothing is lost silently) */
 	prom__family(&b, "podlens_agent_dropped", "gauge",
 		     "Records agents reported dropped, summed over the retention window");
-	store__drops(col->store, 1000, agent_dropped, &b);
+	store__drops(col->reader, 1000, agent_dropped, &b);
 	respond(resp, 200, "text/plain; version=0.0.4; charset=utf-8", &b);
 }
 
-void api__handle(void *ctx, const struct httpd_req *req, struct httpd_resp *resp)
+static void handle(struct collector *col, const struct httpd_req *req, struct httpd_resp *resp)
 {
-	struct collector *col = ctx;
 	const struct token *tok = NULL;
 	bool filter = col->read_tokens.n > 0;
 	char pbuf[2048], *seg[8];
@@ -238,7 +241,7 @@ void api__handle(void *ctx, const struct httpd_req *req, struct httpd_resp *resp
 		return;
 	}
 	if (!strcmp(req->path, "/healthz")) {
-		bool ok = store__ping(col->store) == 0;
+		bool ok = store__ping(col->reader) == 0;
 
 		sbuf__puts(&b, ok ? "ok\n" : "database unavailable\n");
 		respond(resp, ok ? 200 : 503, NULL, &b);
@@ -262,13 +265,13 @@ void api__handle(void *ctx, const struct httpd_req *req, struct httpd_resp *resp
 		return;
 	}
 	if (nseg == 3 && !strcmp(seg[2], "namespaces")) {
-		err = query__namespaces_json(col->store, tok, filter, &b);
+		err = query__namespaces_json(col->reader, tok, filter, &b);
 	} else if (nseg == 3 && !strcmp(seg[2], "edges")) {
 		if (time_range(req->query, 300, &from, &to) < 0) {
 			json_error(resp, 400, "bad from/to/window");
 			return;
 		}
-		err = query__edges_json(col->store, NULL, tok, filter, from, to, &b);
+		err = query__edges_json(col->reader, NULL, tok, filter, from, to, &b);
 	} else if (nseg >= 5 && !strcmp(seg[2], "namespaces")) {
 		const char *ns = seg[3];
 
@@ -282,13 +285,13 @@ void api__handle(void *ctx, const struct httpd_req *req, struct httpd_resp *resp
 				json_error(resp, 400, "bad from/to/window");
 				return;
 			}
-			err = query__pods_json(col->store, ns, from, to, &b);
+			err = query__pods_json(col->reader, ns, from, to, &b);
 		} else if (nseg == 5 && !strcmp(seg[4], "edges")) {
 			if (time_range(req->query, 300, &from, &to) < 0) {
 				json_error(resp, 400, "bad from/to/window");
 				return;
 			}
-			err = query__edges_json(col->store, ns, tok, filter, from, to, &b);
+			err = query__edges_json(col->reader, ns, tok, filter, from, to, &b);
 		} else if (nseg == 7 && !strcmp(seg[4], "pods") && !strcmp(seg[6], "series")) {
 			int64_t step = 0;
 
@@ -302,13 +305,13 @@ void api__handle(void *ctx, const struct httpd_req *req, struct httpd_resp *resp
 				if (step < 10)
 					step = 10;
 			}
-			err = query__series_json(col->store, ns, seg[5], from, to, step * 1000, &b);
+			err = query__series_json(col->reader, ns, seg[5], from, to, step * 1000, &b);
 		} else if (nseg == 7 && !strcmp(seg[4], "pods") && !strcmp(seg[6], "routes")) {
 			if (time_range(req->query, 300, &from, &to) < 0) {
 				json_error(resp, 400, "bad from/to/window");
 				return;
 			}
-			err = query__routes_json(col->store, ns, seg[5], from, to, &b);
+			err = query__routes_json(col->reader, ns, seg[5], from, to, &b);
 		} else {
 			json_error(resp, 404, "no such endpoint");
 			return;
@@ -329,4 +332,25 @@ void api__handle(void *ctx, const struct httpd_req *req, struct httpd_resp *resp
 	} else {
 		respond(resp, 200, JSON_CT, &b);
 	}
+}
+
+/* Every request runs under the query budget: the reader stops at the deadline, and an answer
+ * built from a stopped read is thrown away for a 503 naming the budget, never sent in part. */
+void api__handle(void *ctx, const struct httpd_req *req, struct httpd_resp *resp)
+{
+	struct collector *col = ctx;
+	struct sbuf b = { 0 };
+
+	store__set_deadline(col->reader, clock__mono_ns() + col->query_budget_ms * 1000000ULL);
+	handle(col, req, resp);
+	if (!store__expired(col->reader))
+		return;
+	col->c.http_over_budget++;
+	free(resp->body);
+	resp->body = NULL;
+	resp->body_len = 0;
+	sbuf__printf(&b, "{\"error\":\"query over its budget of %llu ms\",\"budget_ms\":%llu}",
+		     (unsigned long long)col->query_budget_ms, (unsigned long long)col->query_budget_ms);
+	respond(resp, 503, JSON_CT, &b);
+	resp->extra_headers = "Retry-After: 1\r\n";
 }

@@ -2,6 +2,7 @@
 #ifndef PODLENS_COLLECTOR_COLLECTOR_H
 #define PODLENS_COLLECTOR_COLLECTOR_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -12,31 +13,46 @@
 
 #define EXPORT_METHOD "/podlens.v1.Collector/Export"
 
+/* Written by one thread, read by another (the ingest thread counts batches, the API thread
+ * counts requests, /metrics on the API thread reads them all): atomic, so no torn or stale reads
+ * and nothing for ThreadSanitizer to report. */
 struct collector_counters {
-	uint64_t batches_stored, batches_duplicate, batches_invalid, batches_unauthenticated;
-	uint64_t batches_unavailable, unknown_method;
-	uint64_t records_stored;
-	uint64_t commits, commit_failures;
-	double commit_seconds;
-	uint64_t http_requests, http_unauthorized, http_forbidden;
-	uint64_t maintain_runs, maintain_failures;
+	_Atomic uint64_t batches_stored, batches_duplicate, batches_invalid, batches_unauthenticated;
+	_Atomic uint64_t batches_unavailable, unknown_method;
+	_Atomic uint64_t records_stored;
+	_Atomic uint64_t commits, commit_failures;
+	_Atomic uint64_t commit_ns;        /* time spent committing */
+	_Atomic uint64_t http_requests, http_unauthorized, http_forbidden, http_over_budget;
+	_Atomic uint64_t maintain_runs, maintain_failures;
 };
 
+/* Two threads (docs/collector.md, "Threads"): the main thread owns grpc and store (ingest,
+ * maintenance); the API thread owns http and reader. What one reads of the other's goes through
+ * the atomic counters or the snapshot below. */
 struct collector {
-	struct store *store;
+	struct store *store;           /* read-write: ingest and maintenance (main thread) */
+	struct store *reader;          /* read-only: API, page, /metrics, /healthz (API thread) */
 	struct grpc_server *grpc;
 	struct httpd *http;
 	struct tokens ingest_tokens;   /* n == 0: no token required (loopback only) */
 	struct tokens read_tokens;     /* n == 0: API open */
 	struct collector_counters c;
-	/* stored in the open transaction, counted once it commits */
+	uint64_t query_budget_ms;      /* per API request: over it, 503 and no partial answer */
+	/* stored in the open transaction, counted once it commits (main thread) */
 	uint64_t pending_batches, pending_records;
 	uint64_t started_ms;
+	/* the gRPC server's statistics as of the main thread's last loop iteration */
+	pthread_mutex_t snap_lock;
+	struct grpc_server_stats grpc_snap;
 };
 
 /* ingest.c: grpc_server ops */
 void ingest__call(void *ctx, const struct grpc_call *call, struct grpc_reply *reply);
 int ingest__round_end(void *ctx);
+/* Main thread, after each loop iteration: publish what other threads may read of the gRPC server. */
+void collector__publish(struct collector *col);
+/* Any thread: the gRPC server statistics as last published. */
+void collector__grpc_stats(struct collector *col, struct grpc_server_stats *out);
 
 /* api.c: httpd handler (JSON API, page, /metrics, /healthz) */
 void api__handle(void *ctx, const struct httpd_req *req, struct httpd_resp *resp);

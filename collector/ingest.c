@@ -96,7 +96,7 @@ int ingest__round_end(void *ctx)
 		return 0;
 	t0 = clock__mono_ns();
 	err = store__commit(col->store);
-	col->c.commit_seconds += (double)(clock__mono_ns() - t0) / 1e9;
+	col->c.commit_ns += clock__mono_ns() - t0;
 	if (err) {
 		col->c.commit_failures++;
 		col->c.batches_unavailable += col->pending_batches;
@@ -109,4 +109,18 @@ int ingest__round_end(void *ctx)
 	}
 	col->pending_batches = col->pending_records = 0;
 	return err;
+}
+
+void collector__publish(struct collector *col)
+{
+	pthread_mutex_lock(&col->snap_lock);
+	grpc_server__stats(col->grpc, &col->grpc_snap);
+	pthread_mutex_unlock(&col->snap_lock);
+}
+
+void collector__grpc_stats(struct collector *col, struct grpc_server_stats *out)
+{
+	pthread_mutex_lock(&col->snap_lock);
+	*out = col->grpc_snap;
+	pthread_mutex_unlock(&col->snap_lock);
 }

@@ -1,12 +1,16 @@
 /* podlens-collector: receives podlens.v1 batches over gRPC, stores them in SQLite, serves the JSON
- * API, the web page and /metrics. One thread, one lib/evloop: gRPC server fd, HTTP server fd,
- * a maintenance timer (rollups, retention) and a signalfd. See docs/collector.md. */
+ * API, the web page and /metrics. Two threads, each on a lib/evloop of its own: the main thread
+ * ingests (gRPC server fd, a maintenance timer for rollups and retention, a signalfd); the API
+ * thread answers HTTP through a read-only store handle, each request under a time budget, so no
+ * query ever holds up an Export. See docs/collector.md, "Threads". */
 #include <errno.h>
 #include <getopt.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
@@ -26,6 +30,7 @@ static const char usage[] =
 	"  --max-msg-bytes N       largest accepted batch                       [4194304]\n"
 	"  --sync normal|full      SQLite synchronous mode (full: acks survive power loss) [normal]\n"
 	"  --maintain-interval S   rollup/retention period in seconds           [10]\n"
+	"  --query-budget DURATION longest an API request may read (500ms, 2s); past it: 503 [2s]\n"
 	"  --log-level error|warn|info|debug                                    [info]\n";
 
 static int parse_duration_ms(const char *s, uint64_t *out)
@@ -85,6 +90,75 @@ static long on_maintain(struct evloop *l, void *data)
 	return (long)m->every_ms;
 }
 
+/* The API thread: the HTTP server on a loop of its own. Its handle on the store is col->reader;
+ * it touches nothing of the main thread's but the atomic counters and the published snapshot. */
+struct api_thread {
+	struct collector *col;
+	struct evloop *loop;
+	int wake_fd;                /* eventfd: the main thread asks it to stop */
+	bool running;               /* the API thread's own */
+	pthread_t tid;
+};
+
+static void on_api_wake(struct evloop *l, int fd, unsigned events, void *data)
+{
+	struct api_thread *t = data;
+	uint64_t v;
+
+	if (read(fd, &v, sizeof(v)) == sizeof(v))
+		t->running = false;
+}
+
+static void *api_main(void *data)
+{
+	struct api_thread *t = data;
+
+	pthread_setname_np(pthread_self(), "podlens-api");
+	while (t->running) {
+		int n = evloop__poll(t->loop, -1);
+
+		if (n < 0) {
+			log_error("api: epoll_wait: %s; the HTTP API stops, ingest goes on", strerror(-n));
+			break;
+		}
+	}
+	return NULL;
+}
+
+static int api_thread__start(struct api_thread *t, struct collector *col)
+{
+	int err;
+
+	t->col = col;
+	t->running = true;
+	t->loop = evloop__new();
+	t->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (!t->loop || t->wake_fd < 0)
+		return -errno;
+	if ((err = evloop__add(t->loop, httpd__fd(col->http), EVLOOP_READ, on_http, col)) < 0 ||
+	    (err = evloop__add(t->loop, t->wake_fd, EVLOOP_READ, on_api_wake, t)) < 0)
+		return err;
+	/* signals stay blocked in this thread (inherited mask): the main thread's signalfd gets them */
+	return -pthread_create(&t->tid, NULL, api_main, t);
+}
+
+/* Ask the API thread to finish the request at hand and stop; wait for it. */
+static void api_thread__stop(struct api_thread *t)
+{
+	uint64_t one = 1;
+
+	if (write(t->wake_fd, &one, sizeof(one)) != sizeof(one))
+		log_error("api: cannot wake the API thread: %s", strerror(errno));
+	pthread_join(t->tid, NULL);
+}
+
+static void api_thread__free(struct api_thread *t)
+{
+	evloop__free(t->loop);
+	if (t->wake_fd >= 0)
+		close(t->wake_fd);
+}
+
 static void on_signal(struct evloop *l, int fd, unsigned events, void *data)
 {
 	struct signalfd_siginfo si;
@@ -97,7 +171,7 @@ static void on_signal(struct evloop *l, int fd, unsigned events, void *data)
 int main(int argc, char **argv)
 {
 	enum { O_GRPC = 1, O_HTTP, O_DATA, O_RET, O_TOK, O_RTOK, O_CERT, O_KEY, O_MAXMSG, O_SYNC,
-	       O_MAINT, O_LOG, O_HELP };
+	       O_MAINT, O_LOG, O_BUDGET, O_HELP };
 	static const struct option opts[] = {
 		{ "grpc-addr", required_argument, NULL, O_GRPC },
 		{ "http-addr", required_argument, NULL, O_HTTP },
@@ -111,16 +185,19 @@ int main(int argc, char **argv)
 		{ "sync", required_argument, NULL, O_SYNC },
 		{ "maintain-interval", required_argument, NULL, O_MAINT },
 		{ "log-level", required_argument, NULL, O_LOG },
+		{ "query-budget", required_argument, NULL, O_BUDGET },
 		{ "help", no_argument, NULL, O_HELP },
 		{ 0 },
 	};
 	const char *grpc_addr = "127.0.0.1:9417", *http_addr = "127.0.0.1:9418";
 	const char *data_dir = "./podlens-data", *token_file = NULL, *read_tokens = NULL;
 	const char *cert = NULL, *key = NULL;
-	uint64_t retention_ms = 24ULL * 3600 * 1000, maint_s = 10;
+	uint64_t retention_ms = 24ULL * 3600 * 1000, maint_s = 10, budget_ms = 2000;
 	unsigned long max_msg = 4 << 20;
 	bool sync_full = false;
-	struct collector col = { 0 };
+	struct collector col = { .snap_lock = PTHREAD_MUTEX_INITIALIZER };
+	struct api_thread api = { .wake_fd = -1 };
+	bool api_started = false;
 	struct evloop *loop = NULL;
 	struct maintain maint = { .col = &col };
 	bool running = true;
@@ -166,6 +243,12 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			break;
+		case O_BUDGET:
+			if (parse_duration_ms(optarg, &budget_ms) < 0 || budget_ms < 10 || budget_ms > 600000) {
+				fprintf(stderr, "podlens-collector: --query-budget %s: want 10ms..600s\n", optarg);
+				return 2;
+			}
+			break;
 		case O_LOG:
 			level = log__parse_level(optarg);
 			if (level < 0) {
@@ -204,6 +287,12 @@ int main(int argc, char **argv)
 		log_error("cannot open the database in %s: %s", data_dir, strerror(errno));
 		goto out;
 	}
+	col.reader = store__open_reader(&so);
+	if (!col.reader) {
+		log_error("cannot open a reader on the database in %s: %s", data_dir, strerror(errno));
+		goto out;
+	}
+	col.query_budget_ms = budget_ms;
 	struct grpc_server_opts go = {
 		.addr = grpc_addr, .tls_cert = cert, .tls_key = key, .max_msg = (uint32_t)max_msg,
 	};
@@ -238,12 +327,18 @@ int main(int argc, char **argv)
 	loop = evloop__new();
 	maint.every_ms = maint_s * 1000;
 	if (sfd < 0 || !loop || evloop__add(loop, grpc_server__fd(col.grpc), EVLOOP_READ, on_grpc, &col) < 0 ||
-	    evloop__add(loop, httpd__fd(col.http), EVLOOP_READ, on_http, &col) < 0 ||
 	    evloop__add(loop, sfd, EVLOOP_READ, on_signal, &running) < 0 ||
 	    evloop__timer_add(loop, maint.every_ms, on_maintain, &maint) < 0) {
 		log_error("cannot set up the event loop: %s", strerror(errno));
 		goto out;
 	}
+
+	collector__publish(&col);
+	if ((errno = -api_thread__start(&api, &col)) != 0) {
+		log_error("cannot start the API thread: %s", strerror(errno));
+		goto out;
+	}
+	api_started = true;
 
 	log_info("listening: grpc %s%s (port %d, %s), http %s (port %d), data %s, retention %llus",
 		 grpc_addr, cert ? " tls" : " h2c", grpc_server__port(col.grpc),
@@ -261,13 +356,18 @@ int main(int argc, char **argv)
 			log_error("epoll_wait: %s", strerror(-n));
 			goto out;
 		}
+		collector__publish(&col);
 	}
 	rc = 0;
 out:
+	if (api_started)
+		api_thread__stop(&api);
+	api_thread__free(&api);
 	evloop__free(loop);
 	if (sfd >= 0)
 		close(sfd);
 	httpd__free(col.http);
+	store__close(col.reader);
 	grpc_server__free(col.grpc);
 	if (col.store && rc == 0)
 		store__maintain(col.store, collector__wall_ms(), 64);

@@ -61,6 +61,22 @@ struct store *store__open(const struct store_opts *o)
 	return store_sqlite_ops.open(o);
 }
 
+struct store *store__open_reader(const struct store_opts *o)
+{
+	return store_sqlite_ops.open_reader(o);
+}
+
+void store__set_deadline(struct store *s, uint64_t deadline_ns)
+{
+	s->deadline_ns = deadline_ns;
+	s->expired = false;
+}
+
+bool store__expired(const struct store *s)
+{
+	return s->expired;
+}
+
 void store__close(struct store *s)
 {
 	if (!s)
@@ -87,6 +103,8 @@ bool store__in_txn(const struct store *s)
 
 int store__begin(struct store *s)
 {
+	if (s->read_only)
+		return -EROFS;
 	if (s->in_txn)
 		return 0;
 	if (s->ops->begin(s) < 0)
@@ -116,6 +134,8 @@ void store__rollback(struct store *s)
 
 int store__maintain(struct store *s, uint64_t now_ms, unsigned max_buckets)
 {
+	if (s->read_only)
+		return -EROFS;
 	if (s->in_txn)
 		return -EBUSY;
 	return s->ops->maintain(s, now_ms, max_buckets);

@@ -49,6 +49,12 @@ extern const struct store_res_info store_res[STORE_RES__N];
 enum store_side { STORE_SERVER, STORE_CLIENT };
 
 struct store *store__open(const struct store_opts *o);
+/* A read-only handle on the same data for another thread (the API's): its reads never wait for
+ * the writer's transactions and never hold the writer up (SQLite: a second connection on the WAL
+ * database; ClickHouse: a client of its own with readonly=1). Open it after store__open() of the
+ * writer, which creates and migrates the storage. store__begin() and store__maintain() on it
+ * return -EROFS. One handle per thread: a handle is not shared between threads. */
+struct store *store__open_reader(const struct store_opts *o);
 void store__close(struct store *s);
 
 int store__begin(struct store *s);
@@ -170,5 +176,14 @@ int store__drops(struct store *s, unsigned limit, STORE_CB(struct store_drop_sum
 int store__stats(struct store *s, struct store_stats *st);
 /* 0 when the storage answers. */
 int store__ping(struct store *s);
+
+/* The cost bound of reads: once the monotonic clock (lib/clock.h clock__mono_ns()) passes
+ * deadline_ns, a read in progress on s stops and returns -ETIMEDOUT, and so does every later one
+ * until the next store__set_deadline(); 0 means no deadline. Rows handed to a callback before the
+ * deadline were handed: a caller that sees store__expired() discards what it built, so an answer
+ * over budget is an error, never a partial answer. store__expired() stays true from the first read
+ * that hit the deadline until the next store__set_deadline(). */
+void store__set_deadline(struct store *s, uint64_t deadline_ns);
+bool store__expired(const struct store *s);
 
 #endif

@@ -206,6 +206,9 @@ struct store_ops {
 	const char *name;
 	/* returns the backend's struct whose first member is struct store; NULL and errno */
 	struct store *(*open)(const struct store_opts *o);
+	/* a read-only handle (base.read_only set) whose reads honour base.deadline_ns: stop once
+	 * clock__mono_ns() passes it (when non-zero), set base.expired and return -ETIMEDOUT */
+	struct store *(*open_reader)(const struct store_opts *o);
 	void (*close)(struct store *s);
 
 	int (*begin)(struct store *s);
@@ -245,6 +248,9 @@ struct store {
 	uint64_t retention_ms;
 	const char *path;           /* owned by the backend */
 	bool in_txn;
+	bool read_only;             /* from open_reader(): no begin(), no maintain() */
+	uint64_t deadline_ns;       /* reads stop past it (clock__mono_ns()); 0: none */
+	bool expired;               /* a read hit deadline_ns since it was set */
 };
 
 extern const struct store_ops store_sqlite_ops;

@@ -21,6 +21,7 @@
 #include <sqlite3.h>
 
 #include "collector/store_backend.h"
+#include "lib/clock.h"
 #include "lib/hist.h"
 #include "lib/log.h"
 #include "lib/sbuf.h"
@@ -603,6 +604,21 @@ static void sq_close(struct store *base)
 	free(s);
 }
 
+static const char *col_text0(sqlite3_stmt *st)
+{
+	const unsigned char *t = sqlite3_column_text(st, 0);
+
+	return t ? (const char *)t : "";
+}
+
+static void add_functions(sqlite3 *db)
+{
+	sqlite3_create_function(db, "hist_merge", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL, NULL,
+				sql_hist_merge_step, sql_hist_merge_final);
+	sqlite3_create_function(db, "hist_q", 2, SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL,
+				sql_hist_q, NULL, NULL);
+}
+
 static struct store *sq_open(const struct store_opts *o)
 {
 	struct sq *s = calloc(1, sizeof(*s));
@@ -635,10 +651,7 @@ static struct store *sq_open(const struct store_opts *o)
 	    exec_sql(s->db, "PRAGMA cache_size=-32768") < 0 ||
 	    exec_sql(s->db, "PRAGMA temp_store=MEMORY") < 0)
 		goto fail;
-	sqlite3_create_function(s->db, "hist_merge", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL, NULL,
-				sql_hist_merge_step, sql_hist_merge_final);
-	sqlite3_create_function(s->db, "hist_q", 2, SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL,
-				sql_hist_q, NULL, NULL);
+	add_functions(s->db);
 	err = migrate(s);
 	if (err)
 		goto fail;
@@ -660,6 +673,94 @@ static struct store *sq_open(const struct store_opts *o)
 		goto fail;
 	return &s->base;
 fail:
+	sq_close(&s->base);
+	errno = -err;
+	return NULL;
+}
+
+/* Readers: the deadline is checked every PROGRESS_OPS virtual-machine instructions (a few
+ * microseconds of work), so a read stops within about that much of its deadline whatever the
+ * query plan; the check is one clock__mono_ns() (vDSO) per call, well under 1% of the work. */
+#define PROGRESS_OPS 1000
+#define READER_BUSY_MAX_MS 5000
+
+static bool past_deadline(struct sq *s)
+{
+	if (!s->base.deadline_ns || clock__mono_ns() < s->base.deadline_ns)
+		return false;
+	s->base.expired = true;
+	return true;
+}
+
+static int reader_progress(void *p)
+{
+	return past_deadline(p);
+}
+
+/* In WAL mode a reader waits only in rare moments (WAL recovery after a crash, a restart of the
+ * WAL-index); it waits in 1 ms steps and never past its deadline. */
+static int reader_busy(void *p, int n)
+{
+	if (past_deadline(p) || n >= READER_BUSY_MAX_MS)
+		return 0;
+	sqlite3_sleep(1);
+	return 1;
+}
+
+/* A second connection, read-only, on the writer's WAL database: each read is a snapshot of the
+ * last commit and takes no lock the writer waits for. Refused unless the database is in WAL mode
+ * (a rollback-journal reader would block the writer) at the schema this binary writes. */
+static struct store *sq_open_reader(const struct store_opts *o)
+{
+	struct sq *s = calloc(1, sizeof(*s));
+	sqlite3_stmt *st = NULL;
+	int err = -EIO, version = -1;
+	const char *mode = "";
+
+	if (!s)
+		return NULL;
+	s->base.ops = &store_sqlite_ops;
+	s->base.retention_ms = o->retention_ms ? o->retention_ms : 24ULL * 3600 * 1000;
+	s->base.read_only = true;
+	if (asprintf(&s->path, "%s/podlens.db", o->dir) < 0) {
+		s->path = NULL;
+		err = -ENOMEM;
+		goto fail;
+	}
+	s->base.path = s->path;
+	if (sqlite3_open_v2(s->path, &s->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+		log_error("store: open %s for reading: %s", s->path,
+			  s->db ? sqlite3_errmsg(s->db) : "out of memory");
+		goto fail;
+	}
+	sqlite3_busy_handler(s->db, reader_busy, s);
+	sqlite3_progress_handler(s->db, PROGRESS_OPS, reader_progress, s);
+	if (exec_sql(s->db, "PRAGMA cache_size=-32768") < 0 || exec_sql(s->db, "PRAGMA temp_store=MEMORY") < 0)
+		goto fail;
+	add_functions(s->db);
+	if (sqlite3_prepare_v2(s->db, "PRAGMA journal_mode", -1, &st, NULL) == SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_ROW)
+		mode = col_text0(st);
+	if (strcmp(mode, "wal")) {
+		log_error("store: %s is in journal mode '%s', not wal: a reader would block ingest", s->path, mode);
+		err = -EPROTO;
+		goto fail;
+	}
+	sqlite3_finalize(st);
+	st = NULL;
+	if (sqlite3_prepare_v2(s->db, "PRAGMA user_version", -1, &st, NULL) == SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_ROW)
+		version = sqlite3_column_int(st, 0);
+	if (version != N_MIGRATIONS) {
+		log_error("store: %s has schema version %d, the reader wants %d (open the writer first)",
+			  s->path, version, N_MIGRATIONS);
+		err = -EPROTO;
+		goto fail;
+	}
+	sqlite3_finalize(st);
+	return &s->base;
+fail:
+	sqlite3_finalize(st);
 	sq_close(&s->base);
 	errno = -err;
 	return NULL;
@@ -1024,6 +1125,20 @@ static void bind_ns(sqlite3_stmt *st, int i, const char *ns)
 		sqlite3_bind_text(st, i, ns, -1, SQLITE_STATIC);
 }
 
+/* Finish a read: the callback's value, -ETIMEDOUT past the deadline, -EIO when a step failed
+ * (an interrupted or failed step ends FOR_ROWS like the last row: finalize tells them apart). */
+static int query_done(struct sq *s, sqlite3_stmt *st, int err)
+{
+	int rc = sqlite3_finalize(st);
+
+	if (s->base.expired)
+		return -ETIMEDOUT;
+	if (err || rc == SQLITE_OK)
+		return err;
+	log_error("query: %s", sqlite3_errstr(rc));
+	return -EIO;
+}
+
 /* Step through the rows until the callback asks to stop. */
 #define FOR_ROWS(st, err) while ((err) == 0 && sqlite3_step(st) == SQLITE_ROW)
 
@@ -1043,8 +1158,7 @@ static int sq_namespaces(struct store *base, STORE_CB(struct store_ns_row))
 
 		err = cb(ctx, &r);
 	}
-	sqlite3_finalize(st);
-	return err;
+	return query_done(s, st, err);
 }
 
 static int sq_pods(struct store *base, const char *ns, STORE_CB(struct store_pod_row))
@@ -1068,23 +1182,22 @@ static int sq_pods(struct store *base, const char *ns, STORE_CB(struct store_pod
 
 		err = cb(ctx, &r);
 	}
-	sqlite3_finalize(st);
-	return err;
+	return query_done(s, st, err);
 }
 
 static int sq_pod_exists(struct store *base, const char *ns, const char *pod)
 {
 	struct sq *s = sq(base);
 	sqlite3_stmt *st;
-	int found;
+	int found, err;
 
 	if (query_prepare(s, "SELECT 1 FROM workloads WHERE namespace=?1 AND pod=?2 LIMIT 1", &st) < 0)
 		return -EIO;
 	sqlite3_bind_text(st, 1, ns, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 2, pod, -1, SQLITE_STATIC);
 	found = sqlite3_step(st) == SQLITE_ROW;
-	sqlite3_finalize(st);
-	return found;
+	err = query_done(s, st, 0);
+	return err ? err : found;
 }
 
 /* The request sums every request read selects, after its group columns. */
@@ -1127,8 +1240,7 @@ static int sq_pod_requests(struct store *base, const char *ns, int64_t from_ms, 
 
 		err = cb(ctx, &r);
 	}
-	sqlite3_finalize(st);
-	return err;
+	return query_done(s, st, err);
 }
 
 static int sq_pod_traffic(struct store *base, const char *ns, int64_t from_ms, int64_t to_ms,
@@ -1159,8 +1271,7 @@ static int sq_pod_traffic(struct store *base, const char *ns, int64_t from_ms, i
 
 		err = cb(ctx, &r);
 	}
-	sqlite3_finalize(st);
-	return err;
+	return query_done(s, st, err);
 }
 
 static void bind_step(sqlite3_stmt *st, const char *ns, const char *pod, int64_t from_ms, int64_t to_ms,
@@ -1195,8 +1306,7 @@ static int sq_step_requests(struct store *base, const char *ns, const char *pod,
 
 		err = cb(ctx, &r);
 	}
-	sqlite3_finalize(st);
-	return err;
+	return query_done(s, st, err);
 }
 
 static int sq_step_traffic(struct store *base, const char *ns, const char *pod, enum store_res res,
@@ -1222,8 +1332,7 @@ static int sq_step_traffic(struct store *base, const char *ns, const char *pod, 
 
 		err = cb(ctx, &r);
 	}
-	sqlite3_finalize(st);
-	return err;
+	return query_done(s, st, err);
 }
 
 static int sq_routes(struct store *base, const char *ns, const char *pod, int64_t from_ms, int64_t to_ms,
@@ -1257,8 +1366,7 @@ static int sq_routes(struct store *base, const char *ns, const char *pod, int64_
 
 		err = cb(ctx, &r);
 	}
-	sqlite3_finalize(st);
-	return err;
+	return query_done(s, st, err);
 }
 
 static int sq_flows(struct store *base, int64_t from_ms, int64_t to_ms, unsigned limit,
@@ -1286,8 +1394,7 @@ static int sq_flows(struct store *base, int64_t from_ms, int64_t to_ms, unsigned
 
 		err = cb(ctx, &r);
 	}
-	sqlite3_finalize(st);
-	return err;
+	return query_done(s, st, err);
 }
 
 static int sq_drops(struct store *base, unsigned limit, STORE_CB(struct store_drop_sum))
@@ -1307,8 +1414,7 @@ static int sq_drops(struct store *base, unsigned limit, STORE_CB(struct store_dr
 
 		err = cb(ctx, &r);
 	}
-	sqlite3_finalize(st);
-	return err;
+	return query_done(s, st, err);
 }
 
 static int sq_stats(struct store *base, struct store_stats *out)
@@ -1327,12 +1433,15 @@ static int sq_stats(struct store *base, struct store_stats *out)
 
 static int sq_ping(struct store *base)
 {
-	return sqlite3_exec(sq(base)->db, "SELECT 1", NULL, NULL, NULL) == SQLITE_OK ? 0 : -EIO;
+	if (sqlite3_exec(sq(base)->db, "SELECT 1", NULL, NULL, NULL) == SQLITE_OK)
+		return 0;
+	return base->expired ? -ETIMEDOUT : -EIO;
 }
 
 const struct store_ops store_sqlite_ops = {
 	.name = "sqlite",
 	.open = sq_open,
+	.open_reader = sq_open_reader,
 	.close = sq_close,
 	.begin = sq_begin,
 	.commit = sq_commit,
