@@ -22,6 +22,7 @@
 #include "collector/store_backend.h"
 #include "collector/store_sqlite.h"
 #include "collector/tokens.h"
+#include "lib/clock.h"
 #include "lib/hist.h"
 
 #define T0 1700000400000LL   /* a fixed, 10-minute-aligned interval start (ms) */
@@ -687,6 +688,153 @@ static void sbuf__json_escapes_controls_quotes_and_bad_utf8(void **state)
 	free(s);
 }
 
+
+/* ------------------------------------------------------------------ reader handle, query budget */
+
+static struct store *open_reader(void)
+{
+	struct store_opts o = { .dir = dir };
+	struct store *r = store__open_reader(&o);
+
+	assert_non_null(r);
+	return r;
+}
+
+static int count_ns(void *ctx, const struct store_ns_row *row)
+{
+	(*(int *)ctx)++;
+	return 0;
+}
+
+/* The reader sees what is committed, not the open transaction; it cannot write. */
+static void store__reader__sees_commits_only_and_refuses_writes(void **state)
+{
+	struct store *w = open_store(0), *r = open_reader();
+	struct store_add_result ar;
+	struct fixture f;
+	int n = 0;
+
+	make_batch(&f, "a", 1, T0, "shop", "web", 10, 1000, 200, 100);
+	assert_int_equal(store__begin(w), 0);
+	assert_int_equal(store__add_batch(w, &f.b, (uint64_t)T0, &ar), 0);
+	assert_int_equal(store__namespaces(r, count_ns, &n), 0);
+	assert_int_equal(n, 0);                              /* not committed yet */
+	assert_int_equal(store__commit(w), 0);
+	assert_int_equal(store__namespaces(r, count_ns, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(store__begin(r), -EROFS);
+	assert_int_equal(store__maintain(r, (uint64_t)T0, 8), -EROFS);
+	assert_int_equal(store__ping(r), 0);
+	store__close(r);
+	store__close(w);
+}
+
+/* A writer commits while a read is in the middle of its rows (WAL: the reader holds a snapshot,
+ * not a lock the writer waits for), and the read goes on over its snapshot. */
+struct mid_read {
+	struct store *w;
+	struct fixture *f;
+	int rows, commit_rc;
+};
+
+static int commit_mid_read(void *ctx, const struct store_pod_req_row *row)
+{
+	struct mid_read *m = ctx;
+	struct store_add_result ar;
+
+	if (m->rows++ == 0) {
+		make_batch(m->f, "a", 1000, T0, "shop", "late", 1, 1000, 200, 1);
+		m->commit_rc = store__begin(m->w);
+		if (!m->commit_rc)
+			m->commit_rc = store__add_batch(m->w, &m->f->b, (uint64_t)T0, &ar);
+		if (!m->commit_rc)
+			m->commit_rc = store__commit(m->w);
+	}
+	return 0;
+}
+
+static int count_pod(void *ctx, const struct store_pod_row *row)
+{
+	(*(int *)ctx)++;
+	return 0;
+}
+
+static void store__reader__writer_commits_during_a_read(void **state)
+{
+	struct store *w = open_store(0), *r = open_reader();
+	struct fixture f;
+	struct mid_read m = { .w = w, .f = &f, .commit_rc = -1 };
+	char pod[16];
+
+	for (int i = 0; i < 20; i++) {
+		snprintf(pod, sizeof(pod), "p%02d", i);
+		make_batch(&f, "a", (uint64_t)i + 1, T0, "shop", pod, 1, 1000, 200, 1);
+		assert_int_equal(add(w, &f, NULL), 0);
+	}
+	assert_int_equal(store__pod_requests(r, "shop", T0, T0 + 60000, commit_mid_read, &m), 0);
+	assert_int_equal(m.commit_rc, 0);                    /* the writer did not wait for the read */
+	assert_int_equal(m.rows, 20);                        /* the read saw its snapshot: not "late" */
+	m.rows = 0;
+	m.commit_rc = 0;
+	m.w = NULL;
+	assert_int_equal(store__pods(r, "shop", count_pod, &m.rows), 0);
+	assert_int_equal(m.rows, 21);                        /* the next read sees the commit */
+	store__close(r);
+	store__close(w);
+}
+
+static int count_pod_req(void *ctx, const struct store_pod_req_row *row)
+{
+	(*(int *)ctx)++;
+	return 0;
+}
+
+/* Past its deadline a read stops with -ETIMEDOUT and the handle says so until the next deadline;
+ * a query built on it fails rather than answering in part. */
+static void store__reader__past_deadline__timeout_then_next_deadline_reads(void **state)
+{
+	struct store *w = open_store(0), *r = open_reader();
+	struct fixture f;
+	struct pod_row *rows = NULL;
+	char pod[16];
+	int n = 0;
+
+	for (int i = 0; i < 200; i++) {
+		snprintf(pod, sizeof(pod), "p%03d", i % 50);
+		make_batch(&f, "a", (uint64_t)i + 1, T0 + (i / 50) * 10000, "shop", pod, 1, 1000, 200, 1);
+		assert_int_equal(add(w, &f, NULL), 0);
+	}
+	store__set_deadline(r, 1);                           /* long past */
+	assert_false(store__expired(r));
+	assert_int_equal(store__pod_requests(r, "shop", T0, T0 + 60000, count_pod_req, &n), -ETIMEDOUT);
+	assert_true(store__expired(r));
+	assert_true(n < 50);                                 /* stopped, not run to the end */
+	assert_true(query__pods(r, "shop", T0, T0 + 60000, &rows) < 0);
+	free(rows);
+	rows = NULL;
+
+	store__set_deadline(r, clock__mono_ns() + 60ULL * 1000000000);
+	assert_false(store__expired(r));
+	n = 0;
+	assert_int_equal(store__pod_requests(r, "shop", T0, T0 + 60000, count_pod_req, &n), 0);
+	assert_int_equal(n, 50);
+	assert_int_equal(query__pods(r, "shop", T0, T0 + 60000, &rows), 50);
+	assert_int_equal(rows[49].requests, 4);
+	free(rows);
+	assert_false(store__expired(r));
+	store__set_deadline(r, 0);
+	store__close(r);
+	store__close(w);
+}
+
+/* Without the writer having created the database there is nothing to read: refused. */
+static void store__reader__before_writer__refused(void **state)
+{
+	struct store_opts o = { .dir = dir };
+
+	assert_null(store__open_reader(&o));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -705,6 +853,11 @@ int main(void)
 		cmocka_unit_test_setup_teardown(query__routes__sides_protocols_and_errors, setup, teardown),
 		cmocka_unit_test_setup_teardown(tokens__scoped_file__matches_and_allows, setup, teardown),
 		cmocka_unit_test(sbuf__json_escapes_controls_quotes_and_bad_utf8),
+		cmocka_unit_test_setup_teardown(store__reader__sees_commits_only_and_refuses_writes, setup, teardown),
+		cmocka_unit_test_setup_teardown(store__reader__writer_commits_during_a_read, setup, teardown),
+		cmocka_unit_test_setup_teardown(store__reader__past_deadline__timeout_then_next_deadline_reads,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(store__reader__before_writer__refused, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
