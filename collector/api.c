@@ -341,6 +341,10 @@ void api__handle(void *ctx, const struct httpd_req *req, struct httpd_resp *resp
 	struct collector *col = ctx;
 	struct sbuf b = { 0 };
 
+	if (col->stopping) {
+		json_error(resp, 503, "shutting down");
+		return;
+	}
 	store__set_deadline(col->reader, clock__mono_ns() + col->query_budget_ms * 1000000ULL);
 	handle(col, req, resp);
 	if (!store__expired(col->reader))

@@ -38,6 +38,7 @@ struct collector {
 	struct tokens read_tokens;     /* n == 0: API open */
 	struct collector_counters c;
 	uint64_t query_budget_ms;      /* per API request: over it, 503 and no partial answer */
+	_Atomic bool stopping;         /* set by the main thread at shutdown: the API answers 503 */
 	/* stored in the open transaction, counted once it commits (main thread) */
 	uint64_t pending_batches, pending_records;
 	uint64_t started_ms;

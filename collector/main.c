@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
@@ -75,23 +77,37 @@ static void on_http(struct evloop *l, int fd, unsigned events, void *data)
 	httpd__process(col->http);
 }
 
+/* Maintenance runs on the ingest thread (it writes), in slices of one rollup bucket with the
+ * loop serving Exports between them: 8 buckets per --maintain-interval as before, but no Export
+ * waits for more than one bucket's recomputation (a 10-minute bucket of a busy cluster: tens of
+ * ms) instead of eight. */
+#define MAINTAIN_SLICES 8
+#define MAINTAIN_SLICE_GAP_MS 20
+
 struct maintain {
 	struct collector *col;
 	uint64_t every_ms;
+	unsigned slice;
 };
 
 static long on_maintain(struct evloop *l, void *data)
 {
 	struct maintain *m = data;
 
-	m->col->c.maintain_runs++;
-	if (store__maintain(m->col->store, collector__wall_ms(), 8) < 0)
+	if (m->slice == 0)
+		m->col->c.maintain_runs++;
+	if (store__maintain(m->col->store, collector__wall_ms(), 1) < 0)
 		m->col->c.maintain_failures++;
-	return (long)m->every_ms;
+	if (++m->slice < MAINTAIN_SLICES)
+		return MAINTAIN_SLICE_GAP_MS;
+	m->slice = 0;
+	return (long)(m->every_ms - (MAINTAIN_SLICES - 1) * MAINTAIN_SLICE_GAP_MS);
 }
 
 /* The API thread: the HTTP server on a loop of its own. Its handle on the store is col->reader;
  * it touches nothing of the main thread's but the atomic counters and the published snapshot. */
+#define API_NICE 10
+
 struct api_thread {
 	struct collector *col;
 	struct evloop *loop;
@@ -109,11 +125,28 @@ static void on_api_wake(struct evloop *l, int fd, unsigned events, void *data)
 		t->running = false;
 }
 
+/* Copying the WAL into the database file costs syncs: done here, off the ingest path. */
+#define CHECKPOINT_MS 1000
+
+static long on_checkpoint(struct evloop *l, void *data)
+{
+	struct collector *col = data;
+
+	store__set_deadline(col->reader, 0);
+	store__checkpoint(col->reader);
+	return CHECKPOINT_MS;
+}
+
 static void *api_main(void *data)
 {
 	struct api_thread *t = data;
 
 	pthread_setname_np(pthread_self(), "podlens-api");
+	/* ingest first: when the cores are busy, the scheduler prefers the main thread (an agent's
+	 * Export has a deadline, a page can wait); nice 10 gets about a tenth of the main thread's
+	 * share under contention and all of an idle core */
+	if (setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), API_NICE) < 0)
+		log_warn("api: setpriority %d: %s", API_NICE, strerror(errno));
 	while (t->running) {
 		int n = evloop__poll(t->loop, -1);
 
@@ -136,17 +169,20 @@ static int api_thread__start(struct api_thread *t, struct collector *col)
 	if (!t->loop || t->wake_fd < 0)
 		return -errno;
 	if ((err = evloop__add(t->loop, httpd__fd(col->http), EVLOOP_READ, on_http, col)) < 0 ||
-	    (err = evloop__add(t->loop, t->wake_fd, EVLOOP_READ, on_api_wake, t)) < 0)
+	    (err = evloop__add(t->loop, t->wake_fd, EVLOOP_READ, on_api_wake, t)) < 0 ||
+	    (err = (int)evloop__timer_add(t->loop, CHECKPOINT_MS, on_checkpoint, col)) < 0)
 		return err;
 	/* signals stay blocked in this thread (inherited mask): the main thread's signalfd gets them */
 	return -pthread_create(&t->tid, NULL, api_main, t);
 }
 
-/* Ask the API thread to finish the request at hand and stop; wait for it. */
+/* Ask the API thread to finish the request at hand and stop; wait for it. Requests already
+ * read get a quick 503 (col->stopping), so the wait is at most one query budget. */
 static void api_thread__stop(struct api_thread *t)
 {
 	uint64_t one = 1;
 
+	t->col->stopping = true;
 	if (write(t->wake_fd, &one, sizeof(one)) != sizeof(one))
 		log_error("api: cannot wake the API thread: %s", strerror(errno));
 	pthread_join(t->tid, NULL);
@@ -280,7 +316,9 @@ int main(int argc, char **argv)
 		goto out;
 	if (read_tokens && tokens__load(&col.read_tokens, read_tokens, true) < 0)
 		goto out;
-	struct store_opts so = { .dir = data_dir, .retention_ms = retention_ms, .sync_full = sync_full };
+	/* the API thread checkpoints the WAL (on_checkpoint), so commits on the ingest path never do */
+	struct store_opts so = { .dir = data_dir, .retention_ms = retention_ms, .sync_full = sync_full,
+				 .checkpoint_elsewhere = true };
 
 	col.store = store__open(&so);
 	if (!col.store) {

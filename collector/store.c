@@ -77,6 +77,11 @@ bool store__expired(const struct store *s)
 	return s->expired;
 }
 
+int store__checkpoint(struct store *s)
+{
+	return s->ops->checkpoint ? s->ops->checkpoint(s) : 0;
+}
+
 void store__close(struct store *s)
 {
 	if (!s)

@@ -30,6 +30,8 @@ struct store_opts {
 	uint64_t retention_ms;      /* default 24 h */
 	bool sync_full;             /* SQLite synchronous=FULL: acks survive power loss (slower);
 	                               default NORMAL: acks survive a crash of the process */
+	bool checkpoint_elsewhere;  /* the caller runs store__checkpoint() on another handle (the
+	                               API thread's reader): the writer checkpoints only as a backstop */
 };
 
 struct store_add_result {
@@ -184,6 +186,11 @@ int store__ping(struct store *s);
  * over budget is an error, never a partial answer. store__expired() stays true from the first read
  * that hit the deadline until the next store__set_deadline(). */
 void store__set_deadline(struct store *s, uint64_t deadline_ns);
+
+/* Housekeeping that may run on any handle, so that the writer need not (SQLite: a passive WAL
+ * checkpoint, copying committed pages into the database file and syncing it, without waiting for
+ * the writer or any reader). 0 or -errno; nothing to do is 0. */
+int store__checkpoint(struct store *s);
 bool store__expired(const struct store *s);
 
 #endif

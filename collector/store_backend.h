@@ -219,6 +219,7 @@ struct store_ops {
 	int (*add)(struct store *s, enum store_rec rec, const struct store_sample *at, const void *row);
 	int (*batch_end)(struct store *s, bool keep);
 	int (*maintain)(struct store *s, uint64_t now_ms, unsigned max_buckets);
+	int (*checkpoint)(struct store *s);      /* optional: NULL when there is nothing to do */
 
 	int (*namespaces)(struct store *s, STORE_CB(struct store_ns_row));
 	int (*pods)(struct store *s, const char *ns, STORE_CB(struct store_pod_row));

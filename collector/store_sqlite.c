@@ -619,6 +619,10 @@ static void add_functions(sqlite3 *db)
 				sql_hist_q, NULL, NULL);
 }
 
+/* With checkpoint_elsewhere, the writer checkpoints only when the WAL passes this (64 MiB of
+ * 4 KiB pages): the other handle fell behind. */
+#define WRITER_BACKSTOP_PAGES "16384"
+
 static struct store *sq_open(const struct store_opts *o)
 {
 	struct sq *s = calloc(1, sizeof(*s));
@@ -650,6 +654,10 @@ static struct store *sq_open(const struct store_opts *o)
 	    exec_sql(s->db, o->sync_full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL") < 0 ||
 	    exec_sql(s->db, "PRAGMA cache_size=-32768") < 0 ||
 	    exec_sql(s->db, "PRAGMA temp_store=MEMORY") < 0)
+		goto fail;
+	/* checkpoints elsewhere: the commit that crosses SQLite's 1000-page default would copy and
+	 * sync pages on the ingest path, and while readers pin the WAL that is every commit */
+	if (o->checkpoint_elsewhere && exec_sql(s->db, "PRAGMA wal_autocheckpoint=" WRITER_BACKSTOP_PAGES) < 0)
 		goto fail;
 	add_functions(s->db);
 	err = migrate(s);
@@ -707,9 +715,11 @@ static int reader_busy(void *p, int n)
 	return 1;
 }
 
-/* A second connection, read-only, on the writer's WAL database: each read is a snapshot of the
- * last commit and takes no lock the writer waits for. Refused unless the database is in WAL mode
- * (a rollback-journal reader would block the writer) at the schema this binary writes. */
+/* A second connection on the writer's WAL database, read-only for SQL (query_only): each read is
+ * a snapshot of the last commit and takes no lock the writer waits for. It opens read-write only
+ * so that it can checkpoint (sq_checkpoint), which changes no content. Refused unless the
+ * database is in WAL mode (a rollback-journal reader would block the writer) at the schema this
+ * binary writes. */
 static struct store *sq_open_reader(const struct store_opts *o)
 {
 	struct sq *s = calloc(1, sizeof(*s));
@@ -728,14 +738,15 @@ static struct store *sq_open_reader(const struct store_opts *o)
 		goto fail;
 	}
 	s->base.path = s->path;
-	if (sqlite3_open_v2(s->path, &s->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+	if (sqlite3_open_v2(s->path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
 		log_error("store: open %s for reading: %s", s->path,
 			  s->db ? sqlite3_errmsg(s->db) : "out of memory");
 		goto fail;
 	}
 	sqlite3_busy_handler(s->db, reader_busy, s);
 	sqlite3_progress_handler(s->db, PROGRESS_OPS, reader_progress, s);
-	if (exec_sql(s->db, "PRAGMA cache_size=-32768") < 0 || exec_sql(s->db, "PRAGMA temp_store=MEMORY") < 0)
+	if (exec_sql(s->db, "PRAGMA query_only=1") < 0 || exec_sql(s->db, "PRAGMA cache_size=-32768") < 0 ||
+	    exec_sql(s->db, "PRAGMA temp_store=MEMORY") < 0)
 		goto fail;
 	add_functions(s->db);
 	if (sqlite3_prepare_v2(s->db, "PRAGMA journal_mode", -1, &st, NULL) == SQLITE_OK &&
@@ -1431,6 +1442,18 @@ static int sq_stats(struct store *base, struct store_stats *out)
 	return 0;
 }
 
+/* PASSIVE: copies what no reader still needs and returns; never waits for the writer or readers
+ * (a busy checkpointer, another handle's checkpoint, is not an error: the next one catches up). */
+static int sq_checkpoint(struct store *base)
+{
+	int rc = sqlite3_wal_checkpoint_v2(sq(base)->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+
+	if (rc == SQLITE_OK || rc == SQLITE_BUSY)
+		return 0;
+	log_warn("store: wal checkpoint: %s", sqlite3_errstr(rc));
+	return -EIO;
+}
+
 static int sq_ping(struct store *base)
 {
 	if (sqlite3_exec(sq(base)->db, "SELECT 1", NULL, NULL, NULL) == SQLITE_OK)
@@ -1451,6 +1474,7 @@ const struct store_ops store_sqlite_ops = {
 	.add = sq_add,
 	.batch_end = sq_batch_end,
 	.maintain = sq_maintain,
+	.checkpoint = sq_checkpoint,
 	.namespaces = sq_namespaces,
 	.pods = sq_pods,
 	.pod_exists = sq_pod_exists,
