@@ -39,3 +39,6 @@ $(BUILD)/test-bin/collector-bench: $(BUILD)/obj/collector/bench/bench.o \
 	$(call msg,LINK,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) -o $@ $(LINK_IN) -lsqlite3 -lm $(PODLENS_PROTO_LIBS)
+
+# collector_readers.sh seeds a database with it (queries of 100+ ms) before measuring ingest under readers
+TEST_BINS += $(BUILD)/test-bin/collector-bench

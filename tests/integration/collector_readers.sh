@@ -1,0 +1,97 @@
+#!/bin/bash
+# API reads never delay ingest (issue 18, item 4). On a database where the heaviest queries take
+# 0.3-2 s (seeded with collector-bench: 2000 batches, 780k records), a steady exporter (python
+# grpcio, READERS_RATE exports/s for READERS_SECS s) runs alone, then next to 20 API readers in a
+# separate process hammering pods/edges/series/routes over the whole range plus /metrics and
+# /healthz. Asserted: every export answered OK and stored exactly once (rows and byte sums of the
+# test's own batches), every read answered with its JSON or the 503 budget error (never a partial
+# body), SIGTERM under load exits 0 with the API thread joined, a tight --query-budget answers 503
+# naming the budget while /healthz and ingest go on. Reported, not asserted: export p50/p99 in
+# both phases.
+source "$(dirname "$0")/../lib.sh"
+source "$TOP/tests/integration/collector/lib.sh"
+cd "$TOP"
+
+RATE=${READERS_RATE:-20}
+SECS=${READERS_SECS:-30}
+N=$(( RATE * SECS ))
+BENCH=$TOP/$BUILD/test-bin/collector-bench
+WORK=$(mktemp -d /tmp/podlens-collector-readers.XXXXXX)
+defer "rm -rf '$WORK'"
+PYDIR=$WORK/py; mkdir -p "$PYDIR"
+gen_py "$PYDIR" || { tap_fail "generate python stubs from podlens.proto"; exit 1; }
+readers() { PODLENS_PY=$PYDIR "$PY" "$TOP/tests/integration/collector/readers.py" "$@"; }
+
+# --- a database with heavy queries: 2000 intervals of 10 s from F (collector-bench's shape)
+"$BENCH" "$WORK/data" --batches 2000 > "$WORK/bench.out" 2>&1 ||
+	{ cat "$WORK/bench.out" >&2; tap_fail "seed the database with collector-bench"; exit 1; }
+F=1700000400000
+T=$(( F + 2000 * 10000 ))
+
+# --- flags
+for bad in 0 5ms abc 601s; do
+	"$COLLECTOR_BIN" --query-budget "$bad" --data-dir "$WORK/never" >/dev/null 2>&1
+	check_eq "$?" 2 "--query-budget $bad refused (exit 2)"
+done
+
+start_collector C --data-dir "$WORK/data" --retention 5000d || { tap_fail "collector starts"; exit 1; }
+check_eq "$(grep -c podlens-api /proc/$C_PID/task/*/comm 2>/dev/null | awk -F: '{s+=$2} END {print s}')" 1 \
+	"the collector runs one API thread (podlens-api)"
+
+# --- export latency alone, then under 20 readers
+out=$(readers measure "127.0.0.1:$C_GRPC" "127.0.0.1:$C_HTTP" --from $F --to $T --budget-ms 2000 \
+	--rate "$RATE" --secs "$SECS" --readers 20 --tmp "$WORK/m")
+echo "$out" | sed 's/^/# /'
+idle=$(echo "$out" | grep '^phase=idle')
+busy=$(echo "$out" | grep '^phase=readers')
+gone() { [ ! -e "/proc/$1" ] || grep -q '^[0-9]* (.*) Z' "/proc/$1/stat"; }   # exited (maybe unreaped)
+kv() { echo "$1" | grep -o " $2=[^ ]*" | cut -d= -f2; }
+check_eq "$(kv "$idle" ok)/$(kv "$idle" errors)" "$N/0" "exporter alone: all $N exports answered OK"
+check_eq "$(kv "$busy" ok)/$(kv "$busy" errors)" "$N/0" "exporter under 20 readers: all $N exports answered OK"
+check_eq "$(kv "$busy" reads_bad)" 0 "every read got its JSON (or /metrics, /healthz) or the 503 budget error"
+check_ge "$(kv "$busy" reads_ok)" 20 "readers got answers (200) during the measure"
+check_ge "$(kv "$busy" health_n)" 1 "/healthz and /metrics answered while readers hammer the API"
+diag "export latency, $RATE/s for ${SECS}s: alone p50 $(kv "$idle" p50_ms) ms p99 $(kv "$idle" p99_ms) ms" \
+	"max $(kv "$idle" max_ms) ms; with 20 readers p50 $(kv "$busy" p50_ms) ms p99 $(kv "$busy" p99_ms) ms" \
+	"max $(kv "$busy" max_ms) ms; ratio p99 $(awk -v a="$(kv "$busy" p99_ms)" -v b="$(kv "$idle" p99_ms)" \
+	'BEGIN {printf "%.2f", a / b}')"
+diag "reads: $(kv "$busy" reads_ok) x 200, $(kv "$busy" reads_503) x 503 over budget;" \
+	"/healthz under load p50 $(kv "$busy" health_p50_ms) ms max $(kv "$busy" health_max_ms) ms"
+
+# --- SIGTERM while readers are at it: the API thread finishes its request, is joined, exit 0
+readers read "127.0.0.1:$C_HTTP" --from $F --to $T --budget-ms 2000 --threads 20 --stop "$WORK/stop" \
+	--out "$WORK/rd.json" --max-secs 60 &
+RD=$!
+defer "touch '$WORK/stop'; kill $RD 2>/dev/null; wait $RD 2>/dev/null"
+wait_for 30 "20 readers with a request in flight" test -e "$WORK/rd.json.started"
+kill -TERM "$C_PID"
+wait_for 15 "collector exit after SIGTERM" gone "$C_PID" || tap_fail "collector exits after SIGTERM under load"
+wait "$C_PID"
+check_eq "$?" 0 "SIGTERM under 20 readers: exit 0 (API thread joined)"
+check_eq "$(grep -c 'signal 15: shutting down' "$C_LOG")" 1 "shutdown logged once"
+touch "$WORK/stop"
+wait_for 30 "reader process exit" gone "$RD"
+
+# --- every export stored exactly once: batches and the test's own rows (rx_bytes = seq)
+for a in steady-idle steady-readers; do
+	check_eq "$(sqlite3 "$WORK/data/podlens.db" "SELECT count(*), count(DISTINCT seq), min(seq), max(seq)
+		FROM batches WHERE agent_id='$a'")" "$N|$N|1|$N" "$a: $N batches, sequences 1..$N, each once"
+	check_eq "$(sqlite3 "$WORK/data/podlens.db" "SELECT count(*), sum(p.rx_bytes) FROM pod_stats p
+		JOIN workloads w ON w.id=p.wid WHERE w.namespace='steady' AND w.pod='$a'")" \
+		"$N|$(( N * (N + 1) / 2 ))" "$a: $N traffic rows summing to 1+..+$N bytes (no loss, no double)"
+done
+check_eq "$(sqlite3 "$WORK/data/podlens.db" 'PRAGMA quick_check')" ok "database intact after the run"
+
+# --- a tight budget: 503 naming it, never a partial answer; /healthz and ingest go on
+start_collector B --data-dir "$WORK/data" --retention 5000d --query-budget 50ms ||
+	{ tap_fail "collector with --query-budget 50ms starts"; exit 1; }
+hdr=$(curl -s -D - -o "$WORK/body" "http://127.0.0.1:$B_HTTP/api/v1/namespaces/shop/pods?from=$F&to=$T" | tr -d '\r')
+check_eq "$(echo "$hdr" | head -1 | cut -d' ' -f2)" 503 "pods over 2000 intervals with a 50 ms budget -> 503"
+check_eq "$(cat "$WORK/body")" '{"error":"query over its budget of 50 ms","budget_ms":50}' \
+	"the 503 body is the budget error alone (no partial answer)"
+check_eq "$(echo "$hdr" | grep -ci '^retry-after: 1$')" 1 "503 carries Retry-After"
+check_eq "$(curl -s "http://127.0.0.1:$B_HTTP/healthz")" ok "/healthz answers with the tight budget"
+check_eq "$(pyclient one "127.0.0.1:$B_GRPC" --seq 1 --agent after-budget)" "status=OK accepted=True duplicate=False" \
+	"an Export right after the over-budget query is stored"
+check_ge "$(curl -s "http://127.0.0.1:$B_HTTP/metrics" | sed -n 's/^podlens_collector_http_over_budget_total //p')" 1 \
+	"/metrics counts the request over budget"
