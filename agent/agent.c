@@ -9,7 +9,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
-#include "agent/batch.h"
+#include "agent/export/batch.h"
 #include "agent/export/exporter.h"
 #include "agent/l7/http_agg.h"
 #include "agent/probes/l7.h"

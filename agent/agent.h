@@ -6,7 +6,7 @@
 #include <stdint.h>
 
 #include "agent/cgroupfs.h"
-#include "agent/flows.h"
+#include "agent/pipeline/flows.h"
 #include "agent/options.h"
 #include "agent/output/output.h"
 #include "agent/pipeline/agg.h"

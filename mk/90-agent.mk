@@ -1,5 +1,5 @@
 # agent/: podlens-agent. Other fragments add their objects to AGENT_OBJS.
-AGENT_SRCS := agent/main.c agent/agent.c agent/attach.c agent/batch.c agent/flows.c agent/meta.c agent/metrics.c agent/options.c agent/cgroupfs.c \
+AGENT_SRCS := agent/main.c agent/agent.c agent/attach.c agent/export/batch.c agent/pipeline/flows.c agent/meta.c agent/metrics.c agent/options.c agent/cgroupfs.c \
               agent/probes/probes.c agent/probes/traffic.c agent/probes/tcp.c agent/probes/proc.c \
               agent/probes/cgroup.c agent/probes/workloads.c agent/pipeline/agg.c agent/output/json.c agent/output/table.c
 AGENT_OBJS += $(AGENT_SRCS:%.c=$(BUILD)/obj/%.o) $(PODLENS_PROTO_OBJS) $(CRI_OBJS) $(LIB_OBJS)
