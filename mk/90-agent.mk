@@ -1,7 +1,11 @@
 # agent/: podlens-agent. Other fragments add their objects to AGENT_OBJS.
-AGENT_SRCS := agent/main.c agent/agent.c agent/attach.c agent/export/batch.c agent/pipeline/flows.c agent/meta.c agent/metrics.c agent/options.c agent/cgroupfs.c \
+# In data-flow order: probes/ -> pipeline/ -> metadata, naming -> records -> output/, export/.
+AGENT_SRCS := agent/main.c agent/agent.c agent/options.c agent/cgroupfs.c agent/metrics.c \
               agent/probes/probes.c agent/probes/traffic.c agent/probes/tcp.c agent/probes/proc.c \
-              agent/probes/cgroup.c agent/probes/workloads.c agent/pipeline/agg.c agent/output/json.c agent/output/table.c
+              agent/probes/cgroup.c agent/probes/workloads.c agent/probes/attach_policy.c agent/probes/attach.c \
+              agent/pipeline/agg.c agent/pipeline/flows.c agent/pipeline/procs.c \
+              agent/metadata.c agent/naming.c agent/records.c \
+              agent/output/json.c agent/output/table.c agent/export/batch.c
 AGENT_OBJS += $(AGENT_SRCS:%.c=$(BUILD)/obj/%.o) $(PODLENS_PROTO_OBJS) $(CRI_OBJS) $(LIB_OBJS)
 AGENT_LDLIBS := -lbpf -lelf -lz -ljansson -lcurl -lprotobuf-c -lpthread
 
