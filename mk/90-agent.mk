@@ -22,6 +22,28 @@ $(BUILD)/tests/test_agent: $(BUILD)/asan/tests/unit/test_agent.o $(BUILD)/asan/a
 	$(BUILD)/asan/agent/cgroupfs.o $(LIB_ASAN)
 LDLIBS_test_agent := -ljansson
 
+# naming: a pure read of a metadata cache filled from captured CRI replies (tests/fixtures/cri/)
+UNIT_TESTS += $(BUILD)/tests/test_agent_naming
+$(BUILD)/tests/test_agent_naming: $(BUILD)/asan/tests/unit/test_agent_naming.o $(BUILD)/asan/agent/naming.o \
+	$(BUILD)/asan/agent/cgroupfs.o $$(CRI_ASAN)
+LDLIBS_test_agent_naming := $(CRI_LDLIBS)
+
+# the attach policy: metadata changes in, attach/detach actions out (no BPF)
+UNIT_TESTS += $(BUILD)/tests/test_agent_attach
+$(BUILD)/tests/test_agent_attach: $(BUILD)/asan/tests/unit/test_agent_attach.o \
+	$(BUILD)/asan/agent/probes/attach_policy.o $(BUILD)/asan/cri/cgroup_path.o $(LIB_ASAN)
+
+# flow aggregation
+UNIT_TESTS += $(BUILD)/tests/test_agent_flows
+$(BUILD)/tests/test_agent_flows: $(BUILD)/asan/tests/unit/test_agent_flows.o $(BUILD)/asan/agent/pipeline/flows.o
+
+# podlens.v1 Batch building
+UNIT_TESTS += $(BUILD)/tests/test_agent_batch
+$(BUILD)/tests/test_agent_batch: $(BUILD)/asan/tests/unit/test_agent_batch.o $(BUILD)/asan/agent/export/batch.o \
+	$(BUILD)/asan/agent/pipeline/flows.o $(BUILD)/asan/agent/pipeline/agg.o \
+	$(BUILD)/asan/agent/l7/http_agg.o $(BUILD)/asan/agent/l7/http1.o $$(PODLENS_PROTO_ASAN) $(LIB_ASAN)
+LDLIBS_test_agent_batch := -lprotobuf-c -ljansson
+
 # The agent built with ASan + UBSan (e2e and debugging: `make build/test-bin/podlens-agent-asan`).
 AGENT_ASAN_OBJS = $(patsubst $(BUILD)/obj/%,$(BUILD)/asan/%,$(sort $(AGENT_OBJS)))
 $(BUILD)/test-bin/podlens-agent-asan: $$(AGENT_ASAN_OBJS)
