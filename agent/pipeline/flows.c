@@ -1,4 +1,4 @@
-#include "agent/flows.h"
+#include "agent/pipeline/flows.h"
 
 #include <errno.h>
 #include <stdlib.h>

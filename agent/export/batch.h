@@ -1,12 +1,12 @@
 /* One podlens.v1 Batch per interval, built from the same records the JSON output prints, plus
  * closed connections (Flow) and process events. Everything lives in an arena freed by
  * batch__reset(), so building costs a few allocations per interval, not per field. */
-#ifndef PODLENS_AGENT_BATCH_H
-#define PODLENS_AGENT_BATCH_H
+#ifndef PODLENS_AGENT_EXPORT_BATCH_H
+#define PODLENS_AGENT_EXPORT_BATCH_H
 
 #include <stdint.h>
 
-#include "agent/flows.h"
+#include "agent/pipeline/flows.h"
 #include "agent/output/output.h"
 #include "bpf/proc.h"
 #include "bpf/tcp.h"

@@ -1,4 +1,4 @@
-#include "agent/batch.h"
+#include "agent/export/batch.h"
 
 #include <stdlib.h>
 #include <string.h>

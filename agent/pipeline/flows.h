@@ -2,8 +2,8 @@
  * the service port is the remote port of outbound connections and the local port of inbound ones,
  * so a client's thousand connections to one server make one record, not a thousand. Bounded:
  * connections whose key does not fit are counted in flows__overflow(). */
-#ifndef PODLENS_AGENT_FLOWS_H
-#define PODLENS_AGENT_FLOWS_H
+#ifndef PODLENS_AGENT_PIPELINE_FLOWS_H
+#define PODLENS_AGENT_PIPELINE_FLOWS_H
 
 #include <stddef.h>
 #include <stdint.h>
