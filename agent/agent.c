@@ -11,7 +11,7 @@
 
 #include "agent/batch.h"
 #include "agent/export/exporter.h"
-#include "agent/l7/http_agg.h"
+#include "agent/l7/l7.h"
 #include "agent/probes/l7.h"
 #include "cri/filter.h"
 #include "lib/httpd.h"
@@ -141,11 +141,11 @@ static void l7_start(struct agent *a)
 		snprintf(a->l7_reason, sizeof(a->l7_reason), "disabled (--no-l7)");
 		return;
 	}
-	a->http = http_agg__new(NULL);
-	lo.agg = a->http;
+	a->l7set = l7_set__new(NULL);
+	lo.set = a->l7set;
 	/* workloads mode: HTTP comes with the traffic counters in one program per packet */
 	lo.share_wl = probes__wl_shared_fds(a->probes, &lo.wl_map_fd, &lo.wl_traffic_fd) == 0;
-	if (a->http)
+	if (a->l7set)
 		a->l7 = l7_probe__new(&lo);
 	if (!a->l7) {
 		snprintf(a->l7_reason, sizeof(a->l7_reason), "load cgroup_skb programs: %s", strerror(errno));
@@ -303,7 +303,7 @@ void agent__free(struct agent *a)
 	free(a->procs);
 	agent_meta__free(a);
 	l7_probe__free(a->l7);      /* detaches every L7 link */
-	http_agg__free(a->http);
+	l7_set__free(a->l7set);
 	idmap__free(&a->l7_cgroups);
 	probes__free(a->probes);
 	free(a->host_cgroups);
@@ -346,46 +346,6 @@ struct emit_ctx {
 	uint64_t ts_ms, interval_ms;
 };
 
-/* requests, server errors and p50/p99 of the requests a workload answered (or made, for clients) */
-struct hs_acc {
-	struct http_summary *hs;
-	struct hist h;
-	int dir;
-};
-
-static int summarize_dir(const struct http_agg_entry *e, void *ctx)
-{
-	struct hs_acc *acc = ctx;
-
-	if (e->dir != acc->dir)
-		return 0;
-	acc->hs->requests += e->hist->count;
-	if (e->status >= 500)
-		acc->hs->errors += e->hist->count;
-	hist__merge(&acc->h, e->hist);
-	return 0;
-}
-
-/* stops at the first entry: tells whether the cgroup has any */
-static int any_entry(const struct http_agg_entry *e, void *ctx)
-{
-	(void)e;
-	(void)ctx;
-	return 1;
-}
-
-static void http_summary__fill(struct agent *a, uint64_t cgid, struct http_summary *hs)
-{
-	struct hs_acc acc = { .hs = hs };
-
-	for (acc.dir = HTTP_AGG_DIR_SERVER; acc.dir <= HTTP_AGG_DIR_CLIENT && !hs->requests; acc.dir++) {
-		hist__reset(&acc.h);
-		http_agg__foreach(a->http, cgid, summarize_dir, &acc);
-	}
-	hs->p50_us = hist__quantile(&acc.h, 0.50);
-	hs->p99_us = hist__quantile(&acc.h, 0.99);
-}
-
 static void emit(void *ctx, const struct workload *w)
 {
 	struct emit_ctx *e = ctx;
@@ -396,12 +356,9 @@ static void emit(void *ctx, const struct workload *w)
 	m.cgroup_path = cgpaths__lookup(&a->paths, w->cgid);
 	if (!agent_meta__identify(a, w, &m))
 		return;   /* not monitored, or a pod's metadata not there yet (counts held) */
-	if (a->http && http_agg__size(a->http)) {
-		if (http_agg__foreach(a->http, w->cgid, any_entry, NULL)) {
-			http_summary__fill(a, w->cgid, &r.hs);
-			r.http = http_agg__json(a->http, w->cgid);
-		}
-	}
+	r.l7 = l7_set__json(a->l7set, w->cgid);   /* NULL: no L7 module has anything for it */
+	if (r.l7)
+		l7_set__summary(a->l7set, w->cgid, &r.hs);
 	if (a->cfg.output == OUTPUT_JSON) {
 		json_t *o = output__record_json(e->ts_ms, e->interval_ms, &r);
 
@@ -414,8 +371,8 @@ static void emit(void *ctx, const struct workload *w)
 		table__add(a->table, &r);
 	}
 	if (a->batch)
-		batch__add_workload(a->batch, &m, &w->cur, a->http);
-	json_decref(r.http);
+		batch__add_workload(a->batch, &m, &w->cur, a->l7set);
+	json_decref(r.l7);
 }
 
 static void forget(void *ctx, uint64_t cgid)
@@ -454,8 +411,7 @@ void agent__interval(struct agent *a, uint64_t elapsed_ms)
 	if (a->exp)
 		agent__export_interval(a, elapsed_ms);
 	a->tracked = agg__end_interval(&a->agg, forget, a);
-	if (a->http)
-		http_agg__reset(a->http);
+	l7_set__reset(a->l7set);
 	if (a->table)
 		table__flush(a->table, e.ts_ms, elapsed_ms, a->tracked);
 	a->intervals++;
@@ -491,7 +447,7 @@ void agent__export_interval(struct agent *a, uint64_t elapsed_ms)
 		batch__add_drop(a->batch, "l7", l7_probe__drops(a->l7));
 	b = batch__get(a->batch, a->interval_start_ms, (uint32_t)elapsed_ms);
 	b->drops->aggregation_overflow = a->export_overflow + a->flows.overflow +
-					 (a->http ? http_agg__dropped(a->http) : 0);
+					 l7_set__dropped(a->l7set);
 	r = exporter__submit(a->exp, b);
 	if (r)
 		log_warn("export: batch of %zu records not queued: %s", batch__records(a->batch), strerror(-r));

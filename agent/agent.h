@@ -13,7 +13,7 @@
 #include "agent/probes/probes.h"
 
 struct httpd;
-struct http_agg;
+struct l7_set;
 struct l7_probe;
 struct meta_cache;
 struct exporter;
@@ -35,7 +35,7 @@ struct agent {
 	struct agg agg;
 	struct table *table;
 	struct httpd *httpd;
-	struct http_agg *http;      /* L7 aggregation, NULL when L7 is off */
+	struct l7_set *l7set;       /* L7 modules' aggregation, NULL when L7 is off */
 	struct l7_probe *l7;        /* NULL when off or unavailable */
 	char l7_reason[160];        /* why L7 is unavailable */
 	struct idmap l7_cgroups;    /* subtree mode: cgroup ids with the L7 programs attached */
