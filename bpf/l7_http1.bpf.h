@@ -62,8 +62,8 @@ static __always_inline __u32 http1_status_of(const __u8 *b)
 	return d0 * 100 + d1 * 10 + d2;
 }
 
-static __always_inline void http1_on_request(struct __sk_buff *skb, struct bpf_sock *sk, const __u64 *buf,
-				       __u32 n, bool egress)
+static __always_inline void http1_on_request(struct __sk_buff *skb, struct bpf_sock *sk,
+					     const __u64 *buf, __u32 n, bool egress)
 {
 	struct l7_sk_state *st;
 	struct l7_counters *c;
@@ -89,8 +89,8 @@ static __always_inline void http1_on_request(struct __sk_buff *skb, struct bpf_s
 	st->req_seq = st->req_seq + 1;
 }
 
-static __always_inline void http1_on_response(struct __sk_buff *skb, struct bpf_sock *sk, __u32 status,
-					bool egress, __u64 cgid)
+static __always_inline void http1_on_response(struct __sk_buff *skb, struct bpf_sock *sk,
+					      __u32 status, bool egress, __u64 cgid)
 {
 	__u8 dir = egress ? L7_DIR_SERVER : L7_DIR_CLIENT;
 	struct l7_sk_state *st;
@@ -150,8 +150,8 @@ static __always_inline void http1_on_response(struct __sk_buff *skb, struct bpf_
 /* The module's entry: buf holds the first n (1..L7_REQ_CAP) payload bytes, zero-padded; cgid is the
  * attachment's cgroup (pl_pkt_*) or 0 (then the socket's). 1 when the payload was HTTP/1's. Cost
  * study stage 2 (l7_stage): recognise only, and return 0 so that every module's recognition runs. */
-static __always_inline int l7_http1_packet(struct __sk_buff *skb, struct bpf_sock *sk, const __u64 *buf,
-					   __u32 n, bool egress, __u64 cgid)
+static __always_inline int l7_http1_packet(struct __sk_buff *skb, struct bpf_sock *sk,
+					   const __u64 *buf, __u32 n, bool egress, __u64 cgid)
 {
 	__u32 status;
 

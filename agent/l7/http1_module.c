@@ -165,7 +165,8 @@ static int add_request(const struct http_agg_entry *e, void *ctx)
 	return 0;
 }
 
-static int batch(const void *agg, uint64_t cgid, Podlens__V1__WorkloadStats *ws, const struct l7_arena *a)
+static int batch(const void *agg, uint64_t cgid, Podlens__V1__WorkloadStats *ws,
+		 const struct l7_arena *a)
 {
 	struct batch_ctx c = { .a = a };
 	void **v = (void **)ws->requests;

@@ -273,16 +273,17 @@ static int record_vals(struct l7_probe *p, const struct l7_agg_key *k, const voi
 		return 0;
 	h.sum = (sum_ns + 500) / 1000;
 	p->aggregated += h.count;
-	if (r->hash != k->req_hash || r->proto != k->proto || !(m = l7_set__module(p->set, k->proto, &agg)))
+	if (r->hash != k->req_hash || r->proto != k->proto ||
+	    !(m = l7_set__module(p->set, k->proto, &agg)))
 		p->unparsed += h.count;
 	else if (m->record_hist(agg, k->cgroup_id, k->dir, k->status, r->req, &h) == -ENOSPC)
 		p->agg_dropped += h.count;
 	return (int)h.count;
 }
 
-/* Move the kernel's per-key aggregates into the modules' aggregators and delete the keys. Requests completing
- * between reading a key and deleting it (microseconds) are lost; the ring buffer is drained first
- * so every key's route is known. */
+/* Move the kernel's per-key aggregates into the modules' aggregators and delete the keys. Requests
+ * completing between reading a key and deleting it (microseconds) are lost; the ring buffer is
+ * drained first so every key's route is known. */
 static int collect(struct l7_probe *p)
 {
 	int fd = bpf_map__fd(p->skel->maps.l7_agg), ncpu = libbpf_num_possible_cpus();
@@ -317,8 +318,8 @@ int l7_probe__poll(struct l7_probe *p)
 	return m < 0 ? m : n + m;
 }
 
-/* Flip the cache halves, wait until no program uses the old one, then move it into the modules' aggregators
- * and zero it. A slot is per CPU: each CPU's entry is its own key (or free). */
+/* Flip the cache halves, wait until no program uses the old one, then move it into the modules'
+ * aggregators and zero it. A slot is per CPU: each CPU's entry is its own key (or free). */
 static int harvest(struct l7_probe *p)
 {
 	int fd = bpf_map__fd(p->skel->maps.l7_cache), ncpu = libbpf_num_possible_cpus(), err;

@@ -83,7 +83,8 @@ static json_t *t_json(const void *agg, uint64_t cgid)
 	return json_pack("{s:I}", "count", (json_int_t)t->count);
 }
 
-static int t_batch(const void *agg, uint64_t cgid, Podlens__V1__WorkloadStats *ws, const struct l7_arena *a)
+static int t_batch(const void *agg, uint64_t cgid, Podlens__V1__WorkloadStats *ws,
+		   const struct l7_arena *a)
 {
 	const struct test_agg *t = agg;
 	Podlens__V1__RequestStats *rs;
