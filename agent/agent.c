@@ -10,7 +10,7 @@
 #include "lib/cgroupfs.h"
 #include "agent/export/batch.h"
 #include "agent/export/exporter.h"
-#include "agent/l7/http_agg.h"
+#include "agent/l7/l7.h"
 #include "agent/metadata.h"
 #include "agent/metrics.h"
 #include "agent/naming.h"
@@ -45,7 +45,7 @@ struct agent {
 	struct cgpaths paths;
 	/* pipeline/ */
 	struct agg agg;
-	struct http_agg *http;      /* L7 aggregation, NULL when L7 is off */
+	struct l7_set *l7set;       /* L7 protocol modules' aggregation, NULL when L7 is off */
 	struct flows flows;         /* closed connections of the interval, aggregated (export only) */
 	struct proc_events procs;   /* process events of the interval (export only) */
 	/* metadata, naming */
@@ -254,11 +254,11 @@ static void l7_start(struct agent *a)
 
 	if (!a->cfg.l7_enabled)
 		return;
-	a->http = http_agg__new(NULL);
-	lo.agg = a->http;
+	a->l7set = l7_set__new(NULL);
+	lo.set = a->l7set;
 	/* workloads mode: HTTP comes with the traffic counters in one program per packet */
 	lo.share_wl = probes__wl_shared_fds(a->probes, &lo.wl_map_fd, &lo.wl_traffic_fd) == 0;
-	if (a->http)
+	if (a->l7set)
 		a->l7 = l7_probe__new(&lo);
 	if (!a->l7) {
 		log_warn("probe l7 unavailable: load cgroup_skb programs: %s", strerror(errno));
@@ -423,7 +423,7 @@ void agent__free(struct agent *a)
 	proc_events__free(&a->procs);
 	metadata__free(a->md);
 	l7_probe__free(a->l7);      /* detaches every L7 link */
-	http_agg__free(a->http);
+	l7_set__free(a->l7set);
 	attacher__free(a->att);
 	probes__free(a->probes);
 	free(a->host_cgroups);
@@ -500,7 +500,7 @@ static void read_probes(struct agent *a)
 
 static struct records records_of(struct agent *a)
 {
-	return (struct records){ .naming = &a->naming, .agg = &a->agg, .http = a->http, .output = a->cfg.output,
+	return (struct records){ .naming = &a->naming, .agg = &a->agg, .l7 = a->l7set, .output = a->cfg.output,
 				 .table = a->table, .batch = a->batch };
 }
 
@@ -524,7 +524,7 @@ static void export_interval(struct agent *a, uint64_t elapsed_ms)
 		batch__add_drop(a->batch, "l7", l7_probe__drops(a->l7));
 	b = batch__get(a->batch, a->interval_start_ms, (uint32_t)elapsed_ms);
 	b->drops->aggregation_overflow = a->procs.overflow + a->flows.overflow +
-					 (a->http ? http_agg__dropped(a->http) : 0);
+					 l7_set__dropped(a->l7set);
 	r = exporter__submit(a->exp, b);
 	if (r)
 		log_warn("export: batch of %zu records not queued: %s", batch__records(a->batch), strerror(-r));
@@ -547,8 +547,7 @@ void agent__interval(struct agent *a, uint64_t elapsed_ms)
 	if (a->exp)
 		export_interval(a, elapsed_ms);
 	a->tracked = agg__end_interval(&a->agg, forget, a);
-	if (a->http)
-		http_agg__reset(a->http);
+	l7_set__reset(a->l7set);
 	if (a->table)
 		table__flush(a->table, ts_ms, elapsed_ms, a->tracked);
 	a->intervals++;

@@ -5,72 +5,30 @@
 #include <stdio.h>
 
 #include "agent/export/batch.h"
-#include "agent/l7/http_agg.h"
+#include "agent/l7/l7.h"
 #include "agent/naming.h"
 #include "agent/options.h"
 #include "agent/output/output.h"
 #include "agent/pipeline/agg.h"
 #include "agent/pipeline/flows.h"
 #include "agent/pipeline/procs.h"
-#include "lib/hist.h"
 
-/* ------------------------------------------------------------------ HTTP fields of a record
- * Everything the record path knows of HTTP is in this section: the table's summary, the JSON
- * "http" field (and the batch's RequestStats, from the same aggregation: batch__add_workload). */
+/* ------------------------------------------------------------------ L7 fields of a record
+ * Everything the record path knows of L7 protocols goes through the module set (agent/l7/l7.h):
+ * the JSON fields, the table's request summary, the batch's per-protocol stats. */
 
-/* requests, server errors and p50/p99 of the requests a workload answered (or made, for clients) */
-struct hs_acc {
-	struct http_summary *hs;
-	struct hist h;
-	int dir;
-};
-
-static int summarize_dir(const struct http_agg_entry *e, void *ctx)
+/* rec->l7 (a new reference, released by l7_fields__release) and rec->hs */
+static void l7_fields__fill(const struct l7_set *l7, uint64_t cgid, struct out_record *rec)
 {
-	struct hs_acc *acc = ctx;
-
-	if (e->dir != acc->dir)
-		return 0;
-	acc->hs->requests += e->hist->count;
-	if (e->status >= 500)
-		acc->hs->errors += e->hist->count;
-	hist__merge(&acc->h, e->hist);
-	return 0;
+	rec->l7 = l7_set__json(l7, cgid);   /* NULL: no module has anything for this workload */
+	if (rec->l7)
+		l7_set__summary(l7, cgid, &rec->hs);
 }
 
-/* stops at the first entry: tells whether the cgroup has any */
-static int any_entry(const struct http_agg_entry *e, void *ctx)
+static void l7_fields__release(struct out_record *rec)
 {
-	(void)e;
-	(void)ctx;
-	return 1;
-}
-
-static void http_summary__fill(const struct http_agg *http, uint64_t cgid, struct http_summary *hs)
-{
-	struct hs_acc acc = { .hs = hs };
-
-	for (acc.dir = HTTP_AGG_DIR_SERVER; acc.dir <= HTTP_AGG_DIR_CLIENT && !hs->requests; acc.dir++) {
-		hist__reset(&acc.h);
-		http_agg__foreach(http, cgid, summarize_dir, &acc);
-	}
-	hs->p50_us = hist__quantile(&acc.h, 0.50);
-	hs->p99_us = hist__quantile(&acc.h, 0.99);
-}
-
-/* rec->hs and rec->http (a new reference, released by http_fields__release) */
-static void http_fields__fill(const struct http_agg *http, uint64_t cgid, struct out_record *rec)
-{
-	if (!http || !http_agg__size(http) || !http_agg__foreach(http, cgid, any_entry, NULL))
-		return;
-	http_summary__fill(http, cgid, &rec->hs);
-	rec->http = http_agg__json(http, cgid);
-}
-
-static void http_fields__release(struct out_record *rec)
-{
-	json_decref(rec->http);
-	rec->http = NULL;
+	json_decref(rec->l7);
+	rec->l7 = NULL;
 }
 
 /* ------------------------------------------------------------------ workloads */
@@ -96,7 +54,7 @@ static void emit(void *ctx, const struct workload *w)
 	case NAMING_EMIT:
 		break;
 	}
-	http_fields__fill(r->http, w->cgid, &rec);
+	l7_fields__fill(r->l7, w->cgid, &rec);
 	if (r->output == OUTPUT_JSON) {
 		json_t *o = output__record_json(e->ts_ms, e->interval_ms, &rec);
 
@@ -109,8 +67,8 @@ static void emit(void *ctx, const struct workload *w)
 		table__add(r->table, &rec);
 	}
 	if (r->batch)
-		batch__add_workload(r->batch, &m, &w->cur, r->http);
-	http_fields__release(&rec);
+		batch__add_workload(r->batch, &m, &w->cur, r->l7);
+	l7_fields__release(&rec);
 }
 
 void records__workloads(const struct records *r, uint64_t ts_ms, uint64_t interval_ms)

@@ -11,7 +11,7 @@
 struct agg;
 struct batch;
 struct flows;
-struct http_agg;
+struct l7_set;
 struct naming;
 struct proc_events;
 struct table;
@@ -19,7 +19,7 @@ struct table;
 struct records {
 	const struct naming *naming;
 	struct agg *agg;
-	struct http_agg *http;      /* the interval's HTTP requests; NULL when L7 is off */
+	const struct l7_set *l7;    /* the interval's L7 requests (every module); NULL when L7 is off */
 	int output;                 /* enum output_mode: OUTPUT_JSON prints to stdout */
 	struct table *table;        /* OUTPUT_TABLE */
 	struct batch *batch;        /* NULL when not exporting */

@@ -41,7 +41,7 @@ $(BUILD)/tests/test_agent_flows: $(BUILD)/asan/tests/unit/test_agent_flows.o $(B
 UNIT_TESTS += $(BUILD)/tests/test_agent_batch
 $(BUILD)/tests/test_agent_batch: $(BUILD)/asan/tests/unit/test_agent_batch.o $(BUILD)/asan/agent/export/batch.o \
 	$(BUILD)/asan/agent/pipeline/flows.o $(BUILD)/asan/agent/pipeline/agg.o \
-	$(BUILD)/asan/agent/l7/http_agg.o $(BUILD)/asan/agent/l7/http1.o $$(PODLENS_PROTO_ASAN) $(LIB_ASAN)
+	$$(L7_MOD_ASAN) $$(PODLENS_PROTO_ASAN) $(LIB_ASAN)
 LDLIBS_test_agent_batch := -lprotobuf-c -ljansson
 
 # The agent built with ASan + UBSan (e2e and debugging: `make build/test-bin/podlens-agent-asan`).

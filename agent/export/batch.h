@@ -12,16 +12,16 @@
 #include "bpf/tcp.h"
 #include "podlens/v1/podlens.pb-c.h"
 
-struct http_agg;
+struct l7_set;
 struct batch;
 
 struct batch *batch__new(void);
 void batch__free(struct batch *b);
 void batch__reset(struct batch *b);   /* forget the built batch, free the arena */
 
-/* m's strings are copied. http may be NULL. */
+/* m's strings are copied. l7 (the L7 modules' aggregates: each adds its messages) may be NULL. */
 void batch__add_workload(struct batch *b, const struct wl_meta *m, const struct wl_counters *c,
-			 const struct http_agg *http);
+			 const struct l7_set *l7);
 /* One aggregated flow; remote may be NULL (remote workload unknown). */
 void batch__add_flow(struct batch *b, const struct wl_meta *local, const struct wl_meta *remote,
 		     const struct flow_agg *fa);

@@ -35,7 +35,8 @@ struct http_summary {
 struct out_record {
 	const struct wl_meta *m;
 	const struct wl_counters *c;
-	json_t *http;              /* borrowed; NULL = no "http" field */
+	json_t *l7;                /* borrowed; the L7 modules' fields ({"http": [...]}, l7_set__json),
+	                              merged into the record; NULL = none */
 	struct http_summary hs;
 };
 

@@ -11,6 +11,7 @@
 #include "agent/export/batch.h"
 #include "agent/l7/http1.h"
 #include "agent/l7/http_agg.h"
+#include "agent/l7/l7.h"
 #include "agent/pipeline/flows.h"
 
 static const struct wl_meta WEB = {
@@ -42,7 +43,8 @@ static Podlens__V1__Batch *round_trip(struct batch *b, uint64_t start_ms, uint32
 static void batch__workload_record__identity_traffic_tcp_and_requests(void **state)
 {
 	struct batch *b = batch__new();
-	struct http_agg *http = http_agg__new(NULL);
+	struct l7_set *l7 = l7_set__new(NULL);
+	struct http_agg *http = NULL;
 	struct wl_counters c = { .rx_bytes = 1000, .tx_bytes = 2000, .rx_packets = 10, .tx_packets = 20,
 				 .active_opens = 3, .passive_opens = 4, .closes = 5, .retransmits = 6,
 				 .resets_sent = 1, .resets_received = 2, .connect_lat_sum_us = 300,
@@ -53,11 +55,13 @@ static void batch__workload_record__identity_traffic_tcp_and_requests(void **sta
 	uint64_t in_buckets = 0;
 
 	assert_non_null(b);
+	assert_non_null(l7);
+	assert_non_null(l7_set__module(l7, L7_PROTO_HTTP1, (void **)&http));
 	assert_non_null(http);
 	assert_int_equal(http_agg__record(http, WEB.cgid, HTTP_AGG_DIR_SERVER, HTTP_M_GET, "/api", 200, 100), 0);
 	assert_int_equal(http_agg__record(http, WEB.cgid, HTTP_AGG_DIR_SERVER, HTTP_M_GET, "/api", 200, 300), 0);
 	assert_int_equal(http_agg__record(http, 999, HTTP_AGG_DIR_SERVER, HTTP_M_GET, "/other", 200, 1), 0);
-	batch__add_workload(b, &WEB, &c, http);
+	batch__add_workload(b, &WEB, &c, l7);
 	assert_int_equal(batch__records(b), 1);
 	m = round_trip(b, 1700000000000ULL, 10000);
 	assert_int_equal(m->interval_start_unix_ms, 1700000000000ULL);
@@ -94,7 +98,7 @@ static void batch__workload_record__identity_traffic_tcp_and_requests(void **sta
 		in_buckets += rs->buckets[i]->count;
 	assert_int_equal(in_buckets, 2);
 	podlens__v1__batch__free_unpacked(m, NULL);
-	http_agg__free(http);
+	l7_set__free(l7);
 	batch__free(b);
 }
 
