@@ -62,7 +62,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (!memchr(e.msg, '\0', sizeof(e.msg)) || !memchr(e.param, '\0', sizeof(e.param)) || !e.msg[0])
 			abort();
 	} else {
-		if (q.n > NP || size > QS_MAX_LEN)
+		if (q.n > NP || strlen(s) > QS_MAX_LEN)   /* the string ends at the first NUL */
 			abort();
 		for (unsigned i = 0; i < q.n; i++) {
 			const struct qs_param *p = qs__param(&q, q.v[i].name);
