@@ -364,12 +364,18 @@ void api__handle(void *ctx, const struct httpd_req *req, struct httpd_resp *resp
 	} else if (nseg >= 5 && !strcmp(seg[2], "namespaces")) {
 		const char *ns = seg[3];
 		bool series = nseg == 7 && !strcmp(seg[4], "pods") && !strcmp(seg[6], "series");
+		bool known = (nseg == 5 && (!strcmp(seg[4], "pods") || !strcmp(seg[4], "edges"))) || series ||
+			     (nseg == 7 && !strcmp(seg[4], "pods") && !strcmp(seg[6], "routes"));
 
 		/* the same answer for a namespace that exists and one that does not: a 403 tells
 		 * nothing about other tenants */
 		if (filter && !token__allows(tok, ns)) {
 			col->c.http_forbidden++;
 			json_error(resp, 403, "token does not cover this namespace");
+			return;
+		}
+		if (!known) {
+			json_error(resp, 404, "no such endpoint");
 			return;
 		}
 		if (qs__parse(&q, req->query, series ? series_params : range_params,
@@ -390,11 +396,8 @@ void api__handle(void *ctx, const struct httpd_req *req, struct httpd_resp *resp
 				return;
 			}
 			err = query__series_json(col->store, ns, seg[5], from, to, step * 1000, &b);
-		} else if (nseg == 7 && !strcmp(seg[4], "pods") && !strcmp(seg[6], "routes")) {
-			err = query__routes_json(col->store, ns, seg[5], from, to, &b);
 		} else {
-			json_error(resp, 404, "no such endpoint");
-			return;
+			err = query__routes_json(col->store, ns, seg[5], from, to, &b);
 		}
 	} else {
 		json_error(resp, 404, "no such endpoint");

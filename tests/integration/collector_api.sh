@@ -102,6 +102,9 @@ check_eq "$(jq -r .error "$WORK/body")" 'unknown parameter "form" (accepted: win
 bad "$P?from=$end&to=$first" to "to before from -> 400"
 bad "/api/v1/namespaces?x=1" x "namespaces takes no parameter -> 400"
 bad "/api/v1/edges?window=-5" window "edges window=-5 -> 400"
+bad "$P?window=300&pad=$(head -c 3000 /dev/zero | tr '\0' x)" "" "a 3 kB query string -> 400 (at most 2048 bytes)"
+get shoptoken "/api/v1/namespaces/shop/nope?x=1" >/dev/null
+check_eq "$(code)" 404 "an unknown endpoint is 404 whatever its query string"
 get shoptoken "$P?window=%33%30%30" >/dev/null
 check_eq "$(code)/$(jq -r .pods[0].pod "$WORK/body")" 200/db "window=%33%30%30 (300) -> 200"
 get shoptoken "$P?from=$first&to=$end&" >/dev/null
