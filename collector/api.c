@@ -117,7 +117,8 @@ static int time_range(const struct qs *q, int64_t dflt_window_s, int64_t *from, 
 static int series_step(const struct qs *q, int64_t from, int64_t to, int64_t *step, struct qs_error *e)
 {
 	const struct qs_param *p = qs__param(q, "step");
-	int64_t span_s = (to - from + 999) / 1000, min_step = (span_s + QUERY_MAX_POINTS - 1) / QUERY_MAX_POINTS;
+	int64_t span_s = (to - from + 999) / 1000;
+	int64_t min_step = (span_s + QUERY_MAX_POINTS - 1) / QUERY_MAX_POINTS;
 	struct qs_param fit = *p;
 	int r = qs__int(q, "step", step, e);
 
@@ -134,7 +135,8 @@ static int series_step(const struct qs *q, int64_t from, int64_t to, int64_t *st
 				(long long)p->max);
 	if (*step < min_step) {
 		fit.min = min_step;
-		return qs__fail(e, "step", &fit, "step: %lld s over %lld s gives more than %d points; want [%lld, %lld] s",
+		return qs__fail(e, "step", &fit,
+				"step: %lld s over %lld s gives more than %d points; want [%lld, %lld] s",
 				(long long)*step, (long long)span_s, QUERY_MAX_POINTS, (long long)fit.min,
 				(long long)fit.max);
 	}
@@ -225,7 +227,7 @@ static void metrics(struct collector *col, const struct token *tok, enum metrics
 	uint64_t by_result[] = { col->c.batches_stored, col->c.batches_duplicate, col->c.batches_invalid,
 				 col->c.batches_unauthenticated, col->c.batches_unavailable };
 
-	for (size_t m = 0; m < sizeof(pod_metrics) / sizeof(pod_metrics[0]) && n >= 0 && v != METRICS_SELF; m++) {
+	for (size_t m = 0; v != METRICS_SELF && n >= 0 && m < N_OF(pod_metrics); m++) {
 		prom__family(&b, pod_metrics[m].name, "gauge", pod_metrics[m].help);
 		for (int i = 0; i < n; i++)
 			if (v == METRICS_ALL || token__allows(tok, rows[i].ns))

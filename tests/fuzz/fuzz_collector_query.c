@@ -59,7 +59,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (r < 0) {
 		if (r != -EINVAL && r != -E2BIG)
 			abort();
-		if (!memchr(e.msg, '\0', sizeof(e.msg)) || !memchr(e.param, '\0', sizeof(e.param)) || !e.msg[0])
+		if (!memchr(e.msg, '\0', sizeof(e.msg)) || !memchr(e.param, '\0', sizeof(e.param)))
+			abort();
+		if (!e.msg[0])
 			abort();
 	} else {
 		if (q.n > NP || strlen(s) > QS_MAX_LEN)   /* the string ends at the first NUL */
