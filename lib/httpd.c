@@ -322,7 +322,7 @@ static int conn_handle(struct httpd *h, struct netconn *c)
 
 	struct httpd_req req = {
 		.method = hd.method, .path = hd.path, .query = hd.query,
-		.authorization = hd.authorization,
+		.authorization = hd.authorization, .peer_loopback = netconn__peer_loopback(c),
 		.body = hd.content_length > 0 ? rbuf + hl : NULL,
 		.body_len = hd.content_length > 0 ? (size_t)hd.content_length : 0,
 	};

@@ -27,6 +27,7 @@ struct httpd_req {
 	const char *path;           /* "/api/v1/namespaces" (raw, not percent-decoded) */
 	const char *query;          /* "from=1&to=2" without '?', "" when none */
 	const char *authorization;  /* value of the Authorization header, NULL when absent */
+	bool peer_loopback;         /* the client connected from a loopback address */
 	const char *body;           /* request body (NULL when empty) */
 	size_t body_len;
 };

@@ -363,6 +363,11 @@ int netconn__fd(const struct netconn *c)
 	return c->fd;
 }
 
+bool netconn__peer_loopback(const struct netconn *c)
+{
+	return sockaddr_is_loopback((const struct sockaddr *)&c->peer);
+}
+
 void netconn__set_io(struct netconn *c, const struct netconn_io *io, void *io_ctx)
 {
 	c->io = io;

@@ -80,6 +80,8 @@ struct netconn *netconn__next(const struct netconn *c);
 void *netconn__data(const struct netconn *c);
 void netconn__set_data(struct netconn *c, void *data);
 int netconn__fd(const struct netconn *c);
+/* Whether the peer address is loopback (127.0.0.0/8, ::1, ::ffff:127.0.0.0/104). */
+bool netconn__peer_loopback(const struct netconn *c);
 void netconn__set_io(struct netconn *c, const struct netconn_io *io, void *io_ctx);
 /* Count now as activity (the idle sweep measures from the last one). Bytes moved count anyway. */
 void netconn__touch(struct netconn *c);
