@@ -153,3 +153,10 @@ bool token__allows(const struct token *tok, const char *ns)
 			return true;
 	return false;
 }
+
+bool tokens__admit(const void *tokens, const char *authorization)
+{
+	const struct tokens *t = tokens;
+
+	return !t || !t->n || tokens__match(t, authorization) != NULL;
+}

@@ -26,5 +26,8 @@ void tokens__free(struct tokens *t);
 /* The token matching an "Authorization: Bearer X" header value, or NULL. */
 const struct token *tokens__match(const struct tokens *t, const char *authorization);
 bool token__allows(const struct token *tok, const char *ns);
+/* Ingest admission, shaped for grpc_server_opts.authorize (tokens: a struct tokens): true when no
+ * token is configured or the authorization carries one of them. */
+bool tokens__admit(const void *tokens, const char *authorization);
 
 #endif
