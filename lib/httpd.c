@@ -341,11 +341,8 @@ static int conn_handle(struct httpd *h, struct netconn *c)
 	return 1;
 }
 
-/* Is a whole request (head + Content-Length body) buffered? Done without modifying the buffer. */
-static bool request_complete(const struct netconn *c, size_t max_body)
+bool http_request__complete(const char *rbuf, size_t rlen, size_t max_body)
 {
-	size_t rlen;
-	const char *rbuf = netconn__in(c, &rlen);
 	size_t scan = rlen < HTTPD_MAX_HEAD ? rlen : HTTPD_MAX_HEAD;
 	size_t hl = rbuf ? head_end(rbuf, scan) : 0;
 	const char *p, *end;
@@ -388,6 +385,14 @@ static bool conn_flush(struct netconn *c)
 		return false;
 	}
 	return true;
+}
+
+static bool request_complete(const struct netconn *c, size_t max_body)
+{
+	size_t rlen;
+	const char *rbuf = netconn__in(c, &rlen);
+
+	return http_request__complete(rbuf, rlen, max_body);
 }
 
 /* A request is answered and its answer written: the request deadline starts again for the next

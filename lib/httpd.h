@@ -89,6 +89,11 @@ struct http_head {
  * head ended within HTTPD_MAX_HEAD bytes. Modifies buf (inserts NULs) only when it returns > 0. */
 int http_head__parse(char *buf, size_t n, struct http_head *out);
 
+/* Is a whole request (head + Content-Length body) in buf[0..n), or is it already clear that it is
+ * bad or too large (so the parser answers it)? Never modifies buf. The connection loop asks this
+ * before http_head__parse; both must agree on where a request ends. */
+bool http_request__complete(const char *buf, size_t n, size_t max_body);
+
 /* Copy the percent-decoded value of query parameter name into out (NUL-terminated, truncated to
  * out_len). Returns the decoded length or -ENOENT. '+' decodes to a space. */
 int http_query__get(const char *query, const char *name, char *out, size_t out_len);
