@@ -255,7 +255,7 @@ static int on_data_chunk(nghttp2_session *h2, uint8_t flags, int32_t stream_id, 
 	struct grpc_server *s = c->srv;
 	struct stream *st = nghttp2_session_get_stream_user_data(h2, stream_id);
 	/* one message and the header of a second one at most: more is an error either way */
-	size_t max_buf = (size_t)s->opts.max_msg + 2 * GRPC_FRAME_HDR, need;
+	size_t max_buf = (size_t)s->opts.max_msg + 2 * GRPC_FRAME_HDR, need, declared_end;
 
 	if (st && st->answered) {
 		/* Refused: dropped unread. A client that keeps sending long after the answer is
@@ -271,6 +271,7 @@ static int on_data_chunk(nghttp2_session *h2, uint8_t flags, int32_t stream_id, 
 	if (!st)
 		return 0;
 	need = st->len + len;
+	declared_end = 0;
 	if (need >= GRPC_FRAME_HDR) {
 		uint8_t hdr[GRPC_FRAME_HDR];
 		size_t have = st->len < GRPC_FRAME_HDR ? st->len : GRPC_FRAME_HDR;
@@ -286,6 +287,7 @@ static int on_data_chunk(nghttp2_session *h2, uint8_t flags, int32_t stream_id, 
 			refuse(c, st);
 			return 0;
 		}
+		declared_end = GRPC_FRAME_HDR + (size_t)declared;
 	}
 	if (need > st->cap) {
 		size_t ncap = st->cap ? st->cap : 4096;
@@ -293,6 +295,11 @@ static int on_data_chunk(nghttp2_session *h2, uint8_t flags, int32_t stream_id, 
 
 		while (ncap < need)
 			ncap *= 2;
+		/* Once the prefix says how long the message is, take exactly that in one go: the
+		 * budget is charged up front, and one large buffer (mmap'd, see grpc_server__new)
+		 * goes back to the system when freed instead of fragmenting the heap. */
+		if (need >= GRPC_FRAME_HDR && need <= declared_end)
+			ncap = declared_end;
 		if (ncap > max_buf)
 			ncap = max_buf;
 		if (c->nc && netconn__charge(c->nc, ncap - st->cap) < 0) {
