@@ -227,6 +227,7 @@ static void refuse_http(struct conn *c, struct stream *st, const char *code)
 static void check_headers(struct conn *c, struct stream *st)
 {
 	struct grpc_server *s = c->srv;
+	int status;
 
 	if (st->hdr_big) {
 		s->st.refused_size++;
@@ -237,10 +238,17 @@ static void check_headers(struct conn *c, struct stream *st)
 		refuse_http(c, st, "405");
 	} else if (!st->ct_ok) {
 		refuse_http(c, st, "415");
-	} else if (s->opts.authorize && !s->opts.authorize(s->opts.auth_ctx, st->auth)) {
-		s->st.refused_auth++;
-		set_err(&st->reply, GRPC_UNAUTHENTICATED, "%s",
-			st->auth ? "invalid bearer token" : "missing bearer token");
+	} else if (s->opts.admit &&
+		   (status = s->opts.admit(s->opts.admit_ctx, st->path ? st->path : "", st->auth)) != GRPC_OK) {
+		if (status == GRPC_UNAUTHENTICATED) {
+			s->st.refused_auth++;
+			set_err(&st->reply, status, "%s",
+				st->auth ? "invalid bearer token" : "missing bearer token");
+		} else if (status == GRPC_UNIMPLEMENTED) {
+			set_err(&st->reply, status, "unknown method %.200s", st->path ? st->path : "");
+		} else {
+			set_err(&st->reply, status, "%s", grpc_status__name(status));
+		}
 		refuse(c, st);
 	} else if (st->enc_bad) {
 		set_err(&st->reply, GRPC_UNIMPLEMENTED, "message encoding not supported (identity only)");

@@ -13,7 +13,7 @@
  *   header list larger than max_header_list RESOURCE_EXHAUSTED
  *   not POST                                HTTP 405
  *   content-type not application/grpc[+...] HTTP 415
- *   authorize() refuses the authorization   UNAUTHENTICATED
+ *   admit() refuses :path / authorization   its status (UNAUTHENTICATED, UNIMPLEMENTED)
  *   grpc-encoding other than identity       UNIMPLEMENTED (+ grpc-accept-encoding: identity)
  * Then, as DATA arrives (answered at once, the stream reset, its buffer freed):
  *   message larger than max_msg (declared
@@ -73,10 +73,11 @@ struct grpc_server_opts {
 	size_t max_conn_bytes;       /* request bytes buffered per connection; default
 	                                max(16 MiB, 2 x max_msg) */
 	size_t max_total_bytes;      /* ... and in all; default max(48 MiB, max_conn_bytes) */
-	/* Called on each request's HEADERS with its authorization header value (or NULL); false
-	 * refuses the call with UNAUTHENTICATED before its body is read. NULL: every call passes. */
-	bool (*authorize)(const void *auth_ctx, const char *authorization);
-	const void *auth_ctx;
+	/* Called on each request's HEADERS with its :path and authorization value (or NULL): a
+	 * grpc-status other than GRPC_OK (UNAUTHENTICATED, UNIMPLEMENTED, ...) refuses the call
+	 * before its body is read. NULL: every call passes. */
+	int (*admit)(void *admit_ctx, const char *method, const char *authorization);
+	void *admit_ctx;
 };
 
 struct grpc_server_stats {

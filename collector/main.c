@@ -12,6 +12,7 @@
 
 #include "collector/collector.h"
 #include "lib/evloop.h"
+#include "lib/grpc.h"
 #include "lib/log.h"
 
 static const char usage[] =
@@ -108,6 +109,23 @@ static int parse_bound(struct bound *b, const char *arg)
 	}
 	b->v = v;
 	return 0;
+}
+
+/* Method and token, decided on the request HEADERS before any body is buffered (issue 18);
+ * ingest__call checks them again. Belongs with ingest__call in collector/ingest.c. */
+static int ingest_admit(void *ctx, const char *method, const char *authorization)
+{
+	struct collector *col = ctx;
+
+	if (strcmp(method, EXPORT_METHOD) != 0) {
+		col->c.unknown_method++;
+		return GRPC_UNIMPLEMENTED;
+	}
+	if (!tokens__admit(&col->ingest_tokens, authorization)) {
+		col->c.batches_unauthenticated++;
+		return GRPC_UNAUTHENTICATED;
+	}
+	return GRPC_OK;
 }
 
 static void on_grpc(struct evloop *l, int fd, unsigned events, void *data)
@@ -281,8 +299,7 @@ int main(int argc, char **argv)
 		.max_streams = bounds[B_GRPC_CONNS + 2].v, .hello_ms = bounds[B_GRPC_CONNS + 3].v,
 		.request_ms = bounds[B_GRPC_CONNS + 4].v, .idle_ms = bounds[B_GRPC_CONNS + 5].v,
 		.max_conn_bytes = bounds[B_GRPC_CONNS + 6].v, .max_total_bytes = bounds[B_GRPC_CONNS + 7].v,
-		/* the token is checked on the request HEADERS, before any body is buffered */
-		.authorize = tokens__admit, .auth_ctx = &col.ingest_tokens,
+		.admit = ingest_admit, .admit_ctx = &col,
 	};
 	struct grpc_server_ops gops = { .call = ingest__call, .round_end = ingest__round_end };
 

@@ -29,10 +29,13 @@ static void on_call(void *ctx, const struct grpc_call *call, struct grpc_reply *
 	reply->status = GRPC_INVALID_ARGUMENT;
 }
 
-/* Refuse one token, so the HEADERS-time refusal path (answer, then drop DATA) is fuzzed too. */
-static bool fuzz_authorize(const void *ctx, const char *authorization)
+/* Refuse one token and one path, so the HEADERS-time refusal path (answer, then drop DATA) is
+ * fuzzed too. */
+static int fuzz_admit(void *ctx, const char *method, const char *authorization)
 {
-	return !authorization || strcmp(authorization, "Bearer no") != 0;
+	if (!strcmp(method, "/no"))
+		return GRPC_UNIMPLEMENTED;
+	return authorization && !strcmp(authorization, "Bearer no") ? GRPC_UNAUTHENTICATED : GRPC_OK;
 }
 
 static struct grpc_server *srv;
@@ -58,7 +61,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!srv) {
 		struct grpc_server_opts o = {
 			.addr = "127.0.0.1:0", .max_msg = 1 << 16, .max_header_list = 1024,
-			.authorize = fuzz_authorize,
+			.admit = fuzz_admit,
 		};
 		struct grpc_server_ops ops = { .call = on_call };
 

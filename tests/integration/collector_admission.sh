@@ -59,6 +59,8 @@ check_range "$((RSS_PEAK - RSS_BEFORE))" -100000 $((64 << 10)) \
 	"token file: collector grows by at most 64 MiB under 4 x 64 x 4 MiB unauthenticated streams (KiB)"
 check_eq "$(echo "$LEGIT" | grep -o 'ok=[0-9]*')" ok=50 "token file: legitimate exports all succeed during the attack"
 check_range "$RSS_AFTER" 0 $((RSS_BEFORE + 8192)) "token file: memory back within 8 MiB of before (KiB)"
+check_eq "$(curl -s "http://127.0.0.1:$P_HTTP/metrics" | sed -n 's/^podlens_collector_batches_total{result="unauthenticated"} //p')" 128 \
+	"refusals on HEADERS still counted in /metrics (batches_total unauthenticated)"
 
 # --- (a') the same on a loopback collector without a token: the byte budgets bound it
 start_collector N --data-dir "$WORK/n" || { tap_fail "collector N starts"; exit 1; }
