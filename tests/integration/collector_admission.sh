@@ -38,7 +38,7 @@ pin() {
 	wait_for 90 "$name: attacker sent everything it could" test -e "$WORK/ready"
 	PIN_OUT=$(head -1 "$WORK/pin.$name")
 	diag "$name: attacker: $PIN_OUT"
-	LEGIT=$(pyclient bulk "$target" --token s3cret --count 50)
+	LEGIT=$(pyclient bulk "$target" --token s3cret --count 50 2>&1 | tail -1)
 	RSS_HELD=$(rss_kib "$pid")
 	touch "$WORK/release"
 	wait "$apid" "$spid"
