@@ -347,6 +347,37 @@ static void server__slow_and_silent_clients__closed_at_deadlines(void **state)
 	httpd__free(h);
 }
 
+/* All input buffers together are bounded: a request that would need more is answered 503 and
+ * closed, the others go on. */
+static void server__total_input_budget__503_beyond_others_served(void **state)
+{
+	struct seen s = { 0 };
+	struct httpd_opts o = { .max_conns = 8, .idle_ms = 60000, .max_total_bytes = 6000 };
+	struct httpd *h = httpd__new("127.0.0.1:0", handler, &s, &o);
+	int a = connect_port(httpd__port(h)), b = connect_port(httpd__port(h));
+	char buf[512];
+	struct httpd_stats st;
+
+	send(a, "GET /x HTTP/1.1\r\nX-A: 1\r\n", 25, 0);     /* holds a 4 KiB buffer */
+	for (int i = 0; i < 300; i++) {
+		poll(&(struct pollfd){ .fd = httpd__fd(h), .events = POLLIN }, 1, 10);
+		httpd__process(h);
+		httpd__stats(h, &st);
+		if (st.buffered)
+			break;
+	}
+	assert_int_equal(st.buffered, 4096);
+	send(b, "GET /y HTTP/1.1\r\n\r\n", 19, 0);             /* needs another 4 KiB: over */
+	assert_int_equal(read_response(h, b, buf, sizeof(buf)), 503);
+	send(a, "\r\n", 2, 0);                                 /* a completes and is served */
+	assert_int_equal(read_response(h, a, buf, sizeof(buf)), 200);
+	httpd__stats(h, &st);
+	assert_int_equal(st.buffered, 0);                        /* consumed: given back */
+	close(a);
+	close(b);
+	httpd__free(h);
+}
+
 static void server__bad_address__null_einval(void **state)
 {
 	errno = 0;
@@ -369,6 +400,7 @@ int main(void)
 		cmocka_unit_test(server__bad_requests__4xx_and_connection_closed),
 		cmocka_unit_test(server__conn_limit_idle_table__oldest_evicted_newcomer_served),
 		cmocka_unit_test(server__slow_and_silent_clients__closed_at_deadlines),
+		cmocka_unit_test(server__total_input_budget__503_beyond_others_served),
 		cmocka_unit_test(server__bad_address__null_einval),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
