@@ -170,3 +170,10 @@ enum metrics_view token__metrics_view(bool tokens_configured, const struct token
 		return METRICS_SELF;
 	return METRICS_DENY;
 }
+
+bool tokens__admit(const void *tokens, const char *authorization)
+{
+	const struct tokens *t = tokens;
+
+	return !t || !t->n || tokens__match(t, authorization) != NULL;
+}

@@ -44,4 +44,8 @@ enum metrics_view {
 enum metrics_view token__metrics_view(bool tokens_configured, const struct token *tok, bool has_auth,
 				      bool peer_loopback);
 
+/* Ingest admission, shaped for grpc_server_opts.authorize (tokens: a struct tokens): true when no
+ * token is configured or the authorization carries one of them. */
+bool tokens__admit(const void *tokens, const char *authorization);
+
 #endif
