@@ -129,19 +129,30 @@ static bool ip_key_text(struct ip_key *k, const char *text)
 
 struct ip_find {
 	struct ip_key key;
+	char v4text[INET_ADDRSTRLEN];   /* the key as dotted text when IPv4: the only spelling pton takes */
 	const struct workload_meta *found;
 	bool ambiguous;
 };
 
+/* Called for every IP of every workload for every flow record: IPv4 text (no ':') has one valid
+ * spelling, so a string compare decides it without parsing. */
+static bool ip_matches(const struct ip_find *f, const char *text)
+{
+	struct ip_key k;
+
+	if (!strchr(text, ':'))
+		return f->key.family == AF_INET && !strcmp(text, f->v4text);
+	return ip_key_text(&k, text) && k.family == f->key.family && !memcmp(k.a, f->key.a, 16);
+}
+
 static void find_ip(const struct workload_meta *m, void *ud)
 {
 	struct ip_find *f = ud;
-	struct ip_key k;
 
 	if (f->ambiguous || m->kind == WL_HOST || m->exited)
 		return;
 	for (unsigned i = 0; i < m->n_ips && i < WL_MAX_IPS; i++) {
-		if (!ip_key_text(&k, m->ips[i]) || k.family != f->key.family || memcmp(k.a, f->key.a, 16))
+		if (!ip_matches(f, m->ips[i]))
 			continue;
 		/* one pod's containers share its IPs; two pods with one IP are host-network pods
 		 * (the node's address), which no single pod owns */
@@ -158,6 +169,8 @@ bool naming__by_ip(const struct naming *n, int family, const uint8_t *addr, stru
 	struct ip_find f = { .found = NULL };
 
 	if (!n->meta || !ip_key(&f.key, family, addr))
+		return false;
+	if (f.key.family == AF_INET && !inet_ntop(AF_INET, f.key.a, f.v4text, sizeof(f.v4text)))
 		return false;
 	meta_cache__foreach(n->meta, find_ip, &f);
 	if (!f.found || f.ambiguous)
