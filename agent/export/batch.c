@@ -120,6 +120,11 @@ static Podlens__V1__Workload *workload(struct batch *b, const struct wl_meta *m)
 	w->owner_name = astr(b, m->owner_name);
 	w->cgroup_id = m->cgid;
 	w->cgroup_path = astr(b, m->cgroup_path);
+	if (m->n_ips) {
+		w->pod_ips = arena(b, m->n_ips * sizeof(*w->pod_ips));
+		for (unsigned i = 0; w->pod_ips && i < m->n_ips && i < WL_META_MAX_IPS; i++)
+			w->pod_ips[w->n_pod_ips++] = astr(b, m->ips[i]);
+	}
 	return w;
 }
 
@@ -197,12 +202,16 @@ void batch__add_flow(struct batch *b, const struct wl_meta *local, const struct 
 	podlens__v1__flow__init(f);
 	f->local = workload(b, local);
 	f->remote = remote ? workload(b, remote) : NULL;
+	f->local_addr = addr(b, fa->family, fa->laddr);
 	f->remote_addr = addr(b, fa->family, fa->raddr);
+	/* the service port, and the client's port while all connections of the record had one */
 	if (fa->direction == TCP_DIR_PASSIVE) {
-		f->local_port = fa->port;      /* the service port; remote ports vary per connection */
+		f->local_port = fa->port;
+		f->remote_port = fa->peer_port;
 		f->direction = PODLENS__V1__FLOW__DIRECTION__DIRECTION_INBOUND;
 	} else {
 		f->remote_port = fa->port;
+		f->local_port = fa->peer_port;
 		f->direction = fa->direction == TCP_DIR_ACTIVE ? PODLENS__V1__FLOW__DIRECTION__DIRECTION_OUTBOUND
 							       : PODLENS__V1__FLOW__DIRECTION__DIRECTION_UNSPECIFIED;
 	}

@@ -1,7 +1,10 @@
 #include "agent/pipeline/flows.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
+#include <sys/socket.h>
 #include <string.h>
 
 #define NSLOTS (FLOWS_MAX * 2)
@@ -25,15 +28,52 @@ static uint64_t mix(uint64_t h, uint64_t v)
 	return h;
 }
 
+static const uint8_t v4mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+
+void flows__decode(const struct pl_tcp_flow_event *e, struct flow_addrs *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->family = e->family;
+	if (e->family == AF_INET) {
+		memcpy(out->laddr, e->laddr, 4);
+		memcpy(out->raddr, e->raddr, 4);
+	} else if (e->family == AF_INET6 && !memcmp(e->laddr, v4mapped, 12) && !memcmp(e->raddr, v4mapped, 12)) {
+		out->family = AF_INET;
+		memcpy(out->laddr, e->laddr + 12, 4);
+		memcpy(out->raddr, e->raddr + 12, 4);
+	} else {
+		memcpy(out->laddr, e->laddr, 16);
+		memcpy(out->raddr, e->raddr, 16);
+	}
+}
+
+const char *flows__addr_text(uint16_t family, const uint8_t *addr, char *out, size_t len)
+{
+	if ((family != AF_INET && family != AF_INET6) || !inet_ntop(family, addr, out, (socklen_t)len))
+		out[0] = '\0';
+	return out;
+}
+
+static uint64_t mix16(uint64_t h, const uint8_t *a)
+{
+	uint64_t a0, a1;
+
+	memcpy(&a0, a, 8);
+	memcpy(&a1, a + 8, 8);
+	return mix(mix(h, a0), a1);
+}
+
 void flows__add(struct flows *f, const struct pl_tcp_flow_event *e)
 {
-	uint16_t port = e->direction == TCP_DIR_PASSIVE ? e->lport : e->rport;
-	uint64_t a0, a1, h;
+	bool passive = e->direction == TCP_DIR_PASSIVE;
+	uint16_t port = passive ? e->lport : e->rport, peer_port = passive ? e->rport : e->lport;
+	struct flow_addrs a;
+	uint64_t h;
 	size_t i;
 
-	memcpy(&a0, e->raddr, 8);
-	memcpy(&a1, e->raddr + 8, 8);
-	h = mix(mix(mix(mix(e->cgroup_id, a0), a1), port), (uint64_t)e->direction << 16 | e->family);
+	flows__decode(e, &a);
+	h = mix16(mix16(e->cgroup_id, a.laddr), a.raddr);
+	h = mix(mix(h, port), (uint64_t)e->direction << 16 | a.family);
 	for (i = h % NSLOTS;; i = (i + 1) % NSLOTS) {
 		struct flow_agg *s = &f->slots[i];
 
@@ -44,15 +84,20 @@ void flows__add(struct flows *f, const struct pl_tcp_flow_event *e)
 			}
 			s->cgroup_id = e->cgroup_id;
 			s->direction = e->direction;
-			s->family = e->family;
-			memcpy(s->raddr, e->raddr, 16);
+			s->family = a.family;
+			memcpy(s->laddr, a.laddr, 16);
+			memcpy(s->raddr, a.raddr, 16);
 			s->port = port;
+			s->peer_port = peer_port;
 			f->n++;
 			break;
 		}
-		if (s->cgroup_id == e->cgroup_id && s->direction == e->direction && s->family == e->family &&
-		    s->port == port && !memcmp(s->raddr, e->raddr, 16))
+		if (s->cgroup_id == e->cgroup_id && s->direction == e->direction && s->family == a.family &&
+		    s->port == port && !memcmp(s->raddr, a.raddr, 16) && !memcmp(s->laddr, a.laddr, 16)) {
+			if (s->peer_port != peer_port)
+				s->peer_port = 0;
 			break;
+		}
 	}
 	f->slots[i].connections++;
 	f->slots[i].tx_bytes += e->bytes_acked;

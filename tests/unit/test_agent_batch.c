@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <arpa/inet.h>
 #include <cmocka.h>
 
 #include "agent/export/batch.h"
@@ -19,6 +20,13 @@ static const struct wl_meta WEB = {
 	.namespace_ = "shop", .pod = "web", .pod_uid = "5b0c", .container = "httpd", .container_id = "63192c",
 	.image = "busybox", .owner_kind = "Deployment", .owner_name = "web",
 };
+
+static const struct flow_agg *first_flow(const struct flows *f)
+{
+	size_t pos = 0;
+
+	return flows__next(f, &pos);
+}
 
 /* the Batch as the collector decodes it */
 static Podlens__V1__Batch *unpacked(const Podlens__V1__Batch *m)
@@ -141,6 +149,7 @@ static void batch__flows__inbound_and_outbound_with_means(void **state)
 	flows__add(&f, &in);
 	in.srtt_us = 60;
 	in.duration_us = 3000;
+	in.rport = 52000;   /* the same client's second connection: another ephemeral port */
 	flows__add(&f, &in);
 	flows__add(&f, &out);
 	for (size_t pos = 0; (fa = flows__next(&f, &pos));)
@@ -156,7 +165,7 @@ static void batch__flows__inbound_and_outbound_with_means(void **state)
 		assert_true(fl->closed);
 		if (fl->direction == PODLENS__V1__FLOW__DIRECTION__DIRECTION_INBOUND) {
 			assert_int_equal(fl->local_port, 80);   /* the service port */
-			assert_int_equal(fl->remote_port, 0);
+			assert_int_equal(fl->remote_port, 0);   /* two client ports: several */
 			assert_int_equal(fl->connections, 2);
 			assert_int_equal(fl->tx_bytes, 1000);
 			assert_int_equal(fl->rx_bytes, 200);
@@ -170,12 +179,117 @@ static void batch__flows__inbound_and_outbound_with_means(void **state)
 		} else {
 			assert_int_equal(fl->direction, PODLENS__V1__FLOW__DIRECTION__DIRECTION_OUTBOUND);
 			assert_int_equal(fl->remote_port, 5432);
-			assert_int_equal(fl->local_port, 0);
+			assert_int_equal(fl->local_port, 40000);   /* one connection: its ephemeral port */
 			assert_int_equal(fl->connections, 1);
 			assert_int_equal(fl->connect_latency_us, 30);
 			assert_null(fl->remote);   /* remote workload unknown */
 		}
 	}
+	podlens__v1__batch__free_unpacked(m, NULL);
+	flows__free(&f);
+	batch__free(b);
+}
+
+static void check_addr(const ProtobufCBinaryData *d, int family, const char *want)
+{
+	uint8_t a[16];
+
+	assert_int_equal(inet_pton(family, want, a), 1);
+	assert_int_equal(d->len, family == AF_INET ? 4 : 16);
+	assert_memory_equal(d->data, a, d->len);
+}
+
+/* Exact 4-tuples on the wire: IPv4 as 4 bytes, IPv6 as 16, an IPv4-mapped pair as IPv4, ports in
+ * host order with the client's port on both sides' records. */
+static void batch__flows__exact_addresses_and_ports(void **state)
+{
+	struct batch *b = batch__new();
+	struct flows f;
+	struct {
+		int family, dir;
+		const char *l, *r;
+		uint16_t lport, rport;
+		int want_family;
+		const char *want_l, *want_r;
+	} c[] = {
+		{ AF_INET, TCP_DIR_ACTIVE, "10.244.91.3", "10.244.91.2", 41234, 8080, AF_INET, "10.244.91.3", "10.244.91.2" },
+		{ AF_INET6, TCP_DIR_PASSIVE, "fd00::2", "fd00::3", 8080, 41235, AF_INET6, "fd00::2", "fd00::3" },
+		{ AF_INET6, TCP_DIR_PASSIVE, "::ffff:10.244.91.2", "::ffff:10.244.91.3", 8081, 41236, AF_INET,
+		  "10.244.91.2", "10.244.91.3" },
+	};
+	const struct flow_agg *fa;
+	Podlens__V1__Batch *m;
+
+	assert_int_equal(flows__init(&f), 0);
+	for (size_t i = 0; i < 3; i++) {
+		struct pl_tcp_flow_event e = { .cgroup_id = 4242, .direction = c[i].dir, .family = c[i].family,
+					       .lport = c[i].lport, .rport = c[i].rport };
+
+		assert_int_equal(inet_pton(c[i].family, c[i].l, e.laddr), 1);
+		assert_int_equal(inet_pton(c[i].family, c[i].r, e.raddr), 1);
+		flows__add(&f, &e);
+	}
+	for (size_t pos = 0; (fa = flows__next(&f, &pos));)
+		batch__add_flow(b, &WEB, NULL, fa);
+	m = round_trip(b, 1, 1);
+	assert_int_equal(m->n_flows, 3);
+	for (size_t i = 0; i < 3; i++) {
+		Podlens__V1__Flow *fl = NULL;
+
+		for (size_t k = 0; k < m->n_flows; k++)
+			if (m->flows[k]->local_port == c[i].lport)
+				fl = m->flows[k];
+		assert_non_null(fl);
+		check_addr(&fl->local_addr, c[i].want_family, c[i].want_l);
+		check_addr(&fl->remote_addr, c[i].want_family, c[i].want_r);
+		assert_int_equal(fl->remote_port, c[i].rport);
+		assert_int_equal(fl->direction, c[i].dir == TCP_DIR_ACTIVE ? PODLENS__V1__FLOW__DIRECTION__DIRECTION_OUTBOUND
+									   : PODLENS__V1__FLOW__DIRECTION__DIRECTION_INBOUND);
+	}
+	podlens__v1__batch__free_unpacked(m, NULL);
+	flows__free(&f);
+	batch__free(b);
+}
+
+/* Every Workload of the batch carries its pod's IPs; a host workload none. */
+static void batch__workloads__carry_pod_ips(void **state)
+{
+	struct batch *b = batch__new();
+	struct wl_meta web = WEB, host = { .cgid = 7, .cgroup_path = "/system.slice/nginx.service", .node = "node-a" };
+	struct wl_meta client = { .node = "node-a", .namespace_ = "payments", .pod = "client",
+				  .ips = { "10.244.91.3" }, .n_ips = 1 };
+	struct wl_counters cnt = { .rx_bytes = 1 };
+	struct pl_tcp_flow_event e = { .cgroup_id = 4242, .direction = TCP_DIR_PASSIVE, .family = AF_INET,
+				       .lport = 80, .rport = 40000, .laddr = { 10, 244, 91, 2 },
+				       .raddr = { 10, 244, 91, 3 } };
+	struct flows f;
+	Podlens__V1__Batch *m;
+
+	web.ips[0] = "10.244.91.2";
+	web.ips[1] = "fd00:10:244:91::2";
+	web.n_ips = 2;
+	assert_int_equal(flows__init(&f), 0);
+	flows__add(&f, &e);
+	batch__add_workload(b, &web, &cnt, NULL);
+	batch__add_workload(b, &host, &cnt, NULL);
+	batch__add_flow(b, &web, &client, first_flow(&f));
+	m = round_trip(b, 1, 1);
+	assert_int_equal(m->n_workloads, 2);
+	for (size_t i = 0; i < m->n_workloads; i++) {
+		Podlens__V1__Workload *w = m->workloads[i]->workload;
+
+		if (w->cgroup_id == 4242) {
+			assert_int_equal(w->n_pod_ips, 2);
+			assert_string_equal(w->pod_ips[0], "10.244.91.2");
+			assert_string_equal(w->pod_ips[1], "fd00:10:244:91::2");
+		} else {
+			assert_int_equal(w->n_pod_ips, 0);
+		}
+	}
+	assert_int_equal(m->n_flows, 1);
+	assert_int_equal(m->flows[0]->local->n_pod_ips, 2);
+	assert_int_equal(m->flows[0]->remote->n_pod_ips, 1);
+	assert_string_equal(m->flows[0]->remote->pod_ips[0], "10.244.91.3");
 	podlens__v1__batch__free_unpacked(m, NULL);
 	flows__free(&f);
 	batch__free(b);
@@ -249,6 +363,8 @@ int main(void)
 		cmocka_unit_test(batch__workload_record__identity_traffic_tcp_and_requests),
 		cmocka_unit_test(batch__workload_without_measurements__no_means_no_requests),
 		cmocka_unit_test(batch__flows__inbound_and_outbound_with_means),
+		cmocka_unit_test(batch__flows__exact_addresses_and_ports),
+		cmocka_unit_test(batch__workloads__carry_pod_ips),
 		cmocka_unit_test(batch__process_events__exec_and_exit),
 		cmocka_unit_test(batch__drops_and_reset),
 	};

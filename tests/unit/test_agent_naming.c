@@ -19,6 +19,7 @@
 #include "agent/naming.h"
 #include "cri/cri_parse.h"
 #include "cri/meta_cache.h"
+#include "cri/v1/api.pb-c.h"
 #include "lib/log.h"
 
 #define WEB_UID "5b0c2a9e-6f1d-4c55-9a0e-5d2f1b7e0a11"
@@ -81,6 +82,46 @@ static int f_list_ctrs(void *ctx, struct cri_container **c, size_t *n)
 	return err;
 }
 
+/* The captured reply with its network status changed the way a runtime reports it: a dual-stack
+ * sandbox lists its other addresses in additional_ips (containerd, CRI-O). NULL = as captured. */
+struct net_override {
+	const char *ip;
+	const char *extra[3];
+	size_t n_extra;
+};
+static const struct net_override *web_net, *client_net;
+
+static uint8_t *with_network(uint8_t *b, size_t *len, const struct net_override *o)
+{
+	Runtime__V1__PodSandboxStatusResponse *m = runtime__v1__pod_sandbox_status_response__unpack(NULL, *len, b);
+	Runtime__V1__PodIP ips[3], *pips[3];
+	char *old_ip;
+	uint8_t *out;
+
+	assert_non_null(m);
+	assert_non_null(m->status->network);
+	old_ip = m->status->network->ip;
+	if (o->ip)
+		m->status->network->ip = (char *)o->ip;
+	for (size_t i = 0; i < o->n_extra; i++) {
+		runtime__v1__pod_ip__init(&ips[i]);
+		ips[i].ip = (char *)o->extra[i];
+		pips[i] = &ips[i];
+	}
+	m->status->network->n_additional_ips = o->n_extra;
+	m->status->network->additional_ips = pips;
+	*len = runtime__v1__pod_sandbox_status_response__get_packed_size(m);
+	out = malloc(*len);
+	assert_non_null(out);
+	runtime__v1__pod_sandbox_status_response__pack(m, out);
+	m->status->network->ip = old_ip;   /* free what unpack allocated, not ours */
+	m->status->network->n_additional_ips = 0;
+	m->status->network->additional_ips = NULL;
+	runtime__v1__pod_sandbox_status_response__free_unpacked(m, NULL);
+	free(b);
+	return out;
+}
+
 static int f_pod_status(void *ctx, const char *id, struct cri_pod *o)
 {
 	const char *name = !strcmp(id, WEB_ID) ? "PodSandboxStatus.shop_web.pb" :
@@ -95,6 +136,10 @@ static int f_pod_status(void *ctx, const char *id, struct cri_pod *o)
 	if (!name)
 		return -ENOENT;
 	b = load(name, &len);
+	if (web_net && !strcmp(id, WEB_ID))
+		b = with_network(b, &len, web_net);
+	if (client_net && !strncmp(id, "5d969192", 8))
+		b = with_network(b, &len, client_net);
 	err = cri_parse__pod_status(b, len, o);
 	free(b);
 	return err;
@@ -181,6 +226,7 @@ static int setup(void **state)
 	assert_int_equal(cgpaths__add(&t->paths, t->nginx, NGINX_PATH), 0);
 	assert_int_equal(cgpaths__add(&t->paths, t->batch_sandbox, BATCH_SANDBOX_PATH), 0);
 	calls = 0;
+	web_net = client_net = NULL;
 	*state = t;
 	return 0;
 }
@@ -347,6 +393,93 @@ static void by_ip__pod_on_this_node(void **state)
 	assert_false(naming__by_ip(&t->naming, AF_INET6, v6, &m));
 }
 
+static void ip4(uint8_t *a, const char *text)
+{
+	assert_int_equal(inet_pton(AF_INET, text, a), 1);
+}
+
+static void ip6(uint8_t *a, const char *text)
+{
+	assert_int_equal(inet_pton(AF_INET6, text, a), 1);
+}
+
+/* The pod IPs of the captured sandbox status travel with the workload's identity (the batch's
+ * Workload.pod_ips); a host cgroup has none. */
+static void workload__pod_ips_from_sandbox_status(void **state)
+{
+	struct fixture *t = *state;
+	struct workload w = { .cgid = t->httpd };
+	struct wl_meta m;
+
+	start(t, true);
+	assert_int_equal(meta_cache__resync(t->cache), 0);
+	assert_int_equal(naming__workload(&t->naming, &w, &m), NAMING_EMIT);
+	assert_int_equal(m.n_ips, 1);
+	assert_string_equal(m.ips[0], "10.244.91.2");   /* tests/fixtures/cri/README.md */
+	assert_true(naming__cgroup(&t->naming, t->fetcher, &m));
+	assert_int_equal(m.n_ips, 1);
+	assert_string_equal(m.ips[0], "10.244.91.3");
+	assert_true(naming__cgroup(&t->naming, t->nginx, &m));
+	assert_int_equal(m.n_ips, 0);
+}
+
+/* A dual-stack sandbox (additional_ips): each of its addresses names it, whatever the spelling of
+ * the IPv6 text and whichever socket family saw the IPv4 one. */
+static void by_ip__sandbox_with_several_ips(void **state)
+{
+	static const struct net_override dual = {
+		.extra = { "FD00:10:244:91:0:0:0:2", "10.245.0.2" }, .n_extra = 2,
+	};
+	struct fixture *t = *state;
+	struct workload w = { .cgid = t->httpd };
+	uint8_t a[16];
+	struct wl_meta m;
+
+	web_net = &dual;
+	start(t, true);
+	assert_int_equal(meta_cache__resync(t->cache), 0);
+	assert_int_equal(naming__workload(&t->naming, &w, &m), NAMING_EMIT);
+	assert_int_equal(m.n_ips, 3);
+	assert_string_equal(m.ips[0], "10.244.91.2");   /* primary first */
+	ip4(a, "10.244.91.2");
+	assert_true(naming__by_ip(&t->naming, AF_INET, a, &m));
+	assert_string_equal(m.pod, "web");
+	assert_int_equal(m.n_ips, 3);
+	ip6(a, "fd00:10:244:91::2");
+	assert_true(naming__by_ip(&t->naming, AF_INET6, a, &m));
+	assert_string_equal(m.pod, "web");
+	ip4(a, "10.245.0.2");
+	assert_true(naming__by_ip(&t->naming, AF_INET, a, &m));
+	assert_string_equal(m.pod, "web");
+	ip6(a, "::ffff:10.245.0.2");   /* a dual-stack socket's view of the same peer */
+	assert_true(naming__by_ip(&t->naming, AF_INET6, a, &m));
+	assert_string_equal(m.pod, "web");
+	ip6(a, "::ffff:10.244.91.3");
+	assert_true(naming__by_ip(&t->naming, AF_INET6, a, &m));
+	assert_string_equal(m.namespace_, "payments");
+	assert_string_equal(m.pod, "client");
+	ip6(a, "fd00:10:244:91::3");
+	assert_false(naming__by_ip(&t->naming, AF_INET6, a, &m));
+	ip6(a, "::10.244.91.2");   /* IPv4-compatible, not mapped: another address */
+	assert_false(naming__by_ip(&t->naming, AF_INET6, a, &m));
+	assert_false(naming__by_ip(&t->naming, 0, a, &m));
+}
+
+/* Two pods reporting one address (host-network pods report the node's): no pod owns it. */
+static void by_ip__address_of_two_pods__unnamed(void **state)
+{
+	static const struct net_override shared = { .ip = "10.244.91.2" };
+	struct fixture *t = *state;
+	uint8_t a[4];
+	struct wl_meta m;
+
+	client_net = &shared;
+	start(t, true);
+	assert_int_equal(meta_cache__resync(t->cache), 0);
+	ip4(a, "10.244.91.2");
+	assert_false(naming__by_ip(&t->naming, AF_INET, a, &m));
+}
+
 static void no_metadata__named_by_path(void **state)
 {
 	struct fixture *t = *state;
@@ -373,6 +506,9 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(naming__changes_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(by_ip__pod_on_this_node, setup, teardown),
+		cmocka_unit_test_setup_teardown(workload__pod_ips_from_sandbox_status, setup, teardown),
+		cmocka_unit_test_setup_teardown(by_ip__sandbox_with_several_ips, setup, teardown),
+		cmocka_unit_test_setup_teardown(by_ip__address_of_two_pods__unnamed, setup, teardown),
 		cmocka_unit_test_setup_teardown(no_metadata__named_by_path, setup, teardown),
 	};
 
