@@ -1,19 +1,30 @@
+/* The agent's state and its per-event work, driven by the loop in main.c (see agent/agent.h). */
 #include "agent/agent.h"
 
 #include <errno.h>
-#include <fcntl.h>
-#include <fnmatch.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/time.h>
 #include <unistd.h>
 
-#include "agent/batch.h"
+#include "lib/cgroupfs.h"
+#include "agent/export/batch.h"
 #include "agent/export/exporter.h"
-#include "agent/l7/http_agg.h"
+#include "agent/l7/l7.h"
+#include "agent/metadata.h"
+#include "agent/metrics.h"
+#include "agent/naming.h"
+#include "agent/output/output.h"
+#include "agent/pipeline/agg.h"
+#include "agent/pipeline/flows.h"
+#include "agent/pipeline/procs.h"
+#include "agent/probes/attach.h"
 #include "agent/probes/l7.h"
+#include "agent/probes/probes.h"
+#include "agent/records.h"
 #include "cri/filter.h"
+#include "cri/meta_cache.h"
+#include "lib/clock.h"
 #include "lib/httpd.h"
 #include "lib/log.h"
 
@@ -21,13 +32,113 @@
 #define PODLENS_AGENT_VERSION "0.1.0"
 #endif
 
-static uint64_t wall_ms(void)
-{
-	struct timeval tv;
+struct agent {
+	struct agent_config cfg;
+	char cgroup2[256];          /* cgroup2 mount */
+	char node[256];
+	const char **host_cgroups;  /* NULL-terminated view of cfg.host_cgroups */
+	bool wl_mode;               /* traffic attach mode "workloads" */
+	/* probes/ */
+	struct probes *probes;
+	struct l7_probe *l7;        /* NULL when off or unavailable */
+	struct attacher *att;       /* the attach policy and its executor */
+	struct cgpaths paths;
+	/* pipeline/ */
+	struct agg agg;
+	struct l7_set *l7set;       /* L7 protocol modules' aggregation, NULL when L7 is off */
+	struct flows flows;         /* closed connections of the interval, aggregated (export only) */
+	struct proc_events procs;   /* process events of the interval (export only) */
+	/* metadata, naming */
+	struct metadata *md;        /* NULL when unavailable */
+	struct naming naming;
+	/* output/, export/ */
+	struct table *table;
+	struct batch *batch;        /* this interval's podlens.v1 Batch */
+	struct exporter *exp;       /* collector / OTLP export; NULL = standalone */
+	uint64_t interval_start_ms;
+	struct httpd *httpd;
+	/* for /metrics */
+	uint64_t intervals;         /* completed */
+	uint64_t events[PROBE__COUNT];   /* events measured per probe (packets, TCP events, ...) */
+	size_t tracked;
+};
 
-	gettimeofday(&tv, NULL);
-	return (uint64_t)tv.tv_sec * 1000 + (uint64_t)tv.tv_usec / 1000;
+/* ------------------------------------------------------------------ metadata -> attach policy */
+
+/* The decisions that changed, to the attach policy. Called after everything that may change
+ * them: start, resync, cgroup_mkdir/rmdir, the interval's metadata step. */
+static void apply_changes(struct agent *a)
+{
+	struct meta_change ch[64];
+	struct cg_event ev[64];
+	size_t n;
+
+	while ((n = metadata__drain(a->md, ch, 64)) > 0) {
+		for (size_t i = 0; i < n; i++)
+			ev[i] = (struct cg_event){ .cgid = ch[i].cgroup_id,
+						   .kind = ch[i].removed ? CG_FORGOTTEN : CG_DECIDED,
+						   .monitored = ch[i].decision.monitored };
+		attacher__apply(a->att, ev, n);
+	}
 }
+
+static void cgroup_event(struct agent *a, uint64_t cgid, enum cg_event_kind kind)
+{
+	struct cg_event ev = { .cgid = cgid, .kind = kind };
+
+	attacher__apply(a->att, &ev, 1);
+}
+
+/* Every cgroup known at start; in mode "workloads" non-pod cgroups get their decision here (the
+ * metadata cache learns them lazily otherwise). */
+static void attach_start(struct agent *a)
+{
+	size_t n;
+	struct cg_ref *v = attach__start_order(&a->paths, &n);
+
+	if (!v)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		if (a->wl_mode && a->md) {
+			metadata__cgroup(a->md, v[i].id, v[i].path, true);
+			apply_changes(a);
+		}
+		cgroup_event(a, v[i].id, CG_SEEN);
+	}
+	free(v);
+}
+
+/* The interval's metadata step: each cgroup ID the pipeline saw gets its path and, when the
+ * cache does not know it yet, its metadata (the runtime is asked here, so that naming is a pure
+ * read); the decisions this made go to the attach policy before any record is named. */
+static void resolve(struct agent *a, uint64_t cgid)
+{
+	cgpaths__lookup(&a->paths, cgid);   /* a miss rescans the hierarchy (at most once a second) */
+	if (!a->md)
+		return;
+	metadata__resolve(a->md, cgid);
+	apply_changes(a);
+}
+
+static void resolve_workload(void *ctx, const struct workload *w)
+{
+	resolve(ctx, w->cgid);
+}
+
+static void resolve_seen(struct agent *a)
+{
+	const struct flow_agg *fa;
+
+	agg__foreach_active(&a->agg, resolve_workload, a);
+	if (!a->exp)
+		return;
+	for (size_t pos = 0; (fa = flows__next(&a->flows, &pos));)
+		resolve(a, fa->cgroup_id);
+	for (size_t i = 0; i < a->procs.n; i++)
+		resolve(a, a->procs.v[i].e.cgroup_id);
+}
+
+/* ------------------------------------------------------------------ probe events */
 
 static void on_cgroup(void *ctx, const struct pl_cgroup_event *e)
 {
@@ -36,16 +147,18 @@ static void on_cgroup(void *ctx, const struct pl_cgroup_event *e)
 	if (e->op == CGROUP_MKDIR) {
 		log_debug("cgroup mkdir %llu %s", (unsigned long long)e->cgroup_id, e->path);
 		cgpaths__add(&a->paths, e->cgroup_id, e->path);
-		agent_meta__cgroup(a, e->cgroup_id, e->path, true);
-		agent__attach_cgroup(a, e->cgroup_id);
+		metadata__cgroup(a->md, e->cgroup_id, e->path, true);
+		apply_changes(a);
+		cgroup_event(a, e->cgroup_id, CG_SEEN);
 	} else {
 		log_debug("cgroup rmdir %llu %s", (unsigned long long)e->cgroup_id, e->path);
 		/* keep the path until the workload's last interval is reported (then forget() drops it);
 		 * a workload attachment keeps it until its counters were read once more (reap) */
 		if (!agg__cgroup_removed(&a->agg, e->cgroup_id) && !probes__wl_attached(a->probes, e->cgroup_id, NULL))
 			cgpaths__remove(&a->paths, e->cgroup_id);
-		agent__attach_gone(a, e->cgroup_id);
-		agent_meta__cgroup(a, e->cgroup_id, e->path, false);
+		cgroup_event(a, e->cgroup_id, CG_GONE);
+		metadata__cgroup(a->md, e->cgroup_id, e->path, false);
+		apply_changes(a);
 	}
 }
 
@@ -64,15 +177,11 @@ static void on_proc(void *ctx, const struct pl_proc_event *e)
 
 	if (e->type == PROC_EXEC)
 		log_debug("exec cgroup %llu pid %u %.128s", (unsigned long long)e->cgroup_id, e->pid, e->filename);
-	if (!a->exp)
-		return;
-	if (a->nprocs < AGENT_MAX_PROCS) {
-		a->procs[a->nprocs].e = *e;
-		a->procs[a->nprocs++].ts_ms = wall_ms();
-	} else {
-		a->export_overflow++;
-	}
+	if (a->exp)
+		proc_events__add(&a->procs, e, clock__wall_ms());
 }
+
+/* ------------------------------------------------------------------ start, stop */
 
 static int export_start(struct agent *a)
 {
@@ -91,9 +200,8 @@ static int export_start(struct agent *a)
 	o.agent_version = "podlens-agent " PODLENS_AGENT_VERSION;
 	o.otlp_url = a->cfg.otlp_url;
 	o.otlp_ca_file = a->cfg.collector_ca;
-	a->procs = calloc(AGENT_MAX_PROCS, sizeof(*a->procs));
 	a->batch = batch__new();
-	if (flows__init(&a->flows) || !a->procs || !a->batch) {
+	if (flows__init(&a->flows) || proc_events__init(&a->procs) || !a->batch) {
 		log_error("out of memory");
 		return -ENOMEM;
 	}
@@ -118,12 +226,18 @@ static void http_handler(void *ctx, const struct httpd_req *req, struct httpd_re
 		return;
 	}
 	if (!strcmp(req->path, "/metrics")) {
+		struct agent_metrics m = {
+			.probes = a->probes, .l7 = a->l7, .exp = a->exp, .wl_mode = a->wl_mode,
+			.events = a->events, .tracked = a->tracked, .intervals = a->intervals,
+			.export_overflow = a->procs.overflow,
+		};
+
 		resp->content_type = "text/plain; version=0.0.4; charset=utf-8";
-		resp->body = agent__metrics_text(a, &resp->body_len);
+		resp->body = metrics__text(&m, &resp->body_len);
 		resp->status = resp->body ? 200 : 500;
 	} else if (!strcmp(req->path, "/healthz")) {
 		char why[256];
-		const char *bad = agent_meta__unhealthy(a, why, sizeof(why));
+		const char *bad = metadata__unhealthy(a->md, why, sizeof(why));
 
 		resp->status = bad ? 503 : 200;
 		resp->body = strdup(bad ? bad : "ok\n");
@@ -136,28 +250,55 @@ static void http_handler(void *ctx, const struct httpd_req *req, struct httpd_re
 static void l7_start(struct agent *a)
 {
 	struct l7_probe_opts lo = { 0 };
+	uint32_t in = 0, out = 0;
 
-	if (!a->cfg.l7_enabled) {
-		snprintf(a->l7_reason, sizeof(a->l7_reason), "disabled (--no-l7)");
+	if (!a->cfg.l7_enabled)
 		return;
-	}
-	a->http = http_agg__new(NULL);
-	lo.agg = a->http;
+	a->l7set = l7_set__new(NULL);
+	lo.set = a->l7set;
 	/* workloads mode: HTTP comes with the traffic counters in one program per packet */
 	lo.share_wl = probes__wl_shared_fds(a->probes, &lo.wl_map_fd, &lo.wl_traffic_fd) == 0;
-	if (a->http)
+	if (a->l7set)
 		a->l7 = l7_probe__new(&lo);
 	if (!a->l7) {
-		snprintf(a->l7_reason, sizeof(a->l7_reason), "load cgroup_skb programs: %s", strerror(errno));
-		log_warn("probe l7 unavailable: %s", a->l7_reason);
+		log_warn("probe l7 unavailable: load cgroup_skb programs: %s", strerror(errno));
 		return;
 	}
-	{
-		uint32_t in = 0, out = 0;
+	l7_probe__prog_ids(a->l7, &in, &out);
+	log_info("probe l7: loaded, attached per monitored cgroup (bpf programs: %u %u)", in, out);
+}
 
-		l7_probe__prog_ids(a->l7, &in, &out);
-		log_info("probe l7: loaded, attached per monitored cgroup (bpf programs: %u %u)", in, out);
+static void log_probes(struct agent *a)
+{
+	struct prog_stats ps[32];
+	char ids[256] = "";
+	int n;
+
+	for (int i = 0; i < PROBE__COUNT; i++) {
+		const struct probe_status *s = probes__status(a->probes, i);
+
+		if (s->up)
+			log_info("probe %s: attached", s->name);
+		else
+			log_warn("probe %s: unavailable (%s)", s->name, s->reason);
 	}
+	n = probes__prog_stats(a->probes, ps, 32);
+	for (int i = 0; i < n; i++)
+		snprintf(ids + strlen(ids), sizeof(ids) - strlen(ids), " %u", ps[i].id);
+	log_info("bpf programs:%s", ids);
+}
+
+static int attacher_start(struct agent *a)
+{
+	struct attacher_opts ao = {
+		.policy = { .workloads = a->wl_mode, .l7_enabled = a->cfg.l7_enabled,
+			    .l7_globs = a->cfg.l7_cgroups.v, .n_l7_globs = a->cfg.l7_cgroups.n },
+		.probes = a->probes, .l7 = a->l7, .paths = &a->paths, .cgroup2 = a->cgroup2,
+		.meta = metadata__cache(a->md),
+	};
+
+	a->att = attacher__new(&ao);
+	return a->att ? 0 : -ENOMEM;
 }
 
 struct agent *agent__new(struct agent_config *cfg)
@@ -174,7 +315,6 @@ struct agent *agent__new(struct agent_config *cfg)
 	a->cfg = *cfg;
 	memset(cfg, 0, sizeof(*cfg));
 	agg__init(&a->agg);
-	idmap__init(&a->l7_cgroups);
 
 	if (a->cfg.node_name)
 		snprintf(a->node, sizeof(a->node), "%s", a->cfg.node_name);
@@ -235,52 +375,32 @@ struct agent *agent__new(struct agent_config *cfg)
 		log_error("%s", err);
 		goto fail;
 	}
-	for (int i = 0; i < PROBE__COUNT; i++) {
-		const struct probe_status *s = probes__status(a->probes, i);
-
-		if (s->up)
-			log_info("probe %s: attached", s->name);
-		else
-			log_warn("probe %s: unavailable (%s)", s->name, s->reason);
-	}
-	{
-		struct prog_stats ps[32];
-		char ids[256] = "";
-		int n = probes__prog_stats(a->probes, ps, 32);
-
-		for (int i = 0; i < n; i++)
-			snprintf(ids + strlen(ids), sizeof(ids) - strlen(ids), " %u", ps[i].id);
-		log_info("bpf programs:%s", ids);
-	}
+	log_probes(a);
 	/* after attaching: a cgroup created in between is seen by both the walk and the events */
 	cgpaths__scan(&a->paths);
 	l7_start(a);
-	agent_meta__start(a);   /* without a runtime, workloads stay named by cgroup path */
-	if (a->wl_mode && !a->meta) {
+	/* without a runtime, workloads stay named by cgroup path */
+	a->md = metadata__new(&a->cfg, a->node, a->host_cgroups);
+	if (attacher_start(a)) {
+		log_error("out of memory");
+		goto fail;
+	}
+	apply_changes(a);   /* the first resync's decisions */
+	if (a->wl_mode && !a->md) {
 		log_error("--traffic-attach workloads needs the workload decisions, and the metadata cache "
 			  "could not start (see above)");
 		goto fail;
 	}
+	a->naming = (struct naming){ .meta = metadata__cache(a->md), .paths = &a->paths, .node = a->node };
 	log_info("packet programs: %s", a->wl_mode ? "per monitored workload" : po.traffic_attach);
-	agent__attach_start(a);
+	attach_start(a);
 	if (export_start(a))
 		goto fail;
-	a->interval_start_ms = wall_ms();
+	a->interval_start_ms = clock__wall_ms();
 
 	if (a->cfg.output == OUTPUT_TABLE && !(a->table = table__new(stdout, isatty(STDOUT_FILENO)))) {
 		log_error("out of memory");
 		goto fail;
-	}
-	{
-		FILE *f = fopen("/proc/sys/kernel/bpf_stats_enabled", "r");
-		int v = 0;
-
-		if (f) {
-			if (fscanf(f, "%d", &v) != 1)
-				v = 0;
-			fclose(f);
-		}
-		a->bpf_stats = v == 1;
 	}
 	return a;
 fail:
@@ -300,11 +420,11 @@ void agent__free(struct agent *a)
 	}
 	batch__free(a->batch);
 	flows__free(&a->flows);
-	free(a->procs);
-	agent_meta__free(a);
+	proc_events__free(&a->procs);
+	metadata__free(a->md);
 	l7_probe__free(a->l7);      /* detaches every L7 link */
-	http_agg__free(a->http);
-	idmap__free(&a->l7_cgroups);
+	l7_set__free(a->l7set);
+	attacher__free(a->att);
 	probes__free(a->probes);
 	free(a->host_cgroups);
 	table__free(a->table);
@@ -313,6 +433,13 @@ void agent__free(struct agent *a)
 	options__free(&a->cfg);
 	free(a);
 }
+
+const struct agent_config *agent__config(const struct agent *a)
+{
+	return &a->cfg;
+}
+
+/* ------------------------------------------------------------------ the interval */
 
 static void feed_traffic(void *ctx, uint64_t cgid, const struct pl_traffic_counters *c)
 {
@@ -341,83 +468,6 @@ static bool keep_removed(void *ctx, uint64_t cgid)
 	return false;
 }
 
-struct emit_ctx {
-	struct agent *a;
-	uint64_t ts_ms, interval_ms;
-};
-
-/* requests, server errors and p50/p99 of the requests a workload answered (or made, for clients) */
-struct hs_acc {
-	struct http_summary *hs;
-	struct hist h;
-	int dir;
-};
-
-static int summarize_dir(const struct http_agg_entry *e, void *ctx)
-{
-	struct hs_acc *acc = ctx;
-
-	if (e->dir != acc->dir)
-		return 0;
-	acc->hs->requests += e->hist->count;
-	if (e->status >= 500)
-		acc->hs->errors += e->hist->count;
-	hist__merge(&acc->h, e->hist);
-	return 0;
-}
-
-/* stops at the first entry: tells whether the cgroup has any */
-static int any_entry(const struct http_agg_entry *e, void *ctx)
-{
-	(void)e;
-	(void)ctx;
-	return 1;
-}
-
-static void http_summary__fill(struct agent *a, uint64_t cgid, struct http_summary *hs)
-{
-	struct hs_acc acc = { .hs = hs };
-
-	for (acc.dir = HTTP_AGG_DIR_SERVER; acc.dir <= HTTP_AGG_DIR_CLIENT && !hs->requests; acc.dir++) {
-		hist__reset(&acc.h);
-		http_agg__foreach(a->http, cgid, summarize_dir, &acc);
-	}
-	hs->p50_us = hist__quantile(&acc.h, 0.50);
-	hs->p99_us = hist__quantile(&acc.h, 0.99);
-}
-
-static void emit(void *ctx, const struct workload *w)
-{
-	struct emit_ctx *e = ctx;
-	struct agent *a = e->a;
-	struct wl_meta m = { .cgid = w->cgid, .node = a->node };
-	struct out_record r = { .m = &m, .c = &w->cur };
-
-	m.cgroup_path = cgpaths__lookup(&a->paths, w->cgid);
-	if (!agent_meta__identify(a, w, &m))
-		return;   /* not monitored, or a pod's metadata not there yet (counts held) */
-	if (a->http && http_agg__size(a->http)) {
-		if (http_agg__foreach(a->http, w->cgid, any_entry, NULL)) {
-			http_summary__fill(a, w->cgid, &r.hs);
-			r.http = http_agg__json(a->http, w->cgid);
-		}
-	}
-	if (a->cfg.output == OUTPUT_JSON) {
-		json_t *o = output__record_json(e->ts_ms, e->interval_ms, &r);
-
-		if (o) {
-			json_dumpf(o, stdout, JSON_COMPACT);
-			fputc('\n', stdout);
-			json_decref(o);
-		}
-	} else if (a->cfg.output == OUTPUT_TABLE) {
-		table__add(a->table, &r);
-	}
-	if (a->batch)
-		batch__add_workload(a->batch, &m, &w->cur, a->http);
-	json_decref(r.http);
-}
-
 static void forget(void *ctx, uint64_t cgid)
 {
 	struct agent *a = ctx;
@@ -426,10 +476,9 @@ static void forget(void *ctx, uint64_t cgid)
 	cgpaths__remove(&a->paths, cgid);
 }
 
-void agent__interval(struct agent *a, uint64_t elapsed_ms)
+/* probes/ -> pipeline/: the kernel's counters and events of the interval */
+static void read_probes(struct agent *a)
 {
-	struct emit_ctx e = { a, wall_ms(), elapsed_ms };
-
 	if (a->l7) {
 		int n = l7_probe__harvest(a->l7);
 
@@ -447,40 +496,24 @@ void agent__interval(struct agent *a, uint64_t elapsed_ms)
 				a->agg.total.connect_failures + a->agg.total.closes + a->agg.total.retransmits +
 				a->agg.total.resets_sent + a->agg.total.resets_received;
 	a->events[PROBE_PROC] += a->agg.total.execs + a->agg.total.exits;
+}
 
-	agg__foreach_active(&a->agg, emit, &e);
-	if (a->cfg.output == OUTPUT_JSON)
-		fflush(stdout);
-	if (a->exp)
-		agent__export_interval(a, elapsed_ms);
-	a->tracked = agg__end_interval(&a->agg, forget, a);
-	if (a->http)
-		http_agg__reset(a->http);
-	if (a->table)
-		table__flush(a->table, e.ts_ms, elapsed_ms, a->tracked);
-	a->intervals++;
+static struct records records_of(struct agent *a)
+{
+	return (struct records){ .naming = &a->naming, .agg = &a->agg, .l7 = a->l7set, .output = a->cfg.output,
+				 .table = a->table, .batch = a->batch };
 }
 
 /* Flows and process events of monitored workloads, drop counters, then hand the batch over. */
-void agent__export_interval(struct agent *a, uint64_t elapsed_ms)
+static void export_interval(struct agent *a, uint64_t elapsed_ms)
 {
+	struct records rec = records_of(a);
 	Podlens__V1__Batch *b;
-	struct wl_meta local, remote;
-	uint64_t now = wall_ms();
+	uint64_t now = clock__wall_ms();
 	int r;
 
-	const struct flow_agg *fa;
-
-	for (size_t pos = 0; (fa = flows__next(&a->flows, &pos));) {
-		if (!agent_meta__identity(a, fa->cgroup_id, &local))
-			continue;
-		batch__add_flow(a->batch, &local,
-				agent_meta__by_ip(a, fa->family, fa->raddr, &remote) ? &remote : NULL, fa);
-	}
-	for (size_t i = 0; i < a->nprocs; i++) {
-		if (agent_meta__identity(a, a->procs[i].e.cgroup_id, &local))
-			batch__add_process(a->batch, &local, &a->procs[i].e, a->procs[i].ts_ms);
-	}
+	records__flows(&rec, &a->flows);
+	records__procs(&rec, &a->procs);
 	for (int i = PROBE_TCP; i < PROBE__COUNT; i++) {
 		const struct probe_status *s = probes__status(a->probes, i);
 
@@ -490,15 +523,47 @@ void agent__export_interval(struct agent *a, uint64_t elapsed_ms)
 	if (a->l7 && l7_probe__drops(a->l7))
 		batch__add_drop(a->batch, "l7", l7_probe__drops(a->l7));
 	b = batch__get(a->batch, a->interval_start_ms, (uint32_t)elapsed_ms);
-	b->drops->aggregation_overflow = a->export_overflow + a->flows.overflow +
-					 (a->http ? http_agg__dropped(a->http) : 0);
+	b->drops->aggregation_overflow = a->procs.overflow + a->flows.overflow +
+					 l7_set__dropped(a->l7set);
 	r = exporter__submit(a->exp, b);
 	if (r)
 		log_warn("export: batch of %zu records not queued: %s", batch__records(a->batch), strerror(-r));
 	batch__reset(a->batch);
 	flows__reset(&a->flows);
-	a->nprocs = 0;
+	proc_events__reset(&a->procs);
 	a->interval_start_ms = now;
+}
+
+void agent__interval(struct agent *a, uint64_t elapsed_ms)
+{
+	uint64_t ts_ms = clock__wall_ms();
+	struct records rec = records_of(a);
+
+	read_probes(a);
+	resolve_seen(a);
+	records__workloads(&rec, ts_ms, elapsed_ms);
+	if (a->cfg.output == OUTPUT_JSON)
+		fflush(stdout);
+	if (a->exp)
+		export_interval(a, elapsed_ms);
+	a->tracked = agg__end_interval(&a->agg, forget, a);
+	l7_set__reset(a->l7set);
+	if (a->table)
+		table__flush(a->table, ts_ms, elapsed_ms, a->tracked);
+	a->intervals++;
+}
+
+void agent__resync(struct agent *a)
+{
+	metadata__resync(a->md);
+	apply_changes(a);
+}
+
+/* ------------------------------------------------------------------ loop plumbing */
+
+int agent__probes_fd(struct agent *a)
+{
+	return probes__epoll_fd(a->probes);
 }
 
 void agent__poll_probes(struct agent *a)
@@ -507,11 +572,6 @@ void agent__poll_probes(struct agent *a)
 
 	if (n < 0 && n != -EINTR)
 		log_warn("ring buffer poll: %s", strerror(-n));
-}
-
-void agent__resync(struct agent *a)
-{
-	agent_meta__resync(a);
 }
 
 int agent__l7_fd(struct agent *a)
@@ -529,7 +589,7 @@ void agent__l7_poll(struct agent *a)
 
 int agent__httpd_fd(struct agent *a)
 {
-	return httpd__fd(a->httpd);
+	return a->httpd ? httpd__fd(a->httpd) : -1;
 }
 
 void agent__httpd_process(struct agent *a)

@@ -16,17 +16,10 @@
 #include <unistd.h>
 
 #include "agent/agent.h"
+#include "lib/clock.h"
 #include "lib/log.h"
 
 enum { EV_SIGNAL = 1, EV_INTERVAL, EV_DURATION, EV_PROBES, EV_HTTP, EV_RESYNC, EV_L7 };
-
-static uint64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 static int add_fd(int ep, int fd, uint64_t tag)
 {
@@ -54,8 +47,9 @@ static int timer_fd(uint64_t first_ms, uint64_t period_ms)
 
 static int run(struct agent *a)
 {
+	const struct agent_config *cfg = agent__config(a);
 	int ep = -1, sfd = -1, tfd = -1, dfd = -1, rfd = -1, err = 0;
-	uint64_t interval_ms = a->cfg.interval_s * 1000, last_flush;
+	uint64_t interval_ms = cfg->interval_s * 1000, last_flush;
 	sigset_t mask;
 	bool stop = false;
 
@@ -72,25 +66,25 @@ static int run(struct agent *a)
 	}
 	add_fd(ep, sfd, EV_SIGNAL);
 	add_fd(ep, tfd, EV_INTERVAL);
-	if (a->cfg.duration_s) {
-		dfd = timer_fd(a->cfg.duration_s * 1000, 0);
+	if (cfg->duration_s) {
+		dfd = timer_fd(cfg->duration_s * 1000, 0);
 		if (dfd >= 0)
 			add_fd(ep, dfd, EV_DURATION);
 	}
-	rfd = timer_fd(a->cfg.resync_s * 1000, a->cfg.resync_s * 1000);
+	rfd = timer_fd(cfg->resync_s * 1000, cfg->resync_s * 1000);
 	if (rfd >= 0)
 		add_fd(ep, rfd, EV_RESYNC);
-	if (probes__epoll_fd(a->probes) >= 0)
-		add_fd(ep, probes__epoll_fd(a->probes), EV_PROBES);
-	if (a->httpd)
+	if (agent__probes_fd(a) >= 0)
+		add_fd(ep, agent__probes_fd(a), EV_PROBES);
+	if (agent__httpd_fd(a) >= 0)
 		add_fd(ep, agent__httpd_fd(a), EV_HTTP);
 	if (agent__l7_fd(a) >= 0)
 		add_fd(ep, agent__l7_fd(a), EV_L7);
 
-	log_info("running: interval %llus%s, output %s", (unsigned long long)a->cfg.interval_s,
-		 a->cfg.duration_s ? ", until --duration" : ", until SIGTERM",
-		 a->cfg.output == OUTPUT_JSON ? "json" : a->cfg.output == OUTPUT_TABLE ? "table" : "none");
-	last_flush = mono_ms();
+	log_info("running: interval %llus%s, output %s", (unsigned long long)cfg->interval_s,
+		 cfg->duration_s ? ", until --duration" : ", until SIGTERM",
+		 cfg->output == OUTPUT_JSON ? "json" : cfg->output == OUTPUT_TABLE ? "table" : "none");
+	last_flush = clock__mono_ms();
 	while (!stop) {
 		struct epoll_event evs[8];
 		int n = epoll_wait(ep, evs, 8, -1);
@@ -118,7 +112,7 @@ static int run(struct agent *a)
 				break;
 			case EV_INTERVAL:
 				if (read(tfd, &tick, sizeof(tick)) == sizeof(tick)) {
-					uint64_t now = mono_ms();
+					uint64_t now = clock__mono_ms();
 
 					agent__interval(a, now - last_flush);
 					last_flush = now;
@@ -142,7 +136,7 @@ static int run(struct agent *a)
 	}
 	/* flush the last (partial) interval so nothing measured is lost */
 	agent__poll_probes(a);
-	agent__interval(a, mono_ms() - last_flush);
+	agent__interval(a, clock__mono_ms() - last_flush);
 out:
 	if (rfd >= 0)
 		close(rfd);

@@ -1,12 +1,16 @@
 // SPDX-License-Identifier: GPL-2.0
-/* l7: HTTP/1.x request latency from TCP payload, cgroup_skb ingress + egress.
+/* l7: request latency of L7 protocol modules from packet payload, cgroup_skb ingress + egress.
+ * This file is the plumbing the modules share (where the programs run, the payload read, clocks,
+ * the in-kernel aggregation and the ring buffer); what is particular to a protocol (recognising it,
+ * per-socket matching of responses to requests, its aggregation key) is in its bpf/l7_<proto>.bpf.h,
+ * included below (HTTP/1: bpf/l7_http1.bpf.h). docs/l7.md: how to add a protocol.
  *
  * Where it runs. The agent attaches these programs to each monitored cgroup itself (a bpf_link per
  * cgroup and hook), not to the root: cgroup_skb runs the effective programs of the cgroup the
  * *socket* was created in, so only sockets of monitored workloads pay, and there is no allow-map
  * lookup on the path at all. Accepted sockets inherit the listener's cgroup. Two pairs:
- *   pl_l7_in/out   HTTP only; events carry the socket's cgroup (bpf_skb_cgroup_id)
- *   pl_pkt_in/out  HTTP and the workload's traffic counters in one program (traffic attach mode
+ *   pl_l7_in/out   L7 only; events carry the socket's cgroup (bpf_skb_cgroup_id)
+ *   pl_pkt_in/out  L7 and the workload's traffic counters in one program (traffic attach mode
  *                  "workloads": one program run per packet instead of two); the cgroup comes from
  *                  the attachment's storage (traffic.bpf.h), written by the agent
  * Loopback ingress runs in the sender's softirq, so bpf_get_current_cgroup_id() would name the
@@ -17,15 +21,8 @@
  * payload usually is not (loopback: page frags), so headers are read by direct packet access and
  * the payload with one bpf_skb_load_bytes of up to L7_REQ_CAP bytes into the stack (one helper
  * call: on this kind of machine every call and return is costly). skb->len, not tot_len: an egress
- * skb can be a GSO super-packet. Only the segment that *starts* a message is recognised:
- *   request  = payload starts with "METHOD " (GET HEAD POST PUT DELETE PATCH OPTIONS CONNECT TRACE)
- *   response = payload starts with "HTTP/1.x NNN"
- * so body segments, continuation segments and TLS cost one payload read and nothing else.
- *
- * Matching. The request side records the newest request in the socket state (sk_storage) and never
- * looks at the response side; the response side measures when exactly one request is pending and
- * counts the rest as `pipelined` (not measured: the state holds only the newest). A response with
- * nothing pending is ignored; 1xx other than 101 are interim and skipped.
+ * skb can be a GSO super-packet. The modules then look at these first bytes only, so body segments,
+ * continuation segments and TLS cost one payload read and nothing else.
  *
  * Clocks. Ingress uses bpf_ktime_get_ns(). On egress TCP has already stamped the segment with its
  * departure time (skb->tstamp = tcp_wstamp_ns, CLOCK_MONOTONIC like ktime, at most a few us before
@@ -34,7 +31,7 @@
  * response byte, both as the monitored socket sees them.
  *
  * Output. Repeated requests are aggregated in the kernel (per-CPU histograms keyed by cgroup,
- * request hash, status, direction): in a per-CPU direct-mapped cache (an array slot, no hash
+ * request hash, status, direction, module): in a per-CPU direct-mapped cache (an array slot, no hash
  * lookup; harvested without loss, see l7.h), or in a per-CPU hash when the key's slot is taken.
  * The first of a key per agent harvest (per slot and CPU, or per hash key) goes through the ring
  * buffer with the request bytes. Ring buffer wake-ups are batched: the consumer is woken only when
@@ -62,13 +59,6 @@ struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 1 << 20);          /* resized by the agent before load */
 } l7_events SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, int);
-	__type(value, struct l7_sk_state);
-} l7_socks SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -124,10 +114,6 @@ struct {
 /* bytes a record takes in the ring: 8-byte header + the event, rounded up to 8 */
 #define L7_REC_BYTES ((sizeof(struct l7_event) + 8 + 7) / 8 * 8)
 
-#define C4(a, b, c, d) ((__u32)(a) | (__u32)(b) << 8 | (__u32)(c) << 16 | (__u32)(d) << 24)
-
-enum { KIND_NONE, KIND_REQUEST, KIND_RESPONSE };
-
 static __always_inline struct l7_counters *counters(void)
 {
 	__u32 zero = 0;
@@ -164,42 +150,6 @@ static __always_inline __u32 payload_off(struct __sk_buff *skb)
 		return 0;
 	l3 += (th[12] >> 4) << 2;
 	return skb->len > l3 ? l3 : 0;
-}
-
-static __always_inline int is_method(const __u8 *b)
-{
-	switch (C4(b[0], b[1], b[2], b[3])) {
-	case C4('G', 'E', 'T', ' '):
-	case C4('P', 'U', 'T', ' '):
-		return 1;
-	case C4('P', 'O', 'S', 'T'):
-	case C4('H', 'E', 'A', 'D'):
-		return b[4] == ' ';
-	case C4('D', 'E', 'L', 'E'):
-		return b[4] == 'T' && b[5] == 'E' && b[6] == ' ';
-	case C4('P', 'A', 'T', 'C'):
-		return b[4] == 'H' && b[5] == ' ';
-	case C4('O', 'P', 'T', 'I'):
-		return b[4] == 'O' && b[5] == 'N' && b[6] == 'S' && b[7] == ' ';
-	case C4('C', 'O', 'N', 'N'):
-		return b[4] == 'E' && b[5] == 'C' && b[6] == 'T' && b[7] == ' ';
-	case C4('T', 'R', 'A', 'C'):
-		return b[4] == 'E' && b[5] == ' ';
-	}
-	return 0;
-}
-
-/* "HTTP/1.x NNN" -> NNN, else 0 */
-static __always_inline __u32 status_of(const __u8 *b)
-{
-	__u32 d0 = b[9] - '0', d1 = b[10] - '0', d2 = b[11] - '0';
-
-	if (C4(b[0], b[1], b[2], b[3]) != C4('H', 'T', 'T', 'P') ||
-	    b[4] != '/' || b[5] != '1' || b[6] != '.' || b[8] != ' ')
-		return 0;
-	if (d0 < 1 || d0 > 9 || d1 > 9 || d2 > 9)
-		return 0;
-	return d0 * 100 + d1 * 10 + d2;
 }
 
 /* CLOCK_MONOTONIC ns of this packet: TCP's departure stamp on egress, else a clock read. */
@@ -266,91 +216,35 @@ static __always_inline int cache_add(const struct l7_agg_key *k, __u64 lat)
 	return rc;
 }
 
-static __always_inline void on_request(struct __sk_buff *skb, struct bpf_sock *sk, const __u64 *buf,
-				       __u32 n, bool egress)
+/* The shared half of a completed request, for the modules (bpf/l7_<proto>.bpf.h). A module that
+ * has matched a response to its request calls, in this order:
+ *   if (l7_aggregate(cgid, hash, status, dir, L7_PROTO_x, lat)) return;   // counted in the kernel
+ *   e = l7_event_reserve(); if (!e) return;                               // first of its key
+ *   fill every field of *e (proto included), then l7_event_submit(e);
+ * hash names the request bytes the module sends with the first record of a key (the agent learns
+ * the key's name from it, e.g. HTTP's method and route). */
+
+/* Count a completed request in this CPU's cache slot of its key or in l7_agg: true when counted,
+ * false when this request must take the ring buffer (aggregation off, first of its key, map full). */
+static __always_inline bool l7_aggregate(__u64 cgid, __u64 hash, __u32 status, __u8 dir, __u8 proto,
+					 __u64 lat)
 {
-	struct l7_sk_state *st;
-	struct l7_counters *c;
-
-	st = bpf_sk_storage_get(&l7_socks, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
-	if (!st) {
-		c = counters();
-		if (c)
-			c->no_storage++;
-		return;
-	}
-	if (l7_stage == 3)
-		return;
-	/* bytes past n are the zeros of buf; hashed from the stack (local), copied for the agent */
-	for (int i = 0; i < L7_REQ_CAP / 8; i++)
-		((__u64 *)st->req)[i] = buf[i];
-	st->req_hash = l7_req_hash(buf, n);
-	st->req_ns = pkt_ns(skb, egress);
-	st->dir = egress ? L7_DIR_CLIENT : L7_DIR_SERVER;
-	st->req_len = n;
-	/* publish last: the response side reads req_* only after it sees the new sequence number */
-	asm volatile("" ::: "memory");
-	st->req_seq = st->req_seq + 1;
-}
-
-static __always_inline void on_response(struct __sk_buff *skb, struct bpf_sock *sk, __u32 status,
-					bool egress, __u64 cgid)
-{
-	__u8 dir = egress ? L7_DIR_SERVER : L7_DIR_CLIENT;
-	struct l7_sk_state *st;
-	struct l7_counters *c;
-	struct l7_event *e;
-	__u64 now, avail, over, flags, lat, req_ns, req_hash;
-	__u32 seq, done;
-
-	st = bpf_sk_storage_get(&l7_socks, sk, 0, 0);
-	if (!st)
-		return;
-	seq = st->req_seq;
-	done = st->resp_seq;
-	if (seq == done || st->dir != dir)
-		return;                                 /* nothing pending on this side */
-	if (l7_stage == 3)
-		return;
-	if (status < 200 && status != 101) {
-		c = counters();
-		if (c)
-			c->interim++;
-		return;                                 /* 100 Continue, 103 Early Hints: keep waiting */
-	}
-	req_ns = st->req_ns;
-	req_hash = st->req_hash;
-	asm volatile("" ::: "memory");
-	if (seq != done + 1 || st->req_seq != seq) {
-		/* several requests since the last response (pipelined, or unanswered): the state holds
-		 * only the newest, so none of them is measured */
-		st->resp_seq = st->req_seq;
-		c = counters();
-		if (c)
-			c->pipelined += st->req_seq - done;
-		return;
-	}
-	st->resp_seq = seq;
-	now = pkt_ns(skb, egress);
-	lat = now > req_ns ? now - req_ns : 0;
-	if (!cgid)
-		cgid = bpf_skb_cgroup_id(skb);
 	if (!l7_no_agg) {
-		struct l7_agg_key k = { .cgroup_id = cgid, .req_hash = req_hash, .status = status,
-					.dir = dir };
+		struct l7_agg_key k = { .cgroup_id = cgid, .req_hash = hash, .status = status,
+					.dir = dir, .proto = proto };
 		struct l7_agg_val *v, *zero;
 		__u32 zk = 0;
 		int rc = l7_use_cache ? cache_add(&k, lat) : CACHE_MISS;
 
 		if (rc == CACHE_COUNTED)
-			return;
+			return true;
 		if (rc == CACHE_MISS) {
 			v = bpf_map_lookup_elem(&l7_agg, &k);
 			if (v) {
 				/* per-CPU value; an interrupting run on this CPU could update the same
 				 * key: at worst one lost increment, never another key's */
 				hist_add(v, lat);
-				return;
+				return true;
 			}
 			/* first of its key: insert it empty and send this one with its bytes (the
 			 * route); when the map is full the insert fails and every request of the key
@@ -360,21 +254,27 @@ static __always_inline void on_response(struct __sk_buff *skb, struct bpf_sock *
 				bpf_map_update_elem(&l7_agg, &k, zero, BPF_NOEXIST);
 		}
 	}
-	e = bpf_ringbuf_reserve(&l7_events, sizeof(*e), 0);
+	return false;
+}
+
+/* A ring buffer record, or NULL (counted in rb_drops) when the ring is full. */
+static __always_inline struct l7_event *l7_event_reserve(void)
+{
+	struct l7_event *e = bpf_ringbuf_reserve(&l7_events, sizeof(*e), 0);
+	struct l7_counters *c;
+
 	if (!e) {
 		c = counters();
 		if (c)
 			c->rb_drops++;
-		return;
 	}
-	e->cgroup_id = cgid;
-	e->latency_ns = lat;
-	e->req_hash = req_hash;
-	e->status = status;
-	e->dir = dir;
-	e->req_len = st->req_len;
-	e->pad = 0;
-	__builtin_memcpy(e->req, st->req, L7_REQ_CAP);
+	return e;
+}
+
+static __always_inline void l7_event_submit(struct l7_event *e)
+{
+	__u64 avail, over, flags;
+
 	if (l7_stage == 4) {
 		bpf_ringbuf_discard(e, BPF_RB_NO_WAKEUP);
 		return;
@@ -394,12 +294,19 @@ static __always_inline void on_response(struct __sk_buff *skb, struct bpf_sock *
 	bpf_ringbuf_submit(e, flags);
 }
 
+/* The protocol modules, a compile-time list: each defines l7_<proto>_packet(), which handles a
+ * payload it recognises and returns 1, else 0 (and, at l7_stage 2, only recognises and returns 0).
+ * handle() tries them in this order; a module adds nothing to the path of the others' packets but
+ * its own recognition of the first payload bytes, so put the cheapest rejection first. No map
+ * lookup, helper call or loop decides between modules: the list is resolved at compile time. */
+#include "l7_http1.bpf.h"
+
 /* wl: also count the packet for the workload the program is attached to (pl_pkt_*) */
 static __always_inline void handle(struct __sk_buff *skb, bool egress, bool wl)
 {
 	__u64 buf[L7_REQ_CAP / 8] = {};
 	struct bpf_sock *sk;
-	__u32 off, n, status;
+	__u32 off, n;
 	__u64 cgid = 0;
 
 	if (wl)
@@ -422,18 +329,8 @@ static __always_inline void handle(struct __sk_buff *skb, bool egress, bool wl)
 	sk = skb->sk;
 	if (!sk)
 		return;
-	if (l7_stage == 2) {
-		if (is_method((const __u8 *)buf) || status_of((const __u8 *)buf))
-			asm volatile("" ::: "memory");
+	if (l7_http1_packet(skb, sk, buf, n, egress, cgid))
 		return;
-	}
-	if (is_method((const __u8 *)buf)) {
-		on_request(skb, sk, buf, n, egress);
-		return;
-	}
-	status = status_of((const __u8 *)buf);
-	if (status)
-		on_response(skb, sk, status, egress, cgid);
 }
 
 SEC("cgroup_skb/ingress")

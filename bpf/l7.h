@@ -1,7 +1,14 @@
-/* l7 unit: HTTP/1.x request latency from TCP payload (cgroup_skb). Structs shared by bpf/l7.bpf.c
- * and agent/probes/l7.c. Nothing here knows pods: events carry the socket's cgroup id. */
+/* l7 unit: request latency of L7 protocol modules from packet payload (cgroup_skb). Structs shared
+ * by bpf/l7.bpf.c (+ the modules' bpf/l7_<proto>.bpf.h) and agent/probes/l7.c. Nothing here knows
+ * pods: events carry the socket's cgroup id. docs/l7.md says how a protocol module plugs in. */
 #ifndef PODLENS_BPF_L7_H
 #define PODLENS_BPF_L7_H
+
+/* The protocol module an event or an aggregate belongs to: the agent hands it to that module's
+ * parser (agent/l7/module.h, l7_modules[]). HTTP/1 is 0 so that its records are what they were
+ * before the field existed (it was padding, always zero), and its code path sets nothing new. */
+#define L7_PROTO_HTTP1 0
+#define L7_PROTO_COUNT 1          /* one more than the largest L7_PROTO_* */
 
 /* Bytes of a request captured from the first payload byte of the segment that starts with a
  * method: enough for "METHOD /path... HTTP/1.1". A longer path arrives truncated (L7_F_TRUNC is
@@ -22,7 +29,7 @@ struct l7_event {
 	__u16 status;             /* 100..999 */
 	__u8 dir;                 /* L7_DIR_* */
 	__u8 req_len;             /* valid bytes in req (<= L7_REQ_CAP) */
-	__u32 pad;
+	__u32 proto;              /* L7_PROTO_*: whose parser reads req */
 	char req[L7_REQ_CAP];     /* raw request prefix; parsed and reduced in the agent, never exported */
 };
 
@@ -37,7 +44,12 @@ struct l7_agg_key {
 	__u64 req_hash;
 	__u16 status;
 	__u8 dir;
-	__u8 pad[5];
+	__u8 proto;               /* L7_PROTO_* */
+	/* pad1 + pad[3] rather than pad[4]: with this split the key's zero-initialisation compiles to
+	 * the very stores it did before proto existed (pad[4] lets clang merge them into one, which
+	 * changes the programs' instruction stream; bench results are compared across that) */
+	__u8 pad1;
+	__u8 pad[3];
 };
 
 struct l7_agg_val {
@@ -119,7 +131,8 @@ static inline __attribute__((always_inline)) __u64 l7_req_hash(const __u64 *w, _
 	return h;
 }
 
-/* Per-socket state (BPF_MAP_TYPE_SK_STORAGE, freed with the socket). On loopback and veth the
+/* HTTP/1 module (bpf/l7_http1.bpf.h). Per-socket state (BPF_MAP_TYPE_SK_STORAGE l7_socks, freed with
+ * the socket). On loopback and veth the
  * request and the response of one connection are processed on different CPUs, so the part written
  * where requests are seen and the part written where responses are seen are kept at least one
  * cache line apart, and each side reads only what it must: the request side never reads the

@@ -105,12 +105,16 @@ static __always_inline void emit_close(const struct sock *sk, u64 cgid, struct s
 	/* the tracepoint fires in inet_sk_state_store(), after tcp_set_state() released the port */
 	e->lport = st && st->lport ? st->lport : BPF_CORE_READ(sk, __sk_common.skc_num);
 	e->rport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	/* Sized reads, not BPF_CORE_READ_INTO(e->laddr, ...): that macro copies sizeof(*dst) bytes,
+	 * which for a __u8[16] destination is one byte, and every address arrived as its first octet.
+	 * An AF_INET6 socket reached over IPv4 (a dual-stack listener, or connect() to a mapped
+	 * address) carries ::ffff:a.b.c.d here; the agent reports that as IPv4 (agent/pipeline/flows.c). */
 	if (family == AF_INET) {
-		BPF_CORE_READ_INTO(e->laddr, sk, __sk_common.skc_rcv_saddr);
-		BPF_CORE_READ_INTO(e->raddr, sk, __sk_common.skc_daddr);
-	} else {
-		BPF_CORE_READ_INTO(e->laddr, sk, __sk_common.skc_v6_rcv_saddr.in6_u.u6_addr8);
-		BPF_CORE_READ_INTO(e->raddr, sk, __sk_common.skc_v6_daddr.in6_u.u6_addr8);
+		bpf_core_read(e->laddr, 4, &sk->__sk_common.skc_rcv_saddr);
+		bpf_core_read(e->raddr, 4, &sk->__sk_common.skc_daddr);
+	} else if (family == AF_INET6) {
+		bpf_core_read(e->laddr, 16, &sk->__sk_common.skc_v6_rcv_saddr);
+		bpf_core_read(e->raddr, 16, &sk->__sk_common.skc_v6_daddr);
 	}
 	bpf_ringbuf_submit(e, rb_submit_flags(&pl_tcp_events));
 }

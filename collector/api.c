@@ -3,6 +3,7 @@
  *   GET /                                           the page (no token needed: it holds no data)
  *   GET /healthz                                    "ok" when the database answers
  *   GET /metrics                                    Prometheus text (per-pod gauges + self-metrics)
+ *                                                   as token__metrics_view() decides
  *   GET /api/v1/namespaces                          namespaces with pod counts
  *   GET /api/v1/namespaces/{ns}/pods                ?window=S (300) | from=&to= (Unix ms)
  *   GET /api/v1/namespaces/{ns}/pods/{pod}/series   ?from=&to= (default last hour) &step=S
@@ -10,7 +11,10 @@
  *   GET /api/v1/namespaces/{ns}/edges               service map edges touching ns
  *   GET /api/v1/edges                               every edge the token may see
  * With --read-tokens, everything but / and /healthz needs "Authorization: Bearer T": 401 without
- * a valid token, 403 for a namespace the token does not cover, lists filtered to its namespaces. */
+ * a valid token, 403 for a namespace the token does not cover (exists or not), lists filtered to
+ * its namespaces, service-map ends in other namespaces anonymised (QUERY_HIDDEN_NODE); /metrics
+ * shows the collector's own counters to an admin ("*") token or a loopback peer only.
+ * Query strings are parsed strictly (collector/query_string.h): 400 with the parameter named. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +22,7 @@
 
 #include "collector/collector.h"
 #include "collector/query.h"
+#include "collector/query_string.h"
 #include "lib/clock.h"
 #include "lib/sbuf.h"
 #include "lib/grpc.h"
@@ -50,39 +55,92 @@ static void json_error(struct httpd_resp *resp, int status, const char *msg)
 		resp->extra_headers = "WWW-Authenticate: Bearer realm=\"podlens\"\r\n";
 }
 
-static int parse_i64(const char *query, const char *name, int64_t *out)
+/* 400 for a refused query string or value: the message, the parameter and its accepted range. */
+static void param_error(struct httpd_resp *resp, const struct qs_error *e)
 {
-	char v[32], *end;
-	long long x;
-	int n = http_query__get(query, name, v, sizeof(v));
+	struct sbuf b = { 0 };
 
-	if (n == -ENOENT)
-		return 0;
-	if (n <= 0)
-		return -EINVAL;
-	errno = 0;
-	x = strtoll(v, &end, 10);
-	if (errno || *end || x < 0)
-		return -EINVAL;
-	*out = x;
-	return 1;
+	sbuf__puts(&b, "{\"error\":");
+	sbuf__json_str(&b, e->msg[0] ? e->msg : "bad query string");
+	sbuf__puts(&b, ",\"parameter\":");
+	sbuf__json_str(&b, e->param);
+	if (e->has_range)
+		sbuf__printf(&b, ",\"min\":%lld,\"max\":%lld", (long long)e->min, (long long)e->max);
+	sbuf__puts(&b, "}");
+	respond(resp, 400, JSON_CT, &b);
 }
 
-/* from/to in ms: explicit from/to, or window seconds ending now. */
-static int time_range(const char *query, int64_t dflt_window_s, int64_t *from, int64_t *to)
+/* The parameters of each endpoint, with their ranges: a query string is refused as a whole when
+ * it holds anything else (collector/query_string.h). */
+#define DAY_S (24LL * 3600)
+#define MAX_SPAN_S (400 * DAY_S)              /* window and step: 400 days */
+#define MAX_TIME_MS 253402300799999LL         /* 9999-12-31T23:59:59.999Z */
+
+static const struct qs_param range_params[] = {
+	{ "window", 1, MAX_SPAN_S, "seconds" },
+	{ "from", 0, MAX_TIME_MS, "Unix ms" },
+	{ "to", 1, MAX_TIME_MS, "Unix ms" },
+};
+static const struct qs_param series_params[] = {
+	{ "window", 1, MAX_SPAN_S, "seconds" },
+	{ "from", 0, MAX_TIME_MS, "Unix ms" },
+	{ "to", 1, MAX_TIME_MS, "Unix ms" },
+	{ "step", 1, MAX_SPAN_S, "seconds" },
+};
+#define N_OF(a) (sizeof(a) / sizeof((a)[0]))
+
+/* from/to in ms: explicit from/to, or window seconds ending at to (default now). Never clamped
+ * silently except a window reaching before the epoch, which starts at 0. */
+static int time_range(const struct qs *q, int64_t dflt_window_s, int64_t *from, int64_t *to,
+		      struct qs_error *e)
 {
 	int64_t window = dflt_window_s;
-	int hf, ht;
+	int hf, r;
 
+	if (qs__has(q, "window") && qs__has(q, "from"))
+		return qs__fail(e, "window", qs__param(q, "window"),
+				"window: give either window (seconds ending at to) or from, not both");
 	*to = (int64_t)collector__wall_ms();
-	if (parse_i64(query, "window", &window) < 0 || window <= 0 || window > 400LL * 24 * 3600)
-		return -EINVAL;
-	if ((hf = parse_i64(query, "from", from)) < 0 || (ht = parse_i64(query, "to", to)) < 0)
+	if ((r = qs__int(q, "window", &window, e)) < 0 || (hf = qs__int(q, "from", from, e)) < 0 ||
+	    (r = qs__int(q, "to", to, e)) < 0)
 		return -EINVAL;
 	if (!hf)
-		*from = *to - window * 1000;
+		*from = *to > window * 1000 ? *to - window * 1000 : 0;
 	if (*to <= *from)
-		return -EINVAL;
+		return qs__fail(e, qs__has(q, "to") ? "to" : "from", NULL,
+				"from/to: to (%lld) must be after from (%lld), both Unix ms",
+				(long long)*to, (long long)*from);
+	return 0;
+}
+
+/* step (seconds) of a series over [from, to): given, or about 120 points of at least 10 s; at
+ * most QUERY_MAX_POINTS points, refused with the smallest step that fits. */
+static int series_step(const struct qs *q, int64_t from, int64_t to, int64_t *step, struct qs_error *e)
+{
+	const struct qs_param *p = qs__param(q, "step");
+	int64_t span_s = (to - from + 999) / 1000;
+	int64_t min_step = (span_s + QUERY_MAX_POINTS - 1) / QUERY_MAX_POINTS;
+	struct qs_param fit = *p;
+	int r = qs__int(q, "step", step, e);
+
+	if (r < 0)
+		return r;
+	if (r == 0) {
+		*step = span_s / 120 < 10 ? 10 : span_s / 120;
+		if (*step > p->max)
+			*step = p->max;
+	}
+	if (min_step > p->max)
+		return qs__fail(e, qs__has(q, "from") ? "from" : "window", NULL,
+				"from/to: a series spans at most %d steps of %lld s", QUERY_MAX_POINTS,
+				(long long)p->max);
+	if (*step < min_step) {
+		fit.min = min_step;
+		return qs__fail(e, "step", &fit,
+				"step: %lld s over %lld s gives more than %d points; want [%lld, %lld] s",
+				(long long)*step, (long long)span_s, QUERY_MAX_POINTS, (long long)fit.min,
+				(long long)fit.max);
+	}
 	return 0;
 }
 
@@ -153,12 +211,15 @@ static void counter(struct sbuf *b, const char *name, const char *help, uint64_t
 	prom__sample_u64(b, name, NULL, v);
 }
 
-static void metrics(struct collector *col, const struct token *tok, bool filter, struct httpd_resp *resp)
+/* /metrics as view v (collector/tokens.h): per-pod gauges for the namespaces the caller may
+ * read, the collector's own counters only for an admin token or a loopback peer. */
+static void metrics(struct collector *col, const struct token *tok, enum metrics_view v,
+		    struct httpd_resp *resp)
 {
 	struct sbuf b = { 0 };
 	struct pod_row *rows = NULL;
 	int64_t now = (int64_t)collector__wall_ms();
-	int n = query__pods(col->reader, NULL, now - 300000, now, &rows);
+	int n = v == METRICS_SELF ? 0 : query__pods(col->reader, NULL, now - 300000, now, &rows);
 	struct grpc_server_stats gs;
 	struct store_stats ss;
 	const char *batches = "podlens_collector_batches_total";
@@ -167,13 +228,17 @@ static void metrics(struct collector *col, const struct token *tok, bool filter,
 	uint64_t by_result[] = { col->c.batches_stored, col->c.batches_duplicate, col->c.batches_invalid,
 				 col->c.batches_unauthenticated, col->c.batches_unavailable };
 
-	for (size_t m = 0; m < sizeof(pod_metrics) / sizeof(pod_metrics[0]) && n >= 0; m++) {
+	for (size_t m = 0; v != METRICS_SELF && n >= 0 && m < N_OF(pod_metrics); m++) {
 		prom__family(&b, pod_metrics[m].name, "gauge", pod_metrics[m].help);
 		for (int i = 0; i < n; i++)
-			if (!filter || token__allows(tok, rows[i].ns))
+			if (v == METRICS_ALL || token__allows(tok, rows[i].ns))
 				pod_metric(&b, &pod_metrics[m], &rows[i]);
 	}
 	free(rows);
+	if (v == METRICS_SCOPED) {
+		respond(resp, 200, "text/plain; version=0.0.4; charset=utf-8", &b);
+		return;
+	}
 
 	collector__grpc_stats(col, &gs);
 	store__stats(col->reader, &ss);
@@ -212,6 +277,19 @@ static void metrics(struct collector *col, const struct token *tok, bool filter,
 	respond(resp, 200, "text/plain; version=0.0.4; charset=utf-8", &b);
 }
 
+/* The query string of an endpoint that takes no parameter: refused when it holds any. */
+static bool no_params(const struct httpd_req *req, struct httpd_resp *resp)
+{
+	struct qs q;
+	struct qs_error e;
+
+	if (qs__parse(&q, req->query, NULL, 0, &e) < 0) {
+		param_error(resp, &e);
+		return false;
+	}
+	return true;
+}
+
 static void handle(struct collector *col, const struct httpd_req *req, struct httpd_resp *resp)
 {
 	const struct token *tok = NULL;
@@ -220,6 +298,8 @@ static void handle(struct collector *col, const struct httpd_req *req, struct ht
 	int nseg, err;
 	struct sbuf b = { 0 };
 	int64_t from, to;
+	struct qs q;
+	struct qs_error qe;
 
 	col->c.http_requests++;
 	if (strcmp(req->method, "GET") && strcmp(req->method, "HEAD")) {
@@ -241,22 +321,33 @@ static void handle(struct collector *col, const struct httpd_req *req, struct ht
 		return;
 	}
 	if (!strcmp(req->path, "/healthz")) {
-		bool ok = store__ping(col->reader) == 0;
+		bool ok;
 
+		if (!no_params(req, resp))
+			return;
+		ok = store__ping(col->reader) == 0;
 		sbuf__puts(&b, ok ? "ok\n" : "database unavailable\n");
 		respond(resp, ok ? 200 : 503, NULL, &b);
 		return;
 	}
-	if (filter) {
+	if (filter)
 		tok = tokens__match(&col->read_tokens, req->authorization);
-		if (!tok) {
+	if (!strcmp(req->path, "/metrics")) {
+		enum metrics_view v = token__metrics_view(filter, tok, req->authorization != NULL,
+							  req->peer_loopback);
+
+		if (v == METRICS_DENY) {
 			col->c.http_unauthorized++;
 			json_error(resp, 401, req->authorization ? "invalid token" : "token required");
 			return;
 		}
+		if (no_params(req, resp))
+			metrics(col, tok, v, resp);
+		return;
 	}
-	if (!strcmp(req->path, "/metrics")) {
-		metrics(col, tok, filter, resp);
+	if (filter && !tok) {
+		col->c.http_unauthorized++;
+		json_error(resp, 401, req->authorization ? "invalid token" : "token required");
 		return;
 	}
 	nseg = split_path(req->path, pbuf, sizeof(pbuf), seg, 8);
@@ -265,56 +356,53 @@ static void handle(struct collector *col, const struct httpd_req *req, struct ht
 		return;
 	}
 	if (nseg == 3 && !strcmp(seg[2], "namespaces")) {
+		if (!no_params(req, resp))
+			return;
 		err = query__namespaces_json(col->reader, tok, filter, &b);
 	} else if (nseg == 3 && !strcmp(seg[2], "edges")) {
-		if (time_range(req->query, 300, &from, &to) < 0) {
-			json_error(resp, 400, "bad from/to/window");
+		if (qs__parse(&q, req->query, range_params, N_OF(range_params), &qe) < 0 ||
+		    time_range(&q, 300, &from, &to, &qe) < 0) {
+			param_error(resp, &qe);
 			return;
 		}
 		err = query__edges_json(col->reader, NULL, tok, filter, from, to, &b);
 	} else if (nseg >= 5 && !strcmp(seg[2], "namespaces")) {
 		const char *ns = seg[3];
+		bool series = nseg == 7 && !strcmp(seg[4], "pods") && !strcmp(seg[6], "series");
+		bool known = (nseg == 5 && (!strcmp(seg[4], "pods") || !strcmp(seg[4], "edges"))) || series ||
+			     (nseg == 7 && !strcmp(seg[4], "pods") && !strcmp(seg[6], "routes"));
 
+		/* the same answer for a namespace that exists and one that does not: a 403 tells
+		 * nothing about other tenants */
 		if (filter && !token__allows(tok, ns)) {
 			col->c.http_forbidden++;
 			json_error(resp, 403, "token does not cover this namespace");
 			return;
 		}
-		if (nseg == 5 && !strcmp(seg[4], "pods")) {
-			if (time_range(req->query, 300, &from, &to) < 0) {
-				json_error(resp, 400, "bad from/to/window");
-				return;
-			}
-			err = query__pods_json(col->reader, ns, from, to, &b);
-		} else if (nseg == 5 && !strcmp(seg[4], "edges")) {
-			if (time_range(req->query, 300, &from, &to) < 0) {
-				json_error(resp, 400, "bad from/to/window");
-				return;
-			}
-			err = query__edges_json(col->reader, ns, tok, filter, from, to, &b);
-		} else if (nseg == 7 && !strcmp(seg[4], "pods") && !strcmp(seg[6], "series")) {
-			int64_t step = 0;
-
-			if (time_range(req->query, 3600, &from, &to) < 0 ||
-			    parse_i64(req->query, "step", &step) < 0) {
-				json_error(resp, 400, "bad from/to/window/step");
-				return;
-			}
-			if (step == 0) {
-				step = (to - from) / 1000 / 120;
-				if (step < 10)
-					step = 10;
-			}
-			err = query__series_json(col->reader, ns, seg[5], from, to, step * 1000, &b);
-		} else if (nseg == 7 && !strcmp(seg[4], "pods") && !strcmp(seg[6], "routes")) {
-			if (time_range(req->query, 300, &from, &to) < 0) {
-				json_error(resp, 400, "bad from/to/window");
-				return;
-			}
-			err = query__routes_json(col->reader, ns, seg[5], from, to, &b);
-		} else {
+		if (!known) {
 			json_error(resp, 404, "no such endpoint");
 			return;
+		}
+		if (qs__parse(&q, req->query, series ? series_params : range_params,
+			      series ? N_OF(series_params) : N_OF(range_params), &qe) < 0 ||
+		    time_range(&q, series ? 3600 : 300, &from, &to, &qe) < 0) {
+			param_error(resp, &qe);
+			return;
+		}
+		if (nseg == 5 && !strcmp(seg[4], "pods")) {
+			err = query__pods_json(col->reader, ns, from, to, &b);
+		} else if (nseg == 5 && !strcmp(seg[4], "edges")) {
+			err = query__edges_json(col->reader, ns, tok, filter, from, to, &b);
+		} else if (series) {
+			int64_t step;
+
+			if (series_step(&q, from, to, &step, &qe) < 0) {
+				param_error(resp, &qe);
+				return;
+			}
+			err = query__series_json(col->reader, ns, seg[5], from, to, step * 1000, &b);
+		} else {
+			err = query__routes_json(col->reader, ns, seg[5], from, to, &b);
 		}
 	} else {
 		json_error(resp, 404, "no such endpoint");
@@ -324,8 +412,10 @@ static void handle(struct collector *col, const struct httpd_req *req, struct ht
 		sbuf__free(&b);
 		json_error(resp, 404, "no such pod");
 	} else if (err == -E2BIG || err == -EINVAL) {
+		/* the grid aligned on rollup buckets came out past the bound series_step() checked */
 		sbuf__free(&b);
-		json_error(resp, 400, "range/step gives no or too many points (max 5000)");
+		qs__fail(&qe, "step", NULL, "step: from/to/step give more than %d points", QUERY_MAX_POINTS);
+		param_error(resp, &qe);
 	} else if (err < 0) {
 		sbuf__free(&b);
 		json_error(resp, 500, "query failed");

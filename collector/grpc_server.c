@@ -1,6 +1,7 @@
 #include "collector/grpc_server.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +17,9 @@
 
 struct conn;
 
+/* DATA bytes of a refused stream taken after its answer before the stream is reset. */
+#define REFUSED_DRAIN (256u << 10)
+
 struct stream {
 	int32_t id;
 	struct conn *conn;
@@ -23,7 +27,14 @@ struct stream {
 	bool post, ct_ok, enc_bad;
 	uint8_t *buf;
 	size_t len, cap;
-	bool too_big;
+	size_t hdr_bytes;    /* header list size so far (RFC 9113 6.5.2: name + value + 32) */
+	bool hdr_big;
+	bool remote_done;    /* END_STREAM received */
+	bool settled;        /* no longer counted in conn->incomplete */
+	bool refused;        /* answered before its end: its DATA is dropped */
+	bool answer_sent;
+	bool reset;
+	size_t dropped;      /* DATA bytes dropped after a refusal */
 	bool ready;          /* request complete, waiting for this round's handling */
 	bool answered;
 	struct grpc_reply reply;
@@ -43,6 +54,7 @@ struct conn {
 	struct grpc_server *srv;
 	bool dead;
 	struct stream *streams;
+	unsigned incomplete;   /* streams still receiving their request */
 };
 
 struct grpc_server {
@@ -79,9 +91,33 @@ static struct conn *conn_next(struct conn *c, struct conn *only)
 
 /* ------------------------------------------------------------------ streams */
 
+/* The connection's request deadline runs while any stream is still receiving. */
+static void stream_settle(struct stream *st)
+{
+	struct conn *c = st->conn;
+
+	if (st->settled)
+		return;
+	st->settled = true;
+	if (c->incomplete && --c->incomplete == 0 && c->nc)
+		netconn__request_end(c->nc);
+}
+
+static void stream_drop_buf(struct stream *st)
+{
+	if (st->conn->nc)
+		netconn__uncharge(st->conn->nc, st->cap);
+	free(st->buf);
+	st->buf = NULL;
+	st->len = st->cap = 0;
+}
+
 static void stream_free(struct stream *st)
 {
 	struct conn *c = st->conn;
+
+	stream_settle(st);
+	stream_drop_buf(st);
 
 	if (st->prev)
 		st->prev->next = st->next;
@@ -91,7 +127,6 @@ static void stream_free(struct stream *st)
 		st->next->prev = st->prev;
 	free(st->path);
 	free(st->auth);
-	free(st->buf);
 	free(st->reply.body);
 	free(st);
 }
@@ -113,6 +148,8 @@ static int on_begin_headers(nghttp2_session *h2, const nghttp2_frame *frame, voi
 		c->streams->prev = st;
 	c->streams = st;
 	nghttp2_session_set_stream_user_data(h2, st->id, st);
+	if (c->incomplete++ == 0 && c->nc)
+		netconn__request_begin(c->nc);
 	return 0;
 }
 
@@ -135,8 +172,13 @@ static int on_header(nghttp2_session *h2, const nghttp2_frame *frame, const uint
 	if (frame->hd.type != NGHTTP2_HEADERS || frame->headers.cat != NGHTTP2_HCAT_REQUEST)
 		return 0;
 	st = nghttp2_session_get_stream_user_data(h2, frame->hd.stream_id);
-	if (!st)
+	if (!st || st->hdr_big)
 		return 0;
+	st->hdr_bytes += namelen + valuelen + 32;
+	if (st->hdr_bytes > ((struct conn *)ud)->srv->opts.max_header_list) {
+		st->hdr_big = true;     /* answered when the block ends; nothing more is kept */
+		return 0;
+	}
 	if (namelen == 5 && !memcmp(name, ":path", 5)) {
 		free(st->path);
 		st->path = dup_n(value, valuelen);
@@ -154,32 +196,133 @@ static int on_header(nghttp2_session *h2, const nghttp2_frame *frame, const uint
 	return 0;
 }
 
+
+static void submit_reply(struct conn *c, struct stream *st);
+static void submit_http_error(struct conn *c, struct stream *st, const char *code);
+static void set_err(struct grpc_reply *r, int status, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* Answer st now, before its request is complete, and forget its body. */
+static void refuse(struct conn *c, struct stream *st)
+{
+	c->srv->st.calls++;
+	st->refused = true;
+	stream_settle(st);
+	stream_drop_buf(st);
+	submit_reply(c, st);
+}
+
+static void refuse_http(struct conn *c, struct stream *st, const char *code)
+{
+	c->srv->st.calls++;
+	st->refused = true;
+	st->answered = true;
+	stream_settle(st);
+	stream_drop_buf(st);
+	submit_http_error(c, st, code);
+}
+
+/* The request HEADERS are complete: everything that can be decided without the body is decided
+ * here, so a refused call never gets a byte of its body buffered. */
+static void check_headers(struct conn *c, struct stream *st)
+{
+	struct grpc_server *s = c->srv;
+	int status;
+
+	if (st->hdr_big) {
+		s->st.refused_size++;
+		set_err(&st->reply, GRPC_RESOURCE_EXHAUSTED, "request header list larger than %u bytes",
+			s->opts.max_header_list);
+		refuse(c, st);
+	} else if (!st->post) {
+		refuse_http(c, st, "405");
+	} else if (!st->ct_ok) {
+		refuse_http(c, st, "415");
+	} else if (s->opts.admit &&
+		   (status = s->opts.admit(s->opts.admit_ctx, st->path ? st->path : "", st->auth)) != GRPC_OK) {
+		if (status == GRPC_UNAUTHENTICATED) {
+			s->st.refused_auth++;
+			set_err(&st->reply, status, "%s",
+				st->auth ? "invalid bearer token" : "missing bearer token");
+		} else if (status == GRPC_UNIMPLEMENTED) {
+			set_err(&st->reply, status, "unknown method %.200s", st->path ? st->path : "");
+		} else {
+			set_err(&st->reply, status, "%s", grpc_status__name(status));
+		}
+		refuse(c, st);
+	} else if (st->enc_bad) {
+		set_err(&st->reply, GRPC_UNIMPLEMENTED, "message encoding not supported (identity only)");
+		refuse(c, st);
+	}
+}
+
 static int on_data_chunk(nghttp2_session *h2, uint8_t flags, int32_t stream_id, const uint8_t *data,
 			 size_t len, void *ud)
 {
 	struct conn *c = ud;
+	struct grpc_server *s = c->srv;
 	struct stream *st = nghttp2_session_get_stream_user_data(h2, stream_id);
-	size_t limit = (size_t)c->srv->opts.max_msg + GRPC_FRAME_HDR;
+	/* one message and the header of a second one at most: more is an error either way */
+	size_t max_buf = (size_t)s->opts.max_msg + 2 * GRPC_FRAME_HDR, need, declared_end;
 
-	if (!st || st->too_big)
-		return 0;
-	/* one message only: anything past the first frame's declared end is an error we detect at
-	 * END_STREAM; bound the buffer at one max-size message plus one extra header */
-	if (st->len + len > limit + GRPC_FRAME_HDR) {
-		st->too_big = true;
-		free(st->buf);
-		st->buf = NULL;
+	if (st && st->answered) {
+		/* Refused: dropped unread. A client that keeps sending long after the answer is
+		 * told to stop (RST_STREAM NO_ERROR, RFC 9113 8.1). Not at once: libcurl 7.88
+		 * reports a response followed closely by a reset as a failed transfer. */
+		st->dropped += len;
+		if (st->refused && st->answer_sent && !st->reset && st->dropped > REFUSED_DRAIN) {
+			st->reset = true;
+			nghttp2_submit_rst_stream(h2, NGHTTP2_FLAG_NONE, st->id, NGHTTP2_NO_ERROR);
+		}
 		return 0;
 	}
-	if (st->len + len > st->cap) {
+	if (!st)
+		return 0;
+	need = st->len + len;
+	declared_end = 0;
+	if (need >= GRPC_FRAME_HDR) {
+		uint8_t hdr[GRPC_FRAME_HDR];
+		size_t have = st->len < GRPC_FRAME_HDR ? st->len : GRPC_FRAME_HDR;
+		uint32_t declared;
+
+		memcpy(hdr, st->buf, have);
+		memcpy(hdr + have, data, GRPC_FRAME_HDR - have);
+		declared = (uint32_t)hdr[1] << 24 | (uint32_t)hdr[2] << 16 | (uint32_t)hdr[3] << 8 | hdr[4];
+		if (declared > s->opts.max_msg || need > max_buf) {
+			s->st.refused_size++;
+			set_err(&st->reply, GRPC_INVALID_ARGUMENT, "request message larger than %u bytes",
+				s->opts.max_msg);
+			refuse(c, st);
+			return 0;
+		}
+		declared_end = GRPC_FRAME_HDR + (size_t)declared;
+	}
+	if (need > st->cap) {
 		size_t ncap = st->cap ? st->cap : 4096;
 		uint8_t *nb;
 
-		while (ncap < st->len + len)
+		while (ncap < need)
 			ncap *= 2;
+		/* Once the prefix says how long the message is, take exactly that in one go: the
+		 * budget is charged up front, and one large buffer (mmap'd, see grpc_server__new)
+		 * goes back to the system when freed instead of fragmenting the heap. */
+		if (need >= GRPC_FRAME_HDR && need <= declared_end)
+			ncap = declared_end;
+		if (ncap > max_buf)
+			ncap = max_buf;
+		if (c->nc && netconn__charge(c->nc, ncap - st->cap) < 0) {
+			s->st.refused_budget++;
+			set_err(&st->reply, GRPC_RESOURCE_EXHAUSTED,
+				"collector busy: request buffers full, retry later");
+			refuse(c, st);
+			return 0;
+		}
 		nb = realloc(st->buf, ncap);
-		if (!nb)
+		if (!nb) {
+			if (c->nc)
+				netconn__uncharge(c->nc, ncap - st->cap);
 			return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+		}
 		st->buf = nb;
 		st->cap = ncap;
 	}
@@ -190,14 +333,39 @@ static int on_data_chunk(nghttp2_session *h2, uint8_t flags, int32_t stream_id, 
 
 static int on_frame_recv(nghttp2_session *h2, const nghttp2_frame *frame, void *ud)
 {
+	struct conn *c = ud;
 	struct stream *st;
 
-	if ((frame->hd.type != NGHTTP2_DATA && frame->hd.type != NGHTTP2_HEADERS) ||
-	    !(frame->hd.flags & NGHTTP2_FLAG_END_STREAM))
+	if (frame->hd.type == NGHTTP2_SETTINGS && !(frame->hd.flags & NGHTTP2_FLAG_ACK)) {
+		if (c->nc)
+			netconn__hello_done(c->nc);   /* the preface was valid: nghttp2 checked it */
+		return 0;
+	}
+	if (frame->hd.type != NGHTTP2_DATA && frame->hd.type != NGHTTP2_HEADERS)
 		return 0;
 	st = nghttp2_session_get_stream_user_data(h2, frame->hd.stream_id);
-	if (st && !st->answered)
+	if (!st)
+		return 0;
+	if (frame->hd.type == NGHTTP2_HEADERS && frame->headers.cat == NGHTTP2_HCAT_REQUEST)
+		check_headers(c, st);
+	if (!(frame->hd.flags & NGHTTP2_FLAG_END_STREAM))
+		return 0;
+	st->remote_done = true;
+	stream_settle(st);
+	if (!st->answered)
 		st->ready = true;
+	return 0;
+}
+
+static int on_frame_send(nghttp2_session *h2, const nghttp2_frame *frame, void *ud)
+{
+	struct stream *st;
+
+	if (frame->hd.type != NGHTTP2_HEADERS || !(frame->hd.flags & NGHTTP2_FLAG_END_STREAM))
+		return 0;
+	st = nghttp2_session_get_stream_user_data(h2, frame->hd.stream_id);
+	if (st)
+		st->answer_sent = true;
 	return 0;
 }
 
@@ -293,8 +461,6 @@ static void submit_reply(struct conn *c, struct stream *st)
 }
 
 static void set_err(struct grpc_reply *r, int status, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static void set_err(struct grpc_reply *r, int status, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -316,25 +482,7 @@ static bool handle_stream(struct conn *c, struct stream *st)
 
 	s->st.calls++;
 	st->reply.status = GRPC_OK;
-	if (!st->post) {
-		st->answered = true;
-		submit_http_error(c, st, "405");
-		return false;
-	}
-	if (!st->ct_ok) {
-		st->answered = true;
-		submit_http_error(c, st, "415");
-		return false;
-	}
-	if (st->enc_bad) {
-		set_err(&st->reply, GRPC_UNIMPLEMENTED, "message encoding not supported (identity only)");
-		return true;
-	}
-	if (st->too_big) {
-		set_err(&st->reply, GRPC_INVALID_ARGUMENT, "request message larger than %u bytes",
-			s->opts.max_msg);
-		return true;
-	}
+	/* method, content-type, authorization, encoding and sizes were checked as they arrived */
 	rc = grpc_frame__parse(st->buf, st->len, s->opts.max_msg, &msg, &mlen, &used);
 	if (rc == -EBADMSG) {
 		set_err(&st->reply, GRPC_INTERNAL, "compressed-flag set but no grpc-encoding negotiated");
@@ -460,9 +608,9 @@ static void conn_flush(struct grpc_server *s, struct conn *c)
 static int session_start(struct grpc_server *s, struct conn *c)
 {
 	nghttp2_settings_entry iv[] = {
-		{ NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, 64 },
+		{ NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, s->opts.max_streams },
 		{ NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, 1 << 20 },
-		{ NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, 16384 },
+		{ NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, s->opts.max_header_list },
 	};
 
 	if (nghttp2_session_server_new2(&c->h2, s->cbs, c, s->h2opt) != 0)
@@ -705,6 +853,29 @@ struct grpc_server *grpc_server__new(const struct grpc_server_opts *opts,
 		s->opts.max_conns = 256;
 	if (!s->opts.idle_ms)
 		s->opts.idle_ms = 300000;
+	if (!s->opts.max_per_peer)
+		s->opts.max_per_peer = 32;
+	if (!s->opts.hello_ms)
+		s->opts.hello_ms = 10000;
+	if (!s->opts.request_ms)
+		s->opts.request_ms = 30000;
+	if (!s->opts.max_streams)
+		s->opts.max_streams = 32;
+	if (!s->opts.max_header_list)
+		s->opts.max_header_list = 16384;
+	if (!s->opts.max_conn_bytes) {
+		s->opts.max_conn_bytes = 16u << 20;
+		if (s->opts.max_conn_bytes < 2 * ((size_t)s->opts.max_msg + 2 * GRPC_FRAME_HDR))
+			s->opts.max_conn_bytes = 2 * ((size_t)s->opts.max_msg + 2 * GRPC_FRAME_HDR);
+	}
+	if (!s->opts.max_total_bytes)
+		s->opts.max_total_bytes = 48u << 20;
+	if (s->opts.max_total_bytes < s->opts.max_conn_bytes)
+		s->opts.max_total_bytes = s->opts.max_conn_bytes;
+	/* Request buffers are large and short-lived: keep them out of the heap so that freeing
+	 * them gives the memory back to the system (glibc would otherwise raise its mmap
+	 * threshold after the first free and keep later buffers on a heap it never trims). */
+	mallopt(M_MMAP_THRESHOLD, 256 * 1024);
 
 	if (opts->tls_cert || opts->tls_key) {
 		s->tls = SSL_CTX_new(TLS_server_method());
@@ -732,12 +903,15 @@ struct grpc_server *grpc_server__new(const struct grpc_server_opts *opts,
 	nghttp2_session_callbacks_set_on_data_chunk_recv_callback(s->cbs, on_data_chunk);
 	nghttp2_session_callbacks_set_on_frame_recv_callback(s->cbs, on_frame_recv);
 	nghttp2_session_callbacks_set_on_stream_close_callback(s->cbs, on_stream_close);
+	nghttp2_session_callbacks_set_on_frame_send_callback(s->cbs, on_frame_send);
 	/* libcurl 7.88 sends RST_STREAM after every finished stream (TOOLCHAIN-FACTS.md) */
 	nghttp2_option_set_stream_reset_rate_limit(s->h2opt, 1ULL << 30, 1ULL << 30);
 
 	struct netserver_opts no = {
 		.name = "grpc", .backlog = 256, .max_conns = s->opts.max_conns,
-		.idle_ms = s->opts.idle_ms, .rounds = 8,
+		.idle_ms = s->opts.idle_ms, .rounds = 8, .max_per_peer = s->opts.max_per_peer,
+		.hello_ms = s->opts.hello_ms, .request_ms = s->opts.request_ms,
+		.max_conn_bytes = s->opts.max_conn_bytes, .max_total_bytes = s->opts.max_total_bytes,
 	};
 
 	s->ns = netserver__new(opts->addr, &no, &nops, s);
@@ -790,4 +964,8 @@ void grpc_server__stats(const struct grpc_server *s, struct grpc_server_stats *o
 	out->conns_accepted = ns.accepted;
 	out->conns_rejected = ns.rejected;
 	out->conns_open = ns.open;
+	out->conns_evicted = ns.evicted;
+	out->conns_expired = ns.expired_hello + ns.expired_request;
+	out->buffered_bytes = ns.buffered;
+	out->buffered_peak = ns.buffered_peak;
 }

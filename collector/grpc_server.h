@@ -7,15 +7,28 @@
  * there), and only then are the replies sent: a reply is never on the wire before round_end()
  * returned, and a failing round_end() turns the round's OK replies into UNAVAILABLE.
  *
- * What the server answers by itself (the handler never sees these calls):
+ * What the server answers by itself (the handler never sees these calls). The first group is
+ * decided on the request HEADERS, before any DATA is buffered; the stream is then answered at once
+ * and reset (NO_ERROR) so the client stops sending, and its DATA is dropped unread:
+ *   header list larger than max_header_list RESOURCE_EXHAUSTED
  *   not POST                                HTTP 405
  *   content-type not application/grpc[+...] HTTP 415
+ *   admit() refuses :path / authorization   its status (UNAUTHENTICATED, UNIMPLEMENTED)
  *   grpc-encoding other than identity       UNIMPLEMENTED (+ grpc-accept-encoding: identity)
+ * Then, as DATA arrives (answered at once, the stream reset, its buffer freed):
+ *   message larger than max_msg (declared
+ *   in the prefix, or bytes beyond it)      INVALID_ARGUMENT (never succeeds on retry)
+ *   buffer beyond max_conn_bytes for the
+ *   connection or max_total_bytes in all    RESOURCE_EXHAUSTED (retry later)
+ * And at the end of the stream:
  *   compressed-flag set on a message        INTERNAL
- *   message larger than max_msg             INVALID_ARGUMENT (never succeeds on retry)
  *   zero or several messages, or a partial
  *   frame at end of stream                  INVALID_ARGUMENT
  * Errors are sent Trailers-Only; one bad stream or connection never affects the others.
+ * Connections: admission, deadlines and byte budgets of lib/netserver (see netserver.h): a
+ * connection must send the HTTP/2 preface and SETTINGS (after TLS) within hello_ms, a request
+ * stream must be complete within request_ms, at most max_per_peer connections per source address,
+ * and at most max_streams concurrent streams per connection (SETTINGS_MAX_CONCURRENT_STREAMS).
  * nghttp2's stream reset rate limit is raised (libcurl 7.88 resets every finished stream). */
 #ifndef PODLENS_COLLECTOR_GRPC_SERVER_H
 #define PODLENS_COLLECTOR_GRPC_SERVER_H
@@ -52,6 +65,19 @@ struct grpc_server_opts {
 	uint32_t max_msg;            /* largest request message; default 4 MiB */
 	unsigned max_conns;          /* default 256 */
 	unsigned idle_ms;            /* close connections idle that long; default 300000 */
+	unsigned max_per_peer;       /* connections per source address; default 32 */
+	unsigned hello_ms;           /* TLS handshake + HTTP/2 preface deadline; default 10000 */
+	unsigned request_ms;         /* a request stream complete within; default 30000 */
+	unsigned max_streams;        /* SETTINGS_MAX_CONCURRENT_STREAMS; default 32 */
+	uint32_t max_header_list;    /* request header list (HPACK-decoded) bytes; default 16384 */
+	size_t max_conn_bytes;       /* request bytes buffered per connection; default
+	                                max(16 MiB, 2 x max_msg) */
+	size_t max_total_bytes;      /* ... and in all; default max(48 MiB, max_conn_bytes) */
+	/* Called on each request's HEADERS with its :path and authorization value (or NULL): a
+	 * grpc-status other than GRPC_OK (UNAUTHENTICATED, UNIMPLEMENTED, ...) refuses the call
+	 * before its body is read. NULL: every call passes. */
+	int (*admit)(void *admit_ctx, const char *method, const char *authorization);
+	void *admit_ctx;
 };
 
 struct grpc_server_stats {
@@ -60,6 +86,12 @@ struct grpc_server_stats {
 	uint64_t status[17];             /* replies by grpc-status */
 	uint64_t http_errors;            /* 405 / 415 */
 	uint64_t protocol_errors;        /* connections closed on an HTTP/2 or TLS error */
+	uint64_t refused_auth;           /* streams refused on their HEADERS: UNAUTHENTICATED */
+	uint64_t refused_size;           /* ... on their size: header list or message too large */
+	uint64_t refused_budget;         /* ... on a byte budget: RESOURCE_EXHAUSTED */
+	uint64_t conns_evicted;          /* idle connections closed to admit new ones */
+	uint64_t conns_expired;          /* closed at the hello or request deadline */
+	uint64_t buffered_bytes, buffered_peak;   /* request bytes buffered now / at most */
 };
 
 /* NULL and errno on error (EINVAL: bad address; EPROTO: TLS files unusable). */

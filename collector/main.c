@@ -18,6 +18,7 @@
 
 #include "collector/collector.h"
 #include "lib/evloop.h"
+#include "lib/grpc.h"
 #include "lib/log.h"
 
 static const char usage[] =
@@ -33,7 +34,13 @@ static const char usage[] =
 	"  --sync normal|full      SQLite synchronous mode (full: acks survive power loss) [normal]\n"
 	"  --maintain-interval S   rollup/retention period in seconds           [10]\n"
 	"  --query-budget DURATION longest an API request may read (500ms, 2s); past it: 503 [2s]\n"
-	"  --log-level error|warn|info|debug                                    [info]\n";
+	"  --log-level error|warn|info|debug                                    [info]\n"
+	"admission (docs/collector.md): NAME VALUE, durations as 500ms, 10s, 5m\n"
+	"  --grpc-max-conns N  --grpc-max-per-peer N  --grpc-max-streams N      [256, 32, 32]\n"
+	"  --grpc-hello-timeout D  --grpc-request-timeout D  --grpc-idle-timeout D  [10s, 30s, 300s]\n"
+	"  --grpc-conn-buffer BYTES  --grpc-total-buffer BYTES   [max(16 MiB, 2 x max-msg), 48 MiB]\n"
+	"  --http-max-conns N  --http-max-per-peer N                            [128, 32]\n"
+	"  --http-hello-timeout D  --http-request-timeout D  --http-idle-timeout D  [10s, 10s, 30s]\n";
 
 static int parse_duration_ms(const char *s, uint64_t *out)
 {
@@ -61,6 +68,71 @@ static int parse_duration_ms(const char *s, uint64_t *out)
 		return -EINVAL;
 	*out = v * mul;
 	return 0;
+}
+
+/* Admission bounds: one table for the options, their ranges and where they go. 0 = default. */
+static struct bound {
+	const char *name;
+	char kind;                   /* 'n' count, 'd' duration (ms), 'b' bytes */
+	unsigned long long min, max, v;
+} bounds[] = {
+#define B_GRPC_CONNS 0
+	{ "grpc-max-conns", 'n', 1, 100000, 0 },
+	{ "grpc-max-per-peer", 'n', 1, 100000, 0 },
+	{ "grpc-max-streams", 'n', 1, 1000, 0 },
+	{ "grpc-hello-timeout", 'd', 100, 3600000, 0 },
+	{ "grpc-request-timeout", 'd', 100, 3600000, 0 },
+	{ "grpc-idle-timeout", 'd', 100, 86400000, 0 },
+	{ "grpc-conn-buffer", 'b', 65536, 1ULL << 32, 0 },
+	{ "grpc-total-buffer", 'b', 65536, 1ULL << 36, 0 },
+#define B_HTTP_CONNS 8
+	{ "http-max-conns", 'n', 1, 100000, 0 },
+	{ "http-max-per-peer", 'n', 1, 100000, 0 },
+	{ "http-hello-timeout", 'd', 100, 3600000, 0 },
+	{ "http-request-timeout", 'd', 100, 3600000, 0 },
+	{ "http-idle-timeout", 'd', 100, 86400000, 0 },
+};
+#define N_BOUNDS (sizeof(bounds) / sizeof(bounds[0]))
+#define O_BOUND 1000
+
+static int parse_bound(struct bound *b, const char *arg)
+{
+	uint64_t v;
+	char *end;
+
+	if (b->kind == 'd') {
+		if (parse_duration_ms(arg, &v) < 0)
+			v = 0;
+	} else {
+		errno = 0;
+		v = strtoull(arg, &end, 10);
+		if (errno || end == arg || *end)
+			v = 0;
+	}
+	if (v < b->min || v > b->max) {
+		fprintf(stderr, "podlens-collector: --%s %s: want %llu..%llu%s\n", b->name, arg, b->min,
+			b->max, b->kind == 'd' ? " ms (or 10s, 5m)" : b->kind == 'b' ? " bytes" : "");
+		return -EINVAL;
+	}
+	b->v = v;
+	return 0;
+}
+
+/* Method and token, decided on the request HEADERS before any body is buffered (issue 18);
+ * ingest__call checks them again. Belongs with ingest__call in collector/ingest.c. */
+static int ingest_admit(void *ctx, const char *method, const char *authorization)
+{
+	struct collector *col = ctx;
+
+	if (strcmp(method, EXPORT_METHOD) != 0) {
+		col->c.unknown_method++;
+		return GRPC_UNIMPLEMENTED;
+	}
+	if (!tokens__admit(&col->ingest_tokens, authorization)) {
+		col->c.batches_unauthenticated++;
+		return GRPC_UNAUTHENTICATED;
+	}
+	return GRPC_OK;
 }
 
 static void on_grpc(struct evloop *l, int fd, unsigned events, void *data)
@@ -223,6 +295,19 @@ int main(int argc, char **argv)
 		{ "log-level", required_argument, NULL, O_LOG },
 		{ "query-budget", required_argument, NULL, O_BUDGET },
 		{ "help", no_argument, NULL, O_HELP },
+		{ "grpc-max-conns", required_argument, NULL, O_BOUND + 0 },
+		{ "grpc-max-per-peer", required_argument, NULL, O_BOUND + 1 },
+		{ "grpc-max-streams", required_argument, NULL, O_BOUND + 2 },
+		{ "grpc-hello-timeout", required_argument, NULL, O_BOUND + 3 },
+		{ "grpc-request-timeout", required_argument, NULL, O_BOUND + 4 },
+		{ "grpc-idle-timeout", required_argument, NULL, O_BOUND + 5 },
+		{ "grpc-conn-buffer", required_argument, NULL, O_BOUND + 6 },
+		{ "grpc-total-buffer", required_argument, NULL, O_BOUND + 7 },
+		{ "http-max-conns", required_argument, NULL, O_BOUND + 8 },
+		{ "http-max-per-peer", required_argument, NULL, O_BOUND + 9 },
+		{ "http-hello-timeout", required_argument, NULL, O_BOUND + 10 },
+		{ "http-request-timeout", required_argument, NULL, O_BOUND + 11 },
+		{ "http-idle-timeout", required_argument, NULL, O_BOUND + 12 },
 		{ 0 },
 	};
 	const char *grpc_addr = "127.0.0.1:9417", *http_addr = "127.0.0.1:9418";
@@ -293,6 +378,10 @@ int main(int argc, char **argv)
 			}
 			log__level = level;
 			break;
+		case O_BOUND ... O_BOUND + N_BOUNDS - 1:
+			if (parse_bound(&bounds[opt - O_BOUND], optarg) < 0)
+				return 2;
+			break;
 		case O_HELP:
 		case 'h':
 			fputs(usage, stdout);
@@ -333,6 +422,11 @@ int main(int argc, char **argv)
 	col.query_budget_ms = budget_ms;
 	struct grpc_server_opts go = {
 		.addr = grpc_addr, .tls_cert = cert, .tls_key = key, .max_msg = (uint32_t)max_msg,
+		.max_conns = bounds[B_GRPC_CONNS].v, .max_per_peer = bounds[B_GRPC_CONNS + 1].v,
+		.max_streams = bounds[B_GRPC_CONNS + 2].v, .hello_ms = bounds[B_GRPC_CONNS + 3].v,
+		.request_ms = bounds[B_GRPC_CONNS + 4].v, .idle_ms = bounds[B_GRPC_CONNS + 5].v,
+		.max_conn_bytes = bounds[B_GRPC_CONNS + 6].v, .max_total_bytes = bounds[B_GRPC_CONNS + 7].v,
+		.admit = ingest_admit, .admit_ctx = &col,
 	};
 	struct grpc_server_ops gops = { .call = ingest__call, .round_end = ingest__round_end };
 
@@ -345,7 +439,11 @@ int main(int argc, char **argv)
 		log_error("gRPC listens on %s, not loopback only: --token-file is required", grpc_addr);
 		goto out;
 	}
-	struct httpd_opts ho = { .max_conns = 128, .max_body = 4096, .idle_ms = 30000 };
+	struct httpd_opts ho = {
+		.max_conns = bounds[B_HTTP_CONNS].v ? bounds[B_HTTP_CONNS].v : 128, .max_body = 4096,
+		.max_per_peer = bounds[B_HTTP_CONNS + 1].v, .hello_ms = bounds[B_HTTP_CONNS + 2].v,
+		.request_ms = bounds[B_HTTP_CONNS + 3].v, .idle_ms = bounds[B_HTTP_CONNS + 4].v,
+	};
 
 	col.http = httpd__new(http_addr, api__handle, &col, &ho);
 	if (!col.http) {

@@ -273,15 +273,16 @@ int query__series_json(struct store *s, const char *ns, const char *pod, int64_t
 	struct series_ctx c = { 0 };
 	int err;
 
-	if (step_ms <= 0 || to_ms <= from_ms)
+	if (step_ms <= 0 || to_ms <= from_ms || from_ms < 0)
 		return -EINVAL;
 	if (res != STORE_RAW) {
 		/* rollup rows sit on absolute bucket boundaries: align the grid to them */
 		from_ms -= from_ms % (int64_t)store_res[res].bucket_ms;
 		step_ms -= step_ms % (int64_t)store_res[res].bucket_ms;
 	}
-	c.npts = (to_ms - from_ms + step_ms - 1) / step_ms;
-	if (c.npts > 5000)
+	/* ceil((to - from) / step) without the overflow of to - from + step - 1 near INT64_MAX */
+	c.npts = (to_ms - from_ms) / step_ms + ((to_ms - from_ms) % step_ms != 0);
+	if (c.npts > QUERY_MAX_POINTS)
 		return -E2BIG;
 	if (store__pod_exists(s, ns, pod) <= 0)
 		return -ENOENT;
@@ -424,17 +425,27 @@ static int edges_flow(void *ctx, const struct store_flow_sum *f)
 	const char *src_ns, *dst_ns;
 	struct edge *x = NULL;
 
+	bool hide_local = filter && !token__allows(tok, lns);
+	bool hide_remote = filter && rpod[0] && !token__allows(tok, rns);
+
 	if (c->ns && strcmp(lns, c->ns) && strcmp(rns, c->ns))
 		return 0;
-	if (filter && !token__allows(tok, lns) && !(rpod[0] && token__allows(tok, rns)))
+	if (hide_local && !(rpod[0] && !hide_remote))
 		return 0;
 	node_id(local, sizeof(local), lns, lpod, "", 0, false);
 	/* an unknown client's port is ephemeral: group inbound unknowns by address */
 	node_id(remote, sizeof(remote), rns, rpod, f->remote_addr, f->remote_port, !inbound);
-	if (filter && !token__allows(tok, lns))
-		snprintf(local, sizeof(local), "(namespace hidden)");
-	if (filter && rpod[0] && !token__allows(tok, rns))
-		snprintf(remote, sizeof(remote), "(namespace hidden)");
+	/* A pod of a namespace the token does not cover becomes one anonymous end: no name, no
+	 * namespace, no address, and all such pods merge into it, so neither their names nor how
+	 * many they are can be read off the map. */
+	if (hide_local) {
+		snprintf(local, sizeof(local), "%s", QUERY_HIDDEN_NODE);
+		lns = "";
+	}
+	if (hide_remote) {
+		snprintf(remote, sizeof(remote), "%s", QUERY_HIDDEN_NODE);
+		rns = "";
+	}
 	src_ns = inbound ? (rpod[0] ? rns : "") : lns;
 	dst_ns = inbound ? lns : (rpod[0] ? rns : "");
 	const char *src = inbound ? remote : local, *dst = inbound ? local : remote;

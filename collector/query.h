@@ -28,6 +28,7 @@ extern const struct query_quantile query_quantiles[QUANTILES];
 
 #define QUERY_MAX_ROUTES 500        /* route groups of one pod, most requests first */
 #define QUERY_MAX_FLOWS 20000       /* flow groups the service map reads */
+#define QUERY_MAX_POINTS 5000       /* points of one series */
 
 struct pod_row {
 	char ns[256], pod[512], node[256], owner_kind[64], owner_name[256], containers[512];
@@ -56,7 +57,10 @@ int query__series_json(struct store *s, const char *ns, const char *pod, int64_t
 int query__routes_json(struct store *s, const char *ns, const char *pod, int64_t from_ms,
 		       int64_t to_ms, struct sbuf *out);
 /* Service map over [from, to): nodes and edges (client -> server). ns limits to edges touching
- * that namespace (NULL: all); tok hides pods of namespaces it may not read. */
+ * that namespace (NULL: all). With filter, only edges with at least one end in a namespace tok
+ * covers are listed, and an end in a namespace it does not cover is QUERY_HIDDEN_NODE with an
+ * empty namespace (every such pod merged into that one end). */
+#define QUERY_HIDDEN_NODE "other-namespace"
 int query__edges_json(struct store *s, const char *ns, const struct token *tok, bool filter,
 		      int64_t from_ms, int64_t to_ms, struct sbuf *out);
 

@@ -153,3 +153,27 @@ bool token__allows(const struct token *tok, const char *ns)
 			return true;
 	return false;
 }
+
+bool token__is_admin(const struct token *tok)
+{
+	return tok && tok->all;
+}
+
+enum metrics_view token__metrics_view(bool tokens_configured, const struct token *tok, bool has_auth,
+				      bool peer_loopback)
+{
+	if (!tokens_configured || token__is_admin(tok))
+		return METRICS_ALL;
+	if (tok)
+		return METRICS_SCOPED;
+	if (!has_auth && peer_loopback)
+		return METRICS_SELF;
+	return METRICS_DENY;
+}
+
+bool tokens__admit(const void *tokens, const char *authorization)
+{
+	const struct tokens *t = tokens;
+
+	return !t || !t->n || tokens__match(t, authorization) != NULL;
+}

@@ -322,7 +322,7 @@ static int conn_handle(struct httpd *h, struct netconn *c)
 
 	struct httpd_req req = {
 		.method = hd.method, .path = hd.path, .query = hd.query,
-		.authorization = hd.authorization,
+		.authorization = hd.authorization, .peer_loopback = netconn__peer_loopback(c),
 		.body = hd.content_length > 0 ? rbuf + hl : NULL,
 		.body_len = hd.content_length > 0 ? (size_t)hd.content_length : 0,
 	};
@@ -341,11 +341,8 @@ static int conn_handle(struct httpd *h, struct netconn *c)
 	return 1;
 }
 
-/* Is a whole request (head + Content-Length body) buffered? Done without modifying the buffer. */
-static bool request_complete(const struct netconn *c, size_t max_body)
+bool http_request__complete(const char *rbuf, size_t rlen, size_t max_body)
 {
-	size_t rlen;
-	const char *rbuf = netconn__in(c, &rlen);
 	size_t scan = rlen < HTTPD_MAX_HEAD ? rlen : HTTPD_MAX_HEAD;
 	size_t hl = rbuf ? head_end(rbuf, scan) : 0;
 	const char *p, *end;
@@ -390,6 +387,26 @@ static bool conn_flush(struct netconn *c)
 	return true;
 }
 
+static bool request_complete(const struct netconn *c, size_t max_body)
+{
+	size_t rlen;
+	const char *rbuf = netconn__in(c, &rlen);
+
+	return http_request__complete(rbuf, rlen, max_body);
+}
+
+/* A request is answered and its answer written: the request deadline starts again for the next
+ * one, if its bytes are already here (pipelined). */
+static void request_done(struct netconn *c)
+{
+	size_t rlen;
+
+	netconn__request_end(c);
+	netconn__in(c, &rlen);
+	if (rlen)
+		netconn__request_begin(c);
+}
+
 /* Answer as many complete requests as are buffered, one at a time. */
 static void conn_progress(struct httpd *h, struct netconn *c)
 {
@@ -398,6 +415,8 @@ static void conn_progress(struct httpd *h, struct netconn *c)
 			break;
 		if (!conn_flush(c))
 			return;
+		if (!netconn__out_pending(c))
+			request_done(c);
 	}
 }
 
@@ -410,13 +429,28 @@ static void conn_io(void *ctx, struct netconn *c, unsigned events)
 		return;
 	}
 	if (!netconn__out_pending(c)) {
+		size_t rlen;
 		/* when full and still no complete request, conn_progress answers 431/413 */
-		if (netconn__fill(c, HTTPD_MAX_HEAD + h->opts.max_body) < 0) {
+		int err = netconn__fill(c, HTTPD_MAX_HEAD + h->opts.max_body);
+
+		if (err == -ENOBUFS) {
+			simple_error(c, 503);      /* all input buffers together are full */
+			conn_flush(c);
+			return;
+		}
+		if (err < 0) {
 			netconn__close(c);
 			return;
 		}
+		netconn__in(c, &rlen);
+		if (rlen) {
+			netconn__hello_done(c);
+			netconn__request_begin(c);
+		}
 		conn_progress(h, c);
 	} else if (conn_flush(c)) {
+		if (!netconn__out_pending(c))
+			request_done(c);
 		conn_progress(h, c);   /* pipelined requests may be buffered */
 	}
 }
@@ -444,10 +478,20 @@ struct httpd *httpd__new(const char *addr, httpd_handler_fn handler, void *ctx,
 		h->opts.max_body = 64 * 1024;
 	if (!h->opts.idle_ms)
 		h->opts.idle_ms = 30000;
+	if (!h->opts.max_per_peer)
+		h->opts.max_per_peer = 32;
+	if (!h->opts.hello_ms)
+		h->opts.hello_ms = 10000;
+	if (!h->opts.request_ms)
+		h->opts.request_ms = 10000;
+	if (!h->opts.max_total_bytes)
+		h->opts.max_total_bytes = 16u << 20;
 
 	struct netserver_opts no = {
 		.name = "httpd", .backlog = 128, .max_conns = h->opts.max_conns,
 		.idle_ms = h->opts.idle_ms, .rounds = 16, .half_duplex = true,
+		.max_per_peer = h->opts.max_per_peer, .hello_ms = h->opts.hello_ms,
+		.request_ms = h->opts.request_ms, .max_total_bytes = h->opts.max_total_bytes,
 	};
 
 	h->ns = netserver__new(addr, &no, &ops, h);
@@ -482,4 +526,16 @@ int httpd__port(const struct httpd *h)
 unsigned httpd__conns(const struct httpd *h)
 {
 	return netserver__conns(h->ns);
+}
+
+void httpd__stats(const struct httpd *h, struct httpd_stats *out)
+{
+	struct netserver_stats ns;
+
+	netserver__stats(h->ns, &ns);
+	*out = (struct httpd_stats){
+		.accepted = ns.accepted, .rejected = ns.rejected, .evicted = ns.evicted,
+		.expired_hello = ns.expired_hello, .expired_request = ns.expired_request,
+		.open = ns.open, .buffered = ns.buffered, .buffered_peak = ns.buffered_peak,
+	};
 }

@@ -6,9 +6,12 @@
  * accepts, reads, calls the handler for each complete request and writes what it can, never
  * blocking.
  *
- * Bounded: at most opts.max_conns connections (extra ones are closed at accept), request head at
- * most 8 KiB, body at most opts.max_body bytes (413 beyond), idle connections closed after
- * opts.idle_ms. Keep-alive (HTTP/1.1 default, "Connection: close" honoured); no chunked request
+ * Bounded: at most opts.max_conns connections and opts.max_per_peer per source address (when full,
+ * the oldest idle connection is closed to make room: see lib/netserver.h), request head at most
+ * 8 KiB (431 beyond), body at most opts.max_body bytes (413 beyond), all input buffers together at
+ * most opts.max_total_bytes (503 beyond). Deadlines: the first request bytes within opts.hello_ms
+ * of accept, each request complete and answered within opts.request_ms of its first byte (a
+ * slow client is closed), idle connections closed after opts.idle_ms. Keep-alive (HTTP/1.1 default, "Connection: close" honoured); no chunked request
  * bodies (411 without Content-Length on a body), no pipelining beyond one request at a time per
  * connection (the next is parsed after the answer is written). */
 #ifndef PODLENS_LIB_HTTPD_H
@@ -27,6 +30,7 @@ struct httpd_req {
 	const char *path;           /* "/api/v1/namespaces" (raw, not percent-decoded) */
 	const char *query;          /* "from=1&to=2" without '?', "" when none */
 	const char *authorization;  /* value of the Authorization header, NULL when absent */
+	bool peer_loopback;         /* the client connected from a loopback address */
 	const char *body;           /* request body (NULL when empty) */
 	size_t body_len;
 };
@@ -45,6 +49,16 @@ struct httpd_opts {
 	unsigned max_conns;         /* default 64 */
 	size_t max_body;            /* default 64 KiB */
 	unsigned idle_ms;           /* default 30000 */
+	unsigned max_per_peer;      /* default 32 */
+	unsigned hello_ms;          /* default 10000 */
+	unsigned request_ms;        /* default 10000 */
+	size_t max_total_bytes;     /* default 16 MiB */
+};
+
+struct httpd_stats {
+	uint64_t accepted, rejected, evicted, expired_hello, expired_request;
+	unsigned open;
+	size_t buffered, buffered_peak;
 };
 
 /* addr (see netserver__listen): "127.0.0.1:9464", "0.0.0.0:9464", "[::1]:80", "[::]:80",
@@ -58,6 +72,7 @@ int httpd__fd(const struct httpd *h);
 int httpd__process(struct httpd *h);
 int httpd__port(const struct httpd *h);
 unsigned httpd__conns(const struct httpd *h);
+void httpd__stats(const struct httpd *h, struct httpd_stats *out);
 
 /* Request parsing helpers (also for fuzzers and the API's query strings). */
 
@@ -74,6 +89,11 @@ struct http_head {
  * blank line) when complete, 0 when more bytes are needed, -EBADMSG when malformed, -E2BIG when no
  * head ended within HTTPD_MAX_HEAD bytes. Modifies buf (inserts NULs) only when it returns > 0. */
 int http_head__parse(char *buf, size_t n, struct http_head *out);
+
+/* Is a whole request (head + Content-Length body) in buf[0..n), or is it already clear that it is
+ * bad or too large (so the parser answers it)? Never modifies buf. The connection loop asks this
+ * before http_head__parse; both must agree on where a request ends. */
+bool http_request__complete(const char *buf, size_t n, size_t max_body);
 
 /* Copy the percent-decoded value of query parameter name into out (NUL-terminated, truncated to
  * out_len). Returns the decoded length or -ENOENT. '+' decodes to a space. */

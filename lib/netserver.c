@@ -28,6 +28,10 @@ struct netconn {
 	bool want_read, want_write;
 	bool close_after;
 	uint64_t last_ms;            /* last activity, CLOCK_MONOTONIC */
+	uint64_t accepted_ms;
+	uint64_t busy_since;         /* start of the request in progress; 0: none */
+	bool hello;                  /* the protocol's handshake is done */
+	size_t charged;              /* bytes buffered for this connection (netconn__charge) */
 	uint64_t bytes_in, bytes_out;
 	struct sockaddr_storage peer;
 	struct netconn *prev, *next;
@@ -208,6 +212,56 @@ static ssize_t raw_send(struct netconn *c, const void *buf, size_t n)
 	return w;
 }
 
+int netconn__charge(struct netconn *c, size_t n)
+{
+	struct netserver *s = c->srv;
+
+	if ((s->opts.max_conn_bytes && c->charged + n > s->opts.max_conn_bytes) ||
+	    (s->opts.max_total_bytes && s->st.buffered + n > s->opts.max_total_bytes)) {
+		s->st.charge_refused++;
+		return -ENOBUFS;
+	}
+	c->charged += n;
+	s->st.buffered += n;
+	if (s->st.buffered > s->st.buffered_peak)
+		s->st.buffered_peak = s->st.buffered;
+	return 0;
+}
+
+void netconn__uncharge(struct netconn *c, size_t n)
+{
+	if (n > c->charged)
+		n = c->charged;
+	c->charged -= n;
+	c->srv->st.buffered -= n;
+}
+
+size_t netconn__charged(const struct netconn *c)
+{
+	return c->charged;
+}
+
+void netconn__hello_done(struct netconn *c)
+{
+	c->hello = true;
+}
+
+bool netconn__said_hello(const struct netconn *c)
+{
+	return c->hello;
+}
+
+void netconn__request_begin(struct netconn *c)
+{
+	if (!c->busy_since)
+		c->busy_since = clock__mono_ms();
+}
+
+void netconn__request_end(struct netconn *c)
+{
+	c->busy_since = 0;
+}
+
 ssize_t netconn__recv(struct netconn *c, void *buf, size_t n)
 {
 	return raw_recv(c, buf, n);
@@ -224,9 +278,13 @@ int netconn__fill(struct netconn *c, size_t max)
 				return 0;           /* full: the protocol decides what that means */
 			if (ncap > max)
 				ncap = max;
+			if (netconn__charge(c, ncap - c->in_cap) < 0)
+				return -ENOBUFS;
 			nb = realloc(c->in, ncap + 1);
-			if (!nb)
+			if (!nb) {
+				netconn__uncharge(c, ncap - c->in_cap);
 				return -ENOMEM;
+			}
 			c->in = nb;
 			c->in_cap = ncap;
 		}
@@ -255,6 +313,13 @@ void netconn__consume(struct netconn *c, size_t n)
 	c->in_len -= n;
 	if (c->in)
 		c->in[c->in_len] = '\0';
+	if (!c->in_len && c->in) {
+		/* an idle keep-alive connection holds no input buffer either */
+		netconn__uncharge(c, c->in_cap);
+		free(c->in);
+		c->in = NULL;
+		c->in_cap = 0;
+	}
 }
 
 void *netconn__out_reserve(struct netconn *c, size_t n)
@@ -328,6 +393,7 @@ static void conn_free(struct netconn *c, bool notify)
 	s->st.open--;
 	if (notify && s->ops.close)
 		s->ops.close(s->ctx, c);
+	netconn__uncharge(c, c->charged);   /* whatever the protocol did not give back */
 	free(c->in);
 	free(c->out);
 	free(c);
@@ -363,6 +429,11 @@ int netconn__fd(const struct netconn *c)
 	return c->fd;
 }
 
+bool netconn__peer_loopback(const struct netconn *c)
+{
+	return sockaddr_is_loopback((const struct sockaddr *)&c->peer);
+}
+
 void netconn__set_io(struct netconn *c, const struct netconn_io *io, void *io_ctx)
 {
 	c->io = io;
@@ -383,14 +454,88 @@ static void conn_event(struct evloop *l, int fd, unsigned events, void *data)
 	c->srv->ops.io(c->srv->ctx, c, events);
 }
 
-/* Does a new connection get in? The one place for admission (issue 18: per-peer limit, evicting
- * the oldest idle connection when full). Today: the connection limit. */
+static bool same_peer(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+	if (a->ss_family != b->ss_family)
+		return false;
+	if (a->ss_family == AF_INET)
+		return ((const struct sockaddr_in *)a)->sin_addr.s_addr ==
+		       ((const struct sockaddr_in *)b)->sin_addr.s_addr;
+	if (a->ss_family == AF_INET6)
+		return !memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
+			       &((const struct sockaddr_in6 *)b)->sin6_addr, sizeof(struct in6_addr));
+	return true;
+}
+
+/* Idle: no request in progress and nothing left to write. Such a connection costs its client
+ * nothing to lose but a reconnect, so it may make room for a new one. */
+static bool conn_idle(const struct netconn *c)
+{
+	return !c->busy_since && c->out_len == c->out_off;
+}
+
+/* The connection to evict for a newcomer (of peer only, when given): the one that has been
+ * silent longest among those that never said hello, else among the idle ones. NULL if all are
+ * busy. The list is newest first, so on equal times the older one wins. */
+static struct netconn *pick_victim(const struct netserver *s, const struct sockaddr_storage *peer)
+{
+	struct netconn *mute = NULL, *idle = NULL;
+
+	for (struct netconn *c = s->conns; c; c = c->next) {
+		if ((peer && !same_peer(&c->peer, peer)) || !conn_idle(c))
+			continue;
+		if (!c->hello) {
+			if (!mute || c->last_ms <= mute->last_ms)
+				mute = c;
+		} else if (!idle || c->last_ms <= idle->last_ms) {
+			idle = c;
+		}
+	}
+	return mute ? mute : idle;
+}
+
+static unsigned peer_conns(const struct netserver *s, const struct sockaddr_storage *peer)
+{
+	unsigned n = 0;
+
+	for (struct netconn *c = s->conns; c; c = c->next)
+		n += same_peer(&c->peer, peer);
+	return n;
+}
+
+static void evict(struct netserver *s, struct netconn *victim, const char *why)
+{
+	log_debug("%s: %s: closing the oldest idle connection (fd %d) for a new one", s->opts.name,
+		  why, victim->fd);
+	s->st.evicted++;
+	netconn__close(victim);
+}
+
+/* Does a new connection get in? The one place for admission: a peer at its own limit makes room
+ * among its own connections, a full table among everyone's; only a table of busy connections
+ * turns the newcomer away, so idle clients can never lock anyone out. */
 static bool admit(struct netserver *s, const struct sockaddr_storage *peer)
 {
+	struct netconn *victim;
+
+	if (s->opts.max_per_peer && peer_conns(s, peer) >= s->opts.max_per_peer) {
+		victim = pick_victim(s, peer);
+		if (!victim) {
+			log_debug("%s: per-peer limit %u reached with every connection busy, closing new "
+				  "connection", s->opts.name, s->opts.max_per_peer);
+			s->st.rejected_peer++;
+			return false;
+		}
+		evict(s, victim, "per-peer limit");
+	}
 	if (s->st.open >= s->opts.max_conns) {
-		log_debug("%s: connection limit %u reached, closing new connection", s->opts.name,
-			  s->opts.max_conns);
-		return false;
+		victim = pick_victim(s, NULL);
+		if (!victim) {
+			log_debug("%s: connection limit %u reached with every connection busy, closing "
+				  "new connection", s->opts.name, s->opts.max_conns);
+			return false;
+		}
+		evict(s, victim, "connection limit");
 	}
 	return true;
 }
@@ -423,6 +568,7 @@ static void accept_all(struct evloop *l, int lfd, unsigned events, void *data)
 		c->peer = peer;
 		c->want_read = true;
 		netconn__touch(c);
+		c->accepted_ms = c->last_ms;
 		if (evloop__add(s->loop, fd, EVLOOP_READ, conn_event, c) < 0) {
 			close(fd);
 			free(c);
@@ -441,17 +587,41 @@ static void accept_all(struct evloop *l, int lfd, unsigned events, void *data)
 	}
 }
 
-/* Is c past its deadline? The one place for deadlines (issue 18: preface, complete request).
- * Today: no traffic for idle_ms. */
-static bool conn_expired(const struct netserver *s, const struct netconn *c, uint64_t now)
+/* Is c past a deadline? The one place for them: the hello (preface, first request bytes), the
+ * request in progress, and plain idleness. Slow clients keep touching the connection, so only the
+ * first two catch a trickle of bytes. */
+static bool conn_expired(struct netserver *s, const struct netconn *c, uint64_t now)
 {
-	return now - c->last_ms >= s->opts.idle_ms;
+	if (!c->hello && s->opts.hello_ms && now - c->accepted_ms >= s->opts.hello_ms) {
+		s->st.expired_hello++;
+		log_debug("%s: no hello within %u ms, closing fd %d", s->opts.name, s->opts.hello_ms, c->fd);
+		return true;
+	}
+	if (c->busy_since && s->opts.request_ms && now - c->busy_since >= s->opts.request_ms) {
+		s->st.expired_request++;
+		log_debug("%s: request not complete within %u ms, closing fd %d", s->opts.name,
+			  s->opts.request_ms, c->fd);
+		return true;
+	}
+	if (now - c->last_ms >= s->opts.idle_ms) {
+		s->st.expired_idle++;
+		return true;
+	}
+	return false;
 }
 
-/* Sweep at least once a second, and twice per idle period when that is shorter. */
+static unsigned tick_for(unsigned ms, unsigned cur)
+{
+	return ms && ms / 2 + 1 < cur ? ms / 2 + 1 : cur;
+}
+
+/* Sweep at least once a second, and twice per deadline when one is shorter. */
 static unsigned sweep_tick(const struct netserver *s)
 {
-	return s->opts.idle_ms / 2 < 1000 ? s->opts.idle_ms / 2 + 1 : 1000;
+	unsigned t = tick_for(s->opts.idle_ms, 1000);
+
+	t = tick_for(s->opts.hello_ms, t);
+	return tick_for(s->opts.request_ms, t);
 }
 
 static long sweep(struct evloop *l, void *data)

@@ -6,10 +6,21 @@
  * Embeddable: netserver__fd() is readable when there is work; netserver__process() runs up to
  * opts.rounds non-blocking batches of events, calling ops->batch_end() after each.
  *
- * Admission and accounting have one place each here (issue 18 fills them in):
- *   accept: admit() decides on every new connection (today: the connection limit);
- *   deadlines: conn_expired() decides at every sweep (today: idle for opts.idle_ms);
- *   bytes: every byte in or out of a connection passes netconn__fill/recv/flush, which count it. */
+ * Admission and accounting have one place each here, so neither protocol can be locked out or
+ * pinned by idle, slow or greedy clients:
+ *   accept: admit() decides on every new connection. At the connection limit (max_conns) or at
+ *     the per-peer limit (max_per_peer, same source address) it evicts the oldest idle connection
+ *     (of that peer for the per-peer limit) rather than refusing the newcomer: first one that never
+ *     said hello, then one between requests. Connections in the middle of a request are never
+ *     evicted; when all are, the newcomer is refused.
+ *   deadlines: conn_expired() closes a connection that has not said hello (netconn__hello_done:
+ *     the HTTP/2 preface, the first bytes of an HTTP/1.1 request) within hello_ms after accept,
+ *     one whose current request (netconn__request_begin .. _end) took more than request_ms, and
+ *     one without any traffic for idle_ms.
+ *   bytes: the protocols charge what they buffer (netconn__charge/uncharge; the input buffer of
+ *     netconn__fill charges itself) against max_conn_bytes per connection and max_total_bytes for
+ *     the server; a charge beyond either fails with -ENOBUFS and the protocol refuses the request.
+ *     Everything a connection was charged is returned when it closes. */
 #ifndef PODLENS_LIB_NETSERVER_H
 #define PODLENS_LIB_NETSERVER_H
 
@@ -30,6 +41,11 @@ struct netserver_opts {
 	unsigned idle_ms;            /* close connections without traffic that long; required */
 	unsigned rounds;             /* event batches per netserver__process(); default 16 */
 	bool half_duplex;            /* HTTP/1.1: while output is pending, watch for writes only */
+	unsigned max_per_peer;       /* connections from one source address; 0: no limit */
+	unsigned hello_ms;           /* accept .. netconn__hello_done(); 0: no deadline */
+	unsigned request_ms;         /* netconn__request_begin() .. _end(); 0: no deadline */
+	size_t max_conn_bytes;       /* buffered bytes per connection; 0: no limit */
+	size_t max_total_bytes;      /* buffered bytes of all connections; 0: no limit */
 };
 
 struct netserver_ops {
@@ -47,6 +63,12 @@ struct netserver_ops {
 struct netserver_stats {
 	uint64_t accepted, rejected;
 	unsigned open;
+	uint64_t evicted;            /* idle connections closed to admit a new one */
+	uint64_t rejected_peer;      /* of rejected: the peer's connections were all busy */
+	uint64_t expired_hello, expired_request, expired_idle;
+	uint64_t charge_refused;     /* netconn__charge() calls that failed */
+	size_t buffered;             /* bytes charged now, all connections */
+	size_t buffered_peak;
 };
 
 /* A transport between the socket and the buffers (TLS). Both return > 0 bytes moved, 0 at the
@@ -80,9 +102,25 @@ struct netconn *netconn__next(const struct netconn *c);
 void *netconn__data(const struct netconn *c);
 void netconn__set_data(struct netconn *c, void *data);
 int netconn__fd(const struct netconn *c);
+/* Whether the peer address is loopback (127.0.0.0/8, ::1, ::ffff:127.0.0.0/104). */
+bool netconn__peer_loopback(const struct netconn *c);
 void netconn__set_io(struct netconn *c, const struct netconn_io *io, void *io_ctx);
 /* Count now as activity (the idle sweep measures from the last one). Bytes moved count anyway. */
 void netconn__touch(struct netconn *c);
+/* The protocol's handshake is done (HTTP/2 client preface and SETTINGS, or the first bytes of an
+ * HTTP/1.1 request): the hello_ms deadline no longer applies. */
+void netconn__hello_done(struct netconn *c);
+bool netconn__said_hello(const struct netconn *c);
+/* A request is in progress from begin (the first call counts; the clock does not restart while
+ * one is open) to end: the request_ms deadline applies, and the connection is not idle for
+ * eviction. */
+void netconn__request_begin(struct netconn *c);
+void netconn__request_end(struct netconn *c);
+/* Account n buffered bytes to c: 0, or -ENOBUFS beyond max_conn_bytes / max_total_bytes (then
+ * nothing is charged). uncharge gives bytes back (at most what c holds). */
+int netconn__charge(struct netconn *c, size_t n);
+void netconn__uncharge(struct netconn *c, size_t n);
+size_t netconn__charged(const struct netconn *c);
 /* Close c now: ops->close runs, c is freed. */
 void netconn__close(struct netconn *c);
 /* Half-close (shutdown SHUT_WR) before closing, once the output is written (HTTP "Connection:
@@ -91,8 +129,9 @@ void netconn__set_close_after(struct netconn *c, bool on);
 bool netconn__close_after(const struct netconn *c);
 
 /* Input buffer: netconn__fill() reads until the socket would block or max bytes are buffered,
- * growing the buffer as needed (always NUL-terminated after its data). Returns 0, -ESHUTDOWN
- * when the peer closed, or -errno. */
+ * growing the buffer as needed (always NUL-terminated after its data; its capacity is charged,
+ * and it is freed when consumed to empty). Returns 0, -ESHUTDOWN when the peer closed, -ENOBUFS
+ * when the byte budget refused to grow it, or -errno. */
 int netconn__fill(struct netconn *c, size_t max);
 char *netconn__in(const struct netconn *c, size_t *len);
 void netconn__consume(struct netconn *c, size_t n);

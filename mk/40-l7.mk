@@ -1,23 +1,29 @@
-# L7: HTTP/1.x request latency from cgroup_skb payload (bpf/l7.bpf.c, agent/probes/l7.c, agent/l7/).
-L7_SRCS      := agent/l7/http1.c agent/l7/http_agg.c agent/probes/l7.c
+# L7: request latency of the protocol modules from cgroup_skb payload (bpf/l7.bpf.c + bpf/l7_<proto>.bpf.h,
+# agent/probes/l7.c, agent/l7/: module.h is the interface, l7.c the registry, <proto>_module.c a module).
+L7_SRCS      := agent/l7/l7.c agent/l7/http1.c agent/l7/http_agg.c agent/l7/http1_module.c agent/probes/l7.c
 L7_OBJS      := $(L7_SRCS:%.c=$(BUILD)/obj/%.o)
-L7_LDLIBS    := -lbpf -lelf -lz -ljansson
+L7_LDLIBS    := -lbpf -lelf -lz -ljansson $(PODLENS_PROTO_LIBS)
 GEN_HEADERS  += $(BUILD)/bpf/l7.skel.h
 AGENT_OBJS   += $(L7_OBJS)
+# the modules without the probe (no BPF): what the unit tests of the module interface link
+L7_MOD_ASAN  := $(patsubst %.c,$(BUILD)/asan/%.o,$(filter-out agent/probes/l7.c,$(L7_SRCS))) $(PODLENS_PROTO_ASAN)
 
 # Standalone driver of the probe API (integration test, make bench)
 TEST_BINS += $(BUILD)/test-bin/l7-probe-test
-$(BUILD)/test-bin/l7-probe-test: $(BUILD)/obj/agent/l7/l7_probe_tool.o $(L7_OBJS) $(LIB_OBJS)
+$(BUILD)/test-bin/l7-probe-test: $(BUILD)/obj/agent/l7/l7_probe_tool.o $(L7_OBJS) $(PODLENS_PROTO_OBJS) $(LIB_OBJS)
 	$(call msg,LINK,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) -o $@ $(LINK_IN) $(L7_LDLIBS)
 
 # Parser, route normalisation, aggregation (pure userspace)
-UNIT_TESTS += $(BUILD)/tests/test_l7_http1 $(BUILD)/tests/test_l7_agg
+UNIT_TESTS += $(BUILD)/tests/test_l7_http1 $(BUILD)/tests/test_l7_agg $(BUILD)/tests/test_l7_module
 $(BUILD)/tests/test_l7_http1: $(BUILD)/asan/tests/unit/test_l7_http1.o $(BUILD)/asan/agent/l7/http1.o
 $(BUILD)/tests/test_l7_agg: $(BUILD)/asan/tests/unit/test_l7_agg.o $(BUILD)/asan/agent/l7/http_agg.o \
 		$(BUILD)/asan/agent/l7/http1.o $(LIB_ASAN)
 LDLIBS_test_l7_agg := -ljansson
+# The module interface: registry, the HTTP/1 module's fields, a test module beside it
+$(BUILD)/tests/test_l7_module: $(BUILD)/asan/tests/unit/test_l7_module.o $(L7_MOD_ASAN) $(LIB_ASAN)
+LDLIBS_test_l7_module := -ljansson $(PODLENS_PROTO_LIBS)
 
 FUZZERS += $(BUILD)/fuzz/fuzz_l7_http1
 $(BUILD)/fuzz/fuzz_l7_http1: $(BUILD)/fuzzobj/tests/fuzz/fuzz_l7_http1.o $(BUILD)/fuzzobj/agent/l7/http1.o

@@ -3,7 +3,7 @@
 
 # ---------------------------------------------------------------- podlens-collector
 COLLECTOR_STORE := collector/store.c collector/store_sqlite.c
-COLLECTOR_CORE := $(COLLECTOR_STORE) collector/query.c collector/tokens.c \
+COLLECTOR_CORE := $(COLLECTOR_STORE) collector/query.c collector/query_string.c collector/tokens.c \
                   collector/grpc_server.c collector/ingest.c collector/api.c collector/web.c
 COLLECTOR_SRCS := collector/main.c $(COLLECTOR_CORE)
 COLLECTOR_LIBS := -lnghttp2 -lssl -lcrypto -lsqlite3 -lm $(PODLENS_PROTO_LIBS)
@@ -23,6 +23,16 @@ UNIT_TESTS += $(BUILD)/tests/test_collector_store
 $(BUILD)/tests/test_collector_store: $(BUILD)/asan/tests/unit/test_collector_store.o \
 	$(patsubst %.c,$(BUILD)/asan/%.o,$(COLLECTOR_STORE) collector/query.c collector/tokens.c) $(LIB_ASAN) $(PODLENS_PROTO_ASAN)
 LDLIBS_test_collector_store := -lsqlite3 -lm $(PODLENS_PROTO_LIBS)
+
+# unit tests: the API's query-string parser (pure: nothing else linked)
+UNIT_TESTS += $(BUILD)/tests/test_collector_query_string
+$(BUILD)/tests/test_collector_query_string: $(BUILD)/asan/tests/unit/test_collector_query_string.o \
+	$(BUILD)/asan/collector/query_string.o
+
+# fuzzer: the API's query-string parser, every endpoint's parameter table
+FUZZERS += $(BUILD)/fuzz/fuzz_collector_query
+$(BUILD)/fuzz/fuzz_collector_query: $(BUILD)/fuzzobj/tests/fuzz/fuzz_collector_query.o \
+	$(BUILD)/fuzzobj/collector/query_string.o
 
 # fuzzers: gRPC framing + protobuf decoding + validation; the HTTP/2 server fed raw bytes
 FUZZERS += $(BUILD)/fuzz/fuzz_collector_grpc

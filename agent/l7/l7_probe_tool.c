@@ -8,7 +8,8 @@
  *   {"attached":N,"ingress_prog_id":I,"egress_prog_id":E}
  * then aggregates until SIGINT/SIGTERM (or -d SECONDS), drains the ring buffer and prints one JSON
  * line: {"cgroups":[{"path","cgroup_id","http":[...]}],"stats":{...}} with the `http` list exactly
- * as the agent's JSON output carries it (http_agg__json). Exit 0, 1 on setup errors, 2 on usage. */
+ * as the agent's JSON output carries it (http_agg__json of the HTTP/1 module's aggregator; an empty
+ * list for a cgroup without requests). Exit 0, 1 on setup errors, 2 on usage. */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -22,6 +23,7 @@
 #include <jansson.h>
 
 #include "agent/l7/http_agg.h"
+#include "agent/l7/l7.h"
 #include "agent/probes/l7.h"
 #include "lib/clock.h"
 #include "lib/log.h"
@@ -45,7 +47,8 @@ int main(int argc, char **argv)
 	struct l7_probe_opts opts = {};
 	struct l7_probe_stats st;
 	struct l7_probe *p = NULL;
-	struct http_agg *agg = NULL;
+	struct l7_set *set = NULL;
+	void *agg = NULL;
 	uint64_t *ids = NULL;
 	double duration = 0, t_end, t_harvest;
 	json_t *out = NULL, *list;
@@ -70,11 +73,11 @@ int main(int argc, char **argv)
 	n = argc - optind;
 	if (n < 1)
 		goto usage;
-	agg = http_agg__new(NULL);
+	set = l7_set__new(NULL);
 	ids = calloc(n, sizeof(*ids));
-	if (!agg || !ids)
+	if (!set || !ids || !l7_set__module(set, L7_PROTO_HTTP1, &agg))
 		goto cleanup;
-	opts.agg = agg;
+	opts.set = set;
 	p = l7_probe__new(&opts);
 	if (!p) {
 		fprintf(stderr, "l7-probe-test: load: %s\n", strerror(errno));
@@ -152,7 +155,7 @@ cleanup:
 	if (ep >= 0)
 		close(ep);
 	l7_probe__free(p);
-	http_agg__free(agg);
+	l7_set__free(set);
 	free(ids);
 	return rc;
 usage:

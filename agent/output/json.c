@@ -52,7 +52,7 @@ json_t *output__record_json(uint64_t ts_ms, uint64_t interval_ms, const struct o
 		      "proc", "execs", (json_int_t)c->execs, "exits", (json_int_t)c->exits);
 	if (!o)
 		return NULL;
-	if (r->http)
-		json_object_set(o, "http", r->http);
+	if (r->l7)
+		json_object_update(o, r->l7);
 	return o;
 }

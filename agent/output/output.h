@@ -10,6 +10,8 @@
 
 #include "agent/pipeline/agg.h"
 
+#define WL_META_MAX_IPS 4
+
 /* Identity of a workload. Kubernetes fields are NULL on a plain host (JSON null). */
 struct wl_meta {
 	uint64_t cgid;
@@ -23,6 +25,8 @@ struct wl_meta {
 	const char *image;
 	const char *owner_kind;
 	const char *owner_name;
+	const char *ips[WL_META_MAX_IPS];   /* the pod's IPs (text), n_ips of them */
+	unsigned n_ips;
 };
 
 /* HTTP summary of a workload for the table (from the L7 aggregation); all zero when none. */
@@ -35,7 +39,8 @@ struct http_summary {
 struct out_record {
 	const struct wl_meta *m;
 	const struct wl_counters *c;
-	json_t *http;              /* borrowed; NULL = no "http" field */
+	json_t *l7;                /* borrowed; the L7 modules' fields ({"http": [...]}, l7_set__json),
+	                              merged into the record; NULL = none */
 	struct http_summary hs;
 };
 

@@ -7,8 +7,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
-#include "agent/l7/http1.h"
-#include "agent/l7/http_agg.h"
+#include "agent/l7/l7.h"
 #include "bpf/l7.h"
 #include "bpf/l7.skel.h"
 #include "lib/log.h"
@@ -18,15 +17,15 @@ struct l7_link {
 	struct bpf_link *in, *out;
 };
 
-/* req_hash -> (method, route) learned from ring buffer records, for the kernel's aggregates.
- * Open addressing, fixed size; a full or colliding slot is overwritten (an aggregate whose route
- * was forgotten is counted as unparsed). */
+/* (module, req_hash) -> the module's parsed request key (HTTP/1: method and route), learned from
+ * ring buffer records, for the kernel's aggregates. Open addressing, fixed size; a full or colliding
+ * slot is overwritten (an aggregate whose key was forgotten is counted as unparsed). */
 #define ROUTE_SLOTS 4096
 
 struct route_slot {
 	uint64_t hash;             /* 0 = empty */
-	int method;
-	char route[HTTP_ROUTE_MAX];
+	unsigned proto;            /* L7_PROTO_* */
+	_Alignas(8) char req[L7_REQ_KEY_MAX];
 };
 
 struct l7_probe {
@@ -41,7 +40,7 @@ struct l7_probe {
 	struct bpf_program *prog_in, *prog_out;
 	bool pkt;                  /* pl_pkt_* loaded (share_wl) */
 	struct ring_buffer *rb;
-	struct http_agg *agg;
+	struct l7_set *set;
 	struct l7_link *links;
 	size_t nlinks, cap;
 	uint64_t events, unparsed, agg_dropped, aggregated, cached;
@@ -51,14 +50,16 @@ static int on_event(void *ctx, void *data, size_t size)
 {
 	struct l7_probe *p = ctx;
 	const struct l7_event *e = data;
-	char route[HTTP_ROUTE_MAX];
-	int method, rc;
+	_Alignas(8) char req[L7_REQ_KEY_MAX];
+	const struct l7_module *m;
+	void *agg;
+	int rc;
 
 	if (size < sizeof(*e))
 		return 0;
 	p->events++;
-	if (http1__parse_request(e->req, e->req_len <= L7_REQ_CAP ? e->req_len : L7_REQ_CAP, &method,
-				 route, sizeof(route))) {
+	m = l7_set__module(p->set, e->proto, &agg);
+	if (!m || m->parse(e, req)) {
 		p->unparsed++;
 		return 0;
 	}
@@ -66,11 +67,10 @@ static int on_event(void *ctx, void *data, size_t size)
 		struct route_slot *r = &p->routes[e->req_hash % ROUTE_SLOTS];
 
 		r->hash = e->req_hash;
-		r->method = method;
-		memcpy(r->route, route, sizeof(route));
+		r->proto = e->proto;
+		memcpy(r->req, req, m->req_size);
 	}
-	rc = http_agg__record(p->agg, e->cgroup_id, e->dir, method, route, e->status,
-			      (e->latency_ns + 500) / 1000);
+	rc = m->record(agg, e->cgroup_id, e->dir, e->status, req, (e->latency_ns + 500) / 1000);
 	if (rc == -ENOSPC)
 		p->agg_dropped++;
 	return 0;
@@ -111,7 +111,7 @@ struct l7_probe *l7_probe__new(const struct l7_probe_opts *o)
 	struct l7_probe *p = NULL;
 	int err;
 
-	if (!o || !o->agg || !is_pow2(rb_bytes) || rb_bytes < (size_t)getpagesize()) {
+	if (!o || !o->set || !is_pow2(rb_bytes) || rb_bytes < (size_t)getpagesize()) {
 		errno = EINVAL;
 		return NULL;
 	}
@@ -120,7 +120,7 @@ struct l7_probe *l7_probe__new(const struct l7_probe_opts *o)
 		errno = ENOMEM;
 		return NULL;
 	}
-	p->agg = o->agg;
+	p->set = o->set;
 	p->sync_fd = p->sync_inner_fd = -1;
 	p->routes = calloc(ROUTE_SLOTS, sizeof(*p->routes));
 	p->keys = calloc(4096, sizeof(*p->keys));
@@ -255,8 +255,10 @@ static int record_vals(struct l7_probe *p, const struct l7_agg_key *k, const voi
 		       size_t stride)
 {
 	const struct route_slot *r = &p->routes[k->req_hash % ROUTE_SLOTS];
+	const struct l7_module *m;
 	uint64_t sum_ns = 0;
 	struct hist h;
+	void *agg;
 
 	hist__reset(&h);
 	for (int c = 0; c < nvals; c++) {
@@ -271,17 +273,17 @@ static int record_vals(struct l7_probe *p, const struct l7_agg_key *k, const voi
 		return 0;
 	h.sum = (sum_ns + 500) / 1000;
 	p->aggregated += h.count;
-	if (r->hash != k->req_hash)
+	if (r->hash != k->req_hash || r->proto != k->proto ||
+	    !(m = l7_set__module(p->set, k->proto, &agg)))
 		p->unparsed += h.count;
-	else if (http_agg__record_hist(p->agg, k->cgroup_id, k->dir, r->method, r->route, k->status,
-				       &h) == -ENOSPC)
+	else if (m->record_hist(agg, k->cgroup_id, k->dir, k->status, r->req, &h) == -ENOSPC)
 		p->agg_dropped += h.count;
 	return (int)h.count;
 }
 
-/* Move the kernel's per-key aggregates into the http_agg and delete the keys. Requests completing
- * between reading a key and deleting it (microseconds) are lost; the ring buffer is drained first
- * so every key's route is known. */
+/* Move the kernel's per-key aggregates into the modules' aggregators and delete the keys. Requests
+ * completing between reading a key and deleting it (microseconds) are lost; the ring buffer is
+ * drained first so every key's route is known. */
 static int collect(struct l7_probe *p)
 {
 	int fd = bpf_map__fd(p->skel->maps.l7_agg), ncpu = libbpf_num_possible_cpus();
@@ -316,8 +318,8 @@ int l7_probe__poll(struct l7_probe *p)
 	return m < 0 ? m : n + m;
 }
 
-/* Flip the cache halves, wait until no program uses the old one, then move it into the http_agg
- * and zero it. A slot is per CPU: each CPU's entry is its own key (or free). */
+/* Flip the cache halves, wait until no program uses the old one, then move it into the modules'
+ * aggregators and zero it. A slot is per CPU: each CPU's entry is its own key (or free). */
 static int harvest(struct l7_probe *p)
 {
 	int fd = bpf_map__fd(p->skel->maps.l7_cache), ncpu = libbpf_num_possible_cpus(), err;

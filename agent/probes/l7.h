@@ -1,11 +1,13 @@
-/* L7 probe: HTTP/1.x request latency of monitored cgroups (bpf/l7.bpf.c), userspace side.
+/* L7 probe: request latency of the L7 modules (HTTP/1) in monitored cgroups (bpf/l7.bpf.c),
+ * userspace side: reads the kernel's records and aggregates and hands each to its module
+ * (agent/l7/module.h), whose parser names it and whose aggregator counts it.
  *
  * Life cycle (the agent's loop):
- *   agg = http_agg__new(NULL);
- *   p = l7_probe__new(&(struct l7_probe_opts){ .agg = agg });   // open + load, nothing attached
+ *   set = l7_set__new(NULL);                                    // agent/l7/l7.h
+ *   p = l7_probe__new(&(struct l7_probe_opts){ .set = set });   // open + load, nothing attached
  *   l7_probe__attach_cgroup(p, cgid, dirfd);   // for each monitored cgroup with L7 enabled
  *   epoll_ctl(ADD, l7_probe__fd(p)) -> on readable: l7_probe__poll(p)
- *   every interval: l7_probe__harvest(p); read agg (http_agg__json / http_agg__foreach); http_agg__reset(agg)
+ *   every interval: l7_probe__harvest(p); read the set (l7_set__json ...); l7_set__reset(set)
  *   l7_probe__detach_cgroup(p, cgid);          // cgroup gone, or podlens.io/l7: "false"
  *   l7_probe__free(p);                         // detaches every link
  *
@@ -25,11 +27,11 @@
 #include <stdint.h>
 
 struct bpf_program;
-struct http_agg;
+struct l7_set;
 struct l7_probe;
 
 struct l7_probe_opts {
-	struct http_agg *agg;        /* required: completed requests are recorded here */
+	struct l7_set *set;          /* required: completed requests are recorded here */
 	size_t ringbuf_bytes;        /* power of two >= page size; 0 = 4 MiB (~40k requests) */
 	size_t wakeup_bytes;         /* 0 = ringbuf_bytes / 16 */
 	bool no_kernel_agg;          /* every request through the ring buffer (no in-kernel aggregates) */
@@ -46,7 +48,7 @@ struct l7_probe_stats {
 	uint64_t events;             /* completed requests read from the ring buffer */
 	uint64_t aggregated;         /* completed requests read from the kernel's per-key aggregates */
 	uint64_t cached;             /* of these, counted in the per-CPU cache (the rest: the hash) */
-	uint64_t unparsed;           /* events whose request prefix did not parse (not recorded) */
+	uint64_t unparsed;           /* requests no module could name (prefix did not parse; not recorded) */
 	uint64_t agg_dropped;        /* events lost to the aggregation bound */
 	uint64_t rb_drops;           /* kernel: ring buffer full */
 	uint64_t pipelined;          /* kernel: request while one was pending on the socket */
@@ -66,7 +68,7 @@ size_t l7_probe__ncgroups(const struct l7_probe *p);
 
 int l7_probe__fd(struct l7_probe *p);        /* for epoll (EPOLLIN) */
 /* Consume every waiting event, then the kernel's per-key aggregates (repeated requests are
- * counted in the kernel; the keys are deleted as they are read), into the http_agg: number of
+ * counted in the kernel; the keys are deleted as they are read), into the set: number of
  * requests consumed or -errno. Never blocks. Call it on EPOLLIN and at every interval tick. */
 int l7_probe__poll(struct l7_probe *p);
 /* l7_probe__poll, then the per-CPU cache of the hottest keys (bpf/l7.h), read and reset without

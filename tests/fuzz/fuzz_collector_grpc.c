@@ -2,7 +2,8 @@
  * First byte even: the rest is a gRPC message stream (5-byte frames) whose messages are decoded as
  * podlens.v1.Batch and validated, as the Export handler does.
  * First byte odd: the rest is what a client sends after the HTTP/2 connection preface; it is fed
- * to a connection of the real nghttp2 server, whose handler decodes and validates. */
+ * to a connection of the real nghttp2 server, whose handler decodes and validates; the server
+ * refuses the token "no" and header lists over 1 KiB on the HEADERS, as the collector does. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +29,15 @@ static void on_call(void *ctx, const struct grpc_call *call, struct grpc_reply *
 	reply->status = GRPC_INVALID_ARGUMENT;
 }
 
+/* Refuse one token and one path, so the HEADERS-time refusal path (answer, then drop DATA) is
+ * fuzzed too. */
+static int fuzz_admit(void *ctx, const char *method, const char *authorization)
+{
+	if (!strcmp(method, "/no"))
+		return GRPC_UNIMPLEMENTED;
+	return authorization && !strcmp(authorization, "Bearer no") ? GRPC_UNAUTHENTICATED : GRPC_OK;
+}
+
 static struct grpc_server *srv;
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -49,7 +59,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	}
 	if (!srv) {
-		struct grpc_server_opts o = { .addr = "127.0.0.1:0", .max_msg = 1 << 16 };
+		struct grpc_server_opts o = {
+			.addr = "127.0.0.1:0", .max_msg = 1 << 16, .max_header_list = 1024,
+			.admit = fuzz_admit,
+		};
 		struct grpc_server_ops ops = { .call = on_call };
 
 		srv = grpc_server__new(&o, &ops, NULL);

@@ -35,7 +35,11 @@ check_eq "$(get admintoken /api/v1/namespaces | jq -c '[.namespaces[].name]')" '
 get shoptoken /api/v1/namespaces/payments/pods >/dev/null; check_eq "$(code)" 403 "shop token on payments pods -> 403"
 get paytoken /api/v1/namespaces/shop/pods/web/series >/dev/null; check_eq "$(code)" 403 "payments token on shop series -> 403"
 get "" /healthz >/dev/null;                      check_eq "$(code)" 200 "/healthz needs no token"
-get "" /metrics >/dev/null;                      check_eq "$(code)" 401 "/metrics needs a token when tokens are configured"
+# issue 18: a tokenless loopback peer (a sidecar, kubectl port-forward) gets the collector's own
+# metrics and no pod series; off loopback it gets 401 (unit: tokens__metrics_view__admin_or_loopback_only)
+m0=$(get "" /metrics);                           check_eq "$(code)" 200 "/metrics without a token from loopback -> 200 (self-metrics)"
+check_eq "$(echo "$m0" | grep -c 'namespace=')" 0 "/metrics without a token has no pod series"
+get nope /metrics >/dev/null;                    check_eq "$(code)" 401 "/metrics with an unknown token -> 401"
 
 # --- pods (values from what client.py sent: see its scenario)
 pods=$(get shoptoken "/api/v1/namespaces/shop/pods?from=$first&to=$end")
@@ -57,6 +61,54 @@ check_eq "$(echo "$series" | jq '[.points[] | select(.requests==100) | .p99_us >
 	"series p99 in the bucket of the 50 ms requests"
 get shoptoken /api/v1/namespaces/shop/pods/nope/series >/dev/null; check_eq "$(code)" 404 "series of an unknown pod -> 404"
 get shoptoken "/api/v1/namespaces/shop/pods/web/series?from=abc" >/dev/null; check_eq "$(code)" 400 "bad from -> 400"
+
+# --- query strings (issue 18 item 6): one strict parser, 400 naming the parameter and its range
+bad() {   # bad PATH PARAM NAME: 400, JSON error naming PARAM
+	get shoptoken "$1" >/dev/null
+	check_eq "$(code)/$(jq -r .parameter "$WORK/body")" "400/$2" "$3"
+}
+S=/api/v1/namespaces/shop/pods/web/series
+bad "$S?from=0&to=9223372036854775807" to "series to=INT64_MAX -> 400 on to (was 500)"
+check_eq "$(jq -c '[.min, .max]' "$WORK/body")" '[1,253402300799999]' "to's accepted range in the error"
+check_eq "$(jq -r .error "$WORK/body")" "to: want an integer in [1, 253402300799999] Unix ms" "error sentence names to"
+bad "$S?from=0&to=9223372036854775808" to "series to past int64 -> 400 on to"
+bad "$S?from=$first&to=253402300799999" from "series over 7,000 years -> 400: at most 5000 steps of 400 days"
+get shoptoken "$S?from=0&to=$end" >/dev/null
+check_eq "$(code)/$(jq '.points | length' "$WORK/body")" 200/121 "series from=0 to now: 200, about 120 points of a default step"
+# a step that long reads the 10-minute rollups, made by the collector's maintenance timer
+wait_for 30 "10-minute rollups of the seeded batches" bash -c \
+	"[ \"\$(curl -s -H 'Authorization: Bearer shoptoken' '$A$S?from=0&to=$end' | jq '[.points[].requests] | add')\" = 600 ]"
+check_eq "$(get shoptoken "$S?from=0&to=$end" | jq '[.points[].requests] | add')" 600 "series from=0 counts the 600 requests (rollups)"
+bad "$S?from=$first&to=$end&step=99999999999999999" step "step=99999999999999999 -> 400 on step (overflowed)"
+check_eq "$(jq -c '[.min, .max]' "$WORK/body")" '[1,34560000]' "step's accepted range in the error"
+bad "$S?from=$first&to=$end&step=34560001" step "step one past 400 days -> 400"
+bad "$S?from=$first&to=$end&step=0" step "step=0 -> 400"
+bad "$S?from=$((end - 21600000))&to=$end&step=1" step "6 h in 1 s steps (21600 points) -> 400 on step"
+check_eq "$(jq -c '[.min, .max]' "$WORK/body")" '[5,34560000]' "the smallest step that fits 5000 points is given"
+get shoptoken "$S?from=$((end - 21600000))&to=$end&step=5" >/dev/null
+check_eq "$(code)/$(jq '.points | length' "$WORK/body")" 200/4320 "6 h in 5 s steps -> 200, 4320 points"
+P=/api/v1/namespaces/shop/pods
+bad "$P?window=3%000" window "window=3%000 -> 400 on window (was read as 3)"
+bad "$P?window=3%00" window "window=3%00 -> 400"
+bad "$P?window=3%zz" window "window=3%zz -> 400"
+bad "$P?window=3abc" window "window=3abc (trailing garbage) -> 400"
+bad "$P?window=+3" window "window=+3 ('+' is a space) -> 400"
+bad "$P?window=0" window "window=0 -> 400"
+bad "$P?window=34560001" window "window past 400 days -> 400"
+bad "$P?window=300&window=300" window "window given twice -> 400"
+bad "$P?from=$first&window=60" window "window and from together -> 400"
+bad "$P?form=$first" form "unknown parameter form -> 400"
+check_eq "$(jq -r .error "$WORK/body")" 'unknown parameter "form" (accepted: window, from, to)' "the accepted names are listed"
+bad "$P?from=$end&to=$first" to "to before from -> 400"
+bad "/api/v1/namespaces?x=1" x "namespaces takes no parameter -> 400"
+bad "/api/v1/edges?window=-5" window "edges window=-5 -> 400"
+bad "$P?window=300&pad=$(head -c 3000 /dev/zero | tr '\0' x)" "" "a 3 kB query string -> 400 (at most 2048 bytes)"
+get shoptoken "/api/v1/namespaces/shop/nope?x=1" >/dev/null
+check_eq "$(code)" 404 "an unknown endpoint is 404 whatever its query string"
+get shoptoken "$P?window=%33%30%30" >/dev/null
+check_eq "$(code)/$(jq -r .pods[0].pod "$WORK/body")" 200/db "window=%33%30%30 (300) -> 200"
+get shoptoken "$P?from=$first&to=$end&" >/dev/null
+check_eq "$(code)/$(jq '.pods | length' "$WORK/body")" 200/2 "a trailing '&' is fine"
 
 # --- routes and edges
 routes=$(get shoptoken "/api/v1/namespaces/shop/pods/web/routes?from=$first&to=$end")

@@ -585,6 +585,79 @@ static void query__edges__both_ends_merged_and_unknown_clients_by_address(void *
 	store__close(s);
 }
 
+/* A token scoped to team-a reads no name, namespace or address of team-b off the service map:
+ * team-b pods become one anonymous end, team-b's own edges are absent; "*" sees everything. */
+static void query__edges__scoped_token__other_namespace_anonymised(void **state)
+{
+	struct store *s = open_store(0);
+	struct fixture f;
+	Podlens__V1__Flow fl[4], *flp[4];
+	Podlens__V1__Workload web = PODLENS__V1__WORKLOAD__INIT, cache = PODLENS__V1__WORKLOAD__INIT,
+			      db = PODLENS__V1__WORKLOAD__INIT, ledger = PODLENS__V1__WORKLOAD__INIT;
+	uint8_t a1[4] = { 10, 1, 0, 1 }, a2[4] = { 10, 2, 0, 2 }, a3[4] = { 10, 1, 0, 3 }, a4[4] = { 10, 2, 0, 4 };
+	struct token scoped = { .token = (char *)"t", .ns = (char *[]){ (char *)"team-a" }, .n_ns = 1 };
+	struct token admin = { .token = (char *)"a", .all = true };
+	struct sbuf out = { 0 };
+	const char *ns_arg[] = { "team-a", NULL };
+	char *j;
+
+	web.namespace_ = cache.namespace_ = (char *)"team-a";
+	db.namespace_ = ledger.namespace_ = (char *)"team-b";
+	web.pod = (char *)"web";
+	cache.pod = (char *)"cache";
+	db.pod = (char *)"secretdb";
+	ledger.pod = (char *)"ledger";
+	for (int i = 0; i < 4; i++) {
+		Podlens__V1__Flow x = PODLENS__V1__FLOW__INIT;
+
+		fl[i] = x;
+		flp[i] = &fl[i];
+		fl[i].connections = 1;
+	}
+	/* team-a/web -> team-b/secretdb, seen by the client (150 B) and by the server (170 B) */
+	fl[0].local = &web; fl[0].remote = &db; fl[0].direction = PODLENS__V1__FLOW__DIRECTION__DIRECTION_OUTBOUND;
+	fl[0].local_addr = (ProtobufCBinaryData){ 4, a1 }; fl[0].remote_addr = (ProtobufCBinaryData){ 4, a2 };
+	fl[0].remote_port = 5432; fl[0].tx_bytes = 100; fl[0].rx_bytes = 50;
+	fl[1].local = &db; fl[1].remote = &web; fl[1].direction = PODLENS__V1__FLOW__DIRECTION__DIRECTION_INBOUND;
+	fl[1].local_addr = (ProtobufCBinaryData){ 4, a2 }; fl[1].remote_addr = (ProtobufCBinaryData){ 4, a1 };
+	fl[1].local_port = 5432; fl[1].remote_port = 40000; fl[1].rx_bytes = 120; fl[1].tx_bytes = 50;
+	/* team-b/secretdb -> team-a/cache (reported by team-b only) */
+	fl[2].local = &db; fl[2].remote = &cache; fl[2].direction = PODLENS__V1__FLOW__DIRECTION__DIRECTION_OUTBOUND;
+	fl[2].local_addr = (ProtobufCBinaryData){ 4, a2 }; fl[2].remote_addr = (ProtobufCBinaryData){ 4, a3 };
+	fl[2].remote_port = 6379; fl[2].tx_bytes = 30;
+	/* team-b/secretdb -> team-b/ledger: none of team-a's business */
+	fl[3].local = &db; fl[3].remote = &ledger; fl[3].direction = PODLENS__V1__FLOW__DIRECTION__DIRECTION_OUTBOUND;
+	fl[3].local_addr = (ProtobufCBinaryData){ 4, a2 }; fl[3].remote_addr = (ProtobufCBinaryData){ 4, a4 };
+	fl[3].remote_port = 9000; fl[3].tx_bytes = 4242;
+	make_batch(&f, "a1", 1, T0, "team-a", "web", 1, 10, 200, 1);
+	f.b.n_flows = 4;
+	f.b.flows = flp;
+	assert_null(store__validate(&f.b));
+	assert_int_equal(add(s, &f, NULL), 0);
+
+	for (int k = 0; k < 2; k++) {      /* /namespaces/team-a/edges and /edges */
+		assert_int_equal(query__edges_json(s, ns_arg[k], &scoped, true, T0, T0 + 10000, &out), 0);
+		j = sbuf__take(&out, NULL);
+		assert_string_equal(j, "{\"edges\":["
+			"{\"src\":\"team-a/web\",\"dst\":\"" QUERY_HIDDEN_NODE "\",\"src_namespace\":\"team-a\","
+			"\"dst_namespace\":\"\",\"bytes\":170,\"connections\":1},"
+			"{\"src\":\"" QUERY_HIDDEN_NODE "\",\"dst\":\"team-a/cache\",\"src_namespace\":\"\","
+			"\"dst_namespace\":\"team-a\",\"bytes\":30,\"connections\":1}]}");
+		assert_null(strstr(j, "team-b"));
+		assert_null(strstr(j, "secretdb"));
+		assert_null(strstr(j, "10.2."));
+		free(j);
+	}
+	assert_int_equal(query__edges_json(s, NULL, &admin, true, T0, T0 + 10000, &out), 0);
+	j = sbuf__take(&out, NULL);
+	assert_non_null(strstr(j, "{\"src\":\"team-a/web\",\"dst\":\"team-b/secretdb\",\"src_namespace\":\"team-a\","
+				  "\"dst_namespace\":\"team-b\",\"bytes\":170,\"connections\":1}"));
+	assert_non_null(strstr(j, "{\"src\":\"team-b/secretdb\",\"dst\":\"team-b/ledger\",\"src_namespace\":\"team-b\","
+				  "\"dst_namespace\":\"team-b\",\"bytes\":4242,\"connections\":1}"));
+	free(j);
+	store__close(s);
+}
+
 /* Routes: server and client sides apart, gRPC errors by status, most requests first. */
 static void query__routes__sides_protocols_and_errors(void **state)
 {
@@ -671,6 +744,26 @@ static void tokens__scoped_file__matches_and_allows(void **state)
 	assert_int_equal(tokens__load(&t, path, false), 0);
 	assert_non_null(tokens__match(&t, "Bearer lonelytoken"));
 	tokens__free(&t);
+}
+
+/* /metrics: self-metrics for an admin token or a tokenless loopback peer only; a wrong token
+ * is refused, not downgraded; a scoped token gets its pods' gauges, wherever it comes from. */
+static void tokens__metrics_view__admin_or_loopback_only(void **state)
+{
+	struct token scoped = { .token = (char *)"t", .ns = (char *[]){ (char *)"team-a" }, .n_ns = 1 };
+	struct token admin = { .token = (char *)"a", .all = true };
+
+	assert_true(token__is_admin(&admin));
+	assert_false(token__is_admin(&scoped));
+	assert_false(token__is_admin(NULL));
+	for (int lo = 0; lo < 2; lo++) {
+		assert_int_equal(token__metrics_view(true, &admin, true, lo), METRICS_ALL);
+		assert_int_equal(token__metrics_view(true, &scoped, true, lo), METRICS_SCOPED);
+		assert_int_equal(token__metrics_view(true, NULL, true, lo), METRICS_DENY);   /* wrong token */
+		assert_int_equal(token__metrics_view(false, NULL, false, lo), METRICS_ALL); /* no --read-tokens */
+	}
+	assert_int_equal(token__metrics_view(true, NULL, false, true), METRICS_SELF);
+	assert_int_equal(token__metrics_view(true, NULL, false, false), METRICS_DENY);
 }
 
 static void sbuf__json_escapes_controls_quotes_and_bad_utf8(void **state)
@@ -852,6 +945,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(query__edges__both_ends_merged_and_unknown_clients_by_address, setup, teardown),
 		cmocka_unit_test_setup_teardown(query__routes__sides_protocols_and_errors, setup, teardown),
 		cmocka_unit_test_setup_teardown(tokens__scoped_file__matches_and_allows, setup, teardown),
+		cmocka_unit_test_setup_teardown(query__edges__scoped_token__other_namespace_anonymised, setup, teardown),
+		cmocka_unit_test(tokens__metrics_view__admin_or_loopback_only),
 		cmocka_unit_test(sbuf__json_escapes_controls_quotes_and_bad_utf8),
 		cmocka_unit_test_setup_teardown(store__reader__sees_commits_only_and_refuses_writes, setup, teardown),
 		cmocka_unit_test_setup_teardown(store__reader__writer_commits_during_a_read, setup, teardown),

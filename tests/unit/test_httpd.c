@@ -285,26 +285,96 @@ static void server__bad_requests__4xx_and_connection_closed(void **state)
 	httpd__free(h);
 }
 
-static void server__conn_limit_and_idle_timeout__enforced(void **state)
+/* Issue 18: a full table of idle connections used to turn every newcomer away (200 idle
+ * connections failed most /healthz probes). Now the oldest idle connection makes room. */
+static void server__conn_limit_idle_table__oldest_evicted_newcomer_served(void **state)
 {
 	struct seen s = { 0 };
 	struct httpd_opts o = { .max_conns = 2, .idle_ms = 200 };
 	struct httpd *h = httpd__new("127.0.0.1:0", handler, &s, &o);
 	int a = connect_port(httpd__port(h)), b = connect_port(httpd__port(h));
 	int c = connect_port(httpd__port(h));
-	char buf[16];
+	char buf[512];
+	struct httpd_stats st;
 
-	pump_until_readable(h, c);                    /* third one is closed at accept */
-	assert_int_equal(recv(c, buf, sizeof(buf), 0), 0);
-	assert_int_equal(httpd__conns(h), 2);
-	pump_until_readable(h, a);                    /* idle sweep closes a and b */
+	pump_until_readable(h, a);                    /* a, the oldest idle one, makes room */
 	assert_int_equal(recv(a, buf, sizeof(buf), 0), 0);
-	pump_until_readable(h, b);
+	send(c, "GET /x HTTP/1.1\r\n\r\n", 19, 0);
+	assert_int_equal(read_response(h, c, buf, sizeof(buf)), 200);
+	httpd__stats(h, &st);
+	assert_int_equal(st.evicted, 1);
+	assert_int_equal(st.rejected, 0);
+	pump_until_readable(h, b);                    /* idle sweep closes b and c */
 	assert_int_equal(recv(b, buf, sizeof(buf), 0), 0);
+	pump_until_readable(h, c);
+	assert_int_equal(recv(c, buf, sizeof(buf), 0), 0);
 	assert_int_equal(httpd__conns(h), 0);
 	close(a);
 	close(b);
 	close(c);
+	httpd__free(h);
+}
+
+/* Slowloris: a head trickling in is closed at the request deadline, and a connection that never
+ * sends a byte at the hello deadline, long before the idle sweep would; a client on time is
+ * answered. */
+static void server__slow_and_silent_clients__closed_at_deadlines(void **state)
+{
+	struct seen s = { 0 };
+	struct httpd_opts o = { .max_conns = 8, .idle_ms = 60000, .hello_ms = 100, .request_ms = 300 };
+	struct httpd *h = httpd__new("127.0.0.1:0", handler, &s, &o);
+	int mute = connect_port(httpd__port(h)), slow = connect_port(httpd__port(h));
+	int good = connect_port(httpd__port(h));
+	char buf[512];
+	struct httpd_stats st;
+
+	send(slow, "GET /x HTTP/1.1\r\nX-A: 1\r\n", 25, 0);
+	send(good, "GET /ok HTTP/1.1\r\n\r\n", 20, 0);
+	assert_int_equal(read_response(h, good, buf, sizeof(buf)), 200);
+	pump_until_readable(h, mute);
+	assert_int_equal(recv(mute, buf, sizeof(buf), 0), 0);
+	send(slow, "X-B: 2\r\n", 8, 0);            /* more header lines, never the blank one */
+	pump_until_readable(h, slow);
+	assert_int_equal(recv(slow, buf, sizeof(buf), 0), 0);
+	httpd__stats(h, &st);
+	assert_int_equal(st.expired_hello, 1);
+	assert_int_equal(st.expired_request, 1);
+	assert_int_equal(st.open, 1);                 /* the good one stays */
+	assert_int_equal(s.calls, 1);
+	close(mute);
+	close(slow);
+	close(good);
+	httpd__free(h);
+}
+
+/* All input buffers together are bounded: a request that would need more is answered 503 and
+ * closed, the others go on. */
+static void server__total_input_budget__503_beyond_others_served(void **state)
+{
+	struct seen s = { 0 };
+	struct httpd_opts o = { .max_conns = 8, .idle_ms = 60000, .max_total_bytes = 6000 };
+	struct httpd *h = httpd__new("127.0.0.1:0", handler, &s, &o);
+	int a = connect_port(httpd__port(h)), b = connect_port(httpd__port(h));
+	char buf[512];
+	struct httpd_stats st;
+
+	send(a, "GET /x HTTP/1.1\r\nX-A: 1\r\n", 25, 0);     /* holds a 4 KiB buffer */
+	for (int i = 0; i < 300; i++) {
+		poll(&(struct pollfd){ .fd = httpd__fd(h), .events = POLLIN }, 1, 10);
+		httpd__process(h);
+		httpd__stats(h, &st);
+		if (st.buffered)
+			break;
+	}
+	assert_int_equal(st.buffered, 4096);
+	send(b, "GET /y HTTP/1.1\r\n\r\n", 19, 0);             /* needs another 4 KiB: over */
+	assert_int_equal(read_response(h, b, buf, sizeof(buf)), 503);
+	send(a, "\r\n", 2, 0);                                 /* a completes and is served */
+	assert_int_equal(read_response(h, a, buf, sizeof(buf)), 200);
+	httpd__stats(h, &st);
+	assert_int_equal(st.buffered, 0);                        /* consumed: given back */
+	close(a);
+	close(b);
 	httpd__free(h);
 }
 
@@ -328,7 +398,9 @@ int main(void)
 		cmocka_unit_test(server__get__handler_sees_request_and_client_gets_body),
 		cmocka_unit_test(server__pipelined_and_split_requests__all_answered_in_order),
 		cmocka_unit_test(server__bad_requests__4xx_and_connection_closed),
-		cmocka_unit_test(server__conn_limit_and_idle_timeout__enforced),
+		cmocka_unit_test(server__conn_limit_idle_table__oldest_evicted_newcomer_served),
+		cmocka_unit_test(server__slow_and_silent_clients__closed_at_deadlines),
+		cmocka_unit_test(server__total_input_budget__503_beyond_others_served),
 		cmocka_unit_test(server__bad_address__null_einval),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,5 +1,6 @@
 /* lib/evloop and lib/netserver: timers and file events of the loop, address parsing, and a live
- * echo server on loopback (buffers, connection limit, idle sweep, open/close hooks). */
+ * echo server on loopback (buffers, connection limit, eviction, per-peer limit, deadlines, byte
+ * budgets, idle sweep, open/close hooks). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -226,6 +227,8 @@ struct echo {
 	struct netserver *ns;
 	int opened, closed, batches;
 	bool refuse;
+	struct netconn *last;        /* the newest connection */
+	int partial;                 /* partial lines seen */
 };
 
 static int echo_open(void *ctx, struct netconn *c)
@@ -235,6 +238,7 @@ static int echo_open(void *ctx, struct netconn *c)
 	if (e->refuse)
 		return -EPERM;
 	e->opened++;
+	e->last = c;
 	netconn__set_data(c, e);
 	return 0;
 }
@@ -259,6 +263,14 @@ static void echo_io(void *ctx, struct netconn *c, unsigned events)
 		netconn__consume(c, line);
 		in = netconn__in(c, &len);
 	}
+	/* a line is a request: one in progress while a partial line is buffered */
+	if (len) {
+		((struct echo *)ctx)->partial++;
+		netconn__hello_done(c);
+		netconn__request_begin(c);
+	} else {
+		netconn__request_end(c);
+	}
 	if (netconn__out_pending(c) && netconn__flush(c) < -EAGAIN)
 		netconn__close(c);
 }
@@ -275,9 +287,8 @@ static void echo_batch_end(void *ctx)
 	((struct echo *)ctx)->batches++;
 }
 
-static struct netserver *echo_server(struct echo *e, unsigned max_conns, unsigned idle_ms)
+static struct netserver *echo_server_opts(struct echo *e, struct netserver_opts o)
 {
-	struct netserver_opts o = { .name = "echo", .max_conns = max_conns, .idle_ms = idle_ms };
 	struct netserver_ops ops = {
 		.open = echo_open, .io = echo_io, .close = echo_close, .batch_end = echo_batch_end,
 	};
@@ -285,6 +296,27 @@ static struct netserver *echo_server(struct echo *e, unsigned max_conns, unsigne
 	e->ns = netserver__new("127.0.0.1:0", &o, &ops, e);
 	assert_non_null(e->ns);
 	return e->ns;
+}
+
+static struct netserver *echo_server(struct echo *e, unsigned max_conns, unsigned idle_ms)
+{
+	return echo_server_opts(e, (struct netserver_opts){ .name = "echo", .max_conns = max_conns,
+							    .idle_ms = idle_ms });
+}
+
+/* Connect from 127.0.0.<host> (a peer of its own). */
+static int connect_from(int port, int host)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port) };
+	struct sockaddr_in src = { .sin_family = AF_INET };
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	src.sin_addr.s_addr = htonl(0x7f000000u | (unsigned)host);
+	assert_true(fd >= 0);
+	assert_int_equal(bind(fd, (struct sockaddr *)&src, sizeof(src)), 0);
+	assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	return fd;
 }
 
 static int connect_port(int port)
@@ -361,30 +393,186 @@ static void netserver__peer_closes__conn_closed_and_hook_runs(void **state)
 	netserver__free(s);
 }
 
-static void netserver__conn_limit_and_idle_sweep__enforced_and_counted(void **state)
+/* Drive the server until n connections were opened (bounded). */
+static void pump_until_opened(struct netserver *s, struct echo *e, int n)
+{
+	for (int i = 0; i < 300 && e->opened < n; i++) {
+		poll(&(struct pollfd){ .fd = netserver__fd(s), .events = POLLIN }, 1, 10);
+		netserver__process(s);
+	}
+	assert_int_equal(e->opened, n);
+}
+
+/* Drive the server until the client socket is closed by the server (EOF read), bounded. */
+static void expect_closed(struct netserver *s, int fd)
+{
+	char buf[64];
+
+	for (int i = 0; i < 20; i++) {
+		pump_until_readable(s, fd);
+		ssize_t n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+
+		if (n == 0)
+			return;
+		assert_true(n > 0);             /* echoed bytes: read on */
+	}
+	fail_msg("connection not closed");
+}
+
+/* Issue 18: a full table of idle connections used to turn every newcomer away (an attacker
+ * holding idle connections locked everyone out). Now the oldest idle one makes room. */
+static void netserver__conn_limit_idle_table__oldest_evicted_newcomer_admitted(void **state)
 {
 	struct echo e = { 0 };
 	struct netserver *s = echo_server(&e, 2, 200);
-	int a = connect_port(netserver__port(s)), b = connect_port(netserver__port(s));
-	int c = connect_port(netserver__port(s));
+	int a, b, c;
 	struct netserver_stats st;
-	char buf[16];
 
-	pump_until_readable(s, c);                        /* third one is closed at accept */
-	assert_int_equal(recv(c, buf, sizeof(buf), 0), 0);
+	a = connect_port(netserver__port(s));
+	pump_until_opened(s, &e, 1);
+	b = connect_port(netserver__port(s));
+	pump_until_opened(s, &e, 2);
+	c = connect_port(netserver__port(s));
+	pump_until_opened(s, &e, 3);
+	expect_closed(s, a);                              /* a was the oldest idle one */
 	netserver__stats(s, &st);
-	assert_int_equal(st.accepted, 2);
-	assert_int_equal(st.rejected, 1);
+	assert_int_equal(st.accepted, 3);
+	assert_int_equal(st.rejected, 0);
+	assert_int_equal(st.evicted, 1);
 	assert_int_equal(st.open, 2);
-	pump_until_readable(s, a);                        /* idle sweep closes a and b */
-	assert_int_equal(recv(a, buf, sizeof(buf), 0), 0);
-	pump_until_readable(s, b);
-	assert_int_equal(recv(b, buf, sizeof(buf), 0), 0);
+	expect_closed(s, b);                              /* then the idle sweep closes b and c */
+	expect_closed(s, c);
 	assert_int_equal(netserver__conns(s), 0);
-	assert_int_equal(e.closed, 2);
+	assert_int_equal(e.closed, 3);
+	netserver__stats(s, &st);
+	assert_int_equal(st.expired_idle, 2);
 	close(a);
 	close(b);
 	close(c);
+	netserver__free(s);
+}
+
+/* Connections in the middle of a request are never evicted: with all busy the newcomer goes. */
+static void netserver__conn_limit_all_busy__newcomer_refused(void **state)
+{
+	struct echo e = { 0 };
+	struct netserver *s = echo_server(&e, 2, 10000);
+	int a = connect_port(netserver__port(s)), b = connect_port(netserver__port(s)), c;
+	struct netserver_stats st;
+	char buf[16];
+
+	pump_until_opened(s, &e, 2);
+	assert_int_equal(send(a, "partial", 7, 0), 7);
+	assert_int_equal(send(b, "partial", 7, 0), 7);
+	for (int i = 0; i < 300 && e.partial < 2; i++) {  /* until both partial lines are read */
+		poll(&(struct pollfd){ .fd = netserver__fd(s), .events = POLLIN }, 1, 10);
+		netserver__process(s);
+	}
+	assert_int_equal(e.partial, 2);
+	c = connect_port(netserver__port(s));
+	pump_until_readable(s, c);
+	assert_int_equal(recv(c, buf, sizeof(buf), 0), 0);
+	netserver__stats(s, &st);
+	assert_int_equal(st.rejected, 1);
+	assert_int_equal(st.evicted, 0);
+	assert_int_equal(st.open, 2);
+	close(a);
+	close(b);
+	close(c);
+	netserver__free(s);
+}
+
+/* A peer at its own limit makes room among its own connections; other peers are untouched. */
+static void netserver__per_peer_limit__own_oldest_evicted_others_kept(void **state)
+{
+	struct echo e = { 0 };
+	struct netserver *s = echo_server_opts(&e, (struct netserver_opts){
+		.name = "echo", .max_conns = 16, .idle_ms = 10000, .max_per_peer = 2 });
+	int a1, a2, b1, a3;
+	struct netserver_stats st;
+	char buf[64];
+
+	a1 = connect_from(netserver__port(s), 1);
+	pump_until_opened(s, &e, 1);
+	a2 = connect_from(netserver__port(s), 1);
+	pump_until_opened(s, &e, 2);
+	b1 = connect_from(netserver__port(s), 2);         /* another peer: no eviction */
+	pump_until_opened(s, &e, 3);
+	netserver__stats(s, &st);
+	assert_int_equal(st.evicted, 0);
+	a3 = connect_from(netserver__port(s), 1);         /* third of peer .1: a1 goes */
+	pump_until_opened(s, &e, 4);
+	expect_closed(s, a1);
+	netserver__stats(s, &st);
+	assert_int_equal(st.evicted, 1);
+	assert_int_equal(st.open, 3);
+	assert_int_equal(send(b1, "b\n", 2, 0), 2);        /* the other peer still served */
+	pump_until_readable(s, b1);
+	assert_int_equal(recv(b1, buf, sizeof(buf), 0), 8);
+	close(a1);
+	close(a2);
+	close(a3);
+	close(b1);
+	netserver__free(s);
+}
+
+/* Deadlines: a silent connection goes at hello_ms, a trickling one at request_ms, although
+ * neither is idle long enough for the idle sweep. */
+static void netserver__hello_and_request_deadlines__silent_and_slow_closed(void **state)
+{
+	struct echo e = { 0 };
+	struct netserver *s = echo_server_opts(&e, (struct netserver_opts){
+		.name = "echo", .max_conns = 16, .idle_ms = 60000, .hello_ms = 100, .request_ms = 200 });
+	int mute = connect_port(netserver__port(s)), slow = connect_port(netserver__port(s));
+	struct netserver_stats st;
+
+	assert_int_equal(send(slow, "par", 3, 0), 3);      /* hello, then a request never finished */
+	expect_closed(s, mute);
+	expect_closed(s, slow);
+	netserver__stats(s, &st);
+	assert_int_equal(st.expired_hello, 1);
+	assert_int_equal(st.expired_request, 1);
+	assert_int_equal(st.expired_idle, 0);
+	assert_int_equal(st.open, 0);
+	close(mute);
+	close(slow);
+	netserver__free(s);
+}
+
+/* Byte budgets: per connection and in total; what a connection holds comes back at close. */
+static void netserver__charge__per_conn_and_total_bounded_returned_at_close(void **state)
+{
+	struct echo e = { 0 };
+	struct netserver *s = echo_server_opts(&e, (struct netserver_opts){
+		.name = "echo", .max_conns = 16, .idle_ms = 60000, .max_conn_bytes = 1000,
+		.max_total_bytes = 1500 });
+	int a = connect_port(netserver__port(s)), b;
+	struct netconn *ca, *cb;
+	struct netserver_stats st;
+
+	pump_until_opened(s, &e, 1);
+	ca = e.last;
+	b = connect_port(netserver__port(s));
+	pump_until_opened(s, &e, 2);
+	cb = e.last;
+	assert_int_equal(netconn__charge(ca, 900), 0);
+	assert_int_equal(netconn__charge(ca, 101), -ENOBUFS);   /* 1001 > per connection */
+	assert_int_equal(netconn__charge(cb, 601), -ENOBUFS);   /* 1501 > total */
+	assert_int_equal(netconn__charge(cb, 600), 0);
+	netconn__uncharge(ca, 400);
+	assert_int_equal(netconn__charged(ca), 500);
+	netserver__stats(s, &st);
+	assert_int_equal(st.buffered, 1100);
+	assert_int_equal(st.buffered_peak, 1500);
+	assert_int_equal(st.charge_refused, 2);
+	close(a);                                          /* peer closes: its 500 come back */
+	for (int i = 0; i < 300 && e.closed < 1; i++) {
+		poll(&(struct pollfd){ .fd = netserver__fd(s), .events = POLLIN }, 1, 10);
+		netserver__process(s);
+	}
+	netserver__stats(s, &st);
+	assert_int_equal(st.buffered, 600);
+	close(b);
 	netserver__free(s);
 }
 
@@ -429,7 +617,11 @@ int main(void)
 		cmocka_unit_test(listen__addresses__parsed_and_loopback_known),
 		cmocka_unit_test(netserver__lines_split_across_segments__echoed_in_order),
 		cmocka_unit_test(netserver__peer_closes__conn_closed_and_hook_runs),
-		cmocka_unit_test(netserver__conn_limit_and_idle_sweep__enforced_and_counted),
+		cmocka_unit_test(netserver__conn_limit_idle_table__oldest_evicted_newcomer_admitted),
+		cmocka_unit_test(netserver__conn_limit_all_busy__newcomer_refused),
+		cmocka_unit_test(netserver__per_peer_limit__own_oldest_evicted_others_kept),
+		cmocka_unit_test(netserver__hello_and_request_deadlines__silent_and_slow_closed),
+		cmocka_unit_test(netserver__charge__per_conn_and_total_bounded_returned_at_close),
 		cmocka_unit_test(netserver__open_refuses__closed_uncounted_without_close_hook),
 		cmocka_unit_test(netserver__bad_address__null_einval),
 	};

@@ -1,27 +1,27 @@
 /* One podlens.v1 Batch per interval, built from the same records the JSON output prints, plus
  * closed connections (Flow) and process events. Everything lives in an arena freed by
  * batch__reset(), so building costs a few allocations per interval, not per field. */
-#ifndef PODLENS_AGENT_BATCH_H
-#define PODLENS_AGENT_BATCH_H
+#ifndef PODLENS_AGENT_EXPORT_BATCH_H
+#define PODLENS_AGENT_EXPORT_BATCH_H
 
 #include <stdint.h>
 
-#include "agent/flows.h"
+#include "agent/pipeline/flows.h"
 #include "agent/output/output.h"
 #include "bpf/proc.h"
 #include "bpf/tcp.h"
 #include "podlens/v1/podlens.pb-c.h"
 
-struct http_agg;
+struct l7_set;
 struct batch;
 
 struct batch *batch__new(void);
 void batch__free(struct batch *b);
 void batch__reset(struct batch *b);   /* forget the built batch, free the arena */
 
-/* m's strings are copied. http may be NULL. */
+/* m's strings are copied. l7 (the L7 modules' aggregates: each adds its messages) may be NULL. */
 void batch__add_workload(struct batch *b, const struct wl_meta *m, const struct wl_counters *c,
-			 const struct http_agg *http);
+			 const struct l7_set *l7);
 /* One aggregated flow; remote may be NULL (remote workload unknown). */
 void batch__add_flow(struct batch *b, const struct wl_meta *local, const struct wl_meta *remote,
 		     const struct flow_agg *fa);

@@ -1,10 +1,9 @@
-#include "agent/batch.h"
+#include "agent/export/batch.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#include "agent/l7/http1.h"
-#include "agent/l7/http_agg.h"
+#include "agent/l7/l7.h"
 #include "lib/hist.h"
 
 #define AF_INET_ 2
@@ -121,54 +120,27 @@ static Podlens__V1__Workload *workload(struct batch *b, const struct wl_meta *m)
 	w->owner_name = astr(b, m->owner_name);
 	w->cgroup_id = m->cgid;
 	w->cgroup_path = astr(b, m->cgroup_path);
+	if (m->n_ips) {
+		w->pod_ips = arena(b, m->n_ips * sizeof(*w->pod_ips));
+		for (unsigned i = 0; w->pod_ips && i < m->n_ips && i < WL_META_MAX_IPS; i++)
+			w->pod_ips[w->n_pod_ips++] = astr(b, m->ips[i]);
+	}
 	return w;
 }
 
-struct req_ctx {
-	struct batch *b;
-	Podlens__V1__WorkloadStats *ws;
-	struct ptrvec reqs;
-};
-
-static int add_request(const struct http_agg_entry *e, void *ctx)
+/* the arena, for the L7 modules' messages (agent/l7/module.h) */
+static void *l7_alloc(void *ctx, size_t n)
 {
-	struct req_ctx *r = ctx;
-	struct batch *b = r->b;
-	Podlens__V1__RequestStats *rs = arena(b, sizeof(*rs));
-	size_t nb = 0;
+	return arena(ctx, n);
+}
 
-	if (!rs)
-		return 0;
-	podlens__v1__request_stats__init(rs);
-	rs->direction = e->dir == HTTP_AGG_DIR_SERVER ? PODLENS__V1__REQUEST_STATS__DIRECTION__DIRECTION_SERVER
-						      : PODLENS__V1__REQUEST_STATS__DIRECTION__DIRECTION_CLIENT;
-	rs->protocol = PODLENS__V1__REQUEST_STATS__PROTOCOL__PROTOCOL_HTTP1;
-	rs->method = astr(b, http1__method_name(e->method));
-	rs->route = astr(b, e->route);
-	rs->status_code = (uint32_t)e->status;
-	rs->count = e->hist->count;
-	rs->sum_us = e->hist->sum;
-	for (unsigned i = 0; i < HIST_BUCKETS; i++)
-		nb += e->hist->buckets[i] != 0;
-	rs->buckets = arena(b, nb * sizeof(*rs->buckets));
-	if (rs->buckets) {
-		for (unsigned i = 0; i < HIST_BUCKETS; i++) {
-			Podlens__V1__RequestStats__Bucket *bk;
-
-			if (!e->hist->buckets[i] || !(bk = arena(b, sizeof(*bk))))
-				continue;
-			podlens__v1__request_stats__bucket__init(bk);
-			bk->index = i;
-			bk->count = e->hist->buckets[i];
-			rs->buckets[rs->n_buckets++] = bk;
-		}
-	}
-	push(&r->reqs, rs);
-	return 0;
+static char *l7_str(void *ctx, const char *s)
+{
+	return astr(ctx, s);
 }
 
 void batch__add_workload(struct batch *b, const struct wl_meta *m, const struct wl_counters *c,
-			 const struct http_agg *http)
+			 const struct l7_set *l7)
 {
 	Podlens__V1__WorkloadStats *ws = arena(b, sizeof(*ws));
 	Podlens__V1__PodTraffic *t = arena(b, sizeof(*t));
@@ -202,16 +174,8 @@ void batch__add_workload(struct batch *b, const struct wl_meta *m, const struct 
 	}
 	ws->traffic = t;
 	ws->tcp = h;
-	if (http) {
-		struct req_ctx r = { b, ws, { 0 } };
-
-		http_agg__foreach(http, m->cgid, add_request, &r);
-		if (r.reqs.n && (ws->requests = arena(b, r.reqs.n * sizeof(void *)))) {
-			memcpy(ws->requests, r.reqs.v, r.reqs.n * sizeof(void *));
-			ws->n_requests = r.reqs.n;
-		}
-		free(r.reqs.v);
-	}
+	if (l7)
+		l7_set__batch(l7, m->cgid, ws, &(struct l7_arena){ l7_alloc, l7_str, b });
 	push(&b->workloads, ws);
 }
 
@@ -238,12 +202,16 @@ void batch__add_flow(struct batch *b, const struct wl_meta *local, const struct 
 	podlens__v1__flow__init(f);
 	f->local = workload(b, local);
 	f->remote = remote ? workload(b, remote) : NULL;
+	f->local_addr = addr(b, fa->family, fa->laddr);
 	f->remote_addr = addr(b, fa->family, fa->raddr);
+	/* the service port, and the client's port while all connections of the record had one */
 	if (fa->direction == TCP_DIR_PASSIVE) {
-		f->local_port = fa->port;      /* the service port; remote ports vary per connection */
+		f->local_port = fa->port;
+		f->remote_port = fa->peer_port;
 		f->direction = PODLENS__V1__FLOW__DIRECTION__DIRECTION_INBOUND;
 	} else {
 		f->remote_port = fa->port;
+		f->local_port = fa->peer_port;
 		f->direction = fa->direction == TCP_DIR_ACTIVE ? PODLENS__V1__FLOW__DIRECTION__DIRECTION_OUTBOUND
 							       : PODLENS__V1__FLOW__DIRECTION__DIRECTION_UNSPECIFIED;
 	}
