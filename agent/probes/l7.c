@@ -18,12 +18,22 @@ struct l7_link {
 };
 
 /* (module, req_hash) -> the module's parsed request key (HTTP/1: method and route), learned from
- * ring buffer records, for the kernel's aggregates. Open addressing, fixed size; a full or colliding
- * slot is overwritten (an aggregate whose key was forgotten is counted as unparsed). */
+ * ring buffer records, for the kernel's aggregates. An entry must outlive the aggregates of its
+ * hash: the record of a key that claimed a cache slot is consumed at some poll, the slot is read at
+ * the next harvest (claimed just after a flip: at the one after), so an entry learned since the
+ * previous flip is still needed. A direct-mapped table lost such entries to any other hash of the
+ * same slot learned in between (about 20 slot collisions among l7_http's 400 keys: now and then
+ * one request per side counted as unparsed). Open addressing over a window of ROUTE_PROBE slots
+ * from hash % ROUTE_SLOTS: a key takes its own entry, else the window's first empty slot, else its
+ * entry learned longest ago (route_gen counts flips). Only a window holding ROUTE_PROBE keys
+ * learned since the previous flip loses an entry still needed (its aggregates are then counted as
+ * unparsed). */
 #define ROUTE_SLOTS 4096
+#define ROUTE_PROBE 8
 
 struct route_slot {
 	uint64_t hash;             /* 0 = empty */
+	uint64_t gen;              /* route_gen when last learned */
 	unsigned proto;            /* L7_PROTO_* */
 	_Alignas(8) char req[L7_REQ_KEY_MAX];
 };
@@ -41,10 +51,48 @@ struct l7_probe {
 	bool pkt;                  /* pl_pkt_* loaded (share_wl) */
 	struct ring_buffer *rb;
 	struct l7_set *set;
+	uint64_t route_gen;        /* harvests that flipped the cache (route_slot.gen) */
 	struct l7_link *links;
 	size_t nlinks, cap;
 	uint64_t events, unparsed, agg_dropped, aggregated, cached;
 };
+
+static struct route_slot *route_find(struct l7_probe *p, uint64_t hash, unsigned proto)
+{
+	if (!hash)
+		return NULL;
+	for (unsigned i = 0; i < ROUTE_PROBE; i++) {
+		struct route_slot *r = &p->routes[(hash + i) % ROUTE_SLOTS];
+
+		if (r->hash == hash && r->proto == proto)
+			return r;
+	}
+	return NULL;
+}
+
+static void route_learn(struct l7_probe *p, uint64_t hash, unsigned proto, const void *req,
+			size_t size)
+{
+	struct route_slot *r = route_find(p, hash, proto), *s;
+
+	for (unsigned i = 0; !r && i < ROUTE_PROBE; i++) {
+		s = &p->routes[(hash + i) % ROUTE_SLOTS];
+		if (!s->hash)
+			r = s;                          /* the first empty slot */
+	}
+	if (!r) {
+		r = &p->routes[hash % ROUTE_SLOTS];     /* else the entry learned longest ago */
+		for (unsigned i = 1; i < ROUTE_PROBE; i++) {
+			s = &p->routes[(hash + i) % ROUTE_SLOTS];
+			if (s->gen < r->gen)
+				r = s;
+		}
+	}
+	r->hash = hash;
+	r->gen = p->route_gen;
+	r->proto = proto;
+	memcpy(r->req, req, size);
+}
 
 static int on_event(void *ctx, void *data, size_t size)
 {
@@ -63,13 +111,8 @@ static int on_event(void *ctx, void *data, size_t size)
 		p->unparsed++;
 		return 0;
 	}
-	if (e->req_hash) {
-		struct route_slot *r = &p->routes[e->req_hash % ROUTE_SLOTS];
-
-		r->hash = e->req_hash;
-		r->proto = e->proto;
-		memcpy(r->req, req, m->req_size);
-	}
+	if (e->req_hash)
+		route_learn(p, e->req_hash, e->proto, req, m->req_size);
 	rc = m->record(agg, e->cgroup_id, e->dir, e->status, req, (e->latency_ns + 500) / 1000);
 	if (rc == -ENOSPC)
 		p->agg_dropped++;
@@ -254,7 +297,7 @@ int l7_probe__fd(struct l7_probe *p)
 static int record_vals(struct l7_probe *p, const struct l7_agg_key *k, const void *vals, int nvals,
 		       size_t stride)
 {
-	const struct route_slot *r = &p->routes[k->req_hash % ROUTE_SLOTS];
+	const struct route_slot *r;
 	const struct l7_module *m;
 	uint64_t sum_ns = 0;
 	struct hist h;
@@ -273,8 +316,13 @@ static int record_vals(struct l7_probe *p, const struct l7_agg_key *k, const voi
 		return 0;
 	h.sum = (sum_ns + 500) / 1000;
 	p->aggregated += h.count;
-	if (r->hash != k->req_hash || r->proto != k->proto ||
-	    !(m = l7_set__module(p->set, k->proto, &agg)))
+	r = route_find(p, k->req_hash, k->proto);
+	if (!r && ring_buffer__consume(p->rb) > 0)
+		/* the program inserts a hash key before it submits the key's record: a key read
+		 * just after the poll drained the ring can have been counted (a later request of the
+		 * same connection) with its record submitted since */
+		r = route_find(p, k->req_hash, k->proto);
+	if (!r || !(m = l7_set__module(p->set, k->proto, &agg)))
 		p->unparsed += h.count;
 	else if (m->record_hist(agg, k->cgroup_id, k->dir, k->status, r->req, &h) == -ENOSPC)
 		p->agg_dropped += h.count;
@@ -336,6 +384,7 @@ static int harvest(struct l7_probe *p)
 		__atomic_store_n(&p->skel->bss->l7_cache_gen, gen, __ATOMIC_SEQ_CST);
 		return err;
 	}
+	p->route_gen++;
 	/* the records of keys that claimed a slot just before the flip are committed now: read
 	 * them first, so every slot's route is known */
 	n = ring_buffer__consume(p->rb);
