@@ -97,19 +97,25 @@ done
 check_eq "$(curl -sf "http://127.0.0.1:$HTTP/api/v1/namespaces/shop/pods/api/edges?window=3600" | jq -c '[.edges[] | [.src, .dst]]')" \
 	'[["payments/client","shop/api"]]' "edges of pod shop/api: only its client"
 
-# the page against this collector (headless Chromium), when playwright-core is installed
+# the page against this collector (headless Chromium), when playwright-core is installed (the
+# collector integration suites install it under $BUILD/npm)
 PAGE=$E2E_TOP/tests/integration/collector/map_page.mjs
-if [ -f "$PAGE" ] && command -v node >/dev/null && [ -x /usr/bin/chromium ]; then
+NPM_MODULES=$E2E_TOP/$BUILD/npm/node_modules
+if command -v node >/dev/null && [ -x /usr/bin/chromium ] && [ -d "$NPM_MODULES/playwright-core" ]; then
 	mkdir -p "$E2E_TOP/$BUILD/test-artifacts"
-	if node "$PAGE" "http://127.0.0.1:$HTTP/" "$E2E_TOP/$BUILD/test-artifacts/e2e-service-map.png" >"$E2E_TMP/page.json" 2>"$E2E_TMP/page.err"; then
+	shot=$E2E_TOP/$BUILD/test-artifacts/e2e-service-map.png
+	if PLAYWRIGHT_DIR=$NPM_MODULES node "$PAGE" "http://127.0.0.1:$HTTP/" "$shot" >"$E2E_TMP/page.json" 2>"$E2E_TMP/page.err"; then
 		diag "page: $(cat "$E2E_TMP/page.json")"
-		check_eq "$(jq -r .ns "$E2E_TMP/page.json")" "" "page opens on all namespaces (edges cross namespaces)"
-		check_ge "$(jq '[.nodes[] | select(. == "payments/client" or . == "shop/web" or . == "shop/api")] | length' "$E2E_TMP/page.json")" 3 \
-			"page's map draws payments/client, shop/web and shop/api"
+		check_eq "$(jq -r '.ns + " " + .url_ns' "$E2E_TMP/page.json")" "shop shop" \
+			"page opens on the busiest namespace (shop: both edges, most pods) and puts it in the URL"
+		check_eq "$(jq -c '[.nodes[] | select(. == "payments/client" or . == "shop/web" or . == "shop/api")] | sort' "$E2E_TMP/page.json")" \
+			'["payments/client","shop/api","shop/web"]' "page's map draws payments/client, shop/web and shop/api"
 		check_ge "$(jq .edges "$E2E_TMP/page.json")" 2 "page's map draws the two edges"
+		check_eq "$(jq .overlaps "$E2E_TMP/page.json")" 0 "no two ends of the page's map overlap"
+		check_eq "$([ -s "$shot" ] && echo yes)" yes "screenshot saved to $BUILD/test-artifacts/e2e-service-map.png"
 	else
 		tap_fail "page drawn in headless Chromium (see $E2E_TMP/page.err)"; sed 's/^/# /' "$E2E_TMP/page.err" | tail -5
 	fi
 else
-	diag "page check skipped (node, playwright-core or chromium missing)"
+	diag "page check skipped (node, chromium or $NPM_MODULES/playwright-core missing)"
 fi
