@@ -394,6 +394,70 @@ int query__routes_json(struct store *s, const char *ns, const char *pod, int64_t
 
 /* ------------------------------------------------------------------ edges */
 
+/* An open-addressing index of items by a 64-bit hash of their key: slot i+1 is item i, 0 empty.
+ * Merging the flow groups of an answer looks each one up once, so an answer stays linear in the
+ * groups read (up to QUERY_MAX_FLOWS) instead of quadratic. */
+struct hindex {
+	uint32_t *slot;
+	size_t cap;                 /* a power of two, at least twice the items */
+};
+
+static uint64_t hash_parts(const char *const *parts, int n)
+{
+	uint64_t h = 1469598103934665603ULL;
+
+	for (int k = 0; k < n; k++) {
+		for (const char *p = parts[k]; *p; p++)
+			h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+		h = (h ^ 0x1f) * 1099511628211ULL;
+	}
+	return h;
+}
+
+/* The slot where hash h is, or the empty one where it would go; *found says which. */
+static size_t hindex_probe(const struct hindex *x, uint64_t h, const uint64_t *hashes, size_t stride,
+			   bool (*eq)(const void *ctx, size_t i), const void *ctx, bool *found)
+{
+	size_t m = x->cap - 1, j = (size_t)h & m;
+
+	*found = false;
+	for (; x->slot[j]; j = (j + 1) & m) {
+		size_t i = x->slot[j] - 1;
+
+		if (*(const uint64_t *)((const char *)hashes + i * stride) == h && eq(ctx, i)) {
+			*found = true;
+			break;
+		}
+	}
+	return j;
+}
+
+/* Make room for one more item beyond n (rehashing from the items' stored hashes). */
+static int hindex_reserve(struct hindex *x, size_t n, const uint64_t *hashes, size_t stride)
+{
+	size_t cap = x->cap ? x->cap : 64;
+	uint32_t *ns;
+
+	while (cap < 2 * (n + 1))
+		cap *= 2;
+	if (cap == x->cap)
+		return 0;
+	ns = calloc(cap, sizeof(*ns));
+	if (!ns)
+		return -ENOMEM;
+	free(x->slot);
+	x->slot = ns;
+	x->cap = cap;
+	for (size_t i = 0; i < n; i++) {
+		size_t j = (size_t)*(const uint64_t *)((const char *)hashes + i * stride) & (cap - 1);
+
+		while (x->slot[j])
+			j = (j + 1) & (cap - 1);
+		x->slot[j] = (uint32_t)(i + 1);
+	}
+	return 0;
+}
+
 /* Requests of one pod on one side over the window, for the edges' L7 figures. */
 struct pod_l7 {
 	char key[800];              /* "ns\x1fpod" */
@@ -413,6 +477,7 @@ struct edge_side {
 
 /* A pod-level edge before scoping: ends as the store named them. */
 struct raw_edge {
+	uint64_t h;                             /* of the key columns, for struct hindex */
 	char src_ns[256], src_pod[512], dst_ns[256], dst_pod[512], addr[64];
 	char src_owner[320], dst_owner[320];    /* "Kind/name", "" when none */
 	bool src_external;                      /* the client is only an address (inbound, unnamed) */
@@ -422,6 +487,7 @@ struct raw_edge {
 };
 
 struct edge {
+	uint64_t h;                     /* of src, dst */
 	char src[800], dst[800], src_ns[256], dst_ns[256];
 	const char *src_kind, *dst_kind;
 	char src_owner[320], dst_owner[320];
@@ -435,7 +501,19 @@ struct edge {
 struct raw_ctx {
 	struct raw_edge *e;
 	size_t n, cap;
+	struct hindex ix;
+	const struct raw_edge *want;    /* the key looked up */
 };
+
+static bool raw_eq(const void *ctx, size_t i)
+{
+	const struct raw_ctx *c = ctx;
+	const struct raw_edge *r = &c->e[i], *w = c->want;
+
+	return !strcmp(r->src_pod, w->src_pod) && !strcmp(r->dst_pod, w->dst_pod) &&
+	       !strcmp(r->src_ns, w->src_ns) && !strcmp(r->dst_ns, w->dst_ns) && !strcmp(r->addr, w->addr) &&
+	       r->src_external == w->src_external;
+}
 
 static void side_add(struct edge_side *d, const struct edge_side *x)
 {
@@ -481,37 +559,48 @@ static int raw_flow(void *ctx, const struct store_flow_sum *f)
 	spod = inbound ? rpod : lpod;
 	dns = inbound ? lns : rns;
 	dpod = inbound ? lpod : rpod;
-	for (size_t i = 0; i < c->n; i++) {
-		struct raw_edge *r = &c->e[i];
+	struct raw_edge *k = calloc(1, sizeof(*k));
+	size_t slot;
+	bool found;
 
-		if (!strcmp(r->src_pod, spod) && !strcmp(r->dst_pod, dpod) && !strcmp(r->src_ns, sns) &&
-		    !strcmp(r->dst_ns, dns) && !strcmp(r->addr, addr) && r->src_external == (inbound && !remote_named)) {
-			e = r;
-			break;
-		}
+	if (!k)
+		return -ENOMEM;
+	snprintf(k->src_ns, sizeof(k->src_ns), "%s", sns);
+	snprintf(k->src_pod, sizeof(k->src_pod), "%s", spod);
+	snprintf(k->dst_ns, sizeof(k->dst_ns), "%s", dns);
+	snprintf(k->dst_pod, sizeof(k->dst_pod), "%s", dpod);
+	snprintf(k->addr, sizeof(k->addr), "%s", addr);
+	k->src_external = inbound && !remote_named;
+	k->h = hash_parts((const char *const[]){ k->src_ns, k->src_pod, k->dst_ns, k->dst_pod, k->addr,
+						  k->src_external ? "x" : "" }, 6);
+	if (hindex_reserve(&c->ix, c->n, c->e ? &c->e[0].h : NULL, sizeof(*c->e)) < 0) {
+		free(k);
+		return -ENOMEM;
 	}
-	if (!e) {
+	c->want = k;
+	slot = hindex_probe(&c->ix, k->h, c->e ? &c->e[0].h : NULL, sizeof(*c->e), raw_eq, c, &found);
+	if (found) {
+		e = &c->e[c->ix.slot[slot] - 1];
+	} else {
 		if (c->n == c->cap) {
 			size_t cap = c->cap ? c->cap * 2 : 32;
 			struct raw_edge *ne = realloc(c->e, sizeof(*ne) * cap);
 
-			if (!ne)
+			if (!ne) {
+				free(k);
 				return -ENOMEM;
+			}
 			c->e = ne;
 			c->cap = cap;
 		}
-		e = &c->e[c->n++];
-		memset(e, 0, sizeof(*e));
-		snprintf(e->src_ns, sizeof(e->src_ns), "%s", sns);
-		snprintf(e->src_pod, sizeof(e->src_pod), "%s", spod);
-		snprintf(e->dst_ns, sizeof(e->dst_ns), "%s", dns);
-		snprintf(e->dst_pod, sizeof(e->dst_pod), "%s", dpod);
-		snprintf(e->addr, sizeof(e->addr), "%s", addr);
+		e = &c->e[c->n];
+		*e = *k;
 		snprintf(e->src_owner, sizeof(e->src_owner), "%s", inbound ? rown : lown);
 		snprintf(e->dst_owner, sizeof(e->dst_owner), "%s", inbound ? lown : rown);
-		e->src_external = inbound && !remote_named;
 		e->dst_external = !inbound && !remote_named;
+		c->ix.slot[slot] = (uint32_t)(++c->n);
 	}
+	free(k);
 	x.sent = inbound ? f->rx_bytes : f->tx_bytes;
 	x.received = inbound ? f->tx_bytes : f->rx_bytes;
 	x.connections = f->connections;
@@ -626,7 +715,16 @@ struct edges_ctx {
 	const struct query_edges_opts *o;
 	struct edge *e;
 	size_t n, cap;
+	struct hindex ix;
+	const char *want_src, *want_dst;
 };
+
+static bool edge_eq(const void *ctx, size_t i)
+{
+	const struct edges_ctx *c = ctx;
+
+	return !strcmp(c->e[i].src, c->want_src) && !strcmp(c->e[i].dst, c->want_dst);
+}
 
 static const char *end_id(char *out, size_t len, const struct query_edges_opts *o, const char *ns,
 			  const char *pod, const char *owner, bool external, const char *addr, bool hidden)
@@ -688,11 +786,17 @@ static int edge_add(struct edges_ctx *c, const struct raw_edge *r, const struct 
 		    src_hidden);
 	dk = end_id(dst, sizeof(dst), o, r->dst_ns, r->dst_pod, r->dst_owner, r->dst_external, r->addr,
 		    dst_hidden);
-	for (size_t i = 0; i < c->n; i++)
-		if (!strcmp(c->e[i].src, src) && !strcmp(c->e[i].dst, dst)) {
-			x = &c->e[i];
-			break;
-		}
+	uint64_t h = hash_parts((const char *const[]){ src, dst }, 2);
+	size_t slot;
+	bool found;
+
+	if (hindex_reserve(&c->ix, c->n, c->e ? &c->e[0].h : NULL, sizeof(*c->e)) < 0)
+		return -ENOMEM;
+	c->want_src = src;
+	c->want_dst = dst;
+	slot = hindex_probe(&c->ix, h, c->e ? &c->e[0].h : NULL, sizeof(*c->e), edge_eq, c, &found);
+	if (found)
+		x = &c->e[c->ix.slot[slot] - 1];
 	if (!x) {
 		if (c->n == c->cap) {
 			size_t cap = c->cap ? c->cap * 2 : 32;
@@ -705,6 +809,8 @@ static int edge_add(struct edges_ctx *c, const struct raw_edge *r, const struct 
 		}
 		x = &c->e[c->n++];
 		memset(x, 0, sizeof(*x));
+		x->h = h;
+		c->ix.slot[slot] = (uint32_t)c->n;
 		snprintf(x->src, sizeof(x->src), "%s", src);
 		snprintf(x->dst, sizeof(x->dst), "%s", dst);
 		/* A pod of a namespace the token does not cover becomes one anonymous end: no name, no
@@ -829,7 +935,9 @@ out:
 	for (size_t i = 0; i < c.n; i++)
 		free(c.e[i].hist);
 	free(c.e);
+	free(c.ix.slot);
 	free(rc.e);
+	free(rc.ix.slot);
 	free(l7.p);
 	return err;
 }
