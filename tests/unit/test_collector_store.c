@@ -990,6 +990,50 @@ static void store__schema_1_database__migrated_to_2_rows_kept(void **state)
 	sqlite3_close(db);
 }
 
+/* Pod IPs are bounded per workload; an address that is no address is not stored (and names
+ * nothing), the rest of the batch is. */
+static void store__pod_ips__bounded_and_bad_text_skipped(void **state)
+{
+	struct store *s = open_store(0);
+	struct fixture f, g;
+	char *many[STORE_MAX_POD_IPS + 1], *odd[] = { (char *)"not-an-ip", (char *)"10.0.0.7" };
+	uint8_t a7[4] = { 10, 0, 0, 7 }, a8[4] = { 10, 0, 0, 8 };
+	Podlens__V1__Flow fl[2], *flp[2];
+	Podlens__V1__Workload oddw = PODLENS__V1__WORKLOAD__INIT;
+	char *j;
+
+	for (int i = 0; i <= STORE_MAX_POD_IPS; i++)
+		many[i] = (char *)"10.0.0.1";
+	make_batch(&f, "a1", 1, T0, "shop", "web", 1, 10, 200, 1);
+	f.w.pod_uid = (char *)"u";
+	f.w.n_pod_ips = STORE_MAX_POD_IPS + 1;
+	f.w.pod_ips = many;
+	assert_non_null(store__validate(&f.b));
+	f.w.n_pod_ips = STORE_MAX_POD_IPS;
+	assert_null(store__validate(&f.b));
+
+	oddw.namespace_ = (char *)"shop";
+	oddw.pod = (char *)"odd";
+	oddw.pod_uid = (char *)"u-odd";
+	oddw.n_pod_ips = 2;
+	oddw.pod_ips = odd;
+	make_batch(&g, "a1", 2, T0, "payments", "client", 1, 10, 200, 1);
+	g.b.workloads[0]->workload = &oddw;
+	fl[0] = flow_to(&g.w, OUT, a7, 4, 80, 1, 1, 1);
+	fl[1] = flow_to(&g.w, OUT, a8, 4, 80, 1, 1, 1);
+	flp[0] = &fl[0];
+	flp[1] = &fl[1];
+	g.b.n_flows = 2;
+	g.b.flows = flp;
+	assert_null(store__validate(&g.b));
+	assert_int_equal(add(s, &g, NULL), 0);
+	j = edges_full(s, NULL, NULL, false, T0, T0 + 10000);
+	assert_edge_has(j, "payments/client", "shop/odd", "\"connections\":1,");
+	assert_edge_has(j, "payments/client", "10.0.0.8", "\"dst_kind\":\"external\"");
+	free(j);
+	store__close(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1012,6 +1056,7 @@ int main(void)
 		cmocka_unit_test(sbuf__json_escapes_controls_quotes_and_bad_utf8),
 		cmocka_unit_test_setup_teardown(query__edges__named_from_pod_ips_across_nodes_by_time, setup, teardown),
 		cmocka_unit_test_setup_teardown(store__schema_1_database__migrated_to_2_rows_kept, setup, teardown),
+		cmocka_unit_test_setup_teardown(store__pod_ips__bounded_and_bad_text_skipped, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
