@@ -861,9 +861,9 @@ static void json_edge(struct sbuf *out, const struct edge *e, bool first, bool c
 	sbuf__puts(out, ",\"dst_namespace\":");
 	sbuf__json_str(out, e->dst_ns);
 	/* both ends report the same connections: the larger report, never the sum */
-	sbuf__printf(out, ",\"bytes\":%llu,\"connections\":%llu",
-		     (unsigned long long)(b0 > b1 ? b0 : b1),
-		     (unsigned long long)(cl->connections > sv->connections ? cl->connections : sv->connections));
+	sbuf__printf(out, ",\"bytes\":%llu,\"connections\":%llu", (unsigned long long)(b0 > b1 ? b0 : b1),
+		     (unsigned long long)(cl->connections > sv->connections ? cl->connections
+									     : sv->connections));
 	if (compact) {
 		sbuf__puts(out, "}");
 		return;

@@ -868,7 +868,8 @@ static int sq_pod_ip(struct store *base, const struct store_pod_ip_row *r)
 	sqlite3_reset(st);
 	sqlite3_clear_bindings(st);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-		log_error("store: upsert pod ip %s of %s/%s: %s", r->ip, r->namespace, r->pod, sqlite3_errmsg(s->db));
+		log_error("store: upsert pod ip %s of %s/%s: %s", r->ip, r->namespace, r->pod,
+			  sqlite3_errmsg(s->db));
 		return -EIO;
 	}
 	if (!e) {
