@@ -9,7 +9,9 @@
  *   GET /api/v1/namespaces/{ns}/pods/{pod}/series   ?from=&to= (default last hour) &step=S
  *   GET /api/v1/namespaces/{ns}/pods/{pod}/routes   ?window=S | from=&to=
  *   GET /api/v1/namespaces/{ns}/edges               service map edges touching ns
+ *   GET /api/v1/namespaces/{ns}/pods/{pod}/edges    edges of one pod, in and out
  *   GET /api/v1/edges                               every edge the token may see
+ *                                                   edges: ?window=S | from=&to=, &group=pod|owner
  * With --read-tokens, everything but / and /healthz needs "Authorization: Bearer T": 401 without
  * a valid token, 403 for a namespace the token does not cover (exists or not), lists filtered to
  * its namespaces, service-map ends in other namespaces anonymised (QUERY_HIDDEN_NODE); /metrics
@@ -87,7 +89,14 @@ static const struct qs_param series_params[] = {
 	{ "to", 1, MAX_TIME_MS, "Unix ms" },
 	{ "step", 1, MAX_SPAN_S, "seconds" },
 };
+static const struct qs_param edge_params[] = {
+	{ "window", 1, MAX_SPAN_S, "seconds" },
+	{ "from", 0, MAX_TIME_MS, "Unix ms" },
+	{ "to", 1, MAX_TIME_MS, "Unix ms" },
+	{ "group", 0, 0, "pod or owner" },    /* a word, read by edge_opts() */
+};
 #define N_OF(a) (sizeof(a) / sizeof((a)[0]))
+
 
 /* from/to in ms: explicit from/to, or window seconds ending at to (default now). Never clamped
  * silently except a window reaching before the epoch, which starts at 0. */
@@ -110,6 +119,24 @@ static int time_range(const struct qs *q, int64_t dflt_window_s, int64_t *from, 
 		return qs__fail(e, qs__has(q, "to") ? "to" : "from", NULL,
 				"from/to: to (%lld) must be after from (%lld), both Unix ms",
 				(long long)*to, (long long)*from);
+	return 0;
+}
+
+/* The service map's options from an edges query string: the range, and group=pod|owner. */
+static int edge_opts(const struct httpd_req *req, struct query_edges_opts *o, struct qs *q,
+		     struct qs_error *e)
+{
+	if (qs__parse(q, req->query, edge_params, N_OF(edge_params), e) < 0 ||
+	    time_range(q, 300, &o->from_ms, &o->to_ms, e) < 0)
+		return -EINVAL;
+	for (unsigned i = 0; i < q->n; i++) {
+		if (strcmp(q->v[i].name, "group"))
+			continue;
+		if (!strcmp(q->v[i].value, "owner"))
+			o->by_owner = true;
+		else if (strcmp(q->v[i].value, "pod"))
+			return qs__fail(e, "group", NULL, "group: want pod or owner");
+	}
 	return 0;
 }
 
@@ -360,16 +387,19 @@ static void handle(struct collector *col, const struct httpd_req *req, struct ht
 			return;
 		err = query__namespaces_json(col->reader, tok, filter, &b);
 	} else if (nseg == 3 && !strcmp(seg[2], "edges")) {
-		if (qs__parse(&q, req->query, range_params, N_OF(range_params), &qe) < 0 ||
-		    time_range(&q, 300, &from, &to, &qe) < 0) {
+		struct query_edges_opts eo = { .tok = tok, .filter = filter };
+
+		if (edge_opts(req, &eo, &q, &qe) < 0) {
 			param_error(resp, &qe);
 			return;
 		}
-		err = query__edges_json(col->reader, NULL, tok, filter, from, to, &b);
+		err = query__edges(col->reader, &eo, &b);
 	} else if (nseg >= 5 && !strcmp(seg[2], "namespaces")) {
 		const char *ns = seg[3];
 		bool series = nseg == 7 && !strcmp(seg[4], "pods") && !strcmp(seg[6], "series");
-		bool known = (nseg == 5 && (!strcmp(seg[4], "pods") || !strcmp(seg[4], "edges"))) || series ||
+		bool edges = (nseg == 5 && !strcmp(seg[4], "edges")) ||
+			     (nseg == 7 && !strcmp(seg[4], "pods") && !strcmp(seg[6], "edges"));
+		bool known = (nseg == 5 && !strcmp(seg[4], "pods")) || series || edges ||
 			     (nseg == 7 && !strcmp(seg[4], "pods") && !strcmp(seg[6], "routes"));
 
 		/* the same answer for a namespace that exists and one that does not: a 403 tells
@@ -383,6 +413,18 @@ static void handle(struct collector *col, const struct httpd_req *req, struct ht
 			json_error(resp, 404, "no such endpoint");
 			return;
 		}
+		if (edges) {
+			struct query_edges_opts eo = {
+				.ns = ns, .pod = nseg == 7 ? seg[5] : NULL, .tok = tok, .filter = filter,
+			};
+
+			if (edge_opts(req, &eo, &q, &qe) < 0) {
+				param_error(resp, &qe);
+				return;
+			}
+			err = query__edges(col->reader, &eo, &b);
+			goto answer;
+		}
 		if (qs__parse(&q, req->query, series ? series_params : range_params,
 			      series ? N_OF(series_params) : N_OF(range_params), &qe) < 0 ||
 		    time_range(&q, series ? 3600 : 300, &from, &to, &qe) < 0) {
@@ -391,8 +433,6 @@ static void handle(struct collector *col, const struct httpd_req *req, struct ht
 		}
 		if (nseg == 5 && !strcmp(seg[4], "pods")) {
 			err = query__pods_json(col->reader, ns, from, to, &b);
-		} else if (nseg == 5 && !strcmp(seg[4], "edges")) {
-			err = query__edges_json(col->reader, ns, tok, filter, from, to, &b);
 		} else if (series) {
 			int64_t step;
 
@@ -408,6 +448,7 @@ static void handle(struct collector *col, const struct httpd_req *req, struct ht
 		json_error(resp, 404, "no such endpoint");
 		return;
 	}
+answer:
 	if (err == -ENOENT) {
 		sbuf__free(&b);
 		json_error(resp, 404, "no such pod");

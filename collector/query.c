@@ -11,6 +11,11 @@
 #include "lib/hist.h"
 #include "lib/log.h"
 
+static const char *nz_(const char *s)
+{
+	return s ? s : "";
+}
+
 static double rate(uint64_t n, int64_t t0, int64_t t1)
 {
 	return t1 > t0 ? (double)n * 1000.0 / (double)(t1 - t0) : 0.0;
@@ -389,72 +394,409 @@ int query__routes_json(struct store *s, const char *ns, const char *pod, int64_t
 
 /* ------------------------------------------------------------------ edges */
 
-struct edge {
-	char src[600], dst[600];
-	char src_ns[256], dst_ns[256];
-	uint64_t bytes[2], conns[2];     /* [0] reported by the client side, [1] by the server side */
+/* An open-addressing index of items by a 64-bit hash of their key: slot i+1 is item i, 0 empty.
+ * Merging the flow groups of an answer looks each one up once, so an answer stays linear in the
+ * groups read (up to QUERY_MAX_FLOWS) instead of quadratic. */
+struct hindex {
+	uint32_t *slot;
+	size_t cap;                 /* a power of two, at least twice the items */
 };
 
-static void node_id(char *out, size_t len, const char *ns, const char *pod, const char *addr, int port,
-		    bool with_port)
+static uint64_t hash_parts(const char *const *parts, int n)
 {
-	if (pod[0])
-		snprintf(out, len, "%s/%s", ns, pod);
-	else if (with_port)
-		snprintf(out, len, "%s:%d", addr[0] ? addr : "?", port);
-	else
-		snprintf(out, len, "%s", addr[0] ? addr : "?");
+	uint64_t h = 1469598103934665603ULL;
+
+	for (int k = 0; k < n; k++) {
+		for (const char *p = parts[k]; *p; p++)
+			h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+		h = (h ^ 0x1f) * 1099511628211ULL;
+	}
+	return h;
 }
 
-struct edges_ctx {
-	const char *ns;
-	const struct token *tok;
-	bool filter;
-	struct edge *e;
+/* The slot where hash h is, or the empty one where it would go; *found says which. */
+static size_t hindex_probe(const struct hindex *x, uint64_t h, const uint64_t *hashes, size_t stride,
+			   bool (*eq)(const void *ctx, size_t i), const void *ctx, bool *found)
+{
+	size_t m = x->cap - 1, j = (size_t)h & m;
+
+	*found = false;
+	for (; x->slot[j]; j = (j + 1) & m) {
+		size_t i = x->slot[j] - 1;
+
+		if (*(const uint64_t *)((const char *)hashes + i * stride) == h && eq(ctx, i)) {
+			*found = true;
+			break;
+		}
+	}
+	return j;
+}
+
+/* Make room for one more item beyond n (rehashing from the items' stored hashes). */
+static int hindex_reserve(struct hindex *x, size_t n, const uint64_t *hashes, size_t stride)
+{
+	size_t cap = x->cap ? x->cap : 64;
+	uint32_t *ns;
+
+	while (cap < 2 * (n + 1))
+		cap *= 2;
+	if (cap == x->cap)
+		return 0;
+	ns = calloc(cap, sizeof(*ns));
+	if (!ns)
+		return -ENOMEM;
+	free(x->slot);
+	x->slot = ns;
+	x->cap = cap;
+	for (size_t i = 0; i < n; i++) {
+		size_t j = (size_t)*(const uint64_t *)((const char *)hashes + i * stride) & (cap - 1);
+
+		while (x->slot[j])
+			j = (j + 1) & (cap - 1);
+		x->slot[j] = (uint32_t)(i + 1);
+	}
+	return 0;
+}
+
+/* Requests of one pod on one side over the window, for the edges' L7 figures. */
+struct pod_l7 {
+	char key[800];              /* "ns\x1fpod" */
+	enum store_side side;
+	uint64_t count, errors;
+	int64_t first_ms, end_ms;
+	uint64_t hist[HIST_BUCKETS];
+};
+
+/* What one side reported of one connection set. */
+struct edge_side {
+	uint64_t sent, received;        /* client -> server, server -> client */
+	uint64_t connections, retransmits, connect_us_sum, connects;
+	int64_t first_ms, end_ms;
+	bool seen;
+};
+
+/* A pod-level edge before scoping: ends as the store named them. */
+struct raw_edge {
+	uint64_t h;                             /* of the key columns, for struct hindex */
+	char src_ns[256], src_pod[512], dst_ns[256], dst_pod[512], addr[64];
+	char src_owner[320], dst_owner[320];    /* "Kind/name", "" when none */
+	bool src_external;                      /* the client is only an address (inbound, unnamed) */
+	bool dst_external;
+	struct edge_side side[2];               /* [0] the client's report, [1] the server's */
+	unsigned src_peers, dst_peers;          /* distinct servers of src, clients of dst */
+};
+
+struct edge {
+	uint64_t h;                     /* of src, dst */
+	char src[800], dst[800], src_ns[256], dst_ns[256];
+	const char *src_kind, *dst_kind;
+	char src_owner[320], dst_owner[320];
+	struct edge_side side[2];
+	const char *l7_from;            /* "server", "client", "mixed" or NULL */
+	uint64_t requests, errors;
+	int64_t req_first_ms, req_end_ms;
+	uint64_t *hist;                 /* HIST_BUCKETS, NULL without requests */
+};
+
+struct raw_ctx {
+	struct raw_edge *e;
+	size_t n, cap;
+	struct hindex ix;
+	const struct raw_edge *want;    /* the key looked up */
+};
+
+static bool raw_eq(const void *ctx, size_t i)
+{
+	const struct raw_ctx *c = ctx;
+	const struct raw_edge *r = &c->e[i], *w = c->want;
+
+	return !strcmp(r->src_pod, w->src_pod) && !strcmp(r->dst_pod, w->dst_pod) &&
+	       !strcmp(r->src_ns, w->src_ns) && !strcmp(r->dst_ns, w->dst_ns) && !strcmp(r->addr, w->addr) &&
+	       r->src_external == w->src_external;
+}
+
+static void side_add(struct edge_side *d, const struct edge_side *x)
+{
+	if (!x->seen)
+		return;
+	d->first_ms = d->seen && d->first_ms < x->first_ms ? d->first_ms : x->first_ms;
+	d->end_ms = d->seen && d->end_ms > x->end_ms ? d->end_ms : x->end_ms;
+	d->sent += x->sent;
+	d->received += x->received;
+	d->connections += x->connections;
+	d->retransmits += x->retransmits;
+	d->connect_us_sum += x->connect_us_sum;
+	d->connects += x->connects;
+	d->seen = true;
+}
+
+static void owner_of(char *out, size_t len, const char *kind, const char *name)
+{
+	if (kind[0] && name[0])
+		snprintf(out, len, "%s/%s", kind, name);
+	else
+		out[0] = '\0';
+}
+
+static int raw_flow(void *ctx, const struct store_flow_sum *f)
+{
+	struct raw_ctx *c = ctx;
+	bool inbound = f->direction == PODLENS__V1__FLOW__DIRECTION__DIRECTION_INBOUND;
+	bool remote_named = f->remote_pod[0] != '\0';
+	char rns[256], rpod[512], lns[256], lpod[512], addr[64], lown[320], rown[320];
+	const char *sns, *spod, *dns, *dpod;
+	struct edge_side x = { .seen = true };
+	struct raw_edge *e = NULL;
+
+	snprintf(lns, sizeof(lns), "%s", f->ns);
+	snprintf(lpod, sizeof(lpod), "%s", f->pod);
+	snprintf(rns, sizeof(rns), "%s", remote_named ? f->remote_ns : "");
+	snprintf(rpod, sizeof(rpod), "%s", f->remote_pod);
+	snprintf(addr, sizeof(addr), "%s", remote_named ? "" : (f->remote_addr[0] ? f->remote_addr : "?"));
+	owner_of(lown, sizeof(lown), f->owner_kind, f->owner_name);
+	owner_of(rown, sizeof(rown), nz_(f->remote_owner_kind), nz_(f->remote_owner_name));
+	sns = inbound ? rns : lns;
+	spod = inbound ? rpod : lpod;
+	dns = inbound ? lns : rns;
+	dpod = inbound ? lpod : rpod;
+	struct raw_edge *k = calloc(1, sizeof(*k));
+	size_t slot;
+	bool found;
+
+	if (!k)
+		return -ENOMEM;
+	snprintf(k->src_ns, sizeof(k->src_ns), "%s", sns);
+	snprintf(k->src_pod, sizeof(k->src_pod), "%s", spod);
+	snprintf(k->dst_ns, sizeof(k->dst_ns), "%s", dns);
+	snprintf(k->dst_pod, sizeof(k->dst_pod), "%s", dpod);
+	snprintf(k->addr, sizeof(k->addr), "%s", addr);
+	k->src_external = inbound && !remote_named;
+	k->h = hash_parts((const char *const[]){ k->src_ns, k->src_pod, k->dst_ns, k->dst_pod, k->addr,
+						  k->src_external ? "x" : "" }, 6);
+	if (hindex_reserve(&c->ix, c->n, c->e ? &c->e[0].h : NULL, sizeof(*c->e)) < 0) {
+		free(k);
+		return -ENOMEM;
+	}
+	c->want = k;
+	slot = hindex_probe(&c->ix, k->h, c->e ? &c->e[0].h : NULL, sizeof(*c->e), raw_eq, c, &found);
+	if (found) {
+		e = &c->e[c->ix.slot[slot] - 1];
+	} else {
+		if (c->n == c->cap) {
+			size_t cap = c->cap ? c->cap * 2 : 32;
+			struct raw_edge *ne = realloc(c->e, sizeof(*ne) * cap);
+
+			if (!ne) {
+				free(k);
+				return -ENOMEM;
+			}
+			c->e = ne;
+			c->cap = cap;
+		}
+		e = &c->e[c->n];
+		*e = *k;
+		snprintf(e->src_owner, sizeof(e->src_owner), "%s", inbound ? rown : lown);
+		snprintf(e->dst_owner, sizeof(e->dst_owner), "%s", inbound ? lown : rown);
+		e->dst_external = !inbound && !remote_named;
+		c->ix.slot[slot] = (uint32_t)(++c->n);
+	}
+	free(k);
+	x.sent = inbound ? f->rx_bytes : f->tx_bytes;
+	x.received = inbound ? f->tx_bytes : f->rx_bytes;
+	x.connections = f->connections;
+	x.retransmits = f->retransmits;
+	x.connect_us_sum = f->connect_us_sum;
+	x.connects = f->connects;
+	x.first_ms = f->first_ms;
+	x.end_ms = f->end_ms;
+	side_add(&e->side[inbound], &x);
+	return 0;
+}
+
+/* ---- L7 per pod, looked up by "ns\x1fpod" and side */
+
+struct l7_ctx {
+	struct pod_l7 *p;
 	size_t n, cap;
 };
 
-static int edges_flow(void *ctx, const struct store_flow_sum *f)
+static int l7_row(void *ctx, const struct store_pod_req_row *q)
 {
-	struct edges_ctx *c = ctx;
-	const char *lns = f->ns, *lpod = f->pod, *rns = f->remote_ns, *rpod = f->remote_pod;
-	bool inbound = f->direction == PODLENS__V1__FLOW__DIRECTION__DIRECTION_INBOUND;
-	const struct token *tok = c->tok;
-	bool filter = c->filter;
-	char local[600], remote[600];
-	const char *src_ns, *dst_ns;
+	struct l7_ctx *c = ctx;
+	struct pod_l7 *p;
+
+	if (c->n == c->cap) {
+		size_t cap = c->cap ? c->cap * 2 : 16;
+		struct pod_l7 *np = realloc(c->p, sizeof(*np) * cap);
+
+		if (!np)
+			return -ENOMEM;
+		c->p = np;
+		c->cap = cap;
+	}
+	p = &c->p[c->n++];
+	snprintf(p->key, sizeof(p->key), "%s\x1f%s", q->ns, q->pod);
+	p->side = q->side;
+	p->count = q->r.count;
+	p->errors = q->r.errors;
+	p->first_ms = q->r.first_ms;
+	p->end_ms = q->r.end_ms;
+	memcpy(p->hist, q->r.hist, sizeof(p->hist));
+	return 0;
+}
+
+static int l7_cmp(const void *a, const void *b)
+{
+	const struct pod_l7 *x = a, *y = b;
+	int d = strcmp(x->key, y->key);
+
+	return d ? d : (int)x->side - (int)y->side;
+}
+
+static const struct pod_l7 *l7_find(const struct l7_ctx *c, const char *ns, const char *pod,
+				    enum store_side side)
+{
+	struct pod_l7 k;
+
+	snprintf(k.key, sizeof(k.key), "%s\x1f%s", ns, pod);
+	k.side = side;
+	return c->n ? bsearch(&k, c->p, c->n, sizeof(k), l7_cmp) : NULL;
+}
+
+/* Distinct peers: servers each client pod talks to, clients each server pod hears from. A
+ * pod's request stats carry no peer, so they belong to an edge only when the pod has that one
+ * peer in the window. */
+static int raw_cmp_src(const void *a, const void *b)
+{
+	const struct raw_edge *x = *(struct raw_edge *const *)a, *y = *(struct raw_edge *const *)b;
+	int d = strcmp(x->src_ns, y->src_ns);
+
+	return d ? d : strcmp(x->src_pod, y->src_pod);
+}
+
+static int raw_cmp_dst(const void *a, const void *b)
+{
+	const struct raw_edge *x = *(struct raw_edge *const *)a, *y = *(struct raw_edge *const *)b;
+	int d = strcmp(x->dst_ns, y->dst_ns);
+
+	return d ? d : strcmp(x->dst_pod, y->dst_pod);
+}
+
+static int count_peers(struct raw_edge *e, size_t n)
+{
+	struct raw_edge **v = malloc(sizeof(*v) * (n ? n : 1));
+
+	if (!v)
+		return -ENOMEM;
+	for (int pass = 0; pass < 2; pass++) {
+		int (*cmp)(const void *, const void *) = pass ? raw_cmp_dst : raw_cmp_src;
+
+		for (size_t i = 0; i < n; i++)
+			v[i] = &e[i];
+		qsort(v, n, sizeof(*v), cmp);
+		for (size_t i = 0, j; i < n; i = j) {
+			for (j = i + 1; j < n && !cmp(&v[i], &v[j]); j++)
+				;
+			for (size_t k = i; k < j; k++) {
+				if (pass)
+					v[k]->dst_peers = (unsigned)(j - i);
+				else
+					v[k]->src_peers = (unsigned)(j - i);
+			}
+		}
+	}
+	free(v);
+	return 0;
+}
+
+/* ---- scoping and grouping */
+
+struct edges_ctx {
+	const struct query_edges_opts *o;
+	struct edge *e;
+	size_t n, cap;
+	struct hindex ix;
+	const char *want_src, *want_dst;
+};
+
+static bool edge_eq(const void *ctx, size_t i)
+{
+	const struct edges_ctx *c = ctx;
+
+	return !strcmp(c->e[i].src, c->want_src) && !strcmp(c->e[i].dst, c->want_dst);
+}
+
+static const char *end_id(char *out, size_t len, const struct query_edges_opts *o, const char *ns,
+			  const char *pod, const char *owner, bool external, const char *addr, bool hidden)
+{
+	if (hidden) {
+		snprintf(out, len, "%s", QUERY_HIDDEN_NODE);
+		return "hidden";
+	}
+	if (external) {
+		snprintf(out, len, "%s", addr);
+		return "external";
+	}
+	if (o->by_owner && owner[0]) {
+		snprintf(out, len, "%s/%s", ns, owner);
+		return "owner";
+	}
+	snprintf(out, len, "%s/%s", ns, pod);
+	return "pod";
+}
+
+static void l7_add(struct edge *x, const struct pod_l7 *p, const char *from)
+{
+	if (!p || !p->count)
+		return;
+	if (!x->hist && !(x->hist = calloc(HIST_BUCKETS, sizeof(uint64_t))))
+		return;
+	if (!x->requests) {
+		x->req_first_ms = p->first_ms;
+		x->req_end_ms = p->end_ms;
+	}
+	x->req_first_ms = p->first_ms < x->req_first_ms ? p->first_ms : x->req_first_ms;
+	x->req_end_ms = p->end_ms > x->req_end_ms ? p->end_ms : x->req_end_ms;
+	x->requests += p->count;
+	x->errors += p->errors;
+	for (unsigned i = 0; i < HIST_BUCKETS; i++)
+		x->hist[i] += p->hist[i];
+	x->l7_from = !x->l7_from || !strcmp(x->l7_from, from) ? from : "mixed";
+}
+
+static int edge_add(struct edges_ctx *c, const struct raw_edge *r, const struct l7_ctx *l7)
+{
+	const struct query_edges_opts *o = c->o;
+	bool src_pod = !r->src_external, dst_pod = !r->dst_external;
+	bool src_hidden = o->filter && src_pod && !token__allows(o->tok, r->src_ns);
+	bool dst_hidden = o->filter && dst_pod && !token__allows(o->tok, r->dst_ns);
+	char src[800], dst[800];
+	const char *sk, *dk;
 	struct edge *x = NULL;
 
-	bool hide_local = filter && !token__allows(tok, lns);
-	bool hide_remote = filter && rpod[0] && !token__allows(tok, rns);
-
-	if (c->ns && strcmp(lns, c->ns) && strcmp(rns, c->ns))
+	if (o->ns && (!src_pod || strcmp(r->src_ns, o->ns)) && (!dst_pod || strcmp(r->dst_ns, o->ns)))
 		return 0;
-	if (hide_local && !(rpod[0] && !hide_remote))
+	if (o->pod && !(src_pod && !strcmp(r->src_ns, o->ns) && !strcmp(r->src_pod, o->pod)) &&
+	    !(dst_pod && !strcmp(r->dst_ns, o->ns) && !strcmp(r->dst_pod, o->pod)))
 		return 0;
-	node_id(local, sizeof(local), lns, lpod, "", 0, false);
-	/* an unknown client's port is ephemeral: group inbound unknowns by address */
-	node_id(remote, sizeof(remote), rns, rpod, f->remote_addr, f->remote_port, !inbound);
-	/* A pod of a namespace the token does not cover becomes one anonymous end: no name, no
-	 * namespace, no address, and all such pods merge into it, so neither their names nor how
-	 * many they are can be read off the map. */
-	if (hide_local) {
-		snprintf(local, sizeof(local), "%s", QUERY_HIDDEN_NODE);
-		lns = "";
-	}
-	if (hide_remote) {
-		snprintf(remote, sizeof(remote), "%s", QUERY_HIDDEN_NODE);
-		rns = "";
-	}
-	src_ns = inbound ? (rpod[0] ? rns : "") : lns;
-	dst_ns = inbound ? lns : (rpod[0] ? rns : "");
-	const char *src = inbound ? remote : local, *dst = inbound ? local : remote;
+	/* only edges with a pod end the token covers */
+	if (o->filter && !((src_pod && !src_hidden) || (dst_pod && !dst_hidden)))
+		return 0;
+	sk = end_id(src, sizeof(src), o, r->src_ns, r->src_pod, r->src_owner, r->src_external, r->addr,
+		    src_hidden);
+	dk = end_id(dst, sizeof(dst), o, r->dst_ns, r->dst_pod, r->dst_owner, r->dst_external, r->addr,
+		    dst_hidden);
+	uint64_t h = hash_parts((const char *const[]){ src, dst }, 2);
+	size_t slot;
+	bool found;
 
-	for (size_t i = 0; i < c->n; i++)
-		if (!strcmp(c->e[i].src, src) && !strcmp(c->e[i].dst, dst)) {
-			x = &c->e[i];
-			break;
-		}
+	if (hindex_reserve(&c->ix, c->n, c->e ? &c->e[0].h : NULL, sizeof(*c->e)) < 0)
+		return -ENOMEM;
+	c->want_src = src;
+	c->want_dst = dst;
+	slot = hindex_probe(&c->ix, h, c->e ? &c->e[0].h : NULL, sizeof(*c->e), edge_eq, c, &found);
+	if (found)
+		x = &c->e[c->ix.slot[slot] - 1];
 	if (!x) {
 		if (c->n == c->cap) {
 			size_t cap = c->cap ? c->cap * 2 : 32;
@@ -467,46 +809,145 @@ static int edges_flow(void *ctx, const struct store_flow_sum *f)
 		}
 		x = &c->e[c->n++];
 		memset(x, 0, sizeof(*x));
+		x->h = h;
+		c->ix.slot[slot] = (uint32_t)c->n;
 		snprintf(x->src, sizeof(x->src), "%s", src);
 		snprintf(x->dst, sizeof(x->dst), "%s", dst);
-		snprintf(x->src_ns, sizeof(x->src_ns), "%s", src_ns);
-		snprintf(x->dst_ns, sizeof(x->dst_ns), "%s", dst_ns);
+		/* A pod of a namespace the token does not cover becomes one anonymous end: no name, no
+		 * namespace, no address, and all such pods merge into it, so neither their names nor
+		 * how many they are can be read off the map. */
+		snprintf(x->src_ns, sizeof(x->src_ns), "%s", src_pod && !src_hidden ? r->src_ns : "");
+		snprintf(x->dst_ns, sizeof(x->dst_ns), "%s", dst_pod && !dst_hidden ? r->dst_ns : "");
+		snprintf(x->src_owner, sizeof(x->src_owner), "%s", src_pod && !src_hidden ? r->src_owner : "");
+		snprintf(x->dst_owner, sizeof(x->dst_owner), "%s", dst_pod && !dst_hidden ? r->dst_owner : "");
+		x->src_kind = sk;
+		x->dst_kind = dk;
 	}
-	x->bytes[inbound] += f->bytes;
-	x->conns[inbound] += f->connections;
+	side_add(&x->side[0], &r->side[0]);
+	side_add(&x->side[1], &r->side[1]);
+	/* requests: the server's answers when this is its only client, else the client's calls
+	 * when this is its only server; a hidden end's own numbers are not shown */
+	if (dst_pod && !dst_hidden && r->dst_peers == 1)
+		l7_add(x, l7_find(l7, r->dst_ns, r->dst_pod, STORE_SERVER), "server");
+	else if (src_pod && !src_hidden && r->src_peers == 1)
+		l7_add(x, l7_find(l7, r->src_ns, r->src_pod, STORE_CLIENT), "client");
 	return 0;
+}
+
+static void json_side(struct sbuf *out, const char *name, const struct edge_side *d)
+{
+	sbuf__printf(out, ",\"%s\":", name);
+	if (!d->seen) {
+		sbuf__puts(out, "null");
+		return;
+	}
+	sbuf__printf(out, "{\"bytes_sent\":%llu,\"bytes_received\":%llu,\"connections\":%llu,"
+		     "\"retransmits\":%llu}", (unsigned long long)d->sent, (unsigned long long)d->received,
+		     (unsigned long long)d->connections, (unsigned long long)d->retransmits);
+}
+
+static void json_edge(struct sbuf *out, const struct edge *e, bool first, bool compact)
+{
+	const struct edge_side *cl = &e->side[0], *sv = &e->side[1];
+	uint64_t b0 = cl->sent + cl->received, b1 = sv->sent + sv->received;
+	int64_t t0, t1, q[QUANTILES];
+
+	sbuf__puts(out, first ? "{\"src\":" : ",{\"src\":");
+	sbuf__json_str(out, e->src);
+	sbuf__puts(out, ",\"dst\":");
+	sbuf__json_str(out, e->dst);
+	sbuf__puts(out, ",\"src_namespace\":");
+	sbuf__json_str(out, e->src_ns);
+	sbuf__puts(out, ",\"dst_namespace\":");
+	sbuf__json_str(out, e->dst_ns);
+	/* both ends report the same connections: the larger report, never the sum */
+	sbuf__printf(out, ",\"bytes\":%llu,\"connections\":%llu", (unsigned long long)(b0 > b1 ? b0 : b1),
+		     (unsigned long long)(cl->connections > sv->connections ? cl->connections
+									     : sv->connections));
+	if (compact) {
+		sbuf__puts(out, "}");
+		return;
+	}
+	sbuf__printf(out, ",\"src_kind\":\"%s\",\"dst_kind\":\"%s\",\"src_owner\":", e->src_kind, e->dst_kind);
+	sbuf__json_str(out, e->src_owner);
+	sbuf__puts(out, ",\"dst_owner\":");
+	sbuf__json_str(out, e->dst_owner);
+	t0 = cl->seen ? cl->first_ms : sv->first_ms;
+	t1 = cl->seen ? cl->end_ms : sv->end_ms;
+	if (cl->seen && sv->seen) {
+		t0 = cl->first_ms < sv->first_ms ? cl->first_ms : sv->first_ms;
+		t1 = cl->end_ms > sv->end_ms ? cl->end_ms : sv->end_ms;
+	}
+	sbuf__puts(out, ",\"bytes_per_s\":");
+	sbuf__json_num(out, rate(b0 > b1 ? b0 : b1, t0, t1));
+	/* each side retransmits its own segments: the sum counts none twice */
+	sbuf__printf(out, ",\"retransmits\":%llu,\"connect_us\":",
+		     (unsigned long long)(cl->retransmits + sv->retransmits));
+	if (cl->connects)
+		sbuf__printf(out, "%llu", (unsigned long long)(cl->connect_us_sum / cl->connects));
+	else
+		sbuf__puts(out, "null");
+	json_side(out, "client", cl);
+	json_side(out, "server", sv);
+	if (!e->requests) {
+		sbuf__puts(out, ",\"requests\":null,\"errors\":null,\"error_pct\":null,\"req_per_s\":null,"
+			   "\"p50_us\":null,\"p90_us\":null,\"p99_us\":null,\"l7_from\":null}");
+		return;
+	}
+	sbuf__printf(out, ",\"requests\":%llu,\"errors\":%llu,\"error_pct\":", (unsigned long long)e->requests,
+		     (unsigned long long)e->errors);
+	sbuf__json_num(out, 100.0 * (double)e->errors / (double)e->requests);
+	sbuf__puts(out, ",\"req_per_s\":");
+	sbuf__json_num(out, rate(e->requests, e->req_first_ms, e->req_end_ms));
+	hist_quantiles(e->hist, q);
+	json_quantiles(out, q);
+	sbuf__printf(out, ",\"l7_from\":\"%s\"}", e->l7_from);
+}
+
+int query__edges(struct store *s, const struct query_edges_opts *o, struct sbuf *out)
+{
+	struct raw_ctx rc = { 0 };
+	struct l7_ctx l7 = { 0 };
+	struct edges_ctx c = { .o = o };
+	int err;
+
+	if (o->pod && (!o->ns || store__pod_exists(s, o->ns, o->pod) <= 0))
+		return -ENOENT;
+	err = store__flows(s, o->from_ms, o->to_ms, QUERY_MAX_FLOWS, raw_flow, &rc);
+
+	if (!err)
+		err = store__pod_requests(s, NULL, o->from_ms, o->to_ms, l7_row, &l7);
+	if (!err)
+		err = count_peers(rc.e, rc.n);
+	if (err)
+		goto out;
+	if (l7.n)
+		qsort(l7.p, l7.n, sizeof(*l7.p), l7_cmp);
+	for (size_t i = 0; i < rc.n && !err; i++)
+		err = edge_add(&c, &rc.e[i], &l7);
+	if (err)
+		goto out;
+	sbuf__puts(out, "{\"edges\":[");
+	for (size_t i = 0; i < c.n; i++)
+		json_edge(out, &c.e[i], i == 0, o->compact);
+	sbuf__puts(out, "]}");
+out:
+	for (size_t i = 0; i < c.n; i++)
+		free(c.e[i].hist);
+	free(c.e);
+	free(c.ix.slot);
+	free(rc.e);
+	free(rc.ix.slot);
+	free(l7.p);
+	return err;
 }
 
 int query__edges_json(struct store *s, const char *ns, const struct token *tok, bool filter,
 		      int64_t from_ms, int64_t to_ms, struct sbuf *out)
 {
-	struct edges_ctx c = { .ns = ns, .tok = tok, .filter = filter };
-	struct edge *e;
-	size_t n;
-	int err = store__flows(s, from_ms, to_ms, QUERY_MAX_FLOWS, edges_flow, &c);
+	struct query_edges_opts o = {
+		.ns = ns, .tok = tok, .filter = filter, .from_ms = from_ms, .to_ms = to_ms, .compact = true,
+	};
 
-	if (err) {
-		free(c.e);
-		return err;
-	}
-	e = c.e;
-	n = c.n;
-	/* the same connection may be reported by both ends: take the larger report, not the sum */
-	sbuf__puts(out, "{\"edges\":[");
-	for (size_t i = 0; i < n; i++) {
-		sbuf__puts(out, i ? ",{\"src\":" : "{\"src\":");
-		sbuf__json_str(out, e[i].src);
-		sbuf__puts(out, ",\"dst\":");
-		sbuf__json_str(out, e[i].dst);
-		sbuf__puts(out, ",\"src_namespace\":");
-		sbuf__json_str(out, e[i].src_ns);
-		sbuf__puts(out, ",\"dst_namespace\":");
-		sbuf__json_str(out, e[i].dst_ns);
-		sbuf__printf(out, ",\"bytes\":%llu,\"connections\":%llu}",
-			     (unsigned long long)(e[i].bytes[0] > e[i].bytes[1] ? e[i].bytes[0] : e[i].bytes[1]),
-			     (unsigned long long)(e[i].conns[0] > e[i].conns[1] ? e[i].conns[0] : e[i].conns[1]));
-	}
-	sbuf__puts(out, "]}");
-	free(e);
-	return 0;
+	return query__edges(s, &o, out);
 }

@@ -56,12 +56,27 @@ int query__series_json(struct store *s, const char *ns, const char *pod, int64_t
 		       int64_t to_ms, int64_t step_ms, struct sbuf *out);
 int query__routes_json(struct store *s, const char *ns, const char *pod, int64_t from_ms,
 		       int64_t to_ms, struct sbuf *out);
-/* Service map over [from, to): nodes and edges (client -> server). ns limits to edges touching
+/* Service map over [from, to), compact edges (client -> server): query__edges() below. ns limits to edges touching
  * that namespace (NULL: all). With filter, only edges with at least one end in a namespace tok
  * covers are listed, and an end in a namespace it does not cover is QUERY_HIDDEN_NODE with an
  * empty namespace (every such pod merged into that one end). */
 #define QUERY_HIDDEN_NODE "other-namespace"
 int query__edges_json(struct store *s, const char *ns, const struct token *tok, bool filter,
 		      int64_t from_ms, int64_t to_ms, struct sbuf *out);
+
+/* The service map with every option (query__edges_json() is ns, tok, filter and the range).
+ * pod (with ns) keeps the edges of that pod, in and out. by_owner draws a pod with an owner
+ * (Deployment, StatefulSet...) as "ns/Kind/name", its pods' edges summed. Per edge: bytes and
+ * connections (the larger of the client's and the server's report), each side's own report,
+ * retransmits, connect latency, and requests with errors and quantiles when a pod's request
+ * stats can be joined to that edge alone (docs/collector.md, "Service map"). */
+struct query_edges_opts {
+	const char *ns, *pod;
+	const struct token *tok;
+	bool filter, by_owner;
+	bool compact;               /* only src, dst, their namespaces, bytes and connections */
+	int64_t from_ms, to_ms;
+};
+int query__edges(struct store *s, const struct query_edges_opts *o, struct sbuf *out);
 
 #endif

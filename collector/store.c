@@ -2,6 +2,7 @@
  * podlens.v1.Batch into the records of collector/store_backend.h. No storage format here. */
 #include "collector/store_backend.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -43,9 +44,13 @@ static const struct store_column process_event_cols[] = { STORE_PROCESS_EVENT_CO
 #define ROW_ struct store_drop_row
 static const struct store_column drop_cols[] = { STORE_DROP_COLUMNS(COL_) };
 #undef ROW_
+#define ROW_ struct store_pod_ip_row
+static const struct store_column pod_ip_cols[] = { STORE_POD_IP_COLUMNS(COL_) };
+#undef ROW_
 
 const struct store_record store_batch_record = RECORD_("batches", batch_cols);
 const struct store_record store_workload_record = RECORD_("workloads", workload_cols);
+const struct store_record store_pod_ip_record = RECORD_("pod_ips", pod_ip_cols);
 const struct store_record store_records[STORE_REC__N] = {
 	[STORE_REC_POD_STATS] = RECORD_("pod_stats", pod_stats_cols),
 	[STORE_REC_REQ_STATS] = RECORD_("req_stats", req_stats_cols),
@@ -168,6 +173,11 @@ static const char *validate_workload(const Podlens__V1__Workload *w)
 		return "workload field too long";
 	if (w->n_labels > 256)
 		return "too many workload labels";
+	if (w->n_pod_ips > STORE_MAX_POD_IPS)
+		return "too many workload pod_ips (at most 16)";
+	for (size_t i = 0; i < w->n_pod_ips; i++)
+		if (!str_ok(w->pod_ips[i], 64))
+			return "workload pod_ip longer than 64 bytes";
 	return NULL;
 }
 
@@ -281,6 +291,61 @@ static void workload_names(const Podlens__V1__Workload *w, const char **ns, char
 		snprintf(pod, pod_len, "%s:cgroup-%llu", nz(w->node), (unsigned long long)w->cgroup_id);
 }
 
+/* Addresses as inet_ntop(3) writes them, an IPv4-mapped IPv6 address as its IPv4: the one
+ * spelling flows and pod IPs are compared in. */
+static void addr_text(const ProtobufCBinaryData *a, char *out, size_t len)
+{
+	static const uint8_t mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+
+	out[0] = '\0';
+	if (a->len == 16 && !memcmp(a->data, mapped, sizeof(mapped)))
+		inet_ntop(AF_INET, a->data + 12, out, (socklen_t)len);
+	else if (a->len == 4)
+		inet_ntop(AF_INET, a->data, out, (socklen_t)len);
+	else if (a->len == 16)
+		inet_ntop(AF_INET6, a->data, out, (socklen_t)len);
+}
+
+/* A pod IP as the agent wrote it, in addr_text()'s spelling; false when it is no address. */
+static bool ip_text(const char *in, char *out, size_t len)
+{
+	uint8_t buf[16];
+	ProtobufCBinaryData a = { .data = buf };
+
+	if (inet_pton(AF_INET, in, buf) == 1)
+		a.len = 4;
+	else if (inet_pton(AF_INET6, in, buf) == 1)
+		a.len = 16;
+	else
+		return false;
+	addr_text(&a, out, len);
+	return out[0] != '\0';
+}
+
+/* The addresses of w's pod, each with the interval that reported it. Host workloads have no
+ * pod IP of their own (a host-network pod's is the node's, shared by every such pod). */
+static int pod_ips(struct store *s, const Podlens__V1__Workload *w,
+		   const struct store_workload_row *r, int64_t start_ms, int64_t end_ms)
+{
+	int err;
+
+	if (!w->n_pod_ips || !w->pod_uid || !w->pod_uid[0] || !w->namespace_ || !w->namespace_[0])
+		return 0;
+	for (size_t i = 0; i < w->n_pod_ips; i++) {
+		char ip[INET6_ADDRSTRLEN];
+		struct store_pod_ip_row p = {
+			.ip = ip, .pod_uid = r->pod_uid, .node = r->node, .namespace = r->namespace,
+			.pod = r->pod, .first_seen_ms = start_ms, .last_seen_ms = end_ms,
+		};
+
+		if (!w->pod_ips[i] || !ip_text(w->pod_ips[i], ip, sizeof(ip)))
+			continue;
+		if ((err = s->ops->pod_ip(s, &p)) < 0)
+			return err;
+	}
+	return 0;
+}
+
 struct workload_buf {
 	struct store_workload_row row;
 	char pod[1200];
@@ -288,9 +353,10 @@ struct workload_buf {
 
 /* The workload record of w, registered with the backend; its ref in *wref. */
 static int workload(struct store *s, const Podlens__V1__Workload *w, const char *batch_node,
-		    uint64_t seen_ms, struct workload_buf *out, int64_t *wref)
+		    uint64_t start_ms, uint64_t seen_ms, struct workload_buf *out, int64_t *wref)
 {
 	struct store_workload_row *r = &out->row;
+	int err;
 
 	workload_names(w, &r->namespace, out->pod, sizeof(out->pod));
 	r->pod = out->pod;
@@ -304,21 +370,9 @@ static int workload(struct store *s, const Podlens__V1__Workload *w, const char 
 	r->owner_kind = nz(w->owner_kind);
 	r->owner_name = nz(w->owner_name);
 	r->first_seen_ms = r->last_seen_ms = i64(seen_ms);
-	return s->ops->workload(s, r, wref);
-}
-
-static void addr_text(const ProtobufCBinaryData *a, char *out, size_t len)
-{
-	out[0] = '\0';
-	if (a->len == 4)
-		snprintf(out, len, "%u.%u.%u.%u", a->data[0], a->data[1], a->data[2], a->data[3]);
-	else if (a->len == 16) {
-		size_t o = 0;
-
-		for (int i = 0; i < 16 && o + 6 < len; i += 2)
-			o += (size_t)snprintf(out + o, len - o, "%s%x", i ? ":" : "",
-					      a->data[i] << 8 | a->data[i + 1]);
-	}
+	if ((err = s->ops->workload(s, r, wref)) < 0)
+		return err;
+	return pod_ips(s, w, r, i64(start_ms), i64(seen_ms));
 }
 
 static struct store_opt opt(bool set, int64_t v)
@@ -483,7 +537,7 @@ static int add_drops(struct store *s, const Podlens__V1__Batch *b, const struct 
 static int add_records(struct store *s, const Podlens__V1__Batch *b, unsigned *records)
 {
 	int64_t ts = i64(b->interval_start_unix_ms), dur = b->interval_ms;
-	uint64_t seen = b->interval_start_unix_ms + b->interval_ms;
+	uint64_t start = b->interval_start_unix_ms, seen = start + b->interval_ms;
 	struct workload_buf wb;
 	int err;
 
@@ -491,7 +545,7 @@ static int add_records(struct store *s, const Podlens__V1__Batch *b, unsigned *r
 		const Podlens__V1__WorkloadStats *ws = b->workloads[i];
 		struct store_sample at = { .ts_ms = ts, .dur_ms = dur, .w = &wb.row };
 
-		if ((err = workload(s, ws->workload, b->node, seen, &wb, &at.wref)) < 0)
+		if ((err = workload(s, ws->workload, b->node, start, seen, &wb, &at.wref)) < 0)
 			return err;
 		(*records)++;
 		if ((err = add_workload_stats(s, ws, &at)) < 0)
@@ -502,7 +556,7 @@ static int add_records(struct store *s, const Podlens__V1__Batch *b, unsigned *r
 		const Podlens__V1__Flow *f = b->flows[i];
 		struct store_sample at = { .ts_ms = ts, .dur_ms = dur, .w = &wb.row };
 
-		if ((err = workload(s, f->local, b->node, seen, &wb, &at.wref)) < 0)
+		if ((err = workload(s, f->local, b->node, start, seen, &wb, &at.wref)) < 0)
 			return err;
 		if ((err = add_flow(s, f, &at)) < 0)
 			return err;
@@ -523,7 +577,7 @@ static int add_records(struct store *s, const Podlens__V1__Batch *b, unsigned *r
 		};
 
 		if (e->workload) {
-			if ((err = workload(s, e->workload, b->node, seen, &wb, &at.wref)) < 0)
+			if ((err = workload(s, e->workload, b->node, start, seen, &wb, &at.wref)) < 0)
 				return err;
 			at.w = &wb.row;
 		}

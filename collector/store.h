@@ -25,6 +25,8 @@
 
 struct store;
 
+#define STORE_MAX_POD_IPS 16        /* per Workload; a batch with more is INVALID_ARGUMENT */
+
 struct store_opts {
 	const char *dir;            /* created (one level) when missing */
 	uint64_t retention_ms;      /* default 24 h */
@@ -132,12 +134,22 @@ struct store_route_row {
 	struct store_req_sum r;
 };
 
-struct store_flow_sum {         /* flows of one local pod to one remote end, both directions apart */
+/* Flows of one local pod to one remote end, both directions apart. The remote end is the pod the
+ * agent named, else the pod whose pod_ips held remote_addr during the flow's interval (an address
+ * two pods held at once names neither), else just the address (remote_ns and remote_pod ""). */
+struct store_flow_sum {
 	const char *ns, *pod;
 	int direction;              /* PODLENS__V1__FLOW__DIRECTION__* */
-	const char *remote_ns, *remote_pod, *remote_addr;
-	int remote_port;
+	const char *remote_ns, *remote_pod;
+	const char *remote_addr;    /* "" when the remote pod is named */
+	int remote_port;            /* the service port outbound; 0 inbound (the client's port
+	                               is ephemeral: it would split one peer into many) */
 	uint64_t bytes, connections;
+	const char *owner_kind, *owner_name;              /* of the local pod, "" when none */
+	const char *remote_owner_kind, *remote_owner_name;
+	uint64_t rx_bytes, tx_bytes, retransmits;         /* as the local side counted them */
+	uint64_t connect_us_sum, connects;                /* connect latency: sum over connects */
+	int64_t first_ms, end_ms;                         /* start of the first interval, end of the last */
 };
 
 struct store_drop_sum {         /* what an agent reported dropped, summed over the retention */
@@ -170,7 +182,7 @@ int store__step_traffic(struct store *s, const char *ns, const char *pod, enum s
 /* Request groups (side, protocol, method, route, status) of one pod, most requests first. */
 int store__routes(struct store *s, const char *ns, const char *pod, int64_t from_ms, int64_t to_ms,
 		  unsigned limit, STORE_CB(struct store_route_row));
-/* Flows of every pod grouped by local pod, direction and remote end. */
+/* Flows of every pod grouped by local pod, direction and remote end (struct store_flow_sum). */
 int store__flows(struct store *s, int64_t from_ms, int64_t to_ms, unsigned limit,
 		 STORE_CB(struct store_flow_sum));
 /* By agent then reason. */

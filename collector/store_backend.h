@@ -6,6 +6,7 @@
  *
  *   batch_begin(batch)             dedup by (agent_id, seq): *duplicate set means nothing follows
  *   workload(w, &ref)              once per workload a record refers to, before those records
+ *   pod_ip(row)                    each address of such a workload's pod, with when it was seen
  *   add(rec, sample, row) ...      rows of pod_stats, req_stats, flows, process_events, drops
  *   batch_end(keep)                keep false: forget every record of this batch
  *
@@ -57,6 +58,7 @@ enum store_merge {
 	STORE_M_NONEMPTY,           /* the latest non-empty value wins */
 	STORE_M_FIRST,              /* the first value stays */
 	STORE_M_MAX,
+	STORE_M_MIN,
 };
 
 struct store_column {
@@ -103,6 +105,19 @@ struct store_record {
 	X(owner_kind,    TEXT, NONEMPTY)         \
 	X(owner_name,    TEXT, NONEMPTY)         \
 	X(first_seen_ms, I64,  FIRST)            \
+	X(last_seen_ms,  I64,  MAX)
+
+/* Which pod held an address when: one row per (ip, pod uid, node), its first and last sighting
+ * (start of the first interval, end of the last one that reported it). The service map names a
+ * flow's remote address with the pod whose window holds the flow's interval, so an address a
+ * later pod reuses does not rename older edges. */
+#define STORE_POD_IP_COLUMNS(X)                 \
+	X(ip,            TEXT, KEY)              \
+	X(pod_uid,       TEXT, KEY)              \
+	X(node,          TEXT, KEY)              \
+	X(namespace,     TEXT, NONEMPTY)         \
+	X(pod,           TEXT, NONEMPTY)         \
+	X(first_seen_ms, I64,  MIN)              \
 	X(last_seen_ms,  I64,  MAX)
 
 /* Samples (one per workload and interval): traffic and TCP health. */
@@ -173,6 +188,7 @@ struct store_req_stats_row { STORE_REQ_STATS_COLUMNS(STORE_FIELD_) };
 struct store_flow_row { STORE_FLOW_COLUMNS(STORE_FIELD_) };
 struct store_process_event_row { STORE_PROCESS_EVENT_COLUMNS(STORE_FIELD_) };
 struct store_drop_row { STORE_DROP_COLUMNS(STORE_FIELD_) };
+struct store_pod_ip_row { STORE_POD_IP_COLUMNS(STORE_FIELD_) };
 
 /* The records add() takes; a backend keeps one table (or more) per record. */
 enum store_rec {
@@ -184,7 +200,7 @@ enum store_rec {
 	STORE_REC__N
 };
 
-extern const struct store_record store_batch_record, store_workload_record;
+extern const struct store_record store_batch_record, store_workload_record, store_pod_ip_record;
 extern const struct store_record store_records[STORE_REC__N];
 
 /* Where and when a record happened. */
@@ -216,6 +232,8 @@ struct store_ops {
 	void (*rollback)(struct store *s);
 	int (*batch_begin)(struct store *s, const struct store_batch *b, bool *duplicate);
 	int (*workload)(struct store *s, const struct store_workload_row *w, int64_t *wref);
+	/* widen (or create) the row of (ip, pod_uid, node) to [first_seen_ms, last_seen_ms] */
+	int (*pod_ip)(struct store *s, const struct store_pod_ip_row *r);
 	int (*add)(struct store *s, enum store_rec rec, const struct store_sample *at, const void *row);
 	int (*batch_end)(struct store *s, bool keep);
 	int (*maintain)(struct store *s, uint64_t now_ms, unsigned max_buckets);

@@ -75,6 +75,11 @@ static const char *const res_suffix[STORE_RES__N] = {
 	[STORE_RAW] = "", [STORE_1M] = "_1m", [STORE_10M] = "_10m",
 };
 
+/* How far a pod IP's stored last sighting may lag the real one (sq_pod_ip() skips smaller
+ * extensions); the service map's join allows for it. */
+#define IP_LAG_MS 30000
+#define IP_LAG_SQL "30000"
+
 #define FOR_ROLLUP_RES(r) for (enum store_res r = STORE_1M; r < STORE_RES__N; r++)
 
 /* Request errors: HTTP status >= 500, gRPC status != OK. */
@@ -129,8 +134,18 @@ static bool has_key_cols(const struct store_record *rec)
 char *store_sqlite__schema_sql(int version)
 {
 	const struct store_record *bat = &store_batch_record, *wl = &store_workload_record;
+	const struct store_record *ips = &store_pod_ip_record;
 	struct sbuf b = { 0 };
 
+	if (version == 2) {
+		sbuf__printf(&b, "CREATE TABLE %s(id INTEGER PRIMARY KEY, ", ips->name);
+		put_cols(&b, ips, ", ", true);
+		sbuf__puts(&b, ", UNIQUE(");
+		put_key_cols(&b, ips, ", ");
+		sbuf__printf(&b, "));CREATE INDEX pod_ips_ip ON %s(ip, first_seen_ms);"
+			     "CREATE INDEX pod_ips_seen ON %s(last_seen_ms);", ips->name, ips->name);
+		return sbuf__take(&b, NULL);
+	}
 	if (version != 1)
 		return NULL;
 	sbuf__printf(&b, "CREATE TABLE %s(", bat->name);
@@ -284,16 +299,17 @@ static void sql_hist_q(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 /* ------------------------------------------------------------------ the handle */
 
 struct wl_entry {
-	char *key;             /* "ns\x1fpod\x1fcontainer" */
+	char *key;             /* "ns\x1fpod\x1fcontainer", or "ip\x1fpod_uid\x1fnode" for pod IPs */
 	int64_t id;
 	uint64_t last_seen;    /* as last written to the database */
+	uint64_t first_seen;   /* pod IPs: as last written */
 	struct wl_entry *next;
 };
 
 #define WL_BUCKETS 4096
 
 enum {
-	ST_BATCH, ST_WL_UPSERT, ST_WL_SEEN, ST_DIRTY, ST_BEGIN, ST_COMMIT, ST_ROLLBACK, ST_SAVEPOINT,
+	ST_BATCH, ST_WL_UPSERT, ST_IP_UPSERT, ST_WL_SEEN, ST_DIRTY, ST_BEGIN, ST_COMMIT, ST_ROLLBACK, ST_SAVEPOINT,
 	ST_RELEASE, ST_ROLLBACK_TO, ST__N
 };
 
@@ -316,6 +332,7 @@ struct sq {
 	sqlite3_stmt *insert[STORE_REC__N];
 	sqlite3_stmt *rollup_delete[STORE_REC__N][STORE_RES__N], *rollup_insert[STORE_REC__N][STORE_RES__N];
 	struct wl_entry *wl[WL_BUCKETS];
+	struct wl_entry *ips[WL_BUCKETS];   /* pod IP windows as written, same rules as wl */
 	int64_t next_n;        /* row counter of the (ts, n) clustered sample tables */
 	/* last dirty buckets marked in this transaction (avoids one insert per batch) */
 	int64_t dirty_last[STORE_RES__N];
@@ -338,16 +355,22 @@ static uint64_t fnv1a(const char *s)
 	return h;
 }
 
-static void wl_cache_clear(struct sq *s)
+static void cache_clear(struct wl_entry **t)
 {
 	for (unsigned i = 0; i < WL_BUCKETS; i++) {
-		for (struct wl_entry *e = s->wl[i], *n; e; e = n) {
+		for (struct wl_entry *e = t[i], *n; e; e = n) {
 			n = e->next;
 			free(e->key);
 			free(e);
 		}
-		s->wl[i] = NULL;
+		t[i] = NULL;
 	}
+}
+
+static void wl_cache_clear(struct sq *s)
+{
+	cache_clear(s->wl);
+	cache_clear(s->ips);
 }
 
 static void dirty_forget(struct sq *s)
@@ -464,10 +487,10 @@ static char *batch_sql(void)
 	return sbuf__take(&b, NULL);
 }
 
-/* Workloads: insert, or merge each column by its rule into the existing row; answers the id. */
-static char *workload_sql(void)
+/* Workloads and pod IPs: insert, or merge each column by its rule into the existing row; answers
+ * the id. */
+static char *upsert_sql(const struct store_record *rec)
 {
-	const struct store_record *rec = &store_workload_record;
 	struct sbuf b = { 0 };
 	bool first = true;
 
@@ -489,6 +512,9 @@ static char *workload_sql(void)
 			break;
 		case STORE_M_MAX:
 			sbuf__printf(&b, "%s%s=max(%s, excluded.%s)", first ? "" : ",", c, c, c);
+			break;
+		case STORE_M_MIN:
+			sbuf__printf(&b, "%s%s=min(%s, excluded.%s)", first ? "" : ",", c, c, c);
 			break;
 		default:
 			continue;   /* keys, and what stays as first written */
@@ -564,7 +590,9 @@ static int prepare_all(struct sq *s)
 	if (!err)
 		err = prepare_owned(s, batch_sql(), &s->st[ST_BATCH]);
 	if (!err)
-		err = prepare_owned(s, workload_sql(), &s->st[ST_WL_UPSERT]);
+		err = prepare_owned(s, upsert_sql(&store_workload_record), &s->st[ST_WL_UPSERT]);
+	if (!err)
+		err = prepare_owned(s, upsert_sql(&store_pod_ip_record), &s->st[ST_IP_UPSERT]);
 	for (unsigned r = 0; r < STORE_REC__N && !err; r++) {
 		err = prepare_owned(s, insert_sql(r), &s->insert[r]);
 		if (!tables[r].rollups)
@@ -926,6 +954,53 @@ static int sq_workload(struct store *base, const struct store_workload_row *w, i
 	return 0;
 }
 
+/* Pod IPs arrive with every workload of every batch: write a window only when it starts earlier
+ * or ends more than 30 s later than what was last written (the reader allows for that lag). */
+static int sq_pod_ip(struct store *base, const struct store_pod_ip_row *r)
+{
+	struct sq *s = sq(base);
+	sqlite3_stmt *st = s->st[ST_IP_UPSERT];
+	char kbuf[1200];
+	struct wl_entry *e;
+	uint64_t h;
+	int kl, rc;
+
+	kl = snprintf(kbuf, sizeof(kbuf), "%s\x1f%s\x1f%s", r->ip, r->pod_uid, r->node);
+	if (kl < 0 || (size_t)kl >= sizeof(kbuf))
+		return -ENAMETOOLONG;
+	h = fnv1a(kbuf) % WL_BUCKETS;
+	for (e = s->ips[h]; e; e = e->next)
+		if (!strcmp(e->key, kbuf))
+			break;
+	if (e && (uint64_t)r->first_seen_ms >= e->first_seen &&
+	    (uint64_t)r->last_seen_ms <= e->last_seen + IP_LAG_MS)
+		return 0;
+	bind_row(st, 1, &store_pod_ip_record, r, NULL);
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		log_error("store: upsert pod ip %s of %s/%s: %s", r->ip, r->namespace, r->pod,
+			  sqlite3_errmsg(s->db));
+		return -EIO;
+	}
+	if (!e) {
+		e = calloc(1, sizeof(*e));
+		if (!e || !(e->key = strdup(kbuf))) {
+			free(e);
+			return 0;       /* uncached, still correct */
+		}
+		e->first_seen = (uint64_t)r->first_seen_ms;
+		e->next = s->ips[h];
+		s->ips[h] = e;
+	}
+	if ((uint64_t)r->first_seen_ms < e->first_seen)
+		e->first_seen = (uint64_t)r->first_seen_ms;
+	if ((uint64_t)r->last_seen_ms > e->last_seen)
+		e->last_seen = (uint64_t)r->last_seen_ms;
+	return 0;
+}
+
 static int sq_add(struct store *base, enum store_rec r, const struct store_sample *at, const void *row)
 {
 	struct sq *s = sq(base);
@@ -1062,7 +1137,7 @@ static int sq_maintain(struct store *base, uint64_t now_ms, unsigned max_buckets
 	}
 	if (!err && now_ms > base->retention_ms) {
 		long long cut = (long long)(now_ms - base->retention_ms);
-		char sql[256];
+		char sql[512];
 
 		for (unsigned r = 0; r < STORE_REC__N && !err; r++)
 			err = delete_old(s, store_records[r].name, tables[r].clustered, cut);
@@ -1080,7 +1155,8 @@ static int sq_maintain(struct store *base, uint64_t now_ms, unsigned max_buckets
 		snprintf(sql, sizeof(sql),
 			 "DELETE FROM batches WHERE received_ms<%lld;"
 			 "DELETE FROM workloads WHERE last_seen_ms<%lld;"
-			 "DELETE FROM dirty WHERE ts<%lld;", cut, cut,
+			 "DELETE FROM pod_ips WHERE last_seen_ms<%lld;"
+			 "DELETE FROM dirty WHERE ts<%lld;", cut, cut, cut,
 			 cut - (long long)store_res[STORE_RES__N - 1].bucket_ms);
 		if (!err)
 			err = exec_sql(s->db, sql);
@@ -1380,15 +1456,43 @@ static int sq_routes(struct store *base, const char *ns, const char *pod, int64_
 	return query_done(s, st, err);
 }
 
+/* The remote pod of each flow row: the agent's name, else the pod whose pod_ips window holds
+ * the row's interval (the latest to take the address when it changed hands) unless another pod
+ * held the same address over an overlapping window (the node address of host-network pods),
+ * else none. Then rows are grouped per local pod, direction and remote end; an inbound row's
+ * remote port is the client's ephemeral one and does not split groups. */
+#define SQL_FLOW_REMOTE_POD_IP \
+	"(SELECT q.id FROM pod_ips q WHERE f.remote_pod='' AND q.ip=f.remote_addr" \
+	" AND q.first_seen_ms<f.ts+f.dur AND q.last_seen_ms+" IP_LAG_SQL ">=f.ts" \
+	" AND NOT EXISTS (SELECT 1 FROM pod_ips o WHERE o.ip=q.ip AND o.pod_uid<>q.pod_uid" \
+	"  AND o.first_seen_ms<=q.last_seen_ms AND o.last_seen_ms>=q.first_seen_ms" \
+	"  AND o.first_seen_ms<f.ts+f.dur AND o.last_seen_ms+" IP_LAG_SQL ">=f.ts)" \
+	" ORDER BY q.first_seen_ms DESC LIMIT 1)"
+_Static_assert(IP_LAG_MS == 30000, "IP_LAG_SQL");
+_Static_assert(PODLENS__V1__FLOW__DIRECTION__DIRECTION_INBOUND == 2, "sq_flows");
+
 static int sq_flows(struct store *base, int64_t from_ms, int64_t to_ms, unsigned limit,
 		    STORE_CB(struct store_flow_sum))
 {
 	struct sq *s = sq(base);
 	sqlite3_stmt *st;
-	int err = query_prepare(s, "SELECT w.namespace, w.pod, f.direction, f.remote_ns, f.remote_pod, f.remote_addr,"
-				   " f.remote_port, sum(f.rx_bytes+f.tx_bytes), sum(f.connections)"
-				   " FROM flows f JOIN workloads w ON w.id=f.wid WHERE f.ts>=?1 AND f.ts<?2"
-				   " GROUP BY 1,2,3,4,5,6,7 LIMIT ?3", &st);
+	int err = query_prepare(s,
+		"SELECT w.namespace, w.pod, g.direction, g.rns, g.rpod, g.addr, g.port,"
+		" sum(g.rx_bytes+g.tx_bytes), sum(g.connections), max(w.owner_kind), max(w.owner_name),"
+		" (SELECT max(x.owner_kind) FROM workloads x WHERE x.namespace=g.rns AND x.pod=g.rpod),"
+		" (SELECT max(x.owner_name) FROM workloads x WHERE x.namespace=g.rns AND x.pod=g.rpod),"
+		" sum(g.rx_bytes), sum(g.tx_bytes), sum(g.retransmits),"
+		" sum(CASE WHEN g.connect_us IS NULL THEN 0 ELSE g.connect_us*g.connections END),"
+		" sum(CASE WHEN g.connect_us IS NULL THEN 0 ELSE g.connections END), min(g.ts), max(g.ts+g.dur)"
+		" FROM (SELECT f.*,"
+		"  CASE WHEN f.remote_pod<>'' THEN f.remote_ns ELSE coalesce(p.namespace,'') END AS rns,"
+		"  CASE WHEN f.remote_pod<>'' THEN f.remote_pod ELSE coalesce(p.pod,'') END AS rpod,"
+		"  CASE WHEN f.remote_pod<>'' OR p.id IS NOT NULL THEN '' ELSE f.remote_addr END AS addr,"
+		"  CASE WHEN f.direction=2 THEN 0 ELSE f.remote_port END AS port"
+		"  FROM flows f LEFT JOIN pod_ips p ON p.id=" SQL_FLOW_REMOTE_POD_IP
+		"  WHERE f.ts>=?1 AND f.ts<?2) g"
+		" JOIN workloads w ON w.id=g.wid"
+		" GROUP BY w.namespace, w.pod, g.direction, g.rns, g.rpod, g.addr, g.port LIMIT ?3", &st);
 
 	if (err)
 		return err;
@@ -1401,6 +1505,11 @@ static int sq_flows(struct store *base, int64_t from_ms, int64_t to_ms, unsigned
 			.remote_ns = col_text(st, 3), .remote_pod = col_text(st, 4),
 			.remote_addr = col_text(st, 5), .remote_port = sqlite3_column_int(st, 6),
 			.bytes = col_u64(st, 7), .connections = col_u64(st, 8),
+			.owner_kind = col_text(st, 9), .owner_name = col_text(st, 10),
+			.remote_owner_kind = col_text(st, 11), .remote_owner_name = col_text(st, 12),
+			.rx_bytes = col_u64(st, 13), .tx_bytes = col_u64(st, 14), .retransmits = col_u64(st, 15),
+			.connect_us_sum = col_u64(st, 16), .connects = col_u64(st, 17),
+			.first_ms = sqlite3_column_int64(st, 18), .end_ms = sqlite3_column_int64(st, 19),
 		};
 
 		err = cb(ctx, &r);
@@ -1471,6 +1580,7 @@ const struct store_ops store_sqlite_ops = {
 	.rollback = sq_rollback,
 	.batch_begin = sq_batch_begin,
 	.workload = sq_workload,
+	.pod_ip = sq_pod_ip,
 	.add = sq_add,
 	.batch_end = sq_batch_end,
 	.maintain = sq_maintain,

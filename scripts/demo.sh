@@ -7,7 +7,9 @@
 #   shop/web       busybox httpd: /index.html (20 kB) and /cgi-bin/page (~20 ms)
 #   shop/api       busybox httpd: /cgi-bin/items (~100 ms, a 500 now and then)
 #   payments/client  calls web and api in a loop
-#   payments/quiet   annotated podlens.io/monitor: "false": calls web too, and never appears
+#   payments/quiet   annotated podlens.io/monitor: "false": serves and calls itself on loopback,
+#                    and never appears (it talks to no monitored pod: the service map shows the
+#                    three pods above and their two edges, client -> web and client -> api)
 #
 # Env: DEMO_SECONDS (0 = until Ctrl-C), DEMO_GRPC_PORT (9417), DEMO_HTTP_PORT (9418), DEMO_INTERVAL (5)
 set -uo pipefail
@@ -80,14 +82,16 @@ podctl run-container "$CLI" fetcher --env WEB="$WEB_IP" --env API="$API_IP" -- s
 	'while true; do wget -q -O /dev/null http://$WEB:8080/index.html; wget -q -O /dev/null http://$WEB:8080/cgi-bin/page;
 	  wget -q -O /dev/null "http://$API:8080/cgi-bin/items?user=$RANDOM"; sleep 0.2; done' >/dev/null || die "client"
 read -r QUIET _ < <(pod quiet payments --annotation podlens.io/monitor=false) || die "pod payments/quiet"
-podctl run-container "$QUIET" fetcher --env WEB="$WEB_IP" -- sh -c \
-	'while true; do wget -q -O /dev/null http://$WEB:8080/index.html; sleep 1; done' >/dev/null || die "quiet"
+podctl run-container "$QUIET" fetcher --mount "$www/web:/www:ro" -- sh -c \
+	'httpd -p 127.0.0.1:8080 -h /www; while true; do wget -q -O /dev/null http://127.0.0.1:8080/index.html; sleep 1; done' \
+	>/dev/null || die "quiet"
 
 cat <<EOF
 
   podlens demo is running
     web page:   http://127.0.0.1:$HPORT/       (API: http://127.0.0.1:$HPORT/api/v1/namespaces)
     metrics:    http://127.0.0.1:$HPORT/metrics (collector), agent log $LOG/agent.log
+    map:        http://127.0.0.1:$HPORT/?ns=shop  payments/client -> shop/web, payments/client -> shop/api
     pods:       shop/web (~20 ms page), shop/api (~100 ms, some 500s), payments/client,
                 payments/quiet (podlens.io/monitor=false: never shown)
   $( [ "$SECS" = 0 ] && echo "Ctrl-C stops everything and tears the lab down." || echo "stopping by itself after ${SECS}s." )
@@ -104,4 +108,8 @@ sleep 1   # let the collector commit the agent's last batch before we ask for it
 echo "demo: what the collector holds for namespace shop (GET /api/v1/namespaces/shop/pods):"
 curl -s "http://127.0.0.1:$HPORT/api/v1/namespaces/shop/pods?window=600" |
 	jq -r '.pods[] | "  \(.pod): \(.requests) requests, p50 \(.p50_us / 1000 | floor) ms, p99 \(.p99_us / 1000 | floor) ms, errors \(.error_pct)%, rx \(.rx_bytes) B, tx \(.tx_bytes) B"' ||
+	echo "  (no answer from the collector)"
+echo "demo: the service map (GET /api/v1/namespaces/shop/edges):"
+curl -s "http://127.0.0.1:$HPORT/api/v1/namespaces/shop/edges?window=600" |
+	jq -r '.edges[] | "  \(.src) -> \(.dst): \(.connections) connections, \(.bytes) B, \(.requests // "no") requests\(if .requests then ", \(.error_pct | floor)% errors" else "" end)"' ||
 	echo "  (no answer from the collector)"

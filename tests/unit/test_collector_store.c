@@ -397,7 +397,7 @@ static void store_sqlite__generated_schema_1__same_as_released(void **state)
 	char *gen = store_sqlite__schema_sql(1), *x, *y;
 
 	assert_non_null(gen);
-	assert_null(store_sqlite__schema_sql(2));
+	assert_null(store_sqlite__schema_sql(STORE_SCHEMA_VERSION + 1));
 	assert_int_equal(sqlite3_open(":memory:", &a), SQLITE_OK);
 	assert_int_equal(sqlite3_open(":memory:", &b), SQLITE_OK);
 	assert_int_equal(sqlite3_exec(a, released_schema_1, NULL, NULL, NULL), SQLITE_OK);
@@ -928,6 +928,260 @@ static void store__reader__before_writer__refused(void **state)
 	assert_null(store__open_reader(&o));
 }
 
+/* ------------------------------------------------------------------ service map: pod IPs */
+
+/* The object of edge src -> dst in a query__edges() answer (malloc'd), NULL when absent. */
+static char *edge_obj(const char *j, const char *src, const char *dst)
+{
+	char head[512];
+	const char *a, *b;
+
+	snprintf(head, sizeof(head), "{\"src\":\"%s\",\"dst\":\"%s\",", src, dst);
+	if (!(a = strstr(j, head)))
+		return NULL;
+	b = strstr(a + 1, "},{\"src\":");
+	if (!b)
+		b = strstr(a, "}]}");
+	assert_non_null(b);
+	return strndup(a, (size_t)(b - a + 1));
+}
+
+static void assert_edge_has(const char *j, const char *src, const char *dst, const char *want)
+{
+	char *e = edge_obj(j, src, dst);
+
+	if (!e)
+		fail_msg("no edge %s -> %s in %s", src, dst, j);
+	if (!strstr(e, want))
+		fail_msg("edge %s -> %s: no %s in %s", src, dst, want, e);
+	free(e);
+}
+
+static Podlens__V1__Flow flow_to(Podlens__V1__Workload *local, int direction, const uint8_t *ra, size_t ralen,
+				 uint32_t rport, uint64_t tx, uint64_t rx, uint32_t conns)
+{
+	Podlens__V1__Flow x = PODLENS__V1__FLOW__INIT;
+
+	x.local = local;
+	x.direction = direction;
+	x.remote_addr = (ProtobufCBinaryData){ ralen, (uint8_t *)ra };
+	x.remote_port = rport;
+	x.tx_bytes = tx;
+	x.rx_bytes = rx;
+	x.connections = conns;
+	return x;
+}
+
+#define OUT PODLENS__V1__FLOW__DIRECTION__DIRECTION_OUTBOUND
+#define IN PODLENS__V1__FLOW__DIRECTION__DIRECTION_INBOUND
+
+static char *edges_full(struct store *s, const char *ns, const char *pod, bool by_owner, int64_t from,
+			int64_t to)
+{
+	struct query_edges_opts o = { .ns = ns, .pod = pod, .by_owner = by_owner, .from_ms = from, .to_ms = to };
+	struct sbuf out = { 0 };
+
+	assert_int_equal(query__edges(s, &o, &out), 0);
+	return sbuf__take(&out, NULL);
+}
+
+/* Remote ends named across nodes from the pod IPs agents report, by the time of each flow: the
+ * client (node n1) only has addresses; the server's agent (n2) reports the server's IP. Both
+ * views of the same connections are one edge; an address a later pod takes names old flows by
+ * the old pod; an address two pods hold at once (host network) names neither; inbound ephemeral
+ * ports do not split edges; addresses print as inet_ntop does. */
+static void query__edges__named_from_pod_ips_across_nodes_by_time(void **state)
+{
+	struct store *s = open_store(0);
+	struct fixture a, b, c, d;
+	uint8_t cli[4] = { 10, 0, 0, 1 }, web[4] = { 10, 0, 0, 2 }, hostnet[4] = { 10, 9, 9, 9 };
+	uint8_t web_mapped[16] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 10, 0, 0, 2 };
+	uint8_t v6[16] = { 0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1 };
+	uint8_t ext[4] = { 192, 168, 1, 1 };
+	char *cli_ips[] = { (char *)"10.0.0.1" }, *web_ips[] = { (char *)"10.0.0.2", (char *)"fd00:0::2" };
+	char *host_ips[] = { (char *)"10.9.9.9" };
+	Podlens__V1__Workload hA = PODLENS__V1__WORKLOAD__INIT, hB = PODLENS__V1__WORKLOAD__INIT;
+	Podlens__V1__Flow fa[5], *fap[5], fb[4], *fbp[4], fd[1], *fdp[1];
+	char *j;
+
+	/* n2: shop/web (uid u-web) answered 5 requests, accepted 2 connections from 10.0.0.1 on
+	 * two ephemeral ports; two host-network pods report the node's address */
+	make_batch(&a, "a2", 1, T0, "shop", "web", 5, 2000, 200, 10);
+	a.b.node = a.w.node = (char *)"n2";
+	a.w.pod_uid = (char *)"u-web";
+	a.w.owner_kind = (char *)"Deployment";
+	a.w.owner_name = (char *)"web";
+	a.w.n_pod_ips = 2;
+	a.w.pod_ips = web_ips;
+	hA.namespace_ = hB.namespace_ = (char *)"kube-system";
+	hA.pod = (char *)"proxy-a";
+	hB.pod = (char *)"exporter-b";
+	hA.pod_uid = (char *)"u-ha";
+	hB.pod_uid = (char *)"u-hb";
+	hA.node = hB.node = (char *)"n2";
+	hA.n_pod_ips = hB.n_pod_ips = 1;
+	hA.pod_ips = hB.pod_ips = host_ips;
+	fa[0] = flow_to(&a.w, IN, cli, 4, 40001, 1000, 100, 1);
+	fa[1] = flow_to(&a.w, IN, cli, 4, 40002, 1000, 100, 1);
+	fa[2] = flow_to(&hA, IN, ext, 4, 50000, 1, 1, 1);
+	fa[3] = flow_to(&hB, IN, ext, 4, 50001, 1, 1, 1);
+	fa[4] = flow_to(&hA, IN, ext, 4, 50002, 7, 7, 1);
+	for (int i = 0; i < 5; i++)
+		fap[i] = &fa[i];
+	a.b.n_flows = 5;
+	a.b.flows = fap;
+	assert_null(store__validate(&a.b));
+	assert_int_equal(add(s, &a, NULL), 0);
+
+	/* n1: payments/client connected to 10.0.0.2 (once through a mapped IPv6 address), to the
+	 * host-network address, and to an IPv6 address nobody reports */
+	make_batch(&b, "a1", 1, T0, "payments", "client", 3, 500, 200, 10);
+	b.rs.direction = PODLENS__V1__REQUEST_STATS__DIRECTION__DIRECTION_CLIENT;
+	b.w.pod_uid = (char *)"u-cli";
+	b.w.n_pod_ips = 1;
+	b.w.pod_ips = cli_ips;
+	fb[0] = flow_to(&b.w, OUT, web, 4, 80, 100, 1005, 1);
+	fb[1] = flow_to(&b.w, OUT, web_mapped, 16, 80, 100, 1005, 1);
+	fb[2] = flow_to(&b.w, OUT, hostnet, 4, 9100, 3, 3, 1);
+	fb[3] = flow_to(&b.w, OUT, v6, 16, 443, 4, 4, 1);
+	for (int i = 0; i < 4; i++)
+		fbp[i] = &fb[i];
+	b.b.n_flows = 4;
+	b.b.flows = fbp;
+	assert_null(store__validate(&b.b));
+	assert_int_equal(add(s, &b, NULL), 0);
+
+	/* 20 s later shop/web is gone and shop/web2 (uid u-web2) has 10.0.0.2; the client connects
+	 * once more */
+	make_batch(&c, "a2", 2, T0 + 20000, "shop", "web2", 0, 10, 200, 1);
+	c.b.node = c.w.node = (char *)"n2";
+	c.w.pod_uid = (char *)"u-web2";
+	c.w.n_pod_ips = 1;
+	c.w.pod_ips = web_ips;
+	assert_int_equal(add(s, &c, NULL), 0);
+	make_batch(&d, "a1", 2, T0 + 20000, "payments", "client", 0, 10, 200, 1);
+	d.w.pod_uid = (char *)"u-cli";
+	d.w.n_pod_ips = 1;
+	d.w.pod_ips = cli_ips;
+	fd[0] = flow_to(&d.w, OUT, web, 4, 80, 50, 60, 1);
+	fdp[0] = &fd[0];
+	d.b.n_flows = 1;
+	d.b.flows = fdp;
+	assert_int_equal(add(s, &d, NULL), 0);
+
+	j = edges_full(s, NULL, NULL, false, T0, T0 + 30000);
+	/* one edge from both views: the client's 2 connections (2210 B) and the server's (2200 B) */
+	assert_edge_has(j, "payments/client", "shop/web",
+			"\"src_namespace\":\"payments\",\"dst_namespace\":\"shop\",\"bytes\":2210,\"connections\":2,");
+	assert_edge_has(j, "payments/client", "shop/web",
+			"\"client\":{\"bytes_sent\":200,\"bytes_received\":2010,\"connections\":2,");
+	assert_edge_has(j, "payments/client", "shop/web",
+			"\"server\":{\"bytes_sent\":200,\"bytes_received\":2000,\"connections\":2,");
+	assert_edge_has(j, "payments/client", "shop/web", "\"dst_owner\":\"Deployment/web\"");
+	/* L7: shop/web's only client is payments/client: its 5 answered requests are this edge's */
+	assert_edge_has(j, "payments/client", "shop/web", "\"requests\":5,\"errors\":0,");
+	assert_edge_has(j, "payments/client", "shop/web", "\"l7_from\":\"server\"");
+	/* the later connection to the same address is the later pod's */
+	assert_edge_has(j, "payments/client", "shop/web2", "\"bytes\":110,\"connections\":1,");
+	/* the host-network address names neither pod; unknown ends by address, inet_ntop spelling */
+	assert_edge_has(j, "payments/client", "10.9.9.9", "\"dst_kind\":\"external\"");
+	assert_edge_has(j, "payments/client", "fd00::1", "\"connections\":1,");
+	assert_edge_has(j, "192.168.1.1", "kube-system/proxy-a", "\"connections\":2,");
+	/* the client calls several servers: its own request stats belong to no single edge */
+	assert_edge_has(j, "payments/client", "shop/web2", "\"requests\":null,");
+	assert_null(strstr(j, "0:0:0:0"));
+	assert_null(strstr(j, "\"src\":\"payments/client\",\"dst\":\"kube-system/"));
+	assert_null(strstr(j, ":40001"));
+	free(j);
+
+	/* before shop/web2 existed, nothing is named after it */
+	j = edges_full(s, NULL, NULL, false, T0, T0 + 10000);
+	assert_null(strstr(j, "shop/web2"));
+	assert_edge_has(j, "payments/client", "shop/web", "\"connections\":2,");
+	free(j);
+
+	/* one pod, in and out; by owner: shop/web is Deployment/web */
+	j = edges_full(s, "shop", "web2", false, T0, T0 + 30000);
+	assert_edge_has(j, "payments/client", "shop/web2", "\"connections\":1,");
+	assert_null(edge_obj(j, "payments/client", "shop/web"));
+	free(j);
+	j = edges_full(s, "shop", NULL, true, T0, T0 + 30000);
+	assert_edge_has(j, "payments/client", "shop/Deployment/web", "\"dst_kind\":\"owner\"");
+	assert_edge_has(j, "payments/client", "shop/web2", "\"dst_kind\":\"pod\"");
+	free(j);
+	store__close(s);
+}
+
+/* A database of schema 1 (as released) is migrated in place: its rows stay, pod_ips appears. */
+static void store__schema_1_database__migrated_to_2_rows_kept(void **state)
+{
+	sqlite3 *db = open_db();
+	sqlite3_stmt *st;
+	struct store *s;
+
+	assert_int_equal(sqlite3_exec(db, released_schema_1, NULL, NULL, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "INSERT INTO workloads(namespace,pod,container,node,pod_uid,container_id,"
+					  "image,owner_kind,owner_name,first_seen_ms,last_seen_ms)"
+					  " VALUES('shop','web','app','n1','','','','','',1,2);"
+					  "PRAGMA user_version=1", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	s = open_store(0);
+	assert_int_equal(store__pod_exists(s, "shop", "web"), 1);
+	store__close(s);
+	db = open_db();
+	assert_int_equal(sqlite3_prepare_v2(db, "SELECT (SELECT count(*) FROM pod_ips),"
+					   " (SELECT user_version FROM pragma_user_version)", -1, &st, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	assert_int_equal(sqlite3_column_int(st, 0), 0);
+	assert_int_equal(sqlite3_column_int(st, 1), 2);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+}
+
+/* Pod IPs are bounded per workload; an address that is no address is not stored (and names
+ * nothing), the rest of the batch is. */
+static void store__pod_ips__bounded_and_bad_text_skipped(void **state)
+{
+	struct store *s = open_store(0);
+	struct fixture f, g;
+	char *many[STORE_MAX_POD_IPS + 1], *odd[] = { (char *)"not-an-ip", (char *)"10.0.0.7" };
+	uint8_t a7[4] = { 10, 0, 0, 7 }, a8[4] = { 10, 0, 0, 8 };
+	Podlens__V1__Flow fl[2], *flp[2];
+	Podlens__V1__Workload oddw = PODLENS__V1__WORKLOAD__INIT;
+	char *j;
+
+	for (int i = 0; i <= STORE_MAX_POD_IPS; i++)
+		many[i] = (char *)"10.0.0.1";
+	make_batch(&f, "a1", 1, T0, "shop", "web", 1, 10, 200, 1);
+	f.w.pod_uid = (char *)"u";
+	f.w.n_pod_ips = STORE_MAX_POD_IPS + 1;
+	f.w.pod_ips = many;
+	assert_non_null(store__validate(&f.b));
+	f.w.n_pod_ips = STORE_MAX_POD_IPS;
+	assert_null(store__validate(&f.b));
+
+	oddw.namespace_ = (char *)"shop";
+	oddw.pod = (char *)"odd";
+	oddw.pod_uid = (char *)"u-odd";
+	oddw.n_pod_ips = 2;
+	oddw.pod_ips = odd;
+	make_batch(&g, "a1", 2, T0, "payments", "client", 1, 10, 200, 1);
+	g.b.workloads[0]->workload = &oddw;
+	fl[0] = flow_to(&g.w, OUT, a7, 4, 80, 1, 1, 1);
+	fl[1] = flow_to(&g.w, OUT, a8, 4, 80, 1, 1, 1);
+	flp[0] = &fl[0];
+	flp[1] = &fl[1];
+	g.b.n_flows = 2;
+	g.b.flows = flp;
+	assert_null(store__validate(&g.b));
+	assert_int_equal(add(s, &g, NULL), 0);
+	j = edges_full(s, NULL, NULL, false, T0, T0 + 10000);
+	assert_edge_has(j, "payments/client", "shop/odd", "\"connections\":1,");
+	assert_edge_has(j, "payments/client", "10.0.0.8", "\"dst_kind\":\"external\"");
+	free(j);
+	store__close(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -953,6 +1207,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(store__reader__past_deadline__timeout_then_next_deadline_reads,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(store__reader__before_writer__refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(query__edges__named_from_pod_ips_across_nodes_by_time, setup, teardown),
+		cmocka_unit_test_setup_teardown(store__schema_1_database__migrated_to_2_rows_kept, setup, teardown),
+		cmocka_unit_test_setup_teardown(store__pod_ips__bounded_and_bad_text_skipped, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
