@@ -28,3 +28,15 @@ LDLIBS_test_l7_module := -ljansson $(PODLENS_PROTO_LIBS)
 
 FUZZERS += $(BUILD)/fuzz/fuzz_l7_http1
 $(BUILD)/fuzz/fuzz_l7_http1: $(BUILD)/fuzzobj/tests/fuzz/fuzz_l7_http1.o $(BUILD)/fuzzobj/agent/l7/http1.o
+
+# DNS: parser on fixtures captured from dnsmasq (tests/unit/fixtures/dns/), the module's matching,
+# timeouts, bounds and outputs
+UNIT_TESTS += $(BUILD)/tests/test_l7_dns
+$(BUILD)/tests/test_l7_dns: $(BUILD)/asan/tests/unit/test_l7_dns.o $(L7_MOD_ASAN) $(LIB_ASAN)
+LDLIBS_test_l7_dns := -ljansson $(PODLENS_PROTO_LIBS)
+
+FUZZERS += $(BUILD)/fuzz/fuzz_l7_dns
+$(BUILD)/fuzz/fuzz_l7_dns: $(BUILD)/fuzzobj/tests/fuzz/fuzz_l7_dns.o $(BUILD)/fuzzobj/agent/l7/dns.o \
+		$(BUILD)/fuzzobj/agent/l7/dns_module.o $(BUILD)/fuzzobj/agent/l7/http_agg.o \
+		$(BUILD)/fuzzobj/agent/l7/http1.o $(PODLENS_PROTO_FUZZ) $(LIB_FUZZ)
+LDLIBS_fuzz_l7_dns := -ljansson $(PODLENS_PROTO_LIBS)

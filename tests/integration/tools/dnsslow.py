@@ -1,8 +1,8 @@
 #!/usr/bin/python3
 """A tiny UDP DNS server for the agent's DNS test: what dnsmasq cannot do.
 
-  dnsslow.py IP DELAY_MS READY_FILE
-      listens on IP:53 (UDP). A query for a name starting with "slow" is answered NOERROR with one
+  dnsslow.py IP[:PORT] DELAY_MS READY_FILE
+      listens on IP:PORT (UDP; default port 53). A query for a name starting with "slow" is answered NOERROR with one
       A record 10.9.9.9 after DELAY_MS; a name starting with "never" is never answered; anything
       else gets SERVFAIL at once. Writes READY_FILE when listening. Runs until killed.
 """
@@ -14,8 +14,11 @@ import sys
 import time
 
 ip, delay, ready = sys.argv[1], int(sys.argv[2]) / 1000.0, sys.argv[3]
+port = 53
+if ":" in ip:
+    ip, port = ip.split(":")[0], int(ip.split(":")[1])
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.bind((ip, 53))
+s.bind((ip, port))
 open(ready, "w").write("ok\n")
 pending = []   # (due, seq, reply, addr)
 seq = 0
