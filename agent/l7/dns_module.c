@@ -520,6 +520,14 @@ static int batch(const void *agg, uint64_t cgid, Podlens__V1__WorkloadStats *ws,
 	return 0;
 }
 
+static void foreach_cgroup(const void *agg, void (*fn)(void *ctx, uint64_t cgroup_id), void *ctx)
+{
+	const struct dns_agg *d = agg;
+
+	/* every cgroup with a search count also has an aggregate key (the same response recorded it) */
+	http_agg__foreach_cgroup(d->agg, fn, ctx);
+}
+
 const struct l7_module l7_dns_module = {
 	.name = "dns",
 	.proto = L7_PROTO_DNS,
@@ -538,4 +546,5 @@ const struct l7_module l7_dns_module = {
 	.expire = expire,
 	.json_more = json_more,
 	.summarize_dns = summarize_dns,
+	.foreach_cgroup = foreach_cgroup,
 };

@@ -111,6 +111,13 @@ void l7_set__expire(struct l7_set *s, uint64_t now_ns)
 			s->mod[i].m->expire(s->mod[i].agg, now_ns);
 }
 
+void l7_set__foreach_cgroup(const struct l7_set *s, void (*fn)(void *ctx, uint64_t cgroup_id), void *ctx)
+{
+	for (size_t i = 0; s && i < s->n; i++)
+		if (s->mod[i].m->foreach_cgroup)
+			s->mod[i].m->foreach_cgroup(s->mod[i].agg, fn, ctx);
+}
+
 json_t *l7_set__json(const struct l7_set *s, uint64_t cgroup_id)
 {
 	json_t *o = NULL, *v;

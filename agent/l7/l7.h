@@ -34,6 +34,10 @@ const struct l7_module *l7_set__module(const struct l7_set *s, unsigned proto, v
 /* Every module's expire function (at each harvest; CLOCK_MONOTONIC ns). */
 void l7_set__expire(struct l7_set *s, uint64_t now_ns);
 
+/* fn for each cgroup a module with foreach_cgroup has results for (a cgroup may come more than
+ * once): the record path reports them even without packets in the interval. */
+void l7_set__foreach_cgroup(const struct l7_set *s, void (*fn)(void *ctx, uint64_t cgroup_id), void *ctx);
+
 /* Requests lost to the aggregators' bounds, all modules, cumulative; 0 for a NULL set. */
 uint64_t l7_set__dropped(const struct l7_set *s);
 

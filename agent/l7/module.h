@@ -96,11 +96,14 @@ struct l7_module {
 	 * .record (0, or -ENOSPC / -ENOMEM as .record); expire runs at every harvest with the
 	 * CLOCK_MONOTONIC time (a module matching requests in user space ends unanswered ones there);
 	 * json_more adds fields other than json_field to a cgroup's JSON object (0 or -ENOMEM);
-	 * summarize_dns feeds the table's DNS columns. */
+	 * summarize_dns feeds the table's DNS columns; foreach_cgroup names every cgroup it has
+	 * results for, so that a workload without packets in the interval is still reported (a DNS
+	 * query that timed out after its client went quiet). */
 	int (*consume)(void *agg, const void *rec, size_t size);
 	void (*expire)(void *agg, uint64_t now_ns);
 	int (*json_more)(const void *agg, uint64_t cgroup_id, json_t *obj);
 	void (*summarize_dns)(const void *agg, uint64_t cgroup_id, struct l7_dns_summary *s);
+	void (*foreach_cgroup)(const void *agg, void (*fn)(void *ctx, uint64_t cgroup_id), void *ctx);
 };
 
 /* The registry: every module the agent runs, NULL-terminated, in output order. */

@@ -627,6 +627,35 @@ static void module__batch_and_table__dnsstats_and_columns(void **state)
 	l7_set__free(s);
 }
 
+/* the default registry: HTTP/1 first, DNS second; a DNS record beside nothing of HTTP gives the dns
+ * field alone, and the HTTP module never sees it */
+static void registry__dns_beside_http1(void **state)
+{
+	struct dns_config c = { 0 };
+	struct l7_set *s;
+	struct l7_dns_event e;
+	void *agg;
+	json_t *f;
+
+	(void)state;
+	assert_ptr_equal(l7_modules[0], &l7_http1_module);
+	assert_ptr_equal(l7_modules[1], &l7_dns_module);
+	dns_module__configure(&c);
+	s = l7_set__new(NULL);
+	assert_non_null(s);
+	assert_ptr_equal(l7_set__module(s, L7_PROTO_DNS, &agg), &l7_dns_module);
+	e = ev_name("x.example.com", 1, 0, 0, MS);
+	l7_dns_module.consume(agg, &e, sizeof(e));
+	e = ev_name("x.example.com", 1, 1, 0, 2 * MS);
+	l7_dns_module.consume(agg, &e, sizeof(e));
+	f = l7_set__json(s, CG);
+	assert_non_null(json_object_get(f, "dns"));
+	assert_null(json_object_get(f, "http"));
+	json_decref(f);
+	assert_null(l7_set__json(s, CG + 1));
+	l7_set__free(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -639,6 +668,7 @@ int main(void)
 		cmocka_unit_test(module__bounds__domains_capped_pending_bounded),
 		cmocka_unit_test(module__search_storm_and_domain_modes),
 		cmocka_unit_test(module__batch_and_table__dnsstats_and_columns),
+		cmocka_unit_test(registry__dns_beside_http1),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
