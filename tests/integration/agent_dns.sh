@@ -27,9 +27,14 @@ DM_IP=$NET.1 SLOW_IP=$NET.2
 zone=()
 for i in $(seq $N); do zone+=(--address=/ok$i.podlens.test/10.0.0.$i); done
 zone+=(--address=/svc1.podlens.test/10.0.1.1)
-dnsmasq --keep-in-foreground --conf-file=/dev/null --no-resolv --no-hosts --bind-interfaces \
-	--listen-address=$DM_IP --port=53 --pid-file="$W/dnsmasq.pid" --local=/podlens.test/ \
-	--local=/cluster.local/ "${zone[@]}" 2>"$W/dnsmasq.log" &
+# dnsmasq runs in a cgroup of its own, monitored too: its side of every exchange is the server side
+SRV=$CG2/podlens-test-dns-$$-srv
+mkdir "$SRV"
+defer "rmcg $SRV"
+SRV_ID=$(stat -c %i "$SRV")
+sh -c "echo \$\$ > $SRV/cgroup.procs && exec dnsmasq --keep-in-foreground --conf-file=/dev/null --no-resolv \
+	--no-hosts --bind-interfaces --listen-address=$DM_IP --port=53 --pid-file=$W/dnsmasq.pid \
+	--local=/podlens.test/ --local=/cluster.local/ ${zone[*]}" 2>"$W/dnsmasq.log" &
 DMPID=$!
 defer "kill -KILL $DMPID"
 $PY "$TOOLS/dnsslow.py" $SLOW_IP $DELAY_MS "$W/slow.ready" 2>"$W/slow.log" &
@@ -46,7 +51,7 @@ run() {   # run MODE EXPECTED_LOG_LINE AGENT_FLAGS...: one agent, one client cgr
 	mkdir "$CLI"
 	defer "rmcg $CLI"
 	CLI_ID=$(stat -c %i "$CLI")
-	"$AGENT" --output json --interval 1 --dns-timeout 1000 --l7-cgroups "/$NAME" "$@" \
+	"$AGENT" --output json --interval 1 --dns-timeout 1000 --l7-cgroups "/$NAME,/podlens-test-dns-$$-srv" "$@" \
 		>"$W/$MODE.agent.json" 2>"$W/$MODE.agent.log" &
 	APID=$!
 	defer "kill -KILL $APID"
@@ -114,6 +119,15 @@ run() {   # run MODE EXPECTED_LOG_LINE AGENT_FLAGS...: one agent, one client cgr
 	check_within "$p50" $((DELAY_MS * 1000)) 20 "$MODE: agent: p50 of the slow name within 20% of the server's delay"
 	cp50=$(jq '.median_us | floor' "$W/$MODE.c.slow")
 	diag "$MODE: slow name: agent p50 ${p50} us, client median ${cp50} us, server delay $((DELAY_MS * 1000)) us"
+	# dnsmasq's side: the queries it answered (existing, TCP, missing, search + the name), as server
+	ssum() {
+		jq -s --argjson id "$SRV_ID" "[.[] | select(.workload.cgroup_id == \$id) | .dns[]? | select($1) | .$2] | add // 0" "$W/$MODE.agent.json"
+	}
+	check_eq "$(ssum '.direction == "server" and .rcode == "NOERROR"' count)" $((N + 2)) "$MODE: dnsmasq (server side): NOERROR answers"
+	check_eq "$(ssum '.direction == "server" and .rcode == "NXDOMAIN"' count)" $((M + 3)) "$MODE: dnsmasq (server side): NXDOMAIN answers"
+	check_eq "$(ssum 'true' count)" $((N + 2 + M + 3)) "$MODE: dnsmasq (server side): nothing else"
+	sp50=$(ssum '.direction == "server"' p50_us)
+	diag "$MODE: dnsmasq server-side p50 per row, summed: ${sp50} us"
 	leak=$(jq -s --argjson id "$CLI_ID" '[.[] | select(.workload.cgroup_id == $id) | .dns[]? | select(.domain | test("GET|HTTP"))] | length' "$W/$MODE.agent.json")
 	check_eq "$leak" 0 "$MODE: agent: the non-DNS datagram on port 53 is not a query"
 	kill -KILL "$APID" 2>/dev/null || true   # exited already: the checks above waited for it
