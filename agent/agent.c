@@ -10,6 +10,7 @@
 #include "lib/cgroupfs.h"
 #include "agent/export/batch.h"
 #include "agent/export/exporter.h"
+#include "agent/l7/dns_config.h"
 #include "agent/l7/l7.h"
 #include "agent/metadata.h"
 #include "agent/metrics.h"
@@ -74,10 +75,14 @@ static void apply_changes(struct agent *a)
 	size_t n;
 
 	while ((n = metadata__drain(a->md, ch, 64)) > 0) {
-		for (size_t i = 0; i < n; i++)
+		for (size_t i = 0; i < n; i++) {
 			ev[i] = (struct cg_event){ .cgid = ch[i].cgroup_id,
 						   .kind = ch[i].removed ? CG_FORGOTTEN : CG_DECIDED,
 						   .monitored = ch[i].decision.monitored };
+			/* podlens.io/dns: "false" stops the cgroup's DNS capture in the kernel */
+			if (a->l7)
+				l7_probe__set_dns(a->l7, ch[i].cgroup_id, ch[i].removed || ch[i].decision.dns);
+		}
 		attacher__apply(a->att, ev, n);
 	}
 }
@@ -254,6 +259,7 @@ static void l7_start(struct agent *a)
 
 	if (!a->cfg.l7_enabled)
 		return;
+	l7_dns_configure(&a->cfg, &lo);
 	a->l7set = l7_set__new(NULL);
 	lo.set = a->l7set;
 	/* workloads mode: HTTP comes with the traffic counters in one program per packet */

@@ -56,6 +56,7 @@ struct metadata *metadata__new(const struct agent_config *cfg, const char *node,
 	o.filter.exclude = md->ns_exclude;
 	o.filter.monitor_key = cfg->ann_monitor;
 	o.filter.l7_key = cfg->ann_l7;
+	o.filter.dns_key = cfg->ann_dns;
 	o.filter.host_monitor = cfg->host_monitor;
 	o.filter.host_cgroups = host_cgroups;
 	o.filter.l7_enabled = cfg->l7_enabled;

@@ -31,6 +31,7 @@ struct opt {
 };
 
 static const char *const output_names[] = { "auto", "table", "json", "none", NULL };
+static const char *const dns_domain_names[] = { "full", "registered-domain", "none", NULL };
 
 #define O(f) offsetof(struct agent_config, f)
 static const struct opt opts[] = {
@@ -81,6 +82,17 @@ static const struct opt opts[] = {
 	  "L4 only: no HTTP request capture" },
 	{ "l7-cgroups", "l7.cgroups", T_LIST, O(l7_cgroups), 0, 0, NULL, "", "GLOBS",
 	  "cgroup path globs of non-pod workloads that get HTTP capture, e.g. /system.slice/nginx.service" },
+	{ "dns-ports", "dns.ports", T_LIST, O(dns_ports), 0, 0, NULL, "53", "PORTS",
+	  "UDP/TCP ports whose payload is DNS (at most 4; empty = no DNS capture)" },
+	{ "dns-domains", "dns.domains", T_ENUM, O(dns_domains), 0, 0, dns_domain_names, "full", "MODE",
+	  "what DNS records name: full (query name), registered-domain (its last labels), none" },
+	{ "dns-timeout", "dns.timeout", T_UINT, O(dns_timeout_ms), 100, 600000, NULL, "5000", "MS",
+	  "a DNS query unanswered this long is a timeout" },
+	{ "dns-search-suffixes", "dns.search_suffixes", T_LIST, O(dns_search_suffixes), 0, 0, NULL,
+	  ".svc.cluster.local,.cluster.local", "SUFFIXES",
+	  "search-list suffixes whose NXDOMAIN answers are the ndots storm (at most 8)" },
+	{ "annotation-dns", "annotations.dns", T_STR, O(ann_dns), 0, 0, NULL, "podlens.io/dns", "KEY",
+	  "annotation that turns DNS capture off" },
 	{ "collector", "collector.url", T_URL, O(collector_url), 0, 0, NULL, NULL, "URL",
 	  "podlens collector (http:// = h2c, https:// = TLS); unset = standalone" },
 	{ "collector-ca", "collector.ca_file", T_STR, O(collector_ca), 0, 0, NULL, NULL, "FILE", "CA for the collector" },
@@ -605,6 +617,32 @@ int options__parse(struct agent_config *cfg, int argc, char **argv, FILE *out, F
 		fprintf(err, "podlens-agent: --traffic-attach: invalid value '%s' (expected auto, workloads, or an "
 			"absolute cgroup path without '..')\n", cfg->traffic_attach);
 		return -EINVAL;
+	}
+	if (cfg->dns_ports.n > 4) {
+		fprintf(err, "podlens-agent: --dns-ports: at most 4 ports (got %zu)\n", cfg->dns_ports.n);
+		return -EINVAL;
+	}
+	for (size_t i = 0; i < cfg->dns_ports.n; i++) {
+		char *end;
+		unsigned long v = strtoul(cfg->dns_ports.v[i], &end, 10);
+
+		if (*end || v < 1 || v > 65535 || !isdigit((unsigned char)cfg->dns_ports.v[i][0])) {
+			fprintf(err, "podlens-agent: --dns-ports: invalid port '%s' (1..65535)\n",
+				cfg->dns_ports.v[i]);
+			return -EINVAL;
+		}
+	}
+	if (cfg->dns_search_suffixes.n > 8) {
+		fprintf(err, "podlens-agent: --dns-search-suffixes: at most 8 (got %zu)\n",
+			cfg->dns_search_suffixes.n);
+		return -EINVAL;
+	}
+	for (size_t i = 0; i < cfg->dns_search_suffixes.n; i++) {
+		if (strlen(cfg->dns_search_suffixes.v[i]) >= 64) {
+			fprintf(err, "podlens-agent: --dns-search-suffixes: '%s' longer than 63 bytes\n",
+				cfg->dns_search_suffixes.v[i]);
+			return -EINVAL;
+		}
 	}
 	return 0;
 }

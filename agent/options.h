@@ -51,6 +51,12 @@ struct agent_config {
 	char *otlp_url;
 	uint64_t ringbuf_kb;
 	char *traffic_attach;       /* "auto", "workloads", or a cgroup2 path (below the mount) */
+	/* dns.* (agent/l7/dns_module.h, docs/l7.md) */
+	struct strlist dns_ports;   /* at most 4; empty = no DNS capture */
+	int dns_domains;            /* enum dns_domains: full, registered-domain, none */
+	uint64_t dns_timeout_ms;
+	struct strlist dns_search_suffixes;
+	char *ann_dns;
 };
 
 /* Parse defaults, the config file (--config / PODLENS_CONFIG), env and argv into cfg.

@@ -71,11 +71,23 @@ static void emit(void *ctx, const struct workload *w)
 	l7_fields__release(&rec);
 }
 
+/* a workload without packets this interval but with L7 results of it (a DNS query of an earlier
+ * interval that timed out in this one) */
+static void emit_quiet(void *ctx, uint64_t cgid)
+{
+	struct emit_ctx *e = ctx;
+	const struct workload *w = idmap__get(&e->r->agg->wl, cgid);
+
+	if (w && !wl_counters__active(&w->cur))
+		emit(e, w);
+}
+
 void records__workloads(const struct records *r, uint64_t ts_ms, uint64_t interval_ms)
 {
 	struct emit_ctx e = { r, ts_ms, interval_ms };
 
 	agg__foreach_active(r->agg, emit, &e);
+	l7_set__foreach_cgroup(r->l7, emit_quiet, &e);
 }
 
 /* ------------------------------------------------------------------ flows, process events */

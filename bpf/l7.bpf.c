@@ -121,8 +121,11 @@ static __always_inline struct l7_counters *counters(void)
 	return bpf_map_lookup_elem(&l7_stats, &zero);
 }
 
-/* Offset of the TCP payload from skb->data (the network header), or 0 when there is none. */
-static __always_inline __u32 payload_off(struct __sk_buff *skb)
+static __noinline void l7_dns_udp(struct __sk_buff *skb, __u32 l3, bool egress, __u64 cgid);
+
+/* Offset of the TCP payload from skb->data (the network header), or 0 when there is none. A UDP
+ * packet goes to the DNS module from here, on the branch that has already left the TCP path. */
+static __always_inline __u32 payload_off(struct __sk_buff *skb, bool egress, __u64 cgid)
 {
 	void *data = (void *)(long)skb->data;
 	void *end = (void *)(long)skb->data_end;
@@ -132,15 +135,25 @@ static __always_inline __u32 payload_off(struct __sk_buff *skb)
 	if (skb->protocol == bpf_htons(ETH_P_IP)) {
 		__u8 *ip = data;
 
-		if ((void *)(ip + 20) > end || ip[9] != IPPROTO_TCP)
+		if ((void *)(ip + 20) > end)
 			return 0;
+		if (ip[9] != IPPROTO_TCP) {
+			if (ip[9] == IPPROTO_UDP)
+				l7_dns_udp(skb, (ip[0] & 0xf) << 2, egress, cgid);
+			return 0;
+		}
 		l3 = (ip[0] & 0xf) << 2;
 	} else if (skb->protocol == bpf_htons(ETH_P_IPV6)) {
 		__u8 *ip6 = data;
 
 		/* extension headers are not followed: such packets are skipped */
-		if ((void *)(ip6 + 40) > end || ip6[6] != IPPROTO_TCP)
+		if ((void *)(ip6 + 40) > end)
 			return 0;
+		if (ip6[6] != IPPROTO_TCP) {
+			if (ip6[6] == IPPROTO_UDP)
+				l7_dns_udp(skb, 40, egress, cgid);
+			return 0;
+		}
 		l3 = 40;
 	} else {
 		return 0;
@@ -300,6 +313,7 @@ static __always_inline void l7_event_submit(struct l7_event *e)
  * its own recognition of the first payload bytes, so put the cheapest rejection first. No map
  * lookup, helper call or loop decides between modules: the list is resolved at compile time. */
 #include "l7_http1.bpf.h"
+#include "l7_dns.bpf.h"
 
 /* wl: also count the packet for the workload the program is attached to (pl_pkt_*) */
 static __always_inline void handle(struct __sk_buff *skb, bool egress, bool wl)
@@ -311,7 +325,7 @@ static __always_inline void handle(struct __sk_buff *skb, bool egress, bool wl)
 
 	if (wl)
 		cgid = wl_count(skb, egress)->cgroup_id;
-	off = payload_off(skb);
+	off = payload_off(skb, egress, cgid);
 	if (!off)
 		return;                                 /* not TCP, or no payload (ACK, SYN, FIN) */
 	if (l7_stage == 1)
@@ -330,6 +344,8 @@ static __always_inline void handle(struct __sk_buff *skb, bool egress, bool wl)
 	if (!sk)
 		return;
 	if (l7_http1_packet(skb, sk, buf, n, egress, cgid))
+		return;
+	if (l7_dns_tcp(skb, off, egress, cgid))
 		return;
 }
 

@@ -8,7 +8,8 @@
  * parser (agent/l7/module.h, l7_modules[]). HTTP/1 is 0 so that its records are what they were
  * before the field existed (it was padding, always zero), and its code path sets nothing new. */
 #define L7_PROTO_HTTP1 0
-#define L7_PROTO_COUNT 1          /* one more than the largest L7_PROTO_* */
+#define L7_PROTO_DNS   1          /* records of their own: struct l7_dns_event */
+#define L7_PROTO_COUNT 2          /* one more than the largest L7_PROTO_* */
 
 /* Bytes of a request captured from the first payload byte of the segment that starts with a
  * method: enough for "METHOD /path... HTTP/1.1". A longer path arrives truncated (L7_F_TRUNC is
@@ -155,6 +156,34 @@ struct l7_sk_state {
 	__u32 pad1;
 };
 
+/* DNS module (bpf/l7_dns.bpf.h). Every DNS message (query or response, UDP, or the first segment
+ * of a TCP message after its 2-byte length) on a DNS port of a monitored socket goes to the agent
+ * as one ring buffer record; the agent parses it and matches responses to queries by (cgroup,
+ * local port, peer, transaction id) in a bounded table of its own, where unanswered queries become
+ * timeouts (agent/l7/dns_module.c). DNS rates are a small fraction of packet rates, and matching in
+ * user space keeps the kernel side stateless (no map grows with the query rate). proto sits where
+ * struct l7_event has it, so the probe can tell the two records apart. */
+#define L7_DNS_CAP 160            /* DNS message bytes captured: header (12) + question */
+#define L7_DNS_PORTS_MAX 4        /* dns.ports: at most this many */
+
+struct l7_dns_event {
+	__u64 cgroup_id;
+	__u64 ts_ns;              /* CLOCK_MONOTONIC of the packet at the monitored socket */
+	__u16 lport;              /* the monitored socket's port, host order */
+	__u16 rport;              /* the peer's port, host order */
+	__u16 len;                /* DNS message bytes in the packet (may exceed L7_DNS_CAP) */
+	__u8 egress;              /* 1: sent by the monitored socket */
+	__u8 tcp;                 /* 1: DNS over TCP (data starts after the length prefix) */
+	__u8 family;              /* 4 or 6 */
+	__u8 cap;                 /* valid bytes in data (<= L7_DNS_CAP) */
+	__u16 pad;
+	__u32 proto;              /* L7_PROTO_DNS, at offsetof(struct l7_event, proto) */
+	__u8 raddr[16];           /* the peer's address (IPv4: first 4 bytes) */
+	__u8 data[L7_DNS_CAP];
+};
+_Static_assert(__builtin_offsetof(struct l7_dns_event, proto) == __builtin_offsetof(struct l7_event, proto),
+	       "proto tells the records apart");
+
 /* Per-CPU counters of the exceptional paths only (the common path counts nothing: each emitted
  * event is the count). Summed by the agent. */
 struct l7_counters {
@@ -162,6 +191,7 @@ struct l7_counters {
 	__u64 pipelined;          /* requests not measured: sent while another was pending on the socket */
 	__u64 no_storage;         /* no full socket / sk_storage allocation failed */
 	__u64 interim;            /* 1xx interim responses skipped */
+	__u64 dns_drops;          /* DNS ring buffer record lost (ring full) */
 };
 
 #endif

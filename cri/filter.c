@@ -37,6 +37,7 @@ void filter__decide_pod(const struct filter_config *c, const char *ns, const str
 {
 	const char *mk = c->monitor_key ? c->monitor_key : "podlens.io/monitor";
 	const char *lk = c->l7_key ? c->l7_key : "podlens.io/l7";
+	const char *dk = c->dns_key ? c->dns_key : "podlens.io/dns";
 	int v;
 
 	if (!ns)
@@ -59,6 +60,13 @@ void filter__decide_pod(const struct filter_config *c, const char *ns, const str
 		else if ((v = filter__bool_value(cri_kvs__get(ns_ann, lk))) >= 0)
 			out->l7 = v;
 	}
+	out->dns = out->l7;
+	if (out->dns) {
+		if ((v = filter__bool_value(cri_kvs__get(pod_ann, dk))) >= 0)
+			out->dns = v;
+		else if ((v = filter__bool_value(cri_kvs__get(ns_ann, dk))) >= 0)
+			out->dns = v;
+	}
 }
 
 static const char *const default_host[] = { "*", NULL };
@@ -68,6 +76,7 @@ void filter__decide_host(const struct filter_config *c, const char *path, struct
 	out->monitored = c->host_monitor && any_match(c->host_cgroups ? c->host_cgroups : default_host,
 						      path && *path ? path : "/");
 	out->l7 = out->monitored && c->l7_enabled;
+	out->dns = out->l7;
 	out->why = FILTER_BY_HOST;
 }
 
@@ -83,5 +92,5 @@ bool filter__all_hosts(const struct filter_config *c)
 
 bool filter_decision__equal(const struct filter_decision *a, const struct filter_decision *b)
 {
-	return a->monitored == b->monitored && a->l7 == b->l7;
+	return a->monitored == b->monitored && a->l7 == b->l7 && a->dns == b->dns;
 }

@@ -6,6 +6,7 @@
  *            and a match of their cgroup path against host.cgroups (globs, default ["*"]).
  * l7:        false when not monitored or l7.enabled is off; else pod annotation podlens.io/l7 >
  *            namespace annotation > true.
+ * dns:       false when l7 is; else pod annotation podlens.io/dns > namespace annotation > true.
  * Annotation values are compared case-insensitively; anything but "true"/"false" is ignored. */
 #ifndef PODLENS_CRI_FILTER_H
 #define PODLENS_CRI_FILTER_H
@@ -20,6 +21,7 @@ enum filter_source { FILTER_BY_CONFIG = 0, FILTER_BY_NAMESPACE, FILTER_BY_POD, F
 struct filter_decision {
 	bool monitored;
 	bool l7;
+	bool dns;                 /* DNS capture (agent/l7/dns_module.c) */
 	enum filter_source why;   /* what decided "monitored" */
 };
 
@@ -28,6 +30,7 @@ struct filter_config {
 	const char *const *exclude;   /* NULL = {"kube-system"}; an empty list {NULL} excludes nothing */
 	const char *monitor_key;      /* NULL = "podlens.io/monitor" */
 	const char *l7_key;           /* NULL = "podlens.io/l7" */
+	const char *dns_key;          /* NULL = "podlens.io/dns" */
 	const char *const *host_cgroups;   /* non-pod cgroup path globs, NULL-terminated; NULL = {"*"} */
 	bool host_monitor;            /* non-pod workloads (config host.monitor, default true) */
 	bool l7_enabled;              /* config l7.enabled / --no-l7 (default true) */

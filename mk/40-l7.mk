@@ -1,10 +1,11 @@
 # L7: request latency of the protocol modules from cgroup_skb payload (bpf/l7.bpf.c + bpf/l7_<proto>.bpf.h,
 # agent/probes/l7.c, agent/l7/: module.h is the interface, l7.c the registry, <proto>_module.c a module).
-L7_SRCS      := agent/l7/l7.c agent/l7/http1.c agent/l7/http_agg.c agent/l7/http1_module.c agent/probes/l7.c
+L7_SRCS      := agent/l7/l7.c agent/l7/http1.c agent/l7/http_agg.c agent/l7/http1_module.c \
+                agent/l7/dns.c agent/l7/dns_module.c agent/probes/l7.c
 L7_OBJS      := $(L7_SRCS:%.c=$(BUILD)/obj/%.o)
 L7_LDLIBS    := -lbpf -lelf -lz -ljansson $(PODLENS_PROTO_LIBS)
 GEN_HEADERS  += $(BUILD)/bpf/l7.skel.h
-AGENT_OBJS   += $(L7_OBJS)
+AGENT_OBJS   += $(L7_OBJS) $(BUILD)/obj/agent/l7/dns_config.o
 # the modules without the probe (no BPF): what the unit tests of the module interface link
 L7_MOD_ASAN  := $(patsubst %.c,$(BUILD)/asan/%.o,$(filter-out agent/probes/l7.c,$(L7_SRCS))) $(PODLENS_PROTO_ASAN)
 
@@ -27,3 +28,15 @@ LDLIBS_test_l7_module := -ljansson $(PODLENS_PROTO_LIBS)
 
 FUZZERS += $(BUILD)/fuzz/fuzz_l7_http1
 $(BUILD)/fuzz/fuzz_l7_http1: $(BUILD)/fuzzobj/tests/fuzz/fuzz_l7_http1.o $(BUILD)/fuzzobj/agent/l7/http1.o
+
+# DNS: parser on fixtures captured from dnsmasq (tests/unit/fixtures/dns/), the module's matching,
+# timeouts, bounds and outputs
+UNIT_TESTS += $(BUILD)/tests/test_l7_dns
+$(BUILD)/tests/test_l7_dns: $(BUILD)/asan/tests/unit/test_l7_dns.o $(L7_MOD_ASAN) $(LIB_ASAN)
+LDLIBS_test_l7_dns := -ljansson $(PODLENS_PROTO_LIBS)
+
+FUZZERS += $(BUILD)/fuzz/fuzz_l7_dns
+$(BUILD)/fuzz/fuzz_l7_dns: $(BUILD)/fuzzobj/tests/fuzz/fuzz_l7_dns.o $(BUILD)/fuzzobj/agent/l7/dns.o \
+		$(BUILD)/fuzzobj/agent/l7/dns_module.o $(BUILD)/fuzzobj/agent/l7/http_agg.o \
+		$(BUILD)/fuzzobj/agent/l7/http1.o $(PODLENS_PROTO_FUZZ) $(LIB_FUZZ)
+LDLIBS_fuzz_l7_dns := -ljansson $(PODLENS_PROTO_LIBS)

@@ -31,6 +31,15 @@ struct req_series {
 	struct hist h;
 };
 
+/* DNS (agent/l7/dns_module.c): one series per (direction, qtype, rcode, domain) */
+struct dns_series {
+	int direction;
+	char *qtype, *rcode, *domain;
+	uint64_t start_ns, last_ms;
+	uint64_t timeouts;
+	struct hist h;              /* answered queries */
+};
+
 struct res_series {
 	char *key;
 	Podlens__V1__Workload *wl;    /* deep copy (unpacked from its packed form) */
@@ -39,6 +48,10 @@ struct res_series {
 	uint64_t active_opens, passive_opens, closes, retransmits, resets_sent, resets_received;
 	struct req_series *reqs;
 	size_t n_reqs;
+	struct dns_series *dns;
+	size_t n_dns;
+	uint64_t search_queries, search_nxdomain;
+	int has_search;
 };
 
 struct otlp_enc {
@@ -76,6 +89,12 @@ static void res_free(struct res_series *r)
 		free(r->reqs[i].route);
 	}
 	free(r->reqs);
+	for (size_t i = 0; i < r->n_dns; i++) {
+		free(r->dns[i].qtype);
+		free(r->dns[i].rcode);
+		free(r->dns[i].domain);
+	}
+	free(r->dns);
 	free(r->key);
 	if (r->wl)
 		podlens__v1__workload__free_unpacked(r->wl, NULL);
@@ -98,7 +117,7 @@ size_t otlp_enc__series(const struct otlp_enc *o)
 	size_t n = o->n_res;
 
 	for (size_t i = 0; i < o->n_res; i++)
-		n += o->res[i].n_reqs;
+		n += o->res[i].n_reqs + o->res[i].n_dns;
 	return n;
 }
 
@@ -234,6 +253,37 @@ static struct req_series *find_req(struct res_series *r, const Podlens__V1__Requ
 	}
 	s->start_ns = start_ns;
 	r->n_reqs++;
+	return s;
+}
+
+static struct dns_series *find_dns(struct res_series *r, const Podlens__V1__DnsStats *q, uint64_t start_ns)
+{
+	struct dns_series *n, *s;
+
+	for (size_t i = 0; i < r->n_dns; i++) {
+		s = &r->dns[i];
+		if (s->direction == (int)q->direction && !strcmp(s->qtype, str(q->qtype)) &&
+		    !strcmp(s->rcode, str(q->rcode)) && !strcmp(s->domain, str(q->domain)))
+			return s;
+	}
+	n = realloc(r->dns, (r->n_dns + 1) * sizeof(*n));
+	if (!n)
+		return NULL;
+	r->dns = n;
+	s = &r->dns[r->n_dns];
+	memset(s, 0, sizeof(*s));
+	s->direction = (int)q->direction;
+	s->qtype = strdup(str(q->qtype));
+	s->rcode = strdup(str(q->rcode));
+	s->domain = strdup(str(q->domain));
+	if (!s->qtype || !s->rcode || !s->domain) {
+		free(s->qtype);
+		free(s->rcode);
+		free(s->domain);
+		return NULL;
+	}
+	s->start_ns = start_ns;
+	r->n_dns++;
 	return s;
 }
 
@@ -463,6 +513,111 @@ static HistPoint *hist_point(struct arena *a, const struct otlp_enc *o, const st
 	return p;
 }
 
+/* Attributes of a DNS series: semantic conventions dns.question.name and error.type (the rcode in
+ * lower case when it is not NOERROR, "timeout" for unanswered queries); the rest podlens.dns.*. */
+static void dns_attrs(struct arena *a, struct attrs *l, const struct dns_series *s, const char *rcode)
+{
+	char *err = NULL;
+
+	attrs_init(a, l, 5);
+	attr_str(a, l, "podlens.request.direction",
+		 s->direction >= 0 && s->direction < 3 ? dir_names[s->direction] : "unspecified");
+	attr_str(a, l, "dns.question.name", s->domain);
+	attr_str(a, l, "podlens.dns.question.type", s->qtype);
+	attr_str(a, l, "podlens.dns.response_code", rcode);
+	if (strcmp(rcode, "NOERROR") && (err = az(a, strlen(rcode) + 1))) {
+		for (size_t i = 0; rcode[i]; i++)
+			err[i] = (char)(rcode[i] >= 'A' && rcode[i] <= 'Z' ? rcode[i] + 32 : rcode[i]);
+		attr_str(a, l, "error.type", err);
+	}
+}
+
+static HistPoint *dns_point(struct arena *a, const struct otlp_enc *o, const struct dns_series *s,
+			    uint64_t t_ns)
+{
+	HistPoint *p = az(a, sizeof(*p));
+	struct attrs l = { 0 };
+
+	if (!p)
+		return NULL;
+	opentelemetry__proto__metrics__v1__histogram_data_point__init(p);
+	p->start_time_unix_nano = s->start_ns;
+	p->time_unix_nano = t_ns;
+	p->count = s->h.count;
+	p->_sum_case = OPENTELEMETRY__PROTO__METRICS__V1__HISTOGRAM_DATA_POINT___SUM_SUM;
+	p->sum = (double)s->h.sum / 1e6;
+	p->bucket_counts = (uint64_t *)s->h.buckets;
+	p->n_bucket_counts = HIST_BUCKETS;
+	p->explicit_bounds = (double *)o->bounds;
+	p->n_explicit_bounds = HIST_BUCKETS - 1;
+	dns_attrs(a, &l, s, s->rcode);
+	p->attributes = l.kv;
+	p->n_attributes = l.n;
+	return p;
+}
+
+/* dns.lookup.duration (answered queries) and podlens.dns.timeouts (unanswered within dns.timeout)
+ * of the series this batch touched */
+static int dns_metrics(struct arena *a, const struct otlp_enc *o, const struct res_series *r,
+		       struct metrics_list *ml, uint64_t end_ms, uint64_t t_ns)
+{
+	Opentelemetry__Proto__Metrics__V1__Histogram *h = az(a, sizeof(*h));
+	Opentelemetry__Proto__Metrics__V1__Sum *sum = az(a, sizeof(*sum));
+	HistPoint **pts = az(a, r->n_dns * sizeof(*pts));
+	NumberPoint **tps = az(a, r->n_dns * sizeof(*tps));
+	size_t nh = 0, nt = 0;
+
+	if (!h || !sum || !pts || !tps)
+		return -ENOMEM;
+	for (size_t j = 0; j < r->n_dns; j++) {
+		const struct dns_series *s = &r->dns[j];
+
+		if (s->last_ms != end_ms)
+			continue;
+		if (s->h.count && !(pts[nh++] = dns_point(a, o, s, t_ns)))
+			return -ENOMEM;
+		if (s->timeouts) {
+			NumberPoint *p = number_point(a, s->start_ns, t_ns, (int64_t)s->timeouts, NULL, NULL);
+			struct attrs l = { 0 };
+
+			if (!p)
+				return -ENOMEM;
+			dns_attrs(a, &l, s, "TIMEOUT");
+			p->attributes = l.kv;
+			p->n_attributes = l.n;
+			tps[nt++] = p;
+		}
+	}
+	if (nh) {
+		Metric *m = metric_new(a, ml, "dns.lookup.duration", "s",
+				       "DNS query to its response, at the workload's socket");
+
+		if (!m)
+			return -ENOMEM;
+		opentelemetry__proto__metrics__v1__histogram__init(h);
+		h->aggregation_temporality = CUMULATIVE;
+		h->data_points = pts;
+		h->n_data_points = nh;
+		m->data_case = OPENTELEMETRY__PROTO__METRICS__V1__METRIC__DATA_HISTOGRAM;
+		m->histogram = h;
+	}
+	if (nt) {
+		Metric *m = metric_new(a, ml, "podlens.dns.timeouts", "{query}",
+				       "DNS queries unanswered within the agent's dns.timeout");
+
+		if (!m)
+			return -ENOMEM;
+		opentelemetry__proto__metrics__v1__sum__init(sum);
+		sum->aggregation_temporality = CUMULATIVE;
+		sum->is_monotonic = 1;
+		sum->data_points = tps;
+		sum->n_data_points = nt;
+		m->data_case = OPENTELEMETRY__PROTO__METRICS__V1__METRIC__DATA_SUM;
+		m->sum = sum;
+	}
+	return 0;
+}
+
 /* Build one ResourceMetrics for a workload's cumulative state (arena-allocated). */
 static ResourceMetrics *resource_metrics(struct arena *a, const struct otlp_enc *o,
 					 const struct res_series *r, const Podlens__V1__WorkloadStats *ws,
@@ -503,7 +658,7 @@ static ResourceMetrics *resource_metrics(struct arena *a, const struct otlp_enc 
 
 	scope->name = "podlens";
 	scope->version = o->version;
-	ml.cap = 9;
+	ml.cap = 13;
 	ml.m = az(a, ml.cap * sizeof(*ml.m));
 	if (!ml.m)
 		return NULL;
@@ -562,6 +717,16 @@ static ResourceMetrics *resource_metrics(struct arena *a, const struct otlp_enc 
 		m->data_case = OPENTELEMETRY__PROTO__METRICS__V1__METRIC__DATA_HISTOGRAM;
 		m->histogram = h;
 	}
+	if (ws->n_dns && r->n_dns && dns_metrics(a, o, r, &ml, end_ms, t_ns))
+		return NULL;
+	if (ws->dns_search && r->has_search) {
+		static const char *const what[] = { "queries", "nxdomain" };
+		uint64_t v[] = { r->search_queries, r->search_nxdomain };
+
+		sum_metric(a, &ml, "podlens.dns.search", "{query}",
+			   "DNS queries for search-list expansions (dns.search_suffixes), and those answered NXDOMAIN",
+			   r->start_ns, t_ns, "podlens.dns.search.result", 2, what, v);
+	}
 	sm->scope = scope;
 	sm->metrics = ml.m;
 	sm->n_metrics = ml.n;
@@ -606,6 +771,24 @@ static void accumulate(struct res_series *r, const Podlens__V1__WorkloadStats *w
 			if (q->buckets[b])
 				s->h.count -= q->buckets[b]->count;
 		s->h.sum += q->sum_us;
+	}
+	for (size_t i = 0; i < ws->n_dns; i++) {
+		const Podlens__V1__DnsStats *q = ws->dns[i];
+		struct dns_series *s = q ? find_dns(r, q, start_ns) : NULL;
+
+		if (!s)
+			continue;
+		s->last_ms = now_ms;
+		s->timeouts += q->timeouts;
+		for (size_t b = 0; b < q->n_buckets; b++)
+			if (q->buckets[b])
+				hist__record_n(&s->h, q->buckets[b]->index, q->buckets[b]->count);
+		s->h.sum += q->sum_us;
+	}
+	if (ws->dns_search) {
+		r->has_search = 1;
+		r->search_queries += ws->dns_search->queries;
+		r->search_nxdomain += ws->dns_search->nxdomain;
 	}
 }
 

@@ -217,6 +217,14 @@ int http_agg__record_hist(struct http_agg *a, uint64_t cgroup_id, int dir, int m
 	return 0;
 }
 
+void http_agg__foreach_cgroup(const struct http_agg *a, void (*fn)(void *ctx, uint64_t cgroup_id), void *ctx)
+{
+	/* a cgroup node exists for each cgroup that recorded a key (capped_route) */
+	for (unsigned i = 0; i < NBUCKETS; i++)
+		for (const struct cg_node *c = a->cgs[i]; c; c = c->next)
+			fn(ctx, c->cgroup_id);
+}
+
 static int entry_cmp(const void *x, const void *y)
 {
 	const struct http_agg_entry *p = *(const struct http_agg_entry *const *)x;

@@ -59,6 +59,9 @@ uint64_t http_agg__dropped(const struct http_agg *a);   /* records lost to max_e
 typedef int (*http_agg_fn)(const struct http_agg_entry *e, void *ctx);
 int http_agg__foreach(const struct http_agg *a, uint64_t cgroup_id, http_agg_fn fn, void *ctx);
 
+/* Calls fn once for every cgroup with at least one key this interval, in no particular order. */
+void http_agg__foreach_cgroup(const struct http_agg *a, void (*fn)(void *ctx, uint64_t cgroup_id), void *ctx);
+
 /* "server" / "client" */
 const char *http_agg__dir_name(int dir);
 

@@ -6,6 +6,7 @@
 
 const struct l7_module *const l7_modules[] = {
 	&l7_http1_module,
+	&l7_dns_module,
 	NULL,
 };
 
@@ -103,11 +104,33 @@ uint64_t l7_set__dropped(const struct l7_set *s)
 	return n;
 }
 
+void l7_set__expire(struct l7_set *s, uint64_t now_ns)
+{
+	for (size_t i = 0; s && i < s->n; i++)
+		if (s->mod[i].m->expire)
+			s->mod[i].m->expire(s->mod[i].agg, now_ns);
+}
+
+void l7_set__foreach_cgroup(const struct l7_set *s, void (*fn)(void *ctx, uint64_t cgroup_id), void *ctx)
+{
+	for (size_t i = 0; s && i < s->n; i++)
+		if (s->mod[i].m->foreach_cgroup)
+			s->mod[i].m->foreach_cgroup(s->mod[i].agg, fn, ctx);
+}
+
 json_t *l7_set__json(const struct l7_set *s, uint64_t cgroup_id)
 {
 	json_t *o = NULL, *v;
 
 	for (size_t i = 0; s && i < s->n; i++) {
+		if (s->mod[i].m->json_more) {
+			if (!o && !(o = json_object()))
+				return NULL;
+			if (s->mod[i].m->json_more(s->mod[i].agg, cgroup_id, o)) {
+				json_decref(o);
+				return NULL;
+			}
+		}
 		v = s->mod[i].m->json(s->mod[i].agg, cgroup_id);
 		if (!v)
 			continue;
@@ -119,6 +142,10 @@ json_t *l7_set__json(const struct l7_set *s, uint64_t cgroup_id)
 			json_decref(o);
 			return NULL;
 		}
+	}
+	if (o && !json_object_size(o)) {
+		json_decref(o);
+		o = NULL;
 	}
 	return o;
 }
@@ -138,6 +165,15 @@ void l7_set__summary(const struct l7_set *s, uint64_t cgroup_id, struct http_sum
 	hs->errors = acc.errors;
 	hs->p50_us = hist__quantile(&acc.h, 0.50);
 	hs->p99_us = hist__quantile(&acc.h, 0.99);
+
+	struct l7_dns_summary dns = { 0 };
+
+	for (size_t i = 0; s && i < s->n; i++)
+		if (s->mod[i].m->summarize_dns)
+			s->mod[i].m->summarize_dns(s->mod[i].agg, cgroup_id, &dns);
+	hs->dns_queries = dns.queries;
+	hs->dns_errors = dns.errors;
+	hs->dns_p99_us = hist__quantile(&dns.h, 0.99);
 }
 
 int l7_set__batch(const struct l7_set *s, uint64_t cgroup_id, Podlens__V1__WorkloadStats *ws,

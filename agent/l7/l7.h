@@ -31,6 +31,13 @@ void l7_set__reset(struct l7_set *s);                /* every module: start of a
 /* The module of an event's or aggregate's proto and its aggregator; NULL when none is registered. */
 const struct l7_module *l7_set__module(const struct l7_set *s, unsigned proto, void **agg);
 
+/* Every module's expire function (at each harvest; CLOCK_MONOTONIC ns). */
+void l7_set__expire(struct l7_set *s, uint64_t now_ns);
+
+/* fn for each cgroup a module with foreach_cgroup has results for (a cgroup may come more than
+ * once): the record path reports them even without packets in the interval. */
+void l7_set__foreach_cgroup(const struct l7_set *s, void (*fn)(void *ctx, uint64_t cgroup_id), void *ctx);
+
 /* Requests lost to the aggregators' bounds, all modules, cumulative; 0 for a NULL set. */
 uint64_t l7_set__dropped(const struct l7_set *s);
 
@@ -39,7 +46,8 @@ uint64_t l7_set__dropped(const struct l7_set *s);
 json_t *l7_set__json(const struct l7_set *s, uint64_t cgroup_id);
 
 /* The table's request columns for the cgroup: the requests it answered, or, when it answered none,
- * those it made, over every module with a summarize function. */
+ * those it made, over every module with a summarize function; and its DNS columns (both
+ * directions, the modules with summarize_dns). */
 void l7_set__summary(const struct l7_set *s, uint64_t cgroup_id, struct http_summary *hs);
 
 /* Every module's messages for the cgroup into ws. 0 or the first error. */

@@ -1,6 +1,7 @@
 /* l7-probe-test: the L7 probe on its own, for the integration test and the benchmark.
  *
- *   l7-probe-test [-d SECONDS] [-r RINGBUF_KB] [-S STAGE] [-E] CGROUP2_DIR...
+ *   l7-probe-test [-d SECONDS] [-r RINGBUF_KB] [-S STAGE] [-E] [-P DNS_PORTS] [-T DNS_TIMEOUT_MS]
+ *                 CGROUP2_DIR...
  *   (-S / -E: cost study only, see l7_stage in bpf/l7.bpf.c; -E attaches empty programs;
  *    -N: no in-kernel aggregation, every request through the ring buffer)
  *
@@ -9,7 +10,8 @@
  * then aggregates until SIGINT/SIGTERM (or -d SECONDS), drains the ring buffer and prints one JSON
  * line: {"cgroups":[{"path","cgroup_id","http":[...]}],"stats":{...}} with the `http` list exactly
  * as the agent's JSON output carries it (http_agg__json of the HTTP/1 module's aggregator; an empty
- * list for a cgroup without requests). Exit 0, 1 on setup errors, 2 on usage. */
+ * list for a cgroup without requests), and "dns" / "dns_search" when the DNS module has any (the
+ * agent's fields); "dns_stats" the DNS module's counters. Exit 0, 1 on setup errors, 2 on usage. */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -22,6 +24,7 @@
 #include <unistd.h>
 #include <jansson.h>
 
+#include "agent/l7/dns_module.h"
 #include "agent/l7/http_agg.h"
 #include "agent/l7/l7.h"
 #include "agent/probes/l7.h"
@@ -45,6 +48,9 @@ int main(int argc, char **argv)
 {
 	struct sigaction sa = { .sa_handler = on_signal };
 	struct l7_probe_opts opts = {};
+	struct dns_config dcfg = {};
+	struct dns_module_stats ds;
+	void *dagg = NULL;
 	struct l7_probe_stats st;
 	struct l7_probe *p = NULL;
 	struct l7_set *set = NULL;
@@ -56,8 +62,18 @@ int main(int argc, char **argv)
 	int opt, ep = -1, rc = 1, n;
 
 	log__init("l7-probe-test", LOG_INFO);
-	while ((opt = getopt(argc, argv, "d:r:S:EN")) != -1) {
-		if (opt == 'd')
+	while ((opt = getopt(argc, argv, "d:r:S:ENP:T:")) != -1) {
+		if (opt == 'P') {
+			char *save = NULL, *tok;
+			int i = 0;
+
+			opts.dns_ports_set = true;
+			for (tok = strtok_r(optarg, ",", &save); tok && i < L7_DNS_PORTS_MAX;
+			     tok = strtok_r(NULL, ",", &save))
+				opts.dns_ports[i++] = (uint16_t)atoi(tok);
+		} else if (opt == 'T')
+			dcfg.timeout_ms = strtoull(optarg, NULL, 10);
+		else if (opt == 'd')
 			duration = atof(optarg);
 		else if (opt == 'S')
 			opts.stage = (unsigned)atoi(optarg);
@@ -73,9 +89,11 @@ int main(int argc, char **argv)
 	n = argc - optind;
 	if (n < 1)
 		goto usage;
+	dns_module__configure(&dcfg);
 	set = l7_set__new(NULL);
 	ids = calloc(n, sizeof(*ids));
-	if (!set || !ids || !l7_set__module(set, L7_PROTO_HTTP1, &agg))
+	if (!set || !ids || !l7_set__module(set, L7_PROTO_HTTP1, &agg) ||
+	    !l7_set__module(set, L7_PROTO_DNS, &dagg))
 		goto cleanup;
 	opts.set = set;
 	p = l7_probe__new(&opts);
@@ -136,10 +154,25 @@ int main(int argc, char **argv)
 
 	out = json_pack("{s:[]}", "cgroups");
 	list = json_object_get(out, "cgroups");
-	for (int i = 0; i < n; i++)
-		json_array_append_new(list, json_pack("{s:s, s:I, s:o}", "path", argv[optind + i],
-						      "cgroup_id", (json_int_t)ids[i],
-						      "http", http_agg__json(agg, ids[i])));
+	for (int i = 0; i < n; i++) {
+		json_t *c = json_pack("{s:s, s:I, s:o}", "path", argv[optind + i],
+				      "cgroup_id", (json_int_t)ids[i], "http", http_agg__json(agg, ids[i]));
+		json_t *f = l7_set__json(set, ids[i]);
+
+		if (c && f) {
+			if (json_object_get(f, "dns"))
+				json_object_set(c, "dns", json_object_get(f, "dns"));
+			if (json_object_get(f, "dns_search"))
+				json_object_set(c, "dns_search", json_object_get(f, "dns_search"));
+		}
+		json_decref(f);
+		json_array_append_new(list, c);
+	}
+	dns_module__stats(dagg, &ds);
+	json_object_set_new(out, "dns_stats", json_pack("{s:I, s:I, s:I, s:I, s:I, s:I}",
+			"queries", (json_int_t)ds.queries, "responses", (json_int_t)ds.responses,
+			"malformed", (json_int_t)ds.malformed, "unmatched", (json_int_t)ds.unmatched,
+			"timeouts", (json_int_t)ds.timeouts, "evicted", (json_int_t)ds.evicted));
 	if (l7_probe__stats(p, &st) == 0)
 		json_object_set_new(out, "stats", json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
 				"events", (json_int_t)st.events, "aggregated", (json_int_t)st.aggregated,
@@ -147,6 +180,10 @@ int main(int argc, char **argv)
 				"agg_dropped", (json_int_t)st.agg_dropped, "rb_drops", (json_int_t)st.rb_drops,
 				"pipelined", (json_int_t)st.pipelined, "no_storage", (json_int_t)st.no_storage,
 				"interim", (json_int_t)st.interim));
+	if (l7_probe__stats(p, &st) == 0) {
+		json_object_set_new(json_object_get(out, "stats"), "dns_events", json_integer((json_int_t)st.dns_events));
+		json_object_set_new(json_object_get(out, "stats"), "dns_drops", json_integer((json_int_t)st.dns_drops));
+	}
 	json_dumpf(out, stdout, JSON_COMPACT);
 	printf("\n");
 	rc = 0;
@@ -159,6 +196,7 @@ cleanup:
 	free(ids);
 	return rc;
 usage:
-	fprintf(stderr, "usage: l7-probe-test [-d SECONDS] [-r RINGBUF_KB] [-S STAGE] [-E] [-N] CGROUP2_DIR...\n");
+	fprintf(stderr, "usage: l7-probe-test [-d SECONDS] [-r RINGBUF_KB] [-S STAGE] [-E] [-N] [-P DNS_PORTS] "
+		"[-T DNS_TIMEOUT_MS] CGROUP2_DIR...\n");
 	return 2;
 }

@@ -53,6 +53,13 @@ struct l7_summary {
 	struct hist h;              /* latency, microseconds */
 };
 
+/* What the table's DNS columns (DNS/s, DNS err %, DNS p99) add up for a workload. */
+struct l7_dns_summary {
+	uint64_t queries;           /* answered + timed out */
+	uint64_t errors;            /* SERVFAIL, REFUSED, other failures and timeouts (not NXDOMAIN) */
+	struct hist h;              /* latency of the answered ones, microseconds */
+};
+
 struct l7_module {
 	const char *name;           /* "http1": logs, docs */
 	unsigned proto;             /* L7_PROTO_* (bpf/l7.h) */
@@ -83,11 +90,26 @@ struct l7_module {
 	int (*batch)(const void *agg, uint64_t cgroup_id, Podlens__V1__WorkloadStats *ws,
 		     const struct l7_arena *a);
 	void (*summarize)(const void *agg, uint64_t cgroup_id, int dir, struct l7_summary *s);
+
+	/* Optional, for a module whose kernel side sends records of its own (struct l7_dns_event):
+	 * consume gets each ring buffer record whose proto is the module's, instead of .parse +
+	 * .record (0, or -ENOSPC / -ENOMEM as .record); expire runs at every harvest with the
+	 * CLOCK_MONOTONIC time (a module matching requests in user space ends unanswered ones there);
+	 * json_more adds fields other than json_field to a cgroup's JSON object (0 or -ENOMEM);
+	 * summarize_dns feeds the table's DNS columns; foreach_cgroup names every cgroup it has
+	 * results for, so that a workload without packets in the interval is still reported (a DNS
+	 * query that timed out after its client went quiet). */
+	int (*consume)(void *agg, const void *rec, size_t size);
+	void (*expire)(void *agg, uint64_t now_ns);
+	int (*json_more)(const void *agg, uint64_t cgroup_id, json_t *obj);
+	void (*summarize_dns)(const void *agg, uint64_t cgroup_id, struct l7_dns_summary *s);
+	void (*foreach_cgroup)(const void *agg, void (*fn)(void *ctx, uint64_t cgroup_id), void *ctx);
 };
 
 /* The registry: every module the agent runs, NULL-terminated, in output order. */
 extern const struct l7_module *const l7_modules[];
 
 extern const struct l7_module l7_http1_module;   /* agent/l7/http1_module.c */
+extern const struct l7_module l7_dns_module;     /* agent/l7/dns_module.c */
 
 #endif

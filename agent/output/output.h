@@ -34,6 +34,7 @@ struct http_summary {
 	uint64_t requests;
 	uint64_t errors;           /* status >= 500 (server) or >= 400 (client): see docs */
 	uint64_t p50_us, p99_us;
+	uint64_t dns_queries, dns_errors, dns_p99_us;   /* DNS module (agent/l7/dns_module.c) */
 };
 
 struct out_record {

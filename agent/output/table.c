@@ -120,11 +120,13 @@ void table__flush(struct table *t, uint64_t ts_ms, uint64_t interval_ms, size_t 
 	if (t->tty)
 		fputs("\033[H\033[2J", t->out);
 	fprintf(t->out, "podlens  %s  interval %.1fs  active %zu  tracked %zu\n", ts, secs, t->n, tracked);
-	fprintf(t->out, "%-44s %8s %8s %6s %6s %5s %7s %8s %8s %7s %5s %8s %8s\n", "WORKLOAD", "RX/s", "TX/s",
-		"OPENS", "CLOSES", "RETX", "RST s/r", "SRTT", "CONNLAT", "REQ/s", "ERR%", "P50", "P99");
+	fprintf(t->out, "%-44s %8s %8s %6s %6s %5s %7s %8s %8s %7s %5s %8s %8s %7s %8s %8s\n", "WORKLOAD",
+		"RX/s", "TX/s", "OPENS", "CLOSES", "RETX", "RST s/r", "SRTT", "CONNLAT", "REQ/s", "ERR%", "P50",
+		"P99", "DNS/s", "DNS err%", "DNS p99");
 	for (size_t i = 0; i < t->n; i++) {
 		const struct row *r = &t->rows[i];
 		char rx[16], tx[16], srtt[16], cl[16], rps[16], err[8], p50[16], p99[16], rst[16];
+		char dps[16], derr[8], dp99[16];
 
 		rate(rx, sizeof(rx), r->c.rx_bytes / secs);
 		rate(tx, sizeof(tx), r->c.tx_bytes / secs);
@@ -143,10 +145,21 @@ void table__flush(struct table *t, uint64_t ts_ms, uint64_t interval_ms, size_t 
 			strcpy(p50, "-");
 			strcpy(p99, "-");
 		}
-		fprintf(t->out, "%-44.44s %8s %8s %6llu %6llu %5llu %7s %8s %8s %7s %5s %8s %8s\n", r->name, rx, tx,
-			(unsigned long long)(r->c.active_opens + r->c.passive_opens),
+		/* DNS: queries made or answered (timeouts included); errors = SERVFAIL, REFUSED, ...
+		 * and timeouts, not NXDOMAIN (an answer) */
+		if (r->hs.dns_queries) {
+			snprintf(dps, sizeof(dps), "%.1f", r->hs.dns_queries / secs);
+			snprintf(derr, sizeof(derr), "%.1f", 100.0 * r->hs.dns_errors / r->hs.dns_queries);
+			us(dp99, sizeof(dp99), (int64_t)r->hs.dns_p99_us);
+		} else {
+			strcpy(dps, "-");
+			strcpy(derr, "-");
+			strcpy(dp99, "-");
+		}
+		fprintf(t->out, "%-44.44s %8s %8s %6llu %6llu %5llu %7s %8s %8s %7s %5s %8s %8s %7s %8s %8s\n",
+			r->name, rx, tx, (unsigned long long)(r->c.active_opens + r->c.passive_opens),
 			(unsigned long long)r->c.closes, (unsigned long long)r->c.retransmits, rst, srtt, cl, rps,
-			err, p50, p99);
+			err, p50, p99, dps, derr, dp99);
 	}
 	fflush(t->out);
 	t->n = 0;

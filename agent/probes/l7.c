@@ -10,6 +10,7 @@
 #include "agent/l7/l7.h"
 #include "bpf/l7.h"
 #include "bpf/l7.skel.h"
+#include "lib/clock.h"
 #include "lib/log.h"
 
 struct l7_link {
@@ -54,7 +55,7 @@ struct l7_probe {
 	uint64_t route_gen;        /* harvests that flipped the cache (route_slot.gen) */
 	struct l7_link *links;
 	size_t nlinks, cap;
-	uint64_t events, unparsed, agg_dropped, aggregated, cached;
+	uint64_t events, unparsed, agg_dropped, aggregated, cached, dns_events;
 };
 
 static struct route_slot *route_find(struct l7_probe *p, uint64_t hash, unsigned proto)
@@ -103,10 +104,19 @@ static int on_event(void *ctx, void *data, size_t size)
 	void *agg;
 	int rc;
 
+	if (size < offsetof(struct l7_event, proto) + sizeof(e->proto))
+		return 0;
+	m = l7_set__module(p->set, e->proto, &agg);
+	if (m && m->consume) {
+		/* a record of the module's own shape (DNS: struct l7_dns_event) */
+		p->dns_events += e->proto == L7_PROTO_DNS;
+		if (m->consume(agg, data, size) == -ENOSPC)
+			p->agg_dropped++;
+		return 0;
+	}
 	if (size < sizeof(*e))
 		return 0;
 	p->events++;
-	m = l7_set__module(p->set, e->proto, &agg);
 	if (!m || m->parse(e, req)) {
 		p->unparsed++;
 		return 0;
@@ -186,6 +196,12 @@ struct l7_probe *l7_probe__new(const struct l7_probe_opts *o)
 	p->skel->rodata->l7_wakeup_bytes = o->wakeup_bytes ? o->wakeup_bytes : rb_bytes / 16;
 	p->skel->rodata->l7_stage = o->stage;
 	p->skel->rodata->l7_no_agg = o->no_kernel_agg;
+	if (o->dns_ports_set) {
+		/* dns.ports: the list as given (an empty list turns DNS capture off: port 0 never
+		 * matches a real socket) */
+		for (int i = 0; i < L7_DNS_PORTS_MAX; i++)
+			p->skel->rodata->l7_dns_ports[i] = o->dns_ports[i];
+	}
 	if (!o->no_kernel_agg && (err = sync_create(p))) {
 		log_warn("l7: no harvest barrier (map-in-map: %s): repeated requests use the hash only",
 			 strerror(-err));
@@ -418,9 +434,23 @@ static int harvest(struct l7_probe *p)
 	return total;
 }
 
+int l7_probe__set_dns(struct l7_probe *p, uint64_t cgroup_id, bool on)
+{
+	int fd = bpf_map__fd(p->skel->maps.l7_dns_off);
+	uint8_t one = 1;
+
+	if (on)
+		return bpf_map_delete_elem(fd, &cgroup_id) && errno != ENOENT ? -errno : 0;
+	return bpf_map_update_elem(fd, &cgroup_id, &one, BPF_ANY) ? -errno : 0;
+}
+
 int l7_probe__harvest(struct l7_probe *p)
 {
 	int n = l7_probe__poll(p), m;
+
+	/* after the drain: an answer already in the ring is not taken for a timeout */
+	if (n >= 0)
+		l7_set__expire(p->set, clock__mono_ns());
 
 	if (n < 0 || !p->skel->rodata->l7_use_cache)
 		return n;
@@ -441,6 +471,7 @@ int l7_probe__stats(struct l7_probe *p, struct l7_probe_stats *s)
 	s->cached = p->cached;
 	s->unparsed = p->unparsed;
 	s->agg_dropped = p->agg_dropped;
+	s->dns_events = p->dns_events;
 	if (ncpu <= 0)
 		return ncpu;
 	v = calloc(ncpu, sizeof(*v));
@@ -455,6 +486,7 @@ int l7_probe__stats(struct l7_probe *p, struct l7_probe_stats *s)
 		s->pipelined += v[c].pipelined;
 		s->no_storage += v[c].no_storage;
 		s->interim += v[c].interim;
+		s->dns_drops += v[c].dns_drops;
 	}
 cleanup:
 	free(v);
@@ -467,7 +499,7 @@ uint64_t l7_probe__drops(struct l7_probe *p)
 
 	if (l7_probe__stats(p, &s))
 		return p->agg_dropped;
-	return s.rb_drops + s.agg_dropped;
+	return s.rb_drops + s.dns_drops + s.agg_dropped;
 }
 
 int l7_probe__pkt_programs(struct l7_probe *p, struct bpf_program **in, struct bpf_program **out)

@@ -26,6 +26,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <linux/types.h>
+
+#include "bpf/l7.h"
+
 struct bpf_program;
 struct l7_set;
 struct l7_probe;
@@ -41,6 +45,10 @@ struct l7_probe_opts {
 	int wl_map_fd, wl_traffic_fd;
 	/* cost study only (bench): */
 	unsigned stage;              /* 0 = full program; see l7_stage in bpf/l7.bpf.c */
+	/* dns.ports (bpf/l7_dns.bpf.h): when dns_ports_set, the DNS ports, 0-terminated (all 0: no
+	 * DNS capture); else 53 */
+	bool dns_ports_set;
+	uint16_t dns_ports[L7_DNS_PORTS_MAX];
 	bool empty;                  /* attach empty programs (dispatch + bpf_stats cost) */
 };
 
@@ -54,6 +62,8 @@ struct l7_probe_stats {
 	uint64_t pipelined;          /* kernel: request while one was pending on the socket */
 	uint64_t no_storage;         /* kernel: socket state unavailable */
 	uint64_t interim;            /* kernel: 1xx interim responses skipped */
+	uint64_t dns_events;         /* DNS messages read from the ring buffer */
+	uint64_t dns_drops;          /* kernel: DNS message lost (ring buffer full) */
 };
 
 /* Open and load the programs (nothing is attached). NULL + errno: EPERM without CAP_BPF /
@@ -71,7 +81,12 @@ int l7_probe__fd(struct l7_probe *p);        /* for epoll (EPOLLIN) */
  * counted in the kernel; the keys are deleted as they are read), into the set: number of
  * requests consumed or -errno. Never blocks. Call it on EPOLLIN and at every interval tick. */
 int l7_probe__poll(struct l7_probe *p);
-/* l7_probe__poll, then the per-CPU cache of the hottest keys (bpf/l7.h), read and reset without
+
+/* podlens.io/dns: "false": the kernel stops sending the cgroup's DNS messages (on = false), or
+ * sends them again. 0 or -errno. */
+int l7_probe__set_dns(struct l7_probe *p, uint64_t cgroup_id, bool on);
+
+/* l7_probe__poll, the modules' expiry (DNS: unanswered queries become timeouts), then the per-CPU cache of the hottest keys (bpf/l7.h), read and reset without
  * loss: waits for one RCU grace period (milliseconds), so call it at interval ticks and before the
  * final read, not on every wake-up. Number of requests consumed or -errno. */
 int l7_probe__harvest(struct l7_probe *p);

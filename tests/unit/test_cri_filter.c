@@ -155,6 +155,38 @@ static void decide_host__cgroup_globs_select_host_workloads(void **state)
 	assert_false(d.monitored);
 }
 
+/* podlens.io/dns: pod > namespace > on; never without L7; equal decisions differ by it */
+static void decide_pod__dns_annotation(void **state)
+{
+	struct cri_kv pk[2], nk[1];
+	struct cri_kvs pa = { pk, 0 }, na = { nk, 0 };
+	struct filter_config cfg;
+	struct filter_decision d, e;
+
+	(void)state;
+	filter_config__defaults(&cfg);
+	filter__decide_pod(&cfg, "shop", &pa, &na, &d);
+	assert_true(d.l7 && d.dns);
+	nk[na.n++] = (struct cri_kv)KV("podlens.io/dns", "false");
+	filter__decide_pod(&cfg, "shop", &pa, &na, &e);
+	assert_true(e.l7);
+	assert_false(e.dns);
+	assert_false(filter_decision__equal(&d, &e));
+	pk[pa.n++] = (struct cri_kv)KV("podlens.io/dns", "TRUE");
+	filter__decide_pod(&cfg, "shop", &pa, &na, &d);
+	assert_true(d.dns);
+	pk[pa.n++] = (struct cri_kv)KV("podlens.io/l7", "false");
+	filter__decide_pod(&cfg, "shop", &pa, &na, &d);
+	assert_false(d.l7);
+	assert_false(d.dns);
+	cfg.dns_key = "example.com/dns";
+	pa.n = 0;
+	filter__decide_pod(&cfg, "shop", &pa, &na, &d);
+	assert_true(d.dns);             /* the default key is no longer read */
+	filter__decide_host(&cfg, "/system.slice/x.service", &d);
+	assert_true(d.dns);
+}
+
 static void bool_value__true_false_other(void **state)
 {
 	assert_int_equal(filter__bool_value("true"), 1);
@@ -171,6 +203,7 @@ int main(void)
 		cmocka_unit_test(decide__global_l7_off_and_custom_keys),
 		cmocka_unit_test(decide_host__follows_host_monitor),
 		cmocka_unit_test(decide_host__cgroup_globs_select_host_workloads),
+		cmocka_unit_test(decide_pod__dns_annotation),
 		cmocka_unit_test(bool_value__true_false_other),
 	};
 	return cmocka_run_group_tests_name("cri_filter", tests, NULL, NULL);

@@ -197,11 +197,87 @@ static void otlp__large_batches_split_by_resource(void **state)
 	otlp_enc__free(o);
 }
 
+/* DNS stats of two batches: dns.lookup.duration per (direction, qtype, rcode, domain) with the
+ * semantic-convention attributes, error.type on failures, timeouts and the search storm as sums */
+static void otlp__dns_lookups_timeouts_and_search(void **state)
+{
+	struct otlp_enc *o = otlp_enc__new("node-a", "1.0");
+	static struct fixture f;
+	struct sink s = { 0 };
+	uint64_t lat[] = { 150 };
+	Podlens__V1__DnsStats d[3], *dp[3];
+	Podlens__V1__RequestStats__Bucket bk, *bkp = &bk;
+	Podlens__V1__DnsSearch ds = PODLENS__V1__DNS_SEARCH__INIT;
+
+	(void)state;
+	for (int k = 1; k <= 2; k++) {
+		fill(&f, 1, (uint64_t)k, 100, lat, 1);
+		for (int i = 0; i < 3; i++) {
+			podlens__v1__dns_stats__init(&d[i]);
+			d[i].direction = PODLENS__V1__REQUEST_STATS__DIRECTION__DIRECTION_CLIENT;
+			d[i].qtype = "A";
+			d[i].domain = "api.example.com";
+			dp[i] = &d[i];
+		}
+		podlens__v1__request_stats__bucket__init(&bk);
+		bk.index = hist__bucket(2000);
+		bk.count = 4;
+		d[0].rcode = "NOERROR";
+		d[0].count = 4;
+		d[0].sum_us = 8000;
+		d[0].buckets = &bkp;
+		d[0].n_buckets = 1;
+		d[1].rcode = "NXDOMAIN";
+		d[1].domain = "api.example.com.svc.cluster.local";
+		d[1].count = 0;              /* a row without latency (no buckets) adds no histogram point */
+		d[2].rcode = "TIMEOUT";
+		d[2].count = 2;
+		d[2].timeouts = 2;
+		ds.queries = 3;
+		ds.nxdomain = 3;
+		f.ws[0].dns = dp;
+		f.ws[0].n_dns = 3;
+		f.ws[0].dns_search = &ds;
+		assert_int_equal(otlp_enc__batch(o, &f.b, 1 << 20, emit, &s), 0);
+	}
+	assert_int_equal(s.n, 2);
+	{
+		Opentelemetry__Proto__Metrics__V1__ResourceMetrics *rm = s.reqs[1]->resource_metrics[0];
+		Opentelemetry__Proto__Metrics__V1__Metric *h = metric(rm, "dns.lookup.duration");
+		Opentelemetry__Proto__Metrics__V1__Metric *t = metric(rm, "podlens.dns.timeouts");
+		Opentelemetry__Proto__Metrics__V1__Metric *q = metric(rm, "podlens.dns.search");
+		Opentelemetry__Proto__Metrics__V1__HistogramDataPoint *p;
+
+		assert_non_null(h);
+		assert_string_equal(h->unit, "s");
+		assert_int_equal(h->histogram->n_data_points, 1);
+		p = h->histogram->data_points[0];
+		assert_int_equal(p->count, 8);             /* cumulative over the two batches */
+		assert_true(p->sum > 0.0159 && p->sum < 0.0161);
+		assert_string_equal(attr(p->attributes, p->n_attributes, "dns.question.name"), "api.example.com");
+		assert_string_equal(attr(p->attributes, p->n_attributes, "podlens.dns.question.type"), "A");
+		assert_string_equal(attr(p->attributes, p->n_attributes, "podlens.dns.response_code"), "NOERROR");
+		assert_string_equal(attr(p->attributes, p->n_attributes, "podlens.request.direction"), "client");
+		assert_null(attr(p->attributes, p->n_attributes, "error.type"));
+		assert_non_null(t);
+		assert_int_equal(t->sum->n_data_points, 1);
+		assert_int_equal(t->sum->data_points[0]->as_int, 4);
+		assert_string_equal(attr(t->sum->data_points[0]->attributes, t->sum->data_points[0]->n_attributes,
+					 "error.type"), "timeout");
+		assert_non_null(q);
+		assert_int_equal(q->sum->n_data_points, 2);
+		assert_int_equal(q->sum->data_points[1]->as_int, 6);
+	}
+	sink_free(&s);
+	otlp_enc__free(o);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(otlp__deltas_become_cumulative_with_k8s_attributes),
 		cmocka_unit_test(otlp__large_batches_split_by_resource),
+		cmocka_unit_test(otlp__dns_lookups_timeouts_and_search),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
