@@ -141,7 +141,7 @@ for i in $(seq 10); do
 	if [ "$st" = 503 ] && [ "$(cat "$WORK/qb$i")" = '{"error":"query queue full (1 waiting)","queue":1}' ] &&
 		grep -qi '^retry-after: 1' "$WORK/qh$i"; then
 		full=$((full + 1))
-	elif [ "$st" = 200 ] && grep -q '^{"pods":\[' "$WORK/qb$i"; then
+	elif [ "$st" = 200 ] && grep -q '^{"namespace":"shop",.*"pods":\[{' "$WORK/qb$i"; then
 		served=$((served + 1))
 	elif [ "$st" = 503 ] && grep -q '"budget_ms":2000}$' "$WORK/qb$i"; then
 		served=$((served + 1))
