@@ -44,11 +44,13 @@ for bad in 0 4097 abc; do
 	check_eq "$?" 2 "--query-queue '$bad' refused (exit 2)"
 done
 
-start_collector C --data-dir "$WORK/data" --retention 5000d || { tap_fail "collector starts"; exit 1; }
+WORKERS=${READERS_WORKERS:-2}    # the measure with another pool size: READERS_WORKERS=1
+start_collector C --data-dir "$WORK/data" --retention 5000d --query-workers "$WORKERS" ||
+	{ tap_fail "collector starts"; exit 1; }
 check_eq "$(grep -c podlens-api /proc/$C_PID/task/*/comm 2>/dev/null | awk -F: '{s+=$2} END {print s}')" 1 \
 	"the collector runs one API thread (podlens-api)"
-check_eq "$(grep -c podlens-query /proc/$C_PID/task/*/comm 2>/dev/null | awk -F: '{s+=$2} END {print s}')" 2 \
-	"and two query workers (podlens-query, --query-workers default)"
+check_eq "$(grep -c podlens-query /proc/$C_PID/task/*/comm 2>/dev/null | awk -F: '{s+=$2} END {print s}')" "$WORKERS" \
+	"and $WORKERS query workers (podlens-query, --query-workers)"
 
 # --- export latency alone, then under 20 readers
 out=$(readers measure "127.0.0.1:$C_GRPC" "127.0.0.1:$C_HTTP" --from $F --to $T --budget-ms 2000 \
