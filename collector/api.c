@@ -240,13 +240,13 @@ static void counter(struct sbuf *b, const char *name, const char *help, uint64_t
 
 /* /metrics as view v (collector/tokens.h): per-pod gauges for the namespaces the caller may
  * read, the collector's own counters only for an admin token or a loopback peer. */
-static void metrics(struct collector *col, const struct token *tok, enum metrics_view v,
-		    struct httpd_resp *resp)
+static void metrics(struct collector *col, struct store *rd, const struct token *tok,
+		    enum metrics_view v, struct httpd_resp *resp)
 {
 	struct sbuf b = { 0 };
 	struct pod_row *rows = NULL;
 	int64_t now = (int64_t)collector__wall_ms();
-	int n = v == METRICS_SELF ? 0 : query__pods(col->reader, NULL, now - 300000, now, &rows);
+	int n = v == METRICS_SELF ? 0 : query__pods(rd, NULL, now - 300000, now, &rows);
 	struct grpc_server_stats gs;
 	struct store_stats ss;
 	const char *batches = "podlens_collector_batches_total";
@@ -268,7 +268,7 @@ static void metrics(struct collector *col, const struct token *tok, enum metrics
 	}
 
 	collector__grpc_stats(col, &gs);
-	store__stats(col->reader, &ss);
+	store__stats(rd, &ss);
 	prom__family(&b, batches, "counter", "Export calls by outcome");
 	for (size_t i = 0; i < sizeof(results) / sizeof(results[0]); i++)
 		prom__sample_u64(&b, batches, (const char *[]){ "result", results[i], NULL }, by_result[i]);
@@ -287,6 +287,10 @@ static void metrics(struct collector *col, const struct token *tok, enum metrics
 	counter(&b, "podlens_collector_http_requests_total", "HTTP requests answered", col->c.http_requests);
 	counter(&b, "podlens_collector_http_over_budget_total",
 		"API requests answered 503 for exceeding the query budget", col->c.http_over_budget);
+	counter(&b, "podlens_collector_http_queue_full_total",
+		"API requests answered 503 because the query queue was full", col->c.http_queue_full);
+	prom__family(&b, "podlens_collector_query_queue", "gauge", "API queries waiting for a query worker");
+	prom__sample_u64(&b, "podlens_collector_query_queue", NULL, col->c.query_queued);
 	prom__family(&b, "podlens_collector_db_bytes", "gauge", "Database file plus WAL size");
 	prom__sample_u64(&b, "podlens_collector_db_bytes", NULL, ss.disk_bytes);
 	prom__family(&b, "podlens_collector_uptime_seconds", "gauge", "Seconds since start");
@@ -300,7 +304,7 @@ static void metrics(struct collector *col, const struct token *tok, enum metrics
 	/* agents' own drop reports over the retention window (nothing is lost silently) */
 	prom__family(&b, "podlens_agent_dropped", "gauge",
 		     "Records agents reported dropped, summed over the retention window");
-	store__drops(col->reader, 1000, agent_dropped, &b);
+	store__drops(rd, 1000, agent_dropped, &b);
 	respond(resp, 200, "text/plain; version=0.0.4; charset=utf-8", &b);
 }
 
@@ -317,7 +321,8 @@ static bool no_params(const struct httpd_req *req, struct httpd_resp *resp)
 	return true;
 }
 
-static void handle(struct collector *col, const struct httpd_req *req, struct httpd_resp *resp)
+static void handle(struct collector *col, struct store *rd, const struct httpd_req *req,
+		   struct httpd_resp *resp)
 {
 	const struct token *tok = NULL;
 	bool filter = col->read_tokens.n > 0;
@@ -352,7 +357,7 @@ static void handle(struct collector *col, const struct httpd_req *req, struct ht
 
 		if (!no_params(req, resp))
 			return;
-		ok = store__ping(col->reader) == 0;
+		ok = store__ping(rd) == 0;
 		sbuf__puts(&b, ok ? "ok\n" : "database unavailable\n");
 		respond(resp, ok ? 200 : 503, NULL, &b);
 		return;
@@ -369,7 +374,7 @@ static void handle(struct collector *col, const struct httpd_req *req, struct ht
 			return;
 		}
 		if (no_params(req, resp))
-			metrics(col, tok, v, resp);
+			metrics(col, rd, tok, v, resp);
 		return;
 	}
 	if (filter && !tok) {
@@ -385,7 +390,7 @@ static void handle(struct collector *col, const struct httpd_req *req, struct ht
 	if (nseg == 3 && !strcmp(seg[2], "namespaces")) {
 		if (!no_params(req, resp))
 			return;
-		err = query__namespaces_json(col->reader, tok, filter, &b);
+		err = query__namespaces_json(rd, tok, filter, &b);
 	} else if (nseg == 3 && !strcmp(seg[2], "edges")) {
 		struct query_edges_opts eo = { .tok = tok, .filter = filter };
 
@@ -393,7 +398,7 @@ static void handle(struct collector *col, const struct httpd_req *req, struct ht
 			param_error(resp, &qe);
 			return;
 		}
-		err = query__edges(col->reader, &eo, &b);
+		err = query__edges(rd, &eo, &b);
 	} else if (nseg >= 5 && !strcmp(seg[2], "namespaces")) {
 		const char *ns = seg[3];
 		bool series = nseg == 7 && !strcmp(seg[4], "pods") && !strcmp(seg[6], "series");
@@ -422,7 +427,7 @@ static void handle(struct collector *col, const struct httpd_req *req, struct ht
 				param_error(resp, &qe);
 				return;
 			}
-			err = query__edges(col->reader, &eo, &b);
+			err = query__edges(rd, &eo, &b);
 			goto answer;
 		}
 		if (qs__parse(&q, req->query, series ? series_params : range_params,
@@ -432,7 +437,7 @@ static void handle(struct collector *col, const struct httpd_req *req, struct ht
 			return;
 		}
 		if (nseg == 5 && !strcmp(seg[4], "pods")) {
-			err = query__pods_json(col->reader, ns, from, to, &b);
+			err = query__pods_json(rd, ns, from, to, &b);
 		} else if (series) {
 			int64_t step;
 
@@ -440,9 +445,9 @@ static void handle(struct collector *col, const struct httpd_req *req, struct ht
 				param_error(resp, &qe);
 				return;
 			}
-			err = query__series_json(col->reader, ns, seg[5], from, to, step * 1000, &b);
+			err = query__series_json(rd, ns, seg[5], from, to, step * 1000, &b);
 		} else {
-			err = query__routes_json(col->reader, ns, seg[5], from, to, &b);
+			err = query__routes_json(rd, ns, seg[5], from, to, &b);
 		}
 	} else {
 		json_error(resp, 404, "no such endpoint");
@@ -466,19 +471,20 @@ answer:
 }
 
 /* Every request runs under the query budget: the reader stops at the deadline, and an answer
- * built from a stopped read is thrown away for a 503 naming the budget, never sent in part. */
-void api__handle(void *ctx, const struct httpd_req *req, struct httpd_resp *resp)
+ * built from a stopped read is thrown away for a 503 naming the budget, never sent in part.
+ * On a query worker with its own reader, or on the API thread with col->reader (inline). */
+void api__run(struct collector *col, struct store *rd, const struct httpd_req *req,
+	      struct httpd_resp *resp)
 {
-	struct collector *col = ctx;
 	struct sbuf b = { 0 };
 
 	if (col->stopping) {
 		json_error(resp, 503, "shutting down");
 		return;
 	}
-	store__set_deadline(col->reader, clock__mono_ns() + col->query_budget_ms * 1000000ULL);
-	handle(col, req, resp);
-	if (!store__expired(col->reader))
+	store__set_deadline(rd, clock__mono_ns() + col->query_budget_ms * 1000000ULL);
+	handle(col, rd, req, resp);
+	if (!store__expired(rd))
 		return;
 	col->c.http_over_budget++;
 	free(resp->body);
@@ -486,6 +492,56 @@ void api__handle(void *ctx, const struct httpd_req *req, struct httpd_resp *resp
 	resp->body_len = 0;
 	sbuf__printf(&b, "{\"error\":\"query over its budget of %llu ms\",\"budget_ms\":%llu}",
 		     (unsigned long long)col->query_budget_ms, (unsigned long long)col->query_budget_ms);
+	respond(resp, 503, JSON_CT, &b);
+	resp->extra_headers = "Retry-After: 1\r\n";
+}
+
+/* Answered on the API thread without a query: the page, /healthz (one "SELECT 1" on the API
+ * thread's own reader, which no query ever uses), 405, and the 401 of a request without a
+ * valid token (so unauthenticated clients cannot fill the query queue). Everything else reads
+ * the store and goes to a query worker. */
+static bool answered_inline(struct collector *col, const struct httpd_req *req)
+{
+	const struct token *tok;
+
+	if (strcmp(req->method, "GET") && strcmp(req->method, "HEAD"))
+		return true;
+	if (!strcmp(req->path, "/") || !strcmp(req->path, "/index.html") || !strcmp(req->path, "/healthz"))
+		return true;
+	if (!col->read_tokens.n)
+		return false;
+	tok = tokens__match(&col->read_tokens, req->authorization);
+	if (!strcmp(req->path, "/metrics"))
+		return token__metrics_view(true, tok, req->authorization != NULL, req->peer_loopback) ==
+		       METRICS_DENY;
+	return !tok;
+}
+
+/* The API thread's handler: quick answers here, queries to the pool (collector.h, query_pool),
+ * whose answer comes back through httpd__respond(). A full queue is a 503 at once. */
+void api__handle(void *ctx, const struct httpd_req *req, struct httpd_resp *resp)
+{
+	struct collector *col = ctx;
+	struct sbuf b = { 0 };
+	int err;
+
+	if (!col->pool || col->stopping || answered_inline(col, req)) {
+		api__run(col, col->reader, req, resp);
+		return;
+	}
+	err = query_pool__submit(col->pool, req);
+	if (err == 0) {
+		resp->defer = true;
+		return;
+	}
+	col->c.http_requests++;
+	if (err == -EAGAIN) {
+		col->c.http_queue_full++;
+		sbuf__printf(&b, "{\"error\":\"query queue full (%u waiting)\",\"queue\":%u}",
+			     query_pool__capacity(col->pool), query_pool__capacity(col->pool));
+	} else {
+		sbuf__puts(&b, "{\"error\":\"shutting down\"}");
+	}
 	respond(resp, 503, JSON_CT, &b);
 	resp->extra_headers = "Retry-After: 1\r\n";
 }

@@ -1,8 +1,9 @@
 /* podlens-collector: receives podlens.v1 batches over gRPC, stores them in SQLite, serves the JSON
  * API, the web page and /metrics. Two threads, each on a lib/evloop of its own: the main thread
  * ingests (gRPC server fd, a maintenance timer for rollups and retention, a signalfd); the API
- * thread answers HTTP through a read-only store handle, each request under a time budget, so no
- * query ever holds up an Export. See docs/collector.md, "Threads". */
+ * thread answers HTTP, /healthz at once on a read-only store handle of its own, queries on a
+ * bounded pool of workers (each with a reader of its own, each request under a time budget), so
+ * no query ever holds up an Export, nor a probe. See docs/collector.md, "Threads". */
 #include <errno.h>
 #include <getopt.h>
 #include <pthread.h>
@@ -34,6 +35,8 @@ static const char usage[] =
 	"  --sync normal|full      SQLite synchronous mode (full: acks survive power loss) [normal]\n"
 	"  --maintain-interval S   rollup/retention period in seconds           [10]\n"
 	"  --query-budget DURATION longest an API request may read (500ms, 2s); past it: 503 [2s]\n"
+	"  --query-workers N       threads running API queries (1..64)           [2]\n"
+	"  --query-queue N         queries waiting for a worker; beyond: 503 (1..4096) [16]\n"
 	"  --log-level error|warn|info|debug                                    [info]\n"
 	"admission (docs/collector.md): NAME VALUE, durations as 500ms, 10s, 5m\n"
 	"  --grpc-max-conns N  --grpc-max-per-peer N  --grpc-max-streams N      [256, 32, 32]\n"
@@ -176,15 +179,248 @@ static long on_maintain(struct evloop *l, void *data)
 	return (long)(m->every_ms - (MAINTAIN_SLICES - 1) * MAINTAIN_SLICE_GAP_MS);
 }
 
-/* The API thread: the HTTP server on a loop of its own. Its handle on the store is col->reader;
- * it touches nothing of the main thread's but the atomic counters and the published snapshot. */
+/* The query workers: N threads, each with a reader of its own, fed by a bounded FIFO from the
+ * API thread; answers go back on a list and an eventfd the API thread's loop watches, and it
+ * hands them to httpd__respond(). The API thread only copies requests in and answers out, so
+ * /healthz never waits behind a query. */
+struct query_job {
+	struct query_job *next;
+	struct httpd_req req;        /* pointers into text */
+	struct httpd_resp resp;
+	char text[];                 /* method, path, query, authorization, each NUL-terminated */
+};
+
+struct query_worker {
+	struct query_pool *pool;
+	struct store *reader;
+	pthread_t tid;
+	bool started;
+};
+
+struct query_pool {
+	struct collector *col;
+	unsigned n_workers, capacity;
+	struct query_worker *workers;
+	pthread_mutex_t lock;
+	pthread_cond_t more;
+	struct query_job *head, *tail;   /* waiting, oldest first */
+	unsigned queued;
+	struct query_job *done;          /* answered, for the API thread */
+	bool stop;                       /* no more jobs: workers drain the queue and exit */
+	int done_fd;                     /* eventfd: answers are waiting */
+	unsigned inflight;               /* API thread only: submitted, not yet given to httpd */
+};
+
 #define API_NICE 10
 
+static void *query_worker_main(void *data)
+{
+	struct query_worker *w = data;
+	struct query_pool *p = w->pool;
+	uint64_t one = 1;
+
+	pthread_setname_np(pthread_self(), "podlens-query");
+	/* queries yield to ingest when the cores are busy, as the API thread did before */
+	if (setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), API_NICE) < 0)
+		log_warn("query worker: setpriority %d: %s", API_NICE, strerror(errno));
+	pthread_mutex_lock(&p->lock);
+	for (;;) {
+		struct query_job *j;
+
+		while (!p->head && !p->stop)
+			pthread_cond_wait(&p->more, &p->lock);
+		if (!p->head)
+			break;                   /* stopping and drained */
+		j = p->head;
+		p->head = j->next;
+		if (!p->head)
+			p->tail = NULL;
+		p->queued--;
+		p->col->c.query_queued = p->queued;
+		pthread_mutex_unlock(&p->lock);
+
+		/* at shutdown (col->stopping) this is a quick 503 without a query */
+		api__run(p->col, w->reader, &j->req, &j->resp);
+
+		pthread_mutex_lock(&p->lock);
+		j->next = p->done;
+		p->done = j;
+		if (write(p->done_fd, &one, sizeof(one)) != sizeof(one))
+			log_error("query worker: cannot wake the API thread: %s", strerror(errno));
+	}
+	pthread_mutex_unlock(&p->lock);
+	return NULL;
+}
+
+static char *copy_str(char *to, const char *s, const char **out)
+{
+	size_t n = strlen(s) + 1;
+
+	memcpy(to, s, n);
+	*out = to;
+	return to + n;
+}
+
+int query_pool__submit(struct query_pool *p, const struct httpd_req *req)
+{
+	const char *auth = req->authorization;
+	size_t n = strlen(req->method) + strlen(req->path) + strlen(req->query) + (auth ? strlen(auth) : 0) + 4;
+	struct query_job *j;
+	char *t;
+
+	pthread_mutex_lock(&p->lock);
+	if (p->stop || p->queued >= p->capacity) {
+		int err = p->stop ? -ESHUTDOWN : -EAGAIN;
+
+		pthread_mutex_unlock(&p->lock);
+		return err;
+	}
+	pthread_mutex_unlock(&p->lock);
+	j = calloc(1, sizeof(*j) + n);
+	if (!j)
+		return -EAGAIN;
+	j->req = (struct httpd_req){ .peer_loopback = req->peer_loopback, .token = req->token };
+	t = copy_str(j->text, req->method, &j->req.method);
+	t = copy_str(t, req->path, &j->req.path);
+	t = copy_str(t, req->query, &j->req.query);
+	if (auth)
+		copy_str(t, auth, &j->req.authorization);
+	j->resp.status = 200;
+	pthread_mutex_lock(&p->lock);
+	if (p->stop || p->queued >= p->capacity) {  /* only the API thread submits: cannot happen */
+		pthread_mutex_unlock(&p->lock);
+		free(j);
+		return -EAGAIN;
+	}
+	if (p->tail)
+		p->tail->next = j;
+	else
+		p->head = j;
+	p->tail = j;
+	p->queued++;
+	p->col->c.query_queued = p->queued;
+	pthread_cond_signal(&p->more);
+	pthread_mutex_unlock(&p->lock);
+	p->inflight++;
+	return 0;
+}
+
+unsigned query_pool__capacity(const struct query_pool *p)
+{
+	return p->capacity;
+}
+
+/* API thread: answers are ready. */
+static void on_query_done(struct evloop *l, int fd, unsigned events, void *data)
+{
+	struct query_pool *p = data;
+	struct query_job *j, *next;
+	uint64_t v;
+
+	if (read(fd, &v, sizeof(v)) != sizeof(v))
+		return;
+	pthread_mutex_lock(&p->lock);
+	j = p->done;
+	p->done = NULL;
+	pthread_mutex_unlock(&p->lock);
+	for (; j; j = next) {
+		next = j->next;
+		httpd__respond(p->col->http, j->req.token, &j->resp);   /* a gone client: dropped */
+		p->inflight--;
+		free(j);
+	}
+}
+
+/* No new jobs; the workers answer the queued ones (503: col->stopping is set) and exit. */
+static void query_pool__stop(struct query_pool *p)
+{
+	pthread_mutex_lock(&p->lock);
+	p->stop = true;
+	pthread_cond_broadcast(&p->more);
+	pthread_mutex_unlock(&p->lock);
+}
+
+static void query_pool__free(struct query_pool *p)
+{
+	if (!p)
+		return;
+	query_pool__stop(p);
+	for (unsigned i = 0; i < p->n_workers; i++) {
+		if (p->workers[i].started)
+			pthread_join(p->workers[i].tid, NULL);
+		store__close(p->workers[i].reader);
+	}
+	for (struct query_job *j = p->head, *n; j; j = n) {
+		n = j->next;
+		free(j);
+	}
+	for (struct query_job *j = p->done, *n; j; j = n) {
+		n = j->next;
+		free(j->resp.body);
+		free(j);
+	}
+	if (p->done_fd >= 0)
+		close(p->done_fd);
+	pthread_mutex_destroy(&p->lock);
+	pthread_cond_destroy(&p->more);
+	free(p->workers);
+	free(p);
+}
+
+/* Readers opened here (main thread), threads started by query_pool__start once the API thread's
+ * loop watches done_fd. NULL and errno on error. */
+static struct query_pool *query_pool__new(struct collector *col, const struct store_opts *so,
+					  unsigned n_workers, unsigned capacity)
+{
+	struct query_pool *p = calloc(1, sizeof(*p));
+	int err;
+
+	if (!p)
+		return NULL;
+	p->col = col;
+	p->capacity = capacity;
+	p->done_fd = -1;
+	pthread_mutex_init(&p->lock, NULL);
+	pthread_cond_init(&p->more, NULL);
+	p->workers = calloc(n_workers, sizeof(*p->workers));
+	p->done_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (!p->workers || p->done_fd < 0)
+		goto fail;
+	p->n_workers = n_workers;
+	for (unsigned i = 0; i < n_workers; i++) {
+		p->workers[i].pool = p;
+		p->workers[i].reader = store__open_reader(so);
+		if (!p->workers[i].reader)
+			goto fail;
+	}
+	return p;
+fail:
+	err = errno;
+	query_pool__free(p);
+	errno = err;
+	return NULL;
+}
+
+static int query_pool__start(struct query_pool *p)
+{
+	for (unsigned i = 0; i < p->n_workers; i++) {
+		int err = pthread_create(&p->workers[i].tid, NULL, query_worker_main, &p->workers[i]);
+
+		if (err)
+			return -err;
+		p->workers[i].started = true;
+	}
+	return 0;
+}
+
+/* The API thread: the HTTP server on a loop of its own. Its handle on the store is col->reader;
+ * it touches nothing of the main thread's but the atomic counters and the published snapshot. */
 struct api_thread {
 	struct collector *col;
 	struct evloop *loop;
 	int wake_fd;                /* eventfd: the main thread asks it to stop */
 	bool running;               /* the API thread's own */
+	bool stopping;              /* the API thread's own: asked to stop, answers still due */
 	pthread_t tid;
 };
 
@@ -193,8 +429,19 @@ static void on_api_wake(struct evloop *l, int fd, unsigned events, void *data)
 	struct api_thread *t = data;
 	uint64_t v;
 
-	if (read(fd, &v, sizeof(v)) == sizeof(v))
-		t->running = false;
+	if (read(fd, &v, sizeof(v)) != sizeof(v) || t->stopping)
+		return;
+	/* stop accepting; requests already read are answered 503 (col->stopping) inline or by the
+	 * workers draining the queue; the loop ends when every deferred answer is given */
+	t->stopping = true;
+	httpd__unlisten(t->col->http);
+	if (t->col->pool)
+		query_pool__stop(t->col->pool);
+}
+
+static bool api_done(const struct api_thread *t)
+{
+	return !t->running || (t->stopping && (!t->col->pool || !t->col->pool->inflight));
 }
 
 /* Copying the WAL into the database file costs syncs: done here, off the ingest path. */
@@ -219,7 +466,7 @@ static void *api_main(void *data)
 	 * share under contention and all of an idle core */
 	if (setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), API_NICE) < 0)
 		log_warn("api: setpriority %d: %s", API_NICE, strerror(errno));
-	while (t->running) {
+	while (!api_done(t)) {
 		int n = evloop__poll(t->loop, -1);
 
 		if (n < 0) {
@@ -242,14 +489,19 @@ static int api_thread__start(struct api_thread *t, struct collector *col)
 		return -errno;
 	if ((err = evloop__add(t->loop, httpd__fd(col->http), EVLOOP_READ, on_http, col)) < 0 ||
 	    (err = evloop__add(t->loop, t->wake_fd, EVLOOP_READ, on_api_wake, t)) < 0 ||
+	    (col->pool && (err = evloop__add(t->loop, col->pool->done_fd, EVLOOP_READ, on_query_done,
+					     col->pool)) < 0) ||
 	    (err = (int)evloop__timer_add(t->loop, CHECKPOINT_MS, on_checkpoint, col)) < 0)
 		return err;
-	/* signals stay blocked in this thread (inherited mask): the main thread's signalfd gets them */
+	/* signals stay blocked in these threads (inherited mask): the main thread's signalfd gets them */
+	if (col->pool && (err = query_pool__start(col->pool)) < 0)
+		return err;
 	return -pthread_create(&t->tid, NULL, api_main, t);
 }
 
-/* Ask the API thread to finish the request at hand and stop; wait for it. Requests already
- * read get a quick 503 (col->stopping), so the wait is at most one query budget. */
+/* Ask the API thread to stop and wait for it: it stops accepting, requests already read get a
+ * quick 503 (col->stopping), queries running finish, so the wait is at most one query budget
+ * (plus the queued 503s). The workers are joined by query_pool__free. */
 static void api_thread__stop(struct api_thread *t)
 {
 	uint64_t one = 1;
@@ -279,7 +531,7 @@ static void on_signal(struct evloop *l, int fd, unsigned events, void *data)
 int main(int argc, char **argv)
 {
 	enum { O_GRPC = 1, O_HTTP, O_DATA, O_RET, O_TOK, O_RTOK, O_CERT, O_KEY, O_MAXMSG, O_SYNC,
-	       O_MAINT, O_LOG, O_BUDGET, O_HELP };
+	       O_MAINT, O_LOG, O_BUDGET, O_WORKERS, O_QUEUE, O_HELP };
 	static const struct option opts[] = {
 		{ "grpc-addr", required_argument, NULL, O_GRPC },
 		{ "http-addr", required_argument, NULL, O_HTTP },
@@ -294,6 +546,8 @@ int main(int argc, char **argv)
 		{ "maintain-interval", required_argument, NULL, O_MAINT },
 		{ "log-level", required_argument, NULL, O_LOG },
 		{ "query-budget", required_argument, NULL, O_BUDGET },
+		{ "query-workers", required_argument, NULL, O_WORKERS },
+		{ "query-queue", required_argument, NULL, O_QUEUE },
 		{ "help", no_argument, NULL, O_HELP },
 		{ "grpc-max-conns", required_argument, NULL, O_BOUND + 0 },
 		{ "grpc-max-per-peer", required_argument, NULL, O_BOUND + 1 },
@@ -314,7 +568,7 @@ int main(int argc, char **argv)
 	const char *data_dir = "./podlens-data", *token_file = NULL, *read_tokens = NULL;
 	const char *cert = NULL, *key = NULL;
 	uint64_t retention_ms = 24ULL * 3600 * 1000, maint_s = 10, budget_ms = 2000;
-	unsigned long max_msg = 4 << 20;
+	unsigned long max_msg = 4 << 20, n_workers = 2, queue_cap = 16;
 	bool sync_full = false;
 	struct collector col = { .snap_lock = PTHREAD_MUTEX_INITIALIZER };
 	struct api_thread api = { .wake_fd = -1 };
@@ -370,6 +624,22 @@ int main(int argc, char **argv)
 				return 2;
 			}
 			break;
+		case O_WORKERS:
+			errno = 0;
+			n_workers = strtoul(optarg, &end, 10);
+			if (errno || end == optarg || *end || n_workers < 1 || n_workers > 64) {
+				fprintf(stderr, "podlens-collector: --query-workers %s: want 1..64\n", optarg);
+				return 2;
+			}
+			break;
+		case O_QUEUE:
+			errno = 0;
+			queue_cap = strtoul(optarg, &end, 10);
+			if (errno || end == optarg || *end || queue_cap < 1 || queue_cap > 4096) {
+				fprintf(stderr, "podlens-collector: --query-queue %s: want 1..4096\n", optarg);
+				return 2;
+			}
+			break;
 		case O_LOG:
 			level = log__parse_level(optarg);
 			if (level < 0) {
@@ -420,6 +690,12 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	col.query_budget_ms = budget_ms;
+	col.pool = query_pool__new(&col, &so, (unsigned)n_workers, (unsigned)queue_cap);
+	if (!col.pool) {
+		log_error("cannot open %lu query workers' readers on the database in %s: %s", n_workers,
+			  data_dir, strerror(errno));
+		goto out;
+	}
 	struct grpc_server_opts go = {
 		.addr = grpc_addr, .tls_cert = cert, .tls_key = key, .max_msg = (uint32_t)max_msg,
 		.max_conns = bounds[B_GRPC_CONNS].v, .max_per_peer = bounds[B_GRPC_CONNS + 1].v,
@@ -498,6 +774,8 @@ int main(int argc, char **argv)
 out:
 	if (api_started)
 		api_thread__stop(&api);
+	query_pool__free(col.pool);
+	col.pool = NULL;
 	api_thread__free(&api);
 	evloop__free(loop);
 	if (sfd >= 0)

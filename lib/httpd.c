@@ -14,6 +14,13 @@ struct httpd {
 	httpd_handler_fn handler;
 	void *ctx;
 	struct httpd_opts opts;
+	uint64_t last_token;
+};
+
+/* Per connection: the deferred request it waits on, if any. */
+struct hconn {
+	uint64_t pending;           /* token of the deferred request; 0: none */
+	bool head_only;
 };
 
 const char *http_status__reason(int status)
@@ -288,7 +295,7 @@ static void simple_error(struct netconn *c, int status)
 }
 
 /* Try to parse and answer one request from the input buffer. Returns 1 when a response was
- * queued, 0 when more bytes are needed. */
+ * queued, 2 when the handler deferred it, 0 when more bytes are needed. */
 static int conn_handle(struct httpd *h, struct netconn *c)
 {
 	struct http_head hd;
@@ -325,12 +332,22 @@ static int conn_handle(struct httpd *h, struct netconn *c)
 		.authorization = hd.authorization, .peer_loopback = netconn__peer_loopback(c),
 		.body = hd.content_length > 0 ? rbuf + hl : NULL,
 		.body_len = hd.content_length > 0 ? (size_t)hd.content_length : 0,
+		.token = ++h->last_token,
 	};
 	struct httpd_resp resp = { .status = 200 };
 	bool head_only = !strcmp(hd.method, "HEAD");
 
 	netconn__set_close_after(c, !hd.keep_alive);
 	h->handler(h->ctx, &req, &resp);
+	if (resp.defer) {
+		struct hconn *hc = netconn__data(c);
+
+		free(resp.body);
+		hc->pending = req.token;
+		hc->head_only = head_only;
+		netconn__consume(c, total);
+		return 2;
+	}
 	if (queue_response(c, &resp, head_only) < 0) {
 		free(resp.body);
 		simple_error(c, 500);
@@ -411,8 +428,14 @@ static void request_done(struct netconn *c)
 static void conn_progress(struct httpd *h, struct netconn *c)
 {
 	while (!netconn__out_pending(c) && request_complete(c, h->opts.max_body)) {
-		if (!conn_handle(h, c))
+		int r = conn_handle(h, c);
+
+		if (!r)
 			break;
+		if (r == 2) {
+			netconn__request_hold(c);    /* see httpd__respond */
+			return;
+		}
 		if (!conn_flush(c))
 			return;
 		if (!netconn__out_pending(c))
@@ -426,6 +449,22 @@ static void conn_io(void *ctx, struct netconn *c, unsigned events)
 
 	if ((events & EVLOOP_ERROR) && !(events & EVLOOP_READ)) {
 		netconn__close(c);
+		return;
+	}
+	if (((struct hconn *)netconn__data(c))->pending) {
+		/* waiting for a deferred answer: buffer what comes (a pipelined request waits for its
+		 * turn) so that a peer that goes away is noticed, and stop reading when the buffer is
+		 * full rather than spin on a readable socket */
+		size_t max = HTTPD_MAX_HEAD + h->opts.max_body, rlen;
+		int err = netconn__fill(c, max);
+
+		if (err < 0) {
+			netconn__close(c);
+			return;
+		}
+		netconn__in(c, &rlen);
+		if (rlen >= max)
+			netconn__want(c, false, false);
 		return;
 	}
 	if (!netconn__out_pending(c)) {
@@ -455,6 +494,59 @@ static void conn_io(void *ctx, struct netconn *c, unsigned events)
 	}
 }
 
+int httpd__respond(struct httpd *h, uint64_t token, struct httpd_resp *resp)
+{
+	struct netconn *c;
+	struct hconn *hc = NULL;
+
+	for (c = token ? netserver__first(h->ns) : NULL; c; c = netconn__next(c)) {
+		hc = netconn__data(c);
+		if (hc->pending == token)
+			break;
+	}
+	if (!c) {
+		free(resp->body);            /* its connection is gone: nothing to do */
+		resp->body = NULL;
+		return -ENOENT;
+	}
+	hc->pending = 0;
+	netconn__request_resume(c);
+	if (!resp->status)
+		resp->status = 200;
+	if (queue_response(c, resp, hc->head_only) < 0)
+		simple_error(c, 500);
+	free(resp->body);
+	resp->body = NULL;
+	if (!conn_flush(c))
+		return 0;
+	if (!netconn__out_pending(c)) {
+		request_done(c);
+		conn_progress(h, c);         /* a pipelined request may be buffered */
+	}
+	return 0;
+}
+
+void httpd__unlisten(struct httpd *h)
+{
+	netserver__unlisten(h->ns);
+}
+
+static int conn_open(void *ctx, struct netconn *c)
+{
+	struct hconn *hc = calloc(1, sizeof(*hc));
+
+	if (!hc)
+		return -ENOMEM;
+	netconn__set_data(c, hc);
+	return 0;
+}
+
+static void conn_close(void *ctx, struct netconn *c)
+{
+	free(netconn__data(c));
+	netconn__set_data(c, NULL);
+}
+
 int httpd__process(struct httpd *h)
 {
 	return netserver__process(h->ns);
@@ -464,7 +556,7 @@ struct httpd *httpd__new(const char *addr, httpd_handler_fn handler, void *ctx,
 			 const struct httpd_opts *opts)
 {
 	struct httpd *h = calloc(1, sizeof(*h));
-	struct netserver_ops ops = { .io = conn_io };
+	struct netserver_ops ops = { .open = conn_open, .io = conn_io, .close = conn_close };
 
 	if (!h)
 		return NULL;

@@ -13,7 +13,17 @@
  * of accept, each request complete and answered within opts.request_ms of its first byte (a
  * slow client is closed), idle connections closed after opts.idle_ms. Keep-alive (HTTP/1.1 default, "Connection: close" honoured); no chunked request
  * bodies (411 without Content-Length on a body), no pipelining beyond one request at a time per
- * connection (the next is parsed after the answer is written). */
+ * connection (the next is parsed after the answer is written).
+ *
+ * Deferred answers: a handler may set resp->defer and keep req->token (copying what it needs of
+ * req: its pointers die when the handler returns), then answer later from the thread that runs
+ * httpd__process, outside a handler, with httpd__respond(). Meanwhile the connection answers
+ * nothing else: pipelined bytes are buffered (up to one request's bound, then reading stops) and
+ * parsed after the answer is written, in order. The request is held (lib/netserver.h,
+ * netconn__request_hold): neither the request deadline nor the idle timeout runs while the
+ * application has it (the wait is the server's, not the client's), so the application must bound
+ * it itself; the request deadline starts again when the answer comes, for writing it. A peer
+ * that closes meanwhile is closed at once and its late answer is dropped. */
 #ifndef PODLENS_LIB_HTTPD_H
 #define PODLENS_LIB_HTTPD_H
 
@@ -33,6 +43,7 @@ struct httpd_req {
 	bool peer_loopback;         /* the client connected from a loopback address */
 	const char *body;           /* request body (NULL when empty) */
 	size_t body_len;
+	uint64_t token;             /* names this request in httpd__respond() (never 0) */
 };
 
 struct httpd_resp {
@@ -41,6 +52,7 @@ struct httpd_resp {
 	const char *extra_headers;  /* optional "Name: value\r\n..." lines (static storage) */
 	char *body;                 /* malloc'd by the handler, freed by the server; may be NULL */
 	size_t body_len;
+	bool defer;                 /* set by the handler: answered later with httpd__respond() */
 };
 
 typedef void (*httpd_handler_fn)(void *ctx, const struct httpd_req *req, struct httpd_resp *resp);
@@ -70,6 +82,12 @@ void httpd__free(struct httpd *h);
 int httpd__fd(const struct httpd *h);
 /* Do all pending work without blocking. Returns 0 or -errno on a fatal error of the epoll set. */
 int httpd__process(struct httpd *h);
+/* Answer the deferred request token (see above) with resp; resp->body is taken (freed) in every
+ * case. 0, or -ENOENT when its connection is gone (the answer is dropped). Call on the thread
+ * that runs httpd__process, never from inside a handler. */
+int httpd__respond(struct httpd *h, uint64_t token, struct httpd_resp *resp);
+/* Stop accepting connections (shutdown); open ones are served on. */
+void httpd__unlisten(struct httpd *h);
 int httpd__port(const struct httpd *h);
 unsigned httpd__conns(const struct httpd *h);
 void httpd__stats(const struct httpd *h, struct httpd_stats *out);

@@ -30,6 +30,7 @@ struct netconn {
 	uint64_t last_ms;            /* last activity, CLOCK_MONOTONIC */
 	uint64_t accepted_ms;
 	uint64_t busy_since;         /* start of the request in progress; 0: none */
+	bool held;                   /* the request is with the application (netconn__request_hold) */
 	bool hello;                  /* the protocol's handshake is done */
 	size_t charged;              /* bytes buffered for this connection (netconn__charge) */
 	uint64_t bytes_in, bytes_out;
@@ -260,6 +261,21 @@ void netconn__request_begin(struct netconn *c)
 void netconn__request_end(struct netconn *c)
 {
 	c->busy_since = 0;
+	c->held = false;
+}
+
+void netconn__request_hold(struct netconn *c)
+{
+	if (!c->busy_since)
+		c->busy_since = clock__mono_ms();
+	c->held = true;
+}
+
+void netconn__request_resume(struct netconn *c)
+{
+	c->held = false;
+	c->busy_since = clock__mono_ms();
+	netconn__touch(c);
 }
 
 ssize_t netconn__recv(struct netconn *c, void *buf, size_t n)
@@ -592,6 +608,9 @@ static void accept_all(struct evloop *l, int lfd, unsigned events, void *data)
  * first two catch a trickle of bytes. */
 static bool conn_expired(struct netserver *s, const struct netconn *c, uint64_t now)
 {
+	/* held: the server, not the client, is slow; the application bounds the hold */
+	if (c->held)
+		return false;
 	if (!c->hello && s->opts.hello_ms && now - c->accepted_ms >= s->opts.hello_ms) {
 		s->st.expired_hello++;
 		log_debug("%s: no hello within %u ms, closing fd %d", s->opts.name, s->opts.hello_ms, c->fd);
@@ -710,6 +729,15 @@ void netserver__free(struct netserver *s)
 		close(s->lfd);
 	evloop__free(s->loop);
 	free(s);
+}
+
+void netserver__unlisten(struct netserver *s)
+{
+	if (s->lfd < 0)
+		return;
+	evloop__del(s->loop, s->lfd);
+	close(s->lfd);
+	s->lfd = -1;
 }
 
 int netserver__fd(const struct netserver *s)

@@ -16,7 +16,8 @@
  *   deadlines: conn_expired() closes a connection that has not said hello (netconn__hello_done:
  *     the HTTP/2 preface, the first bytes of an HTTP/1.1 request) within hello_ms after accept,
  *     one whose current request (netconn__request_begin .. _end) took more than request_ms, and
- *     one without any traffic for idle_ms.
+ *     one without any traffic for idle_ms. A request held by the application
+ *     (netconn__request_hold, a deferred HTTP answer) is exempt from the last two until resumed.
  *   bytes: the protocols charge what they buffer (netconn__charge/uncharge; the input buffer of
  *     netconn__fill charges itself) against max_conn_bytes per connection and max_total_bytes for
  *     the server; a charge beyond either fails with -ENOBUFS and the protocol refuses the request.
@@ -87,6 +88,8 @@ int netserver__listen(const char *addr, int backlog, bool *loopback);
 struct netserver *netserver__new(const char *addr, const struct netserver_opts *opts,
 				 const struct netserver_ops *ops, void *ctx);
 void netserver__free(struct netserver *s);
+/* Stop accepting (shutdown): close the listening socket; open connections go on. */
+void netserver__unlisten(struct netserver *s);
 int netserver__fd(const struct netserver *s);
 /* Do all pending work without blocking. 0, or -errno on a failure of the epoll set. */
 int netserver__process(struct netserver *s);
@@ -116,6 +119,13 @@ bool netconn__said_hello(const struct netconn *c);
  * eviction. */
 void netconn__request_begin(struct netconn *c);
 void netconn__request_end(struct netconn *c);
+/* The request is complete and with the application, which answers later (lib/httpd's deferred
+ * responses): until netconn__request_resume() neither the request deadline nor the idle timeout
+ * closes c (the wait is the server's, not the client's; bounding it is the application's job),
+ * and c is not idle for eviction. resume starts the request deadline again, for writing the
+ * answer. */
+void netconn__request_hold(struct netconn *c);
+void netconn__request_resume(struct netconn *c);
 /* Account n buffered bytes to c: 0, or -ENOBUFS beyond max_conn_bytes / max_total_bytes (then
  * nothing is charged). uncharge gives bytes back (at most what c holds). */
 int netconn__charge(struct netconn *c, size_t n);

@@ -378,6 +378,176 @@ static void server__total_input_budget__503_beyond_others_served(void **state)
 	httpd__free(h);
 }
 
+/* ------------------------------------------------------------------ deferred answers */
+
+struct later {
+	struct seen seen;
+	uint64_t token;             /* of the last deferred request */
+	char path[128];
+};
+
+/* Defers /slow...; answers the rest at once like handler(). */
+static void defer_handler(void *ctx, const struct httpd_req *req, struct httpd_resp *resp)
+{
+	struct later *l = ctx;
+
+	if (strncmp(req->path, "/slow", 5) != 0) {
+		handler(&l->seen, req, resp);
+		return;
+	}
+	l->seen.calls++;
+	assert_true(req->token != 0);
+	assert_true(req->token != l->token);
+	l->token = req->token;
+	snprintf(l->path, sizeof(l->path), "%s", req->path);   /* req dies with the call */
+	resp->defer = true;
+}
+
+static void pump(struct httpd *h, int rounds)
+{
+	for (int i = 0; i < rounds; i++) {
+		struct pollfd p = { .fd = httpd__fd(h), .events = POLLIN };
+
+		if (poll(&p, 1, 10) > 0)
+			assert_int_equal(httpd__process(h), 0);
+	}
+}
+
+static bool client_has_bytes(int fd)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+
+	return poll(&p, 1, 0) > 0;
+}
+
+static int respond_json(struct httpd *h, uint64_t token, const char *text)
+{
+	struct httpd_resp r = { .status = 200, .content_type = "application/json" };
+
+	r.body = strdup(text);
+	r.body_len = strlen(text);
+	return httpd__respond(h, token, &r);
+}
+
+/* A deferred request gets its answer when the application gives it, even after the request
+ * deadline and the idle timeout have gone by (the server was slow, not the client), while a slow
+ * client next to it is closed at that deadline; the connection then serves on. */
+static void server__deferred__answered_later_past_request_deadline(void **state)
+{
+	struct later l = { 0 };
+	struct httpd_opts o = { .max_conns = 8, .idle_ms = 300, .request_ms = 300 };
+	struct httpd *h = httpd__new("127.0.0.1:0", defer_handler, &l, &o);
+	int d = connect_port(httpd__port(h)), slow;
+	char buf[1024];
+	struct httpd_stats st;
+
+	send(d, "GET /slow/1?x=2 HTTP/1.1\r\n\r\n", 28, 0);
+	for (int i = 0; i < 300 && l.seen.calls == 0; i++)
+		pump(h, 1);
+	assert_int_equal(l.seen.calls, 1);
+	assert_string_equal(l.path, "/slow/1");
+	pump(h, 5);
+	assert_false(client_has_bytes(d));       /* nothing until the application answers */
+
+	/* a client that never finishes its head: the sweep that closes it has seen d's request
+	 * older than both the request deadline and the idle timeout */
+	slow = connect_port(httpd__port(h));
+	send(slow, "GET /x HTTP/1.1\r\n", 17, 0);
+	pump_until_readable(h, slow);
+	assert_int_equal(recv(slow, buf, sizeof(buf), 0), 0);
+	httpd__stats(h, &st);
+	assert_int_equal(st.expired_request, 1);
+	assert_int_equal(httpd__conns(h), 1);     /* d is held, not expired */
+	assert_false(client_has_bytes(d));
+
+	assert_int_equal(respond_json(h, l.token, "{\"late\":true}"), 0);
+	assert_int_equal(read_response(h, d, buf, sizeof(buf)), 200);
+	assert_non_null(strstr(buf, "\r\n\r\n{\"late\":true}"));
+	/* answered once: the same token again finds nothing */
+	assert_int_equal(respond_json(h, l.token, "{}"), -ENOENT);
+	/* keep-alive goes on */
+	send(d, "GET /fast HTTP/1.1\r\n\r\n", 22, 0);
+	assert_int_equal(read_response(h, d, buf, sizeof(buf)), 200);
+	assert_non_null(strstr(buf, "\"path\":\"/fast\""));
+	assert_int_equal(l.seen.calls, 2);
+	close(slow);
+	close(d);
+	httpd__free(h);
+}
+
+/* The client goes away while its request is deferred: the connection is closed at once (not
+ * kept for the answer) and the late answer is a no-op (-ENOENT, its body freed). */
+static void server__deferred__client_gone__late_answer_dropped(void **state)
+{
+	struct later l = { 0 };
+	struct httpd *h = httpd__new("127.0.0.1:0", defer_handler, &l, NULL);
+	int d = connect_port(httpd__port(h)), other;
+	char buf[1024];
+
+	send(d, "GET /slow HTTP/1.1\r\n\r\n", 22, 0);
+	for (int i = 0; i < 300 && l.seen.calls == 0; i++)
+		pump(h, 1);
+	assert_int_equal(l.seen.calls, 1);
+	close(d);
+	for (int i = 0; i < 300 && httpd__conns(h) > 0; i++)
+		pump(h, 1);
+	assert_int_equal(httpd__conns(h), 0);
+	assert_int_equal(respond_json(h, l.token, "{\"late\":true}"), -ENOENT);
+
+	other = connect_port(httpd__port(h));
+	send(other, "GET /after HTTP/1.1\r\n\r\n", 23, 0);
+	assert_int_equal(read_response(h, other, buf, sizeof(buf)), 200);
+	assert_non_null(strstr(buf, "\"path\":\"/after\""));
+	close(other);
+	httpd__free(h);
+}
+
+/* A request pipelined behind a deferred one waits for it: it is not parsed until the deferred
+ * answer is written, and the answers come in request order. Two deferred in a row too. */
+static void server__deferred__pipelined_request_waits_answers_in_order(void **state)
+{
+	struct later l = { 0 };
+	struct httpd *h = httpd__new("127.0.0.1:0", defer_handler, &l, NULL);
+	int d = connect_port(httpd__port(h));
+	const char *three = "GET /slow/a HTTP/1.1\r\n\r\nGET /fast HTTP/1.1\r\n\r\nGET /slow/b HTTP/1.1\r\n\r\n";
+	char buf[4096];
+	uint64_t first;
+
+	send(d, three, strlen(three), 0);
+	for (int i = 0; i < 300 && l.seen.calls == 0; i++)
+		pump(h, 1);
+	pump(h, 5);
+	assert_int_equal(l.seen.calls, 1);        /* /fast not handled behind the deferred one */
+	assert_string_equal(l.path, "/slow/a");
+	assert_false(client_has_bytes(d));
+	first = l.token;
+
+	assert_int_equal(respond_json(h, first, "{\"answer\":\"a\"}"), 0);
+	/* /slow/a's answer, then /fast's, then /slow/b deferred in turn */
+	assert_int_equal(read_response(h, d, buf, sizeof(buf)), 200);
+	assert_non_null(strstr(buf, "{\"answer\":\"a\"}"));
+	char *fast = strstr(buf, "\"path\":\"/fast\"");
+
+	if (!fast) {
+		assert_int_equal(read_response(h, d, buf, sizeof(buf)), 200);
+		fast = strstr(buf, "\"path\":\"/fast\"");
+	}
+	assert_non_null(fast);
+	assert_null(strstr(fast, "answer"));      /* nothing of a after /fast */
+	for (int i = 0; i < 300 && l.seen.calls < 3; i++)
+		pump(h, 1);
+	assert_int_equal(l.seen.calls, 3);
+	assert_string_equal(l.path, "/slow/b");
+	assert_true(l.token != first);
+	assert_false(client_has_bytes(d));
+	assert_int_equal(respond_json(h, l.token, "{\"answer\":\"b\"}"), 0);
+	assert_int_equal(read_response(h, d, buf, sizeof(buf)), 200);
+	assert_non_null(strstr(buf, "{\"answer\":\"b\"}"));
+	assert_int_equal(httpd__conns(h), 1);
+	close(d);
+	httpd__free(h);
+}
+
 static void server__bad_address__null_einval(void **state)
 {
 	errno = 0;
@@ -402,6 +572,9 @@ int main(void)
 		cmocka_unit_test(server__slow_and_silent_clients__closed_at_deadlines),
 		cmocka_unit_test(server__total_input_budget__503_beyond_others_served),
 		cmocka_unit_test(server__bad_address__null_einval),
+		cmocka_unit_test(server__deferred__answered_later_past_request_deadline),
+		cmocka_unit_test(server__deferred__client_gone__late_answer_dropped),
+		cmocka_unit_test(server__deferred__pipelined_request_waits_answers_in_order),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -14,8 +14,10 @@
 
 Batch seq of agent A: namespace "steady", pod A, rx_bytes = seq, one request, interval start
 1 day ago + 10 s x seq: the test sums rx_bytes per pod to check every batch was stored once.
-Readers accept two answers only: 200 with the endpoint's JSON (or /metrics text, /healthz "ok"),
-or 503 with {"error": "...budget...", "budget_ms": B} and nothing else in the body.
+Readers accept three answers only: 200 with the endpoint's JSON (or /metrics text, /healthz "ok"),
+503 with {"error": "...budget...", "budget_ms": B} and nothing else in the body, or 503 with
+{"error": "query queue full ...", "queue": Q} and Retry-After (then the reader waits Retry-After
+seconds, as a client that honours it would: a hammering client gets the same 503 at once).
 """
 import argparse
 import http.client
@@ -126,9 +128,10 @@ def cmd_measure(a):
         except OSError:
             pass
     print(summary("readers", sent, ok, lat, err) +
-          " reads_ok=%d reads_503=%d reads_bad=%d health_n=%d health_p50_ms=%.0f health_max_ms=%.0f" %
-          (tally["ok"], tally["over_budget"], len(tally["bad"]), tally["health_n"], tally["health_p50_ms"],
-           tally["health_max_ms"]), flush=True)
+          " reads_ok=%d reads_503=%d reads_full=%d reads_bad=%d health_n=%d health_p50_ms=%.0f"
+          " health_max_ms=%.0f" %
+          (tally["ok"], tally["over_budget"], tally.get("queue_full", 0), len(tally["bad"]), tally["health_n"],
+           tally["health_p50_ms"], tally["health_max_ms"]), flush=True)
     for e in err[:5]:
         print("  error:", e)
     for e in tally["bad"][:5]:
@@ -153,12 +156,15 @@ def endpoints(f, t):
 
 
 def check(kind, key, status, body, budget_ms):
-    """None when the answer is one of the two allowed, else why not."""
+    """None when the answer is one of the three allowed, else why not."""
     if status == 503:
         try:
             j = json.loads(body)
         except ValueError:
             return "503 body is not JSON: %r" % body[:80]
+        if set(j) == {"error", "queue"}:
+            ok = isinstance(j["queue"], int) and j["error"] == "query queue full (%d waiting)" % j["queue"]
+            return None if ok else "503 queue body: %r" % body[:120]
         if set(j) != {"error", "budget_ms"} or j["budget_ms"] != budget_ms or "budget" not in j["error"]:
             return "503 body not the budget error: %r" % body[:120]
         return None
@@ -179,7 +185,7 @@ def cmd_read(a):
     host, port = a.http.rsplit(":", 1) if ":" in a.http else ("127.0.0.1", a.http)
     eps = endpoints(a.from_ms, a.to_ms)
     lock = threading.Lock()
-    tally = {"ok": 0, "over_budget": 0, "bad": [], "health": [], "by_path": {}}
+    tally = {"ok": 0, "over_budget": 0, "queue_full": 0, "bad": [], "health": [], "by_path": {}}
     started = [0]
     t_end = time.monotonic() + a.max_secs
 
@@ -198,11 +204,17 @@ def cmd_read(a):
         body = r.read()
         ms = (time.monotonic() - s) * 1000
         why = check(kind, key, r.status, body, a.budget_ms)
+        full = r.status == 503 and not why and b'"queue"' in body
+        if full and r.getheader("Retry-After") != "1":
+            why = "queue-full 503 without Retry-After: 1"
         with lock:
-            d = tally["by_path"].setdefault(kind, {"200": 0, "503": 0, "bad": 0, "max_ms": 0})
+            d = tally["by_path"].setdefault(kind, {"200": 0, "503": 0, "full": 0, "bad": 0, "max_ms": 0})
             if why:
                 tally["bad"].append(why)
                 d["bad"] += 1
+            elif full:
+                tally["queue_full"] += 1
+                d["full"] += 1
             elif r.status == 503:
                 tally["over_budget"] += 1
                 d["503"] += 1
@@ -212,6 +224,7 @@ def cmd_read(a):
             d["max_ms"] = max(d["max_ms"], int(ms))
             if kind == "healthz":
                 tally["health"].append(ms)
+        return full
 
     def worker(i):
         conn = http.client.HTTPConnection(host, int(port), timeout=60)
@@ -224,7 +237,8 @@ def cmd_read(a):
             else:
                 kind, path, key = eps[k % len(eps)]
             try:
-                one(conn, kind, path, key, sent_first if first else None)
+                if one(conn, kind, path, key, sent_first if first else None):
+                    time.sleep(1)                    # Retry-After: 1 (client behaviour, not a wait)
                 first = False
             except (OSError, http.client.HTTPException) as e:
                 with lock:
