@@ -113,10 +113,12 @@ static void attach_start(struct agent *a)
  * read); the decisions this made go to the attach policy before any record is named. */
 static void resolve(struct agent *a, uint64_t cgid)
 {
-	cgpaths__lookup(&a->paths, cgid);   /* a miss rescans the hierarchy (at most once a second) */
+	/* a miss rescans the hierarchy (at most once a second) */
+	const char *path = cgpaths__lookup(&a->paths, cgid);
+
 	if (!a->md)
 		return;
-	metadata__resolve(a->md, cgid);
+	metadata__resolve(a->md, cgid, path);
 	apply_changes(a);
 }
 
@@ -147,9 +149,12 @@ static void on_cgroup(void *ctx, const struct pl_cgroup_event *e)
 	if (e->op == CGROUP_MKDIR) {
 		log_debug("cgroup mkdir %llu %s", (unsigned long long)e->cgroup_id, e->path);
 		cgpaths__add(&a->paths, e->cgroup_id, e->path);
+		/* programs first: a pod's container is attached before anything else is done for it
+		 * (its first packets must count whatever the runtime is doing); its metadata is asked
+		 * of the worker and its decision follows when the answer is in */
+		cgroup_event(a, e->cgroup_id, CG_SEEN);
 		metadata__cgroup(a->md, e->cgroup_id, e->path, true);
 		apply_changes(a);
-		cgroup_event(a, e->cgroup_id, CG_SEEN);
 	} else {
 		log_debug("cgroup rmdir %llu %s", (unsigned long long)e->cgroup_id, e->path);
 		/* keep the path until the workload's last interval is reported (then forget() drops it);
@@ -229,7 +234,7 @@ static void http_handler(void *ctx, const struct httpd_req *req, struct httpd_re
 		struct agent_metrics m = {
 			.probes = a->probes, .l7 = a->l7, .exp = a->exp, .wl_mode = a->wl_mode,
 			.events = a->events, .tracked = a->tracked, .intervals = a->intervals,
-			.export_overflow = a->procs.overflow,
+			.export_overflow = a->procs.overflow, .md = a->md,
 		};
 
 		resp->content_type = "text/plain; version=0.0.4; charset=utf-8";
@@ -556,6 +561,17 @@ void agent__interval(struct agent *a, uint64_t elapsed_ms)
 void agent__resync(struct agent *a)
 {
 	metadata__resync(a->md);
+	apply_changes(a);
+}
+
+int agent__meta_fd(struct agent *a)
+{
+	return metadata__fd(a->md);
+}
+
+void agent__meta_process(struct agent *a)
+{
+	metadata__on_worker(a->md);
 	apply_changes(a);
 }
 

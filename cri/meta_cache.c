@@ -144,7 +144,7 @@ static bool ensure_source(struct meta_cache *c)
 		}
 		return false;
 	}
-	c->src = (struct meta_source){ c->cri, s_list_pods, s_list_ctrs, s_pod_status, s_ctr_status };
+	c->src = (struct meta_source){ c->cri, s_list_pods, s_list_ctrs, s_pod_status, s_ctr_status, NULL, NULL };
 	c->have_src = true;
 	return true;
 }
@@ -156,14 +156,16 @@ static void runtime_result(struct meta_cache *c, int err, const char *what)
 			struct cri_version v;
 
 			c->runtime[0] = '\0';
-			if (c->cri && cri_client__version(c->cri, &v) == 0)
+			if (c->src.runtime_name && c->src.runtime_name(c->src.ctx))
+				scopy(c->runtime, sizeof(c->runtime), c->src.runtime_name(c->src.ctx));
+			else if (c->cri && cri_client__version(c->cri, &v) == 0)
 				snprintf(c->runtime, sizeof(c->runtime), "%.31s %.31s", v.runtime_name, v.runtime_version);
 			if (c->runtime_logged)
 				log_info("cri: runtime %s on %s is back", c->runtime,
-					 c->cri ? cri_client__socket(c->cri) : "stand-in");
+					 c->cri ? cri_client__socket(c->cri) : c->cri_socket ? c->cri_socket : "stand-in");
 			else
 				log_info("cri: runtime %s on %s", c->runtime[0] ? c->runtime : "(stand-in)",
-					 c->cri ? cri_client__socket(c->cri) : "stand-in");
+					 c->cri ? cri_client__socket(c->cri) : c->cri_socket ? c->cri_socket : "stand-in");
 			c->runtime_up = true;
 			c->runtime_logged = true;
 		}
@@ -847,7 +849,9 @@ static void kubelet_refresh(struct meta_cache *c)
 
 	if (!c->o.kubelet_url)
 		return;
-	err = kubelet__get_pods(&ko, &kp, &n);
+	err = c->src.kubelet_pods ? c->src.kubelet_pods(c->src.ctx, &kp, &n) : kubelet__get_pods(&ko, &kp, &n);
+	if (err == -EAGAIN)
+		return;   /* no new list: keep the last one */
 	if (err) {
 		if (c->kubelet_up || !c->kubelet_logged)
 			log_warn("kubelet: GET %s/pods: %s; keeping the last pod list", c->o.kubelet_url,
@@ -899,6 +903,10 @@ int meta_cache__resync(struct meta_cache *c)
 	}
 	c->st.cri_calls++;
 	err = c->src.list_pods(c->src.ctx, &pods, &np);
+	if (err == -ENOENT) {   /* a source that found no runtime (it said so) */
+		c->st.resync_errors++;
+		return err;
+	}
 	if (!err) {
 		c->st.cri_calls++;
 		err = c->src.list_containers(c->src.ctx, &ctrs, &nc);
@@ -977,6 +985,27 @@ int meta_cache__resync(struct meta_cache *c)
 		}
 	}
 	return 0;
+}
+
+void meta_cache__refresh(struct meta_cache *c)
+{
+	for (size_t i = 0; i < c->n_ctrs; i++) {
+		struct ctr_rec *r = &c->ctrs[i];
+		struct pod_rec *pr;
+		struct entry *e;
+
+		if (r->c.state == CRI_CTR_EXITED)
+			continue;
+		if (!r->cgroup_id)
+			ctr_resolve(c, r);
+		if (!r->cgroup_id)
+			continue;
+		e = ent_get(c, r->cgroup_id);
+		pr = pod_find(c, r->c.pod_id ? r->c.pod_id : "");
+		/* new, or made before its pod's status (IPs) was in */
+		if (!e || (pr && !pr->status_fetched) || (!pr && !e->m.pod[0]))
+			put_container(c, r, NULL);
+	}
 }
 
 const struct workload_meta *meta_cache__peek(struct meta_cache *c, uint64_t id)
