@@ -61,6 +61,8 @@ struct agent {
 	uint64_t intervals;         /* completed */
 	uint64_t events[PROBE__COUNT];   /* events measured per probe (packets, TCP events, ...) */
 	size_t tracked;
+	/* losses, as last seen (logged when they grow) */
+	uint64_t cgroup_drops, unattributed, attach_failures;
 };
 
 /* ------------------------------------------------------------------ metadata -> attach policy */
@@ -235,6 +237,7 @@ static void http_handler(void *ctx, const struct httpd_req *req, struct httpd_re
 			.probes = a->probes, .l7 = a->l7, .exp = a->exp, .wl_mode = a->wl_mode,
 			.events = a->events, .tracked = a->tracked, .intervals = a->intervals,
 			.export_overflow = a->procs.overflow, .md = a->md,
+			.attach_failures = attacher__failures(a->att),
 		};
 
 		resp->content_type = "text/plain; version=0.0.4; charset=utf-8";
@@ -481,6 +484,32 @@ static void forget(void *ctx, uint64_t cgid)
 	cgpaths__remove(&a->paths, cgid);
 }
 
+/* Every way traffic can escape the records is counted (/metrics, the batch's drops) and logged
+ * when it grows. A lost cgroup_mkdir event would leave a new container without programs in mode
+ * "workloads": the hierarchy is rescanned and every cgroup announced again (idempotent). */
+static void check_losses(struct agent *a)
+{
+	uint64_t drops = probes__status(a->probes, PROBE_CGROUP)->drops;
+	uint64_t un = a->wl_mode ? probes__wl_unattributed(a->probes) : 0;
+	uint64_t af = attacher__failures(a->att);
+
+	if (drops > a->cgroup_drops) {
+		log_warn("cgroup events lost (%llu so far: ring buffer full); rescanning the cgroup tree",
+			 (unsigned long long)drops);
+		cgpaths__scan(&a->paths);
+		attach_start(a);
+	}
+	if (un > a->unattributed)
+		log_warn("%llu packets counted before their workload's counters were named "
+			 "(podlens_traffic_unattributed_packets_total)", (unsigned long long)(un - a->unattributed));
+	if (af > a->attach_failures)
+		log_warn("%llu workloads without packet programs so far (podlens_traffic_attach_failures_total)",
+			 (unsigned long long)af);
+	a->cgroup_drops = drops;
+	a->unattributed = un;
+	a->attach_failures = af;
+}
+
 /* probes/ -> pipeline/: the kernel's counters and events of the interval */
 static void read_probes(struct agent *a)
 {
@@ -501,6 +530,7 @@ static void read_probes(struct agent *a)
 				a->agg.total.connect_failures + a->agg.total.closes + a->agg.total.retransmits +
 				a->agg.total.resets_sent + a->agg.total.resets_received;
 	a->events[PROBE_PROC] += a->agg.total.execs + a->agg.total.exits;
+	check_losses(a);
 }
 
 static struct records records_of(struct agent *a)
@@ -527,6 +557,10 @@ static void export_interval(struct agent *a, uint64_t elapsed_ms)
 	}
 	if (a->l7 && l7_probe__drops(a->l7))
 		batch__add_drop(a->batch, "l7", l7_probe__drops(a->l7));
+	if (a->unattributed)
+		batch__add_drop(a->batch, "traffic_unattributed", a->unattributed);   /* packets */
+	if (a->attach_failures)
+		batch__add_drop(a->batch, "traffic_attach", a->attach_failures);      /* workloads */
 	b = batch__get(a->batch, a->interval_start_ms, (uint32_t)elapsed_ms);
 	b->drops->aggregation_overflow = a->procs.overflow + a->flows.overflow +
 					 l7_set__dropped(a->l7set);
@@ -537,6 +571,12 @@ static void export_interval(struct agent *a, uint64_t elapsed_ms)
 	flows__reset(&a->flows);
 	proc_events__reset(&a->procs);
 	a->interval_start_ms = now;
+}
+
+void agent__final_interval(struct agent *a, uint64_t elapsed_ms)
+{
+	a->naming.final = true;   /* exiting: held records go out now, named by path if need be */
+	agent__interval(a, elapsed_ms);
 }
 
 void agent__interval(struct agent *a, uint64_t elapsed_ms)

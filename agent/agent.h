@@ -23,6 +23,8 @@ const struct agent_config *agent__config(const struct agent *a);
 
 /* The interval tick: read, aggregate, resolve, name, emit, export. */
 void agent__interval(struct agent *a, uint64_t elapsed_ms);
+/* The last one, at exit: records held for their metadata are emitted too. */
+void agent__final_interval(struct agent *a, uint64_t elapsed_ms);
 /* The resync tick: metadata from the runtime, then the decisions that changed. */
 void agent__resync(struct agent *a);
 

@@ -142,7 +142,7 @@ static int run(struct agent *a)
 	}
 	/* flush the last (partial) interval so nothing measured is lost */
 	agent__poll_probes(a);
-	agent__interval(a, clock__mono_ms() - last_flush);
+	agent__final_interval(a, clock__mono_ms() - last_flush);
 out:
 	if (rfd >= 0)
 		close(rfd);

@@ -57,6 +57,10 @@ static void workloads_part(struct sbuf *b, const struct agent_metrics *m)
 		     "Packets counted in the microseconds between attaching a workload and naming its counters "
 		     "(not in any record).");
 	prom__sample_u64(b, "podlens_traffic_unattributed_packets_total", NULL, probes__wl_unattributed(m->probes));
+	prom__family(b, "podlens_traffic_attach_failures_total", "counter",
+		     "Workload cgroups whose packet programs could not be attached (no free slot, kernel error): "
+		     "their traffic is not counted.");
+	prom__sample_u64(b, "podlens_traffic_attach_failures_total", NULL, m->attach_failures);
 }
 
 static void l7_part(struct sbuf *b, const struct agent_metrics *m)

@@ -23,6 +23,7 @@ struct agent_metrics {
 	uint64_t intervals;             /* completed */
 	uint64_t export_overflow;       /* process events beyond the per-interval bound */
 	struct metadata *md;            /* NULL without metadata */
+	uint64_t attach_failures;       /* workloads left without packet programs */
 };
 
 /* malloc'd text (*len bytes), NULL on allocation failure. */
