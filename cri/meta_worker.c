@@ -182,13 +182,28 @@ static void b_runtime(struct meta_worker *w, char *buf, size_t len)
 	pthread_mutex_lock(&(w)->mu); (w)->st.calls++; if (d_ > (w)->st.max_call_ms) (w)->st.max_call_ms = d_; \
 	pthread_mutex_unlock(&(w)->mu); r_; })
 
+/* A call that timed out or found the runtime unreachable leaves the connection in an unknown
+ * state (a runtime that hung and comes back answers streams the client gave up on, and libcurl
+ * never recovers that connection): the next call starts from a new client. */
+static void after_call(struct meta_worker *w, int err)
+{
+	if (err && err != -EAGAIN)
+		log_debug("cri worker: call failed: %s", w->cri ? cri_client__last_error(w->cri) : strerror(-err));
+	if ((err == -ETIMEDOUT || err == -ENOTCONN) && w->cri) {
+		cri_client__free(w->cri);
+		w->cri = NULL;
+	}
+}
+
 static void run_job(struct meta_worker *w, struct job *j)
 {
 	switch (j->kind) {
 	case JOB_RESYNC:
 		j->err = CALL(w, b_list_pods(w, &j->pods, &j->n_pods));
+		after_call(w, j->err);
 		if (!j->err) {
 			j->err = CALL(w, b_list_ctrs(w, &j->ctrs, &j->n_ctrs));
+			after_call(w, j->err);
 			if (j->err) {
 				cri_pods__free(j->pods, j->n_pods);
 				j->pods = NULL;
@@ -218,6 +233,7 @@ static void run_job(struct meta_worker *w, struct job *j)
 		}
 		j->err = j->kind == JOB_POD ? CALL(w, b_pod_status(w, j->id, &j->pod))
 					    : CALL(w, b_ctr_status(w, j->id, &j->ctr));
+		after_call(w, j->err);
 		if (j->err == -ETIMEDOUT || j->err == -ENOTCONN) {
 			/* the runtime hangs or is gone: what is queued behind would wait as long */
 			pthread_mutex_lock(&w->mu);
@@ -275,11 +291,19 @@ static int push_job(struct meta_worker *w, enum job_kind kind, const char *id)
 	snprintf(j->id, sizeof(j->id), "%s", id ? id : "");
 	pthread_mutex_lock(&w->mu);
 	j->seq = ++w->next_seq;
-	if (w->tail)
-		w->tail->next = j;
-	else
+	if (kind == JOB_RESYNC) {
+		/* first: the resync is what tells a runtime that is back from one still hung, and the
+		 * status jobs queued behind it are only asked again after it */
+		j->next = w->head;
 		w->head = j;
-	w->tail = j;
+		if (!w->tail)
+			w->tail = j;
+	} else if (w->tail) {
+		w->tail->next = j;
+		w->tail = j;
+	} else {
+		w->head = w->tail = j;
+	}
 	pthread_cond_signal(&w->cv);
 	pthread_mutex_unlock(&w->mu);
 	return 0;

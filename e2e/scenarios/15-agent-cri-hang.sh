@@ -3,10 +3,10 @@
 # blocks the agent's loop. The agent talks to the lab's containerd through a relay that can freeze
 # (e2e/lab/cri_freeze.py: accepts, reads, never answers); the relay is frozen, then 50 client pods
 # start (10 at a time) and fetch from a server pod. While frozen: every interval is still on time
-# (interval_ms of every record <= 2.5 x the 1 s interval), /healthz still answers 200 (it fails only
-# after 6 resync periods without the runtime, docs/cri.md), and every new client's traffic is
-# flushed, named by its cgroup path once the hold bound (5 intervals) has passed. Thawed: every
-# client gets its pod name.
+# (interval_ms of every record <= 2.5 x the 1 s interval), /healthz answers 200 at first and 503
+# once the runtime has been unreachable for 6 resync periods (--resync 5: 30 s; docs/cri.md), and
+# every new client's traffic is flushed, named by its cgroup path once the hold bound (5 intervals)
+# has passed. Thawed: /healthz 200 again, and every client gets its pod name.
 . "$(dirname "$0")/../../tests/lib.sh"
 . "$(dirname "$0")/common.sh"
 PODS=${E2E_HANG_PODS:-50}
@@ -23,12 +23,14 @@ defer "kill -TERM $RELAY_PID 2>/dev/null; wait_for 10 'relay exit' e2e_gone $REL
 wait_for 10 "CRI relay socket" test -S "$RELAY" || { tap_fail "CRI relay up"; exit 1; }
 
 e2e_web WEB shop web 10000 || { tap_fail "web pod up"; exit 1; }
-e2e_agent_start AG 600 --host-monitor false --cri-socket "$RELAY" || exit 1
+e2e_agent_start AG 600 --host-monitor false --cri-socket "$RELAY" --resync 5 || exit 1
 e2e_agent_ready AG 20 || { tap_fail "agent ready (/healthz)"; exit 1; }
 check_ge "$(grep -c "cri: runtime .* on $RELAY" "$AG_LOG")" 1 "agent reached the runtime through the relay"
 
 kill -USR1 $RELAY_PID   # the runtime hangs from now on, as seen from the agent
 tap_ok "runtime frozen (relay pid $RELAY_PID)"
+healthz() { curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$AG_PORT/healthz"; }
+check_eq "$(healthz)" 200 "/healthz right after the runtime froze"
 fails=0
 for ((first = 1; first <= PODS; first += WAVE)); do
 	last=$((first + WAVE - 1)); [ $last -le $PODS ] || last=$PODS
@@ -65,13 +67,16 @@ PY
 }
 wait_for 60 "records of every client, named by path" clients_named path
 check_eq "$(clients_named path)" 0 "clients without a record while the runtime hangs (flushed by cgroup path)"
-check_eq "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$AG_PORT/healthz")" 200 \
-	"/healthz while the runtime hangs (fails only after 6 resync periods)"
+wait_for 60 "/healthz 503 (runtime unreachable for 6 resync periods)" sh -c "[ \"\$(curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:$AG_PORT/healthz)\" = 503 ]"
+check_ge "$(curl -s "http://127.0.0.1:$AG_PORT/healthz" | grep -c 'container runtime unreachable')" 1 \
+	"/healthz says why once the runtime has hung for 6 resync periods"
 frozen_pending=$(e2e_metric "$AG_PORT" podlens_metadata_pending)
 max_call=$(e2e_metric "$AG_PORT" podlens_cri_worker_max_call_seconds)
 
 kill -USR2 $RELAY_PID
 tap_ok "runtime thawed"
+wait_for 60 "/healthz 200 again" sh -c "[ \"\$(curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:$AG_PORT/healthz)\" = 200 ]"
+check_eq "$(healthz)" 200 "/healthz once the runtime answers again"
 wait_for 60 "every client named" clients_named pod
 check_eq "$(clients_named pod)" 0 "clients never named after the runtime came back"
 e2e_agent_stop AG 15
