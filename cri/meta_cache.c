@@ -544,6 +544,33 @@ static struct entry *put_host(struct meta_cache *c, uint64_t id, const char *pat
 	return ent_put(c, &m);
 }
 
+/* A pod the lists do not know yet: PodSandboxStatus. 0 (added), or the call's error (-EAGAIN:
+ * asked of the worker, answered later). */
+static int pod_fetch_new(struct meta_cache *c, const char *id)
+{
+	struct pod_rec *np;
+	struct cri_pod ps;
+	int err;
+
+	if (!c->have_src)
+		return -ENOENT;
+	c->st.cri_calls++;
+	err = c->src.pod_status(c->src.ctx, id, &ps);
+	if (err)
+		return err;
+	np = realloc(c->pods, (c->n_pods + 1) * sizeof(*np));
+	if (!np) {
+		cri_pod__free(&ps);
+		return -ENOMEM;
+	}
+	c->pods = np;
+	c->pods[c->n_pods] = (struct pod_rec){ .p = ps, .status_fetched = true, .seen = true };
+	c->pods[c->n_pods].id = c->pods[c->n_pods].p.id;
+	c->n_pods++;
+	qsort(c->pods, c->n_pods, sizeof(*c->pods), cmp_pod);
+	return 0;
+}
+
 /* A container or sandbox ID the lists do not know yet: ask the runtime directly. */
 static struct ctr_rec *ctr_fetch_new(struct meta_cache *c, const char *id)
 {
@@ -569,24 +596,7 @@ static struct ctr_rec *ctr_fetch_new(struct meta_cache *c, const char *id)
 	*r = (struct ctr_rec){ .c = st, .status_fetched = true, .seen = true };
 	r->id = r->c.id;
 	qsort(c->ctrs, c->n_ctrs, sizeof(*c->ctrs), cmp_ctr);
-	r = ctr_find(c, id);
-	if (r && r->c.pod_id && *r->c.pod_id && !pod_find(c, r->c.pod_id)) {
-		struct pod_rec *np = realloc(c->pods, (c->n_pods + 1) * sizeof(*np));
-
-		if (np) {
-			struct cri_pod ps;
-
-			c->pods = np;
-			c->st.cri_calls++;
-			if (c->src.pod_status(c->src.ctx, r->c.pod_id, &ps) == 0) {
-				c->pods[c->n_pods] = (struct pod_rec){ .p = ps, .status_fetched = true, .seen = true };
-				c->pods[c->n_pods].id = c->pods[c->n_pods].p.id;
-				c->n_pods++;
-				qsort(c->pods, c->n_pods, sizeof(*c->pods), cmp_pod);
-			}
-		}
-	}
-	return r;
+	return ctr_find(c, id);
 }
 
 /* Resolve a cgroup from its path. Returns the entry or NULL. */
@@ -608,6 +618,11 @@ static struct entry *resolve_path(struct meta_cache *c, uint64_t id, const char 
 		r = ctr_find(c, ci.container_id);
 		if (!r)
 			r = ctr_fetch_new(c, ci.container_id);
+		/* its pod's annotations decide: a pod not known yet is asked for, and when the answer
+		 * comes later (-EAGAIN) the container waits for it rather than being decided without */
+		if (r && r->c.pod_id && *r->c.pod_id && !pod_find(c, r->c.pod_id) &&
+		    pod_fetch_new(c, r->c.pod_id) == -EAGAIN)
+			return NULL;
 		if (!r) {
 			/* maybe a sandbox not listed yet */
 			if (c->have_src) {
