@@ -1017,6 +1017,12 @@ void meta_cache__refresh(struct meta_cache *c)
 			continue;
 		e = ent_get(c, r->cgroup_id);
 		pr = pod_find(c, r->c.pod_id ? r->c.pod_id : "");
+		/* a pod not known yet decides nothing from the container's labels alone: wait for it */
+		if (!pr && !e && r->c.pod_id && *r->c.pod_id) {
+			if (pod_fetch_new(c, r->c.pod_id) == -EAGAIN)
+				continue;
+			pr = pod_find(c, r->c.pod_id);
+		}
 		/* new, or made before its pod's status (IPs) was in */
 		if (!e || (pr && !pr->status_fetched) || (!pr && !e->m.pod[0]))
 			put_container(c, r, NULL);
