@@ -618,10 +618,13 @@ static struct entry *resolve_path(struct meta_cache *c, uint64_t id, const char 
 		r = ctr_find(c, ci.container_id);
 		if (!r)
 			r = ctr_fetch_new(c, ci.container_id);
-		/* its pod's annotations decide: a pod not known yet is asked for, and when the answer
-		 * comes later (-EAGAIN) the container waits for it rather than being decided without */
+		/* its pod's annotations decide: a pod not known yet is asked for, and until it is known
+		 * the container waits rather than being decided from its own labels. Any failure waits,
+		 * not only -EAGAIN: the sandbox's PodSandboxStatus was often asked for before the sandbox
+		 * was ready (its pause cgroup comes first) and its NOT_FOUND is answered again for a
+		 * while; deciding then made a monitor=false pod's container "monitored". */
 		if (r && r->c.pod_id && *r->c.pod_id && !pod_find(c, r->c.pod_id) &&
-		    pod_fetch_new(c, r->c.pod_id) == -EAGAIN)
+		    pod_fetch_new(c, r->c.pod_id))
 			return NULL;
 		if (!r) {
 			/* maybe a sandbox not listed yet */
@@ -1017,9 +1020,10 @@ void meta_cache__refresh(struct meta_cache *c)
 			continue;
 		e = ent_get(c, r->cgroup_id);
 		pr = pod_find(c, r->c.pod_id ? r->c.pod_id : "");
-		/* a pod not known yet decides nothing from the container's labels alone: wait for it */
+		/* a pod not known yet decides nothing from the container's labels alone: wait for it
+		 * (whatever the failure: see resolve_path) */
 		if (!pr && !e && r->c.pod_id && *r->c.pod_id) {
-			if (pod_fetch_new(c, r->c.pod_id) == -EAGAIN)
+			if (pod_fetch_new(c, r->c.pod_id))
 				continue;
 			pr = pod_find(c, r->c.pod_id);
 		}

@@ -22,6 +22,10 @@
 #include "lib/log.h"
 
 #define ERR_KEEP_MS 1000        /* an error answer is given again for this long, then asked again */
+/* NOT_FOUND is often only "not yet": a sandbox's PodSandboxStatus is asked on its pause cgroup's
+ * mkdir, before the runtime lists it, and its containers' cgroups ask for it again a moment later
+ * (their pod's annotations decide them). Kept briefly, so the next interval asks again. */
+#define NOTFOUND_KEEP_MS 200
 #define ANSWER_KEEP_MS 30000    /* an answer nobody took is dropped after this */
 
 enum job_kind { JOB_RESYNC, JOB_POD, JOB_CTR };
@@ -332,7 +336,7 @@ static int status(struct meta_worker *w, enum job_kind kind, const char *id, str
 
 	*ans = NULL;
 	if (s && s->ready) {
-		if (s->ans->err && now_ms(w) - s->t < ERR_KEEP_MS)
+		if (s->ans->err && now_ms(w) - s->t < (s->ans->err == -ENOENT ? NOTFOUND_KEEP_MS : ERR_KEEP_MS))
 			return s->ans->err;
 		if (!s->ans->err) {
 			*ans = s->ans;

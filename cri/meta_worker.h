@@ -5,7 +5,8 @@
  * meta_worker__source() as its meta_source, whose calls never block:
  *   - a status (ContainerStatus, PodSandboxStatus) already fetched is handed over (moved out);
  *     one not fetched yet is asked of the worker and answered -EAGAIN ("asked for"), once per id
- *     while it is in flight; an error answer is kept 1 s (so a retry does not ask again at once);
+ *     while it is in flight; an error answer is kept 1 s (NOT_FOUND: 200 ms, often "not listed yet") so a retry does not
+ *     ask again at once;
  *   - list_pods/list_containers/kubelet_pods hand over the result of the last resync job
  *     (meta_worker__request_resync), -EAGAIN when there is none.
  * Answers come back through a queue; meta_worker__fd() (an eventfd) becomes readable when some

@@ -35,6 +35,7 @@ struct fake {
 	bool systemd;             /* cgroupsPath in the systemd driver's "slice:prefix:id" form */
 	bool hide_fetcher;        /* ListContainers without the fetcher container */
 	bool hide_all;            /* empty lists */
+	bool pod_not_found;       /* PodSandboxStatus answers NOT_FOUND (a sandbox not listed yet) */
 	unsigned calls;
 };
 
@@ -129,7 +130,7 @@ static int f_pod_status(void *ctx, const char *id, struct cri_pod *o)
 	memset(o, 0, sizeof(*o));
 	if (F.fail)
 		return F.fail;
-	if (!name)
+	if (!name || F.pod_not_found)
 		return -ENOENT;
 	b = load(name, &len);
 	err = cri_parse__pod_status(b, len, o);
@@ -515,6 +516,32 @@ static void systemd_driver__cgroups_path_expanded_to_the_scope(void **state)
 	meta_cache__free(c);
 }
 
+/* issue 18: a new container whose pod's PodSandboxStatus fails (NOT_FOUND: the sandbox's status was
+ * asked before the runtime listed it) is not decided from its own labels: it waits, and its pod's
+ * podlens.io/monitor=false decides it once the pod is known */
+static void on_mkdir__container_waits_for_its_pod_whatever_the_failure(void **state)
+{
+	struct tree *t = *state;
+	struct meta_cache *c = new_cache(t, 0, NULL);
+	const char *path = "/kubepods/besteffort/pod" BATCH_UID "/5fe6233ebd9ac16aaac2e5c1093367e2c9f707df3f6aa8e88201417e061a855b";
+	const struct workload_meta *m;
+	uint64_t id = mk(t, path);
+
+	F.pod_not_found = true;
+	meta_cache__on_cgroup_mkdir(c, id, path);
+	assert_null(meta_cache__peek(c, id));      /* undecided, not "monitored" */
+	meta_cache__refresh(c);
+	assert_null(meta_cache__peek(c, id));
+	F.pod_not_found = false;
+	meta_cache__on_cgroup_mkdir(c, id, path);  /* the retry (agent/metadata.c: pending) */
+	m = meta_cache__peek(c, id);
+	assert_non_null(m);
+	assert_string_equal(m->pod, "batch");
+	assert_false(m->decision.monitored);
+	assert_int_equal(m->decision.why, FILTER_BY_POD);
+	meta_cache__free(c);
+}
+
 static void config_exclude__overridden_by_pod_annotation(void **state)
 {
 	static const char *const exc[] = { "shop", "payments", "jobs", NULL };
@@ -769,6 +796,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(gone_container__kept_for_ttl_then_removed, setup, teardown),
 		cmocka_unit_test_setup_teardown(bounded__full_cache_evicts_exited_first_else_refuses, setup, teardown),
 		cmocka_unit_test_setup_teardown(systemd_driver__cgroups_path_expanded_to_the_scope, setup, teardown),
+		cmocka_unit_test_setup_teardown(on_mkdir__container_waits_for_its_pod_whatever_the_failure, setup, teardown),
 		cmocka_unit_test_setup_teardown(config_exclude__overridden_by_pod_annotation, setup, teardown),
 		cmocka_unit_test_setup_teardown(worker__resync_and_mkdir_resolve_as_the_direct_source, setup, teardown),
 		cmocka_unit_test_setup_teardown(worker__hung_runtime_never_blocks_and_fails_queued_jobs_fast, setup,
