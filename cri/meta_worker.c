@@ -26,6 +26,11 @@
  * mkdir, before the runtime lists it, and its containers' cgroups ask for it again a moment later
  * (their pod's annotations decide them). Kept briefly, so the next interval asks again. */
 #define NOTFOUND_KEEP_MS 200
+/* The lists' deadline: their cost grows with the node's pods (ListContainers of ~100 containers
+ * took 1.3 s on the loaded 2-core lab, behind e2e 15's relay), and they run here, off the loop, so
+ * a longer deadline blocks nothing. With the status deadline (500 ms) every resync timed out after
+ * a hung runtime came back: the statuses answered, the lists never, /healthz stayed 503. */
+#define LIST_DEADLINE_MIN_MS 5000
 #define ANSWER_KEEP_MS 30000    /* an answer nobody took is dropped after this */
 
 enum job_kind { JOB_RESYNC, JOB_POD, JOB_CTR };
@@ -111,6 +116,16 @@ static void job_free(struct job *j)
 
 /* ------------------------------------------------------------------ worker thread */
 
+static uint32_t status_deadline(const struct meta_worker *w)
+{
+	return w->o.cri_deadline_ms ? w->o.cri_deadline_ms : 500;
+}
+
+static uint32_t list_deadline(const struct meta_worker *w)
+{
+	return status_deadline(w) > LIST_DEADLINE_MIN_MS ? status_deadline(w) : LIST_DEADLINE_MIN_MS;
+}
+
 /* the CRI client, made lazily on this thread; false when there is no runtime (logged once) */
 static bool ensure_cri(struct meta_worker *w)
 {
@@ -120,7 +135,7 @@ static bool ensure_cri(struct meta_worker *w)
 		return true;
 	if (sock && !strcmp(sock, "none"))
 		return false;
-	w->cri = cri_client__new(sock, w->o.cri_deadline_ms ? w->o.cri_deadline_ms : 500);
+	w->cri = cri_client__new(sock, status_deadline(w));
 	if (!w->cri && !w->cri_logged) {
 		if (!sock || !strcmp(sock, "auto"))
 			log_info("cri: no runtime socket found (tried %s, %s, %s, %s); naming workloads by cgroup path",
@@ -135,16 +150,30 @@ static bool ensure_cri(struct meta_worker *w)
 
 static int b_list_pods(struct meta_worker *w, struct cri_pod **p, size_t *n)
 {
+	int err;
+
 	if (w->o.backend)
 		return w->o.backend->list_pods(w->o.backend->ctx, p, n);
-	return ensure_cri(w) ? cri_client__list_pods(w->cri, p, n) : -ENOENT;
+	if (!ensure_cri(w))
+		return -ENOENT;
+	cri_client__set_deadline(w->cri, list_deadline(w));
+	err = cri_client__list_pods(w->cri, p, n);
+	cri_client__set_deadline(w->cri, status_deadline(w));
+	return err;
 }
 
 static int b_list_ctrs(struct meta_worker *w, struct cri_container **c, size_t *n)
 {
+	int err;
+
 	if (w->o.backend)
 		return w->o.backend->list_containers(w->o.backend->ctx, c, n);
-	return ensure_cri(w) ? cri_client__list_containers(w->cri, c, n) : -ENOENT;
+	if (!ensure_cri(w))
+		return -ENOENT;
+	cri_client__set_deadline(w->cri, list_deadline(w));
+	err = cri_client__list_containers(w->cri, c, n);
+	cri_client__set_deadline(w->cri, status_deadline(w));
+	return err;
 }
 
 static int b_pod_status(struct meta_worker *w, const char *id, struct cri_pod *out)

@@ -13,7 +13,8 @@
  * wait, and meta_worker__collect() moves them into the loop's store. The caller then re-runs what
  * was answered -EAGAIN (agent/metadata.c: meta_cache__resync, __refresh, the pending cgroups).
  *
- * The worker runs one call at a time, each with its deadline (CRI 500 ms by default, kubelet 2 s).
+ * The worker runs one call at a time, each with its deadline (CRI statuses 500 ms by default, the
+ * lists 5 s or the status deadline if longer: they grow with the node; kubelet 2 s).
  * When a status call times out or the runtime is unreachable, the status jobs queued behind it
  * are answered with the same error at once instead of waiting a deadline each (they are asked
  * again after the next resync): a hung runtime costs one deadline per resync, not one per pod.
