@@ -62,6 +62,8 @@ struct agent {
 	uint64_t intervals;         /* completed */
 	uint64_t events[PROBE__COUNT];   /* events measured per probe (packets, TCP events, ...) */
 	size_t tracked;
+	/* losses, as last seen (logged when they grow) */
+	uint64_t cgroup_drops, unattributed, attach_failures;
 };
 
 /* ------------------------------------------------------------------ metadata -> attach policy */
@@ -118,10 +120,12 @@ static void attach_start(struct agent *a)
  * read); the decisions this made go to the attach policy before any record is named. */
 static void resolve(struct agent *a, uint64_t cgid)
 {
-	cgpaths__lookup(&a->paths, cgid);   /* a miss rescans the hierarchy (at most once a second) */
+	/* a miss rescans the hierarchy (at most once a second) */
+	const char *path = cgpaths__lookup(&a->paths, cgid);
+
 	if (!a->md)
 		return;
-	metadata__resolve(a->md, cgid);
+	metadata__resolve(a->md, cgid, path);
 	apply_changes(a);
 }
 
@@ -152,9 +156,12 @@ static void on_cgroup(void *ctx, const struct pl_cgroup_event *e)
 	if (e->op == CGROUP_MKDIR) {
 		log_debug("cgroup mkdir %llu %s", (unsigned long long)e->cgroup_id, e->path);
 		cgpaths__add(&a->paths, e->cgroup_id, e->path);
+		/* programs first: a pod's container is attached before anything else is done for it
+		 * (its first packets must count whatever the runtime is doing); its metadata is asked
+		 * of the worker and its decision follows when the answer is in */
+		cgroup_event(a, e->cgroup_id, CG_SEEN);
 		metadata__cgroup(a->md, e->cgroup_id, e->path, true);
 		apply_changes(a);
-		cgroup_event(a, e->cgroup_id, CG_SEEN);
 	} else {
 		log_debug("cgroup rmdir %llu %s", (unsigned long long)e->cgroup_id, e->path);
 		/* keep the path until the workload's last interval is reported (then forget() drops it);
@@ -234,7 +241,8 @@ static void http_handler(void *ctx, const struct httpd_req *req, struct httpd_re
 		struct agent_metrics m = {
 			.probes = a->probes, .l7 = a->l7, .exp = a->exp, .wl_mode = a->wl_mode,
 			.events = a->events, .tracked = a->tracked, .intervals = a->intervals,
-			.export_overflow = a->procs.overflow,
+			.export_overflow = a->procs.overflow, .md = a->md,
+			.attach_failures = attacher__failures(a->att),
 		};
 
 		resp->content_type = "text/plain; version=0.0.4; charset=utf-8";
@@ -482,6 +490,32 @@ static void forget(void *ctx, uint64_t cgid)
 	cgpaths__remove(&a->paths, cgid);
 }
 
+/* Every way traffic can escape the records is counted (/metrics, the batch's drops) and logged
+ * when it grows. A lost cgroup_mkdir event would leave a new container without programs in mode
+ * "workloads": the hierarchy is rescanned and every cgroup announced again (idempotent). */
+static void check_losses(struct agent *a)
+{
+	uint64_t drops = probes__status(a->probes, PROBE_CGROUP)->drops;
+	uint64_t un = a->wl_mode ? probes__wl_unattributed(a->probes) : 0;
+	uint64_t af = attacher__failures(a->att);
+
+	if (drops > a->cgroup_drops) {
+		log_warn("cgroup events lost (%llu so far: ring buffer full); rescanning the cgroup tree",
+			 (unsigned long long)drops);
+		cgpaths__scan(&a->paths);
+		attach_start(a);
+	}
+	if (un > a->unattributed)
+		log_warn("%llu packets counted before their workload's counters were named "
+			 "(podlens_traffic_unattributed_packets_total)", (unsigned long long)(un - a->unattributed));
+	if (af > a->attach_failures)
+		log_warn("%llu workloads without packet programs so far (podlens_traffic_attach_failures_total)",
+			 (unsigned long long)af);
+	a->cgroup_drops = drops;
+	a->unattributed = un;
+	a->attach_failures = af;
+}
+
 /* probes/ -> pipeline/: the kernel's counters and events of the interval */
 static void read_probes(struct agent *a)
 {
@@ -502,6 +536,7 @@ static void read_probes(struct agent *a)
 				a->agg.total.connect_failures + a->agg.total.closes + a->agg.total.retransmits +
 				a->agg.total.resets_sent + a->agg.total.resets_received;
 	a->events[PROBE_PROC] += a->agg.total.execs + a->agg.total.exits;
+	check_losses(a);
 }
 
 static struct records records_of(struct agent *a)
@@ -528,6 +563,10 @@ static void export_interval(struct agent *a, uint64_t elapsed_ms)
 	}
 	if (a->l7 && l7_probe__drops(a->l7))
 		batch__add_drop(a->batch, "l7", l7_probe__drops(a->l7));
+	if (a->unattributed)
+		batch__add_drop(a->batch, "traffic_unattributed", a->unattributed);   /* packets */
+	if (a->attach_failures)
+		batch__add_drop(a->batch, "traffic_attach", a->attach_failures);      /* workloads */
 	b = batch__get(a->batch, a->interval_start_ms, (uint32_t)elapsed_ms);
 	b->drops->aggregation_overflow = a->procs.overflow + a->flows.overflow +
 					 l7_set__dropped(a->l7set);
@@ -538,6 +577,12 @@ static void export_interval(struct agent *a, uint64_t elapsed_ms)
 	flows__reset(&a->flows);
 	proc_events__reset(&a->procs);
 	a->interval_start_ms = now;
+}
+
+void agent__final_interval(struct agent *a, uint64_t elapsed_ms)
+{
+	a->naming.final = true;   /* exiting: held records go out now, named by path if need be */
+	agent__interval(a, elapsed_ms);
 }
 
 void agent__interval(struct agent *a, uint64_t elapsed_ms)
@@ -562,6 +607,17 @@ void agent__interval(struct agent *a, uint64_t elapsed_ms)
 void agent__resync(struct agent *a)
 {
 	metadata__resync(a->md);
+	apply_changes(a);
+}
+
+int agent__meta_fd(struct agent *a)
+{
+	return metadata__fd(a->md);
+}
+
+void agent__meta_process(struct agent *a)
+{
+	metadata__on_worker(a->md);
 	apply_changes(a);
 }
 

@@ -23,8 +23,14 @@ const struct agent_config *agent__config(const struct agent *a);
 
 /* The interval tick: read, aggregate, resolve, name, emit, export. */
 void agent__interval(struct agent *a, uint64_t elapsed_ms);
+/* The last one, at exit: records held for their metadata are emitted too. */
+void agent__final_interval(struct agent *a, uint64_t elapsed_ms);
 /* The resync tick: metadata from the runtime, then the decisions that changed. */
 void agent__resync(struct agent *a);
+
+/* The metadata worker's answers (eventfd; -1 without metadata): cache updated, decisions applied. */
+int agent__meta_fd(struct agent *a);
+void agent__meta_process(struct agent *a);
 
 int agent__probes_fd(struct agent *a);   /* ring buffers (epoll fd) or -1 */
 void agent__poll_probes(struct agent *a);

@@ -2,7 +2,8 @@
  * workloads (cgroup path, pod metadata), and writes JSON lines or a live table.
  *
  * Single-threaded epoll loop over: signalfd (SIGINT/SIGTERM), the interval timerfd, an optional
- * duration timerfd, the BPF ring buffers' epoll fd, and the /metrics HTTP server's fd. */
+ * duration timerfd, the BPF ring buffers' epoll fd, the /metrics HTTP server's fd, and the metadata
+ * worker's eventfd (CRI and kubelet calls run on that thread: nothing here waits for a runtime). */
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
@@ -19,7 +20,7 @@
 #include "lib/clock.h"
 #include "lib/log.h"
 
-enum { EV_SIGNAL = 1, EV_INTERVAL, EV_DURATION, EV_PROBES, EV_HTTP, EV_RESYNC, EV_L7 };
+enum { EV_SIGNAL = 1, EV_INTERVAL, EV_DURATION, EV_PROBES, EV_HTTP, EV_RESYNC, EV_L7, EV_META };
 
 static int add_fd(int ep, int fd, uint64_t tag)
 {
@@ -80,6 +81,8 @@ static int run(struct agent *a)
 		add_fd(ep, agent__httpd_fd(a), EV_HTTP);
 	if (agent__l7_fd(a) >= 0)
 		add_fd(ep, agent__l7_fd(a), EV_L7);
+	if (agent__meta_fd(a) >= 0)
+		add_fd(ep, agent__meta_fd(a), EV_META);
 
 	log_info("running: interval %llus%s, output %s", (unsigned long long)cfg->interval_s,
 		 cfg->duration_s ? ", until --duration" : ", until SIGTERM",
@@ -131,12 +134,15 @@ static int run(struct agent *a)
 			case EV_HTTP:
 				agent__httpd_process(a);
 				break;
+			case EV_META:
+				agent__meta_process(a);
+				break;
 			}
 		}
 	}
 	/* flush the last (partial) interval so nothing measured is lost */
 	agent__poll_probes(a);
-	agent__interval(a, clock__mono_ms() - last_flush);
+	agent__final_interval(a, clock__mono_ms() - last_flush);
 out:
 	if (rfd >= 0)
 		close(rfd);

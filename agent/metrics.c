@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "agent/export/exporter.h"
+#include "agent/metadata.h"
 #include "agent/probes/l7.h"
 #include "lib/prom.h"
 #include "lib/sbuf.h"
@@ -56,6 +57,10 @@ static void workloads_part(struct sbuf *b, const struct agent_metrics *m)
 		     "Packets counted in the microseconds between attaching a workload and naming its counters "
 		     "(not in any record).");
 	prom__sample_u64(b, "podlens_traffic_unattributed_packets_total", NULL, probes__wl_unattributed(m->probes));
+	prom__family(b, "podlens_traffic_attach_failures_total", "counter",
+		     "Workload cgroups whose packet programs could not be attached (no free slot, kernel error): "
+		     "their traffic is not counted.");
+	prom__sample_u64(b, "podlens_traffic_attach_failures_total", NULL, m->attach_failures);
 }
 
 static void l7_part(struct sbuf *b, const struct agent_metrics *m)
@@ -100,6 +105,31 @@ static void bpf_part(struct sbuf *b, const struct agent_metrics *m)
 				  ps[i].run_time_ns / 1e9, 'f', 9);   /* ns resolution, as published */
 }
 
+static void metadata_part(struct sbuf *b, const struct agent_metrics *m)
+{
+	struct metadata_stats s;
+
+	if (!m->md)
+		return;
+	metadata__stats(m->md, &s);
+	prom__family(b, "podlens_metadata_pending", "gauge",
+		     "Cgroups waiting for the runtime's answer (named when it comes, by path meanwhile).");
+	prom__sample_u64(b, "podlens_metadata_pending", NULL, s.pending);
+	prom__family(b, "podlens_metadata_unresolved_total", "counter",
+		     "Cgroups given up on (no answer within 120 s, or beyond the pending bound): named by path.");
+	prom__sample_u64(b, "podlens_metadata_unresolved_total", LABEL("reason", "expired"), s.pending_expired);
+	prom__sample_u64(b, "podlens_metadata_unresolved_total", LABEL("reason", "overflow"), s.pending_dropped);
+	prom__family(b, "podlens_cri_worker_in_flight", "gauge", "CRI/kubelet jobs asked of the worker thread, not answered.");
+	prom__sample_u64(b, "podlens_cri_worker_in_flight", NULL, s.in_flight);
+	prom__family(b, "podlens_cri_worker_calls_total", "counter", "CRI and kubelet calls made by the worker thread.");
+	prom__sample_u64(b, "podlens_cri_worker_calls_total", NULL, s.calls);
+	prom__family(b, "podlens_cri_worker_failed_fast_total", "counter",
+		     "Status jobs answered without a call because the runtime had just timed out or was unreachable.");
+	prom__sample_u64(b, "podlens_cri_worker_failed_fast_total", NULL, s.failed_fast);
+	prom__family(b, "podlens_cri_worker_max_call_seconds", "gauge", "Longest CRI/kubelet call so far.");
+	prom__sample_prec(b, "podlens_cri_worker_max_call_seconds", NULL, s.max_call_ms / 1e3, 'f', 3);
+}
+
 char *metrics__text(const struct agent_metrics *m, size_t *len)
 {
 	struct sbuf b = { 0 };
@@ -108,6 +138,7 @@ char *metrics__text(const struct agent_metrics *m, size_t *len)
 	workloads_part(&b, m);
 	l7_part(&b, m);
 	bpf_part(&b, m);
+	metadata_part(&b, m);
 	prom__family(&b, "podlens_workloads_tracked", "gauge", "Workloads (cgroups) with state in the agent.");
 	prom__sample_u64(&b, "podlens_workloads_tracked", NULL, m->tracked);
 	prom__family(&b, "podlens_intervals_total", "counter", "Completed aggregation intervals.");

@@ -9,6 +9,7 @@
 #include "agent/probes/probes.h"
 
 struct exporter;
+struct metadata;
 struct l7_probe;
 
 /* What /metrics reports, borrowed from the loop. */
@@ -21,6 +22,8 @@ struct agent_metrics {
 	size_t tracked;                 /* workloads with state */
 	uint64_t intervals;             /* completed */
 	uint64_t export_overflow;       /* process events beyond the per-interval bound */
+	struct metadata *md;            /* NULL without metadata */
+	uint64_t attach_failures;       /* workloads left without packet programs */
 };
 
 /* malloc'd text (*len bytes), NULL on allocation failure. */

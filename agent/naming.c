@@ -59,7 +59,7 @@ enum naming_verdict naming__workload(const struct naming *n, const struct worklo
 			return NAMING_SKIP;
 		/* unresolved, but shaped like a pod's: wait for its metadata (bounded) */
 		if (out->cgroup_path && !cgroup_path__parse(out->cgroup_path, &ci) && ci.pod_uid[0] &&
-		    w->held < NAMING_HOLD_INTERVALS)
+		    w->held < NAMING_HOLD_INTERVALS && !n->final)
 			return NAMING_HOLD;
 		return NAMING_EMIT;
 	}

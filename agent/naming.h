@@ -23,6 +23,7 @@ struct naming {
 	struct meta_cache *meta;        /* read with meta_cache__peek only; NULL = no metadata */
 	const struct cgpaths *paths;    /* cgroup ID -> path, read without rescanning */
 	const char *node;
+	bool final;                     /* the last interval before exit: nothing is held any more */
 };
 
 enum naming_verdict {

@@ -99,6 +99,11 @@ fail:
 	return NULL;
 }
 
+void cri_client__set_deadline(struct cri_client *c, uint32_t deadline_ms)
+{
+	c->deadline_ms = deadline_ms ? deadline_ms : CRI_DEFAULT_DEADLINE_MS;
+}
+
 void cri_client__free(struct cri_client *c)
 {
 	if (!c)

@@ -27,6 +27,8 @@ const char *cri__detect_socket(const char *const *candidates);
 /* socket: a path; NULL or "auto" = cri__detect_socket(NULL). NULL + errno ENOENT when no
  * runtime socket was found. deadline_ms 0 = CRI_DEFAULT_DEADLINE_MS. */
 struct cri_client *cri_client__new(const char *socket, uint32_t deadline_ms);
+/* The deadline of the calls that follow (0 = CRI_DEFAULT_DEADLINE_MS). */
+void cri_client__set_deadline(struct cri_client *c, uint32_t deadline_ms);
 void cri_client__free(struct cri_client *c);
 const char *cri_client__socket(const struct cri_client *c);
 /* "UNAVAILABLE: connect ... refused" etc. for the last failed call */

@@ -144,7 +144,7 @@ static bool ensure_source(struct meta_cache *c)
 		}
 		return false;
 	}
-	c->src = (struct meta_source){ c->cri, s_list_pods, s_list_ctrs, s_pod_status, s_ctr_status };
+	c->src = (struct meta_source){ c->cri, s_list_pods, s_list_ctrs, s_pod_status, s_ctr_status, NULL, NULL };
 	c->have_src = true;
 	return true;
 }
@@ -156,14 +156,16 @@ static void runtime_result(struct meta_cache *c, int err, const char *what)
 			struct cri_version v;
 
 			c->runtime[0] = '\0';
-			if (c->cri && cri_client__version(c->cri, &v) == 0)
+			if (c->src.runtime_name && c->src.runtime_name(c->src.ctx))
+				scopy(c->runtime, sizeof(c->runtime), c->src.runtime_name(c->src.ctx));
+			else if (c->cri && cri_client__version(c->cri, &v) == 0)
 				snprintf(c->runtime, sizeof(c->runtime), "%.31s %.31s", v.runtime_name, v.runtime_version);
 			if (c->runtime_logged)
 				log_info("cri: runtime %s on %s is back", c->runtime,
-					 c->cri ? cri_client__socket(c->cri) : "stand-in");
+					 c->cri ? cri_client__socket(c->cri) : c->cri_socket ? c->cri_socket : "stand-in");
 			else
 				log_info("cri: runtime %s on %s", c->runtime[0] ? c->runtime : "(stand-in)",
-					 c->cri ? cri_client__socket(c->cri) : "stand-in");
+					 c->cri ? cri_client__socket(c->cri) : c->cri_socket ? c->cri_socket : "stand-in");
 			c->runtime_up = true;
 			c->runtime_logged = true;
 		}
@@ -542,6 +544,33 @@ static struct entry *put_host(struct meta_cache *c, uint64_t id, const char *pat
 	return ent_put(c, &m);
 }
 
+/* A pod the lists do not know yet: PodSandboxStatus. 0 (added), or the call's error (-EAGAIN:
+ * asked of the worker, answered later). */
+static int pod_fetch_new(struct meta_cache *c, const char *id)
+{
+	struct pod_rec *np;
+	struct cri_pod ps;
+	int err;
+
+	if (!c->have_src)
+		return -ENOENT;
+	c->st.cri_calls++;
+	err = c->src.pod_status(c->src.ctx, id, &ps);
+	if (err)
+		return err;
+	np = realloc(c->pods, (c->n_pods + 1) * sizeof(*np));
+	if (!np) {
+		cri_pod__free(&ps);
+		return -ENOMEM;
+	}
+	c->pods = np;
+	c->pods[c->n_pods] = (struct pod_rec){ .p = ps, .status_fetched = true, .seen = true };
+	c->pods[c->n_pods].id = c->pods[c->n_pods].p.id;
+	c->n_pods++;
+	qsort(c->pods, c->n_pods, sizeof(*c->pods), cmp_pod);
+	return 0;
+}
+
 /* A container or sandbox ID the lists do not know yet: ask the runtime directly. */
 static struct ctr_rec *ctr_fetch_new(struct meta_cache *c, const char *id)
 {
@@ -567,24 +596,7 @@ static struct ctr_rec *ctr_fetch_new(struct meta_cache *c, const char *id)
 	*r = (struct ctr_rec){ .c = st, .status_fetched = true, .seen = true };
 	r->id = r->c.id;
 	qsort(c->ctrs, c->n_ctrs, sizeof(*c->ctrs), cmp_ctr);
-	r = ctr_find(c, id);
-	if (r && r->c.pod_id && *r->c.pod_id && !pod_find(c, r->c.pod_id)) {
-		struct pod_rec *np = realloc(c->pods, (c->n_pods + 1) * sizeof(*np));
-
-		if (np) {
-			struct cri_pod ps;
-
-			c->pods = np;
-			c->st.cri_calls++;
-			if (c->src.pod_status(c->src.ctx, r->c.pod_id, &ps) == 0) {
-				c->pods[c->n_pods] = (struct pod_rec){ .p = ps, .status_fetched = true, .seen = true };
-				c->pods[c->n_pods].id = c->pods[c->n_pods].p.id;
-				c->n_pods++;
-				qsort(c->pods, c->n_pods, sizeof(*c->pods), cmp_pod);
-			}
-		}
-	}
-	return r;
+	return ctr_find(c, id);
 }
 
 /* Resolve a cgroup from its path. Returns the entry or NULL. */
@@ -606,6 +618,14 @@ static struct entry *resolve_path(struct meta_cache *c, uint64_t id, const char 
 		r = ctr_find(c, ci.container_id);
 		if (!r)
 			r = ctr_fetch_new(c, ci.container_id);
+		/* its pod's annotations decide: a pod not known yet is asked for, and until it is known
+		 * the container waits rather than being decided from its own labels. Any failure waits,
+		 * not only -EAGAIN: the sandbox's PodSandboxStatus was often asked for before the sandbox
+		 * was ready (its pause cgroup comes first) and its NOT_FOUND is answered again for a
+		 * while; deciding then made a monitor=false pod's container "monitored". */
+		if (r && r->c.pod_id && *r->c.pod_id && !pod_find(c, r->c.pod_id) &&
+		    pod_fetch_new(c, r->c.pod_id))
+			return NULL;
 		if (!r) {
 			/* maybe a sandbox not listed yet */
 			if (c->have_src) {
@@ -847,7 +867,9 @@ static void kubelet_refresh(struct meta_cache *c)
 
 	if (!c->o.kubelet_url)
 		return;
-	err = kubelet__get_pods(&ko, &kp, &n);
+	err = c->src.kubelet_pods ? c->src.kubelet_pods(c->src.ctx, &kp, &n) : kubelet__get_pods(&ko, &kp, &n);
+	if (err == -EAGAIN)
+		return;   /* no new list: keep the last one */
 	if (err) {
 		if (c->kubelet_up || !c->kubelet_logged)
 			log_warn("kubelet: GET %s/pods: %s; keeping the last pod list", c->o.kubelet_url,
@@ -899,6 +921,10 @@ int meta_cache__resync(struct meta_cache *c)
 	}
 	c->st.cri_calls++;
 	err = c->src.list_pods(c->src.ctx, &pods, &np);
+	if (err == -ENOENT) {   /* a source that found no runtime (it said so) */
+		c->st.resync_errors++;
+		return err;
+	}
 	if (!err) {
 		c->st.cri_calls++;
 		err = c->src.list_containers(c->src.ctx, &ctrs, &nc);
@@ -977,6 +1003,34 @@ int meta_cache__resync(struct meta_cache *c)
 		}
 	}
 	return 0;
+}
+
+void meta_cache__refresh(struct meta_cache *c)
+{
+	for (size_t i = 0; i < c->n_ctrs; i++) {
+		struct ctr_rec *r = &c->ctrs[i];
+		struct pod_rec *pr;
+		struct entry *e;
+
+		if (r->c.state == CRI_CTR_EXITED)
+			continue;
+		if (!r->cgroup_id)
+			ctr_resolve(c, r);
+		if (!r->cgroup_id)
+			continue;
+		e = ent_get(c, r->cgroup_id);
+		pr = pod_find(c, r->c.pod_id ? r->c.pod_id : "");
+		/* a pod not known yet decides nothing from the container's labels alone: wait for it
+		 * (whatever the failure: see resolve_path) */
+		if (!pr && !e && r->c.pod_id && *r->c.pod_id) {
+			if (pod_fetch_new(c, r->c.pod_id))
+				continue;
+			pr = pod_find(c, r->c.pod_id);
+		}
+		/* new, or made before its pod's status (IPs) was in */
+		if (!e || (pr && !pr->status_fetched) || (!pr && !e->m.pod[0]))
+			put_container(c, r, NULL);
+	}
 }
 
 const struct workload_meta *meta_cache__peek(struct meta_cache *c, uint64_t id)

@@ -29,6 +29,8 @@
 #include "cri/cri_parse.h"
 #include "cri/filter.h"
 
+struct k8s_pod;
+
 enum workload_kind {
 	WL_CONTAINER = 0,         /* a pod's container: every pod field set */
 	WL_POD,                   /* a pod-level cgroup (sandbox/pause, pod slice): pod fields set */
@@ -90,6 +92,10 @@ struct meta_source {
 	int (*list_containers)(void *ctx, struct cri_container **c, size_t *n);
 	int (*pod_status)(void *ctx, const char *id, struct cri_pod *out);
 	int (*container_status)(void *ctx, const char *id, struct cri_container *out);
+	/* Optional. -EAGAIN from any call = "not here yet, asked for": the cache treats it as a
+	 * failed call and the caller retries once the answer is in (cri/meta_worker.h). */
+	int (*kubelet_pods)(void *ctx, struct k8s_pod **pods, size_t *n);   /* NULL = kubelet__get_pods */
+	const char *(*runtime_name)(void *ctx);   /* "containerd 1.6.20" for the logs; NULL = ask Version */
 };
 
 struct meta_cache;
@@ -108,6 +114,10 @@ int meta_cache__resync(struct meta_cache *c);
 const struct workload_meta *meta_cache__lookup(struct meta_cache *c, uint64_t cgroup_id);
 /* The same without resolving (no I/O). */
 const struct workload_meta *meta_cache__peek(struct meta_cache *c, uint64_t cgroup_id);
+
+/* Resolve what the last resync listed but could not resolve yet (statuses that were not there:
+ * a meta_source answering -EAGAIN); no list calls. */
+void meta_cache__refresh(struct meta_cache *c);
 
 /* path: relative to the cgroup2 mount ("/kubepods/besteffort/pod.../<id>"), as the BPF cgroup
  * unit reports it; NULL = find it from the ID. */

@@ -10,7 +10,7 @@ $(BUILD)/bin/podlens-cri: $(BUILD)/obj/cri/tool.o $$(CRI_OBJS)
 # ---------------------------------------------------------------- the metadata library
 # Link with $(CRI_LDLIBS). CRI_OBJS / CRI_ASAN include the generated CRI protobuf code and lib/.
 CRI_SRCS   := cri/cri_parse.c cri/cri_client.c cri/cgroup_path.c cri/k8s_http.c cri/kubelet.c \
-              cri/filter.c cri/k8s_namespaces.c cri/meta_cache.c
+              cri/filter.c cri/k8s_namespaces.c cri/meta_cache.c cri/meta_worker.c
 CRI_OBJS   := $(CRI_SRCS:%.c=$(BUILD)/obj/%.o) $(CRI_PROTO_OBJS) $(LIB_OBJS)
 CRI_ASAN   := $(CRI_SRCS:%.c=$(BUILD)/asan/%.o) $(CRI_PROTO_ASAN) $(LIB_ASAN)
 CRI_LDLIBS := $(PROTOBUF_C_LDLIBS) -ljansson $(GRPC_CLIENT_LDLIBS)

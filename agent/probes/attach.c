@@ -28,6 +28,7 @@ struct attacher {
 	struct meta_cache *meta;
 	char cgroup2[256];
 	struct idmap l7_cgroups;     /* subtree mode: cgroup IDs with the HTTP programs attached */
+	uint64_t failures;           /* workloads left without packet programs */
 	struct attach_view view;
 };
 
@@ -116,6 +117,11 @@ bool attacher__workloads(const struct attacher *at)
 	return at->policy.workloads;
 }
 
+uint64_t attacher__failures(const struct attacher *at)
+{
+	return at ? at->failures : 0;
+}
+
 static void run_wl_attach(struct attacher *at, const struct attach_action *a)
 {
 	struct bpf_program *in = NULL, *out = NULL;
@@ -127,8 +133,11 @@ static void run_wl_attach(struct attacher *at, const struct attach_action *a)
 	err = probes__wl_attach(at->probes, a->cgid, a->path, in, out);
 	if (err == -ENOENT || err == -ESTALE)
 		log_debug("workload %s: gone before attach", a->path);
-	else if (err)
-		log_warn("workload %s: attach packet programs: %s", a->path, strerror(-err));
+	else if (err) {
+		at->failures++;
+		log_warn("workload %s: attach packet programs: %s; its traffic is not counted "
+			 "(podlens_traffic_attach_failures_total)", a->path, strerror(-err));
+	}
 	else if (l7)
 		log_info("l7: capturing HTTP of %s (and its traffic)", a->path);
 	else

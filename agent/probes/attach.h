@@ -125,6 +125,9 @@ void attacher__free(struct attacher *at);   /* forgets; probes__free / l7_probe_
 /* Decide and act, event by event. */
 void attacher__apply(struct attacher *at, const struct cg_event *ev, size_t n);
 bool attacher__workloads(const struct attacher *at);   /* traffic attach mode "workloads" */
+/* Workloads whose packet programs could not be attached (no free counter slot, a kernel error):
+ * their traffic is not counted. Logged each time. */
+uint64_t attacher__failures(const struct attacher *at);
 
 /* Every cgroup of paths, parents before children (so the topmost of nested matches wins): the
  * order to announce the cgroups known at start in. malloc'd array of *n (paths borrowed from

@@ -184,3 +184,55 @@ e2e_check_workload() {
 		check_eq "$got" "$want" "workload.${f%%:*} of every record of cgroup $id"
 	done
 }
+
+# ------------------------------------------------------------------------------ many pods at once
+# e2e_spawn_client DIR I NS TARGET COUNT PERIOD [rm]: one client pod "client-I" in namespace NS
+# (raw fetches of http://TARGET:8080/index.html, COUNT of them PERIOD s apart; nc counts every
+# response byte). Meant to run in the background, 10 at a time: it writes DIR/I.pod (the sandbox id,
+# as soon as it exists, for the scenario's cleanup) and DIR/I ("pod_id ctr_id uid"). With "rm", it
+# then waits (bounded, 120 s) for the client's "done", writes its byte count (ground truth) to
+# DIR/I.truth and removes the pod at once. No TAP output: the scenario checks the files.
+e2e_spawn_client() {
+	local dir=$1 i=$2 ns=$3 target=$4 count=$5 period=$6 rm=${7:-}
+	local uid out pod ip ctr log n=0
+	uid=$(cat /proc/sys/kernel/random/uuid)
+	out=$(podctl run-pod "client-$i" "$ns" --uid "$uid" --label app=churn) || return 1
+	read -r pod ip <<<"$out"
+	echo "$pod" >"$dir/$i.pod"
+	ctr=$(podctl run-container "$pod" fetcher --env TARGET="$target" --env COUNT="$count" --env PERIOD="$period" -- \
+		sh -c 'i=0; while [ $i -lt $COUNT ]; do i=$((i+1)); echo "fetch $i $(printf "GET /index.html HTTP/1.0\r\n\r\n" | nc "$TARGET" 8080 | wc -c)"; [ "$PERIOD" = 0 ] || sleep $PERIOD; done; echo done; exec sleep 100000') || return 1
+	echo "$pod $ctr $uid" >"$dir/$i"
+	[ "$rm" = rm ] || return 0
+	log=$(podctl log-path "$ctr") || return 1
+	until _client_done "$log"; do
+		n=$((n + 1)); [ $n -le 2400 ] || return 1
+		sleep 0.05
+	done
+	awk '$4 == "fetch" {s += $6} END {print s + 0}' "$log" >"$dir/$i.truth"
+	podctl rm-pod "$pod" >/dev/null
+}
+
+# e2e_spawn_wave DIR FIRST LAST ARGS...: e2e_spawn_client for I in FIRST..LAST, all at once; waits
+# for all of them. Returns how many failed.
+e2e_spawn_wave() {
+	local dir=$1 first=$2 last=$3 i fails=0 pids=()
+	shift 3
+	for ((i = first; i <= last; i++)); do
+		e2e_spawn_client "$dir" "$i" "$@" 2>>"$dir/spawn.err" &
+		pids+=($!)
+	done
+	for i in "${pids[@]}"; do wait "$i" || fails=$((fails + 1)); done
+	return $fails
+}
+
+# e2e_spawned_cleanup DIR: remove every pod e2e_spawn_client created that is still there
+e2e_spawned_cleanup() {
+	local f
+	for f in "$1"/*.pod; do
+		[ -f "$f" ] && podctl rm-pod "$(cat "$f")" >/dev/null 2>&1
+	done
+	return 0
+}
+
+# e2e_metric PORT NAME: the value of a metric without labels on the agent's /metrics
+e2e_metric() { curl -sf "http://127.0.0.1:$1/metrics" | awk -v n="$2" '$1 == n {print $2; f=1} END {exit !f}'; }

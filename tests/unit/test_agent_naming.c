@@ -163,7 +163,7 @@ static int f_ctr_status(void *ctx, const char *id, struct cri_container *o)
 	return err;
 }
 
-static const struct meta_source src = { NULL, f_list_pods, f_list_ctrs, f_pod_status, f_ctr_status };
+static const struct meta_source src = { NULL, f_list_pods, f_list_ctrs, f_pod_status, f_ctr_status, NULL, NULL };
 
 static uint64_t clock_now = 1000000;
 

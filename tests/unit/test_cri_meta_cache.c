@@ -9,12 +9,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <pthread.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <cmocka.h>
 
 #include "cri/cri_parse.h"
 #include "cri/meta_cache.h"
+#include "cri/meta_worker.h"
 #include "lib/log.h"
 
 #define WEB_UID "5b0c2a9e-6f1d-4c55-9a0e-5d2f1b7e0a11"
@@ -32,6 +35,7 @@ struct fake {
 	bool systemd;             /* cgroupsPath in the systemd driver's "slice:prefix:id" form */
 	bool hide_fetcher;        /* ListContainers without the fetcher container */
 	bool hide_all;            /* empty lists */
+	bool pod_not_found;       /* PodSandboxStatus answers NOT_FOUND (a sandbox not listed yet) */
 	unsigned calls;
 };
 
@@ -126,7 +130,7 @@ static int f_pod_status(void *ctx, const char *id, struct cri_pod *o)
 	memset(o, 0, sizeof(*o));
 	if (F.fail)
 		return F.fail;
-	if (!name)
+	if (!name || F.pod_not_found)
 		return -ENOENT;
 	b = load(name, &len);
 	err = cri_parse__pod_status(b, len, o);
@@ -169,7 +173,7 @@ static int f_ctr_status(void *ctx, const char *id, struct cri_container *o)
 	return err;
 }
 
-static const struct meta_source src = { NULL, f_list_pods, f_list_ctrs, f_pod_status, f_ctr_status };
+static const struct meta_source src = { NULL, f_list_pods, f_list_ctrs, f_pod_status, f_ctr_status, NULL, NULL };
 
 /* ------------------------------------------------------------------ a cgroup2 tree in /tmp */
 
@@ -512,6 +516,32 @@ static void systemd_driver__cgroups_path_expanded_to_the_scope(void **state)
 	meta_cache__free(c);
 }
 
+/* issue 18: a new container whose pod's PodSandboxStatus fails (NOT_FOUND: the sandbox's status was
+ * asked before the runtime listed it) is not decided from its own labels: it waits, and its pod's
+ * podlens.io/monitor=false decides it once the pod is known */
+static void on_mkdir__container_waits_for_its_pod_whatever_the_failure(void **state)
+{
+	struct tree *t = *state;
+	struct meta_cache *c = new_cache(t, 0, NULL);
+	const char *path = "/kubepods/besteffort/pod" BATCH_UID "/5fe6233ebd9ac16aaac2e5c1093367e2c9f707df3f6aa8e88201417e061a855b";
+	const struct workload_meta *m;
+	uint64_t id = mk(t, path);
+
+	F.pod_not_found = true;
+	meta_cache__on_cgroup_mkdir(c, id, path);
+	assert_null(meta_cache__peek(c, id));      /* undecided, not "monitored" */
+	meta_cache__refresh(c);
+	assert_null(meta_cache__peek(c, id));
+	F.pod_not_found = false;
+	meta_cache__on_cgroup_mkdir(c, id, path);  /* the retry (agent/metadata.c: pending) */
+	m = meta_cache__peek(c, id);
+	assert_non_null(m);
+	assert_string_equal(m->pod, "batch");
+	assert_false(m->decision.monitored);
+	assert_int_equal(m->decision.why, FILTER_BY_POD);
+	meta_cache__free(c);
+}
+
 static void config_exclude__overridden_by_pod_annotation(void **state)
 {
 	static const char *const exc[] = { "shop", "payments", "jobs", NULL };
@@ -523,6 +553,234 @@ static void config_exclude__overridden_by_pod_annotation(void **state)
 	assert_true(meta_cache__peek(c, t->httpd)->decision.monitored);
 	assert_int_equal(meta_cache__peek(c, t->httpd)->decision.why, FILTER_BY_POD);
 	meta_cache__free(c);
+}
+
+/* ------------------------------------------------------------------ the worker (cri/meta_worker.h)
+ * The same stand-in runtime, called from the worker thread; a gate makes it hang on demand. */
+
+static pthread_mutex_t gate_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t gate_cv = PTHREAD_COND_INITIALIZER;
+static bool gate_closed;
+static int gate_err;            /* returned by the status calls that waited at the gate */
+static unsigned gate_waiting, backend_calls;
+
+static void gate_wait(void)
+{
+	pthread_mutex_lock(&gate_mu);
+	backend_calls++;
+	gate_waiting++;
+	pthread_cond_broadcast(&gate_cv);
+	while (gate_closed)
+		pthread_cond_wait(&gate_cv, &gate_mu);
+	gate_waiting--;
+	pthread_mutex_unlock(&gate_mu);
+}
+
+static void gate_set(bool closed, int err)
+{
+	pthread_mutex_lock(&gate_mu);
+	gate_closed = closed;
+	gate_err = err;
+	pthread_cond_broadcast(&gate_cv);
+	pthread_mutex_unlock(&gate_mu);
+}
+
+/* bounded wait until the worker holds a call at the gate */
+static void gate_until_waiting(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += 10;
+	pthread_mutex_lock(&gate_mu);
+	while (!gate_waiting)
+		if (pthread_cond_timedwait(&gate_cv, &gate_mu, &ts))
+			break;
+	assert_true(gate_waiting > 0);
+	pthread_mutex_unlock(&gate_mu);
+}
+
+static int g_list_pods(void *ctx, struct cri_pod **p, size_t *n)
+{
+	gate_wait();
+	return f_list_pods(ctx, p, n);
+}
+static int g_list_ctrs(void *ctx, struct cri_container **c, size_t *n)
+{
+	return f_list_ctrs(ctx, c, n);
+}
+static int g_pod_status(void *ctx, const char *id, struct cri_pod *o)
+{
+	gate_wait();
+	return gate_err ? gate_err : f_pod_status(ctx, id, o);
+}
+static int g_ctr_status(void *ctx, const char *id, struct cri_container *o)
+{
+	gate_wait();
+	return gate_err ? gate_err : f_ctr_status(ctx, id, o);
+}
+
+static const struct meta_source gated = { NULL, g_list_pods, g_list_ctrs, g_pod_status, g_ctr_status, NULL, NULL };
+
+/* wait (bounded) for the worker's eventfd, then collect */
+static int meta_source_ctr(struct meta_worker *w, const char *id, struct cri_container *out)
+{
+	const struct meta_source *s = meta_worker__source(w);
+	int r = s->container_status(s->ctx, id, out);
+
+	if (!r)
+		cri_container__free(out);
+	return r;
+}
+
+static void wait_answers(struct meta_worker *w, struct meta_worker_news *news)
+{
+	struct pollfd p = { .fd = meta_worker__fd(w), .events = POLLIN };
+
+	assert_int_equal(poll(&p, 1, 10000), 1);
+	meta_worker__collect(w, news);
+}
+
+static struct meta_cache *worker_cache(struct tree *t, struct meta_worker *w)
+{
+	struct meta_opts o = { .source = meta_worker__source(w), .cgroup2_dir = t->root, .node_name = "node-a",
+			       .ttl_s = 60, .clock_ms = fake_clock };
+	struct meta_cache *c;
+
+	filter_config__defaults(&o.filter);
+	c = meta_cache__new(&o);
+	assert_non_null(c);
+	return c;
+}
+
+/* resync and on-mkdir resolution through the worker give what the direct source gives */
+static void worker__resync_and_mkdir_resolve_as_the_direct_source(void **state)
+{
+	struct tree *t = *state;
+	struct meta_worker_opts wo = { .backend = &gated };
+	struct meta_worker *w;
+	struct meta_cache *c;
+	struct meta_worker_news news = { 0 };
+	struct meta_worker_stats st;
+	const struct workload_meta *m;
+
+	gate_set(false, 0);
+	w = meta_worker__new(&wo);
+	assert_non_null(w);
+	c = worker_cache(t, w);
+	/* before any answer: the cache gets -EAGAIN for a status, nothing blocks */
+	meta_cache__on_cgroup_mkdir(c, t->httpd, "/kubepods/besteffort/pod" WEB_UID "/" HTTPD_ID);
+	assert_null(meta_cache__peek(c, t->httpd));
+	assert_int_equal(meta_worker__request_resync(w), 0);
+	assert_int_equal(meta_worker__request_resync(w), -EALREADY);
+	/* answers until nothing is in flight (bounded: the fixtures have 3 pods, 3 containers) */
+	for (int i = 0; i < 20; i++) {
+		wait_answers(w, &news);
+		if (news.resync)
+			assert_int_equal(meta_cache__resync(c), 0);
+		meta_cache__refresh(c);
+		meta_cache__on_cgroup_mkdir(c, t->httpd, "/kubepods/besteffort/pod" WEB_UID "/" HTTPD_ID);
+		meta_worker__stats(w, &st);
+		if (!st.in_flight && meta_cache__peek(c, t->fetcher) && meta_cache__peek(c, t->httpd))
+			break;
+	}
+	m = meta_cache__peek(c, t->httpd);
+	assert_non_null(m);
+	assert_string_equal(m->pod, "web");
+	assert_string_equal(m->namespace, "shop");
+	assert_string_equal(m->ips[0], "10.244.91.2");
+	assert_true(m->decision.monitored);
+	m = meta_cache__peek(c, t->fetcher);
+	assert_non_null(m);
+	assert_string_equal(m->container, "fetcher");
+	meta_worker__stats(w, &st);
+	assert_int_equal(st.in_flight, 0);
+	meta_cache__free(c);
+	meta_worker__free(w);
+}
+
+/* a runtime that hangs: the cache's calls return at once (-EAGAIN) while the worker is stuck in
+ * a call; the status jobs queued behind a timed-out call are failed without a call each */
+static void worker__hung_runtime_never_blocks_and_fails_queued_jobs_fast(void **state)
+{
+	struct tree *t = *state;
+	struct meta_worker_opts wo = { .backend = &gated, .clock_ms = fake_clock };
+	struct meta_worker *w;
+	struct meta_cache *c;
+	struct meta_worker_news news = { 0 };
+	struct meta_worker_stats st;
+	struct cri_container ctr;
+	unsigned answered = 0;
+
+	gate_set(true, -ETIMEDOUT);
+	backend_calls = 0;
+	w = meta_worker__new(&wo);
+	assert_non_null(w);
+	c = worker_cache(t, w);
+	/* the first ask reaches the runtime and hangs there */
+	meta_cache__on_cgroup_mkdir(c, t->httpd, "/kubepods/besteffort/pod" WEB_UID "/" HTTPD_ID);
+	gate_until_waiting();
+	/* the loop goes on: more asks, each answered -EAGAIN at once, each id asked once */
+	meta_cache__on_cgroup_mkdir(c, t->fetcher, "/kubepods/besteffort/pod" CLI_UID "/" FETCH_ID);
+	meta_cache__on_cgroup_mkdir(c, t->web_sandbox, "/kubepods/besteffort/pod" WEB_UID "/" WEB_ID);
+	assert_int_equal(meta_source_ctr(w, FETCH_ID, &ctr), -EAGAIN);
+	assert_null(meta_cache__peek(c, t->fetcher));
+	meta_worker__stats(w, &st);
+	assert_true(st.in_flight >= 3);
+	assert_int_equal(backend_calls, 1);
+	/* the hung call times out: what was queued behind it fails without a call */
+	gate_set(false, -ETIMEDOUT);
+	for (int i = 0; i < 20 && (meta_worker__stats(w, &st), st.in_flight); i++) {
+		wait_answers(w, &news);
+		answered += news.answers;
+	}
+	assert_int_equal(st.in_flight, 0);
+	assert_true(answered >= 3);
+	assert_int_equal(backend_calls, 1);
+	assert_true(st.failed_fast >= 2);
+	/* an error answer is given again for 1 s, without asking */
+	assert_int_equal(meta_source_ctr(w, FETCH_ID, &ctr), -ETIMEDOUT);
+	/* the runtime is back: a resync lets status calls through again, and names arrive */
+	gate_set(false, 0);
+	clock_now += 2000;
+	assert_int_equal(meta_worker__request_resync(w), 0);
+	for (int i = 0; i < 20; i++) {
+		wait_answers(w, &news);
+		if (news.resync)
+			assert_int_equal(meta_cache__resync(c), 0);
+		meta_cache__refresh(c);
+		meta_cache__on_cgroup_mkdir(c, t->httpd, "/kubepods/besteffort/pod" WEB_UID "/" HTTPD_ID);
+		meta_worker__stats(w, &st);
+		if (!st.in_flight && meta_cache__peek(c, t->httpd) && meta_cache__peek(c, t->fetcher))
+			break;
+	}
+	assert_non_null(meta_cache__peek(c, t->httpd));
+	assert_string_equal(meta_cache__peek(c, t->fetcher)->pod, "client");
+	meta_cache__free(c);
+	meta_worker__free(w);
+}
+
+/* the store is bounded: beyond max_ids an ask is refused (-EBUSY), not queued */
+static void worker__bounded_ids_in_flight(void **state)
+{
+	struct meta_worker_opts wo = { .backend = &gated, .max_ids = 2, .clock_ms = fake_clock };
+	struct meta_worker *w;
+	struct meta_worker_stats st;
+	struct cri_container ctr;
+
+	(void)state;
+	gate_set(true, -ETIMEDOUT);
+	w = meta_worker__new(&wo);
+	assert_non_null(w);
+	assert_int_equal(meta_source_ctr(w, "a", &ctr), -EAGAIN);
+	assert_int_equal(meta_source_ctr(w, "a", &ctr), -EAGAIN);   /* the same id: not asked twice */
+	assert_int_equal(meta_source_ctr(w, "b", &ctr), -EAGAIN);
+	assert_int_equal(meta_source_ctr(w, "c", &ctr), -EBUSY);
+	meta_worker__stats(w, &st);
+	assert_int_equal(st.busy, 1);
+	assert_int_equal(st.in_flight, 2);
+	gate_set(false, -ETIMEDOUT);
+	meta_worker__free(w);   /* joins the thread with jobs still queued: no leak (ASan) */
 }
 
 int main(void)
@@ -538,7 +796,12 @@ int main(void)
 		cmocka_unit_test_setup_teardown(gone_container__kept_for_ttl_then_removed, setup, teardown),
 		cmocka_unit_test_setup_teardown(bounded__full_cache_evicts_exited_first_else_refuses, setup, teardown),
 		cmocka_unit_test_setup_teardown(systemd_driver__cgroups_path_expanded_to_the_scope, setup, teardown),
+		cmocka_unit_test_setup_teardown(on_mkdir__container_waits_for_its_pod_whatever_the_failure, setup, teardown),
 		cmocka_unit_test_setup_teardown(config_exclude__overridden_by_pod_annotation, setup, teardown),
+		cmocka_unit_test_setup_teardown(worker__resync_and_mkdir_resolve_as_the_direct_source, setup, teardown),
+		cmocka_unit_test_setup_teardown(worker__hung_runtime_never_blocks_and_fails_queued_jobs_fast, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(worker__bounded_ids_in_flight, setup, teardown),
 	};
 	log__init("test_cri_meta_cache", LOG_ERROR);
 	return cmocka_run_group_tests_name("cri_meta_cache", tests, NULL, NULL);
