@@ -40,14 +40,17 @@ for ((i = 1; i <= PODS; i++)); do
 	truth=$(cat "$DIR/$i.truth" 2>/dev/null || echo 0)
 	total=$((total + truth))
 	read -r rx < <(agentjson "$AG_OUT" --eq workload.namespace=churn --eq workload.pod=client-$i --eq workload.container=fetcher --sum traffic.rx_bytes)
-	if [ "$truth" -gt 0 ] && awk -v g="$rx" -v w="$truth" 'BEGIN{d=g-w; if (d<0) d=-d; exit !(d <= w*5/100)}'; then
+	# nothing lost: at least what the client counted (less 1% slack); at most 10% more, since the
+	# agent counts packets as they cross the hook, headers and loopback retransmits included
+	# (README, Measured: +0.4..3.8% on a quiet machine; one churn run under load saw +7.5%)
+	if [ "$truth" -gt 0 ] && awk -v g="$rx" -v w="$truth" 'BEGIN{exit !(g >= w*99/100 && g <= w*110/100)}'; then
 		ok=$((ok + 1))
 	else
 		unnamed=$(agentjson "$AG_OUT" --has workload.cgroup_path="$uid" --eq workload.pod='<none>' --sum traffic.rx_bytes)
 		diag "client-$i ($ctr): named rx $rx B, unnamed rx $unnamed B, client counted $truth B"
 	fi
 done
-check_eq "$ok" "$PODS" "client pods reported by name with rx_bytes within 5% of the bytes they counted"
+check_eq "$ok" "$PODS" "client pods reported by name with rx_bytes from -1% to +10% of the bytes they counted (nothing lost)"
 read -r h_tx < <(agentjson "$AG_OUT" --eq workload.pod=web --eq workload.container=httpd --sum traffic.tx_bytes)
 check_within "$h_tx" "$total" 5 "server tx_bytes vs the sum the clients counted"
 check_eq "$(agentjson "$AG_OUT" --has workload.cgroup_path=kubepods --eq workload.pod='<none>' --count)" 0 \
