@@ -10,6 +10,9 @@
  *   GET /api/v1/namespaces/{ns}/pods/{pod}/routes   ?window=S | from=&to=
  *   GET /api/v1/namespaces/{ns}/edges               service map edges touching ns
  *   GET /api/v1/namespaces/{ns}/pods/{pod}/edges    edges of one pod, in and out
+ *   GET /api/v1/namespaces/{ns}/pods/{pod}/dns      DNS of one pod: both sides, rcodes, top domains,
+ *                                                   search storm ?window=S | from=&to=, &top=N (20)
+ *   GET /api/v1/namespaces/{ns}/dns                 the same over the namespace, plus one row per pod
  *   GET /api/v1/edges                               every edge the token may see
  *                                                   edges: ?window=S | from=&to=, &group=pod|owner
  * With --read-tokens, everything but / and /healthz needs "Authorization: Bearer T": 401 without
@@ -24,6 +27,7 @@
 
 #include "collector/collector.h"
 #include "collector/query.h"
+#include "collector/query_dns.h"
 #include "collector/query_string.h"
 #include "lib/clock.h"
 #include "lib/sbuf.h"
@@ -94,6 +98,12 @@ static const struct qs_param edge_params[] = {
 	{ "from", 0, MAX_TIME_MS, "Unix ms" },
 	{ "to", 1, MAX_TIME_MS, "Unix ms" },
 	{ "group", 0, 0, "pod or owner" },    /* a word, read by edge_opts() */
+};
+static const struct qs_param dns_params[] = {
+	{ "window", 1, MAX_SPAN_S, "seconds" },
+	{ "from", 0, MAX_TIME_MS, "Unix ms" },
+	{ "to", 1, MAX_TIME_MS, "Unix ms" },
+	{ "top", 1, QUERY_DNS_MAX_TOP, "domains per side" },
 };
 #define N_OF(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -225,6 +235,66 @@ static void pod_metric(struct sbuf *b, const struct pod_metric *m, const struct 
 	}
 }
 
+static double rate_of(uint64_t n, const struct dns_pod_side *d)
+{
+	return d->end_ms > d->first_ms ? (double)n * 1000.0 / (double)(d->end_ms - d->first_ms) : 0.0;
+}
+
+/* DNS gauges of /metrics, last 5 minutes: labels namespace, pod, side (client|server), and for
+ * the query rate an rcode class from a fixed list (query_dns_class_name): never a domain, never an
+ * rcode string from the data, so a pod adds at most 2 x 6 + 2 + 2 x 3 + 1 series. */
+static void dns_metrics(struct sbuf *b, struct store *rd, const struct token *tok, enum metrics_view v,
+			int64_t now)
+{
+	static const char *const sides[] = { [STORE_SERVER] = "server", [STORE_CLIENT] = "client" };
+	const char *qps = "podlens_pod_dns_queries_per_second", *er = "podlens_pod_dns_error_ratio";
+	const char *dur = "podlens_pod_dns_duration_seconds";
+	const char *nx = "podlens_pod_dns_search_nxdomain_per_second";
+	struct dns_pod_row *rows = NULL;
+	int n = query__dns_pods(rd, NULL, now - 300000, now, &rows);
+
+	if (n < 0)
+		return;
+	prom__family(b, qps, "gauge", "DNS queries per second by rcode class, last 5 minutes");
+	for (int i = 0; i < n; i++) {
+		const struct dns_pod_row *r = &rows[i];
+
+		if (v != METRICS_ALL && !token__allows(tok, r->ns))
+			continue;
+		for (int s = 0; s < 2; s++) {
+			const struct dns_pod_side *d = &r->side[s];
+
+			for (int c = 0; d->queries && c < DNS_C__N; c++)
+				prom__sample_prec(b, qps, (const char *[]){ "namespace", r->ns, "pod", r->pod, "side",
+									     sides[s], "rcode", query_dns_class_name[c], NULL },
+						  rate_of(d->by_class[c], d), 'g', 6);
+		}
+	}
+	prom__family(b, er, "gauge", "Share of DNS queries failed (not NOERROR or NXDOMAIN, timeouts included), last 5 minutes");
+	for (int i = 0; i < n; i++)
+		for (int s = 0; s < 2; s++)
+			if ((v == METRICS_ALL || token__allows(tok, rows[i].ns)) && rows[i].side[s].queries)
+				prom__sample_prec(b, er, (const char *[]){ "namespace", rows[i].ns, "pod", rows[i].pod,
+									    "side", sides[s], NULL },
+						  rows[i].side[s].error_pct / 100.0, 'g', 6);
+	prom__family(b, dur, "gauge", "DNS answer latency quantiles, last 5 minutes");
+	for (int i = 0; i < n; i++)
+		for (int s = 0; s < 2; s++)
+			for (int k = 0; k < QUANTILES; k++)
+				if ((v == METRICS_ALL || token__allows(tok, rows[i].ns)) &&
+				    rows[i].side[s].latency_us[k] >= 0)
+					prom__sample_prec(b, dur, (const char *[]){ "namespace", rows[i].ns, "pod",
+										     rows[i].pod, "side", sides[s], "quantile",
+										     query_quantiles[k].label, NULL },
+							  (double)rows[i].side[s].latency_us[k] / 1e6, 'f', 6);
+	prom__family(b, nx, "gauge", "Search-list expansions answered NXDOMAIN per second (the ndots storm), last 5 minutes");
+	for (int i = 0; i < n; i++)
+		if ((v == METRICS_ALL || token__allows(tok, rows[i].ns)) && rows[i].search_queries)
+			prom__sample_prec(b, nx, (const char *[]){ "namespace", rows[i].ns, "pod", rows[i].pod, NULL },
+					  rows[i].search_nxdomain_per_s, 'g', 6);
+	free(rows);
+}
+
 static int agent_dropped(void *ctx, const struct store_drop_sum *d)
 {
 	prom__sample_u64(ctx, "podlens_agent_dropped",
@@ -262,6 +332,8 @@ static void metrics(struct collector *col, struct store *rd, const struct token 
 				pod_metric(&b, &pod_metrics[m], &rows[i]);
 	}
 	free(rows);
+	if (v != METRICS_SELF)
+		dns_metrics(&b, rd, tok, v, now);
 	if (v == METRICS_SCOPED) {
 		respond(resp, 200, "text/plain; version=0.0.4; charset=utf-8", &b);
 		return;
@@ -404,7 +476,9 @@ static void handle(struct collector *col, struct store *rd, const struct httpd_r
 		bool series = nseg == 7 && !strcmp(seg[4], "pods") && !strcmp(seg[6], "series");
 		bool edges = (nseg == 5 && !strcmp(seg[4], "edges")) ||
 			     (nseg == 7 && !strcmp(seg[4], "pods") && !strcmp(seg[6], "edges"));
-		bool known = (nseg == 5 && !strcmp(seg[4], "pods")) || series || edges ||
+		bool dns = (nseg == 5 && !strcmp(seg[4], "dns")) ||
+			   (nseg == 7 && !strcmp(seg[4], "pods") && !strcmp(seg[6], "dns"));
+		bool known = (nseg == 5 && !strcmp(seg[4], "pods")) || series || edges || dns ||
 			     (nseg == 7 && !strcmp(seg[4], "pods") && !strcmp(seg[6], "routes"));
 
 		/* the same answer for a namespace that exists and one that does not: a 403 tells
@@ -428,6 +502,17 @@ static void handle(struct collector *col, struct store *rd, const struct httpd_r
 				return;
 			}
 			err = query__edges(rd, &eo, &b);
+			goto answer;
+		}
+		if (dns) {
+			int64_t top = QUERY_DNS_TOP;
+
+			if (qs__parse(&q, req->query, dns_params, N_OF(dns_params), &qe) < 0 ||
+			    time_range(&q, 300, &from, &to, &qe) < 0 || qs__int(&q, "top", &top, &qe) < 0) {
+				param_error(resp, &qe);
+				return;
+			}
+			err = query__dns_json(rd, ns, nseg == 7 ? seg[5] : NULL, from, to, (unsigned)top, &b);
 			goto answer;
 		}
 		if (qs__parse(&q, req->query, series ? series_params : range_params,
@@ -457,6 +542,9 @@ answer:
 	if (err == -ENOENT) {
 		sbuf__free(&b);
 		json_error(resp, 404, "no such pod");
+	} else if (err == -ERANGE) {
+		sbuf__free(&b);
+		json_error(resp, 400, "too many DNS groups in the range: narrow it");
 	} else if (err == -E2BIG || err == -EINVAL) {
 		/* the grid aligned on rollup buckets came out past the bound series_step() checked */
 		sbuf__free(&b);

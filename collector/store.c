@@ -47,6 +47,12 @@ static const struct store_column drop_cols[] = { STORE_DROP_COLUMNS(COL_) };
 #define ROW_ struct store_pod_ip_row
 static const struct store_column pod_ip_cols[] = { STORE_POD_IP_COLUMNS(COL_) };
 #undef ROW_
+#define ROW_ struct store_dns_stats_row
+static const struct store_column dns_stats_cols[] = { STORE_DNS_STATS_COLUMNS(COL_) };
+#undef ROW_
+#define ROW_ struct store_dns_search_row
+static const struct store_column dns_search_cols[] = { STORE_DNS_SEARCH_COLUMNS(COL_) };
+#undef ROW_
 
 const struct store_record store_batch_record = RECORD_("batches", batch_cols);
 const struct store_record store_workload_record = RECORD_("workloads", workload_cols);
@@ -57,6 +63,8 @@ const struct store_record store_records[STORE_REC__N] = {
 	[STORE_REC_FLOW] = RECORD_("flows", flow_cols),
 	[STORE_REC_PROCESS_EVENT] = RECORD_("process_events", process_event_cols),
 	[STORE_REC_DROP] = RECORD_("drops", drop_cols),
+	[STORE_REC_DNS_STATS] = RECORD_("dns_stats", dns_stats_cols),
+	[STORE_REC_DNS_SEARCH] = RECORD_("dns_search", dns_search_cols),
 };
 
 /* ------------------------------------------------------------------ lifecycle */
@@ -155,6 +163,7 @@ int store__maintain(struct store *s, uint64_t now_ms, unsigned max_buckets)
 
 #define MAX_NAME 512
 #define MAX_RECORDS 1000000
+#define MAX_DNS_ROWS 16384          /* per workload and batch: the agent's whole key table */
 
 static bool str_ok(const char *s, size_t max)
 {
@@ -181,6 +190,46 @@ static const char *validate_workload(const Podlens__V1__Workload *w)
 	return NULL;
 }
 
+static const char *validate_buckets(size_t n, Podlens__V1__RequestStats__Bucket *const *b, uint64_t count)
+{
+	uint64_t sum = 0;
+
+	for (size_t k = 0; k < n; k++) {
+		if (b[k]->index >= HIST_BUCKETS)
+			return "histogram bucket index out of range (0..287)";
+		if (b[k]->count > UINT64_MAX - sum)
+			return "histogram bucket counts overflow";
+		sum += b[k]->count;
+	}
+	if (n && sum != count)
+		return "histogram bucket counts do not add up to count";
+	return NULL;
+}
+
+/* DNS rows: short qtype and rcode (the agent's names: "A", "TYPE65535", "NXDOMAIN", "TIMEOUT"), a
+ * domain no longer than a DNS name, timeouts among the queries, answered ones in the histogram. */
+static const char *validate_dns(const Podlens__V1__WorkloadStats *ws)
+{
+	const char *m;
+
+	if (ws->n_dns > MAX_DNS_ROWS)
+		return "too many dns rows in one workload (at most 16384)";
+	for (size_t j = 0; j < ws->n_dns; j++) {
+		const Podlens__V1__DnsStats *d = ws->dns[j];
+
+		if (!str_ok(d->qtype, 16) || !str_ok(d->rcode, 16) || !str_ok(d->domain, 300))
+			return "dns qtype, rcode or domain too long";
+		if (d->count > (uint64_t)INT64_MAX || d->sum_us > (uint64_t)INT64_MAX || d->timeouts > d->count)
+			return "dns count, timeouts or sum out of range";
+		if ((m = validate_buckets(d->n_buckets, d->buckets, d->count - d->timeouts)))
+			return m;
+	}
+	if (ws->dns_search && (ws->dns_search->queries > (uint64_t)INT64_MAX ||
+			       ws->dns_search->nxdomain > ws->dns_search->queries))
+		return "dns_search nxdomain out of range";
+	return NULL;
+}
+
 const char *store__validate(const Podlens__V1__Batch *b)
 {
 	size_t records;
@@ -201,6 +250,8 @@ const char *store__validate(const Podlens__V1__Batch *b)
 	if (!str_ok(b->node, MAX_NAME))
 		return "batch.node too long";
 	records = b->n_workloads + b->n_flows + b->n_process_events;
+	for (size_t i = 0; i < b->n_workloads; i++)
+		records += b->workloads[i]->n_dns;
 	if (records > MAX_RECORDS)
 		return "too many records in one batch";
 	for (size_t i = 0; i < b->n_workloads; i++) {
@@ -212,22 +263,16 @@ const char *store__validate(const Podlens__V1__Batch *b)
 			return m;
 		for (size_t j = 0; j < ws->n_requests; j++) {
 			const Podlens__V1__RequestStats *r = ws->requests[j];
-			uint64_t sum = 0;
 
 			if (!str_ok(r->method, 256) || !str_ok(r->route, 1024))
 				return "request method or route too long";
-			for (size_t k = 0; k < r->n_buckets; k++) {
-				if (r->buckets[k]->index >= HIST_BUCKETS)
-					return "histogram bucket index out of range (0..287)";
-				if (r->buckets[k]->count > UINT64_MAX - sum)
-					return "histogram bucket counts overflow";
-				sum += r->buckets[k]->count;
-			}
-			if (r->n_buckets && sum != r->count)
-				return "histogram bucket counts do not add up to count";
+			if ((m = validate_buckets(r->n_buckets, r->buckets, r->count)))
+				return m;
 			if (r->count > (uint64_t)INT64_MAX || r->sum_us > (uint64_t)INT64_MAX)
 				return "request count or sum out of range";
 		}
+		if ((m = validate_dns(ws)))
+			return m;
 	}
 	for (size_t i = 0; i < b->n_flows; i++) {
 		const Podlens__V1__Flow *f = b->flows[i];
@@ -380,25 +425,27 @@ static struct store_opt opt(bool set, int64_t v)
 	return (struct store_opt){ .set = set, .v = set ? v : 0 };
 }
 
-/* The buckets of q, sorted and merged. A few buckets (the usual case) are insertion-sorted
- * without touching a dense array; many go through one, so a hostile batch stays linear. */
-static unsigned hist_buckets(const Podlens__V1__RequestStats *q, struct store_hist_bucket *out)
+/* Buckets as sent (any order, repeats), sorted and merged. A few buckets (the usual case) are
+ * insertion-sorted without touching a dense array; many go through one, so a hostile batch stays
+ * linear. */
+static unsigned hist_buckets(size_t nb, Podlens__V1__RequestStats__Bucket *const *bk,
+			     struct store_hist_bucket *out)
 {
 	unsigned n = 0;
 
-	if (q->n_buckets > 16) {
+	if (nb > 16) {
 		uint64_t dense[HIST_BUCKETS] = { 0 };
 
-		for (size_t k = 0; k < q->n_buckets; k++)
-			dense[q->buckets[k]->index] += q->buckets[k]->count;
+		for (size_t k = 0; k < nb; k++)
+			dense[bk[k]->index] += bk[k]->count;
 		for (unsigned i = 0; i < HIST_BUCKETS; i++)
 			if (dense[i])
 				out[n++] = (struct store_hist_bucket){ .index = (uint16_t)i, .count = dense[i] };
 		return n;
 	}
-	for (size_t k = 0; k < q->n_buckets; k++) {
-		uint16_t idx = (uint16_t)q->buckets[k]->index;
-		uint64_t c = q->buckets[k]->count;
+	for (size_t k = 0; k < nb; k++) {
+		uint16_t idx = (uint16_t)bk[k]->index;
+		uint64_t c = bk[k]->count;
 		unsigned j = n;
 
 		if (!c)
@@ -414,6 +461,39 @@ static unsigned hist_buckets(const Podlens__V1__RequestStats *q, struct store_hi
 		n++;
 	}
 	return n;
+}
+
+static int add_dns(struct store *s, const Podlens__V1__WorkloadStats *ws, const struct store_sample *at)
+{
+	int err;
+
+	for (size_t j = 0; j < ws->n_dns; j++) {
+		const Podlens__V1__DnsStats *d = ws->dns[j];
+		struct store_hist_bucket hb[HIST_BUCKETS];
+		struct store_dns_stats_row r = {
+			.direction = d->direction,
+			.qtype = nz(d->qtype),
+			.rcode = nz(d->rcode),
+			.domain = nz(d->domain),
+			.count = i64(d->count),
+			.timeouts = i64(d->timeouts),
+			.sum_us = i64(d->sum_us),
+			.hist = { .n = hist_buckets(d->n_buckets, d->buckets, hb), .b = hb },
+		};
+
+		if ((err = s->ops->add(s, STORE_REC_DNS_STATS, at, &r)) < 0)
+			return err;
+	}
+	if (ws->dns_search && ws->dns_search->queries) {
+		struct store_dns_search_row r = {
+			.queries = i64(ws->dns_search->queries),
+			.nxdomain = i64(ws->dns_search->nxdomain),
+		};
+
+		if ((err = s->ops->add(s, STORE_REC_DNS_SEARCH, at, &r)) < 0)
+			return err;
+	}
+	return 0;
 }
 
 static int add_workload_stats(struct store *s, const Podlens__V1__WorkloadStats *ws,
@@ -457,13 +537,13 @@ static int add_workload_stats(struct store *s, const Podlens__V1__WorkloadStats 
 			.status = q->status_code,
 			.count = i64(q->count),
 			.sum_us = i64(q->sum_us),
-			.hist = { .n = hist_buckets(q, hb), .b = hb },
+			.hist = { .n = hist_buckets(q->n_buckets, q->buckets, hb), .b = hb },
 		};
 
 		if ((err = s->ops->add(s, STORE_REC_REQ_STATS, at, &r)) < 0)
 			return err;
 	}
-	return 0;
+	return add_dns(s, ws, at);
 }
 
 static int add_flow(struct store *s, const Podlens__V1__Flow *f, const struct store_sample *at)
@@ -550,7 +630,7 @@ static int add_records(struct store *s, const Podlens__V1__Batch *b, unsigned *r
 		(*records)++;
 		if ((err = add_workload_stats(s, ws, &at)) < 0)
 			return err;
-		*records += (unsigned)ws->n_requests;
+		*records += (unsigned)(ws->n_requests + ws->n_dns);
 	}
 	for (size_t i = 0; i < b->n_flows; i++) {
 		const Podlens__V1__Flow *f = b->flows[i];
@@ -694,6 +774,25 @@ int store__stats(struct store *s, struct store_stats *st)
 {
 	memset(st, 0, sizeof(*st));
 	return s->ops->stats(s, st);
+}
+
+int store__dns(struct store *s, const struct store_dns_query *q, STORE_CB(struct store_dns_row))
+{
+	if (!s->ops->dns)
+		return -EOPNOTSUPP;
+	if (q->to_ms <= q->from_ms || (q->group == STORE_DNS_BY_DOMAIN && !q->ns) || (q->pod && !q->ns))
+		return -EINVAL;
+	return s->ops->dns(s, q, cb, ctx);
+}
+
+int store__dns_search(struct store *s, const char *ns, const char *pod, int64_t from_ms, int64_t to_ms,
+		      STORE_CB(struct store_dns_search_sum))
+{
+	if (!s->ops->dns_search)
+		return -EOPNOTSUPP;
+	if (pod && !ns)
+		return -EINVAL;
+	return s->ops->dns_search(s, ns, pod, from_ms, to_ms, cb, ctx);
 }
 
 int store__ping(struct store *s)

@@ -38,7 +38,7 @@ struct store_opts {
 
 struct store_add_result {
 	bool duplicate;
-	unsigned records;           /* workloads + request stats + flows + process events stored */
+	unsigned records;           /* workloads + request stats + DNS stats + flows + process events stored */
 };
 
 /* Resolutions a range read can use: raw samples, 1-minute and 10-minute rollups. */
@@ -157,6 +157,34 @@ struct store_drop_sum {         /* what an agent reported dropped, summed over t
 	uint64_t count;
 };
 
+/* DNS lookups (podlens.v1 DnsStats) summed over a group of samples. Errors are answers other than
+ * NOERROR and NXDOMAIN, timeouts included (as the agent's DNS err %); latency (sum_us, hist)
+ * covers the answered queries only. */
+enum store_dns_group {
+	STORE_DNS_BY_RCODE,         /* one row per (pod, side, rcode): every row */
+	STORE_DNS_BY_DOMAIN,        /* one row per (side, domain) over the pod or the namespace,
+	                               most queries first, at most limit per side */
+};
+struct store_dns_query {
+	const char *ns;             /* NULL: every namespace (BY_RCODE only) */
+	const char *pod;            /* NULL: every pod of ns */
+	enum store_dns_group group;
+	int64_t from_ms, to_ms;
+	unsigned limit;             /* BY_DOMAIN: rows per side; BY_RCODE: rows in all */
+};
+struct store_dns_row {
+	const char *ns, *pod;       /* BY_DOMAIN: the query's ns and pod ("" for NULL) */
+	enum store_side side;
+	const char *key;            /* the rcode (BY_RCODE) or the domain (BY_DOMAIN) */
+	uint64_t count, timeouts, errors, nxdomain, sum_us;
+	int64_t first_ms, end_ms;
+	const uint64_t *hist;       /* HIST_BUCKETS merged bucket counts */
+};
+struct store_dns_search_sum {   /* per pod: names under a search suffix, NXDOMAIN of them */
+	const char *ns, *pod;
+	uint64_t queries, nxdomain;
+};
+
 struct store_stats {
 	uint64_t disk_bytes;        /* what the data takes on disk (SQLite: file + WAL) */
 };
@@ -188,6 +216,11 @@ int store__flows(struct store *s, int64_t from_ms, int64_t to_ms, unsigned limit
 /* By agent then reason. */
 int store__drops(struct store *s, unsigned limit, STORE_CB(struct store_drop_sum));
 int store__stats(struct store *s, struct store_stats *st);
+/* DNS rows as q asks (struct store_dns_query); -EOPNOTSUPP from a backend without DNS. */
+int store__dns(struct store *s, const struct store_dns_query *q, STORE_CB(struct store_dns_row));
+/* Search-list sums per pod of ns (pod NULL: every pod of ns; ns NULL: every namespace). */
+int store__dns_search(struct store *s, const char *ns, const char *pod, int64_t from_ms, int64_t to_ms,
+		      STORE_CB(struct store_dns_search_sum));
 /* 0 when the storage answers. */
 int store__ping(struct store *s);
 

@@ -174,6 +174,23 @@ struct store_record {
 	X(exit_code, OPT,  FACT)                 \
 	X(cgroup_id, I64,  FACT)
 
+/* Samples: DNS queries of one (direction, qtype, rcode, domain) with their latency; rcode
+ * "TIMEOUT" rows are unanswered queries (count == timeouts, no histogram). */
+#define STORE_DNS_STATS_COLUMNS(X)              \
+	X(direction, I64,  KEY)                  \
+	X(qtype,     TEXT, KEY)                  \
+	X(rcode,     TEXT, KEY)                  \
+	X(domain,    TEXT, KEY)                  \
+	X(count,     I64,  SUM)                  \
+	X(timeouts,  I64,  SUM)                  \
+	X(sum_us,    I64,  SUM)                  \
+	X(hist,      HIST, HIST)
+
+/* Samples: the search-list storm of a workload (names under a search suffix, NXDOMAIN of them). */
+#define STORE_DNS_SEARCH_COLUMNS(X)             \
+	X(queries,  I64, SUM)                    \
+	X(nxdomain, I64, SUM)
+
 /* What an agent reported it dropped, per reason and batch. */
 #define STORE_DROP_COLUMNS(X)                   \
 	X(agent_id, TEXT, KEY)                   \
@@ -189,6 +206,8 @@ struct store_flow_row { STORE_FLOW_COLUMNS(STORE_FIELD_) };
 struct store_process_event_row { STORE_PROCESS_EVENT_COLUMNS(STORE_FIELD_) };
 struct store_drop_row { STORE_DROP_COLUMNS(STORE_FIELD_) };
 struct store_pod_ip_row { STORE_POD_IP_COLUMNS(STORE_FIELD_) };
+struct store_dns_stats_row { STORE_DNS_STATS_COLUMNS(STORE_FIELD_) };
+struct store_dns_search_row { STORE_DNS_SEARCH_COLUMNS(STORE_FIELD_) };
 
 /* The records add() takes; a backend keeps one table (or more) per record. */
 enum store_rec {
@@ -197,6 +216,8 @@ enum store_rec {
 	STORE_REC_FLOW,             /* struct store_flow_row, sample of a workload */
 	STORE_REC_PROCESS_EVENT,    /* struct store_process_event_row, workload optional */
 	STORE_REC_DROP,             /* struct store_drop_row, no workload */
+	STORE_REC_DNS_STATS,        /* struct store_dns_stats_row, sample of a workload */
+	STORE_REC_DNS_SEARCH,       /* struct store_dns_search_row, sample of a workload */
 	STORE_REC__N
 };
 
@@ -259,6 +280,10 @@ struct store_ops {
 	int (*drops)(struct store *s, unsigned limit, STORE_CB(struct store_drop_sum));
 	int (*stats)(struct store *s, struct store_stats *st);
 	int (*ping)(struct store *s);
+	/* DNS reads (store.h); optional: NULL answers -EOPNOTSUPP */
+	int (*dns)(struct store *s, const struct store_dns_query *q, STORE_CB(struct store_dns_row));
+	int (*dns_search)(struct store *s, const char *ns, const char *pod, int64_t from_ms, int64_t to_ms,
+			  STORE_CB(struct store_dns_search_sum));
 };
 
 /* The part of every backend's handle store.c uses. */

@@ -8,7 +8,8 @@
  * batches simply dirty an old bucket again) and deletes what is older than the retention.
  * Histograms are sparse blobs merged in SQL by the hist_merge() aggregate.
  *
- * Schema versions: PRAGMA user_version, migrations applied in order at open; a database newer
+ * Schema versions: PRAGMA user_version (1: the first tables, 2: pod_ips, 3: dns_stats and
+ * dns_search), migrations applied in order at open; a database newer
  * than this binary is refused. */
 #include "collector/store_sqlite.h"
 
@@ -55,6 +56,7 @@ struct table {
 	bool clustered;             /* WITHOUT ROWID on (ts, n) */
 	bool rollups;               /* _1m and _10m tables */
 	const char *indexes;        /* DDL after the CREATE TABLE */
+	int since;                  /* the schema version that created the table (0 reads as 1) */
 };
 
 /* The key columns come first: SQLite 3.40's integrity_check misreports NOT NULL columns of
@@ -68,7 +70,16 @@ static const struct table tables[STORE_REC__N] = {
 	[STORE_REC_PROCESS_EVENT] = { { KEY_TS, KEY_WID_OPT }, 2, false, false,
 				      "CREATE INDEX process_events_ts ON process_events(ts);" },
 	[STORE_REC_DROP] = { { KEY_TS }, 1, false, false, "CREATE INDEX drops_ts ON drops(ts);" },
+	/* DNS is read over raw samples only (a pod's view over a window, /metrics over 5 minutes):
+	 * no rollups until a DNS series needs them */
+	[STORE_REC_DNS_STATS] = { { KEY_TS, KEY_N, KEY_DUR, KEY_WID }, 4, true, false, "", 3 },
+	[STORE_REC_DNS_SEARCH] = { { KEY_TS, KEY_N, KEY_DUR, KEY_WID }, 4, true, false, "", 3 },
 };
+
+static int table_since(unsigned r)
+{
+	return tables[r].since ? tables[r].since : 1;
+}
 
 /* Rollup tables by resolution (the raw samples have none). */
 static const char *const res_suffix[STORE_RES__N] = {
@@ -127,6 +138,42 @@ static bool has_key_cols(const struct store_record *rec)
 	return false;
 }
 
+/* The sample and event tables (and their rollups) that schema `version` creates. */
+static void put_record_tables(struct sbuf *b, int version)
+{
+	for (unsigned r = 0; r < STORE_REC__N; r++) {
+		const struct table *t = &tables[r];
+		const struct store_record *rec = &store_records[r];
+
+		if (table_since(r) != version)
+			continue;
+		sbuf__printf(b, "CREATE TABLE %s(", rec->name);
+		for (unsigned k = 0; k < t->n_keys; k++)
+			sbuf__printf(b, "%s %s, ", key_cols[t->keys[k]].name, key_cols[t->keys[k]].decl);
+		put_cols(b, rec, ", ", true);
+		sbuf__puts(b, t->clustered ? ", PRIMARY KEY(ts, n)) WITHOUT ROWID;" : ");");
+		sbuf__puts(b, t->indexes);
+	}
+	/* rollups: one row per (bucket, wid, key columns); dur = bucket length */
+	for (unsigned r = 0; r < STORE_REC__N; r++) {
+		const char *name = store_records[r].name;
+		bool keyed = has_key_cols(&store_records[r]);
+
+		if (!tables[r].rollups || table_since(r) != version)
+			continue;
+		FOR_ROLLUP_RES(res) {
+			const char *suf = res_suffix[res];
+
+			sbuf__printf(b, "CREATE TABLE %s%s AS SELECT * FROM %s WHERE 0;", name, suf, name);
+			if (keyed)
+				sbuf__printf(b, "CREATE INDEX %s%s_wid_ts ON %s%s(wid, ts);", name, suf, name, suf);
+			else
+				sbuf__printf(b, "CREATE UNIQUE INDEX %s%s_key ON %s%s(wid, ts);", name, suf, name, suf);
+			sbuf__printf(b, "CREATE INDEX %s%s_ts ON %s%s(ts);", name, suf, name, suf);
+		}
+	}
+}
+
 /* Migration N takes user_version N-1 to N; append only. Schema 1 is generated from the column
  * tables and pinned to the released text by a unit test: a column added later needs a migration
  * of its own (ALTER TABLE for older databases) and a version on its column so that schema 1 still
@@ -137,6 +184,10 @@ char *store_sqlite__schema_sql(int version)
 	const struct store_record *ips = &store_pod_ip_record;
 	struct sbuf b = { 0 };
 
+	if (version == 3) {
+		put_record_tables(&b, 3);
+		return sbuf__take(&b, NULL);
+	}
 	if (version == 2) {
 		sbuf__printf(&b, "CREATE TABLE %s(id INTEGER PRIMARY KEY, ", ips->name);
 		put_cols(&b, ips, ", ", true);
@@ -158,35 +209,7 @@ char *store_sqlite__schema_sql(int version)
 	sbuf__puts(&b, ", UNIQUE(");
 	put_key_cols(&b, wl, ", ");
 	sbuf__printf(&b, "));CREATE INDEX workloads_seen ON %s(last_seen_ms);", wl->name);
-	for (unsigned r = 0; r < STORE_REC__N; r++) {
-		const struct table *t = &tables[r];
-		const struct store_record *rec = &store_records[r];
-
-		sbuf__printf(&b, "CREATE TABLE %s(", rec->name);
-		for (unsigned k = 0; k < t->n_keys; k++)
-			sbuf__printf(&b, "%s %s, ", key_cols[t->keys[k]].name, key_cols[t->keys[k]].decl);
-		put_cols(&b, rec, ", ", true);
-		sbuf__puts(&b, t->clustered ? ", PRIMARY KEY(ts, n)) WITHOUT ROWID;" : ");");
-		sbuf__puts(&b, t->indexes);
-	}
-	/* rollups: one row per (bucket, wid, key columns); dur = bucket length */
-	for (unsigned r = 0; r < STORE_REC__N; r++) {
-		const char *name = store_records[r].name;
-		bool keyed = has_key_cols(&store_records[r]);
-
-		if (!tables[r].rollups)
-			continue;
-		FOR_ROLLUP_RES(res) {
-			const char *suf = res_suffix[res];
-
-			sbuf__printf(&b, "CREATE TABLE %s%s AS SELECT * FROM %s WHERE 0;", name, suf, name);
-			if (keyed)
-				sbuf__printf(&b, "CREATE INDEX %s%s_wid_ts ON %s%s(wid, ts);", name, suf, name, suf);
-			else
-				sbuf__printf(&b, "CREATE UNIQUE INDEX %s%s_key ON %s%s(wid, ts);", name, suf, name, suf);
-			sbuf__printf(&b, "CREATE INDEX %s%s_ts ON %s%s(ts);", name, suf, name, suf);
-		}
-	}
+	put_record_tables(&b, 1);
 	sbuf__puts(&b, "CREATE TABLE dirty(level INTEGER NOT NULL, ts INTEGER NOT NULL, PRIMARY KEY(level, ts))"
 		       " WITHOUT ROWID;");
 	return sbuf__take(&b, NULL);
@@ -695,7 +718,8 @@ static struct store *sq_open(const struct store_opts *o)
 		sqlite3_stmt *st;
 
 		if (sqlite3_prepare_v2(s->db, "SELECT max(m) FROM (SELECT max(n) AS m FROM pod_stats UNION ALL"
-				       " SELECT max(n) FROM req_stats UNION ALL SELECT max(n) FROM flows)", -1,
+				       " SELECT max(n) FROM req_stats UNION ALL SELECT max(n) FROM flows UNION ALL"
+				       " SELECT max(n) FROM dns_stats UNION ALL SELECT max(n) FROM dns_search)", -1,
 				       &st, NULL) != SQLITE_OK) {
 			err = -EIO;
 			goto fail;
@@ -1517,6 +1541,85 @@ static int sq_flows(struct store *base, int64_t from_ms, int64_t to_ms, unsigned
 	return query_done(s, st, err);
 }
 
+/* DNS: errors are answers other than NOERROR and NXDOMAIN, timeouts included (docs/l7.md). */
+#define SQL_DNS_SIDE "CASE WHEN d.direction=" SQL_CLIENT " THEN 1 ELSE 0 END"
+#define SQL_DNS_SUM "sum(d.count), sum(d.timeouts)," \
+	" sum(CASE WHEN d.rcode NOT IN ('NOERROR','NXDOMAIN') THEN d.count ELSE 0 END)," \
+	" sum(CASE WHEN d.rcode='NXDOMAIN' THEN d.count ELSE 0 END), sum(d.sum_us), min(d.ts)," \
+	" max(d.ts+d.dur), hist_merge(d.hist)"
+#define SQL_DNS_WHERE "(?1 IS NULL OR w.namespace=?1) AND (?2 IS NULL OR w.pod=?2) AND d.ts>=?3 AND d.ts<?4"
+
+static int sq_dns(struct store *base, const struct store_dns_query *q, STORE_CB(struct store_dns_row))
+{
+	struct sq *s = sq(base);
+	uint64_t h[HIST_BUCKETS];
+	sqlite3_stmt *st;
+	bool by_rcode = q->group == STORE_DNS_BY_RCODE;
+	/* BY_DOMAIN: the top `limit` domains of each side (a window over the grouped rows) */
+	int err = query_prepare(s, by_rcode ?
+		"SELECT w.namespace, w.pod, " SQL_DNS_SIDE " AS side, d.rcode, " SQL_DNS_SUM
+		" FROM dns_stats d JOIN workloads w ON w.id=d.wid WHERE " SQL_DNS_WHERE
+		" GROUP BY w.namespace, w.pod, side, d.rcode ORDER BY 1, 2, 3, 5 DESC LIMIT ?5" :
+		"SELECT '', '', side, domain, c, t, e, nx, su, f, en, h FROM ("
+		" SELECT *, row_number() OVER (PARTITION BY side ORDER BY c DESC, domain) AS rk FROM ("
+		"  SELECT " SQL_DNS_SIDE " AS side, d.domain AS domain, sum(d.count) AS c, sum(d.timeouts) AS t,"
+		"  sum(CASE WHEN d.rcode NOT IN ('NOERROR','NXDOMAIN') THEN d.count ELSE 0 END) AS e,"
+		"  sum(CASE WHEN d.rcode='NXDOMAIN' THEN d.count ELSE 0 END) AS nx, sum(d.sum_us) AS su,"
+		"  min(d.ts) AS f, max(d.ts+d.dur) AS en, hist_merge(d.hist) AS h"
+		"  FROM dns_stats d JOIN workloads w ON w.id=d.wid WHERE " SQL_DNS_WHERE
+		"  GROUP BY side, d.domain))"
+		" WHERE rk<=?5 ORDER BY side, rk", &st);
+
+	if (err)
+		return err;
+	bind_ns(st, 1, q->ns);
+	bind_ns(st, 2, q->pod);
+	sqlite3_bind_int64(st, 3, q->from_ms);
+	sqlite3_bind_int64(st, 4, q->to_ms);
+	sqlite3_bind_int64(st, 5, q->limit);
+	FOR_ROWS(st, err) {
+		struct store_dns_row r = {
+			.ns = by_rcode ? col_text(st, 0) : q->ns ? q->ns : "",
+			.pod = by_rcode ? col_text(st, 1) : q->pod ? q->pod : "",
+			.side = sqlite3_column_int(st, 2) ? STORE_CLIENT : STORE_SERVER,
+			.key = col_text(st, 3),
+			.count = col_u64(st, 4), .timeouts = col_u64(st, 5), .errors = col_u64(st, 6),
+			.nxdomain = col_u64(st, 7), .sum_us = col_u64(st, 8),
+			.first_ms = sqlite3_column_int64(st, 9), .end_ms = sqlite3_column_int64(st, 10),
+			.hist = col_hist(st, 11, h),
+		};
+
+		err = cb(ctx, &r);
+	}
+	return query_done(s, st, err);
+}
+
+static int sq_dns_search(struct store *base, const char *ns, const char *pod, int64_t from_ms, int64_t to_ms,
+			 STORE_CB(struct store_dns_search_sum))
+{
+	struct sq *s = sq(base);
+	sqlite3_stmt *st;
+	int err = query_prepare(s, "SELECT w.namespace, w.pod, sum(d.queries), sum(d.nxdomain)"
+				   " FROM dns_search d JOIN workloads w ON w.id=d.wid WHERE " SQL_DNS_WHERE
+				   " GROUP BY w.namespace, w.pod ORDER BY 1, 2", &st);
+
+	if (err)
+		return err;
+	bind_ns(st, 1, ns);
+	bind_ns(st, 2, pod);
+	sqlite3_bind_int64(st, 3, from_ms);
+	sqlite3_bind_int64(st, 4, to_ms);
+	FOR_ROWS(st, err) {
+		struct store_dns_search_sum r = {
+			.ns = col_text(st, 0), .pod = col_text(st, 1),
+			.queries = col_u64(st, 2), .nxdomain = col_u64(st, 3),
+		};
+
+		err = cb(ctx, &r);
+	}
+	return query_done(s, st, err);
+}
+
 static int sq_drops(struct store *base, unsigned limit, STORE_CB(struct store_drop_sum))
 {
 	struct sq *s = sq(base);
@@ -1597,4 +1700,6 @@ const struct store_ops store_sqlite_ops = {
 	.drops = sq_drops,
 	.stats = sq_stats,
 	.ping = sq_ping,
+	.dns = sq_dns,
+	.dns_search = sq_dns_search,
 };

@@ -3,7 +3,7 @@
 
 # ---------------------------------------------------------------- podlens-collector
 COLLECTOR_STORE := collector/store.c collector/store_sqlite.c
-COLLECTOR_CORE := $(COLLECTOR_STORE) collector/query.c collector/query_string.c collector/tokens.c \
+COLLECTOR_CORE := $(COLLECTOR_STORE) collector/query.c collector/query_dns.c collector/query_string.c collector/tokens.c \
                   collector/grpc_server.c collector/ingest.c collector/api.c collector/web.c
 COLLECTOR_SRCS := collector/main.c $(COLLECTOR_CORE)
 COLLECTOR_LIBS := -lnghttp2 -lssl -lcrypto -lsqlite3 -lm $(PODLENS_PROTO_LIBS)
@@ -21,8 +21,14 @@ $(BUILD)/obj/collector/web.o $(BUILD)/asan/collector/web.o: collector/web/index.
 # unit tests: store (ingest, dedup, rollups, queries), tokens, sbuf (lib/)
 UNIT_TESTS += $(BUILD)/tests/test_collector_store
 $(BUILD)/tests/test_collector_store: $(BUILD)/asan/tests/unit/test_collector_store.o \
-	$(patsubst %.c,$(BUILD)/asan/%.o,$(COLLECTOR_STORE) collector/query.c collector/tokens.c) $(LIB_ASAN) $(PODLENS_PROTO_ASAN)
+	$(patsubst %.c,$(BUILD)/asan/%.o,$(COLLECTOR_STORE) collector/query.c collector/query_dns.c collector/tokens.c) $(LIB_ASAN) $(PODLENS_PROTO_ASAN)
 LDLIBS_test_collector_store := -lsqlite3 -lm $(PODLENS_PROTO_LIBS)
+
+# unit tests: the DNS view (store + query_dns on a real SQLite file)
+UNIT_TESTS += $(BUILD)/tests/test_collector_dns
+$(BUILD)/tests/test_collector_dns: $(BUILD)/asan/tests/unit/test_collector_dns.o \
+	$(patsubst %.c,$(BUILD)/asan/%.o,$(COLLECTOR_STORE) collector/query.c collector/query_dns.c collector/tokens.c) $(LIB_ASAN) $(PODLENS_PROTO_ASAN)
+LDLIBS_test_collector_dns := -lsqlite3 -lm $(PODLENS_PROTO_LIBS)
 
 # unit tests: the API's query-string parser (pure: nothing else linked)
 UNIT_TESTS += $(BUILD)/tests/test_collector_query_string

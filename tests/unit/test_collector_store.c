@@ -419,9 +419,15 @@ static void store_records__column_tables__consistent(void **state)
 {
 	const struct store_record *all[STORE_REC__N + 2];
 	static const size_t row_size[STORE_REC__N + 2] = {
-		sizeof(struct store_pod_stats_row), sizeof(struct store_req_stats_row),
-		sizeof(struct store_flow_row), sizeof(struct store_process_event_row),
-		sizeof(struct store_drop_row), sizeof(struct store_batch_row), sizeof(struct store_workload_row),
+		[STORE_REC_POD_STATS] = sizeof(struct store_pod_stats_row),
+		[STORE_REC_REQ_STATS] = sizeof(struct store_req_stats_row),
+		[STORE_REC_FLOW] = sizeof(struct store_flow_row),
+		[STORE_REC_PROCESS_EVENT] = sizeof(struct store_process_event_row),
+		[STORE_REC_DROP] = sizeof(struct store_drop_row),
+		[STORE_REC_DNS_STATS] = sizeof(struct store_dns_stats_row),
+		[STORE_REC_DNS_SEARCH] = sizeof(struct store_dns_search_row),
+		[STORE_REC__N] = sizeof(struct store_batch_row),
+		[STORE_REC__N + 1] = sizeof(struct store_workload_row),
 	};
 
 	for (unsigned r = 0; r < STORE_REC__N; r++)
@@ -1112,7 +1118,8 @@ static void query__edges__named_from_pod_ips_across_nodes_by_time(void **state)
 	store__close(s);
 }
 
-/* A database of schema 1 (as released) is migrated in place: its rows stay, pod_ips appears. */
+/* A database of schema 1 (as released) is migrated in place to the latest schema: its rows stay,
+ * pod_ips appears. */
 static void store__schema_1_database__migrated_to_2_rows_kept(void **state)
 {
 	sqlite3 *db = open_db();
@@ -1133,7 +1140,7 @@ static void store__schema_1_database__migrated_to_2_rows_kept(void **state)
 					   " (SELECT user_version FROM pragma_user_version)", -1, &st, NULL), SQLITE_OK);
 	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
 	assert_int_equal(sqlite3_column_int(st, 0), 0);
-	assert_int_equal(sqlite3_column_int(st, 1), 2);
+	assert_int_equal(sqlite3_column_int(st, 1), STORE_SCHEMA_VERSION);
 	sqlite3_finalize(st);
 	sqlite3_close(db);
 }
