@@ -345,7 +345,7 @@ static void metrics(struct collector *col, struct store *rd, const struct token 
 	for (size_t i = 0; i < sizeof(results) / sizeof(results[0]); i++)
 		prom__sample_u64(&b, batches, (const char *[]){ "result", results[i], NULL }, by_result[i]);
 	counter(&b, "podlens_collector_records_total",
-		"Records stored (workloads, request stats, flows, process events)", col->c.records_stored);
+		"Records stored (workloads, request and DNS stats, flows, process events)", col->c.records_stored);
 	counter(&b, "podlens_collector_commits_total", "SQLite ingest transactions committed", col->c.commits);
 	counter(&b, "podlens_collector_commit_failures_total", "Ingest transactions rolled back",
 		col->c.commit_failures);
