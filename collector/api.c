@@ -242,7 +242,8 @@ static double rate_of(uint64_t n, const struct dns_pod_side *d)
 
 /* DNS gauges of /metrics, last 5 minutes: labels namespace, pod, side (client|server), and for
  * the query rate an rcode class from a fixed list (query_dns_class_name): never a domain, never an
- * rcode string from the data, so a pod adds at most 2 x 6 + 2 + 2 x 3 + 1 series. */
+ * rcode string from the data, so a pod adds at most 2 x 6 + 2 + 2 x 3 + 1 series. Only the pods of
+ * the namespaces the caller may read (view v, token tok), as the other per-pod gauges. */
 static void dns_metrics(struct sbuf *b, struct store *rd, const struct token *tok, enum metrics_view v,
 			int64_t now)
 {
@@ -255,41 +256,38 @@ static void dns_metrics(struct sbuf *b, struct store *rd, const struct token *to
 
 	if (n < 0)
 		return;
+	for (int i = 0; i < n; i++)     /* rows the caller may not read are not shown */
+		if (v != METRICS_ALL && !token__allows(tok, rows[i].ns))
+			rows[i].side[0].queries = rows[i].side[1].queries = rows[i].search_queries = 0;
 	prom__family(b, qps, "gauge", "DNS queries per second by rcode class, last 5 minutes");
-	for (int i = 0; i < n; i++) {
-		const struct dns_pod_row *r = &rows[i];
-
-		if (v != METRICS_ALL && !token__allows(tok, r->ns))
-			continue;
-		for (int s = 0; s < 2; s++) {
-			const struct dns_pod_side *d = &r->side[s];
-
-			for (int c = 0; d->queries && c < DNS_C__N; c++)
-				prom__sample_prec(b, qps, (const char *[]){ "namespace", r->ns, "pod", r->pod, "side",
-									     sides[s], "rcode", query_dns_class_name[c], NULL },
-						  rate_of(d->by_class[c], d), 'g', 6);
-		}
-	}
-	prom__family(b, er, "gauge", "Share of DNS queries failed (not NOERROR or NXDOMAIN, timeouts included), last 5 minutes");
 	for (int i = 0; i < n; i++)
 		for (int s = 0; s < 2; s++)
-			if ((v == METRICS_ALL || token__allows(tok, rows[i].ns)) && rows[i].side[s].queries)
+			for (int c = 0; rows[i].side[s].queries && c < DNS_C__N; c++)
+				prom__sample_prec(b, qps, (const char *[]){ "namespace", rows[i].ns, "pod", rows[i].pod,
+									     "side", sides[s], "rcode",
+									     query_dns_class_name[c], NULL },
+						  rate_of(rows[i].side[s].by_class[c], &rows[i].side[s]), 'g', 6);
+	prom__family(b, er, "gauge",
+		     "Share of DNS queries failed (not NOERROR or NXDOMAIN; timeouts included), last 5 minutes");
+	for (int i = 0; i < n; i++)
+		for (int s = 0; s < 2; s++)
+			if (rows[i].side[s].queries)
 				prom__sample_prec(b, er, (const char *[]){ "namespace", rows[i].ns, "pod", rows[i].pod,
 									    "side", sides[s], NULL },
 						  rows[i].side[s].error_pct / 100.0, 'g', 6);
 	prom__family(b, dur, "gauge", "DNS answer latency quantiles, last 5 minutes");
 	for (int i = 0; i < n; i++)
 		for (int s = 0; s < 2; s++)
-			for (int k = 0; k < QUANTILES; k++)
-				if ((v == METRICS_ALL || token__allows(tok, rows[i].ns)) &&
-				    rows[i].side[s].latency_us[k] >= 0)
+			for (int k = 0; rows[i].side[s].queries && k < QUANTILES; k++)
+				if (rows[i].side[s].latency_us[k] >= 0)
 					prom__sample_prec(b, dur, (const char *[]){ "namespace", rows[i].ns, "pod",
 										     rows[i].pod, "side", sides[s], "quantile",
 										     query_quantiles[k].label, NULL },
 							  (double)rows[i].side[s].latency_us[k] / 1e6, 'f', 6);
-	prom__family(b, nx, "gauge", "Search-list expansions answered NXDOMAIN per second (the ndots storm), last 5 minutes");
+	prom__family(b, nx, "gauge",
+		     "Search-list expansions answered NXDOMAIN per second (the ndots storm), last 5 minutes");
 	for (int i = 0; i < n; i++)
-		if ((v == METRICS_ALL || token__allows(tok, rows[i].ns)) && rows[i].search_queries)
+		if (rows[i].search_queries)
 			prom__sample_prec(b, nx, (const char *[]){ "namespace", rows[i].ns, "pod", rows[i].pod, NULL },
 					  rows[i].search_nxdomain_per_s, 'g', 6);
 	free(rows);
