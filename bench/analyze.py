@@ -164,15 +164,16 @@ if side or os.path.exists(f"{d}/bt.unavailable"):
     print()
     print("== side by side: one run per protocol on one server, bpf_stats on (counted = what the tool reported")
     print("   of the server's requests / queries; done = what the load tool completed; podlens p50 from its")
-    print("   histogram, bpftrace's as the bounds of its log2 bucket; BPF runs = all runs of the tool's programs,")
-    print("   including those for other processes' syscalls; node-wide = runs of programs attached to no cgroup")
+    print("   histogram, bpftrace's as the bounds of its log2 bucket; client us = the load tool's own mean latency;")
+    print("   BPF runs = all runs of the tool's programs, including those for other processes' syscalls;")
+    print("   node-wide = runs of programs attached to no cgroup")
     print("   (tracepoints: they run for every process); server = runs for the server's own sockets or syscalls;")
     print("   BPF CPU% = the tool's programs' run time in % of one core over the load; CPU% = its process)")
-    print(f"{'workload':9s} {'tool':9s} {'done':>8s} {'counted':>8s} {'p50 us':>10s} {'mean us':>8s} {'CPU%':>6s} "
+    print(f"{'workload':9s} {'tool':9s} {'done':>8s} {'counted':>8s} {'p50 us':>10s} {'mean us':>8s} {'client us':>9s} {'CPU%':>6s} "
           f"{'RSS':>8s} {'BPF runs':>9s} {'node-wide':>9s} {'server':>9s} {'runs/req':>8s} {'ns/run':>7s} {'BPF CPU%':>8s}")
     for r in side:
         print(f"{r['workload']:9s} {r['tool']:9s} {r['load_done']:>8s} {r['counted']:>8s} {r['p50_us']:>10s} "
-              f"{r['mean_us']:>8s} {r['cpu_pct']:>6s} {int(r['rss_kb'] or 0) / 1024:6.1f}Mi {r['bpf_runs']:>9s} {r['bpf_runs_nodewide']:>9s} {r['bpf_runs_server']:>9s} "
+              f"{r['mean_us']:>8s} {r.get('client_mean_us') or '-':>9s} {r['cpu_pct']:>6s} {int(r['rss_kb'] or 0) / 1024:6.1f}Mi {r['bpf_runs']:>9s} {r['bpf_runs_nodewide']:>9s} {r['bpf_runs_server']:>9s} "
               f"{r['bpf_runs_per_req']:>8s} {r['bpf_ns_per_run']:>7s} {r.get('bpf_cpu_pct') or '-':>8s}")
     if any(r["workload"] == "h2" and r["tool"] == "podlens" and r["counted"] == "0" for r in side):
         print("h2: podlens counted 0 requests: this build has no HTTP/2 capture; its packet programs still run")

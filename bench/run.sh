@@ -491,7 +491,7 @@ if has_phase paired && [ "$PAIRED_ROUNDS" -gt 0 ]; then
 	stop_nginx
 fi
 
-printf 'workload\tcond\ttool\tload_done\tcounted\tp50_us\tmean_us\tcpu_pct\trss_kb\tbpf_runs\tbpf_runs_nodewide\tbpf_runs_server\tbpf_runs_per_req\tbpf_ns_per_run\tbpf_cpu_pct\n' \
+printf 'workload\tcond\ttool\tload_done\tcounted\tp50_us\tmean_us\tclient_mean_us\tcpu_pct\trss_kb\tbpf_runs\tbpf_runs_nodewide\tbpf_runs_server\tbpf_runs_per_req\tbpf_ns_per_run\tbpf_cpu_pct\n' \
 	> "$OUT/side.tsv"
 [ -x "$AGENT" ] || PROTO_ROUNDS=0
 if has_phase dns && [ "$PROTO_ROUNDS" -gt 0 ]; then

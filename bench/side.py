@@ -61,6 +61,31 @@ def bpf_cols(ids, server_runs=None):
             f"{ns / 1e9 / dur * 100:.2f}" if dur else "-"]
 
 
+def client_mean_us():
+    """the load tool's own mean latency per request (query), in us: wrk's Latency avg, dnsperf's
+    Average Latency, h2load's time for request mean; the client's view, a ground truth for both"""
+    unit = {"us": 1, "ms": 1e3, "s": 1e6}
+    try:
+        text = open(log + ".load", errors="replace").read().splitlines()
+    except OSError:
+        return "-"
+    for ln in text:
+        f = ln.split()
+        try:
+            if kind == "http" and f[:1] == ["Latency"]:
+                v = f[1].rstrip("usm")
+                return f"{float(v) * unit[f[1][len(v):]]:.1f}"
+            if kind == "dns" and ln.strip().startswith("Average Latency (s):"):
+                return f"{float(f[3]) * 1e6:.1f}"
+            if kind == "h2" and ln.startswith("time for request:"):
+                v = f[5].rstrip("usm")
+                return f"{float(v) * unit[f[5][len(v):]]:.1f}"
+        except (IndexError, KeyError, ValueError):
+            return "-"
+    return "-"
+
+
+client = client_mean_us()
 if "l7" in cond.split("+"):
     counted, p50, total, best = 0, "-", 0, None
     field = "dns" if kind == "dns" else "http"
@@ -81,7 +106,7 @@ if "l7" in cond.split("+"):
     if best is not None:
         p50 = str(best.get("p50_us"))
     mean = f"{total / counted:.1f}" if counted else "-"
-    rows.append([wl, cond, "podlens", done, counted, p50, mean, acpu, arss] + bpf_cols(aids))
+    rows.append([wl, cond, "podlens", done, counted, p50, mean, client, acpu, arss] + bpf_cols(aids))
 
 if "bt" in cond.split("+"):
     req, tot, hist, cgs = 0, 0, [], 0
@@ -104,7 +129,7 @@ if "bt" in cond.split("+"):
             p50 = f"{b.get('min', 0)}..{b.get('max', 0)}"
             break
     mean = f"{tot / req:.1f}" if req else "-"
-    rows.append([wl, cond, "bpftrace", done, req, p50, mean, bcpu, brss] + bpf_cols(bids, 2 * cgs))
+    rows.append([wl, cond, "bpftrace", done, req, p50, mean, client, bcpu, brss] + bpf_cols(bids, 2 * cgs))
 
 with open(side_tsv, "a") as f:
     for r in rows:
