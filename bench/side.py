@@ -4,8 +4,8 @@
 # One side-by-side run of bench/run.sh (run_side): what podlens and bpftrace each saw of the same
 # load, appended as rows of side.tsv, and their programs' bpf_stats deltas appended to bpf_stats.tsv.
 #   podlens: the agent's JSON (--interval 3600: one record, flushed at exit) in LOG.agent, the
-#            record of the server's cgroup CGPATH: `http` (KIND http, h2) or `dns` (KIND dns) entries
-#            of direction server; count, p50 of the largest entry, mean = sum_us / count.
+#            record of the server's cgroup CGPATH: request-stat entries of direction server (KIND dns:
+#            the `dns` list; http, h2: every other list, `http` today); count, p50 of the largest entry, mean = sum_us / count.
 #   bpftrace: LOG.bt (-f json) from bench/syscall_latency.bt: @requests, @sum_us, @lat_us (log2:
 #            p50 is a power-of-two bucket, shown as its bounds).
 #   bpf_stats: LOG.pre.json / LOG.post.json (bpftool prog show -j) deltas of the programs whose ids
@@ -88,7 +88,6 @@ def client_mean_us():
 client = client_mean_us()
 if "l7" in cond.split("+"):
     counted, p50, total, best = 0, "-", 0, None
-    field = "dns" if kind == "dns" else "http"
     for ln in lines(log + ".agent"):
         try:
             rec = json.loads(ln)
@@ -96,8 +95,12 @@ if "l7" in cond.split("+"):
             continue
         if rec.get("workload", {}).get("cgroup_path") != cgpath:
             continue
-        for e in rec.get(field) or []:
-            if e.get("direction") != "server":
+        # dns: the `dns` list; http and h2: every other list of request stats (`http` today; an
+        # HTTP/2 or gRPC module's entries are counted whether they join `http` or get a list of
+        # their own), so a new protocol module needs no change here
+        fields = ["dns"] if kind == "dns" else [k for k, v in rec.items() if isinstance(v, list) and k != "dns"]
+        for e in (e for f in fields for e in rec.get(f) or []):
+            if not isinstance(e, dict) or "count" not in e or e.get("direction") != "server":
                 continue
             counted += e.get("count", 0)
             total += e.get("sum_us", 0)
