@@ -517,7 +517,7 @@ if has_phase h2 && [ "$PROTO_ROUNDS" -gt 0 ]; then
 	stop_nginx
 	COND_ARGS=
 fi
-if has_phase bt; then
+if has_phase bt && [ -x "$AGENT" ]; then   # (the side-by-side run needs the agent's JSON)
 	echo "phase 4 bt: bench/syscall_latency.bt (bpftrace) next to podlens, keep-alive nginx"
 	bt_check
 	start_nginx a "$PORT"
