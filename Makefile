@@ -132,7 +132,7 @@ help:
 	@echo '           narrow with SUITES="unit fuzz integration e2e" or ONLY=regex (see HACKING.md)'
 	@echo '  unit     build the unit test runners ($(BUILD)/tests/); run one: $(BUILD)/tests/test_NAME'
 	@echo '  fuzz     build the libFuzzer targets ($(BUILD)/fuzz/)'
-	@echo '  bench    overhead benchmarks, paired with/without the agent (not a test; ~20 min)'
+	@echo '  bench    overhead benchmarks, paired with/without the agent: HTTP/1, DNS, HTTP/2, bpftrace (not a test; ~12 min)'
 	@echo '  demo     lab pods -> agent -> collector, the README demo (root)'
 	@echo '  e2e      the e2e scenarios in the containerd lab (root)'
 	@echo '  deps     install the Debian packages listed in deps/*.pkgs'

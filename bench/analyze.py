@@ -17,6 +17,7 @@ names = collections.defaultdict(str, {"off": "agent off", "l4": "L4 only (nginx 
                                       "l7s2": "L7 cut: + classify", "l7s3": "L7 cut: + sk_storage",
                                       "l7s4": "L7 cut: full, no submit"})
 targets = {"l4": 0.99, "l7": 0.97}
+wl_targets = {"dns": {"l7": 0.98}, "h2": {"l7": 0.97}}   # issue 14 item 6, issue 15 item 6
 if "probe driver alone" in l7desc:
     names["l7"] = "L7 only (probe driver)"
 
@@ -28,9 +29,10 @@ def fmt_ratio(v):
 print(f"== throughput (wrk rps; ratio = condition / mean 'off' of the same round), l7 = {l7desc}")
 print("(medians over rounds; a min..max spread wider than the distance to the target means the run was")
 print(" too noisy to decide: rerun on a quiet machine, or with more ROUNDS)")
-print("== phase 1, sequential: one server, conditions one after the other")
-print(f"{'workload':9s} {'condition':26s} {'rps median':>10s} {'ratio median (min..max)':>25s} {'target':>7s} "
-      f"{'agent CPU%':>10s} {'agent RSS':>10s} {'l7 CPU%':>8s} {'l7 RSS':>8s} {'l7 counted/wrk':>14s}")
+if tput:
+    print("== phase 1, sequential: one server, conditions one after the other")
+    print(f"{'workload':9s} {'condition':26s} {'rps median':>10s} {'ratio median (min..max)':>25s} {'target':>7s} "
+          f"{'agent CPU%':>10s} {'agent RSS':>10s} {'l7 CPU%':>8s} {'l7 RSS':>8s} {'l7 counted/wrk':>14s}")
 verdicts = []
 for wl in workloads:
     byround = collections.defaultdict(lambda: collections.defaultdict(list))
@@ -72,19 +74,32 @@ if paired:
     print()
     print("== phase 2, paired: two servers at once on the same CPUs, one monitored (alternating);")
     print("   ratio = rps(monitored) / rps(other) of the same run, so the machine's drift cancels out")
-    print(f"{'workload':9s} {'condition':26s} {'runs':>5s} {'ratio median (min..max)':>25s} {'target':>7s} {'agent CPU%':>10s}")
+    print("   (workload dns: dnsperf queries/s against dnsmasq; h2: h2load requests/s against nginx h2c;")
+    print("    bt: keep-alive nginx, bench/syscall_latency.bt in bpftrace on the monitored server; CPU% and RSS: the agent's,")
+    print("    or bpftrace's for bt)")
+    print(f"{'workload':9s} {'condition':26s} {'runs':>5s} {'ratio median (min..max)':>25s} {'target':>7s} "
+          f"{'agent CPU%':>10s} {'RSS':>8s}")
+    srv = {"dns": "dnsmasq", "h2": "nginx h2"}
     for wl in dict.fromkeys(r["workload"] for r in paired):
         floor = None
-        for c in ("none", "l7e", "l4", "l7"):
+        for c in ("none", "l7e", "l4", "l7", "bt"):
             rows = [r for r in paired if r["workload"] == wl and r["cond"] == c and r["round"] != "0"
                     and float(r["rps_other"]) > 0]
             if not rows:
                 continue
             ratios = [float(r["rps_monitored"]) / float(r["rps_other"]) for r in rows]
-            t = targets.get(c)
-            label = {"none": "nobody monitored (control)", "l7e": "empty programs (floor)"}.get(c, names[c])
+            t = wl_targets.get(wl, targets).get(c)
+            label = {"none": "nobody monitored (control)", "l7e": "empty programs (floor)",
+                     "bt": "bpftrace syscall latency"}.get(c, names[c])
+            if wl in srv and c in names:
+                label = label.replace("nginx", srv[wl])
+            rss = max(int(r.get("agent_rss_kb") or 0) for r in rows) / 1024
             print(f"{wl:9s} {label:26s} {len(rows):5d} {fmt_ratio(ratios):>25s} {('>=%.2f' % t) if t else '':>7s} "
-                  f"{st.median(float(r['agent_cpu_pct']) for r in rows):10.2f}")
+                  f"{st.median(float(r['agent_cpu_pct']) for r in rows):10.2f} {rss:6.1f}Mi")
+            if wl in srv and t is not None:
+                verdicts.append(f"{label} ({wl}) ratio, paired median {st.median(ratios):.3f} "
+                                f"{'meets' if st.median(ratios) >= t else 'MISSES'} >= {t}; agent CPU "
+                                f"{st.median(float(r['agent_cpu_pct']) for r in rows):.2f}% of a core, RSS {rss:.1f} MiB")
             if c == "l7e":
                 floor = st.median(ratios)
             if t is not None and wl == "ka":
@@ -136,7 +151,35 @@ for c, (n, t, tn) in sorted(tot.items()):
 if worst:
     name, ns = max(worst.items(), key=lambda kv: kv[1])
     verdicts.append(f"(slowest program on keep-alive: {name} {ns:.0f} ns/run)")
-print("(runs = program runs in the wrk window; runs/request = runs / wrk requests)")
+print("(runs = program runs in the load window; runs/request = runs / requests (queries) the load tool completed)")
+# DNS: the packet programs' cost per DNS packet (issue 14 item 6)
+dns = [s for s in stats if s["workload"] == "dns" and s["prog_type"] == "cgroup_skb" and int(s["runs"])]
+if dns:
+    n, t = sum(int(s["runs"]) for s in dns), sum(int(s["run_ns"]) for s in dns)
+    verdicts.append(f"DNS: packet programs of the monitored dnsmasq {t / n:.0f} ns per packet "
+                    f"({n / max(reqs.get(('dns', 'l7'), 0), 1):.2f} runs per query; bpf_stats run)")
+
+side = list(csv.DictReader(open(f"{d}/side.tsv"), delimiter="\t")) if os.path.exists(f"{d}/side.tsv") else []
+if side or os.path.exists(f"{d}/bt.unavailable"):
+    print()
+    print("== side by side: one run per protocol on one server, bpf_stats on (counted = what the tool reported")
+    print("   of the server's requests / queries; done = what the load tool completed; podlens p50 from its")
+    print("   histogram, bpftrace's as the bounds of its log2 bucket; client us = the load tool's own mean latency;")
+    print("   BPF runs = all runs of the tool's programs, including those for other processes' syscalls;")
+    print("   node-wide = runs of programs attached to no cgroup")
+    print("   (tracepoints: they run for every process); server = runs for the server's own sockets or syscalls;")
+    print("   BPF CPU% = the tool's programs' run time in % of one core over the load; CPU% = its process)")
+    print(f"{'workload':9s} {'tool':9s} {'done':>8s} {'counted':>8s} {'p50 us':>10s} {'mean us':>8s} {'client us':>9s} {'CPU%':>6s} "
+          f"{'RSS':>8s} {'BPF runs':>9s} {'node-wide':>9s} {'server':>9s} {'runs/req':>8s} {'ns/run':>7s} {'BPF CPU%':>8s}")
+    for r in side:
+        print(f"{r['workload']:9s} {r['tool']:9s} {r['load_done']:>8s} {r['counted']:>8s} {r['p50_us']:>10s} "
+              f"{r['mean_us']:>8s} {r.get('client_mean_us') or '-':>9s} {r['cpu_pct']:>6s} {int(r['rss_kb'] or 0) / 1024:6.1f}Mi {r['bpf_runs']:>9s} {r['bpf_runs_nodewide']:>9s} {r['bpf_runs_server']:>9s} "
+              f"{r['bpf_runs_per_req']:>8s} {r['bpf_ns_per_run']:>7s} {r.get('bpf_cpu_pct') or '-':>8s}")
+    if any(r["workload"] == "h2" and r["tool"] == "podlens" and r["counted"] == "0" for r in side):
+        print("h2: podlens counted 0 requests: this build has no HTTP/2 capture; its packet programs still run")
+        print("    on every h2 packet of the monitored server (the ratio above is that cost)")
+    if os.path.exists(f"{d}/bt.unavailable"):
+        print("bpftrace: unavailable here: " + open(f"{d}/bt.unavailable").read().strip())
 print()
 for v in verdicts:
     print("target:", v)

@@ -30,8 +30,29 @@
 #   cgroup_skb programs on nginx's cgroup (build/test-bin/l7-probe-test -E): the kernel's dispatch plus the
 #   bpf_stats clock reads, which any cgroup_skb program pays. The sysctl is restored on exit.
 #
-# Environment: ROUNDS (8) DUR (wrk seconds, 4) PAIRED_ROUNDS (10) WORKLOADS ("ka close") PORT (18090)
-#   BENCH_AGENT_ARGS (extra agent flags)   NO_AGENT=1 (probe driver only: l7 = l7-probe-test)
+# Phase 4, other protocols and the tool a user would run instead, paired like phase 2 (PROTO_ROUNDS,
+#   default 5, per phase; monitored = agent L4+L7 on the monitored server's cgroup, nothing else;
+#   dns and h2 also l7e, the empty-program floor on that server):
+#   dns  dnsmasq (1 process, CPU1, a local zone: *.bench.test -> A, *.nx.test -> NXDOMAIN) twice,
+#        dnsperf (UDP, 8 clients, 100 outstanding) twice on CPU0; ratio of queries/s (target 0.98).
+#   h2   the nginx of phase 2 with `listen ... http2` (h2c, prior knowledge), h2load -c32 -m10 twice;
+#        ratio of requests/s (target 0.97), agent CPU and RSS at that load. It measures whatever the
+#        agent's L7 does with HTTP/2 today; an HTTP/2 module registered in agent/l7 is measured
+#        without changes here (H2_AGENT_ARGS for a flag it may need).
+#   bt   bench/syscall_latency.bt (bpftrace, raw syscall tracepoints filtered by the monitored
+#        server's cgroup id) against keep-alive nginx (phase 2's pair), next to none and l7 in the
+#        same rounds (workload "bt" in the tables).
+#   Each phase then has one side-by-side run (bpf_stats on, agent JSON at exit; bt: agent and
+#   bpftrace on the same server at once): what each tool counted against what the load tool
+#   completed, latency, CPU, RSS, BPF ns per run and runs per request (the node-wide tracepoints
+#   run for every syscall of every process). bpftrace missing or unable to attach: reported as
+#   unavailable with its reason, the other phases go on. tracefs is mounted for it if it is not
+#   (and unmounted on exit).
+#
+# Environment: ROUNDS (3) DUR (load seconds, 4) PAIRED_ROUNDS (6) WORKLOADS ("ka close") PORT (18090;
+#   PORT..+1 HTTP, +10..+11 DNS, +20..+21 h2c)   PHASES ("seq paired dns h2 bt"; seq = phases 1 and 3)
+#   PROTO_ROUNDS (5)   BENCH_AGENT_ARGS (extra agent flags)   H2_AGENT_ARGS (extra agent flags, h2 only)
+#   NO_AGENT=1 (probe driver only: l7 = l7-probe-test)
 #   CONDITIONS="off l4 l7 off l4all" (phase 1 conditions; also l7e, l7n, l7sN = probe driver cost study)
 #   COST=1 (phase 3 adds the L7 cost build-up: no in-kernel aggregation, the path cut after each stage)
 # Results: $BUILD/bench/<time>/{runs.tsv,paired.tsv,bpf_stats.tsv,summary.txt,logs/} + table on stdout.
@@ -39,14 +60,20 @@ set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 BUILD=${BUILD:-build}
-ROUNDS=${ROUNDS:-8}
+ROUNDS=${ROUNDS:-3}
 DUR=${DUR:-4}
-PAIRED_ROUNDS=${PAIRED_ROUNDS:-10}
+PAIRED_ROUNDS=${PAIRED_ROUNDS:-6}
+PROTO_ROUNDS=${PROTO_ROUNDS:-5}
+PHASES=${PHASES:-seq paired dns h2 bt}
 WORKLOADS=${WORKLOADS:-ka close}
 PORT=${PORT:-18090}
 AGENT=$BUILD/bin/podlens-agent
 DRIVER=$BUILD/test-bin/l7-probe-test
 AGENT_ARGS=${BENCH_AGENT_ARGS:-}
+H2_AGENT_ARGS=${H2_AGENT_ARGS:-}
+DNS_PORT=$((PORT + 10)) H2_PORT=$((PORT + 20))
+BT_SCRIPT=${BT_SCRIPT:-$top/bench/syscall_latency.bt}
+has_phase() { case " $PHASES " in *" $1 "*) return 0 ;; esac; return 1; }
 
 die() { echo "bench: $*" >&2; exit 1; }
 [ "$(id -u)" = 0 ] || die "needs root (BPF, cgroups)"
@@ -57,9 +84,18 @@ command -v wrk >/dev/null || die "wrk missing (deps/bench.pkgs)"
 if [ "$(stat -f -c %T /sys/fs/cgroup/unified 2>/dev/null)" = cgroup2fs ]; then CG2=/sys/fs/cgroup/unified
 elif [ "$(stat -f -c %T /sys/fs/cgroup)" = cgroup2fs ]; then CG2=/sys/fs/cgroup
 else die "no cgroup2 hierarchy"; fi
-for p in "$PORT" $((PORT + 1)); do
+for p in "$PORT" $((PORT + 1)) "$H2_PORT" $((H2_PORT + 1)); do
 	if ss -Hltn "sport = :$p" | grep -q .; then die "port $p busy (PORT=...)"; fi
 done
+for p in "$DNS_PORT" $((DNS_PORT + 1)); do
+	if ss -Hlun "sport = :$p" | grep -q .; then die "udp port $p busy (PORT=...)"; fi
+done
+if has_phase dns; then
+	command -v dnsmasq >/dev/null || [ -x /usr/sbin/dnsmasq ] || die "dnsmasq missing (deps/bench.pkgs)"
+	command -v dnsperf >/dev/null || die "dnsperf missing (deps/bench.pkgs)"
+fi
+DNSMASQ=$(command -v dnsmasq || echo /usr/sbin/dnsmasq)
+if has_phase h2; then command -v h2load >/dev/null || die "h2load missing (deps/bench.pkgs: nghttp2-client)"; fi
 
 [ -n "${NO_AGENT:-}" ] && AGENT=/nonexistent
 if [ -x "$AGENT" ]; then
@@ -73,12 +109,14 @@ fi
 OUT=$BUILD/bench/$(date -u +%Y%m%d-%H%M%S)
 mkdir -p "$OUT/logs" || die "mkdir $OUT"
 WORK=$(mktemp -d /tmp/podlens-bench.XXXXXX)
-# cgroups: s0 = the sequential phase's server; a/b = the paired servers; c* = their loads
-CGS=(s0 a b cs0 ca cb)
+# cgroups: s0 = the sequential phase's server; a/b = the paired servers (HTTP/1, bt); da/db the DNS
+# servers, ha/hb the h2c servers; c* = their loads
+CGS=(s0 a b da db ha hb cs0 ca cb)
 cg() { echo "$CG2/podlens-bench-$$-$1"; }
 SRV_CG=$(cg s0)
 STATS_WAS=$(sysctl -n kernel.bpf_stats_enabled)
-NGINX_PIDS=() AGENT_PID= DRIVER_PID=
+NGINX_PIDS=() DNS_PIDS=() AGENT_PID= DRIVER_PID= BT_PID= TRACEFS_MOUNTED=
+AGENT_OUT="--output none" COND_ARGS=
 
 stop_pid() {   # stop_pid PID: SIGTERM, bounded wait, then SIGKILL; only our own children
 	local pid=$1 i
@@ -89,7 +127,16 @@ stop_pid() {   # stop_pid PID: SIGTERM, bounded wait, then SIGKILL; only our own
 	wait "$pid" 2>/dev/null
 	return 0
 }
-stop_cond() { stop_pid "$DRIVER_PID"; DRIVER_PID=; stop_pid "$AGENT_PID"; AGENT_PID=; }
+stop_bt() {   # SIGINT: bpftrace prints its maps and detaches (bounded wait, then SIGKILL)
+	local i
+	[ -n "$BT_PID" ] || return 0
+	kill -INT "$BT_PID" 2>/dev/null
+	for i in $(seq 200); do kill -0 "$BT_PID" 2>/dev/null || break; sleep 0.05; done
+	kill -KILL "$BT_PID" 2>/dev/null
+	wait "$BT_PID" 2>/dev/null
+	BT_PID=
+}
+stop_cond() { stop_pid "$DRIVER_PID"; DRIVER_PID=; stop_pid "$AGENT_PID"; AGENT_PID=; stop_bt; }
 stop_nginx() {
 	local pid
 	for pid in "${NGINX_PIDS[@]}"; do kill -QUIT "$pid" 2>/dev/null; done
@@ -100,7 +147,9 @@ cleanup() {
 	local c
 	stop_cond
 	stop_nginx
+	stop_dns
 	sysctl -qw kernel.bpf_stats_enabled="$STATS_WAS"
+	[ -n "$TRACEFS_MOUNTED" ] && umount /sys/kernel/tracing
 	for c in "${CGS[@]}"; do rmdir "$(cg "$c")" 2>/dev/null; done
 	[ -n "${KEEP:-}" ] || rm -rf "$WORK"
 }
@@ -112,8 +161,9 @@ chmod 755 "$WORK"   # the nginx worker runs as www-data
 mkdir -p "$WORK/www"
 head -c 1024 /dev/zero | tr '\0' 'a' > "$WORK/www/index.html"
 
-start_nginx() {   # start_nginx NAME PORT: a server in cgroup NAME, worker on CPU1
-	local d=$WORK/$1 i
+start_nginx() {   # start_nginx NAME PORT [http2]: a server in cgroup NAME, worker on CPU1
+	local d=$WORK/$1 i h2=${3:-} curl_h2=
+	[ -n "$h2" ] && curl_h2=--http2-prior-knowledge
 	mkdir -p "$d/tmp" "$d/logs"
 	cat > "$d/nginx.conf" <<EOF
 worker_processes 1;
@@ -138,7 +188,7 @@ http {
     scgi_temp_path $d/tmp/scgi;
     types { text/html html; }
     server {
-        listen 127.0.0.1:$2;
+        listen 127.0.0.1:$2 $h2;
         root $WORK/www;
         location / { index index.html; }
     }
@@ -148,8 +198,27 @@ EOF
 	sh -c "echo \$\$ > '$(cg "$1")/cgroup.procs' && exec taskset -c 1 '$NGINX' -c '$d/nginx.conf' -p '$d/'" \
 		2> "$OUT/logs/nginx-$1.err" &
 	NGINX_PIDS+=($!)
-	for i in $(seq 100); do curl -sf -o /dev/null "http://127.0.0.1:$2/" && return 0; sleep 0.1; done
+	for i in $(seq 100); do curl $curl_h2 -sf -o /dev/null "http://127.0.0.1:$2/" && return 0; sleep 0.1; done
 	die "nginx $1 did not come up: $(cat "$OUT/logs/nginx-$1.err")"
+}
+
+start_dns() {   # start_dns NAME PORT: dnsmasq in cgroup NAME on CPU1, answering a local zone only
+	local d=$WORK/$1 i
+	mkdir -p "$d"
+	# no upstream, no hosts file: *.bench.test answers 10.9.0.1, *.nx.test NXDOMAIN, from memory
+	sh -c "echo \$\$ > '$(cg "$1")/cgroup.procs' && exec taskset -c 1 '$DNSMASQ' --keep-in-foreground \
+		--conf-file=/dev/null --no-resolv --no-hosts --no-poll --bind-interfaces \
+		--listen-address=127.0.0.1 --port=$2 --pid-file='$d/dnsmasq.pid' --user=root \
+		--address=/bench.test/10.9.0.1 --address=/nx.test/ --log-facility='$(realpath "$OUT")/logs/dnsmasq-$1.log'" \
+		2> "$OUT/logs/dnsmasq-$1.err" &
+	DNS_PIDS+=($!)
+	for i in $(seq 100); do ss -Hlun "sport = :$2" | grep -q . && return 0; sleep 0.1; done
+	die "dnsmasq $1 did not come up: $(cat "$OUT/logs/dnsmasq-$1.err")"
+}
+stop_dns() {
+	local pid
+	for pid in "${DNS_PIDS[@]}"; do stop_pid "$pid"; done
+	DNS_PIDS=()
 }
 
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
@@ -178,17 +247,45 @@ wait_log() {   # wait_log FILE TEXT: the agent logged TEXT (bounded, 15 s)
 	echo "bench: agent did not log '$2': $(tail -3 "$1")" >&2
 	return 1
 }
+bt_start() {   # bt_start CGROUP_DIR LOGPREFIX: bench/syscall_latency.bt on that cgroup, until "ready"
+	local i
+	bpftrace -f json -o "$2.bt" "$BT_SCRIPT" "$(stat -c %i "$1")" > /dev/null 2> "$2.bt.err" &
+	BT_PID=$!
+	# compiling and loading take a few seconds; BEGIN ("ready") runs once every probe is attached
+	for i in $(seq 600); do
+		grep -q '"ready' "$2.bt" 2>/dev/null && return 0
+		kill -0 "$BT_PID" 2>/dev/null || break
+		sleep 0.05
+	done
+	echo "bench: bpftrace did not attach: $(grep -v MEMLOCK "$2.bt.err" | head -3)" >&2
+	stop_bt
+	return 1
+}
+bt_check() {   # BT_WHY = why bpftrace cannot run here (empty if it can); mounts tracefs if needed
+	local log=$OUT/logs/bt-check
+	BT_WHY=
+	command -v bpftrace >/dev/null || { BT_WHY="bpftrace not installed (deps/bench.pkgs)"; return; }
+	if [ ! -d /sys/kernel/tracing/events ]; then
+		if mount -t tracefs nodev /sys/kernel/tracing 2> "$log.mount"; then TRACEFS_MOUNTED=1
+		else BT_WHY="tracefs not mounted and cannot be: $(cat "$log.mount")"; return; fi
+	fi
+	[ -d /sys/kernel/tracing/events/raw_syscalls/sys_enter ] ||
+		{ BT_WHY="no raw_syscalls:sys_enter tracepoint on this kernel"; return; }
+	bt_start "$(cg cs0)" "$log" 2> "$log.why" || { BT_WHY="bpftrace cannot attach: $(cat "$log.why")"; return; }
+	stop_bt
+}
 start_cond() {   # start_cond COND LOGPREFIX [SERVER]: SERVER = the monitored cgroup name (default s0)
 	local s=/${SRV_CG##*/} dir=$SRV_CG flag=-E
 	[ -n "${3:-}" ] && s=/$(basename "$(cg "$3")") dir=$(cg "$3")
 	case $1 in
 	off | none) return 0 ;;
-	l4) "$AGENT" --no-l7 --output none --host-cgroups "$s" $AGENT_ARGS > "$2.agent" 2>&1 & AGENT_PID=$!
+	bt) bt_start "$dir" "$2"; return ;;
+	l4) "$AGENT" --no-l7 $AGENT_OUT --host-cgroups "$s" $COND_ARGS $AGENT_ARGS > "$2.agent" 2>&1 & AGENT_PID=$!
 		wait_log "$2.agent" "workload $s: counting traffic" || return 1 ;;
-	l4all) "$AGENT" --no-l7 --output none $AGENT_ARGS > "$2.agent" 2>&1 & AGENT_PID=$! ;;
+	l4all) "$AGENT" --no-l7 $AGENT_OUT $COND_ARGS $AGENT_ARGS > "$2.agent" 2>&1 & AGENT_PID=$! ;;
 	l7)
 		if [ -x "$AGENT" ]; then
-			"$AGENT" --output none --host-cgroups "$s" --l7-cgroups "$s" $AGENT_ARGS > "$2.agent" 2>&1 &
+			"$AGENT" $AGENT_OUT --host-cgroups "$s" --l7-cgroups "$s" $COND_ARGS $AGENT_ARGS > "$2.agent" 2>&1 &
 			AGENT_PID=$!
 			wait_log "$2.agent" "l7: capturing HTTP of $s" || return 1
 		else
@@ -215,11 +312,43 @@ run_wrk() {   # run_wrk LOAD_CGROUP PORT WORKLOAD OUTFILE
 		> "$4" 2>&1
 }
 rps_of() { awk '/Requests\/sec/{print $2}' "$1"; }
+# the other load tools, in the load cgroup, pinned to CPU0 like wrk
+run_dnsperf() {   # run_dnsperf LOAD_CGROUP PORT OUTFILE
+	sh -c "echo \$\$ > '$(cg "$1")/cgroup.procs' && exec taskset -c 0 dnsperf -s 127.0.0.1 -p $2 -d '$WORK/queries' \
+		-l $DUR -c 8 -q 100 -T 1" > "$3" 2>&1
+}
+run_h2load() {   # run_h2load LOAD_CGROUP PORT OUTFILE
+	sh -c "echo \$\$ > '$(cg "$1")/cgroup.procs' && exec taskset -c 0 h2load -t1 -c32 -m10 -D $DUR http://127.0.0.1:$2/" \
+		> "$3" 2>&1
+}
+run_load() {   # run_load KIND LOAD_CGROUP PORT OUTFILE [WORKLOAD]: KIND http (wrk), dns, h2
+	case $1 in
+	http) run_wrk "$2" "$3" "${5:-ka}" "$4" ;;
+	dns) run_dnsperf "$2" "$3" "$4" ;;
+	h2) run_h2load "$2" "$3" "$4" ;;
+	esac
+}
+rate_of() {   # rate_of KIND FILE: requests (queries) per second
+	case $1 in
+	http) rps_of "$2" ;;
+	dns) awk '/Queries per second:/{print $4}' "$2" ;;
+	h2) awk '/^finished in/{print $4}' "$2" ;;
+	esac
+}
+done_of() {   # done_of KIND FILE: requests (queries) completed
+	case $1 in
+	http) awk '/requests in/{print $1}' "$2" ;;
+	dns) awk '/Queries completed:/{print $3}' "$2" ;;
+	h2) awk '/^requests:/{print $8}' "$2" ;;
+	esac
+}
+tool_pid() { echo "${AGENT_PID:-${BT_PID:-${DRIVER_PID:-0}}}"; }
+pct_of() { awk -v a="$1" -v b="$2" -v t="$(getconf CLK_TCK)" -v d="$DUR" 'BEGIN{printf "%.2f", (b-a)/t/d*100}'; }
 
 # one sequential run: cond, workload, round, kind (tput|stats) -> a TSV line in $OUT/runs.tsv
 printf 'kind\tround\tworkload\tcond\trps\twrk_requests\tl7_events\tagent_cpu_pct\tagent_rss_kb\tdriver_cpu_pct\tdriver_rss_kb\tprogs\n' > "$OUT/runs.tsv"
 printf 'round\tworkload\tcond\towner\tprog_id\tprog_name\tprog_type\truns\trun_ns\n' > "$OUT/bpf_stats.tsv"
-printf 'round\tworkload\tcond\tmonitored\trps_monitored\trps_other\tagent_cpu_pct\n' > "$OUT/paired.tsv"
+printf 'round\tworkload\tcond\tmonitored\trps_monitored\trps_other\tagent_cpu_pct\tagent_rss_kb\n' > "$OUT/paired.tsv"
 run_one() {
 	local cond=$1 wl=$2 r=$3 kind=$4 log="$OUT/logs/$4-r$3-$2-$1" a0 a1 d0 d1 ids rps req ev
 	start_cond "$cond" "$log" || return 1
@@ -259,53 +388,96 @@ PY
 	tail -1 "$OUT/runs.tsv" | cut -f2-8 | tr '\t' ' ' | sed 's/^/  /'
 }
 
-# one paired run: both servers loaded at once, server MON (a or b) monitored
+# one paired run: both servers loaded at once, server MON (a or b) monitored. PAIR_KIND (http, dns,
+# h2), PAIR_SRV (cgroup name prefix of the servers: "", d, h) and PAIR_PORT (a's port, b's = +1)
+# say which pair of servers.
+PAIR_KIND=http PAIR_SRV= PAIR_PORT=$PORT
 run_pair() {   # run_pair COND WORKLOAD ROUND MON
-	local cond=$1 wl=$2 r=$3 mon=$4 log="$OUT/logs/pair-r$3-$2-$1" pa a0 a1 ra rb rm ro
-	start_cond "$cond" "$log" "$mon" || return 1
-	a0=$(cpu_ticks "${AGENT_PID:-0}")
-	run_wrk ca "$PORT" "$wl" "$log.wrk-a" &
+	local cond=$1 wl=$2 r=$3 mon=$4 log="$OUT/logs/pair-r$3-$2-$1" pa a0 a1 ra rb rm ro pid rss
+	start_cond "$cond" "$log" "$PAIR_SRV$mon" || return 1
+	pid=$(tool_pid)
+	a0=$(cpu_ticks "$pid")
+	run_load "$PAIR_KIND" ca "$PAIR_PORT" "$log.load-a" "$wl" &
 	pa=$!
-	run_wrk cb $((PORT + 1)) "$wl" "$log.wrk-b"
+	run_load "$PAIR_KIND" cb $((PAIR_PORT + 1)) "$log.load-b" "$wl"
 	wait "$pa"
-	a1=$(cpu_ticks "${AGENT_PID:-0}")
+	a1=$(cpu_ticks "$pid")
+	rss=0; [ "$pid" != 0 ] && rss=$(rss_kb "$pid")
 	stop_cond
-	ra=$(rps_of "$log.wrk-a"); rb=$(rps_of "$log.wrk-b")
+	ra=$(rate_of "$PAIR_KIND" "$log.load-a"); rb=$(rate_of "$PAIR_KIND" "$log.load-b")
 	if [ "$mon" = a ]; then rm=$ra ro=$rb; else rm=$rb ro=$ra; fi
-	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$r" "$wl" "$cond" "$mon" "${rm:-0}" "${ro:-0}" \
-		"$(awk -v a="$a0" -v b="$a1" -v t="$(getconf CLK_TCK)" -v d="$DUR" 'BEGIN{printf "%.2f", (b-a)/t/d*100}')" \
-		>> "$OUT/paired.tsv"
+	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$r" "$wl" "$cond" "$mon" "${rm:-0}" "${ro:-0}" "$(pct_of "$a0" "$a1")" \
+		"$rss" >> "$OUT/paired.tsv"
 	echo "  pair $r $wl $cond monitored=$mon ${rm:-0} vs ${ro:-0}"
+}
+paired_rounds() {   # paired_rounds WORKLOAD ROUNDS COND...: a warm-up, then ROUNDS rounds alternating a/b
+	local wl=$1 n=$2 r mon c
+	shift 2
+	run_pair none "$wl" 0 a || return 1   # warm-up, not counted
+	for r in $(seq 1 "$n"); do
+		mon=a; [ $((r % 2)) = 0 ] && mon=b
+		for c in "$@"; do run_pair "$c" "$wl" "$r" "$mon" || return 1; done
+	done
+}
+
+# one side-by-side run on server a alone, bpf_stats on: COND may join conditions with + (l7+bt:
+# the agent and bpftrace on the same server at once). The agent writes JSON (one interval, flushed
+# at exit); bench/side.py turns the agent's and bpftrace's outputs into a row of side.tsv.
+run_side() {   # run_side COND WORKLOAD
+	local cond=$1 wl=$2 log="$OUT/logs/side-$2-${1//+/-}" c ids bids a0 a1 b0 b1 arss=0 brss=0
+	sysctl -qw kernel.bpf_stats_enabled=1
+	for c in ${cond//+/ }; do
+		AGENT_OUT="--output json --interval 3600" start_cond "$c" "$log" "${PAIR_SRV}a" || { stop_cond; return 1; }
+	done
+	ids=$(prog_ids $AGENT_PID); bids=$(prog_ids $BT_PID)
+	bpftool prog show -j > "$log.pre.json"
+	a0=$(cpu_ticks "${AGENT_PID:-0}"); b0=$(cpu_ticks "${BT_PID:-0}")
+	run_load "$PAIR_KIND" ca "$PAIR_PORT" "$log.load" "$wl"
+	a1=$(cpu_ticks "${AGENT_PID:-0}"); b1=$(cpu_ticks "${BT_PID:-0}")
+	bpftool prog show -j > "$log.post.json"
+	[ -n "$AGENT_PID" ] && arss=$(rss_kb "$AGENT_PID")
+	[ -n "$BT_PID" ] && brss=$(rss_kb "$BT_PID")
+	stop_cond
+	sysctl -qw kernel.bpf_stats_enabled=0
+	printf 'stats\t1\t%s\t%s\t%s\t%s\t-\t%s\t%s\t%s\t%s\t%s\n' "$wl" "$cond" "$(rate_of "$PAIR_KIND" "$log.load")" \
+		"$(done_of "$PAIR_KIND" "$log.load")" "$(pct_of "$a0" "$a1")" "$arss" "$(pct_of "$b0" "$b1")" "$brss" \
+		"$(echo $ids $bids | tr ' ' ',')" >> "$OUT/runs.tsv"
+	BENCH_DUR=$DUR python3 bench/side.py "$log" "$PAIR_KIND" "$wl" "$cond" "/$(basename "$(cg "${PAIR_SRV}a")")" \
+		"$(done_of "$PAIR_KIND" "$log.load")" "$(pct_of "$a0" "$a1")" "$arss" "$(pct_of "$b0" "$b1")" "$brss" \
+		"$ids" "$bids" "$OUT/side.tsv" "$OUT/bpf_stats.tsv"
+	tail -n +2 "$OUT/side.tsv" | awk -F'\t' -v w="$wl" -v c="$cond" '$1 == w && $2 == c' | tr '\t' ' ' | sed 's/^/  side /'
 }
 
 echo "podlens bench: nginx $("$NGINX" -v 2>&1 | sed 's/.*\///'), wrk -t1 -c32 ${DUR}s, $ROUNDS sequential + $PAIRED_ROUNDS paired rounds, workloads: $WORKLOADS"
-echo "conditions: ${CONDS[*]}  (l7 = $L7_DESC)   results: $OUT"
+echo "phases: $PHASES (PROTO_ROUNDS $PROTO_ROUNDS)  conditions: ${CONDS[*]}  (l7 = $L7_DESC)   results: $OUT"
 echo "load before: $(cut -d' ' -f1-3 /proc/loadavg) (other work on these 2 CPUs makes every number noisy)"
 sysctl -qw kernel.bpf_stats_enabled=0
 
-echo "phase 1: sequential rounds"
-start_nginx s0 "$PORT"
-N=${#CONDS[@]}
-for r in $(seq 1 "$ROUNDS"); do
-	for wl in $WORKLOADS; do
-		for k in $(seq 0 $((N - 1))); do
-			run_one "${CONDS[$(((k + r - 1) % N))]}" "$wl" "$r" tput || exit 1
+if has_phase seq; then
+	echo "phase 1: sequential rounds"
+	start_nginx s0 "$PORT"
+	N=${#CONDS[@]}
+	for r in $(seq 1 "$ROUNDS"); do
+		for wl in $WORKLOADS; do
+			for k in $(seq 0 $((N - 1))); do
+				run_one "${CONDS[$(((k + r - 1) % N))]}" "$wl" "$r" tput || exit 1
+			done
 		done
 	done
-done
 
-echo "phase 3: bpf_stats runs (kernel.bpf_stats_enabled=1, not used for ratios)"
-sysctl -qw kernel.bpf_stats_enabled=1
-# COST=1: also the cost build-up of the L7 programs (no in-kernel aggregation, then the path cut
-# after each stage; see l7_stage in bpf/l7.bpf.c)
-if [ -n "${COST:-}" ]; then STATS_CONDS+=(l7n); for st in ${COST_STAGES:-1 2 3 4}; do STATS_CONDS+=(l7s$st); done; fi
-for wl in $WORKLOADS; do
-	for c in "${STATS_CONDS[@]}"; do run_one "$c" "$wl" 1 stats || exit 1; done
-done
-sysctl -qw kernel.bpf_stats_enabled="$STATS_WAS"
-stop_nginx
+	echo "phase 3: bpf_stats runs (kernel.bpf_stats_enabled=1, not used for ratios)"
+	sysctl -qw kernel.bpf_stats_enabled=1
+	# COST=1: also the cost build-up of the L7 programs (no in-kernel aggregation, then the path cut
+	# after each stage; see l7_stage in bpf/l7.bpf.c)
+	if [ -n "${COST:-}" ]; then STATS_CONDS+=(l7n); for st in ${COST_STAGES:-1 2 3 4}; do STATS_CONDS+=(l7s$st); done; fi
+	for wl in $WORKLOADS; do
+		for c in "${STATS_CONDS[@]}"; do run_one "$c" "$wl" 1 stats || exit 1; done
+	done
+	sysctl -qw kernel.bpf_stats_enabled=0
+	stop_nginx
+fi
 
-if [ "$PAIRED_ROUNDS" -gt 0 ]; then
+if has_phase paired && [ "$PAIRED_ROUNDS" -gt 0 ]; then
 	echo "phase 2: paired rounds (two servers at once, one monitored)"
 	start_nginx a "$PORT"
 	start_nginx b $((PORT + 1))
@@ -318,6 +490,50 @@ if [ "$PAIRED_ROUNDS" -gt 0 ]; then
 	done
 	stop_nginx
 fi
+
+printf 'workload\tcond\ttool\tload_done\tcounted\tp50_us\tmean_us\tclient_mean_us\tcpu_pct\trss_kb\tbpf_runs\tbpf_runs_nodewide\tbpf_runs_server\tbpf_runs_per_req\tbpf_ns_per_run\tbpf_cpu_pct\n' \
+	> "$OUT/side.tsv"
+[ -x "$AGENT" ] || PROTO_ROUNDS=0
+if has_phase dns && [ "$PROTO_ROUNDS" -gt 0 ]; then
+	echo "phase 4 dns: dnsperf against dnsmasq, paired (queries/s), then one side-by-side run"
+	# 40 names that exist and 8 that do not, A and AAAA: every query answered from dnsmasq's memory
+	{ for i in $(seq 40); do echo "host$i.bench.test A"; done
+	  for i in $(seq 8); do echo "host$i.bench.test AAAA"; echo "miss$i.nx.test A"; done; } > "$WORK/queries"
+	start_dns da "$DNS_PORT"
+	start_dns db $((DNS_PORT + 1))
+	PAIR_KIND=dns PAIR_SRV=d PAIR_PORT=$DNS_PORT COND_ARGS="--dns-ports $DNS_PORT,$((DNS_PORT + 1))"
+	paired_rounds dns "$PROTO_ROUNDS" none l7e l7 || exit 1
+	run_side l7 dns || exit 1
+	stop_dns
+	COND_ARGS=
+fi
+if has_phase h2 && [ "$PROTO_ROUNDS" -gt 0 ]; then
+	echo "phase 4 h2: h2load against nginx h2c, paired (requests/s), then one side-by-side run"
+	start_nginx ha "$H2_PORT" http2
+	start_nginx hb $((H2_PORT + 1)) http2
+	PAIR_KIND=h2 PAIR_SRV=h PAIR_PORT=$H2_PORT COND_ARGS=$H2_AGENT_ARGS
+	paired_rounds h2 "$PROTO_ROUNDS" none l7e l7 || exit 1
+	run_side l7 h2 || exit 1
+	stop_nginx
+	COND_ARGS=
+fi
+if has_phase bt && [ -x "$AGENT" ]; then   # (the side-by-side run needs the agent's JSON)
+	echo "phase 4 bt: bench/syscall_latency.bt (bpftrace) next to podlens, keep-alive nginx"
+	bt_check
+	start_nginx a "$PORT"
+	start_nginx b $((PORT + 1))
+	PAIR_KIND=http PAIR_SRV= PAIR_PORT=$PORT
+	if [ -n "$BT_WHY" ]; then
+		echo "  bpftrace unavailable: $BT_WHY"
+		echo "$BT_WHY" > "$OUT/bt.unavailable"
+		run_side l7 bt || exit 1
+	else
+		paired_rounds bt "$PROTO_ROUNDS" none bt l7 || exit 1
+		run_side l7+bt bt || exit 1
+	fi
+	stop_nginx
+fi
+sysctl -qw kernel.bpf_stats_enabled="$STATS_WAS"
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
 python3 bench/analyze.py "$OUT" "$L7_DESC" | tee "$OUT/summary.txt"
