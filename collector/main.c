@@ -1,4 +1,4 @@
-/* podlens-collector: receives podlens.v1 batches over gRPC, stores them in SQLite, serves the JSON
+/* podlens-collector: receives podlens.v1 batches over gRPC, stores them (SQLite or ClickHouse), serves the JSON
  * API, the web page and /metrics. Two threads, each on a lib/evloop of its own: the main thread
  * ingests (gRPC server fd, a maintenance timer for rollups and retention, a signalfd); the API
  * thread answers HTTP, /healthz at once on a read-only store handle of its own, queries on a
