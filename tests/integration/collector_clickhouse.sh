@@ -9,6 +9,7 @@
 #     `batches` row was lost (a replica killed between its inserts): counted once everywhere;
 #   - retention: rows older than --retention leave the API of both backends, and ClickHouse drops
 #     their hourly partitions;
+#   - names with SQL and TabSeparated metacharacters (hostile_names.py) stored and read back as sent;
 #   - schema: a database of a newer schema is refused; wrong or missing credentials are refused.
 # The collector suites themselves run on ClickHouse as collector_clickhouse_{api,map,scope}.sh.
 source "$(dirname "$0")/../lib.sh"
@@ -112,6 +113,29 @@ curl -s -o /dev/null -w '%{http_code}' -H 'Authorization: Bearer shoptoken' \
 check_eq "$(cat "$WORK/code")" 403 "replica 2: shop token on payments pods -> 403"
 check_eq "$(curl -s -H 'Authorization: Bearer shoptoken' "http://127.0.0.1:$R1_HTTP/api/v1/namespaces" | jq -c '[.namespaces[].name]')" \
 	'["shop"]' "replica 1: shop token sees only shop"
+
+# --- names with SQL and TabSeparated metacharacters (a hostile agent): stored as sent, same answers
+hostile() { PODLENS_PY=$PYDIR "$PY" "$TOP/tests/integration/collector/hostile_names.py" "$@"; }
+for C in S R1; do
+	eval "port=\$${C}_GRPC"
+	check_eq "$(hostile "127.0.0.1:$port" --end-ms "$END")" "accepted=1 duplicate=0" "$C: batch with hostile names accepted"
+done
+check_eq "$(hostile "127.0.0.1:$R2_GRPC" --end-ms "$END")" "accepted=1 duplicate=1" "replica 2: the hostile batch again is a duplicate"
+NSENC=$(jq -rn --arg s "o'hara\\" '$s|@uri')
+WANT_POD=$(cat <<'X'
+"a\\b\tc\nd'); DROP TABLE req_stats; --"
+X
+)
+check_eq "$(get R1 "/api/v1/namespaces/$NSENC/pods?$Q" | jq '.pods[0].pod')" "$WANT_POD" \
+	"replica 1: the pod name comes back byte for byte"
+same "/api/v1/namespaces" "namespaces with the hostile one"
+same "/api/v1/namespaces/$NSENC/pods?$Q" "pods of the hostile namespace"
+PODENC=$(get S "/api/v1/namespaces/$NSENC/pods?$Q" | jq -r '.pods[0].pod | @uri')
+same "/api/v1/namespaces/$NSENC/pods/$PODENC/routes?$Q" "routes of the hostile pod"
+check_eq "$(get R1 "/api/v1/namespaces/$NSENC/pods/$PODENC/routes?$Q" | jq -r '.routes[0].route')" "$(printf "/x'; DROP TABLE workloads; --\t\\\\N")" \
+	"replica 1: the hostile route comes back byte for byte"
+check_eq "$(ch_query CH "SELECT count() FROM system.tables WHERE database='conf' AND name IN ('req_stats','workloads')")" 2 \
+	"no table dropped by a name"
 
 # --- retention: batches 3 h old leave both backends with --retention 1h
 start_collector S2 --data-dir "$WORK/sqlite-ret" --retention 1h --maintain-interval 1 --read-tokens "$WORK/read-tokens" ||
