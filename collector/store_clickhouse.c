@@ -45,6 +45,8 @@
 
 #include <curl/curl.h>
 
+#include "collector/store_clickhouse.h"
+
 #include "collector/store_backend.h"
 #include "lib/clock.h"
 #include "lib/hist.h"
@@ -72,6 +74,7 @@ _Static_assert(STORE_SERVER == 0 && STORE_CLIENT == 1, "SQL_SIDE");
 /* ------------------------------------------------------------------ tables */
 
 enum { T_BATCHES, T_WORKLOADS, T_POD_IPS, T_REC, T__N = T_REC + STORE_REC__N };
+_Static_assert(T__N == STORE_CH_TABLES, "STORE_CH_TABLES");
 
 struct ch_table {
 	const struct store_record *rec;
@@ -114,8 +117,12 @@ static void put_decl(struct sbuf *b, const struct store_column *c)
 /* CREATE TABLE of table t (malloc'd). */
 char *store_clickhouse__table_sql(unsigned t)
 {
-	const struct ch_table *d = &tables[t];
+	const struct ch_table *d;
 	struct sbuf b = { 0 };
+
+	if (t >= T__N)
+		return NULL;
+	d = &tables[t];
 
 	sbuf__printf(&b, "CREATE TABLE IF NOT EXISTS %s (%s", d->rec->name, d->sample ? sample_keys : "");
 	for (unsigned i = 0; i < d->rec->n_cols; i++) {
@@ -130,7 +137,7 @@ char *store_clickhouse__table_sql(unsigned t)
 /* ------------------------------------------------------------------ escaping */
 
 /* A String value in TabSeparated. */
-static void tsv_str(struct sbuf *b, const char *s)
+void store_clickhouse__tsv_str(struct sbuf *b, const char *s)
 {
 	const char *run = s;
 
@@ -152,7 +159,7 @@ static void tsv_str(struct sbuf *b, const char *s)
 }
 
 /* A string literal in SQL. */
-static void sql_str(struct sbuf *b, const char *s)
+void store_clickhouse__sql_str(struct sbuf *b, const char *s)
 {
 	sbuf__puts(b, "'");
 	for (; *s; s++) {
@@ -164,7 +171,7 @@ static void sql_str(struct sbuf *b, const char *s)
 }
 
 /* Undo TabSeparated escaping in place. */
-static void tsv_unescape(char *s)
+void store_clickhouse__tsv_unescape(char *s)
 {
 	char *o = s;
 
@@ -402,7 +409,8 @@ static int ch_select(struct ch *s, struct sbuf *sql, row_fn fn, void *arg)
 			c = tab + 1;
 		}
 		for (unsigned i = 0; i < n; i++)
-			tsv_unescape(f[i]);
+			if (strcmp(f[i], "\\N"))      /* NULL stays \N; a string "\N" comes as \\N */
+				store_clickhouse__tsv_unescape(f[i]);
 		err = fn(arg, f, n);
 	}
 	return err;
@@ -419,7 +427,7 @@ static uint64_t fu(const char *s)
 }
 
 /* A sumMap() answer "([i,..],[c,..])" into h (zeroed first). */
-static const uint64_t *parse_hist(const char *s, uint64_t *h)
+const uint64_t *store_clickhouse__parse_hist(const char *s, uint64_t *h)
 {
 	uint64_t idx[HIST_BUCKETS];
 	unsigned n = 0, k = 0;
@@ -749,7 +757,7 @@ static void put_row(struct sbuf *b, const struct store_record *rec, const void *
 			break;
 		}
 		case STORE_T_TEXT:
-			tsv_str(b, *(const char *const *)p);
+			store_clickhouse__tsv_str(b, *(const char *const *)p);
 			break;
 		case STORE_T_HIST: {
 			const struct store_hist *h = (const struct store_hist *)p;
@@ -804,7 +812,7 @@ static int ch_batch_begin(struct store *base, const struct store_batch *b, bool 
 		int err;
 
 		sbuf__puts(&q, "SELECT count() FROM batches WHERE agent_id=");
-		sql_str(&q, b->row.agent_id);
+		store_clickhouse__sql_str(&q, b->row.agent_id);
 		sbuf__printf(&q, " AND seq=%" PRId64 " AND received_ms>=%" PRId64, b->row.seq, retention_cut(s));
 		if ((err = ch_select(s, &q, row_found, &f)) < 0)
 			return -EIO;
@@ -884,14 +892,14 @@ static int ch_add(struct store *base, enum store_rec r, const struct store_sampl
 	struct sbuf *b = &s->buf[T_REC + r];
 
 	sbuf__printf(b, "%" PRId64 "\t%" PRId64 "\t", at->ts_ms, at->dur_ms);
-	tsv_str(b, s->batch_agent);
+	store_clickhouse__tsv_str(b, s->batch_agent);
 	sbuf__printf(b, "\t%" PRId64 "\t%" PRIu32 "\t", s->batch_seq, s->batch_row++);
 	if (at->w) {
-		tsv_str(b, at->w->namespace);
+		store_clickhouse__tsv_str(b, at->w->namespace);
 		sbuf__put(b, "\t", 1);
-		tsv_str(b, at->w->pod);
+		store_clickhouse__tsv_str(b, at->w->pod);
 		sbuf__put(b, "\t", 1);
-		tsv_str(b, at->w->container);
+		store_clickhouse__tsv_str(b, at->w->container);
 		sbuf__put(b, "\t", 1);
 	} else {
 		sbuf__puts(b, "\t\t\t");
@@ -947,9 +955,9 @@ static int ch_maintain(struct store *base, uint64_t now_ms, unsigned max_buckets
 		struct parts ps = { .n = 0 };
 
 		sbuf__puts(&q, "SELECT DISTINCT partition FROM system.parts WHERE active AND database=");
-		sql_str(&q, s->db);
+		store_clickhouse__sql_str(&q, s->db);
 		sbuf__puts(&q, " AND table=");
-		sql_str(&q, tables[t].rec->name);
+		store_clickhouse__sql_str(&q, tables[t].rec->name);
 		sbuf__printf(&q, " AND toInt64(partition)<%lld ORDER BY partition LIMIT 64",
 			     (long long)(cut / PART_MS_N));
 		if ((err = ch_select(s, &q, row_part, &ps)) < 0)
@@ -987,7 +995,7 @@ static void where_ns(struct sbuf *q, const char *col, const char *ns)
 	if (!ns)
 		return;
 	sbuf__printf(q, " AND %s=", col);
-	sql_str(q, ns);
+	store_clickhouse__sql_str(q, ns);
 }
 
 /* Per (namespace, pod, container): each column merged by its rule, expired workloads left out. */
@@ -1062,9 +1070,9 @@ static int ch_pod_exists(struct store *base, const char *ns, const char *pod)
 	int err;
 
 	sbuf__puts(&q, "SELECT count() FROM workloads WHERE namespace=");
-	sql_str(&q, ns);
+	store_clickhouse__sql_str(&q, ns);
 	sbuf__puts(&q, " AND pod=");
-	sql_str(&q, pod);
+	store_clickhouse__sql_str(&q, pod);
 	sbuf__printf(&q, " AND last_seen_ms>=%" PRId64, retention_cut(s));
 	err = done(s, ch_select(s, &q, row_found, &f));
 	return err ? err : f.any;
@@ -1077,7 +1085,7 @@ static struct store_req_sum req_sum(char **f, uint64_t *h)
 {
 	return (struct store_req_sum){
 		.count = fu(f[0]), .errors = fu(f[1]), .sum_us = fu(f[2]),
-		.first_ms = fi(f[3]), .end_ms = fi(f[4]), .hist = parse_hist(f[5], h),
+		.first_ms = fi(f[3]), .end_ms = fi(f[4]), .hist = store_clickhouse__parse_hist(f[5], h),
 	};
 }
 
@@ -1150,9 +1158,9 @@ static int ch_pod_traffic(struct store *base, const char *ns, int64_t from_ms, i
 static void where_pod(struct sbuf *q, const char *ns, const char *pod)
 {
 	sbuf__puts(q, " AND w_namespace=");
-	sql_str(q, ns);
+	store_clickhouse__sql_str(q, ns);
 	sbuf__puts(q, " AND w_pod=");
-	sql_str(q, pod);
+	store_clickhouse__sql_str(q, pod);
 }
 
 static int row_step_req(void *arg, char **f, unsigned n)
@@ -1346,7 +1354,7 @@ static int ch_stats(struct store *base, struct store_stats *st)
 	int err;
 
 	sbuf__puts(&q, "SELECT sum(bytes_on_disk) FROM system.parts WHERE active AND database=");
-	sql_str(&q, s->db);
+	store_clickhouse__sql_str(&q, s->db);
 	err = done(s, ch_select(s, &q, row_one_int, &o));
 	if (!err && o.set)
 		st->disk_bytes = (uint64_t)o.v;

@@ -52,3 +52,9 @@ $(BUILD)/test-bin/collector-bench: $(BUILD)/obj/collector/bench/bench.o \
 
 # collector_readers.sh seeds a database with it (queries of 100+ ms) before measuring ingest under readers
 TEST_BINS += $(BUILD)/test-bin/collector-bench
+
+# unit tests: the ClickHouse backend's pure parts (DDL from the column tables, escaping, sumMap answers)
+UNIT_TESTS += $(BUILD)/tests/test_collector_clickhouse
+$(BUILD)/tests/test_collector_clickhouse: $(BUILD)/asan/tests/unit/test_collector_clickhouse.o \
+	$(patsubst %.c,$(BUILD)/asan/%.o,$(COLLECTOR_STORE)) $(LIB_ASAN) $(PODLENS_PROTO_ASAN)
+LDLIBS_test_collector_clickhouse := -lsqlite3 -lcurl -lm $(PODLENS_PROTO_LIBS)
