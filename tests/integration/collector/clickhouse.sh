@@ -47,7 +47,8 @@ XML
 	chmod 600 "$dir/credentials"
 	"$CH_SERVER" --config-file="$dir/config.xml" >"$dir/log/stdout" 2>&1 &
 	pid=$!
-	defer "kill -9 $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf '$dir'"
+	# its threads may still be writing parts for a moment after the kill: remove until gone (bounded)
+	defer "kill -9 $pid 2>/dev/null; wait $pid 2>/dev/null; for i in \$(seq 50); do rm -rf '$dir' 2>/dev/null; [ -e '$dir' ] || break; sleep 0.1; done"
 	eval "${name}_PID=$pid ${name}_DIR='$dir' ${name}_URL=http://127.0.0.1:$http ${name}_CRED='$dir/credentials'"
 	if ! wait_for 60 "clickhouse $name answers /ping" curl -sf "http://127.0.0.1:$http/ping" -o /dev/null; then
 		tail -20 "$dir/log/stdout" "$dir/log/error.log" >&2
