@@ -1,4 +1,4 @@
-/* podlens-collector: receives podlens.v1 batches over gRPC, stores them in SQLite, serves the JSON
+/* podlens-collector: receives podlens.v1 batches over gRPC, stores them (SQLite or ClickHouse), serves the JSON
  * API, the web page and /metrics. Two threads, each on a lib/evloop of its own: the main thread
  * ingests (gRPC server fd, a maintenance timer for rollups and retention, a signalfd); the API
  * thread answers HTTP, /healthz at once on a read-only store handle of its own, queries on a
@@ -27,6 +27,10 @@ static const char usage[] =
 	"  --grpc-addr HOST:PORT   gRPC ingest (podlens.v1.Collector/Export)   [127.0.0.1:9417]\n"
 	"  --http-addr HOST:PORT   JSON API, web page, /metrics, /healthz      [127.0.0.1:9418]\n"
 	"  --data-dir DIR          SQLite database directory                    [./podlens-data]\n"
+	"  --store sqlite:DIR | clickhouse:http(s)://HOST:PORT[/DATABASE]\n"
+	"                          where data lives (sqlite:DIR = --data-dir DIR) [sqlite:./podlens-data]\n"
+	"  --store-credentials FILE  ClickHouse user, one line USER:PASSWORD\n"
+	"  --store-ca FILE         CA bundle verifying an https ClickHouse        [system CAs]\n"
 	"  --retention DURATION    keep data that long (30m, 24h, 7d)           [24h]\n"
 	"  --token-file FILE       ingest bearer tokens, one per line (required unless --grpc-addr is loopback)\n"
 	"  --read-tokens FILE      API/page tokens: lines \"TOKEN ns1,ns2\" or \"TOKEN *\"\n"
@@ -531,7 +535,7 @@ static void on_signal(struct evloop *l, int fd, unsigned events, void *data)
 int main(int argc, char **argv)
 {
 	enum { O_GRPC = 1, O_HTTP, O_DATA, O_RET, O_TOK, O_RTOK, O_CERT, O_KEY, O_MAXMSG, O_SYNC,
-	       O_MAINT, O_LOG, O_BUDGET, O_WORKERS, O_QUEUE, O_HELP };
+	       O_MAINT, O_LOG, O_BUDGET, O_WORKERS, O_QUEUE, O_STORE, O_STORE_CRED, O_STORE_CA, O_HELP };
 	static const struct option opts[] = {
 		{ "grpc-addr", required_argument, NULL, O_GRPC },
 		{ "http-addr", required_argument, NULL, O_HTTP },
@@ -548,6 +552,9 @@ int main(int argc, char **argv)
 		{ "query-budget", required_argument, NULL, O_BUDGET },
 		{ "query-workers", required_argument, NULL, O_WORKERS },
 		{ "query-queue", required_argument, NULL, O_QUEUE },
+		{ "store", required_argument, NULL, O_STORE },
+		{ "store-credentials", required_argument, NULL, O_STORE_CRED },
+		{ "store-ca", required_argument, NULL, O_STORE_CA },
 		{ "help", no_argument, NULL, O_HELP },
 		{ "grpc-max-conns", required_argument, NULL, O_BOUND + 0 },
 		{ "grpc-max-per-peer", required_argument, NULL, O_BOUND + 1 },
@@ -567,6 +574,7 @@ int main(int argc, char **argv)
 	const char *grpc_addr = "127.0.0.1:9417", *http_addr = "127.0.0.1:9418";
 	const char *data_dir = "./podlens-data", *token_file = NULL, *read_tokens = NULL;
 	const char *cert = NULL, *key = NULL;
+	const char *store_url = NULL, *store_cred = NULL, *store_ca = NULL;
 	uint64_t retention_ms = 24ULL * 3600 * 1000, maint_s = 10, budget_ms = 2000;
 	unsigned long max_msg = 4 << 20, n_workers = 2, queue_cap = 16;
 	bool sync_full = false;
@@ -587,6 +595,19 @@ int main(int argc, char **argv)
 		case O_GRPC: grpc_addr = optarg; break;
 		case O_HTTP: http_addr = optarg; break;
 		case O_DATA: data_dir = optarg; break;
+		case O_STORE:
+			if (!strncmp(optarg, "sqlite:", 7) && optarg[7]) {
+				data_dir = optarg + 7;
+				store_url = NULL;
+			} else if (!strncmp(optarg, "clickhouse:", 11) && optarg[11]) {
+				store_url = optarg + 11;
+			} else {
+				fprintf(stderr, "podlens-collector: --store %s: want sqlite:DIR or clickhouse:URL\n", optarg);
+				return 2;
+			}
+			break;
+		case O_STORE_CRED: store_cred = optarg; break;
+		case O_STORE_CA: store_ca = optarg; break;
 		case O_TOK: token_file = optarg; break;
 		case O_RTOK: read_tokens = optarg; break;
 		case O_CERT: cert = optarg; break;
@@ -677,23 +698,25 @@ int main(int argc, char **argv)
 		goto out;
 	/* the API thread checkpoints the WAL (on_checkpoint), so commits on the ingest path never do */
 	struct store_opts so = { .dir = data_dir, .retention_ms = retention_ms, .sync_full = sync_full,
-				 .checkpoint_elsewhere = true };
+				 .checkpoint_elsewhere = true, .url = store_url, .credentials_file = store_cred,
+				 .ca_file = store_ca };
+	const char *where = store_url ? store_url : data_dir;
 
 	col.store = store__open(&so);
 	if (!col.store) {
-		log_error("cannot open the database in %s: %s", data_dir, strerror(errno));
+		log_error("cannot open the database in %s: %s", where, strerror(errno));
 		goto out;
 	}
 	col.reader = store__open_reader(&so);
 	if (!col.reader) {
-		log_error("cannot open a reader on the database in %s: %s", data_dir, strerror(errno));
+		log_error("cannot open a reader on the database in %s: %s", where, strerror(errno));
 		goto out;
 	}
 	col.query_budget_ms = budget_ms;
 	col.pool = query_pool__new(&col, &so, (unsigned)n_workers, (unsigned)queue_cap);
 	if (!col.pool) {
 		log_error("cannot open %lu query workers' readers on the database in %s: %s", n_workers,
-			  data_dir, strerror(errno));
+			  where, strerror(errno));
 		goto out;
 	}
 	struct grpc_server_opts go = {

@@ -69,14 +69,19 @@ const struct store_record store_records[STORE_REC__N] = {
 
 /* ------------------------------------------------------------------ lifecycle */
 
+static const struct store_ops *backend(const struct store_opts *o)
+{
+	return o->url ? &store_clickhouse_ops : &store_sqlite_ops;
+}
+
 struct store *store__open(const struct store_opts *o)
 {
-	return store_sqlite_ops.open(o);
+	return backend(o)->open(o);
 }
 
 struct store *store__open_reader(const struct store_opts *o)
 {
-	return store_sqlite_ops.open_reader(o);
+	return backend(o)->open_reader(o);
 }
 
 void store__set_deadline(struct store *s, uint64_t deadline_ns)

@@ -34,6 +34,10 @@ struct store_opts {
 	                               default NORMAL: acks survive a crash of the process */
 	bool checkpoint_elsewhere;  /* the caller runs store__checkpoint() on another handle (the
 	                               API thread's reader): the writer checkpoints only as a backstop */
+	/* ClickHouse instead of SQLite in dir (collector/store_clickhouse.c) when url is set */
+	const char *url;            /* http(s)://HOST:PORT[/DATABASE], database default "podlens" */
+	const char *credentials_file; /* one line USER:PASSWORD; NULL: no authentication */
+	const char *ca_file;        /* https: CA bundle to verify the server; NULL: the system's */
 };
 
 struct store_add_result {

@@ -298,5 +298,6 @@ struct store {
 };
 
 extern const struct store_ops store_sqlite_ops;
+extern const struct store_ops store_clickhouse_ops;
 
 #endif

@@ -3,6 +3,9 @@
 #   start_collector NAME ARGS   start build/bin/podlens-collector on port 0 with ARGS; sets
 #                               <NAME>_PID, <NAME>_GRPC, <NAME>_HTTP, <NAME>_LOG; killed by PID on exit
 #   pyclient ARGS               tests/integration/collector/client.py with the generated stubs
+# With COLLECTOR_STORE=clickhouse, start_collector stores in a private clickhouse-server started
+# once per script (collector/clickhouse.sh): --data-dir DIR becomes a database of its own per DIR,
+# so the same checks run against both backends (docs/collector.md, "ClickHouse").
 COLLECTOR_BIN=$TOP/$BUILD/bin/podlens-collector
 PY=/usr/bin/python3
 
@@ -17,6 +20,10 @@ pyclient() {
 
 start_collector() {   # start_collector NAME ARGS...
 	local name=$1 out pid; shift
+	if [ "${COLLECTOR_STORE:-sqlite}" = clickhouse ]; then
+		ch_store_args "$@" || return 1
+		set -- "${CH_ARGS[@]}"
+	fi
 	out=$(mktemp "${TMPDIR:-/tmp}/podlens-collector-$name.XXXXXX")
 	"$COLLECTOR_BIN" --grpc-addr 127.0.0.1:0 --http-addr 127.0.0.1:0 "$@" >"$out" 2>"$out.err" &
 	pid=$!
@@ -32,4 +39,24 @@ start_collector() {   # start_collector NAME ARGS...
 
 free_port() {
 	"$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# --data-dir DIR -> --store clickhouse:URL/pl_<hash of DIR> (in CH_ARGS); starts the server once
+ch_store_args() {
+	local a db
+	if [ -z "${CHS_URL:-}" ]; then
+		source "$TOP/tests/integration/collector/clickhouse.sh"
+		start_clickhouse CHS || return 1
+	fi
+	CH_ARGS=()
+	while [ $# -gt 0 ]; do
+		a=$1; shift
+		if [ "$a" = --data-dir ]; then
+			db=pl_$(printf '%s' "$1" | md5sum | cut -c1-12)
+			diag "store of $1: clickhouse:$CHS_URL/$db"
+			CH_ARGS+=(--store "clickhouse:$CHS_URL/$db" --store-credentials "$CHS_CRED"); shift
+		else
+			CH_ARGS+=("$a")
+		fi
+	done
 }

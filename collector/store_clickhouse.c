@@ -1,0 +1,1403 @@
+/* The ClickHouse backend: the collector's store over ClickHouse's HTTP interface (libcurl), so
+ * that any number of collector replicas write to and read from one database.
+ *
+ * Tables are generated from the record column tables (collector/store_backend.h). Each sample
+ * record (pod_stats, req_stats, flows, process_events, drops) gets a table whose rows carry, in
+ * front of the record's own columns, the interval (ts, dur), the batch that brought them
+ * (batch_agent, batch_seq, batch_row: the row's position in its batch) and the workload by name
+ * (w_namespace, w_pod, w_container): no ids, so that replicas need no shared counter.
+ *
+ * Duplicates: sample tables are ReplacingMergeTree ordered by (w_namespace, w_pod, ts, batch_agent,
+ * batch_seq, batch_row), and every read says FINAL. store.c turns a batch into the same rows in
+ * the same order wherever and however often it arrives, so a batch stored twice (an agent retry
+ * that raced its ack, the same batch at two replicas, a replica killed between two of its
+ * inserts) is two copies of identical keys, and FINAL counts one. The `batches` table only
+ * answers "duplicate" early (a known batch is not rewritten); it is written last at commit, so a
+ * batch whose samples were not all stored is never taken for a duplicate. Two replicas racing on
+ * one batch both write it: FINAL still counts it once. That is why the check is a shortcut and
+ * not the mechanism: a check-then-insert cannot be atomic across replicas over HTTP.
+ *
+ * Workloads and pod IP windows are append-only sightings (MergeTree); reads merge them with each
+ * column's rule (argMaxIf for "latest non-empty", min, max), so sightings written twice change
+ * nothing. Histograms are two arrays (bucket index, count) merged in the database by sumMap.
+ *
+ * Rollups: none stored. The database aggregates raw rows for any step; rollup tables fed by
+ * materialized views would sum a duplicate batch before ReplacingMergeTree collapses it.
+ * Retention: tables are partitioned by hour of their time column; maintain() drops partitions
+ * wholly older than the retention, and reads ignore rows older than it (so an hour's partition
+ * that still holds a few expired rows does not show them).
+ *
+ * Schema: table schema_version holds the versions applied; migrations run in order at open, each
+ * statement idempotent (IF NOT EXISTS), so replicas starting together converge. A database newer
+ * than this binary is refused.
+ *
+ * SQL and formats are those ClickHouse 18.16 (Debian 12's clickhouse-server) and current
+ * releases both accept: TabSeparated in and out, Nullable, Array, sumMap, FINAL, ANY LEFT JOIN
+ * USING, higher-order array functions. Values are inlined as escaped literals (18.16 has no
+ * query parameters). */
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <curl/curl.h>
+
+#include "collector/store_clickhouse.h"
+
+#include "collector/store_backend.h"
+#include "lib/clock.h"
+#include "lib/hist.h"
+#include "lib/log.h"
+#include "lib/sbuf.h"
+
+#define CH_SCHEMA_VERSION 1
+#define PART_MS "3600000"           /* partitions: one hour of the table's time column */
+#define PART_MS_N 3600000LL
+#define IP_LAG "30000"              /* as the SQLite backend: a pod IP window's end may lag 30 s */
+#define IP_LAG_MS 30000
+#define MAX_RESP (256u << 20)       /* largest answer read into memory */
+#define MAX_FIELDS 32
+#define CONNECT_MS 5000L
+#define WRITE_TIMEOUT_MS 60000L
+
+/* Request errors: HTTP status >= 500, gRPC status != OK (as store.h says). */
+#define SQL_ERR "((protocol=3 AND status<>0) OR (protocol<>3 AND status>=500))"
+#define SQL_SIDE "if(direction=2, 1, 0)"
+_Static_assert(PODLENS__V1__REQUEST_STATS__DIRECTION__DIRECTION_CLIENT == 2, "SQL_SIDE");
+_Static_assert(PODLENS__V1__REQUEST_STATS__PROTOCOL__PROTOCOL_GRPC == 3, "SQL_ERR");
+_Static_assert(PODLENS__V1__FLOW__DIRECTION__DIRECTION_INBOUND == 2, "ch_flows");
+_Static_assert(STORE_SERVER == 0 && STORE_CLIENT == 1, "SQL_SIDE");
+
+/* ------------------------------------------------------------------ tables */
+
+enum { T_BATCHES, T_WORKLOADS, T_POD_IPS, T_REC, T__N = T_REC + STORE_REC__N };
+_Static_assert(T__N == STORE_CH_TABLES, "STORE_CH_TABLES");
+
+struct ch_table {
+	const struct store_record *rec;
+	bool sample;                /* ts, dur, batch and workload keys in front of the columns */
+	const char *engine, *partition, *order;
+};
+
+#define SAMPLE_ORDER "(w_namespace, w_pod, ts, batch_agent, batch_seq, batch_row)"
+#define SAMPLE_TABLE(r) { &store_records[r], true, "ReplacingMergeTree()", "intDiv(ts, " PART_MS ")", SAMPLE_ORDER }
+
+/* A new record needs one line here (and its reads). */
+static const struct ch_table tables[T__N] = {
+	[T_BATCHES] = { &store_batch_record, false, "ReplacingMergeTree()", "intDiv(received_ms, " PART_MS ")",
+			"(agent_id, seq)" },
+	[T_WORKLOADS] = { &store_workload_record, false, "MergeTree()", "intDiv(last_seen_ms, " PART_MS ")",
+			  "(namespace, pod, container)" },
+	[T_POD_IPS] = { &store_pod_ip_record, false, "MergeTree()", "intDiv(last_seen_ms, " PART_MS ")",
+			"(ip, pod_uid, node)" },
+	[T_REC + STORE_REC_POD_STATS] = SAMPLE_TABLE(STORE_REC_POD_STATS),
+	[T_REC + STORE_REC_REQ_STATS] = SAMPLE_TABLE(STORE_REC_REQ_STATS),
+	[T_REC + STORE_REC_FLOW] = SAMPLE_TABLE(STORE_REC_FLOW),
+	[T_REC + STORE_REC_PROCESS_EVENT] = SAMPLE_TABLE(STORE_REC_PROCESS_EVENT),
+	[T_REC + STORE_REC_DROP] = SAMPLE_TABLE(STORE_REC_DROP),
+};
+
+static const char *const sample_keys =
+	"ts Int64, dur Int64, batch_agent String, batch_seq Int64, batch_row UInt32,"
+	" w_namespace String, w_pod String, w_container String, ";
+
+static void put_decl(struct sbuf *b, const struct store_column *c)
+{
+	switch (c->type) {
+	case STORE_T_I64: sbuf__printf(b, "%s Int64", c->name); break;
+	case STORE_T_OPT: sbuf__printf(b, "%s Nullable(Int64)", c->name); break;
+	case STORE_T_TEXT: sbuf__printf(b, "%s String", c->name); break;
+	case STORE_T_HIST: sbuf__printf(b, "%s_idx Array(UInt16), %s_cnt Array(UInt64)", c->name, c->name); break;
+	}
+}
+
+/* CREATE TABLE of table t (malloc'd). */
+char *store_clickhouse__table_sql(unsigned t)
+{
+	const struct ch_table *d;
+	struct sbuf b = { 0 };
+
+	if (t >= T__N)
+		return NULL;
+	d = &tables[t];
+
+	sbuf__printf(&b, "CREATE TABLE IF NOT EXISTS %s (%s", d->rec->name, d->sample ? sample_keys : "");
+	for (unsigned i = 0; i < d->rec->n_cols; i++) {
+		if (i)
+			sbuf__puts(&b, ", ");
+		put_decl(&b, &d->rec->cols[i]);
+	}
+	sbuf__printf(&b, ") ENGINE = %s PARTITION BY %s ORDER BY %s", d->engine, d->partition, d->order);
+	return sbuf__take(&b, NULL);
+}
+
+/* ------------------------------------------------------------------ escaping */
+
+/* A String value in TabSeparated. */
+void store_clickhouse__tsv_str(struct sbuf *b, const char *s)
+{
+	const char *run = s;
+
+	for (; *s; s++) {
+		const char *e;
+
+		switch (*s) {
+		case '\\': e = "\\\\"; break;
+		case '\t': e = "\\t"; break;
+		case '\n': e = "\\n"; break;
+		case '\r': e = "\\r"; break;
+		default: continue;
+		}
+		sbuf__put(b, run, (size_t)(s - run));
+		sbuf__puts(b, e);
+		run = s + 1;
+	}
+	sbuf__put(b, run, (size_t)(s - run));
+}
+
+/* A string literal in SQL. */
+void store_clickhouse__sql_str(struct sbuf *b, const char *s)
+{
+	sbuf__puts(b, "'");
+	for (; *s; s++) {
+		if (*s == '\\' || *s == '\'')
+			sbuf__put(b, "\\", 1);
+		sbuf__put(b, s, 1);
+	}
+	sbuf__puts(b, "'");
+}
+
+/* Undo TabSeparated escaping in place. */
+void store_clickhouse__tsv_unescape(char *s)
+{
+	char *o = s;
+
+	for (; *s; s++) {
+		if (*s != '\\' || !s[1]) {
+			*o++ = *s;
+			continue;
+		}
+		s++;
+		switch (*s) {
+		case 't': *o++ = '\t'; break;
+		case 'n': *o++ = '\n'; break;
+		case 'r': *o++ = '\r'; break;
+		case '0': *o++ = '\0'; break;
+		case 'b': *o++ = '\b'; break;
+		case 'f': *o++ = '\f'; break;
+		default: *o++ = *s; break;
+		}
+	}
+	*o = '\0';
+}
+
+/* ------------------------------------------------------------------ the handle */
+
+struct seen {
+	char *key;
+	uint64_t first, last;       /* as last written */
+	struct seen *next;
+};
+
+#define SEEN_BUCKETS 4096
+
+struct ch {
+	struct store base;
+	CURL *h;
+	struct curl_slist *hdr;
+	char *base_url;             /* scheme://host:port/ */
+	char *db;
+	char *display;              /* the URL without credentials, for logs */
+	char *userpwd;
+	char errbuf[CURL_ERROR_SIZE];
+	struct sbuf resp;
+	/* the transaction: TabSeparated rows per table, sent at commit */
+	struct sbuf buf[T__N];
+	size_t mark[T__N];          /* lengths when the current batch began */
+	struct seen *wl[SEEN_BUCKETS], *ips[SEEN_BUCKETS], *pending[SEEN_BUCKETS];
+	char *pending_key;          /* the current batch's entry in pending */
+	const char *batch_agent;
+	int64_t batch_seq;
+	uint32_t batch_row;
+};
+
+static struct ch *chs(struct store *s)
+{
+	return (struct ch *)s;
+}
+
+static uint64_t fnv1a(const char *s)
+{
+	uint64_t h = 1469598103934665603ULL;
+
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+	return h;
+}
+
+static struct seen *seen_find(struct seen **t, const char *key)
+{
+	for (struct seen *e = t[fnv1a(key) % SEEN_BUCKETS]; e; e = e->next)
+		if (!strcmp(e->key, key))
+			return e;
+	return NULL;
+}
+
+static struct seen *seen_add(struct seen **t, const char *key)
+{
+	struct seen *e = calloc(1, sizeof(*e));
+	uint64_t h = fnv1a(key) % SEEN_BUCKETS;
+
+	if (!e || !(e->key = strdup(key))) {
+		free(e);
+		return NULL;
+	}
+	e->next = t[h];
+	t[h] = e;
+	return e;
+}
+
+static void seen_clear(struct seen **t)
+{
+	for (unsigned i = 0; i < SEEN_BUCKETS; i++) {
+		for (struct seen *e = t[i], *n; e; e = n) {
+			n = e->next;
+			free(e->key);
+			free(e);
+		}
+		t[i] = NULL;
+	}
+}
+
+static void txn_clear(struct ch *s)
+{
+	for (unsigned t = 0; t < T__N; t++) {
+		sbuf__free(&s->buf[t]);
+		s->mark[t] = 0;
+	}
+	seen_clear(s->pending);
+	s->pending_key = NULL;
+}
+
+/* ------------------------------------------------------------------ HTTP */
+
+static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
+static CURLcode curl_init_rc;
+
+static void curl_init(void)
+{
+	curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+static size_t on_body(char *p, size_t size, size_t n, void *arg)
+{
+	struct ch *s = arg;
+
+	if (s->resp.len + size * n > MAX_RESP)
+		return 0;                   /* libcurl fails the transfer: CURLE_WRITE_ERROR */
+	sbuf__put(&s->resp, p, size * n);
+	return s->resp.oom ? 0 : size * n;
+}
+
+/* One request: POST body to the database, with `query` in the URL when non-NULL (an INSERT whose
+ * data is the body). The answer is in s->resp (NUL-terminated). Reads honour the deadline. */
+static int ch_request(struct ch *s, const char *query, const char *body, size_t body_len, bool with_db)
+{
+	struct sbuf url = { 0 };
+	long code = 0, timeout_ms = WRITE_TIMEOUT_MS;
+	CURLcode rc;
+	int err = 0;
+
+	if (s->base.deadline_ns) {
+		uint64_t now = clock__mono_ns();
+
+		if (now >= s->base.deadline_ns) {
+			s->base.expired = true;
+			return -ETIMEDOUT;
+		}
+		timeout_ms = (long)((s->base.deadline_ns - now) / 1000000) + 1;
+	}
+	sbuf__puts(&url, s->base_url);
+	sbuf__puts(&url, "?");
+	if (with_db) {
+		char *e = curl_easy_escape(s->h, s->db, 0);
+
+		sbuf__printf(&url, "database=%s&", e ? e : "");
+		curl_free(e);
+	}
+	/* the server stops the query at the deadline too, not only this client */
+	sbuf__printf(&url, "max_execution_time=%ld", (timeout_ms + 999) / 1000);
+	if (s->base.read_only)
+		sbuf__puts(&url, "&readonly=2");
+	if (query) {
+		char *e = curl_easy_escape(s->h, query, 0);
+
+		sbuf__printf(&url, "&query=%s", e ? e : "");
+		curl_free(e);
+	}
+	if (url.oom) {
+		sbuf__free(&url);
+		return -ENOMEM;
+	}
+	s->resp.len = 0;
+	curl_easy_setopt(s->h, CURLOPT_URL, url.s);
+	curl_easy_setopt(s->h, CURLOPT_POSTFIELDS, body);
+	curl_easy_setopt(s->h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
+	curl_easy_setopt(s->h, CURLOPT_TIMEOUT_MS, timeout_ms);
+	rc = curl_easy_perform(s->h);
+	sbuf__put(&s->resp, "", 1);        /* NUL */
+	s->resp.len--;
+	curl_easy_getinfo(s->h, CURLINFO_RESPONSE_CODE, &code);
+	if (rc == CURLE_OPERATION_TIMEDOUT && s->base.deadline_ns) {
+		s->base.expired = true;
+		err = -ETIMEDOUT;
+	} else if (rc != CURLE_OK) {
+		log_error("store: clickhouse %s: %s", s->display, s->errbuf[0] ? s->errbuf : curl_easy_strerror(rc));
+		err = -EIO;
+	} else if (code != 200) {
+		const char *what = query ? query : body;
+
+		log_error("store: clickhouse %s: HTTP %ld: %.300s (%.200s)", s->display, code,
+			  s->resp.s ? s->resp.s : "", what);
+		err = -EIO;
+	}
+	s->errbuf[0] = '\0';
+	sbuf__free(&url);
+	return err;
+}
+
+static int ch_exec(struct ch *s, const char *sql)
+{
+	return ch_request(s, NULL, sql, strlen(sql), true);
+}
+
+typedef int (*row_fn)(void *arg, char **f, unsigned n);
+
+/* Run a SELECT and hand each row's fields (unescaped, in place) to fn; fn's non-zero ends it. */
+static int ch_select(struct ch *s, struct sbuf *sql, row_fn fn, void *arg)
+{
+	char *p, *line;
+	int err;
+
+	sbuf__puts(sql, " FORMAT TabSeparated");
+	if (sql->oom) {
+		sbuf__free(sql);
+		return -ENOMEM;
+	}
+	err = ch_request(s, NULL, sql->s, sql->len, true);
+	sbuf__free(sql);
+	if (err)
+		return err;
+	for (p = s->resp.s; p && *p && !err; ) {
+		char *f[MAX_FIELDS];
+		unsigned n = 0;
+
+		line = p;
+		p = strchr(p, '\n');
+		if (p)
+			*p++ = '\0';
+		for (char *c = line; n < MAX_FIELDS; ) {
+			char *tab = strchr(c, '\t');
+
+			f[n++] = c;
+			if (!tab)
+				break;
+			*tab = '\0';
+			c = tab + 1;
+		}
+		for (unsigned i = 0; i < n; i++)
+			if (strcmp(f[i], "\\N"))      /* NULL stays \N; a string "\N" comes as \\N */
+				store_clickhouse__tsv_unescape(f[i]);
+		err = fn(arg, f, n);
+	}
+	return err;
+}
+
+static int64_t fi(const char *s)
+{
+	return strtoll(s, NULL, 10);
+}
+
+static uint64_t fu(const char *s)
+{
+	return strtoull(s, NULL, 10);
+}
+
+/* A sumMap() answer "([i,..],[c,..])" into h (zeroed first). */
+const uint64_t *store_clickhouse__parse_hist(const char *s, uint64_t *h)
+{
+	uint64_t idx[HIST_BUCKETS];
+	unsigned n = 0, k = 0;
+	char *end;
+
+	memset(h, 0, sizeof(uint64_t) * HIST_BUCKETS);
+	s = strchr(s, '[');
+	if (!s)
+		return h;
+	for (s++; *s && *s != ']' && n < HIST_BUCKETS; ) {
+		idx[n++] = strtoull(s, &end, 10);
+		s = *end == ',' ? end + 1 : end;
+	}
+	s = strchr(s, '[');
+	if (!s)
+		return h;
+	for (s++; *s && *s != ']' && k < n; k++) {
+		uint64_t c = strtoull(s, &end, 10);
+
+		if (idx[k] < HIST_BUCKETS)
+			h[idx[k]] += c;
+		s = *end == ',' ? end + 1 : end;
+	}
+	return h;
+}
+
+/* ------------------------------------------------------------------ open */
+
+static void ch_close(struct store *base)
+{
+	struct ch *s = chs(base);
+
+	if (!s)
+		return;
+	txn_clear(s);
+	seen_clear(s->wl);
+	seen_clear(s->ips);
+	if (s->h)
+		curl_easy_cleanup(s->h);
+	curl_slist_free_all(s->hdr);
+	sbuf__free(&s->resp);
+	free(s->base_url);
+	free(s->db);
+	free(s->display);
+	if (s->userpwd)
+		memset(s->userpwd, 0, strlen(s->userpwd));
+	free(s->userpwd);
+	free(s);
+}
+
+/* USER:PASSWORD from the first line of the file. */
+static int read_credentials(const char *path, char **out)
+{
+	char line[1024];
+	FILE *f = fopen(path, "re");
+	size_t n;
+
+	if (!f) {
+		log_error("store: credentials %s: %s", path, strerror(errno));
+		return -errno;
+	}
+	if (!fgets(line, sizeof(line), f))
+		line[0] = '\0';
+	fclose(f);
+	n = strcspn(line, "\r\n");
+	line[n] = '\0';
+	if (!strchr(line, ':')) {
+		log_error("store: credentials %s: want one line USER:PASSWORD", path);
+		memset(line, 0, sizeof(line));
+		return -EINVAL;
+	}
+	*out = strdup(line);
+	memset(line, 0, sizeof(line));
+	return *out ? 0 : -ENOMEM;
+}
+
+/* http(s)://HOST:PORT[/DATABASE] -> base URL and database (default "podlens"). */
+static int parse_url(struct ch *s, const char *url)
+{
+	const char *host, *slash;
+	size_t db_len;
+
+	if (!strncmp(url, "http://", 7))
+		host = url + 7;
+	else if (!strncmp(url, "https://", 8))
+		host = url + 8;
+	else
+		return -EINVAL;
+	if (strchr(host, '@') || strchr(host, '?'))
+		return -EINVAL;         /* credentials belong in the file, settings in the collector */
+	slash = strchr(host, '/');
+	if (slash == host || !*host)
+		return -EINVAL;
+	s->base_url = slash ? strndup(url, (size_t)(slash - url) + 1) : NULL;
+	if (!slash && asprintf(&s->base_url, "%s/", url) < 0)
+		s->base_url = NULL;
+	db_len = slash ? strcspn(slash + 1, "/") : 0;
+	s->db = db_len ? strndup(slash + 1, db_len) : strdup("podlens");
+	s->display = strdup(url);
+	if (!s->base_url || !s->db || !s->display)
+		return -ENOMEM;
+	for (const char *c = s->db; *c; c++)
+		if (!isalnum((unsigned char)*c) && *c != '_')
+			return -EINVAL;
+	return 0;
+}
+
+static struct ch *ch_new(const struct store_opts *o, bool read_only)
+{
+	struct ch *s;
+	int err;
+
+	pthread_once(&curl_once, curl_init);
+	if (curl_init_rc != CURLE_OK) {
+		errno = EIO;
+		return NULL;
+	}
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return NULL;
+	s->base.ops = &store_clickhouse_ops;
+	s->base.retention_ms = o->retention_ms ? o->retention_ms : 24ULL * 3600 * 1000;
+	s->base.read_only = read_only;
+	if ((err = parse_url(s, o->url)) < 0) {
+		if (err == -EINVAL)
+			log_error("store: clickhouse url %s: want http(s)://HOST:PORT[/DATABASE]", o->url);
+		goto fail;
+	}
+	s->base.path = s->display;
+	if (o->credentials_file && (err = read_credentials(o->credentials_file, &s->userpwd)) < 0)
+		goto fail;
+	err = -ENOMEM;
+	if (!(s->h = curl_easy_init()))
+		goto fail;
+	s->hdr = curl_slist_append(NULL, "Content-Type: text/plain; charset=utf-8");
+	curl_easy_setopt(s->h, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(s->h, CURLOPT_ERRORBUFFER, s->errbuf);
+	curl_easy_setopt(s->h, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(s->h, CURLOPT_WRITEDATA, s);
+	curl_easy_setopt(s->h, CURLOPT_HTTPHEADER, s->hdr);
+	curl_easy_setopt(s->h, CURLOPT_POST, 1L);
+	curl_easy_setopt(s->h, CURLOPT_CONNECTTIMEOUT_MS, CONNECT_MS);
+	curl_easy_setopt(s->h, CURLOPT_USERAGENT, "podlens-collector");
+	curl_easy_setopt(s->h, CURLOPT_PROTOCOLS_STR, "http,https");
+	if (o->ca_file)
+		curl_easy_setopt(s->h, CURLOPT_CAINFO, o->ca_file);
+	if (s->userpwd) {
+		curl_easy_setopt(s->h, CURLOPT_HTTPAUTH, CURLAUTH_BASIC);
+		curl_easy_setopt(s->h, CURLOPT_USERPWD, s->userpwd);
+	}
+	return s;
+fail:
+	ch_close(&s->base);
+	errno = -err;
+	return NULL;
+}
+
+struct one_int {
+	bool set;
+	int64_t v;
+};
+
+static int row_one_int(void *arg, char **f, unsigned n)
+{
+	struct one_int *o = arg;
+
+	o->set = n >= 1 && strcmp(f[0], "\\N") && f[0][0];
+	o->v = o->set ? fi(f[0]) : 0;
+	return 0;
+}
+
+static int schema_version(struct ch *s, int64_t *v)
+{
+	struct sbuf q = { 0 };
+	struct one_int o = { 0 };
+	int err;
+
+	sbuf__puts(&q, "SELECT max(version) FROM schema_version");
+	err = ch_select(s, &q, row_one_int, &o);
+	*v = o.set ? o.v : 0;
+	return err;
+}
+
+/* Migration 1: every table of this binary. Later migrations append statements (ALTER TABLE ..
+ * ADD COLUMN for a column added to a column table) under a version of their own. */
+static int migrate(struct ch *s)
+{
+	char sql[256];
+	int64_t v;
+	int err;
+
+	snprintf(sql, sizeof(sql), "CREATE DATABASE IF NOT EXISTS %s", s->db);
+	if ((err = ch_request(s, NULL, sql, strlen(sql), false)) < 0)
+		return err;
+	if ((err = ch_exec(s, "CREATE TABLE IF NOT EXISTS schema_version (version UInt32, applied_ms Int64)"
+			      " ENGINE = MergeTree() ORDER BY version")) < 0)
+		return err;
+	if ((err = schema_version(s, &v)) < 0)
+		return err;
+	if (v > CH_SCHEMA_VERSION) {
+		log_error("store: %s has schema version %lld, this collector knows up to %d", s->display,
+			  (long long)v, CH_SCHEMA_VERSION);
+		return -EPROTO;
+	}
+	for (unsigned t = 0; t < T__N; t++) {
+		char *ddl = store_clickhouse__table_sql(t);
+
+		if (!ddl)
+			return -ENOMEM;
+		err = ch_exec(s, ddl);
+		free(ddl);
+		if (err)
+			return err;
+	}
+	if (v < CH_SCHEMA_VERSION) {
+		snprintf(sql, sizeof(sql), "INSERT INTO schema_version VALUES (%d, %llu)", CH_SCHEMA_VERSION,
+			 (unsigned long long)clock__wall_ms());
+		if ((err = ch_exec(s, sql)) < 0)
+			return err;
+		log_info("store: migrated %s to schema version %d", s->display, CH_SCHEMA_VERSION);
+	}
+	return 0;
+}
+
+static struct store *ch_open(const struct store_opts *o)
+{
+	struct ch *s = ch_new(o, false);
+	int err;
+
+	if (!s)
+		return NULL;
+	if ((err = migrate(s)) < 0) {
+		ch_close(&s->base);
+		errno = -err;
+		return NULL;
+	}
+	return &s->base;
+}
+
+static struct store *ch_open_reader(const struct store_opts *o)
+{
+	struct ch *s = ch_new(o, true);
+	int64_t v = 0;
+	int err;
+
+	if (!s)
+		return NULL;
+	if ((err = schema_version(s, &v)) < 0 || v != CH_SCHEMA_VERSION) {
+		if (!err)
+			log_error("store: %s has schema version %lld, the reader wants %d (open the writer first)",
+				  s->display, (long long)v, CH_SCHEMA_VERSION);
+		ch_close(&s->base);
+		errno = err ? -err : EPROTO;
+		return NULL;
+	}
+	return &s->base;
+}
+
+/* ------------------------------------------------------------------ writes */
+
+static int ch_begin(struct store *base)
+{
+	txn_clear(chs(base));
+	return 0;
+}
+
+static void ch_rollback(struct store *base)
+{
+	struct ch *s = chs(base);
+
+	txn_clear(s);
+	/* sightings cached in the transaction were never written */
+	seen_clear(s->wl);
+	seen_clear(s->ips);
+}
+
+/* One INSERT per table with rows, the batches last: a batch is marked stored only once every
+ * row of it is. A failure part-way leaves rows that a retry rewrites identically (FINAL). */
+static int ch_commit(struct store *base)
+{
+	struct ch *s = chs(base);
+	static const unsigned order[T__N] = {
+		T_REC + 0, T_REC + 1, T_REC + 2, T_REC + 3, T_REC + 4, T_WORKLOADS, T_POD_IPS, T_BATCHES,
+	};
+	_Static_assert(STORE_REC__N == 5, "commit order lists every table");
+
+	for (unsigned i = 0; i < T__N; i++) {
+		unsigned t = order[i];
+		char q[128];
+		int err;
+
+		if (!s->buf[t].len)
+			continue;
+		if (s->buf[t].oom) {
+			ch_rollback(base);
+			return -EIO;
+		}
+		snprintf(q, sizeof(q), "INSERT INTO %s FORMAT TabSeparated", tables[t].rec->name);
+		if ((err = ch_request(s, q, s->buf[t].s, s->buf[t].len, true)) < 0) {
+			ch_rollback(base);
+			return -EIO;
+		}
+	}
+	txn_clear(s);
+	return 0;
+}
+
+static void put_row(struct sbuf *b, const struct store_record *rec, const void *row)
+{
+	for (unsigned i = 0; i < rec->n_cols; i++) {
+		const struct store_column *c = &rec->cols[i];
+		const char *p = (const char *)row + c->offset;
+
+		if (i)
+			sbuf__put(b, "\t", 1);
+		switch (c->type) {
+		case STORE_T_I64:
+			sbuf__printf(b, "%" PRId64, *(const int64_t *)p);
+			break;
+		case STORE_T_OPT: {
+			const struct store_opt *o = (const struct store_opt *)p;
+
+			if (o->set)
+				sbuf__printf(b, "%" PRId64, o->v);
+			else
+				sbuf__puts(b, "\\N");
+			break;
+		}
+		case STORE_T_TEXT:
+			store_clickhouse__tsv_str(b, *(const char *const *)p);
+			break;
+		case STORE_T_HIST: {
+			const struct store_hist *h = (const struct store_hist *)p;
+
+			sbuf__puts(b, "[");
+			for (unsigned k = 0; k < h->n; k++)
+				sbuf__printf(b, "%s%u", k ? "," : "", h->b[k].index);
+			sbuf__puts(b, "]\t[");
+			for (unsigned k = 0; k < h->n; k++)
+				sbuf__printf(b, "%s%" PRIu64, k ? "," : "", h->b[k].count);
+			sbuf__puts(b, "]");
+			break;
+		}
+		}
+	}
+	sbuf__put(b, "\n", 1);
+}
+
+struct found {
+	bool any;
+};
+
+static int row_found(void *arg, char **f, unsigned n)
+{
+	(void)f;
+	((struct found *)arg)->any = n >= 1 && strcmp(f[0], "0");
+	return 0;
+}
+
+static int64_t retention_cut(struct ch *s)
+{
+	uint64_t now = clock__wall_ms();
+
+	return now > s->base.retention_ms ? (int64_t)(now - s->base.retention_ms) : 0;
+}
+
+static int ch_batch_begin(struct store *base, const struct store_batch *b, bool *duplicate)
+{
+	struct ch *s = chs(base);
+	char key[400];
+	struct seen *e;
+
+	*duplicate = false;
+	snprintf(key, sizeof(key), "%s\x1f%" PRId64, b->row.agent_id, b->row.seq);
+	if (seen_find(s->pending, key)) {
+		*duplicate = true;
+		return 0;
+	}
+	{
+		struct sbuf q = { 0 };
+		struct found f = { 0 };
+		int err;
+
+		sbuf__puts(&q, "SELECT count() FROM batches WHERE agent_id=");
+		store_clickhouse__sql_str(&q, b->row.agent_id);
+		sbuf__printf(&q, " AND seq=%" PRId64 " AND received_ms>=%" PRId64, b->row.seq, retention_cut(s));
+		if ((err = ch_select(s, &q, row_found, &f)) < 0)
+			return -EIO;
+		if (f.any) {
+			*duplicate = true;
+			return 0;
+		}
+	}
+	for (unsigned t = 0; t < T__N; t++)
+		s->mark[t] = s->buf[t].len;
+	e = seen_add(s->pending, key);
+	if (!e)
+		return -ENOMEM;
+	s->pending_key = e->key;
+	s->batch_agent = b->row.agent_id;
+	s->batch_seq = b->row.seq;
+	s->batch_row = 0;
+	put_row(&s->buf[T_BATCHES], &store_batch_record, &b->row);
+	return 0;
+}
+
+/* A sighting is written when new to this handle, or when it starts earlier or ends more than
+ * 30 s later than what this handle last wrote: reads merge sightings, so fewer rows suffice. */
+static int sighting(struct ch *s, struct seen **cache, const char *key, int64_t first, int64_t last,
+		    bool *write)
+{
+	struct seen *e = seen_find(cache, key);
+
+	*write = !e || (uint64_t)first < e->first || (uint64_t)last > e->last + IP_LAG_MS;
+	if (!e && !(e = seen_add(cache, key)))
+		return 0;           /* uncached: written every time, still correct */
+	if (!*write)
+		return 0;
+	if (!e->first || (uint64_t)first < e->first)
+		e->first = (uint64_t)first;
+	if ((uint64_t)last > e->last)
+		e->last = (uint64_t)last;
+	return 0;
+}
+
+static int ch_workload(struct store *base, const struct store_workload_row *w, int64_t *wref)
+{
+	struct ch *s = chs(base);
+	char key[2400];
+	bool write;
+	int kl;
+
+	*wref = 0;
+	kl = snprintf(key, sizeof(key), "%s\x1f%s\x1f%s", w->namespace, w->pod, w->container);
+	if (kl < 0 || (size_t)kl >= sizeof(key))
+		return -ENAMETOOLONG;
+	sighting(s, s->wl, key, w->first_seen_ms, w->last_seen_ms, &write);
+	if (write)
+		put_row(&s->buf[T_WORKLOADS], &store_workload_record, w);
+	return 0;
+}
+
+static int ch_pod_ip(struct store *base, const struct store_pod_ip_row *r)
+{
+	struct ch *s = chs(base);
+	char key[1200];
+	bool write;
+	int kl;
+
+	kl = snprintf(key, sizeof(key), "%s\x1f%s\x1f%s", r->ip, r->pod_uid, r->node);
+	if (kl < 0 || (size_t)kl >= sizeof(key))
+		return -ENAMETOOLONG;
+	sighting(s, s->ips, key, r->first_seen_ms, r->last_seen_ms, &write);
+	if (write)
+		put_row(&s->buf[T_POD_IPS], &store_pod_ip_record, r);
+	return 0;
+}
+
+static int ch_add(struct store *base, enum store_rec r, const struct store_sample *at, const void *row)
+{
+	struct ch *s = chs(base);
+	struct sbuf *b = &s->buf[T_REC + r];
+
+	sbuf__printf(b, "%" PRId64 "\t%" PRId64 "\t", at->ts_ms, at->dur_ms);
+	store_clickhouse__tsv_str(b, s->batch_agent);
+	sbuf__printf(b, "\t%" PRId64 "\t%" PRIu32 "\t", s->batch_seq, s->batch_row++);
+	if (at->w) {
+		store_clickhouse__tsv_str(b, at->w->namespace);
+		sbuf__put(b, "\t", 1);
+		store_clickhouse__tsv_str(b, at->w->pod);
+		sbuf__put(b, "\t", 1);
+		store_clickhouse__tsv_str(b, at->w->container);
+		sbuf__put(b, "\t", 1);
+	} else {
+		sbuf__puts(b, "\t\t\t");
+	}
+	put_row(b, &store_records[r], row);
+	return b->oom ? -ENOMEM : 0;
+}
+
+static int ch_batch_end(struct store *base, bool keep)
+{
+	struct ch *s = chs(base);
+
+	if (keep)
+		return 0;
+	for (unsigned t = 0; t < T__N; t++)
+		if (s->buf[t].len > s->mark[t])
+			s->buf[t].len = s->mark[t];
+	if (s->pending_key) {
+		s->pending_key[0] = '\0';   /* no longer pending: a retry may store it */
+		s->pending_key = NULL;
+	}
+	seen_clear(s->wl);
+	seen_clear(s->ips);
+	return 0;
+}
+
+/* ------------------------------------------------------------------ maintenance */
+
+struct parts {
+	int64_t p[64];
+	unsigned n;
+};
+
+static int row_part(void *arg, char **f, unsigned n)
+{
+	struct parts *ps = arg;
+
+	if (n >= 1 && ps->n < 64)
+		ps->p[ps->n++] = fi(f[0]);
+	return 0;
+}
+
+/* Drop the hourly partitions that end before the retention cut (at most 64 per table and call). */
+static int ch_maintain(struct store *base, uint64_t now_ms, unsigned max_buckets)
+{
+	struct ch *s = chs(base);
+	int64_t cut = now_ms > base->retention_ms ? (int64_t)(now_ms - base->retention_ms) : 0;
+	int err = 0;
+
+	(void)max_buckets;
+	for (unsigned t = 0; t < T__N && !err; t++) {
+		struct sbuf q = { 0 };
+		struct parts ps = { .n = 0 };
+
+		sbuf__puts(&q, "SELECT DISTINCT partition FROM system.parts WHERE active AND database=");
+		store_clickhouse__sql_str(&q, s->db);
+		sbuf__puts(&q, " AND table=");
+		store_clickhouse__sql_str(&q, tables[t].rec->name);
+		sbuf__printf(&q, " AND toInt64(partition)<%lld ORDER BY partition LIMIT 64",
+			     (long long)(cut / PART_MS_N));
+		if ((err = ch_select(s, &q, row_part, &ps)) < 0)
+			break;
+		for (unsigned i = 0; i < ps.n && !err; i++) {
+			char sql[160];
+
+			snprintf(sql, sizeof(sql), "ALTER TABLE %s DROP PARTITION %lld", tables[t].rec->name,
+				 (long long)ps.p[i]);
+			err = ch_exec(s, sql);
+		}
+	}
+	return err ? -EIO : 0;
+}
+
+/* ------------------------------------------------------------------ reads */
+
+/* Reads: a query built in q, rows through a per-read row function. */
+struct rd {
+	struct ch *s;
+	int (*cb)(void *ctx, const void *row);
+	void *ctx;
+	uint64_t h[HIST_BUCKETS];
+};
+
+static int done(struct ch *s, int err)
+{
+	if (s->base.expired)
+		return -ETIMEDOUT;
+	return err;
+}
+
+static void where_ns(struct sbuf *q, const char *col, const char *ns)
+{
+	if (!ns)
+		return;
+	sbuf__printf(q, " AND %s=", col);
+	store_clickhouse__sql_str(q, ns);
+}
+
+/* Per (namespace, pod, container): each column merged by its rule, expired workloads left out. */
+static void workloads_merged(struct sbuf *q, int64_t cut, const char *ns)
+{
+	sbuf__puts(q, "(SELECT namespace, pod, container,"
+		      " argMaxIf(node, last_seen_ms, node<>'') AS w_node,"
+		      " argMaxIf(owner_kind, last_seen_ms, owner_kind<>'') AS w_ok,"
+		      " argMaxIf(owner_name, last_seen_ms, owner_name<>'') AS w_on,"
+		      " max(last_seen_ms) AS w_seen FROM workloads WHERE 1");
+	where_ns(q, "namespace", ns);
+	sbuf__printf(q, " GROUP BY namespace, pod, container HAVING w_seen>=%" PRId64 ")", cut);
+}
+
+static int row_ns(void *arg, char **f, unsigned n)
+{
+	struct rd *r = arg;
+	struct store_ns_row row;
+
+	if (n < 3)
+		return -EIO;
+	row = (struct store_ns_row){ .ns = f[0], .pods = fu(f[1]), .last_seen_ms = fi(f[2]) };
+	return r->cb(r->ctx, &row);
+}
+
+#define RD(s_, cb_, ctx_) { .s = (s_), .cb = (int (*)(void *, const void *))(cb_), .ctx = (ctx_) }
+
+static int ch_namespaces(struct store *base, STORE_CB(struct store_ns_row))
+{
+	struct ch *s = chs(base);
+	struct rd r = RD(s, cb, ctx);
+	struct sbuf q = { 0 };
+
+	sbuf__puts(&q, "SELECT namespace, uniqExact(pod), max(w_seen) FROM ");
+	workloads_merged(&q, retention_cut(s), NULL);
+	sbuf__puts(&q, " GROUP BY namespace ORDER BY namespace");
+	return done(s, ch_select(s, &q, row_ns, &r));
+}
+
+static int row_pod(void *arg, char **f, unsigned n)
+{
+	struct rd *r = arg;
+	struct store_pod_row row;
+
+	if (n < 7)
+		return -EIO;
+	row = (struct store_pod_row){
+		.ns = f[0], .pod = f[1], .node = f[2], .owner_kind = f[3], .owner_name = f[4],
+		.containers = f[5], .last_seen_ms = fi(f[6]),
+	};
+	return r->cb(r->ctx, &row);
+}
+
+static int ch_pods(struct store *base, const char *ns, STORE_CB(struct store_pod_row))
+{
+	struct ch *s = chs(base);
+	struct rd r = RD(s, cb, ctx);
+	struct sbuf q = { 0 };
+
+	sbuf__puts(&q, "SELECT namespace, pod, max(w_node), max(w_ok), max(w_on),"
+		       " arrayStringConcat(arraySort(groupArray(container)), ','), max(w_seen) FROM ");
+	workloads_merged(&q, retention_cut(s), ns);
+	sbuf__puts(&q, " GROUP BY namespace, pod ORDER BY namespace, pod");
+	return done(s, ch_select(s, &q, row_pod, &r));
+}
+
+static int ch_pod_exists(struct store *base, const char *ns, const char *pod)
+{
+	struct ch *s = chs(base);
+	struct sbuf q = { 0 };
+	struct found f = { 0 };
+	int err;
+
+	sbuf__puts(&q, "SELECT count() FROM workloads WHERE namespace=");
+	store_clickhouse__sql_str(&q, ns);
+	sbuf__puts(&q, " AND pod=");
+	store_clickhouse__sql_str(&q, pod);
+	sbuf__printf(&q, " AND last_seen_ms>=%" PRId64, retention_cut(s));
+	err = done(s, ch_select(s, &q, row_found, &f));
+	return err ? err : f.any;
+}
+
+#define SQL_REQ_SUM "sum(count), sum(if(" SQL_ERR ", count, 0)), sum(sum_us), min(ts), max(ts+dur)," \
+		    " sumMap(hist_idx, hist_cnt)"
+
+static struct store_req_sum req_sum(char **f, uint64_t *h)
+{
+	return (struct store_req_sum){
+		.count = fu(f[0]), .errors = fu(f[1]), .sum_us = fu(f[2]),
+		.first_ms = fi(f[3]), .end_ms = fi(f[4]), .hist = store_clickhouse__parse_hist(f[5], h),
+	};
+}
+
+/* FROM a sample table, duplicates collapsed, expired rows and rows outside [from, to) left out. */
+static void from_samples(struct sbuf *q, struct ch *s, const char *table, int64_t from_ms, int64_t to_ms)
+{
+	int64_t cut = retention_cut(s);
+
+	sbuf__printf(q, " FROM %s FINAL WHERE ts>=%" PRId64 " AND ts<%" PRId64, table,
+		     from_ms > cut ? from_ms : cut, to_ms);
+}
+
+static int row_pod_req(void *arg, char **f, unsigned n)
+{
+	struct rd *r = arg;
+	struct store_pod_req_row row;
+
+	if (n < 9)
+		return -EIO;
+	row = (struct store_pod_req_row){
+		.ns = f[0], .pod = f[1], .side = fi(f[2]) ? STORE_CLIENT : STORE_SERVER, .r = req_sum(f + 3, r->h),
+	};
+	return r->cb(r->ctx, &row);
+}
+
+static int ch_pod_requests(struct store *base, const char *ns, int64_t from_ms, int64_t to_ms,
+			   STORE_CB(struct store_pod_req_row))
+{
+	struct ch *s = chs(base);
+	struct rd r = RD(s, cb, ctx);
+	struct sbuf q = { 0 };
+
+	sbuf__puts(&q, "SELECT w_namespace, w_pod, " SQL_SIDE " AS side, " SQL_REQ_SUM);
+	from_samples(&q, s, "req_stats", from_ms, to_ms);
+	where_ns(&q, "w_namespace", ns);
+	sbuf__puts(&q, " GROUP BY w_namespace, w_pod, side ORDER BY w_namespace, w_pod, side");
+	return done(s, ch_select(s, &q, row_pod_req, &r));
+}
+
+static int row_pod_traffic(void *arg, char **f, unsigned n)
+{
+	struct rd *r = arg;
+	struct store_pod_traffic_row row;
+
+	if (n < 10)
+		return -EIO;
+	row = (struct store_pod_traffic_row){
+		.ns = f[0], .pod = f[1], .rx_bytes = fu(f[2]), .tx_bytes = fu(f[3]), .rx_packets = fu(f[4]),
+		.tx_packets = fu(f[5]), .retransmits = fu(f[6]), .resets = fu(f[7]),
+		.first_ms = fi(f[8]), .end_ms = fi(f[9]),
+	};
+	return r->cb(r->ctx, &row);
+}
+
+static int ch_pod_traffic(struct store *base, const char *ns, int64_t from_ms, int64_t to_ms,
+			  STORE_CB(struct store_pod_traffic_row))
+{
+	struct ch *s = chs(base);
+	struct rd r = RD(s, cb, ctx);
+	struct sbuf q = { 0 };
+
+	sbuf__puts(&q, "SELECT w_namespace, w_pod, sum(rx_bytes), sum(tx_bytes), sum(rx_packets),"
+		       " sum(tx_packets), sum(retransmits), sum(resets_sent+resets_received), min(ts), max(ts+dur)");
+	from_samples(&q, s, "pod_stats", from_ms, to_ms);
+	where_ns(&q, "w_namespace", ns);
+	sbuf__puts(&q, " GROUP BY w_namespace, w_pod ORDER BY w_namespace, w_pod");
+	return done(s, ch_select(s, &q, row_pod_traffic, &r));
+}
+
+static void where_pod(struct sbuf *q, const char *ns, const char *pod)
+{
+	sbuf__puts(q, " AND w_namespace=");
+	store_clickhouse__sql_str(q, ns);
+	sbuf__puts(q, " AND w_pod=");
+	store_clickhouse__sql_str(q, pod);
+}
+
+static int row_step_req(void *arg, char **f, unsigned n)
+{
+	struct rd *r = arg;
+	struct store_step_req_row row;
+
+	if (n < 7)
+		return -EIO;
+	row = (struct store_step_req_row){ .k = fi(f[0]), .r = req_sum(f + 1, r->h) };
+	return r->cb(r->ctx, &row);
+}
+
+/* Any resolution reads the raw rows: the database aggregates them per step (no rollup tables). */
+static int ch_step_requests(struct store *base, const char *ns, const char *pod, enum store_res res,
+			    int64_t from_ms, int64_t to_ms, int64_t step_ms, STORE_CB(struct store_step_req_row))
+{
+	struct ch *s = chs(base);
+	struct rd r = RD(s, cb, ctx);
+	struct sbuf q = { 0 };
+
+	(void)res;
+	sbuf__printf(&q, "SELECT intDiv(ts-(%" PRId64 "), %" PRId64 ") AS k, " SQL_REQ_SUM, from_ms, step_ms);
+	from_samples(&q, s, "req_stats", from_ms, to_ms);
+	where_pod(&q, ns, pod);
+	sbuf__puts(&q, " AND direction<>2 GROUP BY k ORDER BY k");
+	return done(s, ch_select(s, &q, row_step_req, &r));
+}
+
+static int row_step_traffic(void *arg, char **f, unsigned n)
+{
+	struct rd *r = arg;
+	struct store_step_traffic_row row;
+
+	if (n < 3)
+		return -EIO;
+	row = (struct store_step_traffic_row){ .k = fi(f[0]), .rx_bytes = fu(f[1]), .tx_bytes = fu(f[2]) };
+	return r->cb(r->ctx, &row);
+}
+
+static int ch_step_traffic(struct store *base, const char *ns, const char *pod, enum store_res res,
+			   int64_t from_ms, int64_t to_ms, int64_t step_ms, STORE_CB(struct store_step_traffic_row))
+{
+	struct ch *s = chs(base);
+	struct rd r = RD(s, cb, ctx);
+	struct sbuf q = { 0 };
+
+	(void)res;
+	sbuf__printf(&q, "SELECT intDiv(ts-(%" PRId64 "), %" PRId64 ") AS k, sum(rx_bytes), sum(tx_bytes)",
+		     from_ms, step_ms);
+	from_samples(&q, s, "pod_stats", from_ms, to_ms);
+	where_pod(&q, ns, pod);
+	sbuf__puts(&q, " GROUP BY k ORDER BY k");
+	return done(s, ch_select(s, &q, row_step_traffic, &r));
+}
+
+static int row_route(void *arg, char **f, unsigned n)
+{
+	struct rd *r = arg;
+	struct store_route_row row;
+
+	if (n < 11)
+		return -EIO;
+	row = (struct store_route_row){
+		.side = fi(f[0]) ? STORE_CLIENT : STORE_SERVER, .protocol = (int)fi(f[1]), .method = f[2],
+		.route = f[3], .status = (int)fi(f[4]), .r = req_sum(f + 5, r->h),
+	};
+	return r->cb(r->ctx, &row);
+}
+
+static int ch_routes(struct store *base, const char *ns, const char *pod, int64_t from_ms, int64_t to_ms,
+		     unsigned limit, STORE_CB(struct store_route_row))
+{
+	struct ch *s = chs(base);
+	struct rd r = RD(s, cb, ctx);
+	struct sbuf q = { 0 };
+
+	sbuf__puts(&q, "SELECT " SQL_SIDE " AS side, protocol, method, route, status, " SQL_REQ_SUM);
+	from_samples(&q, s, "req_stats", from_ms, to_ms);
+	where_pod(&q, ns, pod);
+	sbuf__printf(&q, " GROUP BY side, protocol, method, route, status"
+		     " ORDER BY sum(count) DESC, side, protocol, method, route, status LIMIT %u", limit);
+	return done(s, ch_select(s, &q, row_route, &r));
+}
+
+static int row_flow(void *arg, char **f, unsigned n)
+{
+	struct rd *r = arg;
+	struct store_flow_sum row;
+
+	if (n < 20)
+		return -EIO;
+	row = (struct store_flow_sum){
+		.ns = f[0], .pod = f[1], .direction = (int)fi(f[2]), .remote_ns = f[3], .remote_pod = f[4],
+		.remote_addr = f[5], .remote_port = (int)fi(f[6]), .bytes = fu(f[7]), .connections = fu(f[8]),
+		.owner_kind = f[9], .owner_name = f[10], .remote_owner_kind = f[11], .remote_owner_name = f[12],
+		.rx_bytes = fu(f[13]), .tx_bytes = fu(f[14]), .retransmits = fu(f[15]),
+		.connect_us_sum = fu(f[16]), .connects = fu(f[17]), .first_ms = fi(f[18]), .end_ms = fi(f[19]),
+	};
+	return r->cb(r->ctx, &row);
+}
+
+/* Owners per pod (the merged workloads of each container, max over containers), as columns
+ * prefixed p_ (p_ns, p_pod, p_ok, p_on) for a join. */
+static void owners(struct sbuf *q, int64_t cut, const char *ns_as, const char *pod_as,
+		   const char *ok_as, const char *on_as)
+{
+	sbuf__printf(q, "(SELECT namespace AS %s, pod AS %s, max(w_ok) AS %s, max(w_on) AS %s FROM ",
+		     ns_as, pod_as, ok_as, on_as);
+	workloads_merged(q, cut, NULL);
+	sbuf__puts(q, " GROUP BY namespace, pod)");
+}
+
+/* The remote pod of each flow row as the SQLite backend names it: the agent's name, else the
+ * pod whose pod IP window holds the row's interval (the latest to take the address), leaving
+ * out windows that overlap another pod's window of the same address that also holds the
+ * interval (host-network pods share the node's address), else just the address. Windows of an
+ * address travel to its flows as one array (18.16 joins only on equality), filtered there. */
+static int ch_flows(struct store *base, int64_t from_ms, int64_t to_ms, unsigned limit,
+		    STORE_CB(struct store_flow_sum))
+{
+	struct ch *s = chs(base);
+	struct rd r = RD(s, cb, ctx);
+	struct sbuf q = { 0 };
+	int64_t cut = retention_cut(s);
+
+	sbuf__puts(&q,
+		"SELECT w_namespace, w_pod, direction, rns, rpod, addr, port, bytes, conns, lok, lon, rok, ron,"
+		" rx, tx, rt, cus, cn, t0, t1 FROM (SELECT * FROM ("
+		" SELECT w_namespace, w_pod, direction, rns, rpod, addr, port,"
+		"  sum(rx_bytes+tx_bytes) AS bytes, sum(connections) AS conns, sum(rx_bytes) AS rx, sum(tx_bytes) AS tx,"
+		"  sum(retransmits) AS rt,"
+		"  sum(if(isNull(connect_us), 0, assumeNotNull(connect_us)*connections)) AS cus,"
+		"  sum(if(isNull(connect_us), 0, connections)) AS cn, min(ts) AS t0, max(ts+dur) AS t1"
+		" FROM ("
+		"  SELECT *,"
+		"   arrayFilter(w -> w.4 < ts+dur AND w.5+" IP_LAG " >= ts, wins) AS hits,"
+		"   arrayFilter(x -> NOT arrayExists(o -> o.1<>x.1 AND o.4<=x.5 AND o.5>=x.4, hits), hits) AS ok,"
+		"   arrayReverseSort(x -> x.4, ok)[1] AS pick,"
+		"   if(remote_pod<>'', remote_ns, if(length(ok)>0, pick.2, '')) AS rns,"
+		"   if(remote_pod<>'', remote_pod, if(length(ok)>0, pick.3, '')) AS rpod,"
+		"   if(remote_pod<>'' OR length(ok)>0, '', remote_addr) AS addr,"
+		"   if(direction=2, 0, remote_port) AS port"
+		"  FROM (SELECT ts, dur, w_namespace, w_pod, direction, remote_addr, remote_port, remote_ns,"
+		"    remote_pod, rx_bytes, tx_bytes, retransmits, connect_us, connections");
+	from_samples(&q, s, "flows", from_ms, to_ms);
+	sbuf__puts(&q,
+		"   ) ANY LEFT JOIN ("
+		"   SELECT ip AS remote_addr, groupArray((pod_uid, wns, wpod, wf, wl)) AS wins FROM ("
+		"    SELECT ip, pod_uid, argMaxIf(namespace, last_seen_ms, namespace<>'') AS wns,"
+		"     argMaxIf(pod, last_seen_ms, pod<>'') AS wpod, min(first_seen_ms) AS wf,"
+		"     max(last_seen_ms) AS wl FROM pod_ips GROUP BY ip, pod_uid, node");
+	sbuf__printf(&q, "    HAVING wl>=%" PRId64 ") GROUP BY ip) USING remote_addr)", cut);
+	sbuf__puts(&q, " GROUP BY w_namespace, w_pod, direction, rns, rpod, addr, port"
+		       ") ANY LEFT JOIN ");
+	owners(&q, cut, "w_namespace", "w_pod", "lok", "lon");
+	sbuf__puts(&q, " USING (w_namespace, w_pod)) ANY LEFT JOIN ");
+	owners(&q, cut, "rns", "rpod", "rok", "ron");
+	sbuf__printf(&q, " USING (rns, rpod) ORDER BY w_namespace, w_pod, direction, rns, rpod, addr, port"
+		     " LIMIT %u", limit);
+	return done(s, ch_select(s, &q, row_flow, &r));
+}
+
+static int row_drop(void *arg, char **f, unsigned n)
+{
+	struct rd *r = arg;
+	struct store_drop_sum row;
+
+	if (n < 3)
+		return -EIO;
+	row = (struct store_drop_sum){ .agent_id = f[0], .reason = f[1], .count = fu(f[2]) };
+	return r->cb(r->ctx, &row);
+}
+
+static int ch_drops(struct store *base, unsigned limit, STORE_CB(struct store_drop_sum))
+{
+	struct ch *s = chs(base);
+	struct rd r = RD(s, cb, ctx);
+	struct sbuf q = { 0 };
+
+	sbuf__printf(&q, "SELECT agent_id, reason, sum(count) FROM drops FINAL WHERE ts>=%" PRId64
+		     " GROUP BY agent_id, reason ORDER BY agent_id, reason LIMIT %u", retention_cut(s), limit);
+	return done(s, ch_select(s, &q, row_drop, &r));
+}
+
+static int ch_stats(struct store *base, struct store_stats *st)
+{
+	struct ch *s = chs(base);
+	struct sbuf q = { 0 };
+	struct one_int o = { 0 };
+	int err;
+
+	sbuf__puts(&q, "SELECT sum(bytes_on_disk) FROM system.parts WHERE active AND database=");
+	store_clickhouse__sql_str(&q, s->db);
+	err = done(s, ch_select(s, &q, row_one_int, &o));
+	if (!err && o.set)
+		st->disk_bytes = (uint64_t)o.v;
+	return err;
+}
+
+static int ch_ping(struct store *base)
+{
+	struct ch *s = chs(base);
+	struct sbuf q = { 0 };
+	struct one_int o = { 0 };
+	int err;
+
+	sbuf__puts(&q, "SELECT 1");
+	err = done(s, ch_select(s, &q, row_one_int, &o));
+	return err ? err : (o.set ? 0 : -EIO);
+}
+
+const struct store_ops store_clickhouse_ops = {
+	.name = "clickhouse",
+	.open = ch_open,
+	.open_reader = ch_open_reader,
+	.close = ch_close,
+	.begin = ch_begin,
+	.commit = ch_commit,
+	.rollback = ch_rollback,
+	.batch_begin = ch_batch_begin,
+	.workload = ch_workload,
+	.pod_ip = ch_pod_ip,
+	.add = ch_add,
+	.batch_end = ch_batch_end,
+	.maintain = ch_maintain,
+	.checkpoint = NULL,
+	.namespaces = ch_namespaces,
+	.pods = ch_pods,
+	.pod_exists = ch_pod_exists,
+	.pod_requests = ch_pod_requests,
+	.pod_traffic = ch_pod_traffic,
+	.step_requests = ch_step_requests,
+	.step_traffic = ch_step_traffic,
+	.routes = ch_routes,
+	.flows = ch_flows,
+	.drops = ch_drops,
+	.stats = ch_stats,
+	.ping = ch_ping,
+};

@@ -1,0 +1,183 @@
+#!/bin/bash
+# The ClickHouse store against the SQLite one (docs/collector.md, "ClickHouse"): a private
+# clickhouse-server (Debian package, own data dir and loopback ports, killed by PID), one SQLite
+# collector and two collector replicas on one ClickHouse database, fed the same batches.
+#   - every API answer (namespaces, pods, series, routes, edges) is the same from the SQLite
+#     collector and from either replica, and matches what the test sent;
+#   - duplicates: the same batches again through the other replica (found by the batches table),
+#     the same batches to both replicas at once (racing), and a batch re-stored after its
+#     `batches` row was lost (a replica killed between its inserts): counted once everywhere;
+#   - retention: rows older than --retention leave the API of both backends, and ClickHouse drops
+#     their hourly partitions;
+#   - names with SQL and TabSeparated metacharacters (hostile_names.py) stored and read back as sent;
+#   - schema: a database of a newer schema is refused; wrong or missing credentials are refused.
+# The collector suites themselves run on ClickHouse as collector_clickhouse_{api,map,scope}.sh.
+source "$(dirname "$0")/../lib.sh"
+source "$TOP/tests/integration/collector/lib.sh"
+source "$TOP/tests/integration/collector/clickhouse.sh"
+cd "$TOP"
+
+WORK=$(mktemp -d /tmp/podlens-collector-ch.XXXXXX)
+defer "rm -rf '$WORK'"
+PYDIR=$WORK/py; mkdir -p "$PYDIR"
+gen_py "$PYDIR" || { tap_fail "generate python stubs from podlens.proto"; exit 1; }
+printf 'admintoken *\nshoptoken shop\n' > "$WORK/read-tokens"
+
+start_clickhouse CH || { tap_fail "private clickhouse-server starts"; exit 1; }
+ch_is() { [ "$(ch_query CH "$2")" = "$1" ]; }   # ch_is WANT SQL
+check_eq "$(ch_query CH 'SELECT 1')" 1 "clickhouse-server $(ch_query CH 'SELECT version()') answers as user podlens"
+DB="clickhouse:$CH_URL/conf"
+start_collector S --data-dir "$WORK/sqlite" --maintain-interval 1 --read-tokens "$WORK/read-tokens" || { tap_fail "sqlite collector starts"; exit 1; }
+start_collector R1 --store "$DB" --store-credentials "$CH_CRED" --read-tokens "$WORK/read-tokens" ||
+	{ tap_fail "replica 1 starts"; exit 1; }
+start_collector R2 --store "$DB" --store-credentials "$CH_CRED" --read-tokens "$WORK/read-tokens" ||
+	{ tap_fail "replica 2 starts"; exit 1; }
+check_eq "$(ch_query CH 'SELECT max(version) FROM conf.schema_version')" 1 "schema version 1 recorded"
+
+# one end for every seed: the same timestamps in both backends, answers compared byte for byte
+END=$(( ($(date +%s) * 1000 / 10000) * 10000 ))
+FROM=$((END - 120000))
+seed() {   # seed NAME AGENT -> "stored=N duplicate=M"
+	local port; eval "port=\$${1}_GRPC"
+	pyclient seed "127.0.0.1:$port" --agent "$2" --batches 6 --end-ms "$END" | grep -o 'stored=[0-9]* duplicate=[0-9]*'
+}
+check_eq "$(seed S a1)" "stored=6 duplicate=0" "sqlite: 6 batches of agent a1 stored"
+check_eq "$(seed R1 a1)" "stored=6 duplicate=0" "replica 1: 6 batches of agent a1 stored"
+# an agent retrying at the other replica: the batches table answers duplicate
+check_eq "$(seed R2 a1)" "stored=0 duplicate=6" "replica 2: a1's batches again are duplicates"
+check_eq "$(seed S a1)" "stored=0 duplicate=6" "sqlite: a1's batches again are duplicates"
+
+# racing: the same 6 batches of agent a2 to both replicas at once (either may store any of them)
+seed R1 a2 > "$WORK/race1" & p1=$!
+seed R2 a2 > "$WORK/race2" & p2=$!
+wait $p1; wait $p2
+r1=$(sed 's/stored=\([0-9]*\).*/\1/' "$WORK/race1"); r2=$(sed 's/stored=\([0-9]*\).*/\1/' "$WORK/race2")
+check_ge "$((r1 + r2))" 6 "racing replicas stored a2's 6 batches (at least once each: $r1 + $r2)"
+check_eq "$(seed S a2)" "stored=6 duplicate=0" "sqlite: 6 batches of agent a2 stored"
+
+# a replica killed between its inserts: samples stored, its batches row lost; the agent's retry
+# is then not recognised as a duplicate and stores every row again
+check_eq "$(seed R1 a3)" "stored=6 duplicate=0" "replica 1: 6 batches of agent a3 stored"
+ch_query CH "ALTER TABLE conf.batches DELETE WHERE agent_id='a3'" >/dev/null
+wait_for 30 "the batches rows of a3 deleted (mutation)" ch_is 0 "SELECT count() FROM conf.batches WHERE agent_id='a3'"
+check_eq "$(seed R2 a3)" "stored=6 duplicate=0" "replica 2: a3's batches stored again (batches rows lost)"
+check_eq "$(ch_query CH "SELECT count() FROM conf.batches WHERE agent_id='a3'")" 6 "a3's 6 batches rows written again"
+check_eq "$(ch_query CH "SELECT count() FROM conf.req_stats FINAL WHERE batch_agent='a3'")" 24 \
+	"a3's request rows read once with FINAL (6 batches x 4 groups)"
+check_eq "$(seed S a3)" "stored=6 duplicate=0" "sqlite: 6 batches of agent a3 stored"
+
+# --- the same answers from SQLite and from either replica, and the values sent
+get() {   # get NAME PATH
+	local port; eval "port=\$${1}_HTTP"
+	curl -s -H 'Authorization: Bearer admintoken' "http://127.0.0.1:$port$2" | jq -S .
+}
+same() {   # same PATH NAME: one answer from the three collectors
+	local a b c
+	a=$(get S "$1"); b=$(get R1 "$1"); c=$(get R2 "$1")
+	if [ -n "$a" ] && [ "$a" = "$b" ] && [ "$a" = "$c" ]; then tap_ok "$2: same answer from sqlite and both replicas"
+	else
+		tap_fail "$2: answers differ"
+		diff <(echo "$a") <(echo "$b") | head -20 | sed 's/^/# /'
+		diff <(echo "$a") <(echo "$c") | head -10 | sed 's/^/# /'
+	fi
+}
+Q="from=$FROM&to=$END"
+same "/api/v1/namespaces" "namespaces"
+same "/api/v1/namespaces/shop/pods?$Q" "pods of shop"
+same "/api/v1/namespaces/payments/pods?$Q" "pods of payments"
+same "/api/v1/namespaces/shop/pods/web/series?$Q&step=10" "series of shop/web, 10 s steps"
+# 60 s steps read SQLite's 1-minute rollups, made by its maintenance timer (ClickHouse aggregates
+# the raw rows): wait for them before comparing
+wait_for 30 "sqlite's 1-minute rollups" bash -c "[ \"\$(curl -s -H 'Authorization: Bearer admintoken' \
+	'http://127.0.0.1:$S_HTTP/api/v1/namespaces/shop/pods/web/series?$Q&step=60' | jq '[.points[].requests] | add')\" = 1800 ]"
+same "/api/v1/namespaces/shop/pods/web/series?$Q&step=60" "series of shop/web, 60 s steps"
+same "/api/v1/namespaces/shop/pods/web/routes?$Q" "routes of shop/web"
+same "/api/v1/namespaces/shop/pods/db/routes?$Q" "routes of shop/db"
+same "/api/v1/edges?$Q" "edges"
+same "/api/v1/namespaces/shop/edges?$Q" "edges of shop"
+same "/api/v1/namespaces/shop/pods/web/edges?$Q" "edges of shop/web"
+
+# ground truth: 3 agents x 6 batches x 100 web requests (5 errors each), each counted once
+for C in S R1 R2; do
+	pods=$(get $C "/api/v1/namespaces/shop/pods?$Q")
+	check_eq "$(echo "$pods" | jq -r '.pods[] | select(.pod=="web") | "\(.requests)/\(.errors)/\(.rx_bytes)"')" 1800/90/180000 \
+		"$C: web requests/errors/rx bytes of 3 agents x 6 batches, duplicates counted once"
+	check_eq "$(get $C "/api/v1/namespaces/shop/pods/web/series?$Q&step=10" | jq '[.points[].requests] | add')" 1800 \
+		"$C: series total of web"
+	check_eq "$(get $C "/api/v1/namespaces/shop/pods/web/routes?$Q" | jq '[.routes[].count] | add')" 1800 \
+		"$C: routes total of web"
+done
+# scoped tokens read the same on ClickHouse
+curl -s -o /dev/null -w '%{http_code}' -H 'Authorization: Bearer shoptoken' \
+	"http://127.0.0.1:$R2_HTTP/api/v1/namespaces/payments/pods" > "$WORK/code"
+check_eq "$(cat "$WORK/code")" 403 "replica 2: shop token on payments pods -> 403"
+check_eq "$(curl -s -H 'Authorization: Bearer shoptoken' "http://127.0.0.1:$R1_HTTP/api/v1/namespaces" | jq -c '[.namespaces[].name]')" \
+	'["shop"]' "replica 1: shop token sees only shop"
+
+# --- names with SQL and TabSeparated metacharacters (a hostile agent): stored as sent, same answers
+hostile() { PODLENS_PY=$PYDIR "$PY" "$TOP/tests/integration/collector/hostile_names.py" "$@"; }
+for C in S R1; do
+	eval "port=\$${C}_GRPC"
+	check_eq "$(hostile "127.0.0.1:$port" --end-ms "$END")" "accepted=1 duplicate=0" "$C: batch with hostile names accepted"
+done
+check_eq "$(hostile "127.0.0.1:$R2_GRPC" --end-ms "$END")" "accepted=1 duplicate=1" "replica 2: the hostile batch again is a duplicate"
+NSENC=$(jq -rn --arg s "o'hara\\" '$s|@uri')
+WANT_POD=$(cat <<'X'
+"a\\b\tc\nd'); DROP TABLE req_stats; --"
+X
+)
+check_eq "$(get R1 "/api/v1/namespaces/$NSENC/pods?$Q" | jq '.pods[0].pod')" "$WANT_POD" \
+	"replica 1: the pod name comes back byte for byte"
+same "/api/v1/namespaces" "namespaces with the hostile one"
+same "/api/v1/namespaces/$NSENC/pods?$Q" "pods of the hostile namespace"
+PODENC=$(get S "/api/v1/namespaces/$NSENC/pods?$Q" | jq -r '.pods[0].pod | @uri')
+same "/api/v1/namespaces/$NSENC/pods/$PODENC/routes?$Q" "routes of the hostile pod"
+check_eq "$(get R1 "/api/v1/namespaces/$NSENC/pods/$PODENC/routes?$Q" | jq -r '.routes[0].route')" "$(printf "/x'; DROP TABLE workloads; --\t\\\\N")" \
+	"replica 1: the hostile route comes back byte for byte"
+check_eq "$(ch_query CH "SELECT count() FROM system.tables WHERE database='conf' AND name IN ('req_stats','workloads')")" 2 \
+	"no table dropped by a name"
+
+# --- retention: batches 3 h old leave both backends with --retention 1h
+start_collector S2 --data-dir "$WORK/sqlite-ret" --retention 1h --maintain-interval 1 --read-tokens "$WORK/read-tokens" ||
+	{ tap_fail "sqlite collector with 1h retention starts"; exit 1; }
+start_collector R3 --store "clickhouse:$CH_URL/ret" --store-credentials "$CH_CRED" --retention 1h \
+	--maintain-interval 1 --read-tokens "$WORK/read-tokens" || { tap_fail "clickhouse collector with 1h retention starts"; exit 1; }
+OLD=$((END - 3 * 3600 * 1000))
+for C in S2 R3; do
+	eval "port=\$${C}_GRPC"
+	pyclient seed "127.0.0.1:$port" --agent old --batches 6 --end-ms "$OLD" >/dev/null
+	pyclient seed "127.0.0.1:$port" --agent new --batches 6 --end-ms "$END" >/dev/null
+done
+web_requests_is() { [ "$(get $1 "/api/v1/namespaces/shop/pods?$2" | jq '.pods[] | select(.pod=="web") | .requests')" = "$3" ]; }
+QR="from=$((OLD - 120000))&to=$END"
+for C in S2 R3; do
+	wait_for 30 "$C: batches older than the retention gone from pods" web_requests_is $C "$QR" 600
+	check_eq "$(get $C "/api/v1/namespaces/shop/pods?$QR" | jq '.pods[] | select(.pod=="web") | .requests')" 600 \
+		"$C: web requests over 3 h with 1 h retention: only the fresh 600"
+done
+check_eq "$(get S2 "/api/v1/namespaces/shop/pods/web/series?$QR&step=600")" "$(get R3 "/api/v1/namespaces/shop/pods/web/series?$QR&step=600")" \
+	"retention: same series from sqlite and clickhouse"
+wait_for 30 "clickhouse dropped the partitions of the old batches" ch_is 0 "SELECT count() FROM ret.req_stats WHERE ts<$((OLD + 3600000))"
+check_eq "$(ch_query CH "SELECT count() FROM ret.req_stats WHERE ts<$((END - 3600000))")" 0 \
+	"clickhouse: no request rows older than the retention left on disk"
+check_eq "$(ch_query CH "SELECT count() FROM ret.req_stats")" 24 "clickhouse: the fresh 6 x 4 request rows stay"
+
+# --- refusals: newer schema, wrong and missing credentials
+ch_query CH "CREATE DATABASE IF NOT EXISTS future" >/dev/null
+ch_query CH "CREATE TABLE future.schema_version (version UInt32, applied_ms Int64) ENGINE = MergeTree() ORDER BY version" >/dev/null
+ch_query CH "INSERT INTO future.schema_version VALUES (99, 0)" >/dev/null
+refused() {   # refused NAME ARGS...: the collector exits non-zero; its stderr in $WORK/NAME.err
+	local n=$1; shift
+	timeout 30 "$COLLECTOR_BIN" --grpc-addr 127.0.0.1:0 --http-addr 127.0.0.1:0 "$@" >/dev/null 2>"$WORK/$n.err"
+	echo $?
+}
+check_eq "$(refused future --store "clickhouse:$CH_URL/future" --store-credentials "$CH_CRED")" 1 "a database of schema 99 is refused"
+check_eq "$(grep -c 'schema version 99' "$WORK/future.err")" 1 "the log names the schema version"
+printf 'podlens:wrong\n' > "$WORK/bad-cred"
+check_eq "$(refused badpw --store "$DB" --store-credentials "$WORK/bad-cred")" 1 "a wrong password is refused"
+check_eq "$(refused nocred --store "$DB")" 1 "no credentials (user default, not allowed from 127.0.0.1) is refused"
+check_eq "$(refused badurl --store clickhouse:ftp://127.0.0.1/x)" 1 "a URL that is not http(s) is refused"
+grep -q 'wrong' "$WORK/badpw.err" && check_eq "$(grep -c 'podlens:wrong' "$WORK/badpw.err")" 0 "the password is not logged"
+# the replicas kept working through all of it
+check_eq "$(get R1 "/api/v1/namespaces/shop/pods?$Q" | jq '.pods[] | select(.pod=="web") | .requests')" 1800 \
+	"replica 1 still answers the same"
