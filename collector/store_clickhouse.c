@@ -74,6 +74,7 @@ _Static_assert(STORE_SERVER == 0 && STORE_CLIENT == 1, "SQL_SIDE");
 /* ------------------------------------------------------------------ tables */
 
 enum { T_BATCHES, T_WORKLOADS, T_POD_IPS, T_REC, T__N = T_REC + STORE_REC__N };
+_Static_assert(T_BATCHES == 0 && T_REC == 3, "ch_commit's order");
 _Static_assert(T__N == STORE_CH_TABLES, "STORE_CH_TABLES");
 
 struct ch_table {
@@ -98,6 +99,8 @@ static const struct ch_table tables[T__N] = {
 	[T_REC + STORE_REC_FLOW] = SAMPLE_TABLE(STORE_REC_FLOW),
 	[T_REC + STORE_REC_PROCESS_EVENT] = SAMPLE_TABLE(STORE_REC_PROCESS_EVENT),
 	[T_REC + STORE_REC_DROP] = SAMPLE_TABLE(STORE_REC_DROP),
+	[T_REC + STORE_REC_DNS_STATS] = SAMPLE_TABLE(STORE_REC_DNS_STATS),
+	[T_REC + STORE_REC_DNS_SEARCH] = SAMPLE_TABLE(STORE_REC_DNS_SEARCH),
 };
 
 static const char *const sample_keys =
@@ -709,13 +712,9 @@ static void ch_rollback(struct store *base)
 static int ch_commit(struct store *base)
 {
 	struct ch *s = chs(base);
-	static const unsigned order[T__N] = {
-		T_REC + 0, T_REC + 1, T_REC + 2, T_REC + 3, T_REC + 4, T_WORKLOADS, T_POD_IPS, T_BATCHES,
-	};
-	_Static_assert(STORE_REC__N == 5, "commit order lists every table");
-
 	for (unsigned i = 0; i < T__N; i++) {
-		unsigned t = order[i];
+		/* the records, then workloads, pod_ips and the batches last */
+		unsigned t = i < STORE_REC__N ? T_REC + i : (i - STORE_REC__N + 1) % T_REC;
 		char q[128];
 		int err;
 
