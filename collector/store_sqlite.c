@@ -55,6 +55,7 @@ struct table {
 	bool clustered;             /* WITHOUT ROWID on (ts, n) */
 	bool rollups;               /* _1m and _10m tables */
 	const char *indexes;        /* DDL after the CREATE TABLE */
+	int since;                  /* schema version that created it; 0 = 1 */
 };
 
 /* The key columns come first: SQLite 3.40's integrity_check misreports NOT NULL columns of
@@ -68,6 +69,8 @@ static const struct table tables[STORE_REC__N] = {
 	[STORE_REC_PROCESS_EVENT] = { { KEY_TS, KEY_WID_OPT }, 2, false, false,
 				      "CREATE INDEX process_events_ts ON process_events(ts);" },
 	[STORE_REC_DROP] = { { KEY_TS }, 1, false, false, "CREATE INDEX drops_ts ON drops(ts);" },
+	/* read raw over the edges' window, as flows: no rollups */
+	[STORE_REC_PEER_REQ] = { { KEY_TS, KEY_N, KEY_DUR, KEY_WID }, 4, true, false, "", 3 },
 };
 
 /* Rollup tables by resolution (the raw samples have none). */
@@ -131,6 +134,19 @@ static bool has_key_cols(const struct store_record *rec)
  * tables and pinned to the released text by a unit test: a column added later needs a migration
  * of its own (ALTER TABLE for older databases) and a version on its column so that schema 1 still
  * generates without it. */
+static void put_record_table(struct sbuf *b, unsigned r)
+{
+	const struct table *t = &tables[r];
+	const struct store_record *rec = &store_records[r];
+
+	sbuf__printf(b, "CREATE TABLE %s(", rec->name);
+	for (unsigned k = 0; k < t->n_keys; k++)
+		sbuf__printf(b, "%s %s, ", key_cols[t->keys[k]].name, key_cols[t->keys[k]].decl);
+	put_cols(b, rec, ", ", true);
+	sbuf__puts(b, t->clustered ? ", PRIMARY KEY(ts, n)) WITHOUT ROWID;" : ");");
+	sbuf__puts(b, t->indexes);
+}
+
 char *store_sqlite__schema_sql(int version)
 {
 	const struct store_record *bat = &store_batch_record, *wl = &store_workload_record;
@@ -146,6 +162,13 @@ char *store_sqlite__schema_sql(int version)
 			     "CREATE INDEX pod_ips_seen ON %s(last_seen_ms);", ips->name, ips->name);
 		return sbuf__take(&b, NULL);
 	}
+	if (version >= 3 && version <= STORE_SCHEMA_VERSION) {
+		/* record tables added after schema 1 (without rollups) */
+		for (unsigned r = 0; r < STORE_REC__N; r++)
+			if (tables[r].since == version)
+				put_record_table(&b, r);
+		return sbuf__take(&b, NULL);
+	}
 	if (version != 1)
 		return NULL;
 	sbuf__printf(&b, "CREATE TABLE %s(", bat->name);
@@ -158,17 +181,9 @@ char *store_sqlite__schema_sql(int version)
 	sbuf__puts(&b, ", UNIQUE(");
 	put_key_cols(&b, wl, ", ");
 	sbuf__printf(&b, "));CREATE INDEX workloads_seen ON %s(last_seen_ms);", wl->name);
-	for (unsigned r = 0; r < STORE_REC__N; r++) {
-		const struct table *t = &tables[r];
-		const struct store_record *rec = &store_records[r];
-
-		sbuf__printf(&b, "CREATE TABLE %s(", rec->name);
-		for (unsigned k = 0; k < t->n_keys; k++)
-			sbuf__printf(&b, "%s %s, ", key_cols[t->keys[k]].name, key_cols[t->keys[k]].decl);
-		put_cols(&b, rec, ", ", true);
-		sbuf__puts(&b, t->clustered ? ", PRIMARY KEY(ts, n)) WITHOUT ROWID;" : ");");
-		sbuf__puts(&b, t->indexes);
-	}
+	for (unsigned r = 0; r < STORE_REC__N; r++)
+		if (tables[r].since <= 1)
+			put_record_table(&b, r);
 	/* rollups: one row per (bucket, wid, key columns); dur = bucket length */
 	for (unsigned r = 0; r < STORE_REC__N; r++) {
 		const char *name = store_records[r].name;
@@ -1517,6 +1532,55 @@ static int sq_flows(struct store *base, int64_t from_ms, int64_t to_ms, unsigned
 	return query_done(s, st, err);
 }
 
+/* A peer address's pod, time-aware: the flows' rule (SQL_FLOW_REMOTE_POD_IP) for peer_reqs r. */
+#define SQL_PEER_POD_IP \
+	"(SELECT q.id FROM pod_ips q WHERE r.peer_addr<>'' AND q.ip=r.peer_addr" \
+	" AND q.first_seen_ms<r.ts+r.dur AND q.last_seen_ms+" IP_LAG_SQL ">=r.ts" \
+	" AND NOT EXISTS (SELECT 1 FROM pod_ips o WHERE o.ip=q.ip AND o.pod_uid<>q.pod_uid" \
+	"  AND o.first_seen_ms<=q.last_seen_ms AND o.last_seen_ms>=q.first_seen_ms" \
+	"  AND o.first_seen_ms<r.ts+r.dur AND o.last_seen_ms+" IP_LAG_SQL ">=r.ts)" \
+	" ORDER BY q.first_seen_ms DESC LIMIT 1)"
+
+static int sq_peer_requests(struct store *base, int64_t from_ms, int64_t to_ms, unsigned limit,
+			    STORE_CB(struct store_peer_sum))
+{
+	struct sq *s = sq(base);
+	uint64_t h[HIST_BUCKETS];
+	sqlite3_stmt *st;
+	int err = query_prepare(s,
+		"SELECT w.namespace, w.pod, g.side, g.pns, g.ppod, g.addr, sum(g.client_errors),"
+		" sum(g.count), sum(g.errors), sum(g.sum_us), min(g.ts), max(g.ts+g.dur), hist_merge(g.hist)"
+		" FROM (SELECT r.*, " SQL_SIDE " AS side,"
+		"  coalesce(p.namespace,'') AS pns, coalesce(p.pod,'') AS ppod,"
+		"  CASE WHEN p.id IS NOT NULL THEN '' ELSE r.peer_addr END AS addr"
+		"  FROM peer_reqs r LEFT JOIN pod_ips p ON p.id=" SQL_PEER_POD_IP
+		"  WHERE r.ts>=?1 AND r.ts<?2) g"
+		" JOIN workloads w ON w.id=g.wid"
+		" GROUP BY w.namespace, w.pod, g.side, g.pns, g.ppod, g.addr LIMIT ?3", &st);
+
+	if (err)
+		return err;
+	sqlite3_bind_int64(st, 1, from_ms);
+	sqlite3_bind_int64(st, 2, to_ms);
+	sqlite3_bind_int64(st, 3, limit);
+	FOR_ROWS(st, err) {
+		struct store_peer_sum r = {
+			.ns = col_text(st, 0), .pod = col_text(st, 1),
+			.side = sqlite3_column_int(st, 2) ? STORE_CLIENT : STORE_SERVER,
+			.peer_ns = col_text(st, 3), .peer_pod = col_text(st, 4), .peer_addr = col_text(st, 5),
+			.client_errors = col_u64(st, 6),
+			.r = {
+				.count = col_u64(st, 7), .errors = col_u64(st, 8), .sum_us = col_u64(st, 9),
+				.first_ms = sqlite3_column_int64(st, 10), .end_ms = sqlite3_column_int64(st, 11),
+				.hist = col_hist(st, 12, h),
+			},
+		};
+
+		err = cb(ctx, &r);
+	}
+	return query_done(s, st, err);
+}
+
 static int sq_drops(struct store *base, unsigned limit, STORE_CB(struct store_drop_sum))
 {
 	struct sq *s = sq(base);
@@ -1594,6 +1658,7 @@ const struct store_ops store_sqlite_ops = {
 	.step_traffic = sq_step_traffic,
 	.routes = sq_routes,
 	.flows = sq_flows,
+	.peer_requests = sq_peer_requests,
 	.drops = sq_drops,
 	.stats = sq_stats,
 	.ping = sq_ping,
