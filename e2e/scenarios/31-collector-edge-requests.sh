@@ -110,3 +110,24 @@ check_eq "$(jq --argjson t $((A_ALL + B_ALL)) '[.edges[] | select(.requests == $
 check_eq "$(curl -sf "http://127.0.0.1:$HTTP/api/v1/namespaces/shop/pods/api/edges?window=3600" |
 	jq -c '[.edges[] | [.src, .requests]] | sort')" "[[\"$A\",$A_ALL],[\"$B\",$B_ALL]]" \
 	"edges of pod shop/api: each client with its own requests"
+
+# the page's edge details on the same data (headless Chromium; playwright-core as scenario 30)
+PAGE=$E2E_TOP/tests/integration/collector/edge_details.mjs
+NPM_MODULES=$E2E_TOP/$BUILD/npm/node_modules
+if command -v node >/dev/null && [ -x /usr/bin/chromium ] && [ -d "$NPM_MODULES/playwright-core" ]; then
+	if PLAYWRIGHT_DIR=$NPM_MODULES node "$PAGE" "http://127.0.0.1:$HTTP/?ns=shop" >"$E2E_TMP/details.json" 2>"$E2E_TMP/details.err"; then
+		diag "page: $(cat "$E2E_TMP/details.json")"
+		detail() { jq -r --arg h "$1 → shop/api" '[.[] | select(startswith($h))] | first // ""' "$E2E_TMP/details.json"; }
+		da=$(detail $A); db=$(detail $B)
+		check_eq "$(grep -c "requests$A_ALL (" <<<"$da") $(grep -c "errors$A_5XX 5xx ($(awk -v e=$A_5XX -v n=$A_ALL 'BEGIN { printf "%.1f", 100 * e / n }') %), $A_4XX 4xx" <<<"$da")" "1 1" \
+			"page: a click on client-a's edge shows its requests, 5xx % and 4xx"
+		check_eq "$(grep -c "requests$B_ALL (" <<<"$db") $(grep -c "errors$B_5XX 5xx (" <<<"$db")" "1 1" \
+			"page: a click on client-b's edge shows its requests and 5xx"
+		check_eq "$(grep -c "L7 fromthe server's figures of this client" <<<"$da") $(grep -c "L7 fromthe server's figures of this client" <<<"$db")" "1 1" \
+			"page: the edge details say whose figures they are"
+	else
+		tap_fail "page's edge details in headless Chromium (see $E2E_TMP/details.err)"; sed 's/^/# /' "$E2E_TMP/details.err" | tail -5
+	fi
+else
+	tap_fail "page check needs node, /usr/bin/chromium and $NPM_MODULES/playwright-core (run the collector integration suites first)"
+fi
