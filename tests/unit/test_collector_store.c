@@ -1247,6 +1247,22 @@ static void query__edges__per_peer_requests_joined_to_their_edge(void **state)
 	assert_null(strstr(j, "\"requests\":31,"));
 	assert_null(strstr(j, "\"dst\":\"\""));
 	free(j);
+
+	/* hostile per-peer figures are refused whole */
+	pb[0].peer_addr.len = 5;
+	assert_string_equal(store__validate(&b.b), "peer address must be 4 or 16 bytes");
+	pb[0].peer_addr.len = 4;
+	pb[0].peer_port = 70000;
+	assert_string_equal(store__validate(&b.b), "peer port out of range");
+	pb[0].peer_port = 8080;
+	pb[0].errors = 5;
+	pb[0].client_errors = 2;   /* 7 > 6 requests */
+	assert_string_equal(store__validate(&b.b), "peer request counts out of range");
+	pb[0].errors = pb[0].client_errors = 0;
+	bk[3].count = 5;           /* buckets do not add up to count */
+	assert_string_equal(store__validate(&b.b), "histogram bucket counts do not add up to count");
+	bk[3].count = 6;
+	assert_null(store__validate(&b.b));
 	store__close(s);
 }
 
