@@ -18,6 +18,7 @@
 #include "agent/output/output.h"
 #include "agent/pipeline/agg.h"
 #include "agent/pipeline/flows.h"
+#include "agent/pipeline/peers.h"
 #include "agent/pipeline/procs.h"
 #include "agent/probes/attach.h"
 #include "agent/probes/l7.h"
@@ -47,6 +48,7 @@ struct agent {
 	/* pipeline/ */
 	struct agg agg;
 	struct l7_set *l7set;       /* L7 protocol modules' aggregation, NULL when L7 is off */
+	struct peers *peers;        /* the same requests per peer (the service map's edges) */
 	struct flows flows;         /* closed connections of the interval, aggregated (export only) */
 	struct proc_events procs;   /* process events of the interval (export only) */
 	/* metadata, naming */
@@ -270,6 +272,8 @@ static void l7_start(struct agent *a)
 	l7_dns_configure(&a->cfg, &lo);
 	a->l7set = l7_set__new(NULL);
 	lo.set = a->l7set;
+	a->peers = peers__new(NULL);
+	lo.peers = a->peers;        /* NULL (out of memory): no per-peer figures, the rest works */
 	/* workloads mode: HTTP comes with the traffic counters in one program per packet */
 	lo.share_wl = probes__wl_shared_fds(a->probes, &lo.wl_map_fd, &lo.wl_traffic_fd) == 0;
 	if (a->l7set)
@@ -438,6 +442,7 @@ void agent__free(struct agent *a)
 	metadata__free(a->md);
 	l7_probe__free(a->l7);      /* detaches every L7 link */
 	l7_set__free(a->l7set);
+	peers__free(a->peers);
 	attacher__free(a->att);
 	probes__free(a->probes);
 	free(a->host_cgroups);
@@ -541,7 +546,7 @@ static void read_probes(struct agent *a)
 
 static struct records records_of(struct agent *a)
 {
-	return (struct records){ .naming = &a->naming, .agg = &a->agg, .l7 = a->l7set, .output = a->cfg.output,
+	return (struct records){ .naming = &a->naming, .agg = &a->agg, .l7 = a->l7set, .peers = a->peers, .output = a->cfg.output,
 				 .table = a->table, .batch = a->batch };
 }
 
@@ -569,7 +574,7 @@ static void export_interval(struct agent *a, uint64_t elapsed_ms)
 		batch__add_drop(a->batch, "traffic_attach", a->attach_failures);      /* workloads */
 	b = batch__get(a->batch, a->interval_start_ms, (uint32_t)elapsed_ms);
 	b->drops->aggregation_overflow = a->procs.overflow + a->flows.overflow +
-					 l7_set__dropped(a->l7set);
+					 l7_set__dropped(a->l7set) + (a->peers ? peers__dropped(a->peers) : 0);
 	r = exporter__submit(a->exp, b);
 	if (r)
 		log_warn("export: batch of %zu records not queued: %s", batch__records(a->batch), strerror(-r));
@@ -599,6 +604,8 @@ void agent__interval(struct agent *a, uint64_t elapsed_ms)
 		export_interval(a, elapsed_ms);
 	a->tracked = agg__end_interval(&a->agg, forget, a);
 	l7_set__reset(a->l7set);
+	if (a->peers)
+		peers__reset(a->peers);
 	if (a->table)
 		table__flush(a->table, ts_ms, elapsed_ms, a->tracked);
 	a->intervals++;

@@ -11,6 +11,7 @@
 #include "agent/output/output.h"
 #include "agent/pipeline/agg.h"
 #include "agent/pipeline/flows.h"
+#include "agent/pipeline/peers.h"
 #include "agent/pipeline/procs.h"
 
 /* ------------------------------------------------------------------ L7 fields of a record
@@ -18,11 +19,17 @@
  * the JSON fields, the table's request summary, the batch's per-protocol stats. */
 
 /* rec->l7 (a new reference, released by l7_fields__release) and rec->hs */
-static void l7_fields__fill(const struct l7_set *l7, uint64_t cgid, struct out_record *rec)
+static void l7_fields__fill(const struct l7_set *l7, const struct peers *peers, uint64_t cgid,
+			    struct out_record *rec)
 {
+	json_t *pj;
+
 	rec->l7 = l7_set__json(l7, cgid);   /* NULL: no module has anything for this workload */
 	if (rec->l7)
 		l7_set__summary(l7, cgid, &rec->hs);
+	/* the same requests per peer: "peers" (agent/pipeline/peers.h) */
+	if (rec->l7 && peers && (pj = peers__json(peers, cgid)))
+		json_object_set_new(rec->l7, "peers", pj);
 }
 
 static void l7_fields__release(struct out_record *rec)
@@ -54,7 +61,7 @@ static void emit(void *ctx, const struct workload *w)
 	case NAMING_EMIT:
 		break;
 	}
-	l7_fields__fill(r->l7, w->cgid, &rec);
+	l7_fields__fill(r->l7, r->peers, w->cgid, &rec);
 	if (r->output == OUTPUT_JSON) {
 		json_t *o = output__record_json(e->ts_ms, e->interval_ms, &rec);
 
@@ -66,8 +73,10 @@ static void emit(void *ctx, const struct workload *w)
 	} else if (r->output == OUTPUT_TABLE) {
 		table__add(r->table, &rec);
 	}
-	if (r->batch)
+	if (r->batch) {
 		batch__add_workload(r->batch, &m, &w->cur, r->l7);
+		batch__add_peers(r->batch, r->peers, w->cgid);
+	}
 	l7_fields__release(&rec);
 }
 

@@ -13,6 +13,7 @@ struct batch;
 struct flows;
 struct l7_set;
 struct naming;
+struct peers;
 struct proc_events;
 struct table;
 
@@ -20,6 +21,7 @@ struct records {
 	const struct naming *naming;
 	struct agg *agg;
 	const struct l7_set *l7;    /* the interval's L7 requests (every module); NULL when L7 is off */
+	const struct peers *peers;  /* the same requests per peer; NULL when L7 is off */
 	int output;                 /* enum output_mode: OUTPUT_JSON prints to stdout */
 	struct table *table;        /* OUTPUT_TABLE */
 	struct batch *batch;        /* NULL when not exporting */

@@ -32,6 +32,14 @@ struct l7_event {
 	__u8 req_len;             /* valid bytes in req (<= L7_REQ_CAP) */
 	__u32 proto;              /* L7_PROTO_*: whose parser reads req */
 	char req[L7_REQ_CAP];     /* raw request prefix; parsed and reduced in the agent, never exported */
+	/* The peer of the request (agent/pipeline/peers.h): the client's address on the server side
+	 * (rport 0: its port is ephemeral), the server's address and port on the client side, as the
+	 * response packet carries them. req_hash has the peer folded in (l7_peer_hash), so the kernel's
+	 * aggregates are per (request, peer) and this first record of a key names both. */
+	__u8 raddr[16];           /* IPv4: first 4 bytes */
+	__u16 rport;              /* host order */
+	__u8 family;              /* 4 or 6; 0: unknown (no peer) */
+	__u8 pad2[5];
 };
 
 /* In-kernel aggregation of repeated requests (map l7_agg, BPF_MAP_TYPE_PERCPU_HASH). The first
@@ -114,6 +122,16 @@ static inline __attribute__((always_inline)) __u32 l7_hist_bucket(__u64 v)
 static inline __attribute__((always_inline)) __u64 l7_ns_to_us(__u64 ns)
 {
 	return ns < (1ULL << 32) ? (ns * 2199023256ULL) >> 41 : ns / 1000;
+}
+
+/* The request hash with the peer folded in (struct l7_event raddr/rport): w = the peer's 16
+ * address bytes as two words, port in host order. Never 0 (the agent reads 0 as "no name"). */
+static inline __attribute__((always_inline)) __u64 l7_peer_hash(__u64 h, __u64 w0, __u64 w1, __u32 port)
+{
+	h = (h ^ w0) * 0x9E3779B97F4A7C15ULL;
+	h = (h ^ w1 ^ ((__u64)port << 32)) * 0x9E3779B97F4A7C15ULL;
+	h ^= h >> 31;
+	return h ? h : 1;
 }
 
 /* Hash of the captured request bytes (and their count): equal prefixes, equal key. */

@@ -12,8 +12,9 @@
  * counts the rest as `pipelined` (not measured: the state holds only the newest). A response with
  * nothing pending is ignored; 1xx other than 101 are interim and skipped.
  *
- * Aggregation key: (cgroup, hash of the captured request bytes, status, direction, L7_PROTO_HTTP1);
- * the agent names the hash from the bytes of the key's first record (agent/l7/http1_module.c). */
+ * Aggregation key: (cgroup, hash of the captured request bytes and the peer, status, direction,
+ * L7_PROTO_HTTP1); the agent names the hash from the bytes and the peer of the key's first record
+ * (agent/l7/http1_module.c for the route, agent/pipeline/peers.c for the peer). */
 #ifndef PODLENS_BPF_L7_HTTP1_BPF_H
 #define PODLENS_BPF_L7_HTTP1_BPF_H
 
@@ -89,6 +90,31 @@ static __always_inline void http1_on_request(struct __sk_buff *skb, struct bpf_s
 	st->req_seq = st->req_seq + 1;
 }
 
+/* The peer of a response packet, for the per-peer figures (struct l7_event raddr): on the server
+ * side (egress) the client, the packet's destination, without its ephemeral port; on the client
+ * side (ingress) the server, the packet's source, and its port. Read from the IP header, so a
+ * dual-stack listener's IPv4 client is an IPv4 peer. w: 16 address bytes (IPv4: the first 4). */
+static __always_inline __u8 http1_peer(struct __sk_buff *skb, bool server, __u64 *w, __u32 *port)
+{
+	void *data = (void *)(long)skb->data;
+	void *end = (void *)(long)skb->data_end;
+	__u8 *ip = data;
+
+	w[0] = 0;
+	w[1] = 0;
+	*port = server ? 0 : bpf_ntohs(skb->remote_port >> 16);
+	if (skb->protocol == bpf_htons(ETH_P_IP)) {
+		if ((void *)(ip + 20) > end)
+			return 0;
+		__builtin_memcpy(w, ip + (server ? 16 : 12), 4);
+		return 4;
+	}
+	if ((void *)(ip + 40) > end)
+		return 0;
+	__builtin_memcpy(w, ip + (server ? 24 : 8), 16);
+	return 6;
+}
+
 static __always_inline void http1_on_response(struct __sk_buff *skb, struct bpf_sock *sk,
 					      __u32 status, bool egress, __u64 cgid)
 {
@@ -96,8 +122,9 @@ static __always_inline void http1_on_response(struct __sk_buff *skb, struct bpf_
 	struct l7_sk_state *st;
 	struct l7_counters *c;
 	struct l7_event *e;
-	__u64 now, lat, req_ns, req_hash;
-	__u32 seq, done;
+	__u64 now, lat, req_ns, req_hash, peer[2];
+	__u32 seq, done, port;
+	__u8 family;
 
 	st = bpf_sk_storage_get(&l7_socks, sk, 0, 0);
 	if (!st)
@@ -131,6 +158,8 @@ static __always_inline void http1_on_response(struct __sk_buff *skb, struct bpf_
 	lat = now > req_ns ? now - req_ns : 0;
 	if (!cgid)
 		cgid = bpf_skb_cgroup_id(skb);
+	family = http1_peer(skb, dir == L7_DIR_SERVER, peer, &port);
+	req_hash = l7_peer_hash(req_hash, peer[0], peer[1], port);
 	if (l7_aggregate(cgid, req_hash, status, dir, L7_PROTO_HTTP1, lat))
 		return;
 	e = l7_event_reserve();
@@ -144,6 +173,9 @@ static __always_inline void http1_on_response(struct __sk_buff *skb, struct bpf_
 	e->req_len = st->req_len;
 	e->proto = L7_PROTO_HTTP1;
 	__builtin_memcpy(e->req, st->req, L7_REQ_CAP);
+	__builtin_memcpy(e->raddr, peer, 16);
+	e->rport = port;
+	e->family = family;
 	l7_event_submit(e);
 }
 

@@ -493,7 +493,8 @@ struct edge {
 	char src_owner[320], dst_owner[320];
 	struct edge_side side[2];
 	const char *l7_from;            /* "server", "client", "mixed" or NULL */
-	uint64_t requests, errors;
+	bool l7_pod_totals;             /* some figures are a pod's totals, not this peer's */
+	uint64_t requests, errors, client_errors;
 	int64_t req_first_ms, req_end_ms;
 	uint64_t *hist;                 /* HIST_BUCKETS, NULL without requests */
 };
@@ -663,6 +664,129 @@ static const struct pod_l7 *l7_find(const struct l7_ctx *c, const char *ns, cons
 	return c->n ? bsearch(&k, c->p, c->n, sizeof(k), l7_cmp) : NULL;
 }
 
+/* ---- L7 per peer (podlens.v1 PeerRequests), looked up by pod, side and peer */
+
+struct peer_l7 {
+	char *key;                  /* "ns\x1fpod\x1fside\x1fpeer_ns\x1fpeer_pod\x1fpeer_addr" */
+	uint64_t count, errors, client_errors;
+	int64_t first_ms, end_ms;
+	uint64_t *hist;             /* HIST_BUCKETS */
+};
+
+struct peers_ctx {
+	struct peer_l7 *p;
+	size_t n, cap;
+	char **pods;                /* "ns\x1fpod\x1fside" of every row: pods with per-peer figures */
+};
+
+static char *peer_key(const char *ns, const char *pod, enum store_side side, const char *pns,
+		      const char *ppod, const char *addr)
+{
+	char *k = NULL;
+
+	if (asprintf(&k, "%s\x1f%s\x1f%d\x1f%s\x1f%s\x1f%s", ns, pod, (int)side, pns, ppod, addr) < 0)
+		return NULL;
+	return k;
+}
+
+static char *pod_side_key(const char *ns, const char *pod, enum store_side side)
+{
+	char *k = NULL;
+
+	if (asprintf(&k, "%s\x1f%s\x1f%d", ns, pod, (int)side) < 0)
+		return NULL;
+	return k;
+}
+
+static int peer_row(void *ctx, const struct store_peer_sum *q)
+{
+	struct peers_ctx *c = ctx;
+	struct peer_l7 *p;
+
+	if (c->n == c->cap) {
+		size_t cap = c->cap ? c->cap * 2 : 16;
+		struct peer_l7 *np = realloc(c->p, sizeof(*np) * cap);
+		char **pods = realloc(c->pods, sizeof(*pods) * cap);
+
+		if (pods)
+			c->pods = pods;
+		if (np)
+			c->p = np;
+		if (!np || !pods)
+			return -ENOMEM;
+		c->cap = cap;
+	}
+	p = &c->p[c->n];
+	memset(p, 0, sizeof(*p));
+	p->key = peer_key(q->ns, q->pod, q->side, q->peer_ns, q->peer_pod, q->peer_addr);
+	c->pods[c->n] = pod_side_key(q->ns, q->pod, q->side);
+	p->hist = calloc(HIST_BUCKETS, sizeof(uint64_t));
+	c->n++;                     /* freed with the rest, whatever failed */
+	if (!p->key || !c->pods[c->n - 1] || !p->hist)
+		return -ENOMEM;
+	p->count = q->r.count;
+	p->errors = q->r.errors;
+	p->client_errors = q->client_errors;
+	p->first_ms = q->r.first_ms;
+	p->end_ms = q->r.end_ms;
+	memcpy(p->hist, q->r.hist, HIST_BUCKETS * sizeof(uint64_t));
+	return 0;
+}
+
+static int peer_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct peer_l7 *)a)->key, ((const struct peer_l7 *)b)->key);
+}
+
+static int str_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void peers_free(struct peers_ctx *c)
+{
+	for (size_t i = 0; i < c->n; i++) {
+		free(c->p[i].key);
+		free(c->p[i].hist);
+		free(c->pods[i]);
+	}
+	free(c->p);
+	free(c->pods);
+}
+
+static void peers_sort(struct peers_ctx *c)
+{
+	if (!c->n)
+		return;
+	qsort(c->p, c->n, sizeof(*c->p), peer_cmp);
+	qsort(c->pods, c->n, sizeof(*c->pods), str_cmp);
+}
+
+/* The row of pod (side) with that peer; the peer is a pod, or (peer pod "") an address. */
+static const struct peer_l7 *peer_find(const struct peers_ctx *c, const char *ns, const char *pod,
+				       enum store_side side, const char *pns, const char *ppod, const char *addr)
+{
+	struct peer_l7 k = { .key = peer_key(ns, pod, side, pns, ppod, addr) };
+	const struct peer_l7 *r;
+
+	if (!k.key || !c->n) {
+		free(k.key);
+		return NULL;
+	}
+	r = bsearch(&k, c->p, c->n, sizeof(k), peer_cmp);
+	free(k.key);
+	return r;
+}
+
+static bool pod_has_peers(const struct peers_ctx *c, const char *ns, const char *pod, enum store_side side)
+{
+	char *k = pod_side_key(ns, pod, side);
+	bool found = k && c->n && bsearch(&k, c->pods, c->n, sizeof(k), str_cmp);
+
+	free(k);
+	return found;
+}
+
 /* Distinct peers: servers each client pod talks to, clients each server pod hears from. A
  * pod's request stats carry no peer, so they belong to an edge only when the pod has that one
  * peer in the window. */
@@ -764,7 +888,19 @@ static void l7_add(struct edge *x, const struct pod_l7 *p, const char *from)
 	x->l7_from = !x->l7_from || !strcmp(x->l7_from, from) ? from : "mixed";
 }
 
-static int edge_add(struct edges_ctx *c, const struct raw_edge *r, const struct l7_ctx *l7)
+static void l7_add_peer(struct edge *x, const struct peer_l7 *p, const char *from)
+{
+	struct pod_l7 v = { .count = p->count, .errors = p->errors, .first_ms = p->first_ms, .end_ms = p->end_ms };
+
+	if (!p->count)
+		return;
+	memcpy(v.hist, p->hist, sizeof(v.hist));
+	l7_add(x, &v, from);
+	x->client_errors += p->client_errors;
+}
+
+static int edge_add(struct edges_ctx *c, const struct raw_edge *r, const struct l7_ctx *l7,
+		    const struct peers_ctx *pl)
 {
 	const struct query_edges_opts *o = c->o;
 	bool src_pod = !r->src_external, dst_pod = !r->dst_external;
@@ -825,12 +961,33 @@ static int edge_add(struct edges_ctx *c, const struct raw_edge *r, const struct 
 	}
 	side_add(&x->side[0], &r->side[0]);
 	side_add(&x->side[1], &r->side[1]);
-	/* requests: the server's answers when this is its only client, else the client's calls
-	 * when this is its only server; a hidden end's own numbers are not shown */
-	if (dst_pod && !dst_hidden && r->dst_peers == 1)
+	/* requests: the server's answers to this client (its per-peer figures), else the client's
+	 * calls to this server; a hidden end's own numbers are not shown */
+	const struct peer_l7 *ps = NULL, *pc = NULL;
+
+	if (dst_pod && !dst_hidden)
+		ps = peer_find(pl, r->dst_ns, r->dst_pod, STORE_SERVER, r->src_external ? "" : r->src_ns,
+			       r->src_external ? "" : r->src_pod, r->src_external ? r->addr : "");
+	if (!ps && src_pod && !src_hidden)
+		pc = peer_find(pl, r->src_ns, r->src_pod, STORE_CLIENT, r->dst_external ? "" : r->dst_ns,
+			       r->dst_external ? "" : r->dst_pod, r->dst_external ? r->addr : "");
+	if (ps || pc) {
+		l7_add_peer(x, ps ? ps : pc, ps ? "server" : "client");
+		return 0;
+	}
+	/* Agents without per-peer figures (or a backend without them): a pod's totals, when this
+	 * is its only peer. A pod that has per-peer figures but none for this peer made or
+	 * answered no request of it. */
+	if ((dst_pod && pod_has_peers(pl, r->dst_ns, r->dst_pod, STORE_SERVER)) ||
+	    (src_pod && pod_has_peers(pl, r->src_ns, r->src_pod, STORE_CLIENT)))
+		return 0;
+	if (dst_pod && !dst_hidden && r->dst_peers == 1) {
 		l7_add(x, l7_find(l7, r->dst_ns, r->dst_pod, STORE_SERVER), "server");
-	else if (src_pod && !src_hidden && r->src_peers == 1)
+		x->l7_pod_totals = x->l7_pod_totals || x->requests;
+	} else if (src_pod && !src_hidden && r->src_peers == 1) {
 		l7_add(x, l7_find(l7, r->src_ns, r->src_pod, STORE_CLIENT), "client");
+		x->l7_pod_totals = x->l7_pod_totals || x->requests;
+	}
 	return 0;
 }
 
@@ -891,11 +1048,13 @@ static void json_edge(struct sbuf *out, const struct edge *e, bool first, bool c
 	json_side(out, "server", sv);
 	if (!e->requests) {
 		sbuf__puts(out, ",\"requests\":null,\"errors\":null,\"error_pct\":null,\"req_per_s\":null,"
-			   "\"p50_us\":null,\"p90_us\":null,\"p99_us\":null,\"l7_from\":null}");
+			   "\"p50_us\":null,\"p90_us\":null,\"p99_us\":null,\"l7_from\":null,"
+			   "\"client_errors\":null,\"l7_per_peer\":null}");
 		return;
 	}
-	sbuf__printf(out, ",\"requests\":%llu,\"errors\":%llu,\"error_pct\":", (unsigned long long)e->requests,
-		     (unsigned long long)e->errors);
+	sbuf__printf(out, ",\"requests\":%llu,\"errors\":%llu,\"client_errors\":%llu,\"l7_per_peer\":%s,"
+		     "\"error_pct\":", (unsigned long long)e->requests, (unsigned long long)e->errors,
+		     (unsigned long long)e->client_errors, e->l7_pod_totals ? "false" : "true");
 	sbuf__json_num(out, 100.0 * (double)e->errors / (double)e->requests);
 	sbuf__puts(out, ",\"req_per_s\":");
 	sbuf__json_num(out, rate(e->requests, e->req_first_ms, e->req_end_ms));
@@ -908,6 +1067,7 @@ int query__edges(struct store *s, const struct query_edges_opts *o, struct sbuf 
 {
 	struct raw_ctx rc = { 0 };
 	struct l7_ctx l7 = { 0 };
+	struct peers_ctx pl = { 0 };
 	struct edges_ctx c = { .o = o };
 	int err;
 
@@ -918,13 +1078,16 @@ int query__edges(struct store *s, const struct query_edges_opts *o, struct sbuf 
 	if (!err)
 		err = store__pod_requests(s, NULL, o->from_ms, o->to_ms, l7_row, &l7);
 	if (!err)
+		err = store__peer_requests(s, o->from_ms, o->to_ms, QUERY_MAX_FLOWS, peer_row, &pl);
+	if (!err)
 		err = count_peers(rc.e, rc.n);
 	if (err)
 		goto out;
 	if (l7.n)
 		qsort(l7.p, l7.n, sizeof(*l7.p), l7_cmp);
+	peers_sort(&pl);
 	for (size_t i = 0; i < rc.n && !err; i++)
-		err = edge_add(&c, &rc.e[i], &l7);
+		err = edge_add(&c, &rc.e[i], &l7, &pl);
 	if (err)
 		goto out;
 	sbuf__puts(out, "{\"edges\":[");
@@ -939,6 +1102,7 @@ out:
 	free(rc.e);
 	free(rc.ix.slot);
 	free(l7.p);
+	peers_free(&pl);
 	return err;
 }
 

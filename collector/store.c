@@ -53,6 +53,9 @@ static const struct store_column dns_stats_cols[] = { STORE_DNS_STATS_COLUMNS(CO
 #define ROW_ struct store_dns_search_row
 static const struct store_column dns_search_cols[] = { STORE_DNS_SEARCH_COLUMNS(COL_) };
 #undef ROW_
+#define ROW_ struct store_peer_req_row
+static const struct store_column peer_req_cols[] = { STORE_PEER_REQ_COLUMNS(COL_) };
+#undef ROW_
 
 const struct store_record store_batch_record = RECORD_("batches", batch_cols);
 const struct store_record store_workload_record = RECORD_("workloads", workload_cols);
@@ -65,6 +68,7 @@ const struct store_record store_records[STORE_REC__N] = {
 	[STORE_REC_DROP] = RECORD_("drops", drop_cols),
 	[STORE_REC_DNS_STATS] = RECORD_("dns_stats", dns_stats_cols),
 	[STORE_REC_DNS_SEARCH] = RECORD_("dns_search", dns_search_cols),
+	[STORE_REC_PEER_REQ] = RECORD_("peer_reqs", peer_req_cols),
 };
 
 /* ------------------------------------------------------------------ lifecycle */
@@ -278,6 +282,33 @@ const char *store__validate(const Podlens__V1__Batch *b)
 		}
 		if ((m = validate_dns(ws)))
 			return m;
+	}
+	for (size_t i = 0; i < b->n_workloads; i++) {
+		const Podlens__V1__WorkloadStats *ws = b->workloads[i];
+
+		if (ws->n_peer_requests > MAX_RECORDS)
+			return "too many peer requests in one workload";
+		for (size_t j = 0; j < ws->n_peer_requests; j++) {
+			const Podlens__V1__PeerRequests *r = ws->peer_requests[j];
+			uint64_t sum = 0;
+
+			if (r->peer_addr.len != 0 && r->peer_addr.len != 4 && r->peer_addr.len != 16)
+				return "peer address must be 4 or 16 bytes";
+			if (r->peer_port > 65535)
+				return "peer port out of range";
+			for (size_t k = 0; k < r->n_buckets; k++) {
+				if (r->buckets[k]->index >= HIST_BUCKETS)
+					return "histogram bucket index out of range (0..287)";
+				if (r->buckets[k]->count > UINT64_MAX - sum)
+					return "histogram bucket counts overflow";
+				sum += r->buckets[k]->count;
+			}
+			if (r->n_buckets && sum != r->count)
+				return "histogram bucket counts do not add up to count";
+			if (r->count > (uint64_t)INT64_MAX || r->sum_us > (uint64_t)INT64_MAX ||
+			    r->errors > r->count || r->client_errors > r->count - r->errors)
+				return "peer request counts out of range";
+		}
 	}
 	for (size_t i = 0; i < b->n_flows; i++) {
 		const Podlens__V1__Flow *f = b->flows[i];
@@ -548,7 +579,29 @@ static int add_workload_stats(struct store *s, const Podlens__V1__WorkloadStats 
 		if ((err = s->ops->add(s, STORE_REC_REQ_STATS, at, &r)) < 0)
 			return err;
 	}
-	return add_dns(s, ws, at);
+	if ((err = add_dns(s, ws, at)) < 0)
+		return err;
+	for (size_t j = 0; j < ws->n_peer_requests; j++) {
+		const Podlens__V1__PeerRequests *q = ws->peer_requests[j];
+		struct store_hist_bucket hb[HIST_BUCKETS];
+		char addr[64];
+		struct store_peer_req_row r;
+
+		addr_text(&q->peer_addr, addr, sizeof(addr));
+		r = (struct store_peer_req_row){
+			.direction = q->direction,
+			.peer_addr = addr,
+			.peer_port = q->peer_port,
+			.count = i64(q->count),
+			.errors = i64(q->errors),
+			.client_errors = i64(q->client_errors),
+			.sum_us = i64(q->sum_us),
+			.hist = { .n = hist_buckets(q->n_buckets, q->buckets, hb), .b = hb },
+		};
+		if ((err = s->ops->add(s, STORE_REC_PEER_REQ, at, &r)) < 0)
+			return err;
+	}
+	return 0;
 }
 
 static int add_flow(struct store *s, const Podlens__V1__Flow *f, const struct store_sample *at)
@@ -635,7 +688,7 @@ static int add_records(struct store *s, const Podlens__V1__Batch *b, unsigned *r
 		(*records)++;
 		if ((err = add_workload_stats(s, ws, &at)) < 0)
 			return err;
-		*records += (unsigned)(ws->n_requests + ws->n_dns);
+		*records += (unsigned)(ws->n_requests + ws->n_dns + ws->n_peer_requests);
 	}
 	for (size_t i = 0; i < b->n_flows; i++) {
 		const Podlens__V1__Flow *f = b->flows[i];
@@ -768,6 +821,14 @@ int store__flows(struct store *s, int64_t from_ms, int64_t to_ms, unsigned limit
 		 STORE_CB(struct store_flow_sum))
 {
 	return s->ops->flows(s, from_ms, to_ms, limit, cb, ctx);
+}
+
+int store__peer_requests(struct store *s, int64_t from_ms, int64_t to_ms, unsigned limit,
+			 STORE_CB(struct store_peer_sum))
+{
+	if (!s->ops->peer_requests)
+		return 0;
+	return s->ops->peer_requests(s, from_ms, to_ms, limit, cb, ctx);
 }
 
 int store__drops(struct store *s, unsigned limit, STORE_CB(struct store_drop_sum))

@@ -156,6 +156,19 @@ struct store_flow_sum {
 	int64_t first_ms, end_ms;                         /* start of the first interval, end of the last */
 };
 
+/* Requests of one local pod with one peer, one side, summed over the window (podlens.v1
+ * PeerRequests). The peer is the pod whose pod_ips held peer_addr during the sample's interval
+ * (as for flows), else just the address (peer_ns and peer_pod ""); peer_addr "" and no pod: the
+ * agent's overflow peer "other". */
+struct store_peer_sum {
+	const char *ns, *pod;
+	enum store_side side;       /* SERVER: the peer is a client of the pod; CLIENT: a server */
+	const char *peer_ns, *peer_pod;
+	const char *peer_addr;      /* "" when the peer pod is named */
+	uint64_t client_errors;     /* 4xx (r.errors: 5xx) */
+	struct store_req_sum r;
+};
+
 struct store_drop_sum {         /* what an agent reported dropped, summed over the retention */
 	const char *agent_id, *reason;
 	uint64_t count;
@@ -217,6 +230,10 @@ int store__routes(struct store *s, const char *ns, const char *pod, int64_t from
 /* Flows of every pod grouped by local pod, direction and remote end (struct store_flow_sum). */
 int store__flows(struct store *s, int64_t from_ms, int64_t to_ms, unsigned limit,
 		 STORE_CB(struct store_flow_sum));
+/* Per-peer requests of every pod grouped by pod, side and peer (struct store_peer_sum); a
+ * backend without them hands no row. */
+int store__peer_requests(struct store *s, int64_t from_ms, int64_t to_ms, unsigned limit,
+			 STORE_CB(struct store_peer_sum));
 /* By agent then reason. */
 int store__drops(struct store *s, unsigned limit, STORE_CB(struct store_drop_sum));
 int store__stats(struct store *s, struct store_stats *st);

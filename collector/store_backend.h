@@ -164,6 +164,19 @@ struct store_record {
 	X(duration_us, I64,  SUM)                \
 	X(connections, I64,  SUM)
 
+/* Samples: requests of the workload with one peer (podlens.v1 PeerRequests): direction as in
+ * req_stats, the peer's address as text ("" = the agent's "other" peer), its port on the client
+ * side (0 on the server side). The service map names the address by pod_ips, as for flows. */
+#define STORE_PEER_REQ_COLUMNS(X)               \
+	X(direction,     I64,  KEY)              \
+	X(peer_addr,     TEXT, KEY)              \
+	X(peer_port,     I64,  KEY)              \
+	X(count,         I64,  SUM)              \
+	X(errors,        I64,  SUM)              \
+	X(client_errors, I64,  SUM)              \
+	X(sum_us,        I64,  SUM)              \
+	X(hist,          HIST, HIST)
+
 /* Events at a time of their own; the workload may be unknown. */
 #define STORE_PROCESS_EVENT_COLUMNS(X)          \
 	X(kind,      I64,  FACT)                 \
@@ -208,6 +221,7 @@ struct store_drop_row { STORE_DROP_COLUMNS(STORE_FIELD_) };
 struct store_pod_ip_row { STORE_POD_IP_COLUMNS(STORE_FIELD_) };
 struct store_dns_stats_row { STORE_DNS_STATS_COLUMNS(STORE_FIELD_) };
 struct store_dns_search_row { STORE_DNS_SEARCH_COLUMNS(STORE_FIELD_) };
+struct store_peer_req_row { STORE_PEER_REQ_COLUMNS(STORE_FIELD_) };
 
 /* The records add() takes; a backend keeps one table (or more) per record. */
 enum store_rec {
@@ -218,6 +232,7 @@ enum store_rec {
 	STORE_REC_DROP,             /* struct store_drop_row, no workload */
 	STORE_REC_DNS_STATS,        /* struct store_dns_stats_row, sample of a workload */
 	STORE_REC_DNS_SEARCH,       /* struct store_dns_search_row, sample of a workload */
+	STORE_REC_PEER_REQ,         /* struct store_peer_req_row, sample of a workload */
 	STORE_REC__N
 };
 
@@ -278,6 +293,9 @@ struct store_ops {
 	int (*flows)(struct store *s, int64_t from_ms, int64_t to_ms, unsigned limit,
 		     STORE_CB(struct store_flow_sum));
 	int (*drops)(struct store *s, unsigned limit, STORE_CB(struct store_drop_sum));
+	/* optional: NULL = no per-peer requests (the edges fall back to pod totals) */
+	int (*peer_requests)(struct store *s, int64_t from_ms, int64_t to_ms, unsigned limit,
+			     STORE_CB(struct store_peer_sum));
 	int (*stats)(struct store *s, struct store_stats *st);
 	int (*ping)(struct store *s);
 	/* DNS reads (store.h); optional: NULL answers -EOPNOTSUPP */

@@ -74,6 +74,8 @@ static const struct table tables[STORE_REC__N] = {
 	 * no rollups until a DNS series needs them */
 	[STORE_REC_DNS_STATS] = { { KEY_TS, KEY_N, KEY_DUR, KEY_WID }, 4, true, false, "", 3 },
 	[STORE_REC_DNS_SEARCH] = { { KEY_TS, KEY_N, KEY_DUR, KEY_WID }, 4, true, false, "", 3 },
+	/* read raw over the edges' window, as flows: no rollups */
+	[STORE_REC_PEER_REQ] = { { KEY_TS, KEY_N, KEY_DUR, KEY_WID }, 4, true, false, "", 4 },
 };
 
 static int table_since(unsigned r)
@@ -184,8 +186,8 @@ char *store_sqlite__schema_sql(int version)
 	const struct store_record *ips = &store_pod_ip_record;
 	struct sbuf b = { 0 };
 
-	if (version == 3) {
-		put_record_tables(&b, 3);
+	if (version >= 3 && version <= STORE_SCHEMA_VERSION) {
+		put_record_tables(&b, version);
 		return sbuf__take(&b, NULL);
 	}
 	if (version == 2) {
@@ -1620,6 +1622,55 @@ static int sq_dns_search(struct store *base, const char *ns, const char *pod, in
 	return query_done(s, st, err);
 }
 
+/* A peer address's pod, time-aware: the flows' rule (SQL_FLOW_REMOTE_POD_IP) for peer_reqs r. */
+#define SQL_PEER_POD_IP \
+	"(SELECT q.id FROM pod_ips q WHERE r.peer_addr<>'' AND q.ip=r.peer_addr" \
+	" AND q.first_seen_ms<r.ts+r.dur AND q.last_seen_ms+" IP_LAG_SQL ">=r.ts" \
+	" AND NOT EXISTS (SELECT 1 FROM pod_ips o WHERE o.ip=q.ip AND o.pod_uid<>q.pod_uid" \
+	"  AND o.first_seen_ms<=q.last_seen_ms AND o.last_seen_ms>=q.first_seen_ms" \
+	"  AND o.first_seen_ms<r.ts+r.dur AND o.last_seen_ms+" IP_LAG_SQL ">=r.ts)" \
+	" ORDER BY q.first_seen_ms DESC LIMIT 1)"
+
+static int sq_peer_requests(struct store *base, int64_t from_ms, int64_t to_ms, unsigned limit,
+			    STORE_CB(struct store_peer_sum))
+{
+	struct sq *s = sq(base);
+	uint64_t h[HIST_BUCKETS];
+	sqlite3_stmt *st;
+	int err = query_prepare(s,
+		"SELECT w.namespace, w.pod, g.side, g.pns, g.ppod, g.addr, sum(g.client_errors),"
+		" sum(g.count), sum(g.errors), sum(g.sum_us), min(g.ts), max(g.ts+g.dur), hist_merge(g.hist)"
+		" FROM (SELECT r.*, " SQL_SIDE " AS side,"
+		"  coalesce(p.namespace,'') AS pns, coalesce(p.pod,'') AS ppod,"
+		"  CASE WHEN p.id IS NOT NULL THEN '' ELSE r.peer_addr END AS addr"
+		"  FROM peer_reqs r LEFT JOIN pod_ips p ON p.id=" SQL_PEER_POD_IP
+		"  WHERE r.ts>=?1 AND r.ts<?2) g"
+		" JOIN workloads w ON w.id=g.wid"
+		" GROUP BY w.namespace, w.pod, g.side, g.pns, g.ppod, g.addr LIMIT ?3", &st);
+
+	if (err)
+		return err;
+	sqlite3_bind_int64(st, 1, from_ms);
+	sqlite3_bind_int64(st, 2, to_ms);
+	sqlite3_bind_int64(st, 3, limit);
+	FOR_ROWS(st, err) {
+		struct store_peer_sum r = {
+			.ns = col_text(st, 0), .pod = col_text(st, 1),
+			.side = sqlite3_column_int(st, 2) ? STORE_CLIENT : STORE_SERVER,
+			.peer_ns = col_text(st, 3), .peer_pod = col_text(st, 4), .peer_addr = col_text(st, 5),
+			.client_errors = col_u64(st, 6),
+			.r = {
+				.count = col_u64(st, 7), .errors = col_u64(st, 8), .sum_us = col_u64(st, 9),
+				.first_ms = sqlite3_column_int64(st, 10), .end_ms = sqlite3_column_int64(st, 11),
+				.hist = col_hist(st, 12, h),
+			},
+		};
+
+		err = cb(ctx, &r);
+	}
+	return query_done(s, st, err);
+}
+
 static int sq_drops(struct store *base, unsigned limit, STORE_CB(struct store_drop_sum))
 {
 	struct sq *s = sq(base);
@@ -1697,6 +1748,7 @@ const struct store_ops store_sqlite_ops = {
 	.step_traffic = sq_step_traffic,
 	.routes = sq_routes,
 	.flows = sq_flows,
+	.peer_requests = sq_peer_requests,
 	.drops = sq_drops,
 	.stats = sq_stats,
 	.ping = sq_ping,

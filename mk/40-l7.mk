@@ -1,7 +1,9 @@
 # L7: request latency of the protocol modules from cgroup_skb payload (bpf/l7.bpf.c + bpf/l7_<proto>.bpf.h,
 # agent/probes/l7.c, agent/l7/: module.h is the interface, l7.c the registry, <proto>_module.c a module).
 L7_SRCS      := agent/l7/l7.c agent/l7/http1.c agent/l7/http_agg.c agent/l7/http1_module.c \
-                agent/l7/dns.c agent/l7/dns_module.c agent/probes/l7.c
+                agent/l7/dns.c agent/l7/dns_module.c agent/probes/l7.c \
+                agent/pipeline/peers.c
+# (agent/pipeline/peers.c: the requests per peer the probe records beside the modules)
 L7_OBJS      := $(L7_SRCS:%.c=$(BUILD)/obj/%.o)
 L7_LDLIBS    := -lbpf -lelf -lz -ljansson $(PODLENS_PROTO_LIBS)
 GEN_HEADERS  += $(BUILD)/bpf/l7.skel.h

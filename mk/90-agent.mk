@@ -37,6 +37,12 @@ $(BUILD)/tests/test_agent_attach: $(BUILD)/asan/tests/unit/test_agent_attach.o \
 UNIT_TESTS += $(BUILD)/tests/test_agent_flows
 $(BUILD)/tests/test_agent_flows: $(BUILD)/asan/tests/unit/test_agent_flows.o $(BUILD)/asan/agent/pipeline/flows.o
 
+# requests per peer (the service map's per-edge figures)
+UNIT_TESTS += $(BUILD)/tests/test_agent_peers
+$(BUILD)/tests/test_agent_peers: $(BUILD)/asan/tests/unit/test_agent_peers.o $(BUILD)/asan/agent/pipeline/peers.o \
+	$(LIB_ASAN)
+LDLIBS_test_agent_peers := -ljansson
+
 # podlens.v1 Batch building
 UNIT_TESTS += $(BUILD)/tests/test_agent_batch
 $(BUILD)/tests/test_agent_batch: $(BUILD)/asan/tests/unit/test_agent_batch.o $(BUILD)/asan/agent/export/batch.o \

@@ -1,9 +1,11 @@
 #include "agent/export/batch.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "agent/l7/l7.h"
+#include "agent/pipeline/peers.h"
 #include "lib/hist.h"
 
 #define AF_INET_ 2
@@ -293,4 +295,83 @@ Podlens__V1__Batch *batch__get(struct batch *b, uint64_t interval_start_unix_ms,
 size_t batch__records(const struct batch *b)
 {
 	return b->workloads.n + b->flows.n + b->procs.n;
+}
+
+/* ---------------------------------------------------------------- peers */
+struct peers_ctx {
+	struct batch *b;
+	Podlens__V1__WorkloadStats *ws;
+};
+
+static int add_peer(const struct peer_entry *e, void *ctx)
+{
+	struct peers_ctx *c = ctx;
+	Podlens__V1__PeerRequests *pr = arena(c->b, sizeof(*pr));
+	unsigned nb = 0;
+
+	if (!pr)
+		return -ENOMEM;
+	podlens__v1__peer_requests__init(pr);
+	pr->direction = e->dir == PEERS_DIR_CLIENT ? PODLENS__V1__REQUEST_STATS__DIRECTION__DIRECTION_CLIENT
+						   : PODLENS__V1__REQUEST_STATS__DIRECTION__DIRECTION_SERVER;
+	if (e->family) {
+		pr->peer_addr.len = e->family == AF_INET_ ? 4 : 16;
+		pr->peer_addr.data = arena(c->b, 16);
+		if (!pr->peer_addr.data)
+			return -ENOMEM;
+		memcpy(pr->peer_addr.data, e->addr, pr->peer_addr.len);
+	}
+	pr->peer_port = e->port;
+	pr->count = e->hist.count;
+	pr->errors = e->errors;
+	pr->client_errors = e->client_errors;
+	pr->sum_us = e->hist.sum;
+	for (unsigned i = 0; i < HIST_BUCKETS; i++)
+		nb += e->hist.buckets[i] != 0;
+	pr->buckets = arena(c->b, (nb ? nb : 1) * sizeof(*pr->buckets));
+	if (!pr->buckets)
+		return -ENOMEM;
+	for (unsigned i = 0; i < HIST_BUCKETS; i++) {
+		Podlens__V1__RequestStats__Bucket *bk;
+
+		if (!e->hist.buckets[i])
+			continue;
+		bk = arena(c->b, sizeof(*bk));
+		if (!bk)
+			return -ENOMEM;
+		podlens__v1__request_stats__bucket__init(bk);
+		bk->index = i;
+		bk->count = e->hist.buckets[i];
+		pr->buckets[pr->n_buckets++] = bk;
+	}
+	c->ws->peer_requests[c->ws->n_peer_requests++] = pr;
+	return 0;
+}
+
+static int count_peer(const struct peer_entry *e, void *ctx)
+{
+	(void)e;
+	++*(size_t *)ctx;
+	return 0;
+}
+
+int batch__add_peers(struct batch *b, const struct peers *p, uint64_t cgroup_id)
+{
+	struct peers_ctx c = { .b = b };
+	size_t n = 0;
+	int err;
+
+	if (!p || !b->workloads.n || !cgroup_id)
+		return 0;
+	c.ws = b->workloads.v[b->workloads.n - 1];
+	if (!c.ws->workload || c.ws->workload->cgroup_id != cgroup_id)
+		return -ENOENT;
+	err = peers__foreach(p, cgroup_id, count_peer, &n);
+	if (err || !n)
+		return err;
+	c.ws->peer_requests = arena(b, n * sizeof(*c.ws->peer_requests));
+	if (!c.ws->peer_requests)
+		return -ENOMEM;
+	c.ws->n_peer_requests = 0;
+	return peers__foreach(p, cgroup_id, add_peer, &c);
 }

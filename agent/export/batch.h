@@ -27,6 +27,10 @@ void batch__add_flow(struct batch *b, const struct wl_meta *local, const struct 
 		     const struct flow_agg *fa);
 void batch__add_process(struct batch *b, const struct wl_meta *m, const struct pl_proc_event *e,
 			uint64_t time_unix_ms);
+/* The per-peer requests of cgroup_id (agent/pipeline/peers.h) into the workload batch__add_workload
+ * added last, when it is that cgroup's: 0, -ENOENT (it is not), -ENOMEM. */
+struct peers;
+int batch__add_peers(struct batch *b, const struct peers *p, uint64_t cgroup_id);
 void batch__add_drop(struct batch *b, const char *ringbuf, uint64_t n);   /* ringbuf_drops[name] */
 
 /* The batch as built so far; the drop counters are writable. Valid until batch__reset. */

@@ -11,7 +11,8 @@
  * line: {"cgroups":[{"path","cgroup_id","http":[...]}],"stats":{...}} with the `http` list exactly
  * as the agent's JSON output carries it (http_agg__json of the HTTP/1 module's aggregator; an empty
  * list for a cgroup without requests), and "dns" / "dns_search" when the DNS module has any (the
- * agent's fields); "dns_stats" the DNS module's counters. Exit 0, 1 on setup errors, 2 on usage. */
+ * agent's fields), "peers" (agent/pipeline/peers.h, the agent's field; absent when none); "dns_stats"
+ * the DNS module's counters. Exit 0, 1 on setup errors, 2 on usage. */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -27,6 +28,7 @@
 #include "agent/l7/dns_module.h"
 #include "agent/l7/http_agg.h"
 #include "agent/l7/l7.h"
+#include "agent/pipeline/peers.h"
 #include "agent/probes/l7.h"
 #include "lib/clock.h"
 #include "lib/log.h"
@@ -48,6 +50,7 @@ int main(int argc, char **argv)
 {
 	struct sigaction sa = { .sa_handler = on_signal };
 	struct l7_probe_opts opts = {};
+	struct peers *peers = NULL;
 	struct dns_config dcfg = {};
 	struct dns_module_stats ds;
 	void *dagg = NULL;
@@ -91,11 +94,13 @@ int main(int argc, char **argv)
 		goto usage;
 	dns_module__configure(&dcfg);
 	set = l7_set__new(NULL);
+	peers = peers__new(NULL);
 	ids = calloc(n, sizeof(*ids));
 	if (!set || !ids || !l7_set__module(set, L7_PROTO_HTTP1, &agg) ||
 	    !l7_set__module(set, L7_PROTO_DNS, &dagg))
 		goto cleanup;
 	opts.set = set;
+	opts.peers = peers;
 	p = l7_probe__new(&opts);
 	if (!p) {
 		fprintf(stderr, "l7-probe-test: load: %s\n", strerror(errno));
@@ -157,7 +162,10 @@ int main(int argc, char **argv)
 	for (int i = 0; i < n; i++) {
 		json_t *c = json_pack("{s:s, s:I, s:o}", "path", argv[optind + i],
 				      "cgroup_id", (json_int_t)ids[i], "http", http_agg__json(agg, ids[i]));
-		json_t *f = l7_set__json(set, ids[i]);
+		json_t *f = l7_set__json(set, ids[i]), *pj = peers ? peers__json(peers, ids[i]) : NULL;
+
+		if (pj)
+			json_object_set_new(c, "peers", pj);
 
 		if (c && f) {
 			if (json_object_get(f, "dns"))
@@ -193,6 +201,7 @@ cleanup:
 		close(ep);
 	l7_probe__free(p);
 	l7_set__free(set);
+	peers__free(peers);
 	free(ids);
 	return rc;
 usage:

@@ -4,10 +4,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/socket.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
 #include "agent/l7/l7.h"
+#include "agent/pipeline/peers.h"
 #include "bpf/l7.h"
 #include "bpf/l7.skel.h"
 #include "lib/clock.h"
@@ -37,6 +39,10 @@ struct route_slot {
 	uint64_t gen;              /* route_gen when last learned */
 	unsigned proto;            /* L7_PROTO_* */
 	_Alignas(8) char req[L7_REQ_KEY_MAX];
+	/* the peer the kernel folded into hash (struct l7_event raddr): family 4, 6 or 0 (none) */
+	uint8_t raddr[16];
+	uint16_t rport;
+	uint8_t family;
 };
 
 struct l7_probe {
@@ -52,6 +58,7 @@ struct l7_probe {
 	bool pkt;                  /* pl_pkt_* loaded (share_wl) */
 	struct ring_buffer *rb;
 	struct l7_set *set;
+	struct peers *peers;       /* NULL: no per-peer figures */
 	uint64_t route_gen;        /* harvests that flipped the cache (route_slot.gen) */
 	struct l7_link *links;
 	size_t nlinks, cap;
@@ -71,8 +78,16 @@ static struct route_slot *route_find(struct l7_probe *p, uint64_t hash, unsigned
 	return NULL;
 }
 
+/* A request's peer into p->peers (the kernel's family 4/6 -> AF_INET/AF_INET6). */
+static void peer_record(struct l7_probe *p, uint64_t cgid, int dir, int status, unsigned family,
+			const uint8_t *raddr, uint16_t rport, const struct hist *h)
+{
+	if (p->peers && (family == 4 || family == 6))
+		peers__record(p->peers, cgid, dir, family == 4 ? AF_INET : AF_INET6, raddr, rport, status, h);
+}
+
 static void route_learn(struct l7_probe *p, uint64_t hash, unsigned proto, const void *req,
-			size_t size)
+			size_t size, const struct l7_event *e)
 {
 	struct route_slot *r = route_find(p, hash, proto), *s;
 
@@ -93,6 +108,9 @@ static void route_learn(struct l7_probe *p, uint64_t hash, unsigned proto, const
 	r->gen = p->route_gen;
 	r->proto = proto;
 	memcpy(r->req, req, size);
+	memcpy(r->raddr, e->raddr, sizeof(r->raddr));
+	r->rport = e->rport;
+	r->family = e->family;
 }
 
 static int on_event(void *ctx, void *data, size_t size)
@@ -122,10 +140,17 @@ static int on_event(void *ctx, void *data, size_t size)
 		return 0;
 	}
 	if (e->req_hash)
-		route_learn(p, e->req_hash, e->proto, req, m->req_size);
+		route_learn(p, e->req_hash, e->proto, req, m->req_size, e);
 	rc = m->record(agg, e->cgroup_id, e->dir, e->status, req, (e->latency_ns + 500) / 1000);
 	if (rc == -ENOSPC)
 		p->agg_dropped++;
+	if (p->peers && e->family) {
+		struct hist h;
+
+		hist__reset(&h);
+		hist__record(&h, (e->latency_ns + 500) / 1000);
+		peer_record(p, e->cgroup_id, e->dir, e->status, e->family, e->raddr, e->rport, &h);
+	}
 	return 0;
 }
 
@@ -174,6 +199,7 @@ struct l7_probe *l7_probe__new(const struct l7_probe_opts *o)
 		return NULL;
 	}
 	p->set = o->set;
+	p->peers = o->peers;
 	p->sync_fd = p->sync_inner_fd = -1;
 	p->routes = calloc(ROUTE_SLOTS, sizeof(*p->routes));
 	p->keys = calloc(4096, sizeof(*p->keys));
@@ -342,6 +368,8 @@ static int record_vals(struct l7_probe *p, const struct l7_agg_key *k, const voi
 		p->unparsed += h.count;
 	else if (m->record_hist(agg, k->cgroup_id, k->dir, k->status, r->req, &h) == -ENOSPC)
 		p->agg_dropped += h.count;
+	if (r)
+		peer_record(p, k->cgroup_id, k->dir, k->status, r->family, r->raddr, r->rport, &h);
 	return (int)h.count;
 }
 

@@ -33,9 +33,11 @@
 struct bpf_program;
 struct l7_set;
 struct l7_probe;
+struct peers;
 
 struct l7_probe_opts {
 	struct l7_set *set;          /* required: completed requests are recorded here */
+	struct peers *peers;         /* optional: and per peer here (agent/pipeline/peers.h) */
 	size_t ringbuf_bytes;        /* power of two >= page size; 0 = 4 MiB (~40k requests) */
 	size_t wakeup_bytes;         /* 0 = ringbuf_bytes / 16 */
 	bool no_kernel_agg;          /* every request through the ring buffer (no in-kernel aggregates) */

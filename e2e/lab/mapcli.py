@@ -5,7 +5,8 @@
                                     the server closes counted
   mapcli.py keep HOST PORT M PATH   M HTTP/1.1 GETs on ONE keep-alive connection
 Prints JSON: requests (answered 200), connections, bytes_sent, bytes_received (whole responses,
-headers included: what crosses the connection besides TCP's own SYN/FIN).
+headers included: what crosses the connection besides TCP's own SYN/FIN), and in keep mode
+answered (responses of any status) and statuses ({"200": n, "500": n, ...}).
 """
 import http.client
 import json
@@ -34,10 +35,14 @@ if mode == "new":
 elif mode == "keep":
     c = http.client.HTTPConnection(host, port, timeout=20)
     out["connections"] = 1
+    out["answered"] = 0
+    out["statuses"] = {}
     for _ in range(n):
         c.request("GET", path)
         r = c.getresponse()
         r.read()
+        out["answered"] += 1
+        out["statuses"][str(r.status)] = out["statuses"].get(str(r.status), 0) + 1
         if r.status == 200:
             out["requests"] += 1
     c.close()

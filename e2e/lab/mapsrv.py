@@ -2,7 +2,8 @@
 """HTTP/1.1 keep-alive server for the service-map scenario (ground truth is the client's).
 
   mapsrv.py PORT      listens on 0.0.0.0:PORT (inside a pod's network namespace), answers every
-                      GET with 200 and a 5-byte body, keeps connections open (HTTP/1.1)
+                      GET with 200 and a 5-byte body, keeps connections open (HTTP/1.1); a GET of
+                      /status/NNN is answered with status NNN instead (errors with known counts)
 """
 import http.server
 import socketserver
@@ -13,7 +14,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
     def do_GET(self):
-        self.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello")
+        code = 200
+        if self.path.startswith("/status/") and self.path[8:].isdigit():
+            code = int(self.path[8:])
+        self.wfile.write(b"HTTP/1.1 %d X\r\nContent-Length: 5\r\n\r\nhello" % code)
         self.wfile.flush()
 
     def log_message(self, *a):

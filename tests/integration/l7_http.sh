@@ -188,6 +188,20 @@ for side in "0 server" "1 client"; do
 	check_within "$P50" "$(jq .p50_us "$TMP/client.json")" 15 "$d side: p50 of GET /items/{id} vs the client's own median"
 	check_ge "$P50" $((SLEEP_MS * 1000 * 85 / 100)) "$d side: p50 at least the server sleep (less the 12.5% bucket width)"
 done
+# the same requests per peer (agent/pipeline/peers.h): the server's per client address (no port),
+# the client's per server address and port; 5xx and 4xx as the client received them
+peer() {   # peer CGROUP_INDEX DIRECTION ADDR PORT FIELD
+	jq -r --argjson i "$1" --arg d "$2" --arg a "$3" --argjson p "$4" --arg f "$5" \
+		'[.cgroups[$i].peers[]? | select(.direction==$d and .addr==$a and .port==$p) | .[$f]] | add // 0' <<<"$RES"
+}
+check_eq "$(peer 0 server 127.0.0.1 0 count) $(peer 0 server 127.0.0.1 0 errors) $(peer 0 server 127.0.0.1 0 client_errors)" \
+	"836 5 4" "server side per peer: the client's IPv4 address, its requests, 5xx and 4xx"
+check_eq "$(peer 0 server ::1 0 count)" 5 "server side per peer: the client's IPv6 address (::1)"
+check_eq "$(jq '[.cgroups[0].peers[]] | length' <<<"$RES")" 2 "server side: two peers (client ports do not split them)"
+check_eq "$(peer 1 client 127.0.0.1 "$PORT" count) $(peer 1 client 127.0.0.1 "$PORT" errors) $(peer 1 client 127.0.0.1 "$PORT" client_errors)" \
+	"836 5 4" "client side per peer: the server's address and port, requests, 5xx and 4xx"
+check_eq "$(peer 1 client ::1 "$PORT6" count)" 5 "client side per peer: the IPv6 server's address and port"
+check_eq "$(jq '[.cgroups[1].peers[]] | length' <<<"$RES")" 2 "client side: two peers"
 check_eq "$(seen 'GET /items/{id} 200') $(seen 'GET /missing 404') $(seen 'GET /fail 500') $(seen 'POST /upload 200')" \
 	"20 4 5 2" "ground truth: the statuses the client received"
 check_eq "$(grep -c secret <<<"$RES")" 0 "no query string in the output"

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <arpa/inet.h>
+#include <errno.h>
 #include <cmocka.h>
 
 #include "agent/export/batch.h"
@@ -14,6 +15,7 @@
 #include "agent/l7/http_agg.h"
 #include "agent/l7/l7.h"
 #include "agent/pipeline/flows.h"
+#include "agent/pipeline/peers.h"
 
 static const struct wl_meta WEB = {
 	.cgid = 4242, .cgroup_path = "/kubepods/besteffort/pod5b0c/63192c", .node = "node-a",
@@ -357,6 +359,63 @@ static void batch__drops_and_reset(void **state)
 	batch__free(b);
 }
 
+/* Per-peer requests ride in the workload they belong to: addresses 4 or 16 bytes (empty for the
+ * "other" peer), the server side without a port, the client side with the server's; a workload
+ * that is not the last one added gets none. */
+static void batch__peer_requests__in_their_workload(void **state)
+{
+	struct batch *b = batch__new();
+	struct peers *p = peers__new(&(struct peers_opts){ .max_per_cgroup = 2 });
+	struct wl_counters c = { .rx_bytes = 1 };
+	uint8_t a[16] = { 10, 244, 0, 7 }, a6[16];
+	struct hist h;
+	Podlens__V1__Batch *m;
+	const Podlens__V1__PeerRequests *pr;
+	uint64_t nb = 0;
+
+	(void)state;
+	assert_int_equal(inet_pton(AF_INET6, "fd00::9", a6), 1);
+	hist__reset(&h);
+	hist__record(&h, 1500);
+	hist__record(&h, 1500);
+	hist__record(&h, 90000);
+	assert_int_equal(peers__record(p, WEB.cgid, PEERS_DIR_SERVER, AF_INET, a, 41000, 503, &h), 0);
+	assert_int_equal(peers__record(p, WEB.cgid, PEERS_DIR_CLIENT, AF_INET6, a6, 8443, 200, &h), 0);
+	assert_int_equal(peers__record(p, WEB.cgid, PEERS_DIR_CLIENT, AF_INET, a, 80, 404, &h), 0);  /* "other" */
+	assert_int_equal(batch__add_peers(b, p, WEB.cgid), 0);   /* no workload yet: nothing */
+	batch__add_workload(b, &WEB, &c, NULL);
+	assert_int_equal(batch__add_peers(b, p, 999), -ENOENT);
+	assert_int_equal(batch__add_peers(b, p, WEB.cgid), 0);
+	m = round_trip(b, 1, 1);
+	assert_int_equal(m->n_workloads, 1);
+	assert_int_equal(m->workloads[0]->n_peer_requests, 3);
+	/* foreach order: server first, then client ("other" before addresses) */
+	pr = m->workloads[0]->peer_requests[0];
+	assert_int_equal(pr->direction, PODLENS__V1__REQUEST_STATS__DIRECTION__DIRECTION_SERVER);
+	assert_int_equal(pr->peer_addr.len, 4);
+	assert_memory_equal(pr->peer_addr.data, a, 4);
+	assert_int_equal(pr->peer_port, 0);
+	assert_int_equal(pr->count, 3);
+	assert_int_equal(pr->errors, 3);
+	assert_int_equal(pr->client_errors, 0);
+	assert_int_equal(pr->sum_us, 93000);
+	for (size_t i = 0; i < pr->n_buckets; i++)
+		nb += pr->buckets[i]->count;
+	assert_int_equal(nb, 3);
+	assert_int_equal(pr->n_buckets, 2);
+	pr = m->workloads[0]->peer_requests[1];
+	assert_int_equal(pr->direction, PODLENS__V1__REQUEST_STATS__DIRECTION__DIRECTION_CLIENT);
+	assert_int_equal(pr->peer_addr.len, 0);
+	assert_int_equal(pr->client_errors, 3);
+	pr = m->workloads[0]->peer_requests[2];
+	assert_int_equal(pr->peer_addr.len, 16);
+	assert_memory_equal(pr->peer_addr.data, a6, 16);
+	assert_int_equal(pr->peer_port, 8443);
+	podlens__v1__batch__free_unpacked(m, NULL);
+	batch__free(b);
+	peers__free(p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -367,6 +426,7 @@ int main(void)
 		cmocka_unit_test(batch__workloads__carry_pod_ips),
 		cmocka_unit_test(batch__process_events__exec_and_exit),
 		cmocka_unit_test(batch__drops_and_reset),
+		cmocka_unit_test(batch__peer_requests__in_their_workload),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

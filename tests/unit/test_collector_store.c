@@ -426,6 +426,7 @@ static void store_records__column_tables__consistent(void **state)
 		[STORE_REC_DROP] = sizeof(struct store_drop_row),
 		[STORE_REC_DNS_STATS] = sizeof(struct store_dns_stats_row),
 		[STORE_REC_DNS_SEARCH] = sizeof(struct store_dns_search_row),
+		[STORE_REC_PEER_REQ] = sizeof(struct store_peer_req_row),
 		[STORE_REC__N] = sizeof(struct store_batch_row),
 		[STORE_REC__N + 1] = sizeof(struct store_workload_row),
 	};
@@ -1118,9 +1119,158 @@ static void query__edges__named_from_pod_ips_across_nodes_by_time(void **state)
 	store__close(s);
 }
 
-/* A database of schema 1 (as released) is migrated in place to the latest schema: its rows stay,
- * pod_ips appears. */
-static void store__schema_1_database__migrated_to_2_rows_kept(void **state)
+static Podlens__V1__PeerRequests peer_req(int direction, const uint8_t *addr, size_t len, uint32_t port, uint64_t n,
+					  uint64_t errors, uint64_t client_errors, uint64_t lat,
+					  Podlens__V1__RequestStats__Bucket *bk, Podlens__V1__RequestStats__Bucket **bkp)
+{
+	Podlens__V1__PeerRequests x = PODLENS__V1__PEER_REQUESTS__INIT;
+	Podlens__V1__RequestStats__Bucket b = PODLENS__V1__REQUEST_STATS__BUCKET__INIT;
+
+	*bk = b;
+	bk->index = hist__bucket(lat);
+	bk->count = n;
+	*bkp = bk;
+	x.direction = direction;
+	x.peer_addr = (ProtobufCBinaryData){ len, (uint8_t *)addr };
+	x.peer_port = port;
+	x.count = n;
+	x.errors = errors;
+	x.client_errors = client_errors;
+	x.sum_us = n * lat;
+	x.n_buckets = 1;
+	x.buckets = bkp;
+	return x;
+}
+
+#define SRV PODLENS__V1__REQUEST_STATS__DIRECTION__DIRECTION_SERVER
+#define CLI PODLENS__V1__REQUEST_STATS__DIRECTION__DIRECTION_CLIENT
+
+/* Per-edge requests from per-peer figures: shop/api (one agent) answers two client pods (another
+ * node) and says how many requests, errors and 4xx of each; each edge shows its client's own
+ * figures from the server side, not the pod's total. A client calling an unmonitored address has
+ * them from the client side. A server with per-peer figures but none for a client shows none on
+ * that edge (not its total); the "other" peer and a peer port do not create edges. */
+static void query__edges__per_peer_requests_joined_to_their_edge(void **state)
+{
+	struct store *s = open_store(0);
+	struct fixture a, b, c;
+	uint8_t c1[4] = { 10, 0, 0, 1 }, c2[4] = { 10, 0, 0, 3 }, api[4] = { 10, 0, 0, 2 }, c3[4] = { 10, 0, 0, 4 };
+	uint8_t ext[4] = { 192, 168, 1, 1 };
+	char *c1_ips[] = { (char *)"10.0.0.1" }, *c2_ips[] = { (char *)"10.0.0.3" };
+	char *api_ips[] = { (char *)"10.0.0.2" };
+	Podlens__V1__Workload w2 = PODLENS__V1__WORKLOAD__INIT;
+	Podlens__V1__WorkloadStats ws2 = PODLENS__V1__WORKLOAD_STATS__INIT, *wsv[2];
+	Podlens__V1__PeerRequests pa[3], *pap[3], pb[2], *pbp[2];
+	Podlens__V1__RequestStats__Bucket bk[5], *bkp[5];
+	Podlens__V1__Flow fa[3], *fap[3], fb[3], *fbp[3];
+	char *j;
+
+	(void)state;
+	/* n2: shop/api answered 27 requests (its pod total): 20 from 10.0.0.1 (3 errors, 2 404s),
+	 * 7 from 10.0.0.3 (1 error), plus 4 from a peer past the agent's cap ("other") */
+	make_batch(&a, "a2", 1, T0, "shop", "api", 31, 1000, 200, 10);
+	a.b.node = a.w.node = (char *)"n2";
+	a.w.pod_uid = (char *)"u-api";
+	a.w.n_pod_ips = 1;
+	a.w.pod_ips = api_ips;
+	pa[0] = peer_req(SRV, c1, 4, 0, 20, 3, 2, 1000, &bk[0], &bkp[0]);
+	pa[1] = peer_req(SRV, c2, 4, 0, 7, 1, 0, 50000, &bk[1], &bkp[1]);
+	pa[2] = peer_req(SRV, NULL, 0, 0, 4, 0, 0, 10, &bk[2], &bkp[2]);
+	for (int i = 0; i < 3; i++)
+		pap[i] = &pa[i];
+	a.ws.n_peer_requests = 3;
+	a.ws.peer_requests = pap;
+	fa[0] = flow_to(&a.w, IN, c1, 4, 40001, 1000, 100, 1);
+	fa[1] = flow_to(&a.w, IN, c2, 4, 40002, 1000, 100, 1);
+	fa[2] = flow_to(&a.w, IN, c3, 4, 40003, 10, 10, 1);
+	for (int i = 0; i < 3; i++)
+		fap[i] = &fa[i];
+	a.b.n_flows = 3;
+	a.b.flows = fap;
+	assert_null(store__validate(&a.b));
+	assert_int_equal(add(s, &a, NULL), 0);
+
+	/* n1: payments/client (10.0.0.1) and payments/client2 (10.0.0.3); client2 also calls
+	 * 192.168.1.1:80 (unmonitored) 9 times, 2 of them 503s; its figures for shop/api say 6 (the
+	 * server's 7 win: the server side is preferred) */
+	make_batch(&b, "a1", 1, T0, "payments", "client", 0, 10, 200, 1);
+	b.w.pod_uid = (char *)"u-c1";
+	b.w.n_pod_ips = 1;
+	b.w.pod_ips = c1_ips;
+	w2.namespace_ = (char *)"payments";
+	w2.pod = (char *)"client2";
+	w2.container = (char *)"app";
+	w2.node = (char *)"n1";
+	w2.pod_uid = (char *)"u-c2";
+	w2.n_pod_ips = 1;
+	w2.pod_ips = c2_ips;
+	ws2.workload = &w2;
+	pb[0] = peer_req(CLI, api, 4, 8080, 6, 0, 0, 900, &bk[3], &bkp[3]);
+	pb[1] = peer_req(CLI, ext, 4, 80, 9, 2, 0, 300, &bk[4], &bkp[4]);
+	pbp[0] = &pb[0];
+	pbp[1] = &pb[1];
+	ws2.n_peer_requests = 2;
+	ws2.peer_requests = pbp;
+	wsv[0] = &b.ws;
+	wsv[1] = &ws2;
+	b.b.n_workloads = 2;
+	b.b.workloads = wsv;
+	fb[0] = flow_to(&b.w, OUT, api, 4, 8080, 100, 1000, 1);
+	fb[1] = flow_to(&w2, OUT, api, 4, 8080, 100, 1000, 1);
+	fb[2] = flow_to(&w2, OUT, ext, 4, 80, 5, 5, 1);
+	for (int i = 0; i < 3; i++)
+		fbp[i] = &fb[i];
+	b.b.n_flows = 3;
+	b.b.flows = fbp;
+	assert_null(store__validate(&b.b));
+	assert_int_equal(add(s, &b, NULL), 0);
+
+	/* n1: payments/client3 (10.0.0.4), no figures of its own */
+	make_batch(&c, "a1", 2, T0, "payments", "client3", 0, 10, 200, 1);
+	c.w.pod_uid = (char *)"u-c3";
+	c.w.n_pod_ips = 1;
+	c.w.pod_ips = (char *[]){ (char *)"10.0.0.4" };
+	assert_int_equal(add(s, &c, NULL), 0);
+
+	j = edges_full(s, NULL, NULL, false, T0, T0 + 10000);
+	assert_edge_has(j, "payments/client", "shop/api",
+			"\"requests\":20,\"errors\":3,\"client_errors\":2,\"l7_per_peer\":true,\"error_pct\":15,");
+	assert_edge_has(j, "payments/client", "shop/api", "\"l7_from\":\"server\"");
+	assert_edge_has(j, "payments/client2", "shop/api",
+			"\"requests\":7,\"errors\":1,\"client_errors\":0,\"l7_per_peer\":true,");
+	assert_edge_has(j, "payments/client2", "shop/api", "\"l7_from\":\"server\"");
+	/* p50 of client2's requests is its own 50 ms, not the pod's mix */
+	assert_edge_has(j, "payments/client2", "shop/api", "\"p50_us\":5");
+	assert_edge_has(j, "payments/client2", "192.168.1.1",
+			"\"requests\":9,\"errors\":2,\"client_errors\":0,\"l7_per_peer\":true,");
+	assert_edge_has(j, "payments/client2", "192.168.1.1", "\"l7_from\":\"client\"");
+	/* shop/api has per-peer figures, none for client3: not its 31 */
+	assert_edge_has(j, "payments/client3", "shop/api", "\"requests\":null,");
+	assert_null(strstr(j, "\"requests\":31,"));
+	assert_null(strstr(j, "\"dst\":\"\""));
+	free(j);
+
+	/* hostile per-peer figures are refused whole */
+	pb[0].peer_addr.len = 5;
+	assert_string_equal(store__validate(&b.b), "peer address must be 4 or 16 bytes");
+	pb[0].peer_addr.len = 4;
+	pb[0].peer_port = 70000;
+	assert_string_equal(store__validate(&b.b), "peer port out of range");
+	pb[0].peer_port = 8080;
+	pb[0].errors = 5;
+	pb[0].client_errors = 2;   /* 7 > 6 requests */
+	assert_string_equal(store__validate(&b.b), "peer request counts out of range");
+	pb[0].errors = pb[0].client_errors = 0;
+	bk[3].count = 5;           /* buckets do not add up to count */
+	assert_string_equal(store__validate(&b.b), "histogram bucket counts do not add up to count");
+	bk[3].count = 6;
+	assert_null(store__validate(&b.b));
+	store__close(s);
+}
+
+/* A database of schema 1 (as released) is migrated in place: its rows stay, pod_ips (2) and
+ * dns_stats, dns_search (3) and peer_reqs (4) appear. */
+static void store__schema_1_database__migrated_rows_kept(void **state)
 {
 	sqlite3 *db = open_db();
 	sqlite3_stmt *st;
@@ -1137,10 +1287,16 @@ static void store__schema_1_database__migrated_to_2_rows_kept(void **state)
 	store__close(s);
 	db = open_db();
 	assert_int_equal(sqlite3_prepare_v2(db, "SELECT (SELECT count(*) FROM pod_ips),"
-					   " (SELECT user_version FROM pragma_user_version)", -1, &st, NULL), SQLITE_OK);
+					   " (SELECT user_version FROM pragma_user_version),"
+					   " (SELECT count(*) FROM peer_reqs),"
+					   " (SELECT count(*) FROM dns_stats) + (SELECT count(*) FROM dns_search)", -1, &st,
+					   NULL), SQLITE_OK);
 	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
 	assert_int_equal(sqlite3_column_int(st, 0), 0);
 	assert_int_equal(sqlite3_column_int(st, 1), STORE_SCHEMA_VERSION);
+	assert_int_equal(STORE_SCHEMA_VERSION, 4);
+	assert_int_equal(sqlite3_column_int(st, 2), 0);
+	assert_int_equal(sqlite3_column_int(st, 3), 0);
 	sqlite3_finalize(st);
 	sqlite3_close(db);
 }
@@ -1215,7 +1371,8 @@ int main(void)
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(store__reader__before_writer__refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(query__edges__named_from_pod_ips_across_nodes_by_time, setup, teardown),
-		cmocka_unit_test_setup_teardown(store__schema_1_database__migrated_to_2_rows_kept, setup, teardown),
+		cmocka_unit_test_setup_teardown(store__schema_1_database__migrated_rows_kept, setup, teardown),
+		cmocka_unit_test_setup_teardown(query__edges__per_peer_requests_joined_to_their_edge, setup, teardown),
 		cmocka_unit_test_setup_teardown(store__pod_ips__bounded_and_bad_text_skipped, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
