@@ -17,6 +17,8 @@
 struct h2_stream {
 	uint32_t id;
 	bool resp;                 /* first response HEADERS seen */
+	bool trailers;             /* a second response block (gRPC ends every call with one) */
+	bool ct;                   /* a content-type was decoded (request or response) */
 	bool grpc, known;
 	int status, grpc_status;
 	uint64_t req_ns, resp_ns;
@@ -37,7 +39,8 @@ struct h2_dir {
 	uint32_t frm_len, frm_flen, frm_stream;
 	uint8_t frm_type, frm_flags;
 	bool frm_on;
-	unsigned errors;
+	unsigned errors;           /* blocks that failed */
+	uint64_t ok;               /* blocks decoded */
 };
 
 struct h2_conn {
@@ -241,7 +244,9 @@ static void give_up(struct h2_tracker *t, struct h2_conn *c)
 	c->nst = c->cap = 0;
 }
 
-/* a decoding failure of this direction: the next block starts from an empty table */
+/* A decoding failure of this direction: the next block starts from a table of placeholders. A
+ * direction that fails again and again without ever decoding a block is not HTTP/2 (or is
+ * hostile): its connection is given up. */
 static void dir_error(struct h2_tracker *t, struct h2_conn *c, struct h2_dir *d)
 {
 	dir_reset_block(t, d);
@@ -249,7 +254,7 @@ static void dir_error(struct h2_tracker *t, struct h2_conn *c, struct h2_dir *d)
 		nghttp2_hd_inflate_del(d->inf);
 	d->inf = NULL;
 	d->synced = false;
-	if (++d->errors > MAX_ERRORS)
+	if (++d->errors > MAX_ERRORS && (!d->ok || d->errors > MAX_ERRORS * (d->ok + 1)))
 		give_up(t, c);
 }
 
@@ -296,11 +301,12 @@ static void stream_end(struct h2_tracker *t, struct h2_conn *c, struct h2_stream
 	if (s->resp) {
 		r.cgroup_id = c->cgroup_id;
 		r.dir = c->role;
-		r.grpc = s->grpc;
+		/* content-type not decoded (midstream): trailers say gRPC, its status stays unknown */
+		r.grpc = s->grpc || (!s->ct && s->trailers);
 		r.known = s->known;
 		snprintf(r.method, sizeof(r.method), "%s", s->known ? s->method : "unknown");
 		snprintf(r.path, sizeof(r.path), "%s", s->known ? s->path : "unknown");
-		r.status = s->grpc ? s->grpc_status : s->status;
+		r.status = r.grpc ? s->grpc_status : s->status;
 		r.latency_ns = s->resp_ns > s->req_ns ? s->resp_ns - s->req_ns : 0;
 		r.total_ns = ns > s->req_ns ? ns - s->req_ns : 0;
 		r.reset = reset;
@@ -316,7 +322,7 @@ static void stream_end(struct h2_tracker *t, struct h2_conn *c, struct h2_stream
 /* ---- header blocks */
 
 struct fields {
-	bool method, path, status, grpc_ct, grpc_status;
+	bool method, path, status, ct, grpc_ct, grpc_status;
 	char m[16];
 	char p[H2_PATH_MAX];
 	int st, gst;
@@ -359,10 +365,54 @@ static void field(struct fields *f, const nghttp2_nv *nv)
 		f->st = parse_uint(nv->value, nv->valuelen, 999);
 		f->status = f->st >= 100;
 	} else if (NAME_IS(*nv, "content-type")) {
+		f->ct = true;
 		f->grpc_ct = nv->valuelen >= 16 && !memcmp(nv->value, "application/grpc", 16);
 	} else if (NAME_IS(*nv, "grpc-status")) {
 		f->gst = parse_uint(nv->value, nv->valuelen, 99);
 		f->grpc_status = f->gst >= 0;
+	}
+}
+
+/* A table whose older entries are unknown (a connection found midstream, records lost) starts
+ * full of placeholders: entries named "?" with an empty value, 33 bytes each (the least any real
+ * field costs: 32 + a name of at least one byte), as many as the default 4096-byte table holds.
+ * The encoder's table is its newest entries (the ones we see added, which take the same indices in
+ * ours) followed by older ones we never saw; ours is the same newest entries followed by
+ * placeholders, and there are at least as many placeholders as the encoder has older entries
+ * (each of those takes >= 33 bytes of what the newest leave). So an index names the encoder's field
+ * or a placeholder, never another field: a reference to an unseen entry decodes as "?", which
+ * matches no field we keep, and decoding goes on (and the entries it adds stay in place). An
+ * encoder that raised its table above 4096 bytes before we joined can reference beyond the
+ * placeholders: the inflater refuses that, the block fails (counted), never a wrong name. */
+#define PLACEHOLDERS (4096 / 33)
+
+static int prime(struct h2_dir *d)
+{
+	uint8_t blk[PLACEHOLDERS * 4];
+	size_t len = sizeof(blk);
+	const uint8_t *in = blk;
+
+	for (unsigned i = 0; i < PLACEHOLDERS; i++) {
+		blk[4 * i] = 0x40;             /* literal, incremental indexing, new name */
+		blk[4 * i + 1] = 1;            /* name: 1 byte, no Huffman */
+		blk[4 * i + 2] = '?';
+		blk[4 * i + 3] = 0;            /* value: empty */
+	}
+	for (;;) {
+		nghttp2_nv nv;
+		int fl = 0;
+		ssize_t rv = nghttp2_hd_inflate_hd2(d->inf, &nv, &fl, in, len, 1);
+
+		if (rv < 0)
+			return -EBADMSG;
+		in += rv;
+		len -= (size_t)rv;
+		if (fl & NGHTTP2_HD_INFLATE_FINAL) {
+			nghttp2_hd_inflate_end_headers(d->inf);
+			return 0;
+		}
+		if (!rv && !(fl & NGHTTP2_HD_INFLATE_EMIT))
+			return -EBADMSG;
 	}
 }
 
@@ -376,7 +426,8 @@ static int inflate_block(struct h2_tracker *t, struct h2_dir *d, const uint8_t *
 	if (!d->inf) {
 		if (nghttp2_hd_inflate_new2(&d->inf, &t->mem))
 			return -EBADMSG;
-		if (nghttp2_hd_inflate_change_table_size(d->inf, t->lim.table_max)) {
+		if (nghttp2_hd_inflate_change_table_size(d->inf, t->lim.table_max) ||
+		    (!d->synced && prime(d))) {
 			nghttp2_hd_inflate_del(d->inf);
 			d->inf = NULL;
 			return -EBADMSG;
@@ -414,6 +465,8 @@ static void on_block(struct h2_tracker *t, struct h2_conn *c, int egress)
 	int rc;
 
 	rc = inflate_block(t, d, d->blk, d->blk_len, &f);
+	if (!rc)
+		d->ok++;
 	if (rc) {
 		t->s.hpack_errors++;
 		/* a synced table that fails is a malformed block, an unsynced one a reference to
@@ -441,6 +494,7 @@ static void on_block(struct h2_tracker *t, struct h2_conn *c, int egress)
 			goto out;
 		s->req_ns = d->blk_ns;
 		s->grpc = f.grpc_ct;
+		s->ct = f.ct;
 		s->known = f.method && f.path;
 		if (s->known) {
 			memcpy(s->method, f.m, sizeof(s->method));
@@ -459,6 +513,9 @@ static void on_block(struct h2_tracker *t, struct h2_conn *c, int egress)
 			s->status = f.st;
 		if (f.grpc_ct)
 			s->grpc = true;
+		s->ct |= f.ct;
+	} else {
+		s->trailers = true;
 	}
 	if (f.grpc_status) {
 		s->grpc = true;
