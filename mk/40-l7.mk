@@ -41,3 +41,13 @@ $(BUILD)/fuzz/fuzz_l7_dns: $(BUILD)/fuzzobj/tests/fuzz/fuzz_l7_dns.o $(BUILD)/fu
 		$(BUILD)/fuzzobj/agent/l7/dns_module.o $(BUILD)/fuzzobj/agent/l7/http_agg.o \
 		$(BUILD)/fuzzobj/agent/l7/http1.o $(PODLENS_PROTO_FUZZ) $(LIB_FUZZ)
 LDLIBS_fuzz_l7_dns := -ljansson $(PODLENS_PROTO_LIBS)
+
+# HTTP/2 + gRPC: header blocks, HPACK, streams on captures from python3-grpcio and python3-h2
+# (tests/unit/fixtures/h2/), cut into packets by a model of the kernel's walk; bad input; bounds
+UNIT_TESTS += $(BUILD)/tests/test_l7_http2
+$(BUILD)/tests/test_l7_http2: $(BUILD)/asan/tests/unit/test_l7_http2.o $(L7_MOD_ASAN) $(LIB_ASAN)
+LDLIBS_test_l7_http2 := -ljansson -lnghttp2 $(PODLENS_PROTO_LIBS)
+
+FUZZERS += $(BUILD)/fuzz/fuzz_l7_http2
+$(BUILD)/fuzz/fuzz_l7_http2: $(BUILD)/fuzzobj/tests/fuzz/fuzz_l7_http2.o $(BUILD)/fuzzobj/agent/l7/http2.o
+LDLIBS_fuzz_l7_http2 := -lnghttp2
