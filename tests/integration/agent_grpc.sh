@@ -12,7 +12,7 @@
 #           decoded is reported as "unknown", and no (method, status) is counted more often than
 #           the client made it (never a wrong name).
 # Twice for "before": programs attached at the subtree (pl_l7_*) and per workload (--host-cgroups:
-# pl_pkt_*).
+# pl_pkt_*). Then plain HTTP/2 with python3-h2 on both ends (tools/h2peer.py).
 source "$(dirname "$0")/../lib.sh"
 AGENT=$TOP/$BUILD/bin/podlens-agent
 PY=/usr/bin/python3
@@ -121,3 +121,48 @@ run() {   # run MODE WHEN AGENT_FLAGS...: MODE subtree|workloads, WHEN before|af
 run subtree before
 run subtree after
 run workloads before --host-cgroups "/podlens-test-grpc-$$-*"
+
+# Plain HTTP/2 (h2c with prior knowledge), python3-h2 on both ends (tools/h2peer.py), one connection:
+# ITEMS GETs of /items/<i>?q=<i> (route /items/{id}, query dropped), MISS of /missing (404), HSLOW of
+# /slow answered after DELAY_MS; both sides exact per route and status, /slow p50 within 20%.
+ITEMS=7 MISS=3 HSLOW=5
+H2PORT=$((PORT + 1))
+sh -c "echo \$\$ > $SRV/cgroup.procs && exec $PY $TOP/tests/integration/tools/h2peer.py server $H2PORT $DELAY_MS $W/h2srv.ready" 2>"$W/h2srv.log" &
+HPID=$!
+defer "kill -KILL $HPID"
+wait_for 20 "h2 server ready" test -s "$W/h2srv.ready" || { tap_fail "h2 server starts: $(cat "$W/h2srv.log")"; exit 1; }
+NAME=podlens-test-grpc-$$-h2
+CLI=$CG2/$NAME
+mkdir "$CLI"
+defer "rmcg $CLI"
+CLI_ID=$(stat -c %i "$CLI")
+J=$W/h2.agent.json
+"$AGENT" --output json --interval 1 --l7-cgroups "/$NAME,/podlens-test-grpc-$$-srv" >"$J" 2>"$W/h2.agent.log" &
+APID=$!
+defer "kill -KILL $APID"
+if wait_for 20 "agent running" grep -q "running:" "$W/h2.agent.log"; then
+	sh -c "echo \$\$ > $CLI/cgroup.procs && exec $PY $TOP/tests/integration/tools/h2peer.py client $H2PORT $ITEMS $MISS $HSLOW $W/h2.client.json" \
+		2>"$W/h2.client.log" || tap_fail "h2: client runs: $(cat "$W/h2.client.log")"
+	diag "h2: client: $(cat "$W/h2.client.json")"
+	check_eq "$(jq '."200"' "$W/h2.client.json")" $((ITEMS + HSLOW)) "h2: client: $((ITEMS + HSLOW)) answered 200"
+	check_eq "$(jq '."404"' "$W/h2.client.json")" $MISS "h2: client: $MISS answered 404"
+	HTOTAL=$((ITEMS + MISS + HSLOW))
+	wait_for 20 "agent counted $HTOTAL requests on both sides" sh -c \
+		"[ \"\$(jq -s '[.[] | select(.workload.cgroup_id == $CLI_ID or .workload.cgroup_id == $SRV_ID) | .http2[]? | .count] | add // 0' $J)\" -ge $((2 * HTOTAL)) ]" ||
+		diag "h2: totals not reached in time"
+	kill -TERM "$APID"; wait "$APID"
+	check_eq "$?" 0 "h2: agent exits 0"
+	for side in client server; do
+		ID=$CLI_ID
+		[ $side = server ] && ID=$SRV_ID
+		check_eq "$(sum $ID "$J" 'true' count)" $HTOTAL "h2: $side side: every request once, nothing else"
+		check_eq "$(sum $ID "$J" ".protocol != \"http2\" or .direction != \"$side\" or .method != \"GET\"" count)" 0 "h2: $side side: all HTTP/2 GETs, direction $side"
+		check_eq "$(sum $ID "$J" '.route == "/items/{id}" and .status == 200' count)" $ITEMS "h2: $side side: /items/{id} 200 (ids normalised, query dropped)"
+		check_eq "$(sum $ID "$J" '.route == "/missing" and .status == 404' count)" $MISS "h2: $side side: /missing 404"
+		check_eq "$(sum $ID "$J" '.route == "/slow" and .status == 200' count)" $HSLOW "h2: $side side: /slow 200"
+		p50=$(jq -s --argjson id "$ID" '[.[] | select(.workload.cgroup_id == $id) | .http2[]? | select(.route == "/slow") | {c: .count, p: .p50_us}] | (map(.c * .p) | add) / (map(.c) | add) | floor' "$J")
+		check_within "$p50" $((DELAY_MS * 1000)) 20 "h2: $side side: /slow p50 within 20% of the server's delay"
+	done
+else
+	tap_fail "h2: agent starts"
+fi
