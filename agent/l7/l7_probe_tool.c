@@ -11,7 +11,8 @@
  * line: {"cgroups":[{"path","cgroup_id","http":[...]}],"stats":{...}} with the `http` list exactly
  * as the agent's JSON output carries it (http_agg__json of the HTTP/1 module's aggregator; an empty
  * list for a cgroup without requests), and "dns" / "dns_search" when the DNS module has any (the
- * agent's fields); "dns_stats" the DNS module's counters. Exit 0, 1 on setup errors, 2 on usage. */
+ * agent's fields); "dns_stats" the DNS module's counters; "http2" when the HTTP/2 module has rows for
+ * the cgroup, "http2_stats" its counters (struct h2_stats). Exit 0, 1 on setup errors, 2 on usage. */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
