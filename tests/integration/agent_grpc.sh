@@ -22,7 +22,7 @@ STREAMS='[5,40]'
 TOTAL=$((OK + NF + INT + SLOW + CONC + 2))
 SVC=/podlens.test.Echo
 [ -x "$AGENT" ] || { tap_fail "agent binary $AGENT exists (run make)"; exit 1; }
-$PY -c 'import grpc' 2>/dev/null || { tap_fail "python3-grpcio installed (deps/test.pkgs)"; exit 1; }
+$PY -c "import grpc, h2" 2>/dev/null || { tap_fail "python3-grpcio and python3-h2 installed (deps/test.pkgs)"; exit 1; }
 CG2=$(awk '$3 == "cgroup2" {print $2; exit}' /proc/self/mounts)
 W=$(mktemp -d /tmp/podlens-test-grpc.XXXXXX)
 defer "rm -rf $W"
