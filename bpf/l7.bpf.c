@@ -314,6 +314,7 @@ static __always_inline void l7_event_submit(struct l7_event *e)
  * lookup, helper call or loop decides between modules: the list is resolved at compile time. */
 #include "l7_http1.bpf.h"
 #include "l7_dns.bpf.h"
+#include "l7_http2.bpf.h"
 
 /* wl: also count the packet for the workload the program is attached to (pl_pkt_*) */
 static __always_inline void handle(struct __sk_buff *skb, bool egress, bool wl)
@@ -331,8 +332,11 @@ static __always_inline void handle(struct __sk_buff *skb, bool egress, bool wl)
 	if (l7_stage == 1)
 		return;
 	n = skb->len - off;
-	if (n < 12)
-		return;                                 /* too short to start a request or status line */
+	if (n < 12) {
+		/* too short to start a request or status line; may be the tail of an HTTP/2 frame */
+		l7_http2_short(skb, off, egress, cgid);
+		return;
+	}
 	/* The verifier needs the length register itself bounded to [1, L7_REQ_CAP] (clang would check
 	 * a copy): clamp it in place. */
 	asm volatile("%[n] += -1; if %[n] < %[m] goto +1; %[n] = %[m]; %[n] += 1"
@@ -347,6 +351,7 @@ static __always_inline void handle(struct __sk_buff *skb, bool egress, bool wl)
 		return;
 	if (l7_dns_tcp(skb, off, egress, cgid))
 		return;
+	l7_http2_packet(skb, buf, n, off, egress, cgid);
 }
 
 SEC("cgroup_skb/ingress")

@@ -9,7 +9,8 @@
  * before the field existed (it was padding, always zero), and its code path sets nothing new. */
 #define L7_PROTO_HTTP1 0
 #define L7_PROTO_DNS   1          /* records of their own: struct l7_dns_event */
-#define L7_PROTO_COUNT 2          /* one more than the largest L7_PROTO_* */
+#define L7_PROTO_HTTP2 2          /* records of their own: struct l7_h2_event (HTTP/2 and gRPC) */
+#define L7_PROTO_COUNT 3          /* one more than the largest L7_PROTO_* */
 
 /* Bytes of a request captured from the first payload byte of the segment that starts with a
  * method: enough for "METHOD /path... HTTP/1.1". A longer path arrives truncated (L7_F_TRUNC is
@@ -202,6 +203,50 @@ struct l7_dns_event {
 _Static_assert(__builtin_offsetof(struct l7_dns_event, proto) == __builtin_offsetof(struct l7_event, proto),
 	       "proto tells the records apart");
 
+/* HTTP/2 module (bpf/l7_http2.bpf.h). The kernel walks the frames of every packet of a socket it
+ * knows as HTTP/2 and hands over what the agent needs to follow the streams: the header block
+ * fragments of HEADERS and CONTINUATION frames (in chunks of at most L7_H2_CAP bytes, the first
+ * L7_H2_HB_MAX bytes of a frame), the end of a stream on DATA, RST_STREAM and GOAWAY. HPACK
+ * decoding, matching responses to requests and the latency are the agent's (agent/l7/http2*.c):
+ * the dynamic table of each direction lives there, so nothing grows with the streams here. */
+#define L7_H2_CAP 256             /* header block bytes per record */
+#define L7_H2_HB_MAX 16384        /* header block bytes of one frame handed over; the rest skipped */
+#define L7_H2_STEPS 64            /* frame headers + chunks per packet (GSO/GRO super-packets) */
+
+/* l7_h2_event.kind */
+#define L7_H2_K_FRAME 0           /* a frame starts; HEADERS/CONTINUATION: data = its first bytes */
+#define L7_H2_K_CHUNK 1           /* more header block bytes of the current frame, at foff */
+#define L7_H2_K_LOST  2           /* this direction lost the frame boundaries (step bound, a packet
+				     not walked): header blocks may be missing from here on */
+#define L7_H2_K_OPEN  3           /* connection preface: a new connection on this socket */
+
+/* l7_h2_event.type: the HTTP/2 frame types the kernel reports */
+#define L7_H2_DATA         0
+#define L7_H2_HEADERS      1
+#define L7_H2_RST_STREAM   3
+#define L7_H2_GOAWAY       7
+#define L7_H2_CONTINUATION 9
+
+struct l7_h2_event {
+	__u64 cgroup_id;
+	__u64 ts_ns;              /* CLOCK_MONOTONIC of the packet at the monitored socket */
+	__u64 sock;               /* socket cookie: names the connection (this end of it) */
+	__u16 len;                /* valid bytes in data */
+	__u8 kind;                /* L7_H2_K_* */
+	__u8 egress;              /* 1: sent by the monitored socket */
+	__u32 proto;              /* L7_PROTO_HTTP2, at offsetof(struct l7_event, proto) */
+	__u32 stream;             /* frame's stream id */
+	__u32 flen;               /* frame payload length */
+	__u32 foff;               /* offset of data[0] in the frame payload */
+	__u8 type;                /* frame type */
+	__u8 flags;               /* frame flags */
+	__u8 mid;                 /* 1: the connection was found midstream (no preface seen) */
+	__u8 pad;
+	__u8 data[L7_H2_CAP];
+};
+_Static_assert(__builtin_offsetof(struct l7_h2_event, proto) == __builtin_offsetof(struct l7_event, proto),
+	       "proto tells the records apart");
+
 /* Per-CPU counters of the exceptional paths only (the common path counts nothing: each emitted
  * event is the count). Summed by the agent. */
 struct l7_counters {
@@ -210,6 +255,8 @@ struct l7_counters {
 	__u64 no_storage;         /* no full socket / sk_storage allocation failed */
 	__u64 interim;            /* 1xx interim responses skipped */
 	__u64 dns_drops;          /* DNS ring buffer record lost (ring full) */
+	__u64 h2_drops;           /* HTTP/2 ring buffer record lost (ring full) */
+	__u64 h2_lost;            /* HTTP/2 directions that lost their frame boundaries */
 };
 
 #endif

@@ -1,11 +1,11 @@
 # L7: request latency of the protocol modules from cgroup_skb payload (bpf/l7.bpf.c + bpf/l7_<proto>.bpf.h,
 # agent/probes/l7.c, agent/l7/: module.h is the interface, l7.c the registry, <proto>_module.c a module).
 L7_SRCS      := agent/l7/l7.c agent/l7/http1.c agent/l7/http_agg.c agent/l7/http1_module.c \
-                agent/l7/dns.c agent/l7/dns_module.c agent/probes/l7.c \
-                agent/pipeline/peers.c
+                agent/l7/dns.c agent/l7/dns_module.c agent/l7/http2.c agent/l7/http2_module.c \
+                agent/probes/l7.c agent/pipeline/peers.c
 # (agent/pipeline/peers.c: the requests per peer the probe records beside the modules)
 L7_OBJS      := $(L7_SRCS:%.c=$(BUILD)/obj/%.o)
-L7_LDLIBS    := -lbpf -lelf -lz -ljansson $(PODLENS_PROTO_LIBS)
+L7_LDLIBS    := -lbpf -lelf -lz -ljansson -lnghttp2 $(PODLENS_PROTO_LIBS)
 GEN_HEADERS  += $(BUILD)/bpf/l7.skel.h
 AGENT_OBJS   += $(L7_OBJS) $(BUILD)/obj/agent/l7/dns_config.o
 # the modules without the probe (no BPF): what the unit tests of the module interface link
@@ -26,7 +26,7 @@ $(BUILD)/tests/test_l7_agg: $(BUILD)/asan/tests/unit/test_l7_agg.o $(BUILD)/asan
 LDLIBS_test_l7_agg := -ljansson
 # The module interface: registry, the HTTP/1 module's fields, a test module beside it
 $(BUILD)/tests/test_l7_module: $(BUILD)/asan/tests/unit/test_l7_module.o $(L7_MOD_ASAN) $(LIB_ASAN)
-LDLIBS_test_l7_module := -ljansson $(PODLENS_PROTO_LIBS)
+LDLIBS_test_l7_module := -ljansson -lnghttp2 $(PODLENS_PROTO_LIBS)
 
 FUZZERS += $(BUILD)/fuzz/fuzz_l7_http1
 $(BUILD)/fuzz/fuzz_l7_http1: $(BUILD)/fuzzobj/tests/fuzz/fuzz_l7_http1.o $(BUILD)/fuzzobj/agent/l7/http1.o
@@ -35,10 +35,20 @@ $(BUILD)/fuzz/fuzz_l7_http1: $(BUILD)/fuzzobj/tests/fuzz/fuzz_l7_http1.o $(BUILD
 # timeouts, bounds and outputs
 UNIT_TESTS += $(BUILD)/tests/test_l7_dns
 $(BUILD)/tests/test_l7_dns: $(BUILD)/asan/tests/unit/test_l7_dns.o $(L7_MOD_ASAN) $(LIB_ASAN)
-LDLIBS_test_l7_dns := -ljansson $(PODLENS_PROTO_LIBS)
+LDLIBS_test_l7_dns := -ljansson -lnghttp2 $(PODLENS_PROTO_LIBS)
 
 FUZZERS += $(BUILD)/fuzz/fuzz_l7_dns
 $(BUILD)/fuzz/fuzz_l7_dns: $(BUILD)/fuzzobj/tests/fuzz/fuzz_l7_dns.o $(BUILD)/fuzzobj/agent/l7/dns.o \
 		$(BUILD)/fuzzobj/agent/l7/dns_module.o $(BUILD)/fuzzobj/agent/l7/http_agg.o \
 		$(BUILD)/fuzzobj/agent/l7/http1.o $(PODLENS_PROTO_FUZZ) $(LIB_FUZZ)
 LDLIBS_fuzz_l7_dns := -ljansson $(PODLENS_PROTO_LIBS)
+
+# HTTP/2 + gRPC: header blocks, HPACK, streams on captures from python3-grpcio and python3-h2
+# (tests/unit/fixtures/h2/), cut into packets by a model of the kernel's walk; bad input; bounds
+UNIT_TESTS += $(BUILD)/tests/test_l7_http2
+$(BUILD)/tests/test_l7_http2: $(BUILD)/asan/tests/unit/test_l7_http2.o $(L7_MOD_ASAN) $(LIB_ASAN)
+LDLIBS_test_l7_http2 := -ljansson -lnghttp2 $(PODLENS_PROTO_LIBS)
+
+FUZZERS += $(BUILD)/fuzz/fuzz_l7_http2
+$(BUILD)/fuzz/fuzz_l7_http2: $(BUILD)/fuzzobj/tests/fuzz/fuzz_l7_http2.o $(BUILD)/fuzzobj/agent/l7/http2.o
+LDLIBS_fuzz_l7_http2 := -lnghttp2

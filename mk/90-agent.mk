@@ -7,7 +7,7 @@ AGENT_SRCS := agent/main.c agent/agent.c agent/options.c agent/metrics.c \
               agent/metadata.c agent/naming.c agent/records.c \
               agent/output/json.c agent/output/table.c agent/export/batch.c
 AGENT_OBJS += $(AGENT_SRCS:%.c=$(BUILD)/obj/%.o) $(PODLENS_PROTO_OBJS) $(CRI_OBJS) $(LIB_OBJS)
-AGENT_LDLIBS := -lbpf -lelf -lz -ljansson -lcurl -lprotobuf-c -lpthread
+AGENT_LDLIBS := -lbpf -lelf -lz -ljansson -lcurl -lprotobuf-c -lpthread -lnghttp2
 
 BINS += $(BUILD)/bin/podlens-agent
 $(BUILD)/bin/podlens-agent: $$(sort $$(AGENT_OBJS))
@@ -48,7 +48,7 @@ UNIT_TESTS += $(BUILD)/tests/test_agent_batch
 $(BUILD)/tests/test_agent_batch: $(BUILD)/asan/tests/unit/test_agent_batch.o $(BUILD)/asan/agent/export/batch.o \
 	$(BUILD)/asan/agent/pipeline/flows.o $(BUILD)/asan/agent/pipeline/agg.o \
 	$$(L7_MOD_ASAN) $$(PODLENS_PROTO_ASAN) $(LIB_ASAN)
-LDLIBS_test_agent_batch := -lprotobuf-c -ljansson
+LDLIBS_test_agent_batch := -lprotobuf-c -ljansson -lnghttp2
 
 # The agent built with ASan + UBSan (e2e and debugging: `make build/test-bin/podlens-agent-asan`).
 AGENT_ASAN_OBJS = $(patsubst $(BUILD)/obj/%,$(BUILD)/asan/%,$(sort $(AGENT_OBJS)))

@@ -500,14 +500,34 @@ static HistPoint *hist_point(struct arena *a, const struct otlp_enc *o, const st
 	p->n_bucket_counts = HIST_BUCKETS;
 	p->explicit_bounds = (double *)o->bounds;
 	p->n_explicit_bounds = HIST_BUCKETS - 1;
-	attrs_init(a, &l, 5);
+	attrs_init(a, &l, 6);
 	attr_str(a, &l, "podlens.request.direction",
 		 s->direction >= 0 && s->direction < 3 ? dir_names[s->direction] : "unspecified");
 	attr_str(a, &l, "podlens.request.protocol",
 		 s->protocol >= 0 && s->protocol < 4 ? proto_names[s->protocol] : "unspecified");
-	attr_str(a, &l, grpc ? "rpc.method" : "http.request.method", s->method);
-	attr_str(a, &l, "http.route", s->route);
-	attr_int(a, &l, grpc ? "rpc.grpc.status_code" : "http.response.status_code", s->status);
+	if (grpc) {
+		/* semantic conventions: "/pkg.Service/Method" -> rpc.service "pkg.Service", rpc.method
+		 * "Method"; a method the agent could not decode ("unknown") stays as it is */
+		const char *m = s->method ? s->method : "";
+		const char *slash = m[0] == '/' ? strchr(m + 1, '/') : NULL;
+		char *svc = slash ? az(a, (size_t)(slash - m)) : NULL;
+
+		attr_str(a, &l, "rpc.system", "grpc");
+		if (svc) {
+			memcpy(svc, m + 1, (size_t)(slash - m - 1));
+			attr_str(a, &l, "rpc.service", svc);
+			attr_str(a, &l, "rpc.method", slash + 1);
+		} else {
+			attr_str(a, &l, "rpc.method", m);
+		}
+		/* grpc-status the agent could not decode (0xffff) is left out */
+		if (s->status <= 16)
+			attr_int(a, &l, "rpc.grpc.status_code", s->status);
+	} else {
+		attr_str(a, &l, "http.request.method", s->method);
+		attr_str(a, &l, "http.route", s->route);
+		attr_int(a, &l, "http.response.status_code", s->status);
+	}
 	p->attributes = l.kv;
 	p->n_attributes = l.n;
 	return p;

@@ -7,6 +7,7 @@
 const struct l7_module *const l7_modules[] = {
 	&l7_http1_module,
 	&l7_dns_module,
+	&l7_http2_module,
 	NULL,
 };
 

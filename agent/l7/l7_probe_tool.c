@@ -12,7 +12,8 @@
  * as the agent's JSON output carries it (http_agg__json of the HTTP/1 module's aggregator; an empty
  * list for a cgroup without requests), and "dns" / "dns_search" when the DNS module has any (the
  * agent's fields), "peers" (agent/pipeline/peers.h, the agent's field; absent when none); "dns_stats"
- * the DNS module's counters. Exit 0, 1 on setup errors, 2 on usage. */
+ * the DNS module's counters; "http2" when the HTTP/2 module has rows for the cgroup, "http2_stats" its
+ * counters (struct h2_stats). Exit 0, 1 on setup errors, 2 on usage. */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -26,6 +27,7 @@
 #include <jansson.h>
 
 #include "agent/l7/dns_module.h"
+#include "agent/l7/http2_module.h"
 #include "agent/l7/http_agg.h"
 #include "agent/l7/l7.h"
 #include "agent/pipeline/peers.h"
@@ -53,7 +55,7 @@ int main(int argc, char **argv)
 	struct peers *peers = NULL;
 	struct dns_config dcfg = {};
 	struct dns_module_stats ds;
-	void *dagg = NULL;
+	void *dagg = NULL, *hagg = NULL;
 	struct l7_probe_stats st;
 	struct l7_probe *p = NULL;
 	struct l7_set *set = NULL;
@@ -172,6 +174,8 @@ int main(int argc, char **argv)
 				json_object_set(c, "dns", json_object_get(f, "dns"));
 			if (json_object_get(f, "dns_search"))
 				json_object_set(c, "dns_search", json_object_get(f, "dns_search"));
+			if (json_object_get(f, "http2"))
+				json_object_set(c, "http2", json_object_get(f, "http2"));
 		}
 		json_decref(f);
 		json_array_append_new(list, c);
@@ -191,6 +195,22 @@ int main(int argc, char **argv)
 	if (l7_probe__stats(p, &st) == 0) {
 		json_object_set_new(json_object_get(out, "stats"), "dns_events", json_integer((json_int_t)st.dns_events));
 		json_object_set_new(json_object_get(out, "stats"), "dns_drops", json_integer((json_int_t)st.dns_drops));
+		json_object_set_new(json_object_get(out, "stats"), "h2_events", json_integer((json_int_t)st.h2_events));
+		json_object_set_new(json_object_get(out, "stats"), "h2_drops", json_integer((json_int_t)st.h2_drops));
+		json_object_set_new(json_object_get(out, "stats"), "h2_lost", json_integer((json_int_t)st.h2_lost));
+	}
+	if (l7_set__module(set, L7_PROTO_HTTP2, &hagg)) {
+		struct h2_stats hs;
+
+		http2_module__stats(hagg, &hs);
+		json_object_set_new(out, "http2_stats", json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+				"records", (json_int_t)hs.records, "conns", (json_int_t)hs.conns,
+				"streams", (json_int_t)hs.streams, "completed", (json_int_t)hs.completed,
+				"unmatched", (json_int_t)hs.unmatched, "stream_drops", (json_int_t)hs.stream_drops,
+				"resets", (json_int_t)hs.resets, "malformed", (json_int_t)hs.malformed,
+				"oversized", (json_int_t)hs.oversized, "hpack_errors", (json_int_t)hs.hpack_errors,
+				"given_up", (json_int_t)hs.given_up, "lost", (json_int_t)hs.lost,
+				"gaps", (json_int_t)hs.gaps));
 	}
 	json_dumpf(out, stdout, JSON_COMPACT);
 	printf("\n");

@@ -111,5 +111,6 @@ extern const struct l7_module *const l7_modules[];
 
 extern const struct l7_module l7_http1_module;   /* agent/l7/http1_module.c */
 extern const struct l7_module l7_dns_module;     /* agent/l7/dns_module.c */
+extern const struct l7_module l7_http2_module;   /* agent/l7/http2_module.c */
 
 #endif

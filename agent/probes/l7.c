@@ -62,7 +62,7 @@ struct l7_probe {
 	uint64_t route_gen;        /* harvests that flipped the cache (route_slot.gen) */
 	struct l7_link *links;
 	size_t nlinks, cap;
-	uint64_t events, unparsed, agg_dropped, aggregated, cached, dns_events;
+	uint64_t events, unparsed, agg_dropped, aggregated, cached, dns_events, h2_events;
 };
 
 static struct route_slot *route_find(struct l7_probe *p, uint64_t hash, unsigned proto)
@@ -128,6 +128,7 @@ static int on_event(void *ctx, void *data, size_t size)
 	if (m && m->consume) {
 		/* a record of the module's own shape (DNS: struct l7_dns_event) */
 		p->dns_events += e->proto == L7_PROTO_DNS;
+		p->h2_events += e->proto == L7_PROTO_HTTP2;
 		if (m->consume(agg, data, size) == -ENOSPC)
 			p->agg_dropped++;
 		return 0;
@@ -500,6 +501,7 @@ int l7_probe__stats(struct l7_probe *p, struct l7_probe_stats *s)
 	s->unparsed = p->unparsed;
 	s->agg_dropped = p->agg_dropped;
 	s->dns_events = p->dns_events;
+	s->h2_events = p->h2_events;
 	if (ncpu <= 0)
 		return ncpu;
 	v = calloc(ncpu, sizeof(*v));
@@ -515,6 +517,8 @@ int l7_probe__stats(struct l7_probe *p, struct l7_probe_stats *s)
 		s->no_storage += v[c].no_storage;
 		s->interim += v[c].interim;
 		s->dns_drops += v[c].dns_drops;
+		s->h2_drops += v[c].h2_drops;
+		s->h2_lost += v[c].h2_lost;
 	}
 cleanup:
 	free(v);
@@ -527,7 +531,7 @@ uint64_t l7_probe__drops(struct l7_probe *p)
 
 	if (l7_probe__stats(p, &s))
 		return p->agg_dropped;
-	return s.rb_drops + s.dns_drops + s.agg_dropped;
+	return s.rb_drops + s.dns_drops + s.h2_drops + s.agg_dropped;
 }
 
 int l7_probe__pkt_programs(struct l7_probe *p, struct bpf_program **in, struct bpf_program **out)

@@ -177,6 +177,42 @@ static void otlp__deltas_become_cumulative_with_k8s_attributes(void **state)
 	otlp_enc__free(o);
 }
 
+/* gRPC RequestStats (agent/l7/http2_module.c): semantic-convention rpc.* attributes */
+static void otlp__grpc_requests__rpc_attributes(void **state)
+{
+	struct otlp_enc *o = otlp_enc__new("node-a", "1.0");
+	static struct fixture f;
+	struct sink s = { 0 };
+	uint64_t lat[] = { 150 };
+
+	(void)state;
+	fill(&f, 1, 1, 100, lat, 1);
+	f.r[0].protocol = PODLENS__V1__REQUEST_STATS__PROTOCOL__PROTOCOL_GRPC;
+	f.r[0].method = "/shop.v1.Cart/AddItem";
+	f.r[0].route = "/shop.v1.Cart/AddItem";
+	f.r[0].status_code = 5;
+	assert_int_equal(otlp_enc__batch(o, &f.b, 1 << 20, emit, &s), 0);
+	{
+		Opentelemetry__Proto__Metrics__V1__Metric *h = metric(s.reqs[0]->resource_metrics[0], "podlens.request.duration");
+		Opentelemetry__Proto__Metrics__V1__HistogramDataPoint *p;
+		int code = -1;
+
+		assert_non_null(h);
+		p = h->histogram->data_points[0];
+		assert_string_equal(attr(p->attributes, p->n_attributes, "rpc.system"), "grpc");
+		assert_string_equal(attr(p->attributes, p->n_attributes, "rpc.service"), "shop.v1.Cart");
+		assert_string_equal(attr(p->attributes, p->n_attributes, "rpc.method"), "AddItem");
+		assert_string_equal(attr(p->attributes, p->n_attributes, "podlens.request.protocol"), "grpc");
+		assert_null(attr(p->attributes, p->n_attributes, "http.request.method"));
+		for (size_t i = 0; i < p->n_attributes; i++)
+			if (!strcmp(p->attributes[i]->key, "rpc.grpc.status_code"))
+				code = (int)p->attributes[i]->value->int_value;
+		assert_int_equal(code, 5);
+	}
+	sink_free(&s);
+	otlp_enc__free(o);
+}
+
 static void otlp__large_batches_split_by_resource(void **state)
 {
 	struct otlp_enc *o = otlp_enc__new("node-a", "1.0");
@@ -277,6 +313,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(otlp__deltas_become_cumulative_with_k8s_attributes),
 		cmocka_unit_test(otlp__large_batches_split_by_resource),
+		cmocka_unit_test(otlp__grpc_requests__rpc_attributes),
 		cmocka_unit_test(otlp__dns_lookups_timeouts_and_search),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,314 @@
+// SPDX-License-Identifier: GPL-2.0
+/* HTTP/2 (and gRPC) module of bpf/l7.bpf.c: walks the frames of every packet of a socket known to
+ * speak HTTP/2 and hands the agent, as struct l7_h2_event records (bpf/l7.h), the header block
+ * fragments of HEADERS and CONTINUATION frames, DATA frames that end a stream, RST_STREAM and
+ * GOAWAY. HPACK decoding, matching responses to requests by stream id and the latency are done in
+ * the agent (agent/l7/http2*.c): the dynamic tables are there, the kernel keeps per socket only
+ * where the next frame starts in each direction.
+ *
+ * Recognition. A socket becomes HTTP/2 when a payload starts with the client connection preface
+ * ("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", sent by the client, so seen on egress of a client socket and
+ * on ingress of a server socket), or, for connections opened before the programs were attached
+ * (midstream), when a payload of a socket without state starts with a plausible HEADERS or SETTINGS
+ * frame header (type, flags, length and stream id within what RFC 9113 allows; TLS records and
+ * HTTP/1 never pass). Such a connection is marked `mid`: the agent does not know its HPACK tables.
+ *
+ * Cost on other traffic. handle() tries this module last, after HTTP/1 and DNS declined the packet:
+ * an HTTP/1 request or response segment never gets here. Any other payload of a monitored socket
+ * (an HTTP/1 body segment, TLS) pays the inline recognition (three 8-byte compares, the frame
+ * header test) and one call of the subprogram with one sk_storage lookup that finds nothing. Short
+ * payloads (< 12 bytes, which handle() drops for the other modules) come here too, because a
+ * frame's last bytes may be alone in a segment.
+ *
+ * Frames spanning packets. Per direction (l7_h2_half): the bytes of the current frame still to come
+ * (`left`) and a frame header cut by the end of a packet (`npart` bytes in `hb`). DATA payloads are
+ * skipped by arithmetic, never read. GSO/GRO super-packets are walked to skb->len with at most
+ * L7_H2_STEPS steps (a frame header, or a chunk of a header block); a packet with more loses the
+ * frame boundaries: the direction is marked lost (counted, one L7_H2_K_LOST record) and waits for a
+ * packet that starts with a plausible frame header. A packet of such a socket that another module
+ * took (a DATA chunk that starts with "GET ") is not walked: the agent notices the damage as HPACK
+ * errors on that direction and decodes it as midstream from then on. */
+#ifndef PODLENS_BPF_L7_HTTP2_BPF_H
+#define PODLENS_BPF_L7_HTTP2_BPF_H
+
+/* One direction of a connection, written only by the hook that sees it: ingress and egress of a
+ * socket run on different CPUs (loopback, veth), so each half has its own cache line. */
+struct l7_h2_half {
+	__u32 left;               /* payload bytes of the current frame still to come */
+	__u32 foff;               /* payload bytes of the current frame already walked */
+	__u32 flen;
+	__u32 stream;
+	__u8 type;
+	__u8 flags;
+	__u8 npart;               /* bytes of the next frame header already in hb (0..8) */
+	__u8 lost;                /* frame boundaries unknown: wait for a plausible frame start */
+	__u8 hb[24];              /* frame header being read (9 bytes; room for the variable load) */
+	__u32 pos;                /* walk of the current packet: offset of the next byte (see below) */
+	__u8 gap[16];
+};
+
+struct l7_h2_sk {
+	struct l7_h2_half h[2];   /* [1] = egress */
+	__u64 cookie;             /* written once, when the state is created */
+	__u8 mid;
+	__u8 pad[7];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct l7_h2_sk);
+} l7_h2_socks SEC(".maps");
+
+#define H2F_EGRESS  1
+#define H2F_PREFACE 2             /* payload starts with the client connection preface */
+#define H2F_FRAME   4             /* payload starts with a plausible frame header */
+
+#define H2_FL_END_STREAM 0x01
+
+#define READ_POS(h) (*(volatile __u32 *)&(h)->pos)
+#define WRITE_POS(h, v) (*(volatile __u32 *)&(h)->pos = (v))
+
+/* The first 9 payload bytes as the start of a connection we did not see open: a HEADERS frame
+ * (flags END_STREAM, END_HEADERS, PADDED, PRIORITY only; 1..16384 bytes, the default
+ * SETTINGS_MAX_FRAME_SIZE; an odd, client-initiated stream) or a SETTINGS frame (stream 0, ACK
+ * only, a multiple of 6 bytes, at most 10 settings). */
+static __always_inline bool h2_plausible(const __u8 *b)
+{
+	__u32 len = (__u32)b[0] << 16 | (__u32)b[1] << 8 | b[2];
+
+	if (b[3] == L7_H2_HEADERS)
+		return len && len <= 16384 && !(b[4] & ~0x2d) && !(b[5] & 0x80) && (b[8] & 1);
+	if (b[3] == 4)
+		return !(b[4] & ~1) && len <= 60 && len % 6 == 0 && !(b[5] | b[6] | b[7] | b[8]);
+	return false;
+}
+
+/* The rare records (connection opened, frame boundaries lost): a subprogram of its own. */
+static __noinline void h2_note(struct __sk_buff *skb, __u64 cookie, __u32 kind_egress, __u64 cgid)
+{
+	bool egress = kind_egress & 1;
+	struct l7_h2_event *e;
+	struct l7_counters *c;
+
+	e = bpf_ringbuf_reserve(&l7_events, sizeof(*e), 0);
+	if (!e) {
+		c = counters();
+		if (c)
+			c->h2_drops++;
+		return;
+	}
+	__builtin_memset(e, 0, offsetof(struct l7_h2_event, data));
+	e->cgroup_id = cgid ? cgid : bpf_skb_cgroup_id(skb);
+	e->ts_ns = pkt_ns(skb, egress);
+	e->sock = cookie;
+	e->kind = kind_egress >> 1;
+	e->egress = egress;
+	e->proto = L7_PROTO_HTTP2;
+	l7_event_submit((struct l7_event *)e);
+}
+
+/* The walk: off = offset of the payload from skb->data; flags H2F_*. 1 when the socket is HTTP/2. */
+static __noinline int l7_h2_walk(struct __sk_buff *skb, __u32 off, __u32 flags, __u64 cgid)
+{
+	bool egress = flags & H2F_EGRESS;
+	struct bpf_sock *sk = skb->sk;
+	struct l7_h2_event *e;
+	struct l7_counters *c;
+	struct l7_h2_half *h;
+	struct l7_h2_sk *st;
+	__u32 pos = off, end = skb->len, i, np, need, have, take;
+	__u64 ts = 0;
+	__u8 kind;
+
+	if (l7_stage == 2 || !sk)
+		return 0;
+	st = bpf_sk_storage_get(&l7_h2_socks, sk, 0, 0);
+	if (!st) {
+		if (!(flags & (H2F_PREFACE | H2F_FRAME)))
+			return 0;
+		st = bpf_sk_storage_get(&l7_h2_socks, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+		if (!st) {
+			c = counters();
+			if (c)
+				c->no_storage++;
+			return 0;
+		}
+		st->cookie = bpf_get_socket_cookie(skb);
+		if (!(flags & H2F_PREFACE)) {
+			/* midstream: the other direction's next packet may start inside a frame */
+			st->mid = 1;
+			st->h[0].lost = 1;
+			st->h[1].lost = 1;
+		}
+	}
+	if (l7_stage == 3)
+		return 1;
+	if (!cgid)
+		cgid = bpf_skb_cgroup_id(skb);
+	h = egress ? &st->h[1] : &st->h[0];
+	if (flags & H2F_PREFACE) {
+		/* a (new) connection: the frames start after the preface; the peer's direction
+		 * starts at its first byte */
+		st->mid = 0;
+		st->h[0].left = 0;
+		st->h[0].npart = 0;
+		st->h[0].lost = 0;
+		st->h[1].left = 0;
+		st->h[1].npart = 0;
+		st->h[1].lost = 0;
+		h2_note(skb, st->cookie, L7_H2_K_OPEN << 1 | egress, cgid);
+		pos += 24;
+	} else if (h->lost) {
+		if (!(flags & H2F_FRAME))
+			return 1;
+		h->lost = 0;
+		h->left = 0;
+		h->npart = 0;
+	}
+
+	/* The offset walked lives in the map value, not in a register: the verifier then sees an
+	 * unknown offset at the top of every step, and the steps' states prune each other (a
+	 * register offset made the bounded loop exceed the verifier's 1M instructions). */
+	WRITE_POS(h, pos);
+	for (i = 0; i < L7_H2_STEPS; i++) {
+		pos = READ_POS(h);
+		if (pos >= end)
+			break;
+		if (!h->left) {
+			/* a frame header, perhaps the rest of one cut by the previous packet */
+			np = h->npart;
+			if (np > 8)
+				np = 0;
+			need = 9 - np;
+			have = end - pos;
+			if (have < need) {
+				/* 1 <= have < need <= 9; bounded in the register the call takes */
+				asm volatile("%[n] += -1; if %[n] < 7 goto +1; %[n] = 7; %[n] += 1"
+					     : [n] "+r"(have));
+				if (bpf_skb_load_bytes(skb, pos, &h->hb[np], have))
+					break;
+				h->npart = np + have;
+				WRITE_POS(h, end);
+				break;
+			}
+			asm volatile("%[n] += -1; if %[n] < 8 goto +1; %[n] = 8; %[n] += 1"
+				     : [n] "+r"(need));
+			if (bpf_skb_load_bytes(skb, pos, &h->hb[np], need))
+				break;
+			h->npart = 0;
+			WRITE_POS(h, pos + need);
+			pos += need;
+			h->flen = (__u32)h->hb[0] << 16 | (__u32)h->hb[1] << 8 | h->hb[2];
+			h->left = h->flen;
+			h->foff = 0;
+			h->type = h->hb[3];
+			h->flags = h->hb[4];
+			h->stream = ((__u32)h->hb[5] & 0x7f) << 24 | (__u32)h->hb[6] << 16 |
+				    (__u32)h->hb[7] << 8 | h->hb[8];
+			kind = L7_H2_K_FRAME;
+			if (h->type != L7_H2_HEADERS && h->type != L7_H2_CONTINUATION &&
+			    h->type != L7_H2_RST_STREAM && h->type != L7_H2_GOAWAY &&
+			    !(h->type == L7_H2_DATA && (h->flags & H2_FL_END_STREAM)))
+				continue;
+		} else {
+			if ((h->type != L7_H2_HEADERS && h->type != L7_H2_CONTINUATION) ||
+			    h->foff >= L7_H2_HB_MAX) {
+				/* DATA and the rest: skipped by arithmetic */
+				take = end - pos;
+				if (take > h->left)
+					take = h->left;
+				WRITE_POS(h, pos + take);
+				h->left -= take;
+				h->foff += take;
+				continue;
+			}
+			kind = L7_H2_K_CHUNK;
+		}
+		/* header block bytes of this frame in this packet (none for the other frames) */
+		take = 0;
+		if (h->type == L7_H2_HEADERS || h->type == L7_H2_CONTINUATION) {
+			take = end - pos;
+			if (take > h->left)
+				take = h->left;
+			if (take > L7_H2_CAP)
+				take = L7_H2_CAP;
+			if (h->foff < L7_H2_HB_MAX && take > L7_H2_HB_MAX - h->foff)
+				take = L7_H2_HB_MAX - h->foff;
+		}
+		if (kind == L7_H2_K_CHUNK && !take)
+			break;
+		if (!ts)
+			ts = pkt_ns(skb, egress);
+		e = bpf_ringbuf_reserve(&l7_events, sizeof(*e), 0);
+		if (!e) {
+			c = counters();
+			if (c)
+				c->h2_drops++;
+		} else {
+			e->cgroup_id = cgid;
+			e->ts_ns = ts;
+			e->sock = st->cookie;
+			e->len = take;
+			e->kind = kind;
+			e->egress = egress;
+			e->proto = L7_PROTO_HTTP2;
+			e->stream = h->stream;
+			e->flen = h->flen;
+			e->foff = h->foff;
+			e->type = h->type;
+			e->flags = h->flags;
+			e->mid = st->mid;
+			e->pad = 0;
+			if (take) {
+				asm volatile("%[n] += -1; if %[n] < %[m] goto +1; %[n] = %[m]; %[n] += 1"
+					     : [n] "+r"(take) : [m] "i"(L7_H2_CAP - 1));
+				if (bpf_skb_load_bytes(skb, pos, e->data, take)) {
+					bpf_ringbuf_discard(e, BPF_RB_NO_WAKEUP);
+					break;
+				}
+			}
+			l7_event_submit((struct l7_event *)e);
+		}
+		WRITE_POS(h, pos + take);
+		h->left -= take;
+		h->foff += take;
+	}
+	pos = READ_POS(h);
+	if (pos < end) {
+		/* more steps than the bound, or a read failed: where the next frame starts is
+		 * unknown */
+		h->lost = 1;
+		c = counters();
+		if (c)
+			c->h2_lost++;
+		h2_note(skb, st->cookie, L7_H2_K_LOST << 1 | egress, cgid);
+	}
+	return 1;
+}
+
+/* The module's entry for a payload the other modules declined: buf holds its first n (12..80)
+ * bytes, zero-padded; off = the payload's offset from skb->data. */
+static __always_inline int l7_http2_packet(struct __sk_buff *skb, const __u64 *buf, __u32 n, __u32 off,
+					   bool egress, __u64 cgid)
+{
+	__u32 f = egress ? H2F_EGRESS : 0;
+
+	/* "PRI * HT" "TP/2.0\r\n" "\r\nSM\r\n\r\n", little-endian words */
+	if (buf[0] == 0x5448202a20495250ULL && buf[1] == 0x0a0d302e322f5054ULL &&
+	    buf[2] == 0x0a0d0a0d4d530a0dULL)
+		f |= H2F_PREFACE;
+	else if (h2_plausible((const __u8 *)buf))
+		f |= H2F_FRAME;
+	return l7_h2_walk(skb, off, f, cgid);
+}
+
+/* A payload shorter than 12 bytes: only a socket already known as HTTP/2 cares (a frame's tail, a
+ * SETTINGS ACK, a frame header cut by the end of a packet). */
+static __always_inline void l7_http2_short(struct __sk_buff *skb, __u32 off, bool egress, __u64 cgid)
+{
+	l7_h2_walk(skb, off, egress ? H2F_EGRESS : 0, cgid);
+}
+
+#endif
