@@ -319,6 +319,12 @@ int pl_tcp_sockops(struct bpf_sock_ops *skops)
  * Listeners are skipped (their connections get flags when established), as are sockets that have
  * the flags already. Only the flags are set: such a socket's close reports no open time or
  * direction, as a socket opened before the agent always did. */
+/* Feature probe, set by the agent: the port of a listener of its own. The iterator sets that
+ * socket's flags to what they are and stores the result: loading succeeds on kernels whose
+ * bpf_setsockopt does not know TCP_BPF_SOCK_OPS_CB_FLAGS (older ones), only the call fails. */
+__u16 pl_enrol_probe_port = 0;
+int pl_enrol_probe_rc = 0;
+
 SEC("iter/tcp")
 int pl_tcp_enrol(struct bpf_iter__tcp *ctx)
 {
@@ -332,6 +338,13 @@ int pl_tcp_enrol(struct bpf_iter__tcp *ctx)
 	tp = bpf_skc_to_tcp_sock(skc);
 	if (!tp)
 		return 0;   /* timewait or request socket */
+	if (pl_enrol_probe_port && BPF_CORE_READ(skc, skc_num) == pl_enrol_probe_port) {
+		pl_enrol_probe_rc = bpf_getsockopt(tp, SOL_TCP, TCP_BPF_SOCK_OPS_CB_FLAGS, &flags, sizeof(flags));
+		if (!pl_enrol_probe_rc)
+			pl_enrol_probe_rc = bpf_setsockopt(tp, SOL_TCP, TCP_BPF_SOCK_OPS_CB_FLAGS, &flags,
+							   sizeof(flags));
+		return 0;
+	}
 	state = BPF_CORE_READ(skc, skc_state);
 	if (state == TCP_LISTEN || state == TCP_CLOSE)
 		return 0;

@@ -5,9 +5,12 @@
  * connections arrive through the pl_tcp_events ring buffer. */
 #include <bpf/bpf.h>
 #include <errno.h>
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "agent/probes/internal.h"
@@ -75,6 +78,56 @@ static int attach_subtree(struct probes *p, struct podlens_tcp *s)
 	return err;
 }
 
+static int run_iter(struct bpf_program *prog)
+{
+	struct bpf_link *l = bpf_program__attach_iter(prog, NULL);
+	char buf[64];
+	int fd, err = 0;
+	ssize_t r;
+
+	if (!l)
+		return -errno;
+	fd = bpf_iter_create(bpf_link__fd(l));
+	if (fd < 0) {
+		err = -errno;
+		goto out;
+	}
+	/* the program prints nothing: reading to the end is what walks the sockets */
+	while ((r = read(fd, buf, sizeof(buf))) > 0)
+		;
+	if (r < 0)
+		err = -errno;
+	close(fd);
+out:
+	bpf_link__destroy(l);
+	return err;
+}
+
+/* Can the iterator set callback flags here? Tried on a loopback listener of our own. */
+static int probe_enrol(struct podlens_tcp *s)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof(a);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), err;
+
+	if (fd < 0)
+		return -errno;
+	if (bind(fd, (struct sockaddr *)&a, sizeof(a)) || listen(fd, 1) ||
+	    getsockname(fd, (struct sockaddr *)&a, &len)) {
+		err = -errno;
+		goto out;
+	}
+	s->bss->pl_enrol_probe_port = ntohs(a.sin_port);
+	s->bss->pl_enrol_probe_rc = -ENOENT;   /* stays if the walk never meets it */
+	err = run_iter(s->progs.pl_tcp_enrol);
+	if (!err)
+		err = s->bss->pl_enrol_probe_rc;
+	s->bss->pl_enrol_probe_port = 0;
+out:
+	close(fd);
+	return err;
+}
+
 int tcp_unit__start(struct probes *p)
 {
 	struct podlens_tcp *s = NULL;
@@ -84,6 +137,10 @@ int tcp_unit__start(struct probes *p)
 
 	if (sockops) {
 		s = load(p, true, &err);
+		if (s && (err = probe_enrol(s))) {
+			podlens_tcp__destroy(s);
+			s = NULL;
+		}
 		if (!s)
 			log_warn("tcp: sock_ops or the tcp iterator refused by this kernel (%s): falling back to "
 				 "node-wide tracepoints (every TCP socket of the node runs them)", strerror(-err));
@@ -137,30 +194,12 @@ fail:
  * pass per batch of new attachments, not per cgroup. */
 int probes__tcp_enrol(struct probes *p)
 {
-	struct bpf_link *l;
-	char buf[64];
-	int fd, err = 0;
-	ssize_t r;
+	int err;
 
 	if (!p->tcp || !p->tcp_sockops || !p->tcp_enrol_pending)
 		return 0;
 	p->tcp_enrol_pending = false;
-	l = bpf_program__attach_iter(p->tcp->progs.pl_tcp_enrol, NULL);
-	if (!l)
-		return -errno;
-	fd = bpf_iter_create(bpf_link__fd(l));
-	if (fd < 0) {
-		err = -errno;
-		goto out;
-	}
-	/* the program prints nothing: reading to the end is what walks the sockets */
-	while ((r = read(fd, buf, sizeof(buf))) > 0)
-		;
-	if (r < 0)
-		err = -errno;
-	close(fd);
-out:
-	bpf_link__destroy(l);
+	err = run_iter(p->tcp->progs.pl_tcp_enrol);
 	if (err)
 		log_warn("tcp: enrolling existing sockets: %s (their closes are not counted)", strerror(-err));
 	else
