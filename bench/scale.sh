@@ -89,7 +89,8 @@ rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$APID/status"; }
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$APID/stat"; }
 # BPF objects the agent holds, from its fds' fdinfo (map_id/memlock of maps; link_id, prog_id and
 # cgroup_id of links): bpftool's pids column needs a bpftool built with skeletons, this does not
-bpf_fdinfo() { for f in /proc/$APID/fdinfo/*; do echo "@ $f"; cat "$f" 2>/dev/null; done; }
+# (one awk over every fdinfo file: a cat per fd is 8,000 forks at 2,000 workloads, minutes under load)
+bpf_fdinfo() { awk 'FNR == 1 {print "@ " FILENAME} {print}' /proc/$APID/fdinfo/* 2>/dev/null; }
 map_kib() {
 	bpf_fdinfo | awk 'function flush() {if (id != "" && !seen[id]++) s += m; id = ""; m = 0}
 		$1 == "@" {flush()} $1 == "map_id:" {id = $2} $1 == "memlock:" {m = $2} END {flush(); printf "%d", s / 1024}'
