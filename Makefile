@@ -99,7 +99,7 @@ $(BUILD)/fuzz/%:
 include $(sort $(wildcard mk/*.mk))
 
 # ---------------------------------------------------------------- top-level targets
-.PHONY: all unit fuzz test bench demo deps clean help
+.PHONY: all unit fuzz test bench bench-scale demo deps clean help
 all: $(BINS) $(TEST_BINS)
 unit: $(UNIT_TESTS)
 fuzz: $(FUZZERS)
@@ -115,6 +115,10 @@ test: deps
 bench: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)BUILD=$(BUILD) bench/run.sh
+
+bench-scale: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)BUILD=$(BUILD) bench/scale.sh
 
 demo: deps
 	$(Q)$(MAKE) --no-print-directory all
@@ -133,6 +137,7 @@ help:
 	@echo '  unit     build the unit test runners ($(BUILD)/tests/); run one: $(BUILD)/tests/test_NAME'
 	@echo '  fuzz     build the libFuzzer targets ($(BUILD)/fuzz/)'
 	@echo '  bench    overhead benchmarks, paired with/without the agent: HTTP/1, DNS, HTTP/2, bpftrace (not a test; ~12 min)'
+	@echo '  bench-scale  agent cost at 2,000 workloads and churn (not a test; < 10 min)'
 	@echo '  demo     lab pods -> agent -> collector, the README demo (root)'
 	@echo '  e2e      the e2e scenarios in the containerd lab (root)'
 	@echo '  deps     install the Debian packages listed in deps/*.pkgs'

@@ -380,6 +380,7 @@ struct agent *agent__new(struct agent_config *cfg)
 	}
 	a->wl_mode = !strcmp(po.traffic_attach, "workloads");
 	po.default_monitored = true;
+	po.tcp_tracepoints = !strcmp(a->cfg.tcp_hooks, "tracepoints");
 	po.flow_events = a->cfg.collector_url != NULL;   /* flows go only into podlens.v1 batches */
 	po.ringbuf_bytes = 1;
 	while (po.ringbuf_bytes < a->cfg.ringbuf_kb * 1024)

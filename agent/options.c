@@ -52,6 +52,9 @@ static const struct opt opts[] = {
 	  "where packet programs attach: workloads (each monitored pod container and selected host "
 	  "cgroup: only they pay), a cgroup path (once, every socket below pays; / = the root), or auto "
 	  "(/ when every host cgroup is monitored, else workloads)" },
+	{ "tcp-hooks", "tcp_hooks", T_STR, O(tcp_hooks), 0, 0, NULL, "auto", "HOW",
+	  "TCP health from sock_ops where the packet programs are (auto; node-wide tracepoints when the "
+	  "kernel refuses sock_ops) or from node-wide tracepoints (tracepoints)" },
 	{ "node-name", "node_name", T_STR, O(node_name), 0, 0, NULL, NULL, "NAME",
 	  "node name in records (default $NODE_NAME, else the hostname)" },
 	{ "cri-socket", "cri.socket", T_STR, O(cri_socket), 0, 0, NULL, "auto", "PATH",
@@ -616,6 +619,11 @@ int options__parse(struct agent_config *cfg, int argc, char **argv, FILE *out, F
 	    (cfg->traffic_attach[0] != '/' || strstr(cfg->traffic_attach, ".."))) {
 		fprintf(err, "podlens-agent: --traffic-attach: invalid value '%s' (expected auto, workloads, or an "
 			"absolute cgroup path without '..')\n", cfg->traffic_attach);
+		return -EINVAL;
+	}
+	if (strcmp(cfg->tcp_hooks, "auto") && strcmp(cfg->tcp_hooks, "tracepoints")) {
+		fprintf(err, "podlens-agent: --tcp-hooks: invalid value '%s' (expected auto or tracepoints)\n",
+			cfg->tcp_hooks);
 		return -EINVAL;
 	}
 	if (cfg->dns_ports.n > 4) {

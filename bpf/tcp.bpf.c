@@ -1,10 +1,22 @@
 // SPDX-License-Identifier: GPL-2.0
 /* tcp: opens, connect latency, closes, retransmits and resets per socket cgroup.
  *
+ * Two ways to the same counters and close events, chosen by the agent at load (agent/probes/tcp.c):
+ *   - sock_ops (pl_tcp_sockops), attached where the packet programs are: only sockets of monitored
+ *     cgroups run it. Open callbacks (connect, active/passive established) need no flag; each such
+ *     socket then asks for its state and retransmit callbacks (bpf_sock_ops_cb_flags_set), so a
+ *     socket the agent does not watch never calls us. Sockets that existed before the attachment
+ *     get the same flags from the iterator pl_tcp_enrol (bpf_setsockopt TCP_BPF_SOCK_OPS_CB_FLAGS),
+ *     so their closes count too.
+ *   - node-wide tracepoints (pl_tcp_state, pl_tcp_retrans) where sock_ops or the iterator is
+ *     refused: every TCP state change of the node runs them.
+ * Resets stay on tracepoints either way: rare, and the socket answering a stray packet is often
+ * not a full socket of any cgroup.
+ *
  * Everything is attributed to the cgroup of the socket (sock_cgroup_id), never the current task:
- * sock:inet_sock_set_state for a server's SYN_RECV -> ESTABLISHED runs in softirq, often in the
- * client's task on loopback or across a veth pair. tp_btf gives typed `struct sock *` arguments,
- * needs no tracefs mount (containers), and costs less than a classic tracepoint. */
+ * a server's SYN_RECV -> ESTABLISHED runs in softirq, often in the client's task on loopback or
+ * across a veth pair. tp_btf gives typed `struct sock *` arguments, needs no tracefs mount
+ * (containers), and costs less than a classic tracepoint. */
 #include "common.bpf.h"
 #include "core_fixes.bpf.h"
 #include "tcp.h"
@@ -14,6 +26,7 @@ char LICENSE[] SEC("license") = "GPL";
 #define AF_INET  2
 #define AF_INET6 10
 #define IPPROTO_TCP 6
+#define SOL_TCP 6
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_PERCPU_HASH);
@@ -119,70 +132,54 @@ static __always_inline void emit_close(const struct sock *sk, u64 cgid, struct s
 	bpf_ringbuf_submit(e, rb_submit_flags(&pl_tcp_events));
 }
 
-/* Runs for every TCP state change on the node, monitored or not: the transitions that count nothing
- * (FIN_WAIT*, CLOSE_WAIT, LAST_ACK, LISTEN -> SYN_RECV, ...; half of a connection's ten) leave before
- * any lookup, and the clock is read only where a time is kept. */
-SEC("tp_btf/inet_sock_set_state")
-int BPF_PROG(pl_tcp_state, const struct sock *sk, const int oldstate, const int newstate)
+static __always_inline void on_active_open(struct sock *sk, struct pl_tcp_counters *c)
 {
-	struct sock *s = (struct sock *)sk;
-	struct pl_tcp_counters *c;
 	struct sock_state *st;
-	u64 now, cgid;
 
-	if (newstate == TCP_ESTABLISHED) {
-		if (oldstate != TCP_SYN_SENT && oldstate != TCP_SYN_RECV)
-			return 0;
-	} else if (newstate != TCP_SYN_SENT && newstate != TCP_CLOSE) {
-		return 0;
+	c->active_opens++;
+	st = bpf_sk_storage_get(&pl_tcp_socks, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	if (st) {
+		st->open_ns = bpf_ktime_get_ns();
+		st->connect_lat_us = 0;
+		st->lport = 0;
+		st->direction = TCP_DIR_ACTIVE;
 	}
-	if (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
-		return 0;
-	cgid = sock_cgroup_id(sk);
-	if (!cgid || !cg_monitored(cgid))
-		return 0;
-	c = counters(cgid);
-	if (!c)
-		return 0;
+}
 
-	if (newstate == TCP_SYN_SENT) {
-		c->active_opens++;
-		st = bpf_sk_storage_get(&pl_tcp_socks, s, 0, BPF_SK_STORAGE_GET_F_CREATE);
-		if (st) {
-			st->open_ns = bpf_ktime_get_ns();
-			st->connect_lat_us = 0;
-			st->lport = 0;
-			st->direction = TCP_DIR_ACTIVE;
-		}
-		return 0;
+static __always_inline void on_active_established(struct sock *sk, struct pl_tcp_counters *c)
+{
+	struct sock_state *st = bpf_sk_storage_get(&pl_tcp_socks, sk, 0, 0);
+	u64 lat;
+
+	if (!st || !st->open_ns)
+		return;   /* connect() started before we watched it: no latency */
+	lat = (bpf_ktime_get_ns() - st->open_ns) / 1000;
+	st->connect_lat_us = lat;
+	st->lport = BPF_CORE_READ(sk, __sk_common.skc_num);
+	c->connect_lat_sum_us += lat;
+	c->connect_lat_count++;
+}
+
+static __always_inline void on_passive_established(struct sock *sk, struct pl_tcp_counters *c)
+{
+	struct sock_state *st;
+
+	c->passive_opens++;
+	if (!pl_flow_events)
+		return;
+	st = bpf_sk_storage_get(&pl_tcp_socks, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	if (st) {
+		st->open_ns = bpf_ktime_get_ns();
+		st->connect_lat_us = 0;
+		st->lport = BPF_CORE_READ(sk, __sk_common.skc_num);
+		st->direction = TCP_DIR_PASSIVE;
 	}
-	if (newstate == TCP_ESTABLISHED) {
-		if (oldstate == TCP_SYN_SENT) {
-			st = bpf_sk_storage_get(&pl_tcp_socks, s, 0, 0);
-			if (st) {
-				u64 lat = (bpf_ktime_get_ns() - st->open_ns) / 1000;
+}
 
-				st->connect_lat_us = lat;
-				st->lport = BPF_CORE_READ(sk, __sk_common.skc_num);
-				c->connect_lat_sum_us += lat;
-				c->connect_lat_count++;
-			}
-		} else {
-			c->passive_opens++;
-			if (!pl_flow_events)
-				return 0;
-			st = bpf_sk_storage_get(&pl_tcp_socks, s, 0, BPF_SK_STORAGE_GET_F_CREATE);
-			if (st) {
-				st->open_ns = bpf_ktime_get_ns();
-				st->connect_lat_us = 0;
-				st->lport = BPF_CORE_READ(sk, __sk_common.skc_num);
-				st->direction = TCP_DIR_PASSIVE;
-			}
-		}
-		return 0;
-	}
-
-	switch (oldstate) {   /* newstate == TCP_CLOSE */
+/* newstate == TCP_CLOSE */
+static __always_inline void on_close(struct sock *sk, u64 cgid, struct pl_tcp_counters *c, int oldstate)
+{
+	switch (oldstate) {
 	case TCP_SYN_SENT:
 		c->connect_failures++;
 		break;
@@ -199,13 +196,172 @@ int BPF_PROG(pl_tcp_state, const struct sock *sk, const int oldstate, const int 
 		c->srtt_count++;
 		if (!pl_flow_events)
 			break;
-		now = bpf_ktime_get_ns();
-		st = bpf_sk_storage_get(&pl_tcp_socks, s, 0, 0);
-		emit_close(sk, cgid, st, srtt, now);
+		emit_close(sk, cgid, bpf_sk_storage_get(&pl_tcp_socks, sk, 0, 0), srtt, bpf_ktime_get_ns());
 		break;
 	}
 	default:
 		break;   /* LISTEN or SYN_RECV -> CLOSE: no connection */
+	}
+}
+
+/* Fallback only. Runs for every TCP state change on the node, monitored or not: the transitions
+ * that count nothing (FIN_WAIT*, CLOSE_WAIT, LAST_ACK, LISTEN -> SYN_RECV, ...; half of a
+ * connection's ten) leave before any lookup, and the clock is read only where a time is kept. */
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(pl_tcp_state, const struct sock *sk, const int oldstate, const int newstate)
+{
+	struct sock *s = (struct sock *)sk;
+	struct pl_tcp_counters *c;
+	u64 cgid;
+
+	if (newstate == TCP_ESTABLISHED) {
+		if (oldstate != TCP_SYN_SENT && oldstate != TCP_SYN_RECV)
+			return 0;
+	} else if (newstate != TCP_SYN_SENT && newstate != TCP_CLOSE) {
+		return 0;
+	}
+	if (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
+		return 0;
+	cgid = sock_cgroup_id(sk);
+	if (!cgid || !cg_monitored(cgid))
+		return 0;
+	c = counters(cgid);
+	if (!c)
+		return 0;
+
+	if (newstate == TCP_SYN_SENT)
+		on_active_open(s, c);
+	else if (newstate == TCP_ESTABLISHED && oldstate == TCP_SYN_SENT)
+		on_active_established(s, c);
+	else if (newstate == TCP_ESTABLISHED)
+		on_passive_established(s, c);
+	else
+		on_close(s, cgid, c, oldstate);
+	return 0;
+}
+
+/* Callbacks a watched socket asks for: state changes (closes) and retransmits. RTT_CB is not
+ * needed: the smoothed RTT is read once, at close. Other programs' flags are kept. */
+#define PL_SOCK_CB_FLAGS (BPF_SOCK_OPS_STATE_CB_FLAG | BPF_SOCK_OPS_RETRANS_CB_FLAG)
+
+/* Sockets that already have the callbacks (per-CPU counter, read by the agent for its log). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, u32);
+	__type(value, u64);
+} pl_tcp_enrolled SEC(".maps");
+
+/* Runs only for sockets of the cgroups it is attached to (monitored workloads, or the subtree). */
+SEC("sockops")
+int pl_tcp_sockops(struct bpf_sock_ops *skops)
+{
+	struct pl_tcp_counters *c;
+	struct bpf_sock *bsk;
+	struct tcp_sock *tp;
+	struct sock *sk;
+	u32 op = skops->op;
+	u64 cgid;
+
+	switch (op) {
+	case BPF_SOCK_OPS_TCP_CONNECT_CB:
+	case BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB:
+	case BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB:
+	case BPF_SOCK_OPS_RETRANS_CB:
+		break;
+	case BPF_SOCK_OPS_STATE_CB:
+		if (skops->args[1] != TCP_CLOSE)
+			return 1;
+		break;
+	default:
+		return 1;   /* timeouts, window, ECN, header options: not ours to answer */
+	}
+	bsk = skops->sk;
+	if (!bsk)
+		return 1;
+	tp = bpf_skc_to_tcp_sock(bsk);
+	if (!tp)
+		return 1;
+	sk = (struct sock *)tp;
+	cgid = sock_cgroup_id(sk);
+	if (!cgid || !cg_monitored(cgid))
+		return 1;
+	c = counters(cgid);
+	if (!c)
+		return 1;
+	switch (op) {
+	case BPF_SOCK_OPS_TCP_CONNECT_CB:
+		bpf_sock_ops_cb_flags_set(skops, skops->bpf_sock_ops_cb_flags | PL_SOCK_CB_FLAGS);
+		on_active_open(sk, c);
+		break;
+	case BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB:
+		on_active_established(sk, c);
+		break;
+	case BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB:
+		bpf_sock_ops_cb_flags_set(skops, skops->bpf_sock_ops_cb_flags | PL_SOCK_CB_FLAGS);
+		on_passive_established(sk, c);
+		break;
+	case BPF_SOCK_OPS_RETRANS_CB:
+		/* one per retransmitted skb that left, as the tracepoint counts (args[2]: result) */
+		if (!skops->args[2])
+			c->retransmits++;
+		break;
+	case BPF_SOCK_OPS_STATE_CB:
+		/* called before tcp_set_state() changes anything: the port is still bound */
+		on_close(sk, cgid, c, skops->args[0]);
+		break;
+	}
+	return 1;
+}
+
+/* Sockets of monitored cgroups that existed before the sock_ops program was attached: no open
+ * callback will ever set their flags, so this iterator (run by the agent after attaching) does.
+ * Listeners are skipped (their connections get flags when established), as are sockets that have
+ * the flags already. Only the flags are set: such a socket's close reports no open time or
+ * direction, as a socket opened before the agent always did. */
+/* Feature probe, set by the agent: the port of a listener of its own. The iterator sets that
+ * socket's flags to what they are and stores the result: loading succeeds on kernels whose
+ * bpf_setsockopt does not know TCP_BPF_SOCK_OPS_CB_FLAGS (older ones), only the call fails. */
+__u16 pl_enrol_probe_port = 0;
+int pl_enrol_probe_rc = 0;
+
+SEC("iter/tcp")
+int pl_tcp_enrol(struct bpf_iter__tcp *ctx)
+{
+	struct sock_common *skc = ctx->sk_common;
+	struct tcp_sock *tp;
+	int state, flags = 0;
+	u64 cgid;
+
+	if (!skc)
+		return 0;
+	tp = bpf_skc_to_tcp_sock(skc);
+	if (!tp)
+		return 0;   /* timewait or request socket */
+	if (pl_enrol_probe_port && BPF_CORE_READ(skc, skc_num) == pl_enrol_probe_port) {
+		pl_enrol_probe_rc = bpf_getsockopt(tp, SOL_TCP, TCP_BPF_SOCK_OPS_CB_FLAGS, &flags, sizeof(flags));
+		if (!pl_enrol_probe_rc)
+			pl_enrol_probe_rc = bpf_setsockopt(tp, SOL_TCP, TCP_BPF_SOCK_OPS_CB_FLAGS, &flags,
+							   sizeof(flags));
+		return 0;
+	}
+	state = BPF_CORE_READ(skc, skc_state);
+	if (state == TCP_LISTEN || state == TCP_CLOSE)
+		return 0;
+	cgid = sock_cgroup_id((struct sock *)tp);
+	if (!cgid || !cg_monitored(cgid))
+		return 0;
+	if (bpf_getsockopt(tp, SOL_TCP, TCP_BPF_SOCK_OPS_CB_FLAGS, &flags, sizeof(flags)))
+		return 0;
+	if ((flags & PL_SOCK_CB_FLAGS) == PL_SOCK_CB_FLAGS)
+		return 0;
+	flags |= PL_SOCK_CB_FLAGS;
+	if (!bpf_setsockopt(tp, SOL_TCP, TCP_BPF_SOCK_OPS_CB_FLAGS, &flags, sizeof(flags))) {
+		u32 zero = 0;
+		u64 *n = bpf_map_lookup_elem(&pl_tcp_enrolled, &zero);
+
+		if (n)
+			(*n)++;
 	}
 	return 0;
 }
@@ -224,6 +380,7 @@ static __always_inline struct pl_tcp_counters *sock_counters(const struct sock *
 	return counters(cgid);
 }
 
+/* Fallback only (sock_ops counts retransmits of the sockets it watches). */
 SEC("tp_btf/tcp_retransmit_skb")
 int BPF_PROG(pl_tcp_retrans, const struct sock *sk, const struct sk_buff *skb)
 {

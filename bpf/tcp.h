@@ -10,7 +10,7 @@ struct pl_tcp_counters {
 	__u64 passive_opens;       /* SYN_RECV -> ESTABLISHED (accepted connection) */
 	__u64 connect_failures;    /* SYN_SENT -> CLOSE (refused, timed out, reset) */
 	__u64 closes;              /* an established connection reached CLOSE */
-	__u64 retransmits;         /* tcp:tcp_retransmit_skb */
+	__u64 retransmits;         /* sock_ops RETRANS_CB (or tcp:tcp_retransmit_skb) */
 	__u64 resets_sent;         /* tcp:tcp_send_reset on a full socket */
 	__u64 resets_received;     /* tcp:tcp_receive_reset */
 	__u64 connect_lat_sum_us;  /* SYN_SENT -> ESTABLISHED, summed */

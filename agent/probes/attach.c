@@ -204,6 +204,8 @@ void attacher__apply(struct attacher *at, const struct cg_event *ev, size_t n)
 		for (size_t j = 0; j < k; j++)
 			run(at, &act[j]);
 	}
+	/* sockets opened before the new attachments get their TCP callbacks: one pass per batch */
+	probes__tcp_enrol(at->probes);
 }
 
 /* ================================================================== start order */

@@ -19,6 +19,8 @@ struct probes {
 	struct ring_buffer *rb;
 	struct podlens_traffic *traffic;
 	struct podlens_tcp *tcp;
+	bool tcp_sockops;                       /* tcp unit on sock_ops, else node-wide tracepoints */
+	bool tcp_enrol_pending;                 /* sock_ops attached since the last enrol pass */
 	struct podlens_proc *proc;
 	struct podlens_cgroup *cgroup;
 	struct probe_status st[PROBE__COUNT];
@@ -42,6 +44,10 @@ void traffic_unit__stop(struct probes *p);
 void tcp_unit__stop(struct probes *p);
 void proc_unit__stop(struct probes *p);
 void cgroup_unit__stop(struct probes *p);
+
+/* tcp.c: the sock_ops program on one workload's cgroup (NULL with *err 0 when the unit is on
+ * tracepoints); probes__tcp_enrol after a batch of attachments */
+struct bpf_link *tcp__attach_workload(struct probes *p, int cgfd, int *err);
 
 /* workloads.c */
 void wl__init(struct probes *p);

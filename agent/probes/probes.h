@@ -30,6 +30,7 @@ struct probes_opts {
 	                                  "workloads": nothing at start, probes__wl_attach per cgroup */
 	bool default_monitored;        /* verdict for cgroups absent from the mode map */
 	bool flow_events;              /* closed-connection records (h.on_flow); only the export uses them */
+	bool tcp_tracepoints;          /* TCP health from node-wide tracepoints even where sock_ops works */
 	uint32_t ringbuf_bytes;        /* per ring buffer, power of two >= page size */
 	struct probe_handlers h;
 };
@@ -90,6 +91,15 @@ int probes__wl_reap(struct probes *p, bool (*keep)(void *ctx, uint64_t cgid), vo
 size_t probes__wl_count(struct probes *p, size_t *with_l7);   /* attached (of which with HTTP) */
 uint64_t probes__wl_unattributed(struct probes *p);   /* packets counted before slots were set */
 int probes__wl_shared_fds(struct probes *p, int *wl_fd, int *traffic_fd);
+
+/* TCP health: sock_ops where the packet programs are attached (probes__wl_attach attaches it too),
+ * unless sock_ops or the tcp iterator is refused (or probes_opts.tcp_tracepoints): then node-wide
+ * tracepoints. true = sock_ops. */
+bool probes__tcp_sockops(const struct probes *p);
+/* After a batch of probes__wl_attach: set the callback flags of the sockets of monitored cgroups
+ * opened before their attachment (one pass of a tcp iterator over the node's sockets; nothing
+ * when no sock_ops program was attached since the last call). 0 or -errno. */
+int probes__tcp_enrol(struct probes *p);
 
 const struct probe_status *probes__status(struct probes *p, enum probe_id id);
 /* Fill up to max entries; returns the number of programs. */

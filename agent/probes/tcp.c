@@ -1,10 +1,21 @@
-/* tcp unit: tp_btf on sock:inet_sock_set_state, tcp:tcp_retransmit_skb, tcp:tcp_send_reset,
- * tcp:tcp_receive_reset. Closed connections arrive through the pl_tcp_events ring buffer. */
+/* tcp unit: sock_ops on the cgroups the packet programs are attached to (each monitored workload,
+ * or the traffic subtree), with the iterator pl_tcp_enrol for sockets that existed before; where
+ * this kernel refuses either, tp_btf on sock:inet_sock_set_state and tcp:tcp_retransmit_skb for the
+ * whole node. Resets are always tp_btf (tcp:tcp_send_reset, tcp:tcp_receive_reset). Closed
+ * connections arrive through the pl_tcp_events ring buffer. */
 #include <bpf/bpf.h>
 #include <errno.h>
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "agent/probes/internal.h"
 #include "bpf/tcp.skel.h"
+#include "lib/log.h"
 
 static int on_event(void *ctx, void *data, size_t len)
 {
@@ -18,35 +29,140 @@ static int on_event(void *ctx, void *data, size_t len)
 	return 0;
 }
 
-int tcp_unit__start(struct probes *p)
+/* open, configure and load one way; the skeleton or NULL with *err */
+static struct podlens_tcp *load(struct probes *p, bool sockops, int *err)
 {
 	struct podlens_tcp *s;
-	int err;
 
 	LIBBPF_OPTS(bpf_object_open_opts, oo, .btf_custom_path = p->o.btf_path);
 
 	s = podlens_tcp__open_opts(&oo);
 	if (!s) {
-		err = -errno;
-		probes__fail(p, PROBE_TCP, "open", err);
-		return err;
+		*err = -errno;
+		return NULL;
 	}
 	s->rodata->pl_default_mode = p->o.default_monitored ? PL_CG_MONITORED : PL_CG_IGNORED;
 	s->rodata->pl_wakeup_bytes = p->o.ringbuf_bytes / 16;
 	s->rodata->pl_flow_events = p->o.flow_events;
-	err = bpf_map__reuse_fd(s->maps.pl_cg_mode, p->mode_fd);
-	if (!err)
-		err = bpf_map__set_max_entries(s->maps.pl_tcp_events, p->o.ringbuf_bytes);
-	if (!err)
-		err = podlens_tcp__load(s);
-	if (err) {
-		probes__fail(p, PROBE_TCP, "load tp_btf programs", err);
-		goto fail;
+	bpf_program__set_autoload(s->progs.pl_tcp_sockops, sockops);
+	bpf_program__set_autoload(s->progs.pl_tcp_enrol, sockops);
+	bpf_program__set_autoattach(s->progs.pl_tcp_enrol, false);   /* run on demand (probes__tcp_enrol) */
+	bpf_program__set_autoload(s->progs.pl_tcp_state, !sockops);
+	bpf_program__set_autoload(s->progs.pl_tcp_retrans, !sockops);
+	*err = bpf_map__reuse_fd(s->maps.pl_cg_mode, p->mode_fd);
+	if (!*err)
+		*err = bpf_map__set_max_entries(s->maps.pl_tcp_events, p->o.ringbuf_bytes);
+	if (!*err)
+		*err = podlens_tcp__load(s);
+	if (*err) {
+		podlens_tcp__destroy(s);
+		return NULL;
 	}
-	err = podlens_tcp__attach(s);
+	return s;
+}
+
+/* subtree mode: once, where the packet programs are */
+static int attach_subtree(struct probes *p, struct podlens_tcp *s)
+{
+	const char *at = p->o.traffic_attach;
+	char path[1024];
+	int fd, err;
+
+	snprintf(path, sizeof(path), "%s%s", p->o.cgroup2_mount, at && strcmp(at, "/") ? at : "");
+	fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	s->links.pl_tcp_sockops = bpf_program__attach_cgroup(s->progs.pl_tcp_sockops, fd);
+	err = s->links.pl_tcp_sockops ? 0 : -errno;
+	close(fd);
+	return err;
+}
+
+static int run_iter(struct bpf_program *prog)
+{
+	struct bpf_link *l = bpf_program__attach_iter(prog, NULL);
+	char buf[64];
+	int fd, err = 0;
+	ssize_t r;
+
+	if (!l)
+		return -errno;
+	fd = bpf_iter_create(bpf_link__fd(l));
+	if (fd < 0) {
+		err = -errno;
+		goto out;
+	}
+	/* the program prints nothing: reading to the end is what walks the sockets */
+	while ((r = read(fd, buf, sizeof(buf))) > 0)
+		;
+	if (r < 0)
+		err = -errno;
+	close(fd);
+out:
+	bpf_link__destroy(l);
+	return err;
+}
+
+/* Can the iterator set callback flags here? Tried on a loopback listener of our own. */
+static int probe_enrol(struct podlens_tcp *s)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof(a);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), err;
+
+	if (fd < 0)
+		return -errno;
+	if (bind(fd, (struct sockaddr *)&a, sizeof(a)) || listen(fd, 1) ||
+	    getsockname(fd, (struct sockaddr *)&a, &len)) {
+		err = -errno;
+		goto out;
+	}
+	s->bss->pl_enrol_probe_port = ntohs(a.sin_port);
+	s->bss->pl_enrol_probe_rc = -ENOENT;   /* stays if the walk never meets it */
+	err = run_iter(s->progs.pl_tcp_enrol);
+	if (!err)
+		err = s->bss->pl_enrol_probe_rc;
+	s->bss->pl_enrol_probe_port = 0;
+out:
+	close(fd);
+	return err;
+}
+
+int tcp_unit__start(struct probes *p)
+{
+	struct podlens_tcp *s = NULL;
+	bool sockops = !p->o.tcp_tracepoints;
+	bool wl = p->o.traffic_attach && !strcmp(p->o.traffic_attach, "workloads");
+	int err = 0;
+
+	if (sockops) {
+		s = load(p, true, &err);
+		if (s && (err = probe_enrol(s))) {
+			podlens_tcp__destroy(s);
+			s = NULL;
+		}
+		if (!s)
+			log_warn("tcp: sock_ops or the tcp iterator refused by this kernel (%s): falling back to "
+				 "node-wide tracepoints (every TCP socket of the node runs them)", strerror(-err));
+		sockops = s != NULL;
+	}
+	if (!s)
+		s = load(p, false, &err);
+	if (!s) {
+		probes__fail(p, PROBE_TCP, "load tcp programs", err);
+		return err;
+	}
+	err = podlens_tcp__attach(s);   /* resets (and the fallback's tracepoints) */
 	if (err) {
 		probes__fail(p, PROBE_TCP, "attach tp_btf sock/tcp tracepoints", err);
 		goto fail;
+	}
+	if (sockops && !wl) {
+		err = attach_subtree(p, s);
+		if (err) {
+			probes__fail(p, PROBE_TCP, "attach sock_ops", err);
+			goto fail;
+		}
 	}
 	err = probes__add_ringbuf(p, s->maps.pl_tcp_events, on_event);
 	if (err) {
@@ -54,20 +170,70 @@ int tcp_unit__start(struct probes *p)
 		goto fail;
 	}
 	p->tcp = s;
+	p->tcp_sockops = sockops;
 	p->obj[PROBE_TCP] = s->obj;
 	p->counters_fd[PROBE_TCP] = bpf_map__fd(s->maps.pl_tcp);
 	p->drops_fd[PROBE_TCP] = bpf_map__fd(s->maps.pl_tcp_drops);
 	p->st[PROBE_TCP].up = true;
+	if (sockops) {
+		log_info("tcp: sock_ops %s, existing sockets enrolled by the tcp iterator",
+			 wl ? "per monitored workload" : "on the traffic subtree");
+		p->tcp_enrol_pending = !wl;
+		probes__tcp_enrol(p);
+	} else {
+		log_info("tcp: node-wide tracepoints%s", p->o.tcp_tracepoints ? " (--tcp-hooks tracepoints)" : "");
+	}
 	return 0;
 fail:
 	podlens_tcp__destroy(s);
 	return err;
 }
 
+/* Run the enrol iterator once over the node's TCP sockets: it sets the callback flags of sockets
+ * of monitored cgroups that have none (opened before their cgroup's sock_ops attachment). One
+ * pass per batch of new attachments, not per cgroup. */
+int probes__tcp_enrol(struct probes *p)
+{
+	int err;
+
+	if (!p->tcp || !p->tcp_sockops || !p->tcp_enrol_pending)
+		return 0;
+	p->tcp_enrol_pending = false;
+	err = run_iter(p->tcp->progs.pl_tcp_enrol);
+	if (err)
+		log_warn("tcp: enrolling existing sockets: %s (their closes are not counted)", strerror(-err));
+	else
+		log_debug("tcp: %llu existing sockets enrolled so far",
+			  (unsigned long long)probes__percpu_sum(p, bpf_map__fd(p->tcp->maps.pl_tcp_enrolled)));
+	return err;
+}
+
+bool probes__tcp_sockops(const struct probes *p)
+{
+	return p->tcp_sockops;
+}
+
+struct bpf_link *tcp__attach_workload(struct probes *p, int cgfd, int *err)
+{
+	struct bpf_link *l;
+
+	*err = 0;
+	if (!p->tcp || !p->tcp_sockops)
+		return NULL;
+	l = bpf_program__attach_cgroup(p->tcp->progs.pl_tcp_sockops, cgfd);
+	if (!l) {
+		*err = -errno;
+		return NULL;
+	}
+	p->tcp_enrol_pending = true;
+	return l;
+}
+
 void tcp_unit__stop(struct probes *p)
 {
 	podlens_tcp__destroy(p->tcp);
 	p->tcp = NULL;
+	p->tcp_sockops = false;
 	p->obj[PROBE_TCP] = NULL;
 	p->counters_fd[PROBE_TCP] = -1;
 	p->drops_fd[PROBE_TCP] = -1;

@@ -22,6 +22,7 @@ struct wl_ent {
 	uint64_t cgid;
 	uint32_t slot;
 	struct bpf_link *in, *out;     /* NULL when detached (cgroup gone or no longer monitored) */
+	struct bpf_link *sockops;      /* the tcp unit's, with in/out (NULL when it is on tracepoints) */
 	struct bpf_program *prog_in, *prog_out;
 	bool gone;                     /* cgroup removed: counters read once more, then reaped */
 };
@@ -38,7 +39,8 @@ static void unlink_ent(struct wl_ent *e)
 {
 	bpf_link__destroy(e->in);
 	bpf_link__destroy(e->out);
-	e->in = e->out = NULL;
+	bpf_link__destroy(e->sockops);
+	e->in = e->out = e->sockops = NULL;
 }
 
 void wl__free(struct probes *p)
@@ -129,6 +131,8 @@ int probes__wl_attach(struct probes *p, uint64_t cgid, const char *path, struct 
 		e->in = attach_or_swap(e->in, in, fd, &err);
 	if (!err)
 		e->out = attach_or_swap(e->out, out, fd, &e2);
+	if (!err && !e2 && !e->sockops)
+		e->sockops = tcp__attach_workload(p, fd, &e2);
 	close(fd);
 	if (!err)
 		err = e2;

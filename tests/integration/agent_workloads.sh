@@ -2,7 +2,8 @@
 # podlens-agent, traffic attach mode "workloads" (--host-cgroups selects the monitored host cgroups, so
 # auto picks per-workload attachment) on the real kernel. Ground truth comes from the traffic tool.
 #   - the packet programs are attached to the selected cgroups only: none at the cgroup2 root, none on
-#     an unselected cgroup (bpftool cgroup show), and the unselected cgroup's traffic is in no record
+#     an unselected cgroup (bpftool cgroup show), and the unselected cgroup's traffic is in no record;
+#     the TCP unit's sock_ops program goes with them (one per selected cgroup, none elsewhere)
 #   - known TCP traffic between the selected server and client: bytes within 5% above the payload,
 #     opens/closes exact; the client's cgroup is created while the agent runs (attached on mkdir)
 #   - a cgroup that lives less than one interval (created, 1 MB exchanged inside it, removed) is still
@@ -26,8 +27,11 @@ OTHER=$CG2/podlens-test-wlx-$$
 mkdir "$SRV" "$WEB" "$HCLI" "$OTHER"
 defer "rmcg $SRV $WEB $HCLI $OTHER"
 
-# our programs attached to a cgroup directory (bpftool cgroup show names them)
-ours_on() { bpftool cgroup show "$1" 2>/dev/null | grep -c ' pl_' || true; }
+# our packet programs attached to a cgroup directory (bpftool cgroup show names them; the TCP unit's
+# sock_ops program, counted by sockops_on, sits next to them); all_on: every program of ours
+ours_on() { bpftool cgroup show "$1" 2>/dev/null | grep ' pl_' | grep -vc 'sock_ops' || true; }
+sockops_on() { bpftool cgroup show "$1" 2>/dev/null | grep ' pl_' | grep -c 'sock_ops' || true; }
+all_on() { bpftool cgroup show "$1" 2>/dev/null | grep -c ' pl_' || true; }
 
 "$AGENT" --output json --interval 1 --cgroup-root "$(dirname "$CG2")" --host-cgroups "/$P-*" \
 	--l7-cgroups "/$P-web" --metrics-addr 127.0.0.1:0 >"$W/agent.json" 2>"$W/agent.log" &
@@ -46,6 +50,8 @@ check_eq "$(ours_on "$CLI")" 2 "client cgroup (created while running): ingress +
 check_eq "$(ours_on "$WEB")" 2 "HTTP cgroup: one program per hook (traffic + HTTP together)"
 check_eq "$(ours_on "$OTHER")" 0 "unselected cgroup: no program"
 check_eq "$(bpftool cgroup show "$CG2" 2>/dev/null | grep -c ' pl_traffic' || true)" 0 "nothing at the cgroup2 root"
+check_eq "$(( $(sockops_on "$SRV") + $(sockops_on "$CLI") + $(sockops_on "$WEB") ))" 3 "TCP: one sock_ops program per selected cgroup"
+check_eq "$(sockops_on "$OTHER")" 0 "TCP: no sock_ops program on the unselected cgroup"
 SRV_ID=$(stat -c %i "$SRV") CLI_ID=$(stat -c %i "$CLI") OTHER_ID=$(stat -c %i "$OTHER") WEB_ID=$(stat -c %i "$WEB")
 
 # the main exchange, and the same kind of traffic inside the unselected cgroup
@@ -88,7 +94,7 @@ check_eq "$(echo "$metrics" | awk '$1 == "podlens_workloads_attached" {print $2}
 kill -TERM "$APID"
 wait "$APID"; rc=$?
 check_eq "$rc" 0 "agent exits 0 on SIGTERM"
-check_eq "$(( $(ours_on "$SRV") + $(ours_on "$CLI") + $(ours_on "$WEB") + $(ours_on "$HCLI") ))" 0 "no program left on the cgroups"
+check_eq "$(( $(all_on "$SRV") + $(all_on "$CLI") + $(all_on "$WEB") + $(all_on "$HCLI") ))" 0 "no program left on the cgroups"
 check_eq "$(programs_left "$W/agent.log")" 0 "none of the agent's BPF programs remains after exit"
 diag "server: $(cat "$W/server.json") client: $(cat "$W/client.json") short: $(cat "$W/sclient.json")"
 

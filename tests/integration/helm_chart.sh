@@ -116,6 +116,18 @@ qeq custom 'cfg["host"]["cgroups"]' '["/system.slice/nginx.service","/system.sli
 qeq custom 'cfg["cgroup_root"]' /host/sys/fs/cgroup/unified "custom: cgroup_root follows agent.cgroupRoot"
 qeq custom '[ds["priorityClassName"], obj("DaemonSet")["spec"]["updateStrategy"]["rollingUpdate"]["maxUnavailable"], c(ds)["resources"]["limits"]["memory"]]' \
 	'["system-node-critical","25%","128Mi"]' "custom: priorityClassName, updateStrategy, resources"
+# agent memory limit (issue 17): unset = the formula of docs/helm.md over agent.memory, computed here
+# from the chart's own values.yaml: base + in-memory spool + workloads x per-workload + CPUs x per-CPU
+memwant() {   # memwant SPOOL_ON_DISK(0|1) POSSIBLE_CPUS
+	$PY -c 'import sys, yaml; v = yaml.safe_load(open(sys.argv[1]))["agent"]; m = v["memory"]
+spool = 0 if int(sys.argv[2]) else v["spool"]["maxBytes"] // 1048576
+print("%dMi" % (m["baseMiB"] + spool + m["maxWorkloads"] * m["perWorkloadKiB"] // 1024 + int(sys.argv[3]) * m["perCpuKiB"] // 1024 + 1))' \
+		"$CHART/values.yaml" "$1" "$2"
+}
+qeq default 'c(ds)["resources"]["limits"]["memory"]' "$(memwant 0 "$($PY -c 'import sys, yaml; print(yaml.safe_load(open(sys.argv[1]))["agent"]["memory"]["possibleCpus"])' "$CHART/values.yaml")")" \
+	"default: agent memory limit = base + memory spool + workloads + per-CPU maps"
+render memdisk --set agent.spool.disk=true --set agent.memory.possibleCpus=8
+qeq memdisk 'c(ds)["resources"]["limits"]["memory"]' "$(memwant 1 8)" "memory limit: spool on disk leaves its term out, 8 CPUs"
 sum_default=$(q default 'obj("DaemonSet")["spec"]["template"]["metadata"]["annotations"]["checksum/config"]')
 check_eq "$(echo "$sum_default" | grep -cE '^[0-9a-f]{64}$')" 1 "default: pod template carries a sha256 of the config"
 if [ "$(q default 'obj("DaemonSet")["spec"]["template"]["metadata"]["annotations"]["checksum/config"]')" != \
