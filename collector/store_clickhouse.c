@@ -1421,7 +1421,7 @@ static int ch_dns(struct store *base, const struct store_dns_query *dq, STORE_CB
 	if (by_rcode)
 		sbuf__puts(&q, "SELECT w_namespace, w_pod, " SQL_SIDE " AS side, rcode, " SQL_DNS_SUM);
 	else
-		sbuf__puts(&q, "SELECT '', '', " SQL_SIDE " AS side, domain, " SQL_DNS_SUM);
+		sbuf__puts(&q, "SELECT '' AS no_ns, '' AS no_pod, " SQL_SIDE " AS side, domain, " SQL_DNS_SUM);
 	from_samples(&q, s, "dns_stats", dq->from_ms, dq->to_ms);
 	where_ns(&q, "w_namespace", dq->ns);
 	where_ns(&q, "w_pod", dq->pod);

@@ -12,6 +12,10 @@ One batch per 10 s interval ending at --end-ms (the same rows however often it i
       Flow to 10.9.0.2:8080, remote unnamed (the collector names it from pod IPs).
   team-b/api (10.9.0.2) server: DNS 11 x NOERROR db.team-b.test (200 us);
       peer 10.9.0.1 (team-a/web) 30 requests, 2 errors, 3 client errors (900 us); flow inbound.
+  An address that changes hands (with --batches 3): 10.9.0.3 is team-c/old's in batch 1 and
+  team-c/new's in batch 3; team-a/web calls it in both (a flow and a peer: 7 requests in batch 1,
+  11 in batch 3), so the peer is old in the first and new in the last interval.
+  A flow and peer requests to 192.0.2.9:443, no pod's address, every batch.
 """
 import argparse
 import os
@@ -57,7 +61,7 @@ def rs(direction, status, n, lat_us):
                            buckets=[pb.RequestStats.Bucket(index=bucket(lat_us), count=n)])
 
 
-A_IP, B_IP = bytes([10, 9, 0, 1]), bytes([10, 9, 0, 2])
+A_IP, B_IP, C_IP = bytes([10, 9, 0, 1]), bytes([10, 9, 0, 2]), bytes([10, 9, 0, 3])
 
 
 def batch(agent, seq, start):
@@ -80,14 +84,25 @@ def batch(agent, seq, start):
         requests=[rs(SERVER, 200, 25, 900), rs(SERVER, 404, 3, 900), rs(SERVER, 503, 2, 900)],
         dns=[dns(SERVER, "NOERROR", "db.team-b.test", 11, 200)],
         peer_requests=[peer(SERVER, A_IP, 0, 30, 2, 3, 900)])
-    flows = [pb.Flow(local=web, local_addr=A_IP, local_port=41000, remote_addr=B_IP, remote_port=8080,
+    stats = [ws_web, ws_api]
+    flows = [pb.Flow(local=web, local_addr=A_IP, local_port=41001, remote_addr=bytes([192, 0, 2, 9]), remote_port=443,
+                     direction=pb.Flow.DIRECTION_OUTBOUND, rx_bytes=700, tx_bytes=300, duration_us=5000,
+                     connections=1)]
+    if seq in (1, 3):
+        owner = wl("node-c", "team-c", "old" if seq == 1 else "new", "10.9.0.3")
+        stats.append(pb.WorkloadStats(workload=owner, traffic=pb.PodTraffic(rx_bytes=1, tx_bytes=1)))
+        flows.append(pb.Flow(local=web, local_addr=A_IP, local_port=41002, remote_addr=C_IP, remote_port=9000,
+                             direction=pb.Flow.DIRECTION_OUTBOUND, rx_bytes=100, tx_bytes=100, duration_us=5000,
+                             connections=1))
+        ws_web.peer_requests.append(peer(CLIENT, C_IP, 9000, 7 if seq == 1 else 11, 0, 0, 1500))
+    flows += [pb.Flow(local=web, local_addr=A_IP, local_port=41000, remote_addr=B_IP, remote_port=8080,
                      direction=pb.Flow.DIRECTION_OUTBOUND, rx_bytes=3000, tx_bytes=1000, duration_us=5000,
                      connections=1),
              pb.Flow(local=api, local_addr=B_IP, local_port=8080, remote_addr=A_IP, remote_port=41000,
                      direction=pb.Flow.DIRECTION_INBOUND, rx_bytes=1000, tx_bytes=3000, duration_us=5000,
                      connections=1)]
     return pb.Batch(agent_id=agent, node="node-a", sequence=seq, interval_start_unix_ms=start,
-                    interval_ms=10000, workloads=[ws_web, ws_api], flows=flows)
+                    interval_ms=10000, workloads=stats, flows=flows)
 
 
 def main():
