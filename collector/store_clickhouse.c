@@ -2,10 +2,11 @@
  * that any number of collector replicas write to and read from one database.
  *
  * Tables are generated from the record column tables (collector/store_backend.h). Each sample
- * record (pod_stats, req_stats, flows, process_events, drops) gets a table whose rows carry, in
- * front of the record's own columns, the interval (ts, dur), the batch that brought them
- * (batch_agent, batch_seq, batch_row: the row's position in its batch) and the workload by name
- * (w_namespace, w_pod, w_container): no ids, so that replicas need no shared counter.
+ * record (pod_stats, req_stats, flows, process_events, drops, dns_stats, dns_search, peer_reqs)
+ * gets a table whose rows carry, in front of the record's own columns, the interval (ts, dur), the
+ * batch that brought them (batch_agent, batch_seq, batch_row: the row's position in its batch) and
+ * the workload by name (w_namespace, w_pod, w_container): no ids, so that replicas need no shared
+ * counter.
  *
  * Duplicates: sample tables are ReplacingMergeTree ordered by (w_namespace, w_pod, ts, batch_agent,
  * batch_seq, batch_row), and every read says FINAL. store.c turns a batch into the same rows in
@@ -1274,6 +1275,17 @@ static void owners(struct sbuf *q, int64_t cut, const char *ns_as, const char *p
 	sbuf__puts(q, " GROUP BY namespace, pod)");
 }
 
+/* Pod IP windows per address, as one array for an equality join (18.16 has no range joins):
+ * (pod_uid, namespace, pod, first_seen_ms, last_seen_ms), expired windows left out. */
+static void ip_windows(struct sbuf *q, int64_t cut, const char *addr_as)
+{
+	sbuf__printf(q, "(SELECT ip AS %s, groupArray((pod_uid, wns, wpod, wf, wl)) AS wins FROM ("
+		     " SELECT ip, pod_uid, argMaxIf(namespace, last_seen_ms, namespace<>'') AS wns,"
+		     "  argMaxIf(pod, last_seen_ms, pod<>'') AS wpod, min(first_seen_ms) AS wf,"
+		     "  max(last_seen_ms) AS wl FROM pod_ips GROUP BY ip, pod_uid, node", addr_as);
+	sbuf__printf(q, " HAVING wl>=%" PRId64 ") GROUP BY ip)", cut);
+}
+
 /* The remote pod of each flow row as the SQLite backend names it: the agent's name, else the
  * pod whose pod IP window holds the row's interval (the latest to take the address), leaving
  * out windows that overlap another pod's window of the same address that also holds the
@@ -1308,12 +1320,9 @@ static int ch_flows(struct store *base, int64_t from_ms, int64_t to_ms, unsigned
 		"    remote_pod, rx_bytes, tx_bytes, retransmits, connect_us, connections");
 	from_samples(&q, s, "flows", from_ms, to_ms);
 	sbuf__puts(&q,
-		"   ) ANY LEFT JOIN ("
-		"   SELECT ip AS remote_addr, groupArray((pod_uid, wns, wpod, wf, wl)) AS wins FROM ("
-		"    SELECT ip, pod_uid, argMaxIf(namespace, last_seen_ms, namespace<>'') AS wns,"
-		"     argMaxIf(pod, last_seen_ms, pod<>'') AS wpod, min(first_seen_ms) AS wf,"
-		"     max(last_seen_ms) AS wl FROM pod_ips GROUP BY ip, pod_uid, node");
-	sbuf__printf(&q, "    HAVING wl>=%" PRId64 ") GROUP BY ip) USING remote_addr)", cut);
+		"   ) ANY LEFT JOIN ");
+	ip_windows(&q, cut, "remote_addr");
+	sbuf__puts(&q, " USING remote_addr)");
 	sbuf__puts(&q, " GROUP BY w_namespace, w_pod, direction, rns, rpod, addr, port"
 		       ") ANY LEFT JOIN ");
 	owners(&q, cut, "w_namespace", "w_pod", "lok", "lon");
@@ -1322,6 +1331,133 @@ static int ch_flows(struct store *base, int64_t from_ms, int64_t to_ms, unsigned
 	sbuf__printf(&q, " USING (rns, rpod) ORDER BY w_namespace, w_pod, direction, rns, rpod, addr, port"
 		     " LIMIT %u", limit);
 	return done(s, ch_select(s, &q, row_flow, &r));
+}
+
+static int row_peer(void *arg, char **f, unsigned n)
+{
+	struct rd *r = arg;
+	struct store_peer_sum row;
+
+	if (n < 13)
+		return -EIO;
+	row = (struct store_peer_sum){
+		.ns = f[0], .pod = f[1], .side = fi(f[2]) ? STORE_CLIENT : STORE_SERVER, .peer_ns = f[3],
+		.peer_pod = f[4], .peer_addr = f[5], .client_errors = fu(f[6]),
+		.r = {
+			.count = fu(f[7]), .errors = fu(f[8]), .sum_us = fu(f[9]), .first_ms = fi(f[10]),
+			.end_ms = fi(f[11]), .hist = store_clickhouse__parse_hist(f[12], r->h),
+		},
+	};
+	return r->cb(r->ctx, &row);
+}
+
+/* Peers named as the flows' remote ends are (ch_flows), from the address alone: a peer address
+ * names the pod whose window holds the row's interval, unless another pod's overlapping window
+ * holds it too; "" (the agent's overflow peer) names none. Ports are not a group key. */
+static int ch_peer_requests(struct store *base, int64_t from_ms, int64_t to_ms, unsigned limit,
+			    STORE_CB(struct store_peer_sum))
+{
+	struct ch *s = chs(base);
+	struct rd r = RD(s, cb, ctx);
+	struct sbuf q = { 0 };
+
+	sbuf__puts(&q,
+		"SELECT w_namespace, w_pod, side, pns, ppod, addr, sum(client_errors), sum(count), sum(errors),"
+		" sum(sum_us), min(ts), max(ts+dur), sumMap(hist_idx, hist_cnt) FROM ("
+		" SELECT *,"
+		"  arrayFilter(w -> peer_addr<>'' AND w.4 < ts+dur AND w.5+" IP_LAG " >= ts, wins) AS hits,"
+		"  arrayFilter(x -> NOT arrayExists(o -> o.1<>x.1 AND o.4<=x.5 AND o.5>=x.4, hits), hits) AS ok,"
+		"  arrayReverseSort(x -> x.4, ok)[1] AS pick,"
+		"  if(length(ok)>0, pick.2, '') AS pns, if(length(ok)>0, pick.3, '') AS ppod,"
+		"  if(length(ok)>0, '', peer_addr) AS addr, " SQL_SIDE " AS side"
+		" FROM (SELECT ts, dur, w_namespace, w_pod, direction, peer_addr, count, errors, client_errors,"
+		"  sum_us, hist_idx, hist_cnt");
+	from_samples(&q, s, "peer_reqs", from_ms, to_ms);
+	sbuf__puts(&q, " ) ANY LEFT JOIN ");
+	ip_windows(&q, retention_cut(s), "peer_addr");
+	sbuf__printf(&q, " USING peer_addr) GROUP BY w_namespace, w_pod, side, pns, ppod, addr"
+		     " ORDER BY w_namespace, w_pod, side, pns, ppod, addr LIMIT %u", limit);
+	return done(s, ch_select(s, &q, row_peer, &r));
+}
+
+/* DNS as the SQLite backend answers it: errors are answers other than NOERROR and NXDOMAIN,
+ * timeouts included; latency over the answered queries (the agent's sums). */
+#define SQL_DNS_SUM "sum(count) AS c, sum(timeouts), sum(if(rcode NOT IN ('NOERROR','NXDOMAIN'), count, 0))," \
+		    " sum(if(rcode='NXDOMAIN', count, 0)), sum(sum_us), min(ts), max(ts+dur)," \
+		    " sumMap(hist_idx, hist_cnt)"
+
+struct rd_dns {
+	struct rd r;
+	const struct store_dns_query *q;
+};
+
+static int row_dns(void *arg, char **f, unsigned n)
+{
+	struct rd_dns *d = arg;
+	bool by_rcode = d->q->group == STORE_DNS_BY_RCODE;
+	struct store_dns_row row;
+
+	if (n < 12)
+		return -EIO;
+	row = (struct store_dns_row){
+		.ns = by_rcode ? f[0] : d->q->ns ? d->q->ns : "",
+		.pod = by_rcode ? f[1] : d->q->pod ? d->q->pod : "",
+		.side = fi(f[2]) ? STORE_CLIENT : STORE_SERVER, .key = f[3],
+		.count = fu(f[4]), .timeouts = fu(f[5]), .errors = fu(f[6]), .nxdomain = fu(f[7]),
+		.sum_us = fu(f[8]), .first_ms = fi(f[9]), .end_ms = fi(f[10]),
+		.hist = store_clickhouse__parse_hist(f[11], d->r.h),
+	};
+	return d->r.cb(d->r.ctx, &row);
+}
+
+/* BY_DOMAIN's top domains of each side: LIMIT n BY (18.16 has no window functions). */
+static int ch_dns(struct store *base, const struct store_dns_query *dq, STORE_CB(struct store_dns_row))
+{
+	struct ch *s = chs(base);
+	struct rd_dns d = { .r = RD(s, cb, ctx), .q = dq };
+	struct sbuf q = { 0 };
+	bool by_rcode = dq->group == STORE_DNS_BY_RCODE;
+
+	if (by_rcode)
+		sbuf__puts(&q, "SELECT w_namespace, w_pod, " SQL_SIDE " AS side, rcode, " SQL_DNS_SUM);
+	else
+		sbuf__puts(&q, "SELECT '' AS no_ns, '' AS no_pod, " SQL_SIDE " AS side, domain, " SQL_DNS_SUM);
+	from_samples(&q, s, "dns_stats", dq->from_ms, dq->to_ms);
+	where_ns(&q, "w_namespace", dq->ns);
+	where_ns(&q, "w_pod", dq->pod);
+	if (by_rcode)
+		sbuf__printf(&q, " GROUP BY w_namespace, w_pod, side, rcode"
+			     " ORDER BY w_namespace, w_pod, side, c DESC, rcode LIMIT %u", dq->limit);
+	else
+		sbuf__printf(&q, " GROUP BY side, domain ORDER BY side, c DESC, domain LIMIT %u BY side",
+			     dq->limit);
+	return done(s, ch_select(s, &q, row_dns, &d));
+}
+
+static int row_dns_search(void *arg, char **f, unsigned n)
+{
+	struct rd *r = arg;
+	struct store_dns_search_sum row;
+
+	if (n < 4)
+		return -EIO;
+	row = (struct store_dns_search_sum){ .ns = f[0], .pod = f[1], .queries = fu(f[2]), .nxdomain = fu(f[3]) };
+	return r->cb(r->ctx, &row);
+}
+
+static int ch_dns_search(struct store *base, const char *ns, const char *pod, int64_t from_ms, int64_t to_ms,
+			 STORE_CB(struct store_dns_search_sum))
+{
+	struct ch *s = chs(base);
+	struct rd r = RD(s, cb, ctx);
+	struct sbuf q = { 0 };
+
+	sbuf__puts(&q, "SELECT w_namespace, w_pod, sum(queries), sum(nxdomain)");
+	from_samples(&q, s, "dns_search", from_ms, to_ms);
+	where_ns(&q, "w_namespace", ns);
+	where_ns(&q, "w_pod", pod);
+	sbuf__puts(&q, " GROUP BY w_namespace, w_pod ORDER BY w_namespace, w_pod");
+	return done(s, ch_select(s, &q, row_dns_search, &r));
 }
 
 static int row_drop(void *arg, char **f, unsigned n)
@@ -1397,7 +1533,10 @@ const struct store_ops store_clickhouse_ops = {
 	.step_traffic = ch_step_traffic,
 	.routes = ch_routes,
 	.flows = ch_flows,
+	.peer_requests = ch_peer_requests,
 	.drops = ch_drops,
 	.stats = ch_stats,
 	.ping = ch_ping,
+	.dns = ch_dns,
+	.dns_search = ch_dns_search,
 };

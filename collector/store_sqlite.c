@@ -1561,7 +1561,7 @@ static int sq_dns(struct store *base, const struct store_dns_query *q, STORE_CB(
 	int err = query_prepare(s, by_rcode ?
 		"SELECT w.namespace, w.pod, " SQL_DNS_SIDE " AS side, d.rcode, " SQL_DNS_SUM
 		" FROM dns_stats d JOIN workloads w ON w.id=d.wid WHERE " SQL_DNS_WHERE
-		" GROUP BY w.namespace, w.pod, side, d.rcode ORDER BY 1, 2, 3, 5 DESC LIMIT ?5" :
+		" GROUP BY w.namespace, w.pod, side, d.rcode ORDER BY 1, 2, 3, 5 DESC, 4 LIMIT ?5" :
 		"SELECT '', '', side, domain, c, t, e, nx, su, f, en, h FROM ("
 		" SELECT *, row_number() OVER (PARTITION BY side ORDER BY c DESC, domain) AS rk FROM ("
 		"  SELECT " SQL_DNS_SIDE " AS side, d.domain AS domain, sum(d.count) AS c, sum(d.timeouts) AS t,"

@@ -4,6 +4,8 @@
 # collector and two collector replicas on one ClickHouse database, fed the same batches.
 #   - every API answer (namespaces, pods, series, routes, edges) is the same from the SQLite
 #     collector and from either replica, and matches what the test sent;
+#   - DNS views (pod, namespace, top domains) and edges with per-peer requests (chseed.py) the
+#     same from the three, a batch re-stored after its `batches` rows were lost counted once;
 #   - duplicates: the same batches again through the other replica (found by the batches table),
 #     the same batches to both replicas at once (racing), and a batch re-stored after its
 #     `batches` row was lost (a replica killed between its inserts): counted once everywhere;
@@ -137,6 +139,54 @@ check_eq "$(get R1 "/api/v1/namespaces/$NSENC/pods/$PODENC/routes?$Q" | jq -r '.
 check_eq "$(ch_query CH "SELECT count() FROM system.tables WHERE database='conf' AND name IN ('req_stats','workloads')")" 2 \
 	"no table dropped by a name"
 
+# --- DNS views and per-peer edges (chseed.py): same answers, a duplicate batch counted once
+chseed() {   # chseed NAME AGENT -> "stored=N duplicate=M"
+	local port; eval "port=\$${1}_GRPC"
+	PODLENS_PY=$PYDIR "$PY" "$TOP/tests/integration/collector/chseed.py" "127.0.0.1:$port" --agent "$2" \
+		--batches 3 --end-ms "$END"
+}
+check_eq "$(chseed S d1)" "stored=3 duplicate=0" "sqlite: 3 batches with DNS and peer requests stored"
+check_eq "$(chseed R1 d1)" "stored=3 duplicate=0" "replica 1: 3 batches with DNS and peer requests stored"
+check_eq "$(chseed R2 d1)" "stored=0 duplicate=3" "replica 2: the same batches are duplicates"
+# their batches rows lost (a replica killed between its inserts): replica 2 stores every row again
+ch_query CH "ALTER TABLE conf.batches DELETE WHERE agent_id='d1'" >/dev/null
+# no background merge may collapse the copies before they are counted below
+for t in dns_stats dns_search peer_reqs; do ch_query CH "SYSTEM STOP MERGES conf.$t" >/dev/null; done
+wait_for 30 "the batches rows of d1 deleted (mutation)" ch_is 0 "SELECT count() FROM conf.batches WHERE agent_id='d1'"
+check_eq "$(chseed R2 d1)" "stored=3 duplicate=0" "replica 2: d1's batches stored again (batches rows lost)"
+for t in dns_stats:18 dns_search:3 peer_reqs:14; do   # rows of the 3 batches
+	check_eq "$(ch_query CH "SELECT count() FROM conf.${t%:*} FINAL WHERE batch_agent='d1'")" ${t#*:} \
+		"${t%:*}: d1's rows read once with FINAL"
+	check_eq "$(ch_query CH "SELECT count() FROM conf.${t%:*} WHERE batch_agent='d1'")" $((2 * ${t#*:})) \
+		"${t%:*}: d1's rows stored twice (so FINAL is what counts them once)"
+	ch_query CH "SYSTEM START MERGES conf.${t%:*}" >/dev/null
+done
+QD="from=$((END - 30000))&to=$END"
+same "/api/v1/namespaces/team-a/pods/web/dns?$QD" "DNS of team-a/web"
+same "/api/v1/namespaces/team-a/pods/web/dns?$QD&top=2" "DNS of team-a/web, top 2 domains"
+same "/api/v1/namespaces/team-a/dns?$QD" "DNS of namespace team-a"
+same "/api/v1/namespaces/team-b/dns?$QD" "DNS of namespace team-b"
+same "/api/v1/namespaces/team-b/pods/api/dns?$QD" "DNS of team-b/api"
+same "/api/v1/edges?$QD" "edges with per-peer requests"
+same "/api/v1/namespaces/team-a/edges?$QD" "edges of team-a"
+same "/api/v1/namespaces/team-b/pods/api/edges?$QD" "edges of team-b/api"
+for C in S R1 R2; do
+	W=$(get $C "/api/v1/namespaces/team-a/pods/web/dns?$QD")
+	check_eq "$(echo "$W" | jq -c '[.client.queries, .client.timeouts, .client.errors, .client.nxdomain]')" '[54,3,12,6]' \
+		"$C: team-a/web lookups, timeouts, errors, NXDOMAIN of 3 batches, duplicates counted once"
+	check_eq "$(echo "$W" | jq -c '[.client.domains[] | [.domain, .count]]')" \
+		'[["api.team-b.test",30],["other",15],["web.team-a.svc.cluster.local",6],["gone.test",3]]' \
+		"$C: team-a/web domains by count"
+	check_eq "$(echo "$W" | jq -c .search)" '{"nxdomain":6,"queries":9}' "$C: team-a/web search storm"
+	check_eq "$(get $C "/api/v1/namespaces/team-a/pods/web/dns?$QD&top=1" | jq -c '[.client.domains[].domain, .client.queries_not_listed]')" \
+		'["api.team-b.test",24]' "$C: top=1: the busiest domain, the rest counted"
+	E=$(get $C "/api/v1/namespaces/team-a/pods/web/edges?$QD")
+	check_eq "$(echo "$E" | jq -c '[.edges[] | select(.dst == "team-b/api") | .requests, .errors, .client_errors, .l7_per_peer, .l7_from]')" \
+		'[90,6,9,true,"server"]' "$C: web -> team-b/api: the peer's requests (pod IP named), duplicates counted once"
+	check_eq "$(echo "$E" | jq -c '[.edges[] | select(.dst != "team-b/api") | [.dst, .requests, .l7_per_peer, .l7_from]]')" \
+		'[["192.0.2.9",15,true,"client"],["team-c/new",11,true,"client"],["team-c/old",7,true,"client"]]' \
+		"$C: web's client-side peers: an address of no pod, and 10.9.0.3 named old then new by time"
+done
 # --- retention: batches 3 h old leave both backends with --retention 1h
 start_collector S2 --data-dir "$WORK/sqlite-ret" --retention 1h --maintain-interval 1 --read-tokens "$WORK/read-tokens" ||
 	{ tap_fail "sqlite collector with 1h retention starts"; exit 1; }
