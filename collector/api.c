@@ -329,6 +329,8 @@ static void metrics(struct collector *col, struct store *rd, const struct token 
 			if (v == METRICS_ALL || token__allows(tok, rows[i].ns))
 				pod_metric(&b, &pod_metrics[m], &rows[i]);
 	}
+	if (v != METRICS_SELF && n >= 0)
+		query__rpc_metrics(rd, rows, n, tok, v == METRICS_ALL, now - 300000, now, &b);
 	free(rows);
 	if (v != METRICS_SELF)
 		dns_metrics(&b, rd, tok, v, now);

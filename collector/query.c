@@ -8,7 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/grpc.h"
 #include "lib/hist.h"
+#include "lib/prom.h"
 #include "lib/log.h"
 
 static const char *nz_(const char *s)
@@ -371,6 +373,10 @@ static int routes_row(void *ctx, const struct store_route_row *r)
 	sbuf__json_num(out, n ? (double)r->r.sum_us / (double)n : 0);
 	hist_quantiles(r->r.hist, q);
 	json_quantiles(out, q);
+	sbuf__printf(out, ",\"errors\":%llu,\"error_pct\":", (unsigned long long)r->r.errors);
+	sbuf__json_num(out, n ? 100.0 * (double)r->r.errors / (double)n : 0);
+	if (r->protocol == PODLENS__V1__REQUEST_STATS__PROTOCOL__PROTOCOL_GRPC)
+		sbuf__printf(out, ",\"status_name\":\"%s\"", query__grpc_status_name(r->status));
 	sbuf__puts(out, "}");
 	c->first = false;
 	return 0;
@@ -390,6 +396,163 @@ int query__routes_json(struct store *s, const char *ns, const char *pod, int64_t
 		return err;
 	sbuf__puts(out, "]}");
 	return 0;
+}
+
+/* ------------------------------------------------------------------ gRPC */
+
+const char *query__grpc_status_name(int status)
+{
+	if (status == QUERY_GRPC_STATUS_NOT_DECODED)
+		return "NOT_DECODED";
+	if (status < 0 || status > 16)
+		return "OTHER";
+	return grpc_status__name(status);
+}
+
+/* Status label slots: 0..16 the gRPC codes, then OTHER, then NOT_DECODED: a fixed list, so a
+ * hostile agent's status values add no series. */
+#define RPC_STATUS_SLOTS 19
+
+static int rpc_status_slot(int status)
+{
+	if (status == QUERY_GRPC_STATUS_NOT_DECODED)
+		return 18;
+	return status < 0 || status > 16 ? 17 : status;
+}
+
+struct rpc_method {
+	enum store_side side;
+	char service[128], method[128];
+	uint64_t count, by_status[RPC_STATUS_SLOTS];
+	int64_t first_ms, end_ms;
+	uint64_t hist[HIST_BUCKETS];
+};
+
+struct rpc_ctx {
+	struct rpc_method m[2 * (QUERY_RPC_MAX_METHODS + 1)];
+	int n, per_side[2];
+};
+
+/* "/pkg.Service/Method" -> service, method; "unknown" (not decoded) stays unknown, anything else
+ * not of that shape is "other". */
+static void rpc_split(const char *path, char *svc, size_t svc_len, char *meth, size_t meth_len)
+{
+	const char *slash = path[0] == '/' ? strchr(path + 1, '/') : NULL;
+
+	if (!strcmp(path, "unknown")) {
+		snprintf(svc, svc_len, "unknown");
+		snprintf(meth, meth_len, "unknown");
+	} else if (!slash || slash == path + 1 || !slash[1] || strchr(slash + 1, '/') ||
+		   (size_t)(slash - path - 1) >= svc_len || strlen(slash + 1) >= meth_len) {
+		snprintf(svc, svc_len, "other");
+		snprintf(meth, meth_len, "other");
+	} else {
+		snprintf(svc, svc_len, "%.*s", (int)(slash - path - 1), path + 1);
+		snprintf(meth, meth_len, "%s", slash + 1);
+	}
+}
+
+static int rpc_row(void *ctx, const struct store_route_row *r)
+{
+	struct rpc_ctx *c = ctx;
+	struct rpc_method *m = NULL;
+	char svc[128], meth[128];
+	int side = r->side == STORE_CLIENT;
+
+	if (r->protocol != PODLENS__V1__REQUEST_STATS__PROTOCOL__PROTOCOL_GRPC || !r->r.count)
+		return 0;
+	rpc_split(r->route, svc, sizeof(svc), meth, sizeof(meth));
+	for (int i = 0; i < c->n && !m; i++)
+		if (c->m[i].side == r->side && !strcmp(c->m[i].service, svc) && !strcmp(c->m[i].method, meth))
+			m = &c->m[i];
+	if (!m && c->per_side[side] == QUERY_RPC_MAX_METHODS) {
+		/* past the bound every method of this side is summed as other/other */
+		snprintf(svc, sizeof(svc), "other");
+		snprintf(meth, sizeof(meth), "other");
+		for (int i = 0; i < c->n && !m; i++)
+			if (c->m[i].side == r->side && !strcmp(c->m[i].service, svc) &&
+			    !strcmp(c->m[i].method, meth))
+				m = &c->m[i];
+	}
+	if (!m) {
+		m = &c->m[c->n++];
+		memset(m, 0, sizeof(*m));
+		m->side = r->side;
+		snprintf(m->service, sizeof(m->service), "%s", svc);
+		snprintf(m->method, sizeof(m->method), "%s", meth);
+		m->first_ms = r->r.first_ms;
+		m->end_ms = r->r.end_ms;
+		if (c->per_side[side] < QUERY_RPC_MAX_METHODS)
+			c->per_side[side]++;
+	}
+	m->count += r->r.count;
+	m->by_status[rpc_status_slot(r->status)] += r->r.count;
+	if (r->r.first_ms < m->first_ms)
+		m->first_ms = r->r.first_ms;
+	if (r->r.end_ms > m->end_ms)
+		m->end_ms = r->r.end_ms;
+	for (unsigned i = 0; i < HIST_BUCKETS; i++)
+		m->hist[i] += r->r.hist[i];
+	return 0;
+}
+
+int query__rpc_metrics(struct store *s, const struct pod_row *rows, int n, const struct token *tok,
+		       bool all, int64_t from_ms, int64_t to_ms, struct sbuf *out)
+{
+	static const char *const sides[] = { [STORE_SERVER] = "server", [STORE_CLIENT] = "client" };
+	const char *rps = "podlens_pod_rpc_requests_per_second", *dur = "podlens_pod_rpc_duration_seconds";
+	struct sbuf a = { 0 }, d = { 0 };
+	struct rpc_ctx *c = malloc(sizeof(*c));
+	int pods = 0, err = 0;
+
+	if (!c)
+		return -ENOMEM;
+	for (int i = 0; i < n && pods < QUERY_RPC_MAX_PODS; i++) {
+		const struct pod_row *p = &rows[i];
+
+		if (!p->requests && !p->client_requests)
+			continue;
+		if (!all && !token__allows(tok, p->ns))
+			continue;
+		pods++;
+		c->n = c->per_side[0] = c->per_side[1] = 0;
+		err = store__routes(s, p->ns, p->pod, from_ms, to_ms, QUERY_MAX_ROUTES, rpc_row, c);
+		if (err)
+			goto out;
+		for (int k = 0; k < c->n; k++) {
+			const struct rpc_method *m = &c->m[k];
+			int64_t q[QUANTILES];
+
+			for (int st = 0; st < RPC_STATUS_SLOTS; st++)
+				if (m->by_status[st])
+					prom__sample_prec(&a, rps, (const char *[]){
+						"namespace", p->ns, "pod", p->pod, "side", sides[m->side],
+						"rpc_system", "grpc", "rpc_service", m->service, "rpc_method", m->method,
+						"rpc_grpc_status_code",
+						query__grpc_status_name(st == 18 ? QUERY_GRPC_STATUS_NOT_DECODED :
+									st == 17 ? -1 : st), NULL },
+						rate(m->by_status[st], m->first_ms, m->end_ms), 'g', 6);
+			hist_quantiles(m->hist, q);
+			for (int j = 0; j < QUANTILES; j++)
+				if (q[j] >= 0)
+					prom__sample_prec(&d, dur, (const char *[]){
+						"namespace", p->ns, "pod", p->pod, "side", sides[m->side],
+						"rpc_system", "grpc", "rpc_service", m->service, "rpc_method", m->method,
+						"quantile", query_quantiles[j].label, NULL },
+						(double)q[j] / 1e6, 'f', 6);
+		}
+	}
+	prom__family(out, rps, "gauge", "gRPC calls per second by method and grpc-status, last 5 minutes");
+	if (a.len)
+		sbuf__put(out, a.s, a.len);
+	prom__family(out, dur, "gauge", "gRPC call latency quantiles by method, last 5 minutes");
+	if (d.len)
+		sbuf__put(out, d.s, d.len);
+out:
+	sbuf__free(&a);
+	sbuf__free(&d);
+	free(c);
+	return err;
 }
 
 /* ------------------------------------------------------------------ edges */

@@ -56,6 +56,23 @@ int query__series_json(struct store *s, const char *ns, const char *pod, int64_t
 		       int64_t to_ms, int64_t step_ms, struct sbuf *out);
 int query__routes_json(struct store *s, const char *ns, const char *pod, int64_t from_ms,
 		       int64_t to_ms, struct sbuf *out);
+
+/* gRPC. The agent sends status QUERY_GRPC_STATUS_NOT_DECODED when it could not read grpc-status
+ * (agent/l7/http2.h H2_STATUS_UNKNOWN). Names: "OK" .. "UNAUTHENTICATED" for 0..16,
+ * "NOT_DECODED", and "OTHER" for any other value: a fixed list, whatever the agent sent. */
+#define QUERY_GRPC_STATUS_NOT_DECODED 0xffff
+const char *query__grpc_status_name(int status);
+
+/* /metrics' gRPC families over [from, to) for the pods in rows (query__pods()) that tok may read
+ * (all: every pod): podlens_pod_rpc_requests_per_second by side, rpc_service, rpc_method and
+ * rpc_grpc_status_code, podlens_pod_rpc_duration_seconds by side, service, method and quantile.
+ * Bounded: at most QUERY_RPC_MAX_METHODS methods per pod and side (the rest summed as
+ * rpc_service="other", rpc_method="other"), the status from the fixed list above, the first
+ * QUERY_RPC_MAX_PODS pods with requests. Returns 0 or -errno (out left as it was). */
+#define QUERY_RPC_MAX_METHODS 20
+#define QUERY_RPC_MAX_PODS 200
+int query__rpc_metrics(struct store *s, const struct pod_row *rows, int n, const struct token *tok,
+		       bool all, int64_t from_ms, int64_t to_ms, struct sbuf *out);
 /* Service map over [from, to), compact edges (client -> server): query__edges() below. ns limits to edges touching
  * that namespace (NULL: all). With filter, only edges with at least one end in a namespace tok
  * covers are listed, and an end in a namespace it does not cover is QUERY_HIDDEN_NODE with an

@@ -789,6 +789,128 @@ static void sbuf__json_escapes_controls_quotes_and_bad_utf8(void **state)
 }
 
 
+/* gRPC per method: grpc-status by name (a not-decoded stream and an out-of-range code on the
+ * fixed list), errors = status != 0, a stream whose method was never decoded kept as "unknown",
+ * both sides; /metrics' rpc families scoped by token and bounded per pod and side. */
+static void add_grpc(struct store *s, uint64_t *seq, const char *ns, const char *pod, bool client,
+		     const char *path, uint32_t status, uint64_t n, uint64_t lat)
+{
+	struct fixture f;
+
+	make_batch(&f, "g", ++*seq, T0, ns, pod, n, lat, status, 1);
+	f.rs.protocol = PODLENS__V1__REQUEST_STATS__PROTOCOL__PROTOCOL_GRPC;
+	if (client)
+		f.rs.direction = PODLENS__V1__REQUEST_STATS__DIRECTION__DIRECTION_CLIENT;
+	f.rs.method = (char *)path;
+	f.rs.route = (char *)path;
+	assert_int_equal(add(s, &f, NULL), 0);
+}
+
+static void query__grpc__status_names_unknown_method_and_scoped_metrics(void **state)
+{
+	struct store *s = open_store(0);
+	struct token scoped = { .token = (char *)"t", .ns = (char *[]){ (char *)"team-a" }, .n_ns = 1 };
+	struct sbuf out = { 0 };
+	struct pod_row *rows;
+	uint64_t seq = 0;
+	char *j, line[512];
+	int n;
+
+	add_grpc(s, &seq, "team-a", "srv", false, "/shop.Cart/Get", 0, 7, 2000);
+	add_grpc(s, &seq, "team-a", "srv", false, "/shop.Cart/Get", 5, 2, 2000);
+	add_grpc(s, &seq, "team-a", "srv", false, "/shop.Cart/Get", 13, 1, 2000);
+	add_grpc(s, &seq, "team-a", "srv", false, "unknown", QUERY_GRPC_STATUS_NOT_DECODED, 3, 500);
+	add_grpc(s, &seq, "team-a", "srv", false, "/shop.Cart/Odd", 99, 1, 500);
+	add_grpc(s, &seq, "team-a", "cli", true, "/shop.Cart/Get", 5, 2, 2100);
+	add_grpc(s, &seq, "team-b", "secret", false, "/bank.Vault/Open", 0, 4, 100);
+
+	assert_int_equal(query__routes_json(s, "team-a", "srv", T0, T0 + 10000, &out), 0);
+	j = sbuf__take(&out, NULL);
+	assert_non_null(strstr(j, "{\"direction\":\"server\",\"protocol\":\"grpc\",\"method\":\"/shop.Cart/Get\","
+				  "\"route\":\"/shop.Cart/Get\",\"status\":0,\"count\":7,"));
+	assert_non_null(strstr(j, "\"status\":0,\"count\":7,"));
+	assert_non_null(strstr(j, ",\"errors\":0,\"error_pct\":0,\"status_name\":\"OK\"}"));
+	assert_non_null(strstr(j, ",\"errors\":2,\"error_pct\":100,\"status_name\":\"NOT_FOUND\"}"));
+	assert_non_null(strstr(j, ",\"errors\":1,\"error_pct\":100,\"status_name\":\"INTERNAL\"}"));
+	assert_non_null(strstr(j, "\"method\":\"unknown\",\"route\":\"unknown\",\"status\":65535,\"count\":3,"));
+	assert_non_null(strstr(j, ",\"errors\":3,\"error_pct\":100,\"status_name\":\"NOT_DECODED\"}"));
+	assert_non_null(strstr(j, "\"status\":99,\"count\":1,"));
+	assert_non_null(strstr(j, "\"status_name\":\"OTHER\"}"));
+	assert_null(strstr(j, "\"direction\":\"client\""));
+	free(j);
+	assert_int_equal(query__routes_json(s, "team-a", "cli", T0, T0 + 10000, &out), 0);
+	j = sbuf__take(&out, NULL);
+	assert_non_null(strstr(j, "{\"routes\":[{\"direction\":\"client\",\"protocol\":\"grpc\","
+				  "\"method\":\"/shop.Cart/Get\",\"route\":\"/shop.Cart/Get\",\"status\":5,\"count\":2,"));
+	assert_non_null(strstr(j, ",\"errors\":2,\"error_pct\":100,\"status_name\":\"NOT_FOUND\"}]}"));
+	free(j);
+	assert_string_equal(query__grpc_status_name(16), "UNAUTHENTICATED");
+	assert_string_equal(query__grpc_status_name(17), "OTHER");
+	assert_string_equal(query__grpc_status_name(-1), "OTHER");
+
+	n = query__pods(s, NULL, T0, T0 + 10000, &rows);
+	assert_int_equal(n, 3);
+	assert_int_equal(query__rpc_metrics(s, rows, n, &scoped, false, T0, T0 + 10000, &out), 0);
+	j = sbuf__take(&out, NULL);
+	/* 7 calls over the 10 s sample: 0.7/s */
+	snprintf(line, sizeof(line), "podlens_pod_rpc_requests_per_second{namespace=\"team-a\",pod=\"srv\","
+		 "side=\"server\",rpc_system=\"grpc\",rpc_service=\"shop.Cart\",rpc_method=\"Get\","
+		 "rpc_grpc_status_code=\"OK\"} 0.7\n");
+	assert_non_null(strstr(j, line));
+	assert_non_null(strstr(j, "rpc_service=\"shop.Cart\",rpc_method=\"Get\",rpc_grpc_status_code=\"NOT_FOUND\"} 0.2\n"));
+	assert_non_null(strstr(j, "rpc_service=\"shop.Cart\",rpc_method=\"Get\",rpc_grpc_status_code=\"INTERNAL\"} 0.1\n"));
+	assert_non_null(strstr(j, "rpc_service=\"unknown\",rpc_method=\"unknown\",rpc_grpc_status_code=\"NOT_DECODED\"} 0.3\n"));
+	assert_non_null(strstr(j, "rpc_service=\"shop.Cart\",rpc_method=\"Odd\",rpc_grpc_status_code=\"OTHER\"} 0.1\n"));
+	assert_non_null(strstr(j, "pod=\"cli\",side=\"client\",rpc_system=\"grpc\",rpc_service=\"shop.Cart\","
+				  "rpc_method=\"Get\",rpc_grpc_status_code=\"NOT_FOUND\"} 0.2\n"));
+	assert_non_null(strstr(j, "podlens_pod_rpc_duration_seconds{namespace=\"team-a\",pod=\"srv\",side=\"server\","
+				  "rpc_system=\"grpc\",rpc_service=\"shop.Cart\",rpc_method=\"Get\",quantile=\"0.5\"} 0.00"));
+	assert_null(strstr(j, "team-b"));
+	assert_null(strstr(j, "Vault"));
+	free(j);
+	assert_int_equal(query__rpc_metrics(s, rows, n, NULL, true, T0, T0 + 10000, &out), 0);
+	j = sbuf__take(&out, NULL);
+	assert_non_null(strstr(j, "pod=\"secret\",side=\"server\",rpc_system=\"grpc\",rpc_service=\"bank.Vault\","
+				  "rpc_method=\"Open\",rpc_grpc_status_code=\"OK\"} 0.4\n"));
+	free(j);
+	free(rows);
+	store__close(s);
+}
+
+/* A pod calling more than QUERY_RPC_MAX_METHODS methods: the first ones by name, the rest summed
+ * as other/other, so its series stay bounded whatever the agent sends. */
+static void query__grpc__metrics_bounded_per_pod(void **state)
+{
+	struct store *s = open_store(0);
+	struct sbuf out = { 0 };
+	struct pod_row *rows;
+	uint64_t seq = 0;
+	char path[64], *j, *p;
+	int n, series = 0;
+
+	for (int m = 0; m < QUERY_RPC_MAX_METHODS + 15; m++) {
+		/* fewer calls for later methods, so the store lists them last */
+		snprintf(path, sizeof(path), "/x.S/M%02d", m);
+		add_grpc(s, &seq, "ns", "p", false, path, (uint32_t)m % 3, 100 - (uint64_t)m, 1000);
+	}
+	n = query__pods(s, NULL, T0, T0 + 10000, &rows);
+	assert_int_equal(n, 1);
+	assert_int_equal(query__rpc_metrics(s, rows, n, NULL, true, T0, T0 + 10000, &out), 0);
+	j = sbuf__take(&out, NULL);
+	for (p = j; (p = strstr(p, "\npodlens_pod_rpc_requests_per_second{")); p++)
+		series++;
+	assert_int_equal(series, QUERY_RPC_MAX_METHODS + 3);    /* 20 methods + other x 3 statuses */
+	assert_non_null(strstr(j, "rpc_method=\"M00\""));
+	assert_null(strstr(j, "rpc_method=\"M34\""));
+	/* methods 20..34 (66..80 calls each) summed exactly by status m % 3, over the 10 s sample */
+	assert_non_null(strstr(j, "rpc_service=\"other\",rpc_method=\"other\",rpc_grpc_status_code=\"OK\"} 36.5\n"));
+	assert_non_null(strstr(j, "rpc_service=\"other\",rpc_method=\"other\",rpc_grpc_status_code=\"CANCELLED\"} 36\n"));
+	assert_non_null(strstr(j, "rpc_service=\"other\",rpc_method=\"other\",rpc_grpc_status_code=\"UNKNOWN\"} 37\n"));
+	free(j);
+	free(rows);
+	store__close(s);
+}
+
 /* ------------------------------------------------------------------ reader handle, query budget */
 
 static struct store *open_reader(void)
@@ -1361,6 +1483,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(store__drops__summed_per_agent_and_reason, setup, teardown),
 		cmocka_unit_test_setup_teardown(query__edges__both_ends_merged_and_unknown_clients_by_address, setup, teardown),
 		cmocka_unit_test_setup_teardown(query__routes__sides_protocols_and_errors, setup, teardown),
+		cmocka_unit_test_setup_teardown(query__grpc__status_names_unknown_method_and_scoped_metrics, setup, teardown),
+		cmocka_unit_test_setup_teardown(query__grpc__metrics_bounded_per_pod, setup, teardown),
 		cmocka_unit_test_setup_teardown(tokens__scoped_file__matches_and_allows, setup, teardown),
 		cmocka_unit_test_setup_teardown(query__edges__scoped_token__other_namespace_anonymised, setup, teardown),
 		cmocka_unit_test(tokens__metrics_view__admin_or_loopback_only),

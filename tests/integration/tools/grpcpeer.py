@@ -13,6 +13,8 @@ tests/integration/agent_grpc.sh and the HTTP/2 fixtures.
       {"ok": N, "notfound": N, "internal": N, "slow": N, "concurrent": N, "stream": [K, ...]}
       "concurrent": N Slow calls in flight at once on the same connection.
       OUT_JSON: {"calls": {"/podlens.test.Echo/Unary": {"OK": n, ...}, ...}, "slow_ms": [...]}
+  GRPCPEER_HOST: the address the server binds and the client calls (127.0.0.1 when unset; the lab
+  scenario e2e/scenarios/32-collector-grpc.sh uses pod addresses)
 """
 import json
 import os
@@ -23,6 +25,7 @@ from concurrent import futures
 import grpc
 
 SVC = "podlens.test.Echo"
+HOST = os.environ.get("GRPCPEER_HOST", "127.0.0.1")
 
 
 def server(port, delay_ms, ready):
@@ -48,7 +51,7 @@ def server(port, delay_ms, ready):
     })
     s = grpc.server(futures.ThreadPoolExecutor(max_workers=32))
     s.add_generic_rpc_handlers((h,))
-    s.add_insecure_port("127.0.0.1:%d" % port)
+    s.add_insecure_port("%s:%d" % (HOST, port))
     s.start()
     with open(ready + ".tmp", "w") as f:
         f.write(str(os.getpid()))
@@ -57,7 +60,7 @@ def server(port, delay_ms, ready):
 
 
 def client(port, plan, out, connected=None, go=None):
-    ch = grpc.insecure_channel("127.0.0.1:%d" % port)
+    ch = grpc.insecure_channel("%s:%d" % (HOST, port))
     unary = ch.unary_unary("/%s/Unary" % SVC)
     slow = ch.unary_unary("/%s/Slow" % SVC)
     stream = ch.unary_stream("/%s/Stream" % SVC)
