@@ -307,7 +307,6 @@ static int add_peer(const struct peer_entry *e, void *ctx)
 {
 	struct peers_ctx *c = ctx;
 	Podlens__V1__PeerRequests *pr = arena(c->b, sizeof(*pr));
-	unsigned nb = 0;
 
 	if (!pr)
 		return -ENOMEM;
@@ -326,24 +325,8 @@ static int add_peer(const struct peer_entry *e, void *ctx)
 	pr->errors = e->errors;
 	pr->client_errors = e->client_errors;
 	pr->sum_us = e->hist.sum;
-	for (unsigned i = 0; i < HIST_BUCKETS; i++)
-		nb += e->hist.buckets[i] != 0;
-	pr->buckets = arena(c->b, (nb ? nb : 1) * sizeof(*pr->buckets));
-	if (!pr->buckets)
+	if (l7_arena__buckets(&(struct l7_arena){ l7_alloc, l7_str, c->b }, &e->hist, &pr->buckets, &pr->n_buckets))
 		return -ENOMEM;
-	for (unsigned i = 0; i < HIST_BUCKETS; i++) {
-		Podlens__V1__RequestStats__Bucket *bk;
-
-		if (!e->hist.buckets[i])
-			continue;
-		bk = arena(c->b, sizeof(*bk));
-		if (!bk)
-			return -ENOMEM;
-		podlens__v1__request_stats__bucket__init(bk);
-		bk->index = i;
-		bk->count = e->hist.buckets[i];
-		pr->buckets[pr->n_buckets++] = bk;
-	}
 	c->ws->peer_requests[c->ws->n_peer_requests++] = pr;
 	return 0;
 }

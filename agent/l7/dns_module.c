@@ -447,7 +447,6 @@ static int add_stats(const struct http_agg_entry *e, void *ctx)
 	Podlens__V1__DnsStats *ds;
 	char qb[16], rb[16];
 	int to = e->status == DNS_STATUS_TIMEOUT;
-	size_t nb = 0;
 
 	if (c->n == c->cap)
 		return 0;
@@ -463,21 +462,8 @@ static int add_stats(const struct http_agg_entry *e, void *ctx)
 	ds->count = e->hist->count;
 	ds->timeouts = to ? e->hist->count : 0;
 	ds->sum_us = e->hist->sum;
-	if (!to) {
-		for (unsigned i = 0; i < HIST_BUCKETS; i++)
-			nb += e->hist->buckets[i] != 0;
-		ds->buckets = nb ? a->alloc(a->ctx, nb * sizeof(*ds->buckets)) : NULL;
-		for (unsigned i = 0; ds->buckets && i < HIST_BUCKETS; i++) {
-			Podlens__V1__RequestStats__Bucket *bk;
-
-			if (!e->hist->buckets[i] || !(bk = a->alloc(a->ctx, sizeof(*bk))))
-				continue;
-			podlens__v1__request_stats__bucket__init(bk);
-			bk->index = i;
-			bk->count = e->hist->buckets[i];
-			ds->buckets[ds->n_buckets++] = bk;
-		}
-	}
+	if (!to)   /* short of memory: fewer buckets */
+		(void)l7_arena__buckets(a, e->hist, &ds->buckets, &ds->n_buckets);
 	c->v[c->n++] = ds;
 	return 0;
 }

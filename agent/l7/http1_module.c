@@ -133,7 +133,6 @@ static int add_request(const struct http_agg_entry *e, void *ctx)
 	struct batch_ctx *c = ctx;
 	const struct l7_arena *a = c->a;
 	Podlens__V1__RequestStats *rs = a->alloc(a->ctx, sizeof(*rs));
-	size_t nb = 0;
 
 	if (!rs)
 		return 0;
@@ -146,21 +145,7 @@ static int add_request(const struct http_agg_entry *e, void *ctx)
 	rs->status_code = (uint32_t)e->status;
 	rs->count = e->hist->count;
 	rs->sum_us = e->hist->sum;
-	for (unsigned i = 0; i < HIST_BUCKETS; i++)
-		nb += e->hist->buckets[i] != 0;
-	rs->buckets = a->alloc(a->ctx, nb * sizeof(*rs->buckets));
-	if (rs->buckets) {
-		for (unsigned i = 0; i < HIST_BUCKETS; i++) {
-			Podlens__V1__RequestStats__Bucket *bk;
-
-			if (!e->hist->buckets[i] || !(bk = a->alloc(a->ctx, sizeof(*bk))))
-				continue;
-			podlens__v1__request_stats__bucket__init(bk);
-			bk->index = i;
-			bk->count = e->hist->buckets[i];
-			rs->buckets[rs->n_buckets++] = bk;
-		}
-	}
+	(void)l7_arena__buckets(a, e->hist, &rs->buckets, &rs->n_buckets);   /* short of memory: fewer buckets */
 	push(c, rs);
 	return 0;
 }

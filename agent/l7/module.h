@@ -46,6 +46,12 @@ struct l7_arena {
  * same repeated field (WorkloadStats.requests). 0 or -ENOMEM (the vector is left as it was). */
 int l7_arena__append(const struct l7_arena *a, void ***v, size_t *len, void *const *items, size_t n);
 
+/* The non-empty buckets of h as proto buckets in the arena (*out, *n; *out NULL when h is empty):
+ * every histogram a module or the batch exports goes through here. 0 or -ENOMEM (what fitted is
+ * kept). */
+int l7_arena__buckets(const struct l7_arena *a, const struct hist *h, Podlens__V1__RequestStats__Bucket ***out,
+		      size_t *n);
+
 /* What the table's request columns (REQ/s, ERR%, P50, P99) add up for a workload. */
 struct l7_summary {
 	uint64_t requests;
