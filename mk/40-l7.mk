@@ -1,6 +1,6 @@
 # L7: request latency of the protocol modules from cgroup_skb payload (bpf/l7.bpf.c + bpf/l7_<proto>.bpf.h,
 # agent/probes/l7.c, agent/l7/: module.h is the interface, l7.c the registry, <proto>_module.c a module).
-L7_SRCS      := agent/l7/l7.c agent/l7/http1.c agent/l7/http_agg.c agent/l7/http1_module.c \
+L7_SRCS      := agent/l7/l7.c agent/l7/arena.c agent/l7/http1.c agent/l7/http_agg.c agent/l7/http1_module.c \
                 agent/l7/dns.c agent/l7/dns_module.c agent/l7/http2.c agent/l7/http2_module.c \
                 agent/probes/l7.c agent/pipeline/peers.c
 # (agent/pipeline/peers.c: the requests per peer the probe records beside the modules)
@@ -39,7 +39,7 @@ LDLIBS_test_l7_dns := -ljansson -lnghttp2 $(PODLENS_PROTO_LIBS)
 
 FUZZERS += $(BUILD)/fuzz/fuzz_l7_dns
 $(BUILD)/fuzz/fuzz_l7_dns: $(BUILD)/fuzzobj/tests/fuzz/fuzz_l7_dns.o $(BUILD)/fuzzobj/agent/l7/dns.o \
-		$(BUILD)/fuzzobj/agent/l7/dns_module.o $(BUILD)/fuzzobj/agent/l7/http_agg.o \
+		$(BUILD)/fuzzobj/agent/l7/dns_module.o $(BUILD)/fuzzobj/agent/l7/http_agg.o $(BUILD)/fuzzobj/agent/l7/arena.o \
 		$(BUILD)/fuzzobj/agent/l7/http1.o $(PODLENS_PROTO_FUZZ) $(LIB_FUZZ)
 LDLIBS_fuzz_l7_dns := -ljansson $(PODLENS_PROTO_LIBS)
 
