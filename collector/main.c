@@ -31,6 +31,8 @@ static const char usage[] =
 	"                          where data lives (sqlite:DIR = --data-dir DIR) [sqlite:./podlens-data]\n"
 	"  --store-credentials FILE  ClickHouse user, one line USER:PASSWORD\n"
 	"  --store-ca FILE         CA bundle verifying an https ClickHouse        [system CAs]\n"
+	"  --store-cluster NAME --store-nodes URL,URL...  a ClickHouse cluster (remote_servers NAME):\n"
+	"                          its local tables on each node, Distributed tables over them\n"
 	"  --retention DURATION    keep data that long (30m, 24h, 7d)           [24h]\n"
 	"  --token-file FILE       ingest bearer tokens, one per line (required unless --grpc-addr is loopback)\n"
 	"  --read-tokens FILE      API/page tokens: lines \"TOKEN ns1,ns2\" or \"TOKEN *\"\n"
@@ -535,7 +537,8 @@ static void on_signal(struct evloop *l, int fd, unsigned events, void *data)
 int main(int argc, char **argv)
 {
 	enum { O_GRPC = 1, O_HTTP, O_DATA, O_RET, O_TOK, O_RTOK, O_CERT, O_KEY, O_MAXMSG, O_SYNC,
-	       O_MAINT, O_LOG, O_BUDGET, O_WORKERS, O_QUEUE, O_STORE, O_STORE_CRED, O_STORE_CA, O_HELP };
+	       O_MAINT, O_LOG, O_BUDGET, O_WORKERS, O_QUEUE, O_STORE, O_STORE_CRED, O_STORE_CA, O_STORE_CLUSTER,
+	       O_STORE_NODES, O_HELP };
 	static const struct option opts[] = {
 		{ "grpc-addr", required_argument, NULL, O_GRPC },
 		{ "http-addr", required_argument, NULL, O_HTTP },
@@ -555,6 +558,8 @@ int main(int argc, char **argv)
 		{ "store", required_argument, NULL, O_STORE },
 		{ "store-credentials", required_argument, NULL, O_STORE_CRED },
 		{ "store-ca", required_argument, NULL, O_STORE_CA },
+		{ "store-cluster", required_argument, NULL, O_STORE_CLUSTER },
+		{ "store-nodes", required_argument, NULL, O_STORE_NODES },
 		{ "help", no_argument, NULL, O_HELP },
 		{ "grpc-max-conns", required_argument, NULL, O_BOUND + 0 },
 		{ "grpc-max-per-peer", required_argument, NULL, O_BOUND + 1 },
@@ -575,6 +580,7 @@ int main(int argc, char **argv)
 	const char *data_dir = "./podlens-data", *token_file = NULL, *read_tokens = NULL;
 	const char *cert = NULL, *key = NULL;
 	const char *store_url = NULL, *store_cred = NULL, *store_ca = NULL;
+	const char *store_cluster = NULL, *store_nodes = NULL;
 	uint64_t retention_ms = 24ULL * 3600 * 1000, maint_s = 10, budget_ms = 2000;
 	unsigned long max_msg = 4 << 20, n_workers = 2, queue_cap = 16;
 	bool sync_full = false;
@@ -608,6 +614,8 @@ int main(int argc, char **argv)
 			break;
 		case O_STORE_CRED: store_cred = optarg; break;
 		case O_STORE_CA: store_ca = optarg; break;
+		case O_STORE_CLUSTER: store_cluster = optarg; break;
+		case O_STORE_NODES: store_nodes = optarg; break;
 		case O_TOK: token_file = optarg; break;
 		case O_RTOK: read_tokens = optarg; break;
 		case O_CERT: cert = optarg; break;
@@ -690,6 +698,10 @@ int main(int argc, char **argv)
 		fprintf(stderr, "podlens-collector: --tls-cert and --tls-key go together\n");
 		return 2;
 	}
+	if ((store_cluster || store_nodes) && (!store_url || !store_cluster || !store_nodes)) {
+		fprintf(stderr, "podlens-collector: --store-cluster and --store-nodes go together, with --store clickhouse:URL\n");
+		return 2;
+	}
 
 	col.started_ms = collector__wall_ms();
 	if (token_file && tokens__load(&col.ingest_tokens, token_file, false) < 0)
@@ -699,7 +711,7 @@ int main(int argc, char **argv)
 	/* the API thread checkpoints the WAL (on_checkpoint), so commits on the ingest path never do */
 	struct store_opts so = { .dir = data_dir, .retention_ms = retention_ms, .sync_full = sync_full,
 				 .checkpoint_elsewhere = true, .url = store_url, .credentials_file = store_cred,
-				 .ca_file = store_ca };
+				 .ca_file = store_ca, .cluster = store_cluster, .cluster_nodes = store_nodes };
 	const char *where = store_url ? store_url : data_dir;
 
 	col.store = store__open(&so);

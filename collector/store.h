@@ -38,6 +38,9 @@ struct store_opts {
 	const char *url;            /* http(s)://HOST:PORT[/DATABASE], database default "podlens" */
 	const char *credentials_file; /* one line USER:PASSWORD; NULL: no authentication */
 	const char *ca_file;        /* https: CA bundle to verify the server; NULL: the system's */
+	/* a ClickHouse cluster: local tables on each node, Distributed tables over them */
+	const char *cluster;        /* its name in the servers' remote_servers; NULL: one node */
+	const char *cluster_nodes;  /* http(s)://HOST:PORT,... every shard's node (DDL, retention) */
 };
 
 struct store_add_result {

@@ -32,6 +32,19 @@
  * statement idempotent (IF NOT EXISTS), so replicas starting together converge. A database newer
  * than this binary is refused.
  *
+ * A cluster (store_opts.cluster): each table above becomes NAME_local on every node listed in
+ * store_opts.cluster_nodes, and NAME a Distributed table over the cluster's NAME_local, on every
+ * node too (any node may be the entry). Its sharding key puts all rows of a pod (samples,
+ * workload sightings) on one shard, so a batch stored twice lands twice on the same shard and
+ * FINAL there still counts it once; reads through the Distributed tables run FINAL and the
+ * partial aggregation on each shard, the merge on the entry. Inserts go through the Distributed
+ * tables with insert_distributed_sync=1: the INSERT returns once every shard has its rows, and
+ * fails if one shard fails (the agent retries; rows already stored are rewritten identically).
+ * The background (async) mode would acknowledge a batch whose rows still sit in the entry's
+ * queue: its `batches` row could reach its shard before its samples reach theirs, and a lost
+ * entry would lose them. DDL runs on each listed node over HTTP, not ON CLUSTER, which needs
+ * ZooKeeper/Keeper (distributed DDL); maintenance drops partitions of each node's local tables.
+ *
  * SQL and formats are those ClickHouse 18.16 (Debian 12's clickhouse-server) and current
  * releases both accept: TabSeparated in and out, Nullable, Array, sumMap, FINAL, ANY LEFT JOIN
  * USING, higher-order array functions. Values are inlined as escaped literals (18.16 has no
@@ -105,6 +118,18 @@ static const struct ch_table tables[T__N] = {
 	[T_REC + STORE_REC_PEER_REQ] = SAMPLE_TABLE(STORE_REC_PEER_REQ),
 };
 
+/* Sharding keys of the Distributed tables: a pod's rows (samples by their workload key, workload
+ * sightings) on one shard, so ReplacingMergeTree + FINAL collapses a batch stored twice. */
+static const char *shard_key(unsigned t)
+{
+	switch (t) {
+	case T_BATCHES: return "cityHash64(agent_id)";
+	case T_WORKLOADS: return "cityHash64(namespace, pod)";
+	case T_POD_IPS: return "cityHash64(ip)";
+	default: return "cityHash64(w_namespace, w_pod)";
+	}
+}
+
 static const char *const sample_keys =
 	"ts Int64, dur Int64, batch_agent String, batch_seq Int64, batch_row UInt32,"
 	" w_namespace String, w_pod String, w_container String, ";
@@ -119,8 +144,8 @@ static void put_decl(struct sbuf *b, const struct store_column *c)
 	}
 }
 
-/* CREATE TABLE of table t (malloc'd). */
-char *store_clickhouse__table_sql(unsigned t)
+/* CREATE TABLE of table t (malloc'd), named as its record with suffix. */
+static char *table_sql(unsigned t, const char *suffix)
 {
 	const struct ch_table *d;
 	struct sbuf b = { 0 };
@@ -129,13 +154,33 @@ char *store_clickhouse__table_sql(unsigned t)
 		return NULL;
 	d = &tables[t];
 
-	sbuf__printf(&b, "CREATE TABLE IF NOT EXISTS %s (%s", d->rec->name, d->sample ? sample_keys : "");
+	sbuf__printf(&b, "CREATE TABLE IF NOT EXISTS %s%s (%s", d->rec->name, suffix, d->sample ? sample_keys : "");
 	for (unsigned i = 0; i < d->rec->n_cols; i++) {
 		if (i)
 			sbuf__puts(&b, ", ");
 		put_decl(&b, &d->rec->cols[i]);
 	}
 	sbuf__printf(&b, ") ENGINE = %s PARTITION BY %s ORDER BY %s", d->engine, d->partition, d->order);
+	return sbuf__take(&b, NULL);
+}
+
+char *store_clickhouse__table_sql(unsigned t)
+{
+	return table_sql(t, "");
+}
+
+/* A cluster's tables: t's local table (NAME_local) or its Distributed table (NAME) over cluster's
+ * NAME_local in database db (cluster and db are checked identifiers). */
+char *store_clickhouse__cluster_sql(unsigned t, bool distributed, const char *cluster, const char *db)
+{
+	struct sbuf b = { 0 };
+
+	if (t >= T__N)
+		return NULL;
+	if (!distributed)
+		return table_sql(t, "_local");
+	sbuf__printf(&b, "CREATE TABLE IF NOT EXISTS %s AS %s_local ENGINE = Distributed(%s, %s, %s_local, %s)",
+		     tables[t].rec->name, tables[t].rec->name, cluster, db, tables[t].rec->name, shard_key(t));
 	return sbuf__take(&b, NULL);
 }
 
@@ -214,6 +259,10 @@ struct ch {
 	CURL *h;
 	struct curl_slist *hdr;
 	char *base_url;             /* scheme://host:port/ */
+	const char *target;         /* base_url of the node a request goes to; NULL: base_url */
+	char *cluster;              /* cluster mode: its name, and its nodes' base URLs */
+	char **nodes;
+	unsigned n_nodes;
 	char *db;
 	char *display;              /* the URL without credentials, for logs */
 	char *userpwd;
@@ -325,7 +374,7 @@ static int ch_request(struct ch *s, const char *query, const char *body, size_t 
 		}
 		timeout_ms = (long)((s->base.deadline_ns - now) / 1000000) + 1;
 	}
-	sbuf__puts(&url, s->base_url);
+	sbuf__puts(&url, s->target ? s->target : s->base_url);
 	sbuf__puts(&url, "?");
 	if (with_db) {
 		char *e = curl_easy_escape(s->h, s->db, 0);
@@ -337,6 +386,8 @@ static int ch_request(struct ch *s, const char *query, const char *body, size_t 
 	sbuf__printf(&url, "max_execution_time=%ld", (timeout_ms + 999) / 1000);
 	if (s->base.read_only)
 		sbuf__puts(&url, "&readonly=2");
+	if (s->cluster)             /* current releases: distributed_foreground_insert, same setting */
+		sbuf__puts(&url, "&insert_distributed_sync=1");
 	if (query) {
 		char *e = curl_easy_escape(s->h, query, 0);
 
@@ -475,6 +526,10 @@ static void ch_close(struct store *base)
 	curl_slist_free_all(s->hdr);
 	sbuf__free(&s->resp);
 	free(s->base_url);
+	for (unsigned i = 0; i < s->n_nodes; i++)
+		free(s->nodes[i]);
+	free(s->nodes);
+	free(s->cluster);
 	free(s->db);
 	free(s->display);
 	if (s->userpwd)
@@ -540,6 +595,69 @@ static int parse_url(struct ch *s, const char *url)
 	return 0;
 }
 
+static bool ident_ok(const char *s)
+{
+	if (!*s)
+		return false;
+	for (; *s; s++)
+		if (!isalnum((unsigned char)*s) && *s != '_')
+			return false;
+	return true;
+}
+
+static int add_node(struct ch *s, const char *base)
+{
+	char **grown;
+
+	for (unsigned i = 0; i < s->n_nodes; i++)
+		if (!strcmp(s->nodes[i], base))
+			return 0;
+	if (!(grown = realloc(s->nodes, sizeof(*s->nodes) * (s->n_nodes + 1))))
+		return -ENOMEM;
+	s->nodes = grown;
+	if (!(s->nodes[s->n_nodes] = strdup(base)))
+		return -ENOMEM;
+	s->n_nodes++;
+	return 0;
+}
+
+/* The cluster's name and its nodes "http(s)://HOST:PORT[/],...": each node's base URL, the entry
+ * node's among them (it holds the Distributed tables, and empty local ones if it is no shard). */
+static int parse_cluster(struct ch *s, const char *name, const char *nodes)
+{
+	const char *p = nodes;
+	int err = 0;
+
+	if (!ident_ok(name) || !nodes || !*nodes)
+		return -EINVAL;
+	if (!(s->cluster = strdup(name)))
+		return -ENOMEM;
+	while (*p && !err) {
+		size_t n = strcspn(p, ",");
+		char *u = strndup(p, n), *host, *slash;
+
+		if (!u)
+			return -ENOMEM;
+		host = !strncmp(u, "http://", 7) ? u + 7 : !strncmp(u, "https://", 8) ? u + 8 : NULL;
+		slash = host ? strchr(host, '/') : NULL;
+		if (!host || !*host || host == slash || strpbrk(host, "@?") || (slash && slash[1]))
+			err = -EINVAL;      /* no database, credentials or settings per node */
+		if (!err) {
+			char *base = NULL;
+
+			if (slash)
+				*slash = '\0';
+			err = asprintf(&base, "%s/", u) < 0 ? -ENOMEM : add_node(s, base);
+			free(base);
+		}
+		free(u);
+		p += n;
+		if (*p == ',')
+			p++;
+	}
+	return err ? err : add_node(s, s->base_url);
+}
+
 static struct ch *ch_new(const struct store_opts *o, bool read_only)
 {
 	struct ch *s;
@@ -562,6 +680,12 @@ static struct ch *ch_new(const struct store_opts *o, bool read_only)
 		goto fail;
 	}
 	s->base.path = s->display;
+	if (o->cluster && (err = parse_cluster(s, o->cluster, o->cluster_nodes)) < 0) {
+		if (err == -EINVAL)
+			log_error("store: clickhouse cluster %s nodes %s: want a name of letters, digits, _ and"
+				  " nodes http(s)://HOST:PORT,...", o->cluster, o->cluster_nodes ? o->cluster_nodes : "(none)");
+		goto fail;
+	}
 	if (o->credentials_file && (err = read_credentials(o->credentials_file, &s->userpwd)) < 0)
 		goto fail;
 	err = -ENOMEM;
@@ -604,6 +728,17 @@ static int row_one_int(void *arg, char **f, unsigned n)
 	return 0;
 }
 
+struct found {
+	bool any;
+};
+
+static int row_found(void *arg, char **f, unsigned n)
+{
+	(void)f;
+	((struct found *)arg)->any = n >= 1 && strcmp(f[0], "0");
+	return 0;
+}
+
 static int schema_version(struct ch *s, int64_t *v)
 {
 	struct sbuf q = { 0 };
@@ -616,12 +751,36 @@ static int schema_version(struct ch *s, int64_t *v)
 	return err;
 }
 
-/* Migration 1: every table of this binary. Later migrations append statements (ALTER TABLE ..
- * ADD COLUMN for a column added to a column table) under a version of their own. */
-static int migrate(struct ch *s)
+/* A database made for one node is not silently used as a cluster's, nor the reverse: the record
+ * tables must be Distributed exactly in cluster mode. */
+static int check_engines(struct ch *s)
+{
+	struct sbuf q = { 0 };
+	struct found f = { 0 };
+	int err;
+
+	sbuf__puts(&q, "SELECT count() FROM system.tables WHERE database=");
+	store_clickhouse__sql_str(&q, s->db);
+	sbuf__puts(&q, " AND name IN (");
+	for (unsigned t = 0; t < T__N; t++)
+		sbuf__printf(&q, "%s'%s'", t ? "," : "", tables[t].rec->name);
+	sbuf__printf(&q, ") AND engine%s'Distributed'", s->cluster ? "<>" : "=");
+	if ((err = ch_select(s, &q, row_found, &f)) < 0)
+		return err;
+	if (f.any) {
+		log_error("store: %s holds %s tables: it was made %s", s->display,
+			  s->cluster ? "single-node" : "Distributed",
+			  s->cluster ? "without --store-cluster" : "with --store-cluster");
+		return -EPROTO;
+	}
+	return 0;
+}
+
+/* On the node requests target: the database and schema_version exist, *v is its version, a
+ * version newer than this binary's is refused, and so are tables of the other mode. */
+static int prepare_node(struct ch *s, int64_t *v)
 {
 	char sql[256];
-	int64_t v;
 	int err;
 
 	snprintf(sql, sizeof(sql), "CREATE DATABASE IF NOT EXISTS %s", s->db);
@@ -630,31 +789,69 @@ static int migrate(struct ch *s)
 	if ((err = ch_exec(s, "CREATE TABLE IF NOT EXISTS schema_version (version UInt32, applied_ms Int64)"
 			      " ENGINE = MergeTree() ORDER BY version")) < 0)
 		return err;
-	if ((err = schema_version(s, &v)) < 0)
+	if ((err = schema_version(s, v)) < 0)
 		return err;
-	if (v > CH_SCHEMA_VERSION) {
-		log_error("store: %s has schema version %lld, this collector knows up to %d", s->display,
-			  (long long)v, CH_SCHEMA_VERSION);
+	if (*v > CH_SCHEMA_VERSION) {
+		log_error("store: %s%s has schema version %lld, this collector knows up to %d", s->display,
+			  s->target ? " (a node of the cluster)" : "", (long long)*v, CH_SCHEMA_VERSION);
 		return -EPROTO;
 	}
-	for (unsigned t = 0; t < T__N; t++) {
-		char *ddl = store_clickhouse__table_sql(t);
+	return check_engines(s);
+}
 
-		if (!ddl)
-			return -ENOMEM;
-		err = ch_exec(s, ddl);
-		free(ddl);
-		if (err)
-			return err;
+/* Every table of this binary on the node requests target: the tables themselves, or in cluster
+ * mode the local tables and the Distributed tables over them. */
+static int create_tables(struct ch *s)
+{
+	for (unsigned pass = 0; pass < (s->cluster ? 2u : 1u); pass++) {
+		for (unsigned t = 0; t < T__N; t++) {
+			char *ddl = s->cluster ? store_clickhouse__cluster_sql(t, pass == 1, s->cluster, s->db)
+					       : store_clickhouse__table_sql(t);
+			int err;
+
+			if (!ddl)
+				return -ENOMEM;
+			err = ch_exec(s, ddl);
+			free(ddl);
+			if (err)
+				return err;
+		}
 	}
-	if (v < CH_SCHEMA_VERSION) {
+	return 0;
+}
+
+/* Migration 1: every table of this binary, on the node or on each node of the cluster (each
+ * node's schema_version says what was applied there). Later migrations append statements
+ * (ALTER TABLE .. ADD COLUMN, on the local tables and the Distributed ones alike) under a
+ * version of their own. */
+static int migrate(struct ch *s)
+{
+	unsigned n = s->cluster ? s->n_nodes : 1;
+	int64_t v[64];
+	int err = 0;
+
+	if (n > 64)
+		return -E2BIG;
+	/* every node's version first: nothing is created anywhere if one node is too new */
+	for (unsigned i = 0; i < n && !err; i++) {
+		s->target = s->cluster ? s->nodes[i] : NULL;
+		err = prepare_node(s, &v[i]);
+	}
+	for (unsigned i = 0; i < n && !err; i++) {
+		s->target = s->cluster ? s->nodes[i] : NULL;
+		if ((err = create_tables(s)) < 0 || v[i] >= CH_SCHEMA_VERSION)
+			continue;
+		char sql[128];
+
 		snprintf(sql, sizeof(sql), "INSERT INTO schema_version VALUES (%d, %llu)", CH_SCHEMA_VERSION,
 			 (unsigned long long)clock__wall_ms());
 		if ((err = ch_exec(s, sql)) < 0)
-			return err;
-		log_info("store: migrated %s to schema version %d", s->display, CH_SCHEMA_VERSION);
+			break;
+		log_info("store: migrated %s%s%s to schema version %d", s->display, s->target ? " node " : "",
+			 s->target ? s->target : "", CH_SCHEMA_VERSION);
 	}
-	return 0;
+	s->target = NULL;
+	return err;
 }
 
 static struct store *ch_open(const struct store_opts *o)
@@ -775,17 +972,6 @@ static void put_row(struct sbuf *b, const struct store_record *rec, const void *
 		}
 	}
 	sbuf__put(b, "\n", 1);
-}
-
-struct found {
-	bool any;
-};
-
-static int row_found(void *arg, char **f, unsigned n)
-{
-	(void)f;
-	((struct found *)arg)->any = n >= 1 && strcmp(f[0], "0");
-	return 0;
 }
 
 static int64_t retention_cut(struct ch *s)
@@ -943,22 +1129,19 @@ static int row_part(void *arg, char **f, unsigned n)
 	return 0;
 }
 
-/* Drop the hourly partitions that end before the retention cut (at most 64 per table and call). */
-static int ch_maintain(struct store *base, uint64_t now_ms, unsigned max_buckets)
+/* Drop the hourly partitions that end before the retention cut (at most 64 per table and call)
+ * on the node requests target; suffix "_local" for a cluster node's local tables. */
+static int drop_expired(struct ch *s, int64_t cut, const char *suffix)
 {
-	struct ch *s = chs(base);
-	int64_t cut = now_ms > base->retention_ms ? (int64_t)(now_ms - base->retention_ms) : 0;
 	int err = 0;
 
-	(void)max_buckets;
 	for (unsigned t = 0; t < T__N && !err; t++) {
 		struct sbuf q = { 0 };
 		struct parts ps = { .n = 0 };
 
 		sbuf__puts(&q, "SELECT DISTINCT partition FROM system.parts WHERE active AND database=");
 		store_clickhouse__sql_str(&q, s->db);
-		sbuf__puts(&q, " AND table=");
-		store_clickhouse__sql_str(&q, tables[t].rec->name);
+		sbuf__printf(&q, " AND table='%s%s'", tables[t].rec->name, suffix);
 		sbuf__printf(&q, " AND toInt64(partition)<%lld ORDER BY partition LIMIT 64",
 			     (long long)(cut / PART_MS_N));
 		if ((err = ch_select(s, &q, row_part, &ps)) < 0)
@@ -966,11 +1149,30 @@ static int ch_maintain(struct store *base, uint64_t now_ms, unsigned max_buckets
 		for (unsigned i = 0; i < ps.n && !err; i++) {
 			char sql[160];
 
-			snprintf(sql, sizeof(sql), "ALTER TABLE %s DROP PARTITION %lld", tables[t].rec->name,
-				 (long long)ps.p[i]);
+			snprintf(sql, sizeof(sql), "ALTER TABLE %s%s DROP PARTITION %lld", tables[t].rec->name,
+				 suffix, (long long)ps.p[i]);
 			err = ch_exec(s, sql);
 		}
 	}
+	return err;
+}
+
+/* Retention on the node, or on each node of the cluster (a Distributed table has no partitions:
+ * its shards' local tables do). */
+static int ch_maintain(struct store *base, uint64_t now_ms, unsigned max_buckets)
+{
+	struct ch *s = chs(base);
+	int64_t cut = now_ms > base->retention_ms ? (int64_t)(now_ms - base->retention_ms) : 0;
+	int err = 0;
+
+	(void)max_buckets;
+	if (!s->cluster)
+		return drop_expired(s, cut, "") ? -EIO : 0;
+	for (unsigned i = 0; i < s->n_nodes && !err; i++) {
+		s->target = s->nodes[i];
+		err = drop_expired(s, cut, "_local");
+	}
+	s->target = NULL;
 	return err ? -EIO : 0;
 }
 
@@ -1482,18 +1684,27 @@ static int ch_drops(struct store *base, unsigned limit, STORE_CB(struct store_dr
 	return done(s, ch_select(s, &q, row_drop, &r));
 }
 
+/* Disk bytes of the database on the node, or summed over the cluster's nodes. */
 static int ch_stats(struct store *base, struct store_stats *st)
 {
 	struct ch *s = chs(base);
-	struct sbuf q = { 0 };
-	struct one_int o = { 0 };
-	int err;
+	unsigned n = s->cluster ? s->n_nodes : 1;
+	uint64_t sum = 0;
+	int err = 0;
 
-	sbuf__puts(&q, "SELECT sum(bytes_on_disk) FROM system.parts WHERE active AND database=");
-	store_clickhouse__sql_str(&q, s->db);
-	err = done(s, ch_select(s, &q, row_one_int, &o));
-	if (!err && o.set)
-		st->disk_bytes = (uint64_t)o.v;
+	for (unsigned i = 0; i < n && !err; i++) {
+		struct sbuf q = { 0 };
+		struct one_int o = { 0 };
+
+		s->target = s->cluster ? s->nodes[i] : NULL;
+		sbuf__puts(&q, "SELECT sum(bytes_on_disk) FROM system.parts WHERE active AND database=");
+		store_clickhouse__sql_str(&q, s->db);
+		err = done(s, ch_select(s, &q, row_one_int, &o));
+		sum += o.set ? (uint64_t)o.v : 0;
+	}
+	s->target = NULL;
+	if (!err)
+		st->disk_bytes = sum;
 	return err;
 }
 

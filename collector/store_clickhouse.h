@@ -3,6 +3,7 @@
 #ifndef PODLENS_COLLECTOR_STORE_CLICKHOUSE_H
 #define PODLENS_COLLECTOR_STORE_CLICKHOUSE_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "lib/sbuf.h"
@@ -12,6 +13,9 @@
 
 /* CREATE TABLE IF NOT EXISTS of table t (malloc'd; NULL when out of memory or unknown). */
 char *store_clickhouse__table_sql(unsigned t);
+/* Cluster mode: t's local table NAME_local (distributed false), or NAME, a Distributed table over
+ * cluster's NAME_local in database db, sharded so that a pod's rows are on one shard. */
+char *store_clickhouse__cluster_sql(unsigned t, bool distributed, const char *cluster, const char *db);
 /* A String value escaped for TabSeparated input (backslash, tab, newline, CR). */
 void store_clickhouse__tsv_str(struct sbuf *b, const char *s);
 /* A string literal for SQL, quote and backslash escaped. */

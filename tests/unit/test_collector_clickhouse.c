@@ -52,6 +52,43 @@ static void table_sql__every_table__generated_from_its_column_table(void **state
 	assert_null(store_clickhouse__table_sql(STORE_CH_TABLES));
 }
 
+static void cluster_sql__req_stats__local_table_and_distributed_by_pod(void **state)
+{
+	char *local = store_clickhouse__cluster_sql(3 + STORE_REC_REQ_STATS, false, "pl2", "podlens");
+	char *dist = store_clickhouse__cluster_sql(3 + STORE_REC_REQ_STATS, true, "pl2", "podlens");
+	char *single = store_clickhouse__table_sql(3 + STORE_REC_REQ_STATS);
+	const char *want_local = "CREATE TABLE IF NOT EXISTS req_stats_local (";
+
+	(void)state;
+	assert_non_null(local);
+	assert_non_null(dist);
+	assert_non_null(single);
+	/* the local table is the single node's table under another name: same columns, engine, key */
+	assert_memory_equal(local, want_local, strlen(want_local));
+	assert_string_equal(local + strlen(want_local), single + strlen("CREATE TABLE IF NOT EXISTS req_stats ("));
+	/* a pod's rows on one shard: the sharding key is the sample order's leading columns */
+	assert_string_equal(dist, "CREATE TABLE IF NOT EXISTS req_stats AS req_stats_local ENGINE ="
+			    " Distributed(pl2, podlens, req_stats_local, cityHash64(w_namespace, w_pod))");
+	free(local);
+	free(dist);
+	free(single);
+}
+
+static void cluster_sql__every_table__sharded_by_a_column_it_has(void **state)
+{
+	static const char *const keys[] = { "cityHash64(agent_id)", "cityHash64(namespace, pod)", "cityHash64(ip)" };
+
+	(void)state;
+	for (unsigned t = 0; t < STORE_CH_TABLES; t++) {
+		char *dist = store_clickhouse__cluster_sql(t, true, "c", "d");
+
+		assert_non_null(dist);
+		assert_non_null(strstr(dist, t < 3 ? keys[t] : "cityHash64(w_namespace, w_pod)"));
+		free(dist);
+	}
+	assert_null(store_clickhouse__cluster_sql(STORE_CH_TABLES, true, "c", "d"));
+}
+
 static void tsv_str__metacharacters__escaped_and_round_trip(void **state)
 {
 	const char *in = "a\\b\tc\nd\re'); DROP TABLE x; --\\N";
@@ -106,6 +143,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(table_sql__req_stats__sample_keys_histogram_arrays_replacing_key),
 		cmocka_unit_test(table_sql__every_table__generated_from_its_column_table),
+		cmocka_unit_test(cluster_sql__req_stats__local_table_and_distributed_by_pod),
+		cmocka_unit_test(cluster_sql__every_table__sharded_by_a_column_it_has),
 		cmocka_unit_test(tsv_str__metacharacters__escaped_and_round_trip),
 		cmocka_unit_test(sql_str__quote_and_backslash__escaped),
 		cmocka_unit_test(parse_hist__summap_answer__buckets_added),
