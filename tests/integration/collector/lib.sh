@@ -3,7 +3,7 @@
 #   start_collector NAME ARGS   start build/bin/podlens-collector on port 0 with ARGS; sets
 #                               <NAME>_PID, <NAME>_GRPC, <NAME>_HTTP, <NAME>_LOG; killed by PID on exit
 #   pyclient ARGS               tests/integration/collector/client.py with the generated stubs
-# With COLLECTOR_STORE=clickhouse, start_collector stores in a private clickhouse-server started
+# With COLLECTOR_STORE=clickhouse (or clickhouse-cluster), start_collector stores in a private clickhouse-server started
 # once per script (collector/clickhouse.sh): --data-dir DIR becomes a database of its own per DIR,
 # so the same checks run against both backends (docs/collector.md, "ClickHouse").
 COLLECTOR_BIN=$TOP/$BUILD/bin/podlens-collector
@@ -20,7 +20,7 @@ pyclient() {
 
 start_collector() {   # start_collector NAME ARGS...
 	local name=$1 out pid; shift
-	if [ "${COLLECTOR_STORE:-sqlite}" = clickhouse ]; then
+	if [ "${COLLECTOR_STORE:-sqlite}" != sqlite ]; then
 		ch_store_args "$@" || return 1
 		set -- "${CH_ARGS[@]}"
 	fi
@@ -41,20 +41,34 @@ free_port() {
 	"$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
 
-# --data-dir DIR -> --store clickhouse:URL/pl_<hash of DIR> (in CH_ARGS); starts the server once
+# --data-dir DIR -> --store clickhouse:URL/pl_<hash of DIR> (in CH_ARGS); starts the server once.
+# COLLECTOR_STORE=clickhouse-cluster: a 2-shard cluster (ports from CH_PORT_BASE, default 19200),
+# the collectors entering it at either node in turn.
 ch_store_args() {
-	local a db
+	local a db entry cl=()
 	if [ -z "${CHS_URL:-}" ]; then
 		source "$TOP/tests/integration/collector/clickhouse.sh"
-		start_clickhouse CHS || return 1
+		if [ "$COLLECTOR_STORE" = clickhouse-cluster ]; then
+			CH_PORT_BASE=${CH_PORT_BASE:-19200}
+			start_clickhouse_cluster pl2 CHS CHS2 || return 1
+		else
+			start_clickhouse CHS || return 1
+		fi
+		CH_TURN=0
+	fi
+	entry=$CHS_URL
+	if [ "$COLLECTOR_STORE" = clickhouse-cluster ]; then
+		CH_TURN=$((CH_TURN + 1))
+		[ $((CH_TURN % 2)) = 0 ] && entry=$CHS2_URL
+		cl=(--store-cluster pl2 --store-nodes "$CHS_URL,$CHS2_URL")
 	fi
 	CH_ARGS=()
 	while [ $# -gt 0 ]; do
 		a=$1; shift
 		if [ "$a" = --data-dir ]; then
 			db=pl_$(printf '%s' "$1" | md5sum | cut -c1-12)
-			diag "store of $1: clickhouse:$CHS_URL/$db"
-			CH_ARGS+=(--store "clickhouse:$CHS_URL/$db" --store-credentials "$CHS_CRED"); shift
+			diag "store of $1: clickhouse:$entry/$db${cl:+ (cluster)}"
+			CH_ARGS+=(--store "clickhouse:$entry/$db" --store-credentials "$CHS_CRED" "${cl[@]}"); shift
 		else
 			CH_ARGS+=("$a")
 		fi

@@ -1,0 +1,4 @@
+#!/bin/bash
+# collector_scope.sh, every check, with the store on a 2-shard ClickHouse cluster (two private
+# clickhouse-servers, Distributed tables over local ones; collectors entering at either node).
+COLLECTOR_STORE=clickhouse-cluster exec bash "$(dirname "$0")/collector_scope.sh"
