@@ -310,6 +310,7 @@ static void stream_end(struct h2_tracker *t, struct h2_conn *c, struct h2_stream
 		r.latency_ns = s->resp_ns > s->req_ns ? s->resp_ns - s->req_ns : 0;
 		r.total_ns = ns > s->req_ns ? ns - s->req_ns : 0;
 		r.reset = reset;
+		r.streamed = !reset && ns > s->resp_ns;
 		t->s.completed++;
 		if (t->done)
 			t->done(t->ctx, &r);

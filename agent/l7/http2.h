@@ -50,7 +50,10 @@ struct h2_result {
 	char path[H2_PATH_MAX];    /* raw :path (query included); the module normalises */
 	int status;                /* :status (HTTP/2) or grpc-status (gRPC), or H2_STATUS_UNKNOWN */
 	uint64_t latency_ns;       /* request HEADERS -> first response HEADERS */
-	uint64_t total_ns;         /* request HEADERS -> response END_STREAM (streaming calls) */
+	uint64_t total_ns;         /* request HEADERS -> response END_STREAM */
+	bool streamed;             /* END_STREAM came in a later packet than the first response
+	                              HEADERS (server-streaming calls, bodies sent over time): total_ns
+	                              is then reported apart; never for a reset stream */
 	bool reset;                /* ended by RST_STREAM */
 };
 
