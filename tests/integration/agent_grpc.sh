@@ -3,10 +3,12 @@
 # handlers, no stubs; an implementation podlens did not write) in a monitored cgroup of its own, a
 # python3-grpcio client in another, both selected with --l7-cgroups. One channel = one HTTP/2
 # connection carries: OK Unary calls, NOT_FOUND and INTERNAL ones, Slow calls (the server sleeps
-# DELAY_MS), CONC Slow calls in flight at once (concurrent streams), two server-streaming calls.
+# DELAY_MS), CONC Slow calls in flight at once (concurrent streams), NSTREAM server-streaming calls
+# of SMSG messages sent SGAP_MS apart (the response ends SMSG x SGAP_MS after the request).
 #   before: the agent runs before the connection opens. Both sides (client and server direction)
 #           count every call exactly per /package.Service/Method and grpc-status, nothing else,
-#           and the Slow p50 is within 20% of DELAY_MS.
+#           the Slow p50 is within 20% of DELAY_MS, every Stream call has its time to END_STREAM
+#           reported apart (end_count) and that p50 is within 20% of SMSG x SGAP_MS.
 #   after:  the connection (and its HPACK tables) is opened before the agent starts. Every call is
 #           still counted exactly once per side; a call whose method or status could not be
 #           decoded is reported as "unknown", and no (method, status) is counted more often than
@@ -18,8 +20,9 @@ AGENT=$TOP/$BUILD/bin/podlens-agent
 PY=/usr/bin/python3
 PEER=$TOP/tests/integration/tools/grpcpeer.py
 OK=6 NF=3 INT=2 SLOW=6 CONC=8 DELAY_MS=200
-STREAMS='[5,40]'
-TOTAL=$((OK + NF + INT + SLOW + CONC + 2))
+NSTREAM=3 SMSG=3 SGAP_MS=100
+STREAMS="[$(printf "$SMSG,%.0s" $(seq $NSTREAM) | sed 's/,$//')]"
+TOTAL=$((OK + NF + INT + SLOW + CONC + NSTREAM))
 SVC=/podlens.test.Echo
 [ -x "$AGENT" ] || { tap_fail "agent binary $AGENT exists (run make)"; exit 1; }
 $PY -c "import grpc, h2" 2>/dev/null || { tap_fail "python3-grpcio and python3-h2 installed (deps/test.pkgs)"; exit 1; }
@@ -27,7 +30,7 @@ CG2=$(awk '$3 == "cgroup2" {print $2; exit}' /proc/self/mounts)
 W=$(mktemp -d /tmp/podlens-test-grpc.XXXXXX)
 defer "rm -rf $W"
 PORT=$((40000 + $$ % 20000))
-PLAN="{\"ok\":$OK,\"notfound\":$NF,\"internal\":$INT,\"slow\":$SLOW,\"concurrent\":$CONC,\"stream\":$STREAMS}"
+PLAN="{\"ok\":$OK,\"notfound\":$NF,\"internal\":$INT,\"slow\":$SLOW,\"concurrent\":$CONC,\"stream\":$STREAMS,\"stream_gap_ms\":$SGAP_MS}"
 
 SRV=$CG2/podlens-test-grpc-$$-srv
 mkdir "$SRV"
@@ -78,7 +81,7 @@ run() {   # run MODE WHEN AGENT_FLAGS...: MODE subtree|workloads, WHEN before|af
 	check_eq "$(jq ".calls[\"$SVC/Unary\"].NOT_FOUND" "$C")" $NF "$T: client: $NF Unary NOT_FOUND"
 	check_eq "$(jq ".calls[\"$SVC/Unary\"].INTERNAL" "$C")" $INT "$T: client: $INT Unary INTERNAL"
 	check_eq "$(jq ".calls[\"$SVC/Slow\"].OK" "$C")" $((SLOW + CONC)) "$T: client: $((SLOW + CONC)) Slow OK"
-	check_eq "$(jq ".calls[\"$SVC/Stream\"].OK" "$C")" 2 "$T: client: 2 Stream OK"
+	check_eq "$(jq ".calls[\"$SVC/Stream\"].OK" "$C")" $NSTREAM "$T: client: $NSTREAM Stream OK"
 	# every call is counted by the next interval or two: wait for the totals (bounded), not a time
 	wait_for 20 "agent counted $TOTAL calls on both sides" sh -c \
 		"[ \"\$(jq -s '[.[] | select(.workload.cgroup_id == $CLI_ID or .workload.cgroup_id == $SRV_ID) | .http2[]? | .count] | add // 0' $J)\" -ge $((2 * TOTAL)) ]" ||
@@ -97,13 +100,17 @@ run() {   # run MODE WHEN AGENT_FLAGS...: MODE subtree|workloads, WHEN before|af
 			check_eq "$(sum $ID "$J" ".method == \"$SVC/Unary\" and .grpc_status == \"NOT_FOUND\"" count)" $NF "$T: $side side: Unary NOT_FOUND"
 			check_eq "$(sum $ID "$J" ".method == \"$SVC/Unary\" and .grpc_status == \"INTERNAL\"" count)" $INT "$T: $side side: Unary INTERNAL"
 			check_eq "$(sum $ID "$J" ".method == \"$SVC/Slow\" and .grpc_status == \"OK\"" count)" $((SLOW + CONC)) "$T: $side side: Slow OK (sequential and concurrent)"
-			check_eq "$(sum $ID "$J" ".method == \"$SVC/Stream\" and .grpc_status == \"OK\"" count)" 2 "$T: $side side: server-streaming calls"
+			check_eq "$(sum $ID "$J" ".method == \"$SVC/Stream\" and .grpc_status == \"OK\"" count)" $NSTREAM "$T: $side side: server-streaming calls"
+			check_eq "$(sum $ID "$J" ".method == \"$SVC/Stream\"" end_count)" $NSTREAM "$T: $side side: every Stream call's END_STREAM reported apart"
+			end50=$(jq -s --argjson id "$ID" '[.[] | select(.workload.cgroup_id == $id) | .http2[]? | select(.method == "/podlens.test.Echo/Stream" and .end_count) | {c: .end_count, p: .end_p50_us}] | (map(.c * .p) | add) / (map(.c) | add) | floor' "$J")
+			check_within "$end50" $((SMSG * SGAP_MS * 1000)) 20 "$T: $side side: Stream p50 to END_STREAM within 20% of $SMSG x $SGAP_MS ms"
+			diag "$T: $side side: Stream p50 to END_STREAM $end50 us, to first response $(sum $ID "$J" ".method == \"$SVC/Stream\"" p50_us) us (summed over rows); client times (ms): $(jq -c '.stream_ms | map(floor)' "$C")"
 			p50=$(jq -s --argjson id "$ID" '[.[] | select(.workload.cgroup_id == $id) | .http2[]? | select(.method == "/podlens.test.Echo/Slow") | {c: .count, p: .p50_us}] | (map(.c * .p) | add) / (map(.c) | add) | floor' "$J")
 			check_within "$p50" $((DELAY_MS * 1000)) 20 "$T: $side side: Slow p50 within 20% of the server's delay"
 			diag "$T: $side side: Slow p50 $p50 us; client times (ms): $(jq -c '.slow_ms | map(floor)' "$C")"
 		else
 			# never a wrong name: no (method, status) more often than the client made it
-			for m in "Unary OK $OK" "Unary NOT_FOUND $NF" "Unary INTERNAL $INT" "Slow OK $((SLOW + CONC))" "Stream OK 2"; do
+			for m in "Unary OK $OK" "Unary NOT_FOUND $NF" "Unary INTERNAL $INT" "Slow OK $((SLOW + CONC))" "Stream OK $NSTREAM"; do
 				set -- $m
 				check_range "$(sum $ID "$J" ".method == \"$SVC/$1\" and .grpc_status == \"$2\"" count)" 0 $3 \
 					"$T: $side side: $1 $2 at most $3 (decoded, or unknown)"
