@@ -59,9 +59,11 @@ struct h2_result {
 
 struct h2_stats {
 	uint64_t records, conns, evicted, streams, completed;
-	uint64_t unmatched;        /* response for a stream whose request was not seen */
+	uint64_t unmatched;        /* response for a client stream whose request was not seen */
 	uint64_t stream_drops;     /* streams not followed (per-connection bound) */
 	uint64_t resets;           /* streams ended by RST_STREAM */
+	uint64_t pushed;           /* PUSH_PROMISE blocks decoded: streams the server pushed (never
+	                              reported: the workload did not ask for them) */
 	uint64_t malformed;        /* frames that break RFC 9113 framing (padding, sizes, gaps) */
 	uint64_t oversized;        /* header blocks larger than max_block */
 	uint64_t hpack_errors;     /* blocks the inflater refused (bombs, unknown indices) */

@@ -262,6 +262,45 @@ static void h2_capture__routes_statuses_and_reset(void **state)
 	unload(c, n);
 }
 
+/* nghttp2's own client and server (nghttp -m 2, nghttpd --no-tls pushing /style.css with
+ * /index.html): 8 concurrent requests on one connection, exact per path and status on both sides at
+ * every cut, and the 2 pushed streams counted as pushed, never reported as a request; their
+ * PUSH_PROMISE blocks are decoded (they add to the server's HPACK table), so every later block
+ * names its fields right. */
+static void nghttp_capture__concurrent_and_pushed__exact_counts(void **state)
+{
+	struct results *rs = calloc(1, sizeof(*rs));
+	struct h2_stats st;
+	struct chunk *c;
+	size_t n;
+
+	(void)state;
+	c = load("nghttp.bin", &n);
+	for (int server = 0; server <= 1; server++) {
+		for (uint32_t seg = 0; seg <= 13; seg += seg < 5 ? 1 : 4) {
+			memset(rs, 0, sizeof(*rs));
+			rs->drop_at = -1;
+			replay(rs, c, n, 0, server, seg, NULL);
+			assert_int_equal(rs->n, 8);
+			assert_int_equal(count(rs, "/index.html", 200, 0), 2);
+			assert_int_equal(count(rs, "/items/1", 200, 0), 2);
+			assert_int_equal(count(rs, "/items/2", 200, 0), 2);
+			assert_int_equal(count(rs, "/missing", 404, 0), 2);
+			for (unsigned i = 0; i < rs->n; i++) {
+				assert_int_equal(rs->r[i].dir, server ? L7_DIR_SERVER : L7_DIR_CLIENT);
+				assert_string_equal(rs->r[i].method, "GET");
+			}
+			h2_tracker__stats(rs->t, &st);
+			assert_int_equal(st.pushed, 2);
+			assert_int_equal(st.hpack_errors, 0);
+			assert_int_equal(st.malformed, 0);
+			h2_tracker__free(rs->t);
+		}
+	}
+	free(rs);
+	unload(c, n);
+}
+
 /* The name of each stream id in the full replay: the ground truth for the midstream runs. */
 static void never_wrong(const struct results *full, const struct results *part)
 {
@@ -638,6 +677,7 @@ int main(void)
 		cmocka_unit_test(grpc_capture__slow_latency__from_request_to_first_response),
 		cmocka_unit_test(grpc_capture__stream__end_reported_apart),
 		cmocka_unit_test(h2_capture__routes_statuses_and_reset),
+		cmocka_unit_test(nghttp_capture__concurrent_and_pushed__exact_counts),
 		cmocka_unit_test(grpc_capture__joined_midstream__unknown_or_right),
 		cmocka_unit_test(grpc_capture__record_lost__unknown_or_right),
 		cmocka_unit_test(bad__table_size_bomb__counted_no_result),
