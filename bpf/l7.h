@@ -211,7 +211,7 @@ _Static_assert(__builtin_offsetof(struct l7_dns_event, proto) == __builtin_offse
  * the dynamic table of each direction lives there, so nothing grows with the streams here. */
 #define L7_H2_CAP 256             /* header block bytes per record */
 #define L7_H2_HB_MAX 16384        /* header block bytes of one frame handed over; the rest skipped */
-#define L7_H2_STEPS 64            /* frame headers + chunks per packet (GSO/GRO super-packets) */
+#define L7_H2_STEPS 256           /* frame headers + chunks per packet (GSO/GRO super-packets) */
 
 /* l7_h2_event.kind */
 #define L7_H2_K_FRAME 0           /* a frame starts; HEADERS/CONTINUATION: data = its first bytes */

@@ -173,3 +173,62 @@ if wait_for 20 "agent running" grep -q "running:" "$W/h2.agent.log"; then
 else
 	tap_fail "h2: agent starts"
 fi
+
+# nghttp2's own server and client (nghttp2-server's nghttpd --no-tls, nghttp2-client's nghttp), one
+# connection, NM concurrent copies (nghttp -m) of each URI: /index.html (200; the server pushes
+# /style.css with it: PUSH_PROMISE), /items/1 and /items/2 (200, route /items/{id}), /missing (404).
+# Ground truth: nghttp's own per-stream statistics (-s). Both sides exact per route and status,
+# nothing else: the pushed streams are never reported as requests. The agent runs before the
+# connection opens (nghttp cannot hold a connection open to start the agent in between).
+NM=5
+NGPORT=$((PORT + 2))
+command -v nghttpd >/dev/null && command -v nghttp >/dev/null ||
+	{ tap_fail "nghttpd and nghttp installed (nghttp2-server, nghttp2-client in deps/test.pkgs)"; exit 1; }
+mkdir -p "$W/www/items"
+echo '<html>hello</html>' > "$W/www/index.html"
+echo 'p {}' > "$W/www/style.css"
+echo 'item 1' > "$W/www/items/1"
+echo 'item 2' > "$W/www/items/2"
+sh -c "echo \$\$ > $SRV/cgroup.procs && exec nghttpd --no-tls -d $W/www -p /index.html=/style.css $NGPORT" >"$W/nghttpd.log" 2>&1 &
+NGPID=$!
+defer "kill -KILL $NGPID"
+wait_for 20 "nghttpd listening on $NGPORT" sh -c "ss -Htln 'sport = :$NGPORT' | grep -q ." ||
+	{ tap_fail "nghttpd starts: $(cat "$W/nghttpd.log")"; exit 1; }
+NAME=podlens-test-grpc-$$-ng
+CLI=$CG2/$NAME
+mkdir "$CLI"
+defer "rmcg $CLI"
+CLI_ID=$(stat -c %i "$CLI")
+J=$W/ng.agent.json
+"$AGENT" --output json --interval 1 --l7-cgroups "/$NAME,/podlens-test-grpc-$$-srv" >"$J" 2>"$W/ng.agent.log" &
+APID=$!
+defer "kill -KILL $APID"
+if wait_for 20 "agent running" grep -q "running:" "$W/ng.agent.log"; then
+	B=http://127.0.0.1:$NGPORT
+	sh -c "echo \$\$ > $CLI/cgroup.procs && exec nghttp -n -s -m $NM $B/index.html $B/items/1 $B/items/2 $B/missing" \
+		>"$W/ng.client.txt" 2>&1 || tap_fail "nghttp: client runs: $(tail -3 "$W/ng.client.txt")"
+	# nghttp -s: "id responseEnd requestStart process code size request path"; pushed streams
+	# (even ids) carry a '*' after responseEnd
+	ngc() { awk -v p="$1" -v c="$2" -v push="$3" '$1 ~ /^[0-9]+$/ && $NF == p && $(NF-2) == c && ($1 % 2 == 0) == (push == 1) { n++ } END { print n + 0 }' "$W/ng.client.txt"; }
+	check_eq "$(ngc /index.html 200 0) $(ngc /items/1 200 0) $(ngc /items/2 200 0) $(ngc /missing 404 0)" "$NM $NM $NM $NM" \
+		"nghttp: client: $NM of each URI answered (200, 200, 200, 404)"
+	check_eq "$(ngc /style.css 200 1)" $NM "nghttp: client: $NM pushed /style.css"
+	NTOTAL=$((4 * NM))
+	wait_for 20 "agent counted $NTOTAL requests on both sides" sh -c \
+		"[ \"\$(jq -s '[.[] | select(.workload.cgroup_id == $CLI_ID or .workload.cgroup_id == $SRV_ID) | .http2[]? | .count] | add // 0' $J)\" -ge $((2 * NTOTAL)) ]" ||
+		diag "nghttp: totals not reached in time"
+	kill -TERM "$APID"; wait "$APID"
+	check_eq "$?" 0 "nghttp: agent exits 0"
+	for side in client server; do
+		ID=$CLI_ID
+		[ $side = server ] && ID=$SRV_ID
+		check_eq "$(sum $ID "$J" 'true' count)" $NTOTAL "nghttp: $side side: every request once, no pushed stream, nothing else"
+		check_eq "$(sum $ID "$J" ".protocol != \"http2\" or .direction != \"$side\" or .method != \"GET\"" count)" 0 "nghttp: $side side: all HTTP/2 GETs, direction $side"
+		check_eq "$(sum $ID "$J" '.route == "/index.html" and .status == 200' count)" $NM "nghttp: $side side: /index.html 200"
+		check_eq "$(sum $ID "$J" '.route == "/items/{id}" and .status == 200' count)" $((2 * NM)) "nghttp: $side side: /items/{id} 200"
+		check_eq "$(sum $ID "$J" '.route == "/missing" and .status == 404' count)" $NM "nghttp: $side side: /missing 404"
+	done
+	diag "nghttp: agent log: $(grep -i 'http2\|h2' "$W/ng.agent.log" | tail -3)"
+else
+	tap_fail "nghttp: agent starts"
+fi
