@@ -211,7 +211,7 @@ _Static_assert(__builtin_offsetof(struct l7_dns_event, proto) == __builtin_offse
  * the dynamic table of each direction lives there, so nothing grows with the streams here. */
 #define L7_H2_CAP 256             /* header block bytes per record */
 #define L7_H2_HB_MAX 16384        /* header block bytes of one frame handed over; the rest skipped */
-#define L7_H2_STEPS 64            /* frame headers + chunks per packet (GSO/GRO super-packets) */
+#define L7_H2_STEPS 256           /* frame headers + chunks per packet (GSO/GRO super-packets) */
 
 /* l7_h2_event.kind */
 #define L7_H2_K_FRAME 0           /* a frame starts; HEADERS/CONTINUATION: data = its first bytes */
@@ -224,8 +224,11 @@ _Static_assert(__builtin_offsetof(struct l7_dns_event, proto) == __builtin_offse
 #define L7_H2_DATA         0
 #define L7_H2_HEADERS      1
 #define L7_H2_RST_STREAM   3
+#define L7_H2_PUSH_PROMISE 5      /* a header block too: decoded to keep the HPACK table in step */
 #define L7_H2_GOAWAY       7
 #define L7_H2_CONTINUATION 9
+/* the frames whose payload is (after padding, priority, promised id) a header block */
+#define L7_H2_BLOCK(t) ((t) == L7_H2_HEADERS || (t) == L7_H2_CONTINUATION || (t) == L7_H2_PUSH_PROMISE)
 
 struct l7_h2_event {
 	__u64 cgroup_id;

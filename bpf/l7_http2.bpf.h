@@ -208,12 +208,12 @@ static __noinline int l7_h2_walk(struct __sk_buff *skb, __u32 off, __u32 flags, 
 			h->stream = ((__u32)h->hb[5] & 0x7f) << 24 | (__u32)h->hb[6] << 16 |
 				    (__u32)h->hb[7] << 8 | h->hb[8];
 			kind = L7_H2_K_FRAME;
-			if (h->type != L7_H2_HEADERS && h->type != L7_H2_CONTINUATION &&
+			if (!L7_H2_BLOCK(h->type) &&
 			    h->type != L7_H2_RST_STREAM && h->type != L7_H2_GOAWAY &&
 			    !(h->type == L7_H2_DATA && (h->flags & H2_FL_END_STREAM)))
 				continue;
 		} else {
-			if ((h->type != L7_H2_HEADERS && h->type != L7_H2_CONTINUATION) ||
+			if (!L7_H2_BLOCK(h->type) ||
 			    h->foff >= L7_H2_HB_MAX) {
 				/* DATA and the rest: skipped by arithmetic */
 				take = end - pos;
@@ -228,7 +228,7 @@ static __noinline int l7_h2_walk(struct __sk_buff *skb, __u32 off, __u32 flags, 
 		}
 		/* header block bytes of this frame in this packet (none for the other frames) */
 		take = 0;
-		if (h->type == L7_H2_HEADERS || h->type == L7_H2_CONTINUATION) {
+		if (L7_H2_BLOCK(h->type)) {
 			take = end - pos;
 			if (take > h->left)
 				take = h->left;

@@ -350,9 +350,64 @@ static const char *proto_name(int p)
 	return names[p];
 }
 
+/* A route group's figures to the end of streamed responses (store__route_ends), quantiles taken. */
+struct end_row {
+	enum store_side side;
+	int protocol, status;
+	char *method, *route;
+	uint64_t count, sum_us;
+	int64_t q[QUANTILES];
+};
+
+struct ends {
+	struct end_row *v;
+	unsigned n;
+	int err;
+};
+
+static int ends_row(void *ctx, const struct store_route_row *r)
+{
+	struct ends *e = ctx;
+	struct end_row *x = &e->v[e->n];
+
+	*x = (struct end_row){ .side = r->side, .protocol = r->protocol, .status = r->status,
+			       .method = strdup(r->method), .route = strdup(r->route),
+			       .count = r->r.count, .sum_us = r->r.sum_us };
+	if (!x->method || !x->route) {
+		free(x->method);
+		free(x->route);
+		return -ENOMEM;
+	}
+	hist_quantiles(r->r.hist, x->q);
+	e->n++;
+	return 0;
+}
+
+static void ends_free(struct ends *e)
+{
+	for (unsigned i = 0; i < e->n; i++) {
+		free(e->v[i].method);
+		free(e->v[i].route);
+	}
+	free(e->v);
+}
+
+static const struct end_row *ends_find(const struct ends *e, const struct store_route_row *r)
+{
+	for (unsigned i = 0; i < e->n; i++) {
+		const struct end_row *x = &e->v[i];
+
+		if (x->side == r->side && x->protocol == r->protocol && x->status == r->status &&
+		    !strcmp(x->method, r->method) && !strcmp(x->route, r->route))
+			return x;
+	}
+	return NULL;
+}
+
 struct routes_ctx {
 	struct sbuf *out;
 	bool first;
+	const struct ends *ends;
 };
 
 static int routes_row(void *ctx, const struct store_route_row *r)
@@ -377,6 +432,18 @@ static int routes_row(void *ctx, const struct store_route_row *r)
 	sbuf__json_num(out, n ? 100.0 * (double)r->r.errors / (double)n : 0);
 	if (r->protocol == PODLENS__V1__REQUEST_STATS__PROTOCOL__PROTOCOL_GRPC)
 		sbuf__printf(out, ",\"status_name\":\"%s\"", query__grpc_status_name(r->status));
+	const struct end_row *e = ends_find(c->ends, r);
+
+	if (e && e->count) {
+		sbuf__printf(out, ",\"end_count\":%llu,\"end_mean_us\":", (unsigned long long)e->count);
+		sbuf__json_num(out, (double)e->sum_us / (double)e->count);
+		for (int k = 0; k < QUANTILES; k++) {
+			char name[32];
+
+			snprintf(name, sizeof(name), "end_%s", query_quantiles[k].json);
+			json_us(out, name, e->q[k]);
+		}
+	}
 	sbuf__puts(out, "}");
 	c->first = false;
 	return 0;
@@ -385,17 +452,28 @@ static int routes_row(void *ctx, const struct store_route_row *r)
 int query__routes_json(struct store *s, const char *ns, const char *pod, int64_t from_ms,
 		       int64_t to_ms, struct sbuf *out)
 {
-	struct routes_ctx c = { .out = out, .first = true };
+	struct ends ends = { .v = calloc(QUERY_MAX_ROUTES, sizeof(*ends.v)) };
+	struct routes_ctx c = { .out = out, .first = true, .ends = &ends };
 	int err;
 
-	if (store__pod_exists(s, ns, pod) <= 0)
-		return -ENOENT;
+	if (!ends.v)
+		return -ENOMEM;
+	if (store__pod_exists(s, ns, pod) <= 0) {
+		err = -ENOENT;
+		goto out;
+	}
+	/* a backend without them answers routes without end figures */
+	err = store__route_ends(s, ns, pod, from_ms, to_ms, QUERY_MAX_ROUTES, ends_row, &ends);
+	if (err && err != -EOPNOTSUPP)
+		goto out;
 	sbuf__puts(out, "{\"routes\":[");
 	err = store__routes(s, ns, pod, from_ms, to_ms, QUERY_MAX_ROUTES, routes_row, &c);
 	if (err)
-		return err;
+		goto out;
 	sbuf__puts(out, "]}");
-	return 0;
+out:
+	ends_free(&ends);
+	return err;
 }
 
 /* ------------------------------------------------------------------ gRPC */

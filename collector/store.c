@@ -56,6 +56,9 @@ static const struct store_column dns_search_cols[] = { STORE_DNS_SEARCH_COLUMNS(
 #define ROW_ struct store_peer_req_row
 static const struct store_column peer_req_cols[] = { STORE_PEER_REQ_COLUMNS(COL_) };
 #undef ROW_
+#define ROW_ struct store_req_end_row
+static const struct store_column req_end_cols[] = { STORE_REQ_END_COLUMNS(COL_) };
+#undef ROW_
 
 const struct store_record store_batch_record = RECORD_("batches", batch_cols);
 const struct store_record store_workload_record = RECORD_("workloads", workload_cols);
@@ -69,6 +72,7 @@ const struct store_record store_records[STORE_REC__N] = {
 	[STORE_REC_DNS_STATS] = RECORD_("dns_stats", dns_stats_cols),
 	[STORE_REC_DNS_SEARCH] = RECORD_("dns_search", dns_search_cols),
 	[STORE_REC_PEER_REQ] = RECORD_("peer_reqs", peer_req_cols),
+	[STORE_REC_REQ_END] = RECORD_("req_ends", req_end_cols),
 };
 
 /* ------------------------------------------------------------------ lifecycle */
@@ -215,6 +219,25 @@ static const char *validate_buckets(size_t n, Podlens__V1__RequestStats__Bucket 
 	return NULL;
 }
 
+/* A request row's figures to the end of streamed responses: some of its requests, never more. */
+static const char *validate_end(const Podlens__V1__RequestStats *r)
+{
+	uint64_t sum = 0;
+
+	for (size_t k = 0; k < r->n_end_stream_buckets; k++) {
+		if (r->end_stream_buckets[k]->index >= HIST_BUCKETS)
+			return "histogram bucket index out of range (0..287)";
+		if (r->end_stream_buckets[k]->count > UINT64_MAX - sum)
+			return "histogram bucket counts overflow";
+		sum += r->end_stream_buckets[k]->count;
+	}
+	if (sum > r->count)
+		return "request end_stream buckets count more requests than count";
+	if (r->end_stream_sum_us > (uint64_t)INT64_MAX || (!sum && r->end_stream_sum_us))
+		return "request end_stream_sum_us out of range";
+	return NULL;
+}
+
 /* DNS rows: short qtype and rcode (the agent's names: "A", "TYPE65535", "NXDOMAIN", "TIMEOUT"), a
  * domain no longer than a DNS name, timeouts among the queries, answered ones in the histogram. */
 static const char *validate_dns(const Podlens__V1__WorkloadStats *ws)
@@ -279,6 +302,8 @@ const char *store__validate(const Podlens__V1__Batch *b)
 				return m;
 			if (r->count > (uint64_t)INT64_MAX || r->sum_us > (uint64_t)INT64_MAX)
 				return "request count or sum out of range";
+			if ((m = validate_end(r)))
+				return m;
 		}
 		if ((m = validate_dns(ws)))
 			return m;
@@ -578,6 +603,21 @@ static int add_workload_stats(struct store *s, const Podlens__V1__WorkloadStats 
 
 		if ((err = s->ops->add(s, STORE_REC_REQ_STATS, at, &r)) < 0)
 			return err;
+		if (q->n_end_stream_buckets) {
+			uint64_t n = 0;
+
+			for (size_t k = 0; k < q->n_end_stream_buckets; k++)
+				n += q->end_stream_buckets[k]->count;
+			struct store_req_end_row e = {
+				.direction = r.direction, .protocol = r.protocol, .method = r.method,
+				.route = r.route, .status = r.status, .count = i64(n),
+				.sum_us = i64(q->end_stream_sum_us),
+				.hist = { .n = hist_buckets(q->n_end_stream_buckets, q->end_stream_buckets, hb), .b = hb },
+			};
+
+			if (n && (err = s->ops->add(s, STORE_REC_REQ_END, at, &e)) < 0)
+				return err;
+		}
 	}
 	if ((err = add_dns(s, ws, at)) < 0)
 		return err;
@@ -815,6 +855,14 @@ int store__routes(struct store *s, const char *ns, const char *pod, int64_t from
 		  unsigned limit, STORE_CB(struct store_route_row))
 {
 	return s->ops->routes(s, ns, pod, from_ms, to_ms, limit, cb, ctx);
+}
+
+int store__route_ends(struct store *s, const char *ns, const char *pod, int64_t from_ms, int64_t to_ms,
+		      unsigned limit, STORE_CB(struct store_route_row))
+{
+	if (!s->ops->route_ends)
+		return -EOPNOTSUPP;
+	return s->ops->route_ends(s, ns, pod, from_ms, to_ms, limit, cb, ctx);
 }
 
 int store__flows(struct store *s, int64_t from_ms, int64_t to_ms, unsigned limit,

@@ -230,6 +230,11 @@ int store__step_traffic(struct store *s, const char *ns, const char *pod, enum s
 /* Request groups (side, protocol, method, route, status) of one pod, most requests first. */
 int store__routes(struct store *s, const char *ns, const char *pod, int64_t from_ms, int64_t to_ms,
 		  unsigned limit, STORE_CB(struct store_route_row));
+/* As store__routes, over the requests whose response ended later than its first part (HTTP/2 and
+ * gRPC streamed responses): their count and latency to the end of the response, most first.
+ * -EOPNOTSUPP from a backend that does not keep them. */
+int store__route_ends(struct store *s, const char *ns, const char *pod, int64_t from_ms, int64_t to_ms,
+		      unsigned limit, STORE_CB(struct store_route_row));
 /* Flows of every pod grouped by local pod, direction and remote end (struct store_flow_sum). */
 int store__flows(struct store *s, int64_t from_ms, int64_t to_ms, unsigned limit,
 		 STORE_CB(struct store_flow_sum));

@@ -147,6 +147,20 @@ struct store_record {
 	X(sum_us,    I64,  SUM)                  \
 	X(hist,      HIST, HIST)
 
+/* Samples: of the requests of one req_stats key, those whose response ended later than its first
+ * part (podlens.v1 RequestStats end_stream_*: HTTP/2 and gRPC streamed responses), with their
+ * latency to the end of the response (END_STREAM). Same keys as req_stats; only keys that have
+ * such requests get a row. */
+#define STORE_REQ_END_COLUMNS(X)                \
+	X(direction, I64,  KEY)                  \
+	X(protocol,  I64,  KEY)                  \
+	X(method,    TEXT, KEY)                  \
+	X(route,     TEXT, KEY)                  \
+	X(status,    I64,  KEY)                  \
+	X(count,     I64,  SUM)                  \
+	X(sum_us,    I64,  SUM)                  \
+	X(hist,      HIST, HIST)
+
 /* Samples: connections of the workload to one remote end. */
 #define STORE_FLOW_COLUMNS(X)                   \
 	X(direction,   I64,  KEY)                \
@@ -222,6 +236,7 @@ struct store_pod_ip_row { STORE_POD_IP_COLUMNS(STORE_FIELD_) };
 struct store_dns_stats_row { STORE_DNS_STATS_COLUMNS(STORE_FIELD_) };
 struct store_dns_search_row { STORE_DNS_SEARCH_COLUMNS(STORE_FIELD_) };
 struct store_peer_req_row { STORE_PEER_REQ_COLUMNS(STORE_FIELD_) };
+struct store_req_end_row { STORE_REQ_END_COLUMNS(STORE_FIELD_) };
 
 /* The records add() takes; a backend keeps one table (or more) per record. */
 enum store_rec {
@@ -233,6 +248,7 @@ enum store_rec {
 	STORE_REC_DNS_STATS,        /* struct store_dns_stats_row, sample of a workload */
 	STORE_REC_DNS_SEARCH,       /* struct store_dns_search_row, sample of a workload */
 	STORE_REC_PEER_REQ,         /* struct store_peer_req_row, sample of a workload */
+	STORE_REC_REQ_END,          /* struct store_req_end_row, sample of a workload */
 	STORE_REC__N
 };
 
@@ -296,6 +312,9 @@ struct store_ops {
 	/* optional: NULL = no per-peer requests (the edges fall back to pod totals) */
 	int (*peer_requests)(struct store *s, int64_t from_ms, int64_t to_ms, unsigned limit,
 			     STORE_CB(struct store_peer_sum));
+	/* optional: NULL = no figures to the end of streamed responses (routes come without them) */
+	int (*route_ends)(struct store *s, const char *ns, const char *pod, int64_t from_ms, int64_t to_ms,
+			  unsigned limit, STORE_CB(struct store_route_row));
 	int (*stats)(struct store *s, struct store_stats *st);
 	int (*ping)(struct store *s);
 	/* DNS reads (store.h); optional: NULL answers -EOPNOTSUPP */

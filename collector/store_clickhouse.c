@@ -116,6 +116,7 @@ static const struct ch_table tables[T__N] = {
 	[T_REC + STORE_REC_DNS_STATS] = SAMPLE_TABLE(STORE_REC_DNS_STATS),
 	[T_REC + STORE_REC_DNS_SEARCH] = SAMPLE_TABLE(STORE_REC_DNS_SEARCH),
 	[T_REC + STORE_REC_PEER_REQ] = SAMPLE_TABLE(STORE_REC_PEER_REQ),
+	[T_REC + STORE_REC_REQ_END] = SAMPLE_TABLE(STORE_REC_REQ_END),
 };
 
 /* Sharding keys of the Distributed tables: a pod's rows (samples by their workload key, workload
@@ -1449,6 +1450,21 @@ static int ch_routes(struct store *base, const char *ns, const char *pod, int64_
 	return done(s, ch_select(s, &q, row_route, &r));
 }
 
+static int ch_route_ends(struct store *base, const char *ns, const char *pod, int64_t from_ms, int64_t to_ms,
+			 unsigned limit, STORE_CB(struct store_route_row))
+{
+	struct ch *s = chs(base);
+	struct rd r = RD(s, cb, ctx);
+	struct sbuf q = { 0 };
+
+	sbuf__puts(&q, "SELECT " SQL_SIDE " AS side, protocol, method, route, status, " SQL_REQ_SUM);
+	from_samples(&q, s, "req_ends", from_ms, to_ms);
+	where_pod(&q, ns, pod);
+	sbuf__printf(&q, " GROUP BY side, protocol, method, route, status"
+		     " ORDER BY sum(count) DESC, side, protocol, method, route, status LIMIT %u", limit);
+	return done(s, ch_select(s, &q, row_route, &r));
+}
+
 static int row_flow(void *arg, char **f, unsigned n)
 {
 	struct rd *r = arg;
@@ -1743,6 +1759,7 @@ const struct store_ops store_clickhouse_ops = {
 	.step_requests = ch_step_requests,
 	.step_traffic = ch_step_traffic,
 	.routes = ch_routes,
+	.route_ends = ch_route_ends,
 	.flows = ch_flows,
 	.peer_requests = ch_peer_requests,
 	.drops = ch_drops,

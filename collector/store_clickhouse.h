@@ -9,7 +9,7 @@
 #include "lib/sbuf.h"
 
 /* Tables: batches, workloads, pod_ips, then the records in enum store_rec order. */
-#define STORE_CH_TABLES 11
+#define STORE_CH_TABLES 12
 
 /* CREATE TABLE IF NOT EXISTS of table t (malloc'd; NULL when out of memory or unknown). */
 char *store_clickhouse__table_sql(unsigned t);

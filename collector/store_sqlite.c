@@ -9,7 +9,7 @@
  * Histograms are sparse blobs merged in SQL by the hist_merge() aggregate.
  *
  * Schema versions: PRAGMA user_version (1: the first tables, 2: pod_ips, 3: dns_stats and
- * dns_search), migrations applied in order at open; a database newer
+ * dns_search, 4: peer_reqs, 5: req_ends), migrations applied in order at open; a database newer
  * than this binary is refused. */
 #include "collector/store_sqlite.h"
 
@@ -76,6 +76,8 @@ static const struct table tables[STORE_REC__N] = {
 	[STORE_REC_DNS_SEARCH] = { { KEY_TS, KEY_N, KEY_DUR, KEY_WID }, 4, true, false, "", 3 },
 	/* read raw over the edges' window, as flows: no rollups */
 	[STORE_REC_PEER_REQ] = { { KEY_TS, KEY_N, KEY_DUR, KEY_WID }, 4, true, false, "", 4 },
+	/* read raw over a pod's window (the gRPC table), as peer_reqs: no rollups */
+	[STORE_REC_REQ_END] = { { KEY_TS, KEY_N, KEY_DUR, KEY_WID }, 4, true, false, "", 5 },
 };
 
 static int table_since(unsigned r)
@@ -1482,6 +1484,40 @@ static int sq_routes(struct store *base, const char *ns, const char *pod, int64_
 	return query_done(s, st, err);
 }
 
+static int sq_route_ends(struct store *base, const char *ns, const char *pod, int64_t from_ms, int64_t to_ms,
+			 unsigned limit, STORE_CB(struct store_route_row))
+{
+	struct sq *s = sq(base);
+	uint64_t h[HIST_BUCKETS];
+	sqlite3_stmt *st;
+	int err = query_prepare(s, "SELECT * FROM ("
+				   " SELECT " SQL_SIDE " AS side, r.protocol AS protocol, r.method AS method,"
+				   " r.route AS route, r.status AS status, " SQL_REQ_SUM
+				   " FROM req_ends r JOIN workloads w ON w.id=r.wid"
+				   " WHERE w.namespace=?1 AND w.pod=?2 AND r.ts>=?3 AND r.ts<?4"
+				   " GROUP BY side, r.protocol, r.method, r.route, r.status)"
+				   " ORDER BY 6 DESC LIMIT ?5", &st);
+
+	if (err)
+		return err;
+	sqlite3_bind_text(st, 1, ns, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, pod, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, from_ms);
+	sqlite3_bind_int64(st, 4, to_ms);
+	sqlite3_bind_int64(st, 5, limit);
+	FOR_ROWS(st, err) {
+		struct store_route_row r = {
+			.side = sqlite3_column_int(st, 0) ? STORE_CLIENT : STORE_SERVER,
+			.protocol = sqlite3_column_int(st, 1), .method = col_text(st, 2),
+			.route = col_text(st, 3), .status = sqlite3_column_int(st, 4),
+			.r = col_req_sum(st, 5, h),
+		};
+
+		err = cb(ctx, &r);
+	}
+	return query_done(s, st, err);
+}
+
 /* The remote pod of each flow row: the agent's name, else the pod whose pod_ips window holds
  * the row's interval (the latest to take the address when it changed hands) unless another pod
  * held the same address over an overlapping window (the node address of host-network pods),
@@ -1747,6 +1783,7 @@ const struct store_ops store_sqlite_ops = {
 	.step_requests = sq_step_requests,
 	.step_traffic = sq_step_traffic,
 	.routes = sq_routes,
+	.route_ends = sq_route_ends,
 	.flows = sq_flows,
 	.peer_requests = sq_peer_requests,
 	.drops = sq_drops,

@@ -7,14 +7,14 @@
 #include <stdint.h>
 
 /* PRAGMA user_version of a database this binary writes. */
-#define STORE_SCHEMA_VERSION 4
+#define STORE_SCHEMA_VERSION 5
 
 /* Histogram blobs: sorted (u16 LE index, u64 LE count) pairs. */
 size_t store_hist__encode(const uint64_t *buckets, uint8_t *out, size_t out_len);
 int store_hist__decode(const void *blob, int len, uint64_t *buckets);  /* adds into buckets */
 
 /* The SQL of migration `version` (version - 1 -> version): 1 creates the first schema from
- * empty, 2 adds pod_ips, 3 adds dns_stats and dns_search, 4 adds peer_reqs; all generated from the
+ * empty, 2 adds pod_ips, 3 adds dns_stats and dns_search, 4 adds peer_reqs, 5 req_ends; all generated from the
  * column tables. malloc'd, NULL when out of
  * memory or unknown. */
 char *store_sqlite__schema_sql(int version);

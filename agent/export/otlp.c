@@ -29,6 +29,7 @@ struct req_series {
 	char *method, *route;
 	uint64_t start_ns, last_ms;
 	struct hist h;
+	struct hist *end;           /* to END_STREAM (RequestStats end_stream_*), from the first such */
 };
 
 /* DNS (agent/l7/dns_module.c): one series per (direction, qtype, rcode, domain) */
@@ -87,6 +88,7 @@ static void res_free(struct res_series *r)
 	for (size_t i = 0; i < r->n_reqs; i++) {
 		free(r->reqs[i].method);
 		free(r->reqs[i].route);
+		free(r->reqs[i].end);
 	}
 	free(r->reqs);
 	for (size_t i = 0; i < r->n_dns; i++) {
@@ -171,6 +173,7 @@ static void forget_idle(struct otlp_enc *o, uint64_t now_ms)
 			if (now_ms > r->reqs[q].last_ms + IDLE_FORGET_MS) {
 				free(r->reqs[q].method);
 				free(r->reqs[q].route);
+				free(r->reqs[q].end);
 			} else {
 				r->reqs[k++] = r->reqs[q];
 			}
@@ -482,7 +485,7 @@ static void gauge_metric(struct arena *a, struct metrics_list *ml, const char *n
 }
 
 static HistPoint *hist_point(struct arena *a, const struct otlp_enc *o, const struct req_series *s,
-			     uint64_t t_ns)
+			     const struct hist *hh, uint64_t t_ns)
 {
 	HistPoint *p = az(a, sizeof(*p));
 	struct attrs l = { 0 };
@@ -493,10 +496,10 @@ static HistPoint *hist_point(struct arena *a, const struct otlp_enc *o, const st
 	opentelemetry__proto__metrics__v1__histogram_data_point__init(p);
 	p->start_time_unix_nano = s->start_ns;
 	p->time_unix_nano = t_ns;
-	p->count = s->h.count;
+	p->count = hh->count;
 	p->_sum_case = OPENTELEMETRY__PROTO__METRICS__V1__HISTOGRAM_DATA_POINT___SUM_SUM;
-	p->sum = (double)s->h.sum / 1e6;
-	p->bucket_counts = (uint64_t *)s->h.buckets;   /* unchanged until the request is packed */
+	p->sum = (double)hh->sum / 1e6;
+	p->bucket_counts = (uint64_t *)hh->buckets;    /* unchanged until the request is packed */
 	p->n_bucket_counts = HIST_BUCKETS;
 	p->explicit_bounds = (double *)o->bounds;
 	p->n_explicit_bounds = HIST_BUCKETS - 1;
@@ -531,6 +534,45 @@ static HistPoint *hist_point(struct arena *a, const struct otlp_enc *o, const st
 	p->attributes = l.kv;
 	p->n_attributes = l.n;
 	return p;
+}
+
+/* podlens.request.end_stream.duration: HTTP/2 and gRPC requests whose response ended in a later
+ * packet than its first part (server-streaming calls), request to END_STREAM, with the attributes of
+ * podlens.request.duration; only the series this batch touched that have such requests. */
+static int end_metric(struct arena *a, const struct otlp_enc *o, const struct res_series *r,
+		      struct metrics_list *ml, uint64_t end_ms, uint64_t t_ns)
+{
+	Opentelemetry__Proto__Metrics__V1__Histogram *h;
+	HistPoint **pts;
+	Metric *m;
+	size_t n = 0;
+
+	for (size_t j = 0; j < r->n_reqs; j++)
+		n += r->reqs[j].last_ms == end_ms && r->reqs[j].end && r->reqs[j].end->count;
+	if (!n)
+		return 0;
+	h = az(a, sizeof(*h));
+	pts = az(a, n * sizeof(*pts));
+	m = metric_new(a, ml, "podlens.request.end_stream.duration", "s",
+		       "HTTP/2 and gRPC responses that outlast their first part: request to END_STREAM");
+	if (!h || !pts || !m)
+		return -ENOMEM;
+	opentelemetry__proto__metrics__v1__histogram__init(h);
+	h->aggregation_temporality = CUMULATIVE;
+	n = 0;
+	for (size_t j = 0; j < r->n_reqs; j++) {
+		const struct req_series *s = &r->reqs[j];
+
+		if (s->last_ms != end_ms || !s->end || !s->end->count)
+			continue;
+		if (!(pts[n++] = hist_point(a, o, s, s->end, t_ns)))
+			return -ENOMEM;
+	}
+	h->data_points = pts;
+	h->n_data_points = n;
+	m->data_case = OPENTELEMETRY__PROTO__METRICS__V1__METRIC__DATA_HISTOGRAM;
+	m->histogram = h;
+	return 0;
 }
 
 /* Attributes of a DNS series: semantic conventions dns.question.name and error.type (the rcode in
@@ -678,7 +720,7 @@ static ResourceMetrics *resource_metrics(struct arena *a, const struct otlp_enc 
 
 	scope->name = "podlens";
 	scope->version = o->version;
-	ml.cap = 13;
+	ml.cap = 14;
 	ml.m = az(a, ml.cap * sizeof(*ml.m));
 	if (!ml.m)
 		return NULL;
@@ -727,7 +769,7 @@ static ResourceMetrics *resource_metrics(struct arena *a, const struct otlp_enc 
 		for (size_t j = 0; j < r->n_reqs; j++) {
 			if (r->reqs[j].last_ms != end_ms)
 				continue;
-			pts[nhist] = hist_point(a, o, &r->reqs[j], t_ns);
+			pts[nhist] = hist_point(a, o, &r->reqs[j], &r->reqs[j].h, t_ns);
 			if (!pts[nhist])
 				return NULL;
 			nhist++;
@@ -737,6 +779,8 @@ static ResourceMetrics *resource_metrics(struct arena *a, const struct otlp_enc 
 		m->data_case = OPENTELEMETRY__PROTO__METRICS__V1__METRIC__DATA_HISTOGRAM;
 		m->histogram = h;
 	}
+	if (ws->n_requests && r->n_reqs && end_metric(a, o, r, &ml, end_ms, t_ns))
+		return NULL;
 	if (ws->n_dns && r->n_dns && dns_metrics(a, o, r, &ml, end_ms, t_ns))
 		return NULL;
 	if (ws->dns_search && r->has_search) {
@@ -791,6 +835,13 @@ static void accumulate(struct res_series *r, const Podlens__V1__WorkloadStats *w
 			if (q->buckets[b])
 				s->h.count -= q->buckets[b]->count;
 		s->h.sum += q->sum_us;
+		if (q->n_end_stream_buckets && (s->end || (s->end = calloc(1, sizeof(*s->end))))) {
+			for (size_t b = 0; b < q->n_end_stream_buckets; b++)
+				if (q->end_stream_buckets[b])
+					hist__record_n(s->end, q->end_stream_buckets[b]->index,
+						       q->end_stream_buckets[b]->count);
+			s->end->sum += q->end_stream_sum_us;
+		}
 	}
 	for (size_t i = 0; i < ws->n_dns; i++) {
 		const Podlens__V1__DnsStats *q = ws->dns[i];

@@ -31,6 +31,7 @@ struct h2_dir {
 	bool synced;               /* the table is the encoder's (seen from the preface, nothing lost) */
 	bool in_block;             /* a block continues in CONTINUATION frames */
 	uint8_t blk_flags;         /* the HEADERS frame's flags */
+	bool blk_push;             /* the block is a PUSH_PROMISE's */
 	uint32_t blk_stream;
 	uint64_t blk_ns;
 	uint8_t *blk;              /* header block being assembled */
@@ -310,6 +311,7 @@ static void stream_end(struct h2_tracker *t, struct h2_conn *c, struct h2_stream
 		r.latency_ns = s->resp_ns > s->req_ns ? s->resp_ns - s->req_ns : 0;
 		r.total_ns = ns > s->req_ns ? ns - s->req_ns : 0;
 		r.reset = reset;
+		r.streamed = !reset && ns > s->resp_ns;
 		t->s.completed++;
 		if (t->done)
 			t->done(t->ctx, &r);
@@ -477,6 +479,15 @@ static void on_block(struct h2_tracker *t, struct h2_conn *c, int egress)
 		if (c->dead)
 			return;
 	}
+	/* a server push: its request fields come from the server. Decoded only to keep the table the
+	 * encoder's (a skipped block would shift every later index); the pushed stream is counted
+	 * here, and its response (on an even, server-initiated stream id) is not a request of the
+	 * workload's: neither reported nor unmatched */
+	if (d->blk_push) {
+		if (!rc)
+			t->s.pushed++;
+		goto out;
+	}
 	/* which way requests go: from the preface, else from the first block saying it */
 	if (c->role < 0 && (f.method || f.status))
 		c->role = (f.method == (egress == 1)) ? L7_DIR_CLIENT : L7_DIR_SERVER;
@@ -503,7 +514,8 @@ static void on_block(struct h2_tracker *t, struct h2_conn *c, int egress)
 		goto out;
 	}
 	if (!s) {
-		t->s.unmatched++;
+		if (d->blk_stream & 1)
+			t->s.unmatched++;
 		goto out;
 	}
 	if (!s->resp) {
@@ -538,7 +550,7 @@ static void on_frame(struct h2_tracker *t, struct h2_conn *c, int egress)
 	size_t n = d->frm_len, pad = 0;
 	uint8_t *nb;
 
-	if (d->frm_type == 1) {
+	if (d->frm_type == L7_H2_HEADERS || d->frm_type == L7_H2_PUSH_PROMISE) {
 		if (d->in_block)
 			goto bad;       /* a HEADERS inside another's block */
 		if (d->frm_flags & FL_PADDED) {
@@ -548,11 +560,17 @@ static void on_frame(struct h2_tracker *t, struct h2_conn *c, int egress)
 			p++;
 			n--;
 		}
-		if (d->frm_flags & FL_PRIORITY) {
+		if (d->frm_type == L7_H2_HEADERS && (d->frm_flags & FL_PRIORITY)) {
 			if (n < 5)
 				goto bad;
 			p += 5;
 			n -= 5;
+		}
+		if (d->frm_type == L7_H2_PUSH_PROMISE) {
+			if (n < 4)
+				goto bad;       /* the promised stream id */
+			p += 4;
+			n -= 4;
 		}
 		if (pad > n)
 			goto bad;
@@ -560,6 +578,7 @@ static void on_frame(struct h2_tracker *t, struct h2_conn *c, int egress)
 		d->in_block = true;
 		d->blk_flags = d->frm_flags;
 		d->blk_stream = d->frm_stream;
+		d->blk_push = d->frm_type == L7_H2_PUSH_PROMISE;
 	} else if (!d->in_block || d->frm_stream != d->blk_stream) {
 		goto bad;               /* CONTINUATION without its HEADERS */
 	}
@@ -691,7 +710,7 @@ int h2_tracker__consume(struct h2_tracker *t, const struct l7_h2_event *e, size_
 		dir_lost(t, d);
 		return 0;
 	}
-	if (e->type == L7_H2_HEADERS || e->type == L7_H2_CONTINUATION) {
+	if (e->type == L7_H2_HEADERS || e->type == L7_H2_CONTINUATION || e->type == L7_H2_PUSH_PROMISE) {
 		header_bytes(t, c, e);
 		return 0;
 	}

@@ -50,15 +50,20 @@ struct h2_result {
 	char path[H2_PATH_MAX];    /* raw :path (query included); the module normalises */
 	int status;                /* :status (HTTP/2) or grpc-status (gRPC), or H2_STATUS_UNKNOWN */
 	uint64_t latency_ns;       /* request HEADERS -> first response HEADERS */
-	uint64_t total_ns;         /* request HEADERS -> response END_STREAM (streaming calls) */
+	uint64_t total_ns;         /* request HEADERS -> response END_STREAM */
+	bool streamed;             /* END_STREAM came in a later packet than the first response
+	                              HEADERS (server-streaming calls, bodies sent over time): total_ns
+	                              is then reported apart; never for a reset stream */
 	bool reset;                /* ended by RST_STREAM */
 };
 
 struct h2_stats {
 	uint64_t records, conns, evicted, streams, completed;
-	uint64_t unmatched;        /* response for a stream whose request was not seen */
+	uint64_t unmatched;        /* response for a client stream whose request was not seen */
 	uint64_t stream_drops;     /* streams not followed (per-connection bound) */
 	uint64_t resets;           /* streams ended by RST_STREAM */
+	uint64_t pushed;           /* PUSH_PROMISE blocks decoded: streams the server pushed (never
+	                              reported: the workload did not ask for them) */
 	uint64_t malformed;        /* frames that break RFC 9113 framing (padding, sizes, gaps) */
 	uint64_t oversized;        /* header blocks larger than max_block */
 	uint64_t hpack_errors;     /* blocks the inflater refused (bombs, unknown indices) */

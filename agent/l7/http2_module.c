@@ -8,9 +8,13 @@
  *   unknown       a stream whose request block could not be decoded (a connection that predates
  *                 the agent, lost records): method and route "unknown"
  *   latency       request HEADERS -> first response HEADERS, both at the monitored socket
+ *   end           request HEADERS -> response END_STREAM, apart, for the streams whose END_STREAM
+ *                 came in a later packet than their first response HEADERS (h2_result.streamed)
  *   JSON          "http2": [{protocol, direction, method, route, status, [grpc_status], count,
- *                 p50_us, p90_us, p99_us, sum_us}]
- *   podlens.v1    WorkloadStats.requests, RequestStats with PROTOCOL_HTTP2 / PROTOCOL_GRPC
+ *                 p50_us, p90_us, p99_us, sum_us, [end_count, end_p50_us, end_p90_us, end_p99_us,
+ *                 end_sum_us]}]
+ *   podlens.v1    WorkloadStats.requests, RequestStats with PROTOCOL_HTTP2 / PROTOCOL_GRPC, the
+ *                 end in end_stream_sum_us / end_stream_buckets
  *   table         REQ/s, P50, P99; ERR% = :status >= 500, or grpc-status UNKNOWN, DEADLINE_EXCEEDED,
  *                 UNIMPLEMENTED, INTERNAL, UNAVAILABLE, DATA_LOSS */
 #include "agent/l7/http2_module.h"
@@ -32,10 +36,19 @@ struct h2_agg {
 	uint64_t dropped;
 };
 
+static int rec(struct http_agg *g, const struct h2_result *r, int method, const char *route)
+{
+	uint64_t us = (r->latency_ns + 500) / 1000;
+
+	if (r->streamed)
+		return http_agg__record_end(g, r->cgroup_id, r->dir, method, route, r->status, us,
+					    (r->total_ns + 500) / 1000);
+	return http_agg__record(g, r->cgroup_id, r->dir, method, route, r->status, us);
+}
+
 static void on_done(void *ctx, const struct h2_result *r)
 {
 	struct h2_agg *a = ctx;
-	uint64_t us = (r->latency_ns + 500) / 1000;
 	char route[HTTP_ROUTE_MAX];
 	size_t plen;
 	int rc, m;
@@ -43,7 +56,7 @@ static void on_done(void *ctx, const struct h2_result *r)
 	if (r->dir != L7_DIR_SERVER && r->dir != L7_DIR_CLIENT)
 		return;
 	if (r->grpc) {
-		rc = http_agg__record(a->grpc, r->cgroup_id, r->dir, HTTP_M_POST, r->path, r->status, us);
+		rc = rec(a->grpc, r, HTTP_M_POST, r->path);
 	} else {
 		m = HTTP_M_OTHER;
 		if (!r->known) {
@@ -62,7 +75,7 @@ static void on_done(void *ctx, const struct h2_result *r)
 			if (m < 0)
 				m = HTTP_M_OTHER;
 		}
-		rc = http_agg__record(a->h2, r->cgroup_id, r->dir, m, route, r->status, us);
+		rc = rec(a->h2, r, m, route);
 	}
 	if (rc == -ENOSPC)
 		a->dropped++;
@@ -183,6 +196,13 @@ static int add_json(const struct http_agg_entry *e, void *ctx)
 	if (c->grpc)
 		json_object_set_new(o, "grpc_status", json_string(e->status == H2_STATUS_UNKNOWN ? "unknown" :
 								    h2__grpc_status_name(e->status)));
+	if (e->end && e->end->count) {
+		json_object_set_new(o, "end_count", json_integer((json_int_t)e->end->count));
+		json_object_set_new(o, "end_p50_us", json_integer((json_int_t)hist__quantile(e->end, 0.50)));
+		json_object_set_new(o, "end_p90_us", json_integer((json_int_t)hist__quantile(e->end, 0.90)));
+		json_object_set_new(o, "end_p99_us", json_integer((json_int_t)hist__quantile(e->end, 0.99)));
+		json_object_set_new(o, "end_sum_us", json_integer((json_int_t)e->end->sum));
+	}
 	json_array_append_new(c->list, o);
 	return 0;
 }
@@ -274,6 +294,10 @@ static int add_request(const struct http_agg_entry *e, void *ctx)
 	rs->count = e->hist->count;
 	rs->sum_us = e->hist->sum;
 	(void)l7_arena__buckets(a, e->hist, &rs->buckets, &rs->n_buckets);   /* short of memory: fewer buckets */
+	if (e->end && e->end->count) {
+		rs->end_stream_sum_us = e->end->sum;
+		(void)l7_arena__buckets(a, e->end, &rs->end_stream_buckets, &rs->n_end_stream_buckets);
+	}
 	c->v[c->n++] = rs;
 	return 0;
 }

@@ -14,6 +14,7 @@ struct key_node {
 	struct key_node *next;
 	struct http_agg_entry e;
 	struct hist hist;
+	struct hist *end;           /* http_agg__record_end's, allocated with its first record */
 	char route[];
 };
 
@@ -69,6 +70,7 @@ void http_agg__reset(struct http_agg *a)
 	for (unsigned i = 0; i < NBUCKETS; i++) {
 		for (struct key_node *n = a->keys[i], *next; n; n = next) {
 			next = n->next;
+			free(n->end);
 			free(n);
 		}
 		for (struct route_node *n = a->routes[i], *next; n; n = next) {
@@ -196,6 +198,28 @@ int http_agg__record(struct http_agg *a, uint64_t cgroup_id, int dir, int method
 		return err;
 	}
 	hist__record(&n->hist, latency_us);
+	return 0;
+}
+
+int http_agg__record_end(struct http_agg *a, uint64_t cgroup_id, int dir, int method, const char *route,
+			 int status, uint64_t latency_us, uint64_t end_us)
+{
+	int err = 0;
+	struct key_node *n = find_or_add(a, cgroup_id, dir, method, route, status, &err);
+
+	if (!n) {
+		if (err == -ENOSPC)
+			a->dropped++;
+		return err;
+	}
+	hist__record(&n->hist, latency_us);
+	if (!n->end) {
+		n->end = calloc(1, sizeof(*n->end));
+		if (!n->end)
+			return -ENOMEM;     /* the request is counted, its end is not */
+		n->e.end = n->end;
+	}
+	hist__record(n->end, end_us);
 	return 0;
 }
 

@@ -34,6 +34,8 @@ struct http_agg_entry {
 	int status;
 	const char *route;
 	const struct hist *hist;      /* latency in microseconds; hist->count, hist->sum */
+	const struct hist *end;       /* to the end of the response, of the requests recorded with
+	                                 http_agg__record_end (HTTP/2 streamed responses); NULL if none */
 };
 
 struct http_agg *http_agg__new(const struct http_agg_opts *opts);   /* NULL + errno */
@@ -42,6 +44,12 @@ void http_agg__free(struct http_agg *a);
 /* Record one completed request. route is a normalised route (http1__parse_request). */
 int http_agg__record(struct http_agg *a, uint64_t cgroup_id, int dir, int method, const char *route,
 		     int status, uint64_t latency_us);
+
+/* As http_agg__record, and end_us (request -> end of the response) in the key's second histogram,
+ * allocated with the key's first such record: HTTP/2 keeps the time to END_STREAM of responses
+ * that outlast their first HEADERS apart from the time to first response. */
+int http_agg__record_end(struct http_agg *a, uint64_t cgroup_id, int dir, int method, const char *route,
+			 int status, uint64_t latency_us, uint64_t end_us);
 
 /* Record a histogram of requests at once (the kernel's per-key aggregates): h->count requests,
  * h->sum microseconds, h->buckets. Dropped counts h->count when the entry bound is hit. */

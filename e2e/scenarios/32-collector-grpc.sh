@@ -3,13 +3,15 @@
 # both sides, through the agent and the collector. A python3-grpcio server (grpcpeer.py, an
 # implementation podlens did not write) runs in pod shop/grpc-api, a grpcio client in pod
 # payments/grpc-cli calls it over one HTTP/2 connection: OK Unary OKs, NF Unary NOT_FOUNDs, INT
-# Unary INTERNALs, SLOW calls of Slow (the server sleeps DELAY_MS), two server-streaming calls.
-# The agent (started before the connection) and the collector must show exactly those counts per
-# /package.Service/Method and status, on the server pod and on the client pod, Slow's p50 within
-# 20% of the sleep, /metrics' rpc_* series, and the page's method table in headless Chromium.
+# Unary INTERNALs, SLOW calls of Slow (the server sleeps DELAY_MS), two server-streaming calls of
+# SMSG messages SGAP_MS apart. The agent (started before the connection) and the collector must
+# show exactly those counts per /package.Service/Method and status, on the server pod and on the
+# client pod, Slow's p50 within 20% of the sleep, both Stream calls' time to END_STREAM reported
+# apart with a p50 within 20% of SMSG x SGAP_MS, /metrics' rpc_* series, and the page's method
+# table in headless Chromium.
 . "$(dirname "$0")/../../tests/lib.sh"
 . "$(dirname "$0")/common.sh"
-OK=${E2E_GRPC_OK:-9}; NF=4; INT=2; SLOW=6; DELAY_MS=200; STREAMS='[5,12]'
+OK=${E2E_GRPC_OK:-9}; NF=4; INT=2; SLOW=6; DELAY_MS=200; SMSG=3 SGAP_MS=100 STREAMS='[3,3]'
 PORT=50051 SVC=/podlens.test.Echo
 PEER=$E2E_TOP/tests/integration/tools/grpcpeer.py
 COLLECTOR=$E2E_TOP/$BUILD/bin/podlens-collector
@@ -48,7 +50,7 @@ for cg in "$scg" "$ccg"; do
 done
 tap_ok "agent exporting to the collector, L7 capture on both pods"
 
-PLAN="{\"ok\":$OK,\"notfound\":$NF,\"internal\":$INT,\"slow\":$SLOW,\"stream\":$STREAMS}"
+PLAN="{\"ok\":$OK,\"notfound\":$NF,\"internal\":$INT,\"slow\":$SLOW,\"stream\":$STREAMS,\"stream_gap_ms\":$SGAP_MS}"
 C=$E2E_TMP/client.json
 sh -c "echo \$\$ > $ccg/cgroup.procs && GRPCPEER_HOST=$SP_IP exec nsenter --net=/proc/$cpid/ns/net $E2E_PY $PEER client $PORT '$PLAN' $C" \
 	2>"$E2E_TMP/grpccli.log" || tap_fail "grpc client runs: $(tail -3 "$E2E_TMP/grpccli.log")"
@@ -74,6 +76,8 @@ for s in "shop grpc-api server" "payments grpc-cli client"; do
 		check_eq "$(asum $1 $2 $3 ".method == \"$SVC/$4\" and .grpc_status == \"$5\"")" "$6" "agent JSON: $1/$2 ($3 side): $SVC/$4 $5"
 	done
 	check_eq "$(asum $1 $2 $3 true)" $TOTAL "agent JSON: $1/$2 ($3 side): no other gRPC row"
+	check_eq "$(jq -s --arg ns "$1" --arg pod "$2" "[.[] | select(.workload.namespace == \$ns and .workload.pod == \$pod) | .http2[]? | select(.method == \"$SVC/Stream\") | .end_count] | add // 0" "$AG_OUT")" 2 \
+		"agent JSON: $1/$2 ($3 side): both Stream calls' END_STREAM reported apart"
 done
 
 # the collector: routes per pod, exact per method and grpc-status name, both sides
@@ -97,6 +101,9 @@ for s in "shop grpc-api server" "payments grpc-cli client"; do
 	check_eq "$(rsum $2 $3 ".status_name == \"NOT_FOUND\"" status)" 5 "collector: $1/$2: NOT_FOUND is grpc-status 5 (one row)"
 	p50=$(jq --arg side "$3" "[.routes[] | select(.direction == \$side and .route == \"$SVC/Slow\")] | first | .p50_us" "$E2E_TMP/routes-$2.json")
 	check_within "$p50" $((DELAY_MS * 1000)) 20 "collector: $1/$2 ($3 side): Slow p50 within 20% of the server's sleep"
+	check_eq "$(rsum $2 $3 ".route == \"$SVC/Stream\"" end_count)" 2 "collector: $1/$2 ($3 side): both Stream calls with a time to END_STREAM"
+	e50=$(jq --arg side "$3" "[.routes[] | select(.direction == \$side and .route == \"$SVC/Stream\")] | first | .end_p50_us" "$E2E_TMP/routes-$2.json")
+	check_within "$e50" $((SMSG * SGAP_MS * 1000)) 20 "collector: $1/$2 ($3 side): Stream p50 to END_STREAM within 20% of $SMSG x $SGAP_MS ms"
 done
 
 # /metrics: the rpc_* series of both pods (loopback peer without tokens: every pod)
@@ -123,6 +130,7 @@ if command -v node >/dev/null && [ -x /usr/bin/chromium ] && [ -d "$NPM_MODULES/
 			cell() { jq -r --arg m "$SVC/$1" --arg st "$2" --arg side "$3" "[.rows[] | select(.method == \$m and .status == \$st and .side == \$side) | .$4] | first // \"none\"" "$E2E_TMP/page-$5.json"; }
 			check_eq "$(cell Unary OK $3 calls $2) $(cell Unary NOT_FOUND $3 calls $2) $(cell Unary INTERNAL $3 calls $2) $(cell Slow OK $3 calls $2) $(cell Stream OK $3 calls $2)" \
 				"$OK $NF $INT $SLOW 2" "page: $1/$2's method table: calls per method and grpc-status name"
+			check_eq "$(cell Stream OK $3 streamed $2)" 2 "page: $1/$2: both Stream calls in the streamed column"
 			check_eq "$(cell Unary OK $3 errors $2)" "$(awk -v e=$((NF + INT)) -v n=$((OK + NF + INT)) 'BEGIN { printf "%.1f %%", 100 * e / n }')" \
 				"page: $1/$2: Unary's error %"
 		else

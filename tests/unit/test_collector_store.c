@@ -427,6 +427,7 @@ static void store_records__column_tables__consistent(void **state)
 		[STORE_REC_DNS_STATS] = sizeof(struct store_dns_stats_row),
 		[STORE_REC_DNS_SEARCH] = sizeof(struct store_dns_search_row),
 		[STORE_REC_PEER_REQ] = sizeof(struct store_peer_req_row),
+		[STORE_REC_REQ_END] = sizeof(struct store_req_end_row),
 		[STORE_REC__N] = sizeof(struct store_batch_row),
 		[STORE_REC__N + 1] = sizeof(struct store_workload_row),
 	};
@@ -804,6 +805,59 @@ static void add_grpc(struct store *s, uint64_t *seq, const char *ns, const char 
 	f.rs.method = (char *)path;
 	f.rs.route = (char *)path;
 	assert_int_equal(add(s, &f, NULL), 0);
+}
+
+/* Streamed calls: the figures to END_STREAM (RequestStats end_stream_*) stored beside the
+ * route's and shown on its row: two batches of 3 and 1 streamed calls out of 5 and 2, ~300 ms to
+ * the end; a row without them has none; more ends than calls, or a sum without ends, refused. */
+static void query__grpc__end_stream_beside_first_response(void **state)
+{
+	struct store *s = open_store(0);
+	struct sbuf out = { 0 };
+	Podlens__V1__RequestStats__Bucket eb = PODLENS__V1__REQUEST_STATS__BUCKET__INIT, *ebp = &eb;
+	struct fixture f;
+	uint64_t seq = 0;
+	char *j, *row;
+
+	(void)state;
+	for (int i = 0; i < 2; i++) {
+		make_batch(&f, "g", ++seq, T0 + i * 10000, "shop", "srv", i ? 2 : 5, 100000, 0, 1);
+		f.rs.protocol = PODLENS__V1__REQUEST_STATS__PROTOCOL__PROTOCOL_GRPC;
+		f.rs.method = f.rs.route = (char *)"/shop.Feed/Watch";
+		eb.index = hist__bucket(300000);
+		eb.count = i ? 1 : 3;
+		f.rs.n_end_stream_buckets = 1;
+		f.rs.end_stream_buckets = &ebp;
+		f.rs.end_stream_sum_us = eb.count * 300000;
+		assert_null(store__validate(&f.b));
+		assert_int_equal(add(s, &f, NULL), 0);
+	}
+	add_grpc(s, &seq, "shop", "srv", false, "/shop.Feed/Get", 0, 4, 2000);
+	assert_int_equal(query__routes_json(s, "shop", "srv", T0, T0 + 30000, &out), 0);
+	j = sbuf__take(&out, NULL);
+	row = strstr(j, "\"method\":\"/shop.Feed/Watch\"");
+	assert_non_null(row);
+	assert_non_null(strstr(row, "\"count\":7,"));
+	assert_non_null(strstr(row, ",\"status_name\":\"OK\",\"end_count\":4,\"end_mean_us\":300000,\"end_p50_us\":"));
+	{
+		long p50 = strtol(strstr(row, "\"end_p50_us\":") + 13, NULL, 10);
+
+		assert_true(p50 >= 300000 * 7 / 8 && p50 <= 300000 * 9 / 8);
+	}
+	row = strstr(j, "\"method\":\"/shop.Feed/Get\"");
+	assert_non_null(row);
+	assert_true(strchr(row, '}') < strstr(row, "end_count") || !strstr(row, "end_count"));
+	free(j);
+
+	make_batch(&f, "g", ++seq, T0, "shop", "srv", 2, 100000, 0, 1);
+	eb.count = 3;                                     /* more ends than calls */
+	f.rs.n_end_stream_buckets = 1;
+	f.rs.end_stream_buckets = &ebp;
+	assert_string_equal(store__validate(&f.b), "request end_stream buckets count more requests than count");
+	f.rs.n_end_stream_buckets = 0;
+	f.rs.end_stream_sum_us = 5;                       /* a sum without ends */
+	assert_string_equal(store__validate(&f.b), "request end_stream_sum_us out of range");
+	store__close(s);
 }
 
 static void query__grpc__status_names_unknown_method_and_scoped_metrics(void **state)
@@ -1391,7 +1445,7 @@ static void query__edges__per_peer_requests_joined_to_their_edge(void **state)
 }
 
 /* A database of schema 1 (as released) is migrated in place: its rows stay, pod_ips (2) and
- * dns_stats, dns_search (3) and peer_reqs (4) appear. */
+ * dns_stats, dns_search (3), peer_reqs (4) and req_ends (5) appear. */
 static void store__schema_1_database__migrated_rows_kept(void **state)
 {
 	sqlite3 *db = open_db();
@@ -1411,12 +1465,13 @@ static void store__schema_1_database__migrated_rows_kept(void **state)
 	assert_int_equal(sqlite3_prepare_v2(db, "SELECT (SELECT count(*) FROM pod_ips),"
 					   " (SELECT user_version FROM pragma_user_version),"
 					   " (SELECT count(*) FROM peer_reqs),"
-					   " (SELECT count(*) FROM dns_stats) + (SELECT count(*) FROM dns_search)", -1, &st,
+					   " (SELECT count(*) FROM dns_stats) + (SELECT count(*) FROM dns_search)"
+					   " + (SELECT count(*) FROM req_ends)", -1, &st,
 					   NULL), SQLITE_OK);
 	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
 	assert_int_equal(sqlite3_column_int(st, 0), 0);
 	assert_int_equal(sqlite3_column_int(st, 1), STORE_SCHEMA_VERSION);
-	assert_int_equal(STORE_SCHEMA_VERSION, 4);
+	assert_int_equal(STORE_SCHEMA_VERSION, 5);
 	assert_int_equal(sqlite3_column_int(st, 2), 0);
 	assert_int_equal(sqlite3_column_int(st, 3), 0);
 	sqlite3_finalize(st);
@@ -1483,6 +1538,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(store__drops__summed_per_agent_and_reason, setup, teardown),
 		cmocka_unit_test_setup_teardown(query__edges__both_ends_merged_and_unknown_clients_by_address, setup, teardown),
 		cmocka_unit_test_setup_teardown(query__routes__sides_protocols_and_errors, setup, teardown),
+		cmocka_unit_test_setup_teardown(query__grpc__end_stream_beside_first_response, setup, teardown),
 		cmocka_unit_test_setup_teardown(query__grpc__status_names_unknown_method_and_scoped_metrics, setup, teardown),
 		cmocka_unit_test_setup_teardown(query__grpc__metrics_bounded_per_pod, setup, teardown),
 		cmocka_unit_test_setup_teardown(tokens__scoped_file__matches_and_allows, setup, teardown),

@@ -213,6 +213,53 @@ static void otlp__grpc_requests__rpc_attributes(void **state)
 	otlp_enc__free(o);
 }
 
+/* A server-streaming method: 3 calls to the first response, 2 of them with a time to END_STREAM
+ * (300 ms); the end figures become podlens.request.end_stream.duration with the same attributes,
+ * cumulative over two batches; a batch without end figures has no such metric. */
+static void otlp__end_stream__own_histogram_cumulative(void **state)
+{
+	struct otlp_enc *o = otlp_enc__new("node-a", "1.0");
+	static struct fixture f;
+	struct sink s = { 0 };
+	uint64_t lat[] = { 1000, 1100, 1200 };
+	Podlens__V1__RequestStats__Bucket eb = PODLENS__V1__REQUEST_STATS__BUCKET__INIT, *ebp = &eb;
+
+	(void)state;
+	for (uint64_t k = 1; k <= 2; k++) {
+		fill(&f, 1, k, 100, lat, 3);
+		f.r[0].protocol = PODLENS__V1__REQUEST_STATS__PROTOCOL__PROTOCOL_GRPC;
+		f.r[0].method = f.r[0].route = "/shop.v1.Feed/Watch";
+		f.r[0].status_code = 0;
+		eb.index = hist__bucket(300000);
+		eb.count = 2;
+		f.r[0].end_stream_buckets = &ebp;
+		f.r[0].n_end_stream_buckets = 1;
+		f.r[0].end_stream_sum_us = 600000;
+		assert_int_equal(otlp_enc__batch(o, &f.b, 1 << 20, emit, &s), 0);
+	}
+	{
+		Opentelemetry__Proto__Metrics__V1__ResourceMetrics *rm = s.reqs[1]->resource_metrics[0];
+		Opentelemetry__Proto__Metrics__V1__Metric *h = metric(rm, "podlens.request.end_stream.duration");
+		Opentelemetry__Proto__Metrics__V1__HistogramDataPoint *p;
+
+		assert_non_null(h);
+		assert_int_equal(h->histogram->n_data_points, 1);
+		p = h->histogram->data_points[0];
+		assert_int_equal(p->count, 4);
+		assert_true(p->sum > 1.199 && p->sum < 1.201);
+		assert_int_equal(p->bucket_counts[hist__bucket(300000)], 4);
+		assert_string_equal(attr(p->attributes, p->n_attributes, "rpc.service"), "shop.v1.Feed");
+		assert_string_equal(attr(p->attributes, p->n_attributes, "rpc.method"), "Watch");
+		assert_int_equal(metric(rm, "podlens.request.duration")->histogram->data_points[0]->count, 6);
+	}
+	sink_free(&s);
+	fill(&f, 1, 3, 100, lat, 3);
+	assert_int_equal(otlp_enc__batch(o, &f.b, 1 << 20, emit, &s), 0);
+	assert_null(metric(s.reqs[0]->resource_metrics[0], "podlens.request.end_stream.duration"));
+	sink_free(&s);
+	otlp_enc__free(o);
+}
+
 static void otlp__large_batches_split_by_resource(void **state)
 {
 	struct otlp_enc *o = otlp_enc__new("node-a", "1.0");
@@ -312,6 +359,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(otlp__deltas_become_cumulative_with_k8s_attributes),
+		cmocka_unit_test(otlp__end_stream__own_histogram_cumulative),
 		cmocka_unit_test(otlp__large_batches_split_by_resource),
 		cmocka_unit_test(otlp__grpc_requests__rpc_attributes),
 		cmocka_unit_test(otlp__dns_lookups_timeouts_and_search),

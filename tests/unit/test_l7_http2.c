@@ -196,6 +196,46 @@ static void grpc_capture__slow_latency__from_request_to_first_response(void **st
 	unload(c, n);
 }
 
+/* The Stream call's 3 messages were sent 20 ms apart: each arrives in a chunk of its own, so its
+ * END_STREAM comes at least 2 chunks after its first response HEADERS and is reported apart (on
+ * both sides, at every cut); a stream ended by its first response HEADERS never is. */
+static void grpc_capture__stream__end_reported_apart(void **state)
+{
+	struct results *rs = calloc(1, sizeof(*rs));
+	struct chunk *c;
+	size_t n;
+
+	(void)state;
+	c = load("grpc.bin", &n);
+	for (int server = 0; server <= 1; server++) {
+		for (uint32_t seg = 0; seg <= 5; seg += 5) {
+			unsigned streamed = 0;
+
+			memset(rs, 0, sizeof(*rs));
+			rs->drop_at = -1;
+			replay(rs, c, n, 0, server, seg, NULL);
+			for (unsigned i = 0; i < rs->n; i++) {
+				const struct h2_result *r = &rs->r[i];
+
+				if (strcmp(r->path, ECHO "Stream"))
+					continue;
+				assert_true(r->streamed);
+				assert_true(r->total_ns >= r->latency_ns + 2000000ULL);
+				streamed++;
+			}
+			assert_int_equal(streamed, 1);
+			for (unsigned i = 0; i < rs->n; i++)
+				if (rs->r[i].streamed)
+					assert_true(rs->r[i].total_ns > rs->r[i].latency_ns);
+				else
+					assert_int_equal(rs->r[i].total_ns, rs->r[i].latency_ns);
+			h2_tracker__free(rs->t);
+		}
+	}
+	free(rs);
+	unload(c, n);
+}
+
 static void h2_capture__routes_statuses_and_reset(void **state)
 {
 	struct results *rs = calloc(1, sizeof(*rs));
@@ -217,6 +257,45 @@ static void h2_capture__routes_statuses_and_reset(void **state)
 		assert_int_equal(st.resets, 1);        /* /slow: reset before any answer, not reported */
 		assert_int_equal(st.hpack_errors, 0);
 		h2_tracker__free(rs->t);
+	}
+	free(rs);
+	unload(c, n);
+}
+
+/* nghttp2's own client and server (nghttp -m 2, nghttpd --no-tls pushing /style.css with
+ * /index.html): 8 concurrent requests on one connection, exact per path and status on both sides at
+ * every cut, and the 2 pushed streams counted as pushed, never reported as a request; their
+ * PUSH_PROMISE blocks are decoded (they add to the server's HPACK table), so every later block
+ * names its fields right. */
+static void nghttp_capture__concurrent_and_pushed__exact_counts(void **state)
+{
+	struct results *rs = calloc(1, sizeof(*rs));
+	struct h2_stats st;
+	struct chunk *c;
+	size_t n;
+
+	(void)state;
+	c = load("nghttp.bin", &n);
+	for (int server = 0; server <= 1; server++) {
+		for (uint32_t seg = 0; seg <= 13; seg += seg < 5 ? 1 : 4) {
+			memset(rs, 0, sizeof(*rs));
+			rs->drop_at = -1;
+			replay(rs, c, n, 0, server, seg, NULL);
+			assert_int_equal(rs->n, 8);
+			assert_int_equal(count(rs, "/index.html", 200, 0), 2);
+			assert_int_equal(count(rs, "/items/1", 200, 0), 2);
+			assert_int_equal(count(rs, "/items/2", 200, 0), 2);
+			assert_int_equal(count(rs, "/missing", 404, 0), 2);
+			for (unsigned i = 0; i < rs->n; i++) {
+				assert_int_equal(rs->r[i].dir, server ? L7_DIR_SERVER : L7_DIR_CLIENT);
+				assert_string_equal(rs->r[i].method, "GET");
+			}
+			h2_tracker__stats(rs->t, &st);
+			assert_int_equal(st.pushed, 2);
+			assert_int_equal(st.hpack_errors, 0);
+			assert_int_equal(st.malformed, 0);
+			h2_tracker__free(rs->t);
+		}
 	}
 	free(rs);
 	unload(c, n);
@@ -513,7 +592,7 @@ static void module__json_and_batch(void **state)
 	const struct l7_module *m;
 	json_t *j, *e;
 	size_t i;
-	int found = 0;
+	int found = 0, found_end = 0;
 
 	(void)state;
 	assert_non_null(set);
@@ -535,6 +614,13 @@ static void module__json_and_batch(void **state)
 	json_array_foreach(json_object_get(j, "http2"), i, e) {
 		assert_string_equal(json_string_value(json_object_get(e, "protocol")), "grpc");
 		assert_string_equal(json_string_value(json_object_get(e, "direction")), "server");
+		if (!strcmp(json_string_value(json_object_get(e, "method")), ECHO "Stream")) {
+			/* END_STREAM at least 2 chunks (2 ms) after the first response */
+			assert_int_equal(json_integer_value(json_object_get(e, "end_count")), 1);
+			assert_true(json_integer_value(json_object_get(e, "end_p50_us")) >=
+				    json_integer_value(json_object_get(e, "p50_us")) + 2000 * 7 / 8);
+			found_end = 1;
+		}
 		if (!strcmp(json_string_value(json_object_get(e, "method")), ECHO "Unary") &&
 		    !strcmp(json_string_value(json_object_get(e, "grpc_status")), "NOT_FOUND")) {
 			assert_int_equal(json_integer_value(json_object_get(e, "count")), 2);
@@ -543,11 +629,12 @@ static void module__json_and_batch(void **state)
 		}
 	}
 	assert_true(found);
+	assert_true(found_end);
 	json_decref(j);
 
 	Podlens__V1__WorkloadStats ws = PODLENS__V1__WORKLOAD_STATS__INIT;
 	struct l7_arena a = { arena_alloc, arena_str, NULL };
-	uint64_t total = 0;
+	uint64_t total = 0, ends;
 
 	assert_int_equal(l7_set__batch(set, 77, &ws, &a), 0);
 	assert_int_equal(ws.n_requests, 5);
@@ -556,12 +643,24 @@ static void module__json_and_batch(void **state)
 		assert_int_equal(ws.requests[k]->direction, PODLENS__V1__REQUEST_STATS__DIRECTION__DIRECTION_SERVER);
 		assert_string_equal(ws.requests[k]->method, ws.requests[k]->route);
 		total += ws.requests[k]->count;
+		ends = 0;
+		for (size_t b = 0; b < ws.requests[k]->n_end_stream_buckets; b++)
+			ends += ws.requests[k]->end_stream_buckets[b]->count;
+		if (!strcmp(ws.requests[k]->method, ECHO "Stream")) {
+			assert_int_equal(ends, 1);
+			assert_true(ws.requests[k]->end_stream_sum_us >= ws.requests[k]->sum_us + 2000);
+		}
+		assert_true(ends <= ws.requests[k]->count);
+		assert_true(ends || ws.requests[k]->end_stream_sum_us == 0);
 	}
 	assert_int_equal(total, 13);
 	for (size_t k = 0; k < ws.n_requests; k++) {
 		for (size_t b = 0; b < ws.requests[k]->n_buckets; b++)
 			free(ws.requests[k]->buckets[b]);
 		free(ws.requests[k]->buckets);
+		for (size_t b = 0; b < ws.requests[k]->n_end_stream_buckets; b++)
+			free(ws.requests[k]->end_stream_buckets[b]);
+		free(ws.requests[k]->end_stream_buckets);
 		free(ws.requests[k]->method);
 		free(ws.requests[k]->route);
 		free(ws.requests[k]);
@@ -576,7 +675,9 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(grpc_capture__both_sides_every_cut__exact_counts),
 		cmocka_unit_test(grpc_capture__slow_latency__from_request_to_first_response),
+		cmocka_unit_test(grpc_capture__stream__end_reported_apart),
 		cmocka_unit_test(h2_capture__routes_statuses_and_reset),
+		cmocka_unit_test(nghttp_capture__concurrent_and_pushed__exact_counts),
 		cmocka_unit_test(grpc_capture__joined_midstream__unknown_or_right),
 		cmocka_unit_test(grpc_capture__record_lost__unknown_or_right),
 		cmocka_unit_test(bad__table_size_bomb__counted_no_result),

@@ -125,12 +125,12 @@ static void walk_packet(struct walk_sock *s, int egress, const uint8_t *p, uint3
 			h->stream = ((uint32_t)h->hb[5] & 0x7f) << 24 | (uint32_t)h->hb[6] << 16 |
 				    (uint32_t)h->hb[7] << 8 | h->hb[8];
 			kind = L7_H2_K_FRAME;
-			if (h->type != L7_H2_HEADERS && h->type != L7_H2_CONTINUATION &&
+			if (!L7_H2_BLOCK(h->type) &&
 			    h->type != L7_H2_RST_STREAM && h->type != L7_H2_GOAWAY &&
 			    !(h->type == L7_H2_DATA && (h->flags & 1)))
 				continue;
 		} else {
-			if ((h->type != L7_H2_HEADERS && h->type != L7_H2_CONTINUATION) ||
+			if (!L7_H2_BLOCK(h->type) ||
 			    h->foff >= L7_H2_HB_MAX) {
 				take = end - pos;
 				if (take > h->left)
@@ -143,7 +143,7 @@ static void walk_packet(struct walk_sock *s, int egress, const uint8_t *p, uint3
 			kind = L7_H2_K_CHUNK;
 		}
 		take = 0;
-		if (h->type == L7_H2_HEADERS || h->type == L7_H2_CONTINUATION) {
+		if (L7_H2_BLOCK(h->type)) {
 			take = end - pos;
 			if (take > h->left)
 				take = h->left;

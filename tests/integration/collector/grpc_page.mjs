@@ -1,7 +1,8 @@
 // The collector page's gRPC method table in headless Debian Chromium (playwright-core):
 //   node grpc_page.mjs URL [SCREENSHOT]
 // Opens URL (a ?ns= whose busiest pod made or served gRPC calls), waits until the gRPC table is
-// drawn and prints JSON: {pod, rows: [{method, side, status, calls, errors, p50}]} (cells as text).
+// drawn and prints JSON: {pod, rows: [{method, side, status, calls, errors, p50, streamed, end50}]}
+// (cells as text).
 import { createRequire } from "node:module";
 const require = createRequire(process.env.PLAYWRIGHT_DIR + "/");
 const { chromium } = require("playwright-core");
@@ -20,7 +21,8 @@ try {
     pod: window.podlens.pod,
     rows: [...document.querySelectorAll("#grpc tbody tr")].map((r) => {
       const c = [...r.children].map((td) => td.textContent);
-      return { method: r.dataset.method, side: r.dataset.side, status: c[2], calls: +c[3], errors: c[4], p50: c[5] };
+      return { method: r.dataset.method, side: r.dataset.side, status: c[2], calls: +c[3], errors: c[4], p50: c[5],
+               streamed: c[7], end50: c[8] };
     }),
   }));
   if (shot) await page.screenshot({ path: shot, fullPage: true });

@@ -6,13 +6,17 @@ tests/integration/agent_grpc.sh and the HTTP/2 fixtures.
       service podlens.test.Echo on 127.0.0.1:PORT:
         Unary   payload b"ok" -> OK, b"notfound" -> NOT_FOUND, b"internal" -> INTERNAL
         Slow    sleeps DELAY_MS, then OK
-        Stream  server-streaming: int(payload) messages, then OK
+        Stream  server-streaming: payload "K" or "K,GAP_MS": K messages, each sent GAP_MS after
+                the previous one (the first GAP_MS after the request), then OK: the response
+                ends K x GAP_MS after the request
   grpcpeer.py client PORT PLAN_JSON OUT_JSON [CONNECTED_FILE GO_FILE]
       one channel (one HTTP/2 connection); with CONNECTED_FILE: one warm-up Unary call, write the
       file, wait (at most 60 s) for GO_FILE, then run the plan:
-      {"ok": N, "notfound": N, "internal": N, "slow": N, "concurrent": N, "stream": [K, ...]}
+      {"ok": N, "notfound": N, "internal": N, "slow": N, "concurrent": N, "stream": [K, ...],
+       "stream_gap_ms": G}
       "concurrent": N Slow calls in flight at once on the same connection.
-      OUT_JSON: {"calls": {"/podlens.test.Echo/Unary": {"OK": n, ...}, ...}, "slow_ms": [...]}
+      OUT_JSON: {"calls": {"/podlens.test.Echo/Unary": {"OK": n, ...}, ...}, "slow_ms": [...],
+                 "stream_ms": [...]} (each call's time to its last message, as the client saw it)
   GRPCPEER_HOST: the address the server binds and the client calls (127.0.0.1 when unset; the lab
   scenario e2e/scenarios/32-collector-grpc.sh uses pod addresses)
 """
@@ -41,7 +45,10 @@ def server(port, delay_ms, ready):
         return b"slept"
 
     def stream(req, ctx):
-        for i in range(int(req or b"1")):
+        k, _, gap = (req or b"1").partition(b",")
+        for i in range(int(k)):
+            if gap:
+                time.sleep(int(gap) / 1000.0)
             yield b"item%d" % i
 
     h = grpc.method_handlers_generic_handler(SVC, {
@@ -66,6 +73,7 @@ def client(port, plan, out, connected=None, go=None):
     stream = ch.unary_stream("/%s/Stream" % SVC)
     calls = {}
     slow_ms = []
+    stream_ms = []
 
     def count(method, code):
         m = calls.setdefault("/%s/%s" % (SVC, method), {})
@@ -103,15 +111,18 @@ def client(port, plan, out, connected=None, go=None):
                 count("Slow", grpc.StatusCode.OK)
             except grpc.RpcError as e:
                 count("Slow", e.code())
+    gap = plan.get("stream_gap_ms", 0)
     for k in plan.get("stream", []):
         try:
-            got = sum(1 for _ in stream(str(k).encode(), timeout=30))
+            t = time.monotonic()
+            got = sum(1 for _ in stream(("%d,%d" % (k, gap) if gap else str(k)).encode(), timeout=30))
+            stream_ms.append((time.monotonic() - t) * 1000)
             count("Stream", grpc.StatusCode.OK if got == k else grpc.StatusCode.DATA_LOSS)
         except grpc.RpcError as e:
             count("Stream", e.code())
     ch.close()
     with open(out + ".tmp", "w") as f:
-        json.dump({"calls": calls, "slow_ms": sorted(slow_ms)}, f)
+        json.dump({"calls": calls, "slow_ms": sorted(slow_ms), "stream_ms": sorted(stream_ms)}, f)
     os.rename(out + ".tmp", out)
 
 
