@@ -107,7 +107,7 @@ for s in "shop grpc-api server" "payments grpc-cli client"; do
 		check_eq "$(grep -c "^podlens_pod_rpc_requests_per_second{namespace=\"$1\",pod=\"$2\",side=\"$3\",rpc_system=\"grpc\",rpc_service=\"podlens.test.Echo\",rpc_method=\"Unary\",rpc_grpc_status_code=\"$st\"} " "$E2E_TMP/metrics.txt")" 1 \
 			"/metrics: $1/$2 $3 Unary $st series"
 	done
-	check_eq "$(grep -c "^podlens_pod_rpc_duration_seconds{namespace=\"$1\",pod=\"$2\",side=\"$3\",rpc_system=\"grpc\",rpc_service=\"podlens.test.Echo\",rpc_method=\"Slow\",quantile=\"0.5\"} 0\.[12]" "$E2E_TMP/metrics.txt")" 1 \
+	check_eq "$(grep -c "^podlens_pod_rpc_duration_quantile_seconds{namespace=\"$1\",pod=\"$2\",side=\"$3\",rpc_system=\"grpc\",rpc_service=\"podlens.test.Echo\",rpc_method=\"Slow\",quantile=\"0.5\"} 0\.[12]" "$E2E_TMP/metrics.txt")" 1 \
 		"/metrics: $1/$2 $3 Slow p50 in seconds"
 done
 
