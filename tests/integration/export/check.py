@@ -211,7 +211,10 @@ def check_otlp(lines):
         retr = sum_points("podlens.tcp.retransmits")
         if retr != {(): sum((k + i) % 5 for k in ks)}:
             bad.append("uid-%d retransmits %s" % (i, retr))
-        h = metrics.get("podlens.request.duration", {}).get("histogram", {})
+        # semantic conventions (docs/export.md): HTTP server requests are http.server.request.duration in s
+        if "podlens.request.duration" in metrics or metrics.get("http.server.request.duration", {}).get("unit") != "s":
+            bad.append("uid-%d request metric not named and unitised per the semantic conventions" % i)
+        h = metrics.get("http.server.request.duration", {}).get("histogram", {})
         pts = h.get("data_points", [])
         if h.get("aggregation_temporality") != "AGGREGATION_TEMPORALITY_CUMULATIVE" or len(pts) != 1:
             bad.append("uid-%d histogram shape" % i)
@@ -228,7 +231,8 @@ def check_otlp(lines):
                 or int(p.get("count", 0)) != 3 * len(ks)
                 or abs(float(p.get("sum", 0)) - sum(sum(latencies(k, i)) for k in ks) / 1e6) > 1e-9
                 or pa.get("http.route") != "/r/%d" % (i % 4) or pa.get("http.request.method") != "GET"
-                or int(pa.get("http.response.status_code") or 0) != 200):
+                or int(pa.get("http.response.status_code") or 0) != 200 or pa.get("url.scheme") != "http"
+                or "error.type" in pa):
             bad.append("uid-%d histogram values" % i)
     return {"calls": len(lines), "ok_calls": len(ok), "pods": len(last), "bad": bad}
 
