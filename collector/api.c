@@ -2,7 +2,8 @@
  *
  *   GET /                                           the page (no token needed: it holds no data)
  *   GET /healthz                                    "ok" when the database answers
- *   GET /metrics                                    Prometheus text (per-pod gauges + self-metrics)
+ *   GET /metrics                                    Prometheus text (per-pod gauges, latency
+ *                                                   histograms + summaries, self-metrics)
  *                                                   as token__metrics_view() decides
  *   GET /api/v1/namespaces                          namespaces with pod counts
  *   GET /api/v1/namespaces/{ns}/pods                ?window=S (300) | from=&to= (Unix ms)
