@@ -410,3 +410,8 @@ check_eq "$(echo "$n_def" | grep -c 'Export:       standalone')" 1 "NOTES: stand
 check_eq "$(echo "$n_col" | grep -c 'Export:       http://rel-podlens-collector.obs.svc:4317')" 1 "NOTES: names the collector URL"
 check_eq "$(echo "$n_col" | grep -c 'get secret rel-podlens-collector-token')" 1 "NOTES: how to read the collector token"
 check_eq "$(echo "$n_priv" | grep -c 'PRIVILEGED')" 1 "NOTES: warns when the privileged fallback is on"
+n_ch=$(notes --set collector.enabled=true --set collector.store.type=clickhouse --set collector.replicas=3 \
+	--set collector.store.clickhouse.url=http://ch:8123/podlens)
+check_eq "$(echo "$n_col" | grep -c 'Store:        SQLite on a PersistentVolumeClaim, 1 replica')" 1 "NOTES: names the SQLite store"
+check_eq "$(echo "$n_ch" | grep -c 'Store:        ClickHouse http://ch:8123/podlens, 3 replica(s) behind the Service')" 1 \
+	"NOTES: names the ClickHouse URL and the replicas"
