@@ -2,7 +2,8 @@
  *
  *   GET /                                           the page (no token needed: it holds no data)
  *   GET /healthz                                    "ok" when the database answers
- *   GET /metrics                                    Prometheus text (per-pod gauges + self-metrics)
+ *   GET /metrics                                    Prometheus text (per-pod gauges, latency
+ *                                                   histograms + summaries, self-metrics)
  *                                                   as token__metrics_view() decides
  *   GET /api/v1/namespaces                          namespaces with pod counts
  *   GET /api/v1/namespaces/{ns}/pods                ?window=S (300) | from=&to= (Unix ms)
@@ -205,18 +206,24 @@ static double pod_tx_bps(const struct pod_row *r) { return r->tx_bps; }
 
 static const struct pod_metric {
 	const char *name, *help;
-	double (*value)(const struct pod_row *r);   /* NULL: the latency quantiles, in seconds */
+	const char *type;
+	double (*value)(const struct pod_row *r);   /* NULL: latency (type says which form) */
 } pod_metrics[] = {
 	{ "podlens_pod_requests_per_second", "Requests served per second over the last 5 minutes",
-	  pod_req_per_s },
+	  "gauge", pod_req_per_s },
 	{ "podlens_pod_request_error_ratio",
-	  "Share of served requests that failed (HTTP 5xx, gRPC != OK), last 5 minutes", pod_error_ratio },
-	{ "podlens_pod_request_duration_seconds", "Served request latency quantiles over the last 5 minutes",
+	  "Share of served requests that failed (HTTP 5xx, gRPC != OK), last 5 minutes", "gauge",
+	  pod_error_ratio },
+	{ "podlens_pod_request_duration_seconds",
+	  "Served request latency over the last 5 minutes (a window, not a counter: no rate())",
+	  "histogram", NULL },
+	{ "podlens_pod_request_duration_quantile_seconds",
+	  "Served request latency quantiles over the last 5 minutes (per pod, not aggregatable)", "summary",
 	  NULL },
 	{ "podlens_pod_receive_bytes_per_second", "Bytes received per second over the last 5 minutes",
-	  pod_rx_bps },
+	  "gauge", pod_rx_bps },
 	{ "podlens_pod_transmit_bytes_per_second", "Bytes sent per second over the last 5 minutes",
-	  pod_tx_bps },
+	  "gauge", pod_tx_bps },
 };
 
 static void pod_metric(struct sbuf *b, const struct pod_metric *m, const struct pod_row *r)
@@ -226,13 +233,16 @@ static void pod_metric(struct sbuf *b, const struct pod_metric *m, const struct 
 				  m->value(r), 'g', 6);
 		return;
 	}
-	for (int k = 0; k < QUANTILES; k++) {
-		if (r->latency_us[k] < 0)
-			continue;
-		prom__sample_prec(b, m->name, (const char *[]){ "namespace", r->ns, "pod", r->pod, "quantile",
-								 query_quantiles[k].label, NULL },
-				  (double)r->latency_us[k] / 1e6, 'f', 6);
+	if (!strcmp(m->type, "histogram")) {
+		/* a pod that served nothing in the window has no histogram (as no quantile) */
+		if (r->requests)
+			query__prom_histogram(b, m->name, (const char *[]){ "namespace", r->ns, "pod", r->pod, NULL },
+					      r->lat_le, r->sum_us);
+		return;
 	}
+	if (r->requests)
+		query__prom_summary(b, m->name, (const char *[]){ "namespace", r->ns, "pod", r->pod, NULL },
+				    r->latency_us, r->lat_le[QUERY_LE_N], r->sum_us);
 }
 
 static double rate_of(uint64_t n, const struct dns_pod_side *d)
@@ -249,7 +259,8 @@ static void dns_metrics(struct sbuf *b, struct store *rd, const struct token *to
 {
 	static const char *const sides[] = { [STORE_SERVER] = "server", [STORE_CLIENT] = "client" };
 	const char *qps = "podlens_pod_dns_queries_per_second", *er = "podlens_pod_dns_error_ratio";
-	const char *dur = "podlens_pod_dns_duration_seconds";
+	const char *dur = "podlens_pod_dns_duration_quantile_seconds";
+	const char *hist = "podlens_pod_dns_duration_seconds";
 	const char *nx = "podlens_pod_dns_search_nxdomain_per_second";
 	struct dns_pod_row *rows = NULL;
 	int n = query__dns_pods(rd, NULL, now - 300000, now, &rows);
@@ -275,15 +286,22 @@ static void dns_metrics(struct sbuf *b, struct store *rd, const struct token *to
 				prom__sample_prec(b, er, (const char *[]){ "namespace", rows[i].ns, "pod", rows[i].pod,
 									    "side", sides[s], NULL },
 						  rows[i].side[s].error_pct / 100.0, 'g', 6);
-	prom__family(b, dur, "gauge", "DNS answer latency quantiles, last 5 minutes");
+	prom__family(b, hist, "histogram",
+		     "DNS answer latency, answered queries, last 5 minutes (a window, not a counter: no rate())");
 	for (int i = 0; i < n; i++)
 		for (int s = 0; s < 2; s++)
-			for (int k = 0; rows[i].side[s].queries && k < QUANTILES; k++)
-				if (rows[i].side[s].latency_us[k] >= 0)
-					prom__sample_prec(b, dur, (const char *[]){ "namespace", rows[i].ns, "pod",
-										     rows[i].pod, "side", sides[s], "quantile",
-										     query_quantiles[k].label, NULL },
-							  (double)rows[i].side[s].latency_us[k] / 1e6, 'f', 6);
+			if (rows[i].side[s].queries && rows[i].side[s].lat_le[QUERY_LE_N])
+				query__prom_histogram(b, hist, (const char *[]){ "namespace", rows[i].ns, "pod",
+										  rows[i].pod, "side", sides[s], NULL },
+						      rows[i].side[s].lat_le, rows[i].side[s].sum_us);
+	prom__family(b, dur, "summary", "DNS answer latency quantiles, last 5 minutes (per pod, not aggregatable)");
+	for (int i = 0; i < n; i++)
+		for (int s = 0; s < 2; s++)
+			if (rows[i].side[s].queries && rows[i].side[s].lat_le[QUERY_LE_N])
+				query__prom_summary(b, dur, (const char *[]){ "namespace", rows[i].ns, "pod", rows[i].pod,
+									       "side", sides[s], NULL },
+						    rows[i].side[s].latency_us, rows[i].side[s].lat_le[QUERY_LE_N],
+						    rows[i].side[s].sum_us);
 	prom__family(b, nx, "gauge",
 		     "Search-list expansions answered NXDOMAIN per second (the ndots storm), last 5 minutes");
 	for (int i = 0; i < n; i++)
@@ -324,7 +342,7 @@ static void metrics(struct collector *col, struct store *rd, const struct token 
 				 col->c.batches_unauthenticated, col->c.batches_unavailable };
 
 	for (size_t m = 0; v != METRICS_SELF && n >= 0 && m < N_OF(pod_metrics); m++) {
-		prom__family(&b, pod_metrics[m].name, "gauge", pod_metrics[m].help);
+		prom__family(&b, pod_metrics[m].name, pod_metrics[m].type, pod_metrics[m].help);
 		for (int i = 0; i < n; i++)
 			if (v == METRICS_ALL || token__allows(tok, rows[i].ns))
 				pod_metric(&b, &pod_metrics[m], &rows[i]);

@@ -27,6 +27,90 @@ const struct query_quantile query_quantiles[QUANTILES] = {
 	{ 0.5, "p50_us", "0.5" }, { 0.9, "p90_us", "0.9" }, { 0.99, "p99_us", "0.99" },
 };
 
+const uint64_t query_le_us[QUERY_LE_N] = {
+	1u << 7, 1u << 8, 1u << 9, 1u << 10, 1u << 11, 1u << 12, 1u << 13, 1u << 14, 1u << 15,
+	1u << 16, 1u << 17, 1u << 18, 1u << 19, 1u << 20, 1u << 21, 1u << 22, 1u << 23,
+};
+
+void query__le_counts(const uint64_t *hist, uint64_t out[QUERY_LE_N + 1])
+{
+	unsigned j = 0;
+
+	memset(out, 0, sizeof(uint64_t) * (QUERY_LE_N + 1));
+	/* buckets ascend, so the bound index only moves up */
+	for (unsigned i = 0; i < HIST_BUCKETS; i++) {
+		uint64_t up = hist__upper(i);
+
+		while (j < QUERY_LE_N && query_le_us[j] < up)
+			j++;
+		out[j] += hist[i];
+	}
+	for (unsigned k = 1; k <= QUERY_LE_N; k++)
+		out[k] += out[k - 1];
+}
+
+void query__prom_histogram(struct sbuf *out, const char *name, const char *const *labels,
+			   const uint64_t le_counts[QUERY_LE_N + 1], uint64_t sum_us)
+{
+	const char *l[2 * 9 + 1];
+	char le[QUERY_LE_N][32], bucket[128], sum[128], count[128];
+	size_t n = 0;
+
+	while (labels && labels[n] && n < 2 * 8) {
+		l[n] = labels[n];
+		l[n + 1] = labels[n + 1];
+		n += 2;
+	}
+	snprintf(bucket, sizeof(bucket), "%s_bucket", name);
+	snprintf(sum, sizeof(sum), "%s_sum", name);
+	snprintf(count, sizeof(count), "%s_count", name);
+	l[n] = "le";
+	l[n + 2] = NULL;
+	for (unsigned k = 0; k <= QUERY_LE_N; k++) {
+		if (k < QUERY_LE_N) {
+			/* bounds are whole microseconds: six decimals print them exactly */
+			snprintf(le[k], sizeof(le[k]), "%llu.%06llu",
+				 (unsigned long long)(query_le_us[k] / 1000000),
+				 (unsigned long long)(query_le_us[k] % 1000000));
+			l[n + 1] = le[k];
+		} else {
+			l[n + 1] = "+Inf";
+		}
+		prom__sample_u64(out, bucket, l, le_counts[k]);
+	}
+	l[n] = NULL;
+	/* microseconds as seconds: exact in a double below 2^53 us, six decimals print it back */
+	prom__sample_prec(out, sum, l, (double)sum_us / 1e6, 'f', 6);
+	prom__sample_u64(out, count, l, le_counts[QUERY_LE_N]);
+}
+
+void query__prom_summary(struct sbuf *out, const char *name, const char *const *labels,
+			 const int64_t q_us[QUANTILES], uint64_t count, uint64_t sum_us)
+{
+	const char *l[2 * 9 + 1];
+	char sum[128], cnt[128];
+	size_t n = 0;
+
+	while (labels && labels[n] && n < 2 * 8) {
+		l[n] = labels[n];
+		l[n + 1] = labels[n + 1];
+		n += 2;
+	}
+	l[n] = "quantile";
+	l[n + 2] = NULL;
+	for (int k = 0; k < QUANTILES; k++) {
+		if (q_us[k] < 0)
+			continue;
+		l[n + 1] = query_quantiles[k].label;
+		prom__sample_prec(out, name, l, (double)q_us[k] / 1e6, 'f', 6);
+	}
+	l[n] = NULL;
+	snprintf(sum, sizeof(sum), "%s_sum", name);
+	snprintf(cnt, sizeof(cnt), "%s_count", name);
+	prom__sample_prec(out, sum, l, (double)sum_us / 1e6, 'f', 6);
+	prom__sample_u64(out, cnt, l, count);
+}
+
 /* Quantiles (us) of a merged histogram, -1 each when it holds no request. */
 static void hist_quantiles(const uint64_t *buckets, int64_t out[QUANTILES])
 {
@@ -116,6 +200,8 @@ static int pods_requests(void *ctx, const struct store_pod_req_row *q)
 	r->req_per_s = rps;
 	r->error_pct = cnt ? 100.0 * (double)e / (double)cnt : 0;
 	hist_quantiles(q->r.hist, r->latency_us);
+	r->sum_us = q->r.sum_us;
+	query__le_counts(q->r.hist, r->lat_le);
 	return 0;
 }
 
@@ -503,7 +589,7 @@ struct rpc_method {
 	char service[128], method[128];
 	uint64_t count, by_status[RPC_STATUS_SLOTS];
 	int64_t first_ms, end_ms;
-	uint64_t hist[HIST_BUCKETS];
+	uint64_t sum_us, hist[HIST_BUCKETS];
 };
 
 struct rpc_ctx {
@@ -569,6 +655,7 @@ static int rpc_row(void *ctx, const struct store_route_row *r)
 		m->first_ms = r->r.first_ms;
 	if (r->r.end_ms > m->end_ms)
 		m->end_ms = r->r.end_ms;
+	m->sum_us += r->r.sum_us;
 	for (unsigned i = 0; i < HIST_BUCKETS; i++)
 		m->hist[i] += r->r.hist[i];
 	return 0;
@@ -578,8 +665,9 @@ int query__rpc_metrics(struct store *s, const struct pod_row *rows, int n, const
 		       bool all, int64_t from_ms, int64_t to_ms, struct sbuf *out)
 {
 	static const char *const sides[] = { [STORE_SERVER] = "server", [STORE_CLIENT] = "client" };
-	const char *rps = "podlens_pod_rpc_requests_per_second", *dur = "podlens_pod_rpc_duration_seconds";
-	struct sbuf a = { 0 }, d = { 0 };
+	const char *rps = "podlens_pod_rpc_requests_per_second", *dur = "podlens_pod_rpc_duration_quantile_seconds";
+	const char *hist = "podlens_pod_rpc_duration_seconds";
+	struct sbuf a = { 0 }, d = { 0 }, h = { 0 };
 	struct rpc_ctx *c = malloc(sizeof(*c));
 	int pods = 0, err = 0;
 
@@ -600,6 +688,7 @@ int query__rpc_metrics(struct store *s, const struct pod_row *rows, int n, const
 		for (int k = 0; k < c->n; k++) {
 			const struct rpc_method *m = &c->m[k];
 			int64_t q[QUANTILES];
+			uint64_t le[QUERY_LE_N + 1];
 
 			for (int st = 0; st < RPC_STATUS_SLOTS; st++)
 				if (m->by_status[st])
@@ -611,24 +700,32 @@ int query__rpc_metrics(struct store *s, const struct pod_row *rows, int n, const
 									st == 17 ? -1 : st), NULL },
 						rate(m->by_status[st], m->first_ms, m->end_ms), 'g', 6);
 			hist_quantiles(m->hist, q);
-			for (int j = 0; j < QUANTILES; j++)
-				if (q[j] >= 0)
-					prom__sample_prec(&d, dur, (const char *[]){
-						"namespace", p->ns, "pod", p->pod, "side", sides[m->side],
-						"rpc_system", "grpc", "rpc_service", m->service, "rpc_method", m->method,
-						"quantile", query_quantiles[j].label, NULL },
-						(double)q[j] / 1e6, 'f', 6);
+			query__le_counts(m->hist, le);
+			query__prom_summary(&d, dur, (const char *[]){
+				"namespace", p->ns, "pod", p->pod, "side", sides[m->side],
+				"rpc_system", "grpc", "rpc_service", m->service, "rpc_method", m->method, NULL },
+				q, le[QUERY_LE_N], m->sum_us);
+			query__prom_histogram(&h, hist, (const char *[]){
+				"namespace", p->ns, "pod", p->pod, "side", sides[m->side],
+				"rpc_system", "grpc", "rpc_service", m->service, "rpc_method", m->method, NULL },
+				le, m->sum_us);
 		}
 	}
 	prom__family(out, rps, "gauge", "gRPC calls per second by method and grpc-status, last 5 minutes");
 	if (a.len)
 		sbuf__put(out, a.s, a.len);
-	prom__family(out, dur, "gauge", "gRPC call latency quantiles by method, last 5 minutes");
+	prom__family(out, hist, "histogram",
+		     "gRPC call latency by method over the last 5 minutes (a window, not a counter: no rate())");
+	if (h.len)
+		sbuf__put(out, h.s, h.len);
+	prom__family(out, dur, "summary",
+		     "gRPC call latency quantiles by method, last 5 minutes (per pod, not aggregatable)");
 	if (d.len)
 		sbuf__put(out, d.s, d.len);
 out:
 	sbuf__free(&a);
 	sbuf__free(&d);
+	sbuf__free(&h);
 	free(c);
 	return err;
 }

@@ -26,6 +26,24 @@ struct query_quantile {
 };
 extern const struct query_quantile query_quantiles[QUANTILES];
 
+/* /metrics latency histograms (docs/collector.md, "Prometheus histograms"): the `le` bounds are
+ * podlens bucket boundaries (lib/hist.h), 2^7 .. 2^23 us (128 us .. 8.39 s, factor 2), so every
+ * podlens bucket [lower, upper) falls whole into the first `le` at or above its upper bound: a
+ * count is exact for "latency < le" in integer microseconds (a request of exactly le us lands in
+ * the next bound up). Counts are cumulative, the last one (+Inf) is the total. */
+#define QUERY_LE_N 17
+extern const uint64_t query_le_us[QUERY_LE_N];
+void query__le_counts(const uint64_t *hist, uint64_t out[QUERY_LE_N + 1]);
+/* One histogram: name_bucket{labels..., le} for each bound and +Inf, name_sum (seconds), name_count.
+ * labels: NULL-terminated name/value pairs as lib/prom.h, at most 8 pairs. */
+void query__prom_histogram(struct sbuf *out, const char *name, const char *const *labels,
+			   const uint64_t le_counts[QUERY_LE_N + 1], uint64_t sum_us);
+
+/* The precomputed quantiles (query_quantiles, from the full 288-bucket histogram) as a Prometheus
+ * summary: name{labels..., quantile} in seconds for each quantile >= 0, name_sum, name_count. */
+void query__prom_summary(struct sbuf *out, const char *name, const char *const *labels,
+			 const int64_t q_us[QUANTILES], uint64_t count, uint64_t sum_us);
+
 #define QUERY_MAX_ROUTES 500        /* route groups of one pod, most requests first */
 #define QUERY_MAX_FLOWS 20000       /* flow groups the service map reads */
 #define QUERY_MAX_POINTS 5000       /* points of one series */
@@ -41,6 +59,7 @@ struct pod_row {
 	};
 	uint64_t rx_bytes, tx_bytes, rx_packets, tx_packets, retransmits, resets;
 	double rx_bps, tx_bps;
+	uint64_t sum_us, lat_le[QUERY_LE_N + 1];  /* served latency: sum, query__le_counts() */
 };
 
 /* Pods of namespace ns (NULL: every namespace) with their numbers over [from_ms, to_ms).

@@ -70,6 +70,7 @@ static void side_finish(struct dns_pod_side *d, const uint64_t *hist)
 	d->queries_per_s = rate(d->queries, d->first_ms, d->end_ms);
 	d->error_pct = d->queries ? 100.0 * (double)d->errors / (double)d->queries : 0;
 	quantiles(hist, d->latency_us);
+	query__le_counts(hist, d->lat_le);
 }
 
 /* ------------------------------------------------------------------ reading */

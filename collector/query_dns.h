@@ -31,6 +31,7 @@ struct dns_pod_side {
 	int64_t first_ms, end_ms;
 	double queries_per_s, error_pct;
 	int64_t latency_us[QUANTILES];  /* -1 when no answered query */
+	uint64_t lat_le[QUERY_LE_N + 1];  /* answered queries' latency, query__le_counts() */
 };
 
 struct dns_pod_row {

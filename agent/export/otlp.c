@@ -59,7 +59,8 @@ struct otlp_enc {
 	char *node, *version;
 	struct res_series *res;
 	size_t n_res, cap_res;
-	double bounds[HIST_BUCKETS - 1];
+	double bounds[HIST_BUCKETS - 1];        /* seconds: HTTP (semconv unit s) */
+	double bounds_ms[HIST_BUCKETS - 1];     /* milliseconds: rpc.*.duration (semconv v1.37.0 unit ms) */
 };
 
 struct otlp_enc *otlp_enc__new(const char *node, const char *version)
@@ -78,8 +79,10 @@ struct otlp_enc *otlp_enc__new(const char *node, const char *version)
 		return NULL;
 	}
 	/* lib/hist buckets in seconds: bucket i of podlens = bucket i of OTLP, exactly */
-	for (unsigned i = 0; i + 1 < HIST_BUCKETS; i++)
+	for (unsigned i = 0; i + 1 < HIST_BUCKETS; i++) {
 		o->bounds[i] = (double)hist__upper(i) / 1e6;
+		o->bounds_ms[i] = (double)hist__upper(i) / 1e3;
+	}
 	return o;
 }
 
@@ -484,8 +487,45 @@ static void gauge_metric(struct arena *a, struct metrics_list *ml, const char *n
 	m->gauge = g;
 }
 
+/* Request metrics by semantic convention (docs/export.md "OTLP metrics"): HTTP per the stable HTTP
+ * conventions (unit s), gRPC per semconv v1.37.0's RPC metrics (unit ms), by direction. */
+enum req_metric { RM_HTTP_SERVER, RM_HTTP_CLIENT, RM_RPC_SERVER, RM_RPC_CLIENT, RM__N };
+static const struct {
+	const char *name, *unit, *desc;
+	int ms;
+} req_metrics[RM__N] = {
+	[RM_HTTP_SERVER] = { "http.server.request.duration", "s",
+			     "Duration of HTTP server requests (first request byte to first response byte)", 0 },
+	[RM_HTTP_CLIENT] = { "http.client.request.duration", "s",
+			     "Duration of HTTP client requests (first request byte to first response byte)", 0 },
+	[RM_RPC_SERVER] = { "rpc.server.duration", "ms", "Duration of inbound gRPC calls", 1 },
+	[RM_RPC_CLIENT] = { "rpc.client.duration", "ms", "Duration of outbound gRPC calls", 1 },
+};
+
+static enum req_metric req_metric_of(const struct req_series *s)
+{
+	int client = s->direction == PODLENS__V1__REQUEST_STATS__DIRECTION__DIRECTION_CLIENT;
+
+	if (s->protocol == PODLENS__V1__REQUEST_STATS__PROTOCOL__PROTOCOL_GRPC)
+		return client ? RM_RPC_CLIENT : RM_RPC_SERVER;
+	return client ? RM_HTTP_CLIENT : RM_HTTP_SERVER;
+}
+
+/* http.request.method: the semconv's known methods as they are, anything else "_OTHER" with the
+ * original in http.request.method_original (keeps the series bounded whatever a client sends). */
+static int http_method_known(const char *m)
+{
+	static const char *const known[] = { "CONNECT", "DELETE", "GET", "HEAD", "OPTIONS",
+					     "PATCH", "POST", "PUT", "TRACE" };
+
+	for (size_t i = 0; m && i < sizeof(known) / sizeof(known[0]); i++)
+		if (!strcmp(m, known[i]))
+			return 1;
+	return 0;
+}
+
 static HistPoint *hist_point(struct arena *a, const struct otlp_enc *o, const struct req_series *s,
-			     const struct hist *hh, uint64_t t_ns)
+			     const struct hist *hh, int ms, uint64_t t_ns)
 {
 	HistPoint *p = az(a, sizeof(*p));
 	struct attrs l = { 0 };
@@ -498,12 +538,12 @@ static HistPoint *hist_point(struct arena *a, const struct otlp_enc *o, const st
 	p->time_unix_nano = t_ns;
 	p->count = hh->count;
 	p->_sum_case = OPENTELEMETRY__PROTO__METRICS__V1__HISTOGRAM_DATA_POINT___SUM_SUM;
-	p->sum = (double)hh->sum / 1e6;
+	p->sum = (double)hh->sum / (ms ? 1e3 : 1e6);
 	p->bucket_counts = (uint64_t *)hh->buckets;    /* unchanged until the request is packed */
 	p->n_bucket_counts = HIST_BUCKETS;
-	p->explicit_bounds = (double *)o->bounds;
+	p->explicit_bounds = (double *)(ms ? o->bounds_ms : o->bounds);
 	p->n_explicit_bounds = HIST_BUCKETS - 1;
-	attrs_init(a, &l, 6);
+	attrs_init(a, &l, 10);
 	attr_str(a, &l, "podlens.request.direction",
 		 s->direction >= 0 && s->direction < 3 ? dir_names[s->direction] : "unspecified");
 	attr_str(a, &l, "podlens.request.protocol",
@@ -527,9 +567,26 @@ static HistPoint *hist_point(struct arena *a, const struct otlp_enc *o, const st
 		if (s->status <= 16)
 			attr_int(a, &l, "rpc.grpc.status_code", s->status);
 	} else {
-		attr_str(a, &l, "http.request.method", s->method);
+		int client = req_metric_of(s) == RM_HTTP_CLIENT;
+		char *code = az(a, 12);
+
+		if (http_method_known(s->method)) {
+			attr_str(a, &l, "http.request.method", s->method);
+		} else {
+			attr_str(a, &l, "http.request.method", "_OTHER");
+			attr_str(a, &l, "http.request.method_original", s->method);
+		}
 		attr_str(a, &l, "http.route", s->route);
 		attr_int(a, &l, "http.response.status_code", s->status);
+		/* error.type: the status code as a string for a server's 5xx, a client's 4xx and 5xx */
+		if (code && s->status >= (client ? 400u : 500u) && s->status < 600) {
+			snprintf(code, 12, "%u", s->status);
+			attr_str(a, &l, "error.type", code);
+		}
+		if (!client)     /* required on the server metric; the agent decodes plaintext only */
+			attr_str(a, &l, "url.scheme", "http");
+		attr_str(a, &l, "network.protocol.version",
+			 s->protocol == PODLENS__V1__REQUEST_STATS__PROTOCOL__PROTOCOL_HTTP2 ? "2" : "1.1");
 	}
 	p->attributes = l.kv;
 	p->n_attributes = l.n;
@@ -538,7 +595,7 @@ static HistPoint *hist_point(struct arena *a, const struct otlp_enc *o, const st
 
 /* podlens.request.end_stream.duration: HTTP/2 and gRPC requests whose response ended in a later
  * packet than its first part (server-streaming calls), request to END_STREAM, with the attributes of
- * podlens.request.duration; only the series this batch touched that have such requests. */
+ * the request histogram of its kind (http.*.request.duration, rpc.*.duration); only the series this batch touched that have such requests. */
 static int end_metric(struct arena *a, const struct otlp_enc *o, const struct res_series *r,
 		      struct metrics_list *ml, uint64_t end_ms, uint64_t t_ns)
 {
@@ -565,7 +622,7 @@ static int end_metric(struct arena *a, const struct otlp_enc *o, const struct re
 
 		if (s->last_ms != end_ms || !s->end || !s->end->count)
 			continue;
-		if (!(pts[n++] = hist_point(a, o, s, s->end, t_ns)))
+		if (!(pts[n++] = hist_point(a, o, s, s->end, 0, t_ns)))
 			return -ENOMEM;
 	}
 	h->data_points = pts;
@@ -693,7 +750,6 @@ static ResourceMetrics *resource_metrics(struct arena *a, const struct otlp_enc 
 	struct metrics_list ml = { 0 };
 	struct attrs l = { 0 };
 	uint64_t t_ns = end_ms * 1000000ull;
-	size_t nhist = 0;
 
 	if (!rm || !res || !sm || !smv || !scope)
 		return NULL;
@@ -720,7 +776,7 @@ static ResourceMetrics *resource_metrics(struct arena *a, const struct otlp_enc 
 
 	scope->name = "podlens";
 	scope->version = o->version;
-	ml.cap = 14;
+	ml.cap = 17;   /* every metric a resource can carry (4 request histograms, END_STREAM) */
 	ml.m = az(a, ml.cap * sizeof(*ml.m));
 	if (!ml.m)
 		return NULL;
@@ -756,28 +812,38 @@ static ResourceMetrics *resource_metrics(struct arena *a, const struct otlp_enc 
 				     "mean connect latency in the interval", t_ns, ws->tcp->connect_latency_us);
 	}
 	if (ws->n_requests && r->n_reqs) {
-		Opentelemetry__Proto__Metrics__V1__Histogram *h = az(a, sizeof(*h));
-		HistPoint **pts = az(a, r->n_reqs * sizeof(*pts));
-		Metric *m = metric_new(a, &ml, "podlens.request.duration", "s",
-				       "request latency (first request byte to first response byte)");
+		/* one histogram metric per semantic-convention name, each with the series of its kind
+		 * this batch touched (accumulate() stamped them with its end) */
+		for (int k = 0; k < RM__N; k++) {
+			Opentelemetry__Proto__Metrics__V1__Histogram *h;
+			HistPoint **pts;
+			Metric *m;
+			size_t np = 0;
 
-		if (!h || !pts || !m)
-			return NULL;
-		opentelemetry__proto__metrics__v1__histogram__init(h);
-		h->aggregation_temporality = CUMULATIVE;
-		/* the series this batch touched (accumulate() stamped them with its end) */
-		for (size_t j = 0; j < r->n_reqs; j++) {
-			if (r->reqs[j].last_ms != end_ms)
+			for (size_t j = 0; j < r->n_reqs; j++)
+				np += r->reqs[j].last_ms == end_ms && (int)req_metric_of(&r->reqs[j]) == k;
+			if (!np)
 				continue;
-			pts[nhist] = hist_point(a, o, &r->reqs[j], &r->reqs[j].h, t_ns);
-			if (!pts[nhist])
+			h = az(a, sizeof(*h));
+			pts = az(a, np * sizeof(*pts));
+			m = metric_new(a, &ml, req_metrics[k].name, req_metrics[k].unit, req_metrics[k].desc);
+			if (!h || !pts || !m)
 				return NULL;
-			nhist++;
+			opentelemetry__proto__metrics__v1__histogram__init(h);
+			h->aggregation_temporality = CUMULATIVE;
+			for (size_t j = 0; j < r->n_reqs; j++) {
+				if (r->reqs[j].last_ms != end_ms || (int)req_metric_of(&r->reqs[j]) != k)
+					continue;
+				pts[h->n_data_points] = hist_point(a, o, &r->reqs[j], &r->reqs[j].h,
+								   req_metrics[k].ms, t_ns);
+				if (!pts[h->n_data_points])
+					return NULL;
+				h->n_data_points++;
+			}
+			h->data_points = pts;
+			m->data_case = OPENTELEMETRY__PROTO__METRICS__V1__METRIC__DATA_HISTOGRAM;
+			m->histogram = h;
 		}
-		h->data_points = pts;
-		h->n_data_points = nhist;
-		m->data_case = OPENTELEMETRY__PROTO__METRICS__V1__METRIC__DATA_HISTOGRAM;
-		m->histogram = h;
 	}
 	if (ws->n_requests && r->n_reqs && end_metric(a, o, r, &ml, end_ms, t_ns))
 		return NULL;

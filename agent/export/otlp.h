@@ -15,12 +15,19 @@
  *   podlens.tcp.resets           Sum, cumulative, monotonic, {segment}   podlens.tcp.reset=sent|received
  *   podlens.tcp.srtt             Gauge, us, mean smoothed RTT of the interval (when measured)
  *   podlens.tcp.connect.duration Gauge, us, mean connect latency of the interval (when measured)
- *   podlens.request.duration     Histogram, cumulative, s; explicit bounds = lib/hist.h bucket
+ *   http.server.request.duration / http.client.request.duration
+ *                                Histogram, cumulative, s (HTTP/1 and HTTP/2 by direction; stable HTTP
+ *                                semantic conventions); explicit bounds = lib/hist.h bucket
  *                                boundaries hist__upper(i) / 1e6 for i = 0..286 (288 buckets: the
  *                                podlens buckets map one to one, exactly); attributes
- *                                podlens.request.direction=server|client, podlens.request.protocol=
- *                                http1|http2|grpc, http.request.method, http.route,
- *                                http.response.status_code (rpc.method / rpc.grpc.status_code for gRPC)
+ *                                http.request.method (_OTHER + http.request.method_original past
+ *                                the known methods), http.route, http.response.status_code,
+ *                                error.type (server 5xx, client 4xx/5xx), url.scheme (server),
+ *                                network.protocol.version, podlens.request.direction/protocol
+ *   rpc.server.duration / rpc.client.duration
+ *                                Histogram, cumulative, ms (gRPC; semconv v1.37.0 RPC metrics), the
+ *                                same buckets with bounds hist__upper(i) / 1e3; rpc.system=grpc,
+ *                                rpc.service, rpc.method, rpc.grpc.status_code
  * Each request carries only the series that appear in the batch (their cumulative value so far).
  * Series not seen for an hour are forgotten (a later sighting restarts them with a new start time). */
 #ifndef PODLENS_AGENT_EXPORT_OTLP_H

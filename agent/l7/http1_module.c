@@ -4,7 +4,7 @@
  *   aggregation   (cgroup, direction, method, route, status), routes capped per cgroup
  *   JSON          "http": [{direction, method, route, status, count, p50_us, p90_us, p99_us, sum_us}]
  *   podlens.v1    WorkloadStats.requests, RequestStats with protocol PROTOCOL_HTTP1
- *   OTLP          podlens.request.duration with http.request.method, http.route,
+ *   OTLP          http.{server,client}.request.duration with http.request.method, http.route,
  *                 http.response.status_code (agent/export/otlp.c, from the batch)
  *   table         REQ/s, ERR% (status >= 500), P50, P99 */
 #include <errno.h>

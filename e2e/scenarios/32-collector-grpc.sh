@@ -114,8 +114,13 @@ for s in "shop grpc-api server" "payments grpc-cli client"; do
 		check_eq "$(grep -c "^podlens_pod_rpc_requests_per_second{namespace=\"$1\",pod=\"$2\",side=\"$3\",rpc_system=\"grpc\",rpc_service=\"podlens.test.Echo\",rpc_method=\"Unary\",rpc_grpc_status_code=\"$st\"} " "$E2E_TMP/metrics.txt")" 1 \
 			"/metrics: $1/$2 $3 Unary $st series"
 	done
-	check_eq "$(grep -c "^podlens_pod_rpc_duration_seconds{namespace=\"$1\",pod=\"$2\",side=\"$3\",rpc_system=\"grpc\",rpc_service=\"podlens.test.Echo\",rpc_method=\"Slow\",quantile=\"0.5\"} 0\.[12]" "$E2E_TMP/metrics.txt")" 1 \
+	check_eq "$(grep -c "^podlens_pod_rpc_duration_quantile_seconds{namespace=\"$1\",pod=\"$2\",side=\"$3\",rpc_system=\"grpc\",rpc_service=\"podlens.test.Echo\",rpc_method=\"Slow\",quantile=\"0.5\"} 0\.[12]" "$E2E_TMP/metrics.txt")" 1 \
 		"/metrics: $1/$2 $3 Slow p50 in seconds"
+	# the histogram (issue 16): every Slow call the client got, none under 2^17 us = 0.131072 s
+	# (the server sleeps DELAY_MS = 200 ms first; no upper bound asserted: a loaded machine is slower)
+	hs="{namespace=\"$1\",pod=\"$2\",side=\"$3\",rpc_system=\"grpc\",rpc_service=\"podlens.test.Echo\",rpc_method=\"Slow\""
+	check_eq "$(for le in 0.131072 +Inf; do grep -F "podlens_pod_rpc_duration_seconds_bucket$hs,le=\"$le\"} " "$E2E_TMP/metrics.txt" | awk '{print $NF}'; done | paste -sd/)/$(grep -F "podlens_pod_rpc_duration_seconds_count$hs} " "$E2E_TMP/metrics.txt" | awk '{print $NF}')" \
+		"0/$SLOW/$SLOW" "/metrics: $1/$2 $3 Slow histogram: none in le 0.131072, the $SLOW calls in +Inf and _count"
 done
 
 # the page's gRPC method table (headless Chromium; playwright-core as scenarios 30 and 31)

@@ -105,3 +105,25 @@ check_ge "$execs" 3 "exec process events of the client's cgroup"
 check_ge "$(ok_lines "$WORK/otlp.jsonl")" 1 "OTLP metrics received"
 otlp_ok=$(jq -r 'select(.status == "OK") | .request | tostring' "$WORK/otlp.jsonl" | grep -c 'k8s.node.name' || true)
 check_ge "$otlp_ok" 1 "OTLP resources carry k8s.node.name"
+# semantic conventions (issue 16): the server cgroup's requests as http.server.request.duration (s),
+# cumulative per (method, route, status): the last point of each series adds up to the 30 requests
+otlp_http=$(jq -c 'select(.status == "OK") | .request.resource_metrics[]?' "$WORK/otlp.jsonl" | "$PY" -c '
+import json, sys
+srv, last, names = sys.argv[1], {}, set()
+for line in sys.stdin:
+    rm = json.loads(line)
+    ra = {a["key"]: a["value"].get("string_value") for a in rm.get("resource", {}).get("attributes", [])}
+    if not (ra.get("podlens.cgroup.path") or "").endswith(srv):
+        continue
+    for sm in rm.get("scope_metrics", []):
+        for m in sm.get("metrics", []):
+            names.add(m["name"])
+            if m["name"] != "http.server.request.duration" or m.get("unit") != "s":
+                continue
+            for p in m["histogram"]["data_points"]:
+                key = json.dumps(sorted((a["key"], str(a["value"])) for a in p.get("attributes", [])))
+                last[key] = int(p.get("count", 0))
+print("%d %s" % (sum(last.values()), ",".join(sorted(n for n in names if "request" in n))))
+' "podlens-test-exp-$$-srv")
+check_eq "$otlp_http" "30 http.server.request.duration" \
+	"OTLP: the server cgroup's 30 requests in http.server.request.duration (s), no other request metric"

@@ -76,8 +76,8 @@ check_ge "$(grep -c '^podlens_pod_dns_queries_per_second{namespace="team-a",pod=
 check_eq "$(grep '^podlens_pod_dns_' "$WORK/m.a" | grep -o 'rcode="[^"]*"' | sort -u | paste -sd, -)" \
 	'rcode="NOERROR",rcode="NXDOMAIN",rcode="REFUSED",rcode="SERVFAIL",rcode="TIMEOUT",rcode="other"' \
 	"rcode label values: the fixed classes only (BADVERS9 is other)"
-check_eq "$(grep -c '^podlens_pod_dns_.*{namespace="team-a",pod="web"' "$WORK/m.a")" $((6 + 1 + 3 + 1)) \
-	"team-a/web: 6 rate classes + error ratio + 3 quantiles + search (one side, no domain label)"
+check_eq "$(grep -c '^podlens_pod_dns_.*{namespace="team-a",pod="web"' "$WORK/m.a")" $((6 + 1 + (3 + 2) + (18 + 2) + 1)) \
+	"team-a/web: 6 rate classes + error ratio + summary (3 quantiles, sum, count) + histogram (18 buckets, sum, count) + search (one side, no domain label)"
 check_eq "$(awk '/^podlens_pod_dns_error_ratio\{namespace="team-a",pod="web",side="client"\}/ {print $2}' "$WORK/m.a")" 0.125 \
 	"team-a/web: DNS error ratio"
 check_eq "$(grep -c '^podlens_collector_' "$WORK/m.a")" 0 "team-a token: no self-metrics"

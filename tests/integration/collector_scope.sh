@@ -111,7 +111,8 @@ check_eq "$(grep -c '^podlens_agent_dropped{agent_id="agent-node-b",reason="ring
 	"/metrics for admin: agent-node-b's drop report ($((31337 * N)))"
 check_eq "$(grep -c '^podlens_collector_batches_total{result="stored"} '"$((2 * N))"'$' "$WORK/body")" 1 \
 	"/metrics for admin: $((2 * N)) batches stored"
-check_eq "$(grep -c 'namespace="team-b"' "$WORK/body")" 14 "/metrics for admin: team-b pod gauges (2 pods x 7 samples)"
+check_eq "$(grep -c 'namespace="team-b"' "$WORK/body")" $((2 * (4 + 18 + 2 + 3 + 2))) \
+	"/metrics for admin: team-b pod series (2 pods x (4 gauges + histogram 18 buckets, sum, count + summary 3 quantiles, sum, count))"
 check_eq "$(get "" /metrics)" 200 "/metrics from loopback without a token -> 200"
 check_ge "$(grep -cE "$self_re" "$WORK/body")" 10 "/metrics for a loopback peer: self-metrics"
 check_eq "$(grep -c 'namespace=' "$WORK/body")" 0 "/metrics for a tokenless loopback peer: no pod series"

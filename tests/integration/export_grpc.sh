@@ -149,3 +149,14 @@ check_eq "$(jget "$WORK/otlp.stats" '"\(.otlp.sent_batches) requests, \(.otlp.se
 check_eq "$(jget "$WORK/otlp.sum" '.bad|join("; ")')" "" \
 	"OTLP: cumulative network/tcp sums, histogram buckets+bounds, k8s resource attributes match"
 stop_receiver otlp
+
+# --- 8. OTLP semantic conventions: HTTP server and client, gRPC server and client (one of each)
+start_receiver otlpmix 0 --kind otlp || { tap_fail "start OTLP receiver"; exit 1; }
+"$DRIVER" --otlp "http://127.0.0.1:$RPORT" --batches 3 --workloads 4 --mixed-requests --stats "$WORK/otlpmix.stats" \
+	2>"$WORK/otlpmix.driver.log"
+check_eq "$?" 0 "OTLP mixed: driver flushed"
+$PY "$EXP/check.py" otlp "$WORK/otlpmix.jsonl" --k-last 3 --workloads 4 --mixed > "$WORK/otlpmix.sum"
+check_eq "$(jget "$WORK/otlpmix.sum" '"\(.ok_calls) requests, \(.pods) pods"')" "3 requests, 4 pods" "OTLP mixed: requests received"
+check_eq "$(jget "$WORK/otlpmix.sum" '.bad|join("; ")')" "" \
+	"OTLP mixed: http.server/client.request.duration (s), rpc.server/client.duration (ms), their attributes, counts, sums and bounds"
+stop_receiver otlpmix

@@ -207,6 +207,44 @@ render collector-nopv --set collector.enabled=true --set collector.persistence.e
 qeq collector-nopv '[has("PersistentVolumeClaim"), has("Secret"), [v for v in dep["volumes"] if v["name"] == "data"][0]]' \
 	'[0,0,{"emptyDir":{},"name":"data"}]' "collector-nopv: emptyDir data, existing token Secret, no PVC"
 
+# ------------------------------------------------------------------ collector store (issue 16 item 5)
+# sqlite (the default): one replica, the PVC, Recreate, no PDB
+qeq collector '[obj("Deployment")["spec"]["replicas"], obj("Deployment")["spec"]["strategy"], has("PodDisruptionBudget")]' \
+	'[1,{"type":"Recreate"},0]' "collector sqlite: 1 replica, Recreate (one writer on the RWO volume), no PDB"
+qeq collector '[a for a in c(dep)["args"] if a.startswith("--store")]' '[]' "collector sqlite: no --store, the data dir on the PVC"
+# clickhouse, 3 replicas, credentials Secret, CA Secret
+render ch3 --set collector.enabled=true --set collector.replicas=3 --set collector.store.type=clickhouse \
+	--set collector.store.clickhouse.url=https://ch.example:8443/podlens \
+	--set collector.store.clickhouse.existingSecret=ch-cred --set collector.store.clickhouse.caSecret=ch-ca
+agent_invariants ch3 /sys/fs/cgroup /run/containerd/containerd.sock Socket
+qeq ch3 'sorted(k for k in kinds if not k.endswith("-agent"))' \
+	'["Deployment/rel-podlens-collector","PodDisruptionBudget/rel-podlens-collector","Secret/rel-podlens-collector-token","Service/rel-podlens-collector"]' \
+	"ch3: Deployment, Service, token Secret and a PDB; no PVC"
+qeq ch3 'obj("Deployment")["spec"]["replicas"]' 3 "ch3: 3 replicas"
+qeq ch3 '[a for a in c(dep)["args"] if a.startswith("--store") or a.startswith("--data-dir")]' \
+	'["--store=clickhouse:https://ch.example:8443/podlens","--store-credentials=/etc/podlens/clickhouse/credentials","--store-ca=/etc/podlens/clickhouse-ca/ca.crt"]' \
+	"ch3: args --store clickhouse:URL, credentials and CA files, no --data-dir"
+qeq ch3 '[mounts(dep, c(dep)).get("clickhouse-credentials"), [v["secret"] for v in dep["volumes"] if v["name"] == "clickhouse-credentials"]]' \
+	'[["/etc/podlens/clickhouse",true],[{"defaultMode":256,"secretName":"ch-cred"}]]' "ch3: credentials Secret mounted read-only, mode 0400"
+qeq ch3 '[mounts(dep, c(dep)).get("clickhouse-ca"), [v["secret"]["secretName"] for v in dep["volumes"] if v["name"] == "clickhouse-ca"]]' \
+	'[["/etc/podlens/clickhouse-ca",true],["ch-ca"]]' "ch3: CA Secret mounted read-only"
+qeq ch3 '["data" in mounts(dep, c(dep)), [v["name"] for v in dep["volumes"] if "persistentVolumeClaim" in v]]' '[false,[]]' \
+	"ch3: no data volume, no PVC (stateless replicas)"
+qeq ch3 'obj("PodDisruptionBudget")["spec"]' \
+	'{"maxUnavailable":1,"selector":{"matchLabels":{"app.kubernetes.io/component":"collector","app.kubernetes.io/instance":"rel","app.kubernetes.io/name":"podlens"}}}' \
+	"ch3: PDB allows one collector pod down at a time, selecting the collector pods"
+qeq ch3 'obj("PodDisruptionBudget")["spec"]["selector"]["matchLabels"] == obj("Deployment")["spec"]["template"]["metadata"]["labels"] == obj("Service")["spec"]["selector"]' \
+	true "ch3: PDB, Deployment pods and Service agree on the collector labels (one Service across the replicas)"
+qeq ch3 'obj("Deployment")["spec"]["strategy"]' '{"rollingUpdate":{"maxSurge":1,"maxUnavailable":0},"type":"RollingUpdate"}' \
+	"ch3: rolling update, never below the replica count"
+qeq ch3 'dep["affinity"]["podAntiAffinity"]["preferredDuringSchedulingIgnoredDuringExecution"][0]["podAffinityTerm"]["topologyKey"]' \
+	kubernetes.io/hostname "ch3: replicas spread over nodes (preferred anti-affinity)"
+qeq ch3 'cfg["collector"]["url"]' http://rel-podlens-collector.obs.svc:4317 "ch3: agents point at the collector Service"
+render ch1 --set collector.enabled=true --set collector.store.type=clickhouse --set collector.store.clickhouse.url=http://ch:8123 \
+	--set collector.store.clickhouse.caConfigMap=ch-ca --set collector.store.clickhouse.caKey=bundle.pem
+qeq ch1 '[has("PodDisruptionBudget"), has("PersistentVolumeClaim"), [a for a in c(dep)["args"] if a.startswith("--store")], [v["configMap"]["name"] for v in dep["volumes"] if v["name"] == "clickhouse-ca"]]' \
+	'[0,0,["--store=clickhouse:http://ch:8123","--store-ca=/etc/podlens/clickhouse-ca/bundle.pem"],["ch-ca"]]' \
+	"ch1: one replica, no PDB, no PVC; no credentials file (ClickHouse default user); CA from a ConfigMap"
 # ------------------------------------------------------------------ TLS
 render tls --set collector.enabled=true --set collector.tls.enabled=true --set collector.tls.secretName=podlens-tls \
 	--set collector.tls.clientSecretName=podlens-agent-cert
@@ -255,6 +293,17 @@ reject "an unknown log level" --set agent.logLevel=verbose
 reject "a collector URL without scheme" --set agent.collectorURL=collector:4317
 reject "TLS without a Secret" --set collector.enabled=true --set collector.tls.enabled=true
 reject "a bad seccomp profile" --set agent.seccompProfile=Localhost
+# the refusals: replicas > 1 with sqlite, clickhouse without a URL, a bad URL, an unknown store
+reject "replicas 3 with the sqlite store" --set collector.enabled=true --set collector.replicas=3
+check_eq "$(grep -c 'collector.replicas=3 needs collector.store.type=clickhouse' "$work/reject.out")" 1 \
+	"the refusal names replicas and the clickhouse store"
+reject "replicas 2 with sqlite set explicitly" --set collector.enabled=true --set collector.replicas=2 --set collector.store.type=sqlite
+reject "clickhouse without a URL" --set collector.enabled=true --set collector.store.type=clickhouse
+reject "a ClickHouse URL without http(s)" --set collector.enabled=true --set collector.store.type=clickhouse \
+	--set collector.store.clickhouse.url=ch:8123
+reject "an unknown store type" --set collector.enabled=true --set collector.store.type=postgres
+reject "a CA from both a Secret and a ConfigMap" --set collector.enabled=true --set collector.store.type=clickhouse \
+	--set collector.store.clickhouse.url=http://ch:8123 --set collector.store.clickhouse.caSecret=a --set collector.store.clickhouse.caConfigMap=b
 
 # ------------------------------------------------------------------ the real programs accept what the chart renders
 # Agent: every rendered config.json goes through the agent's own parser. Config errors exit 2
@@ -307,8 +356,40 @@ collector_accepts() {   # collector_accepts NAME
 	fi
 	kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null
 }
+# The clickhouse rendering against a real clickhouse-server (Debian package, private, loopback):
+# the rendered args with the URL pointed at it and the Secret's file in place start the real
+# collector, which creates its schema there and reports ready.
+collector_accepts_ch() {   # collector_accepts_ch NAME URL CREDFILE
+	local n=$1 root=$work/$1.coll pid port
+	mkdir -p "$root/etc/podlens/token" "$root/etc/podlens/clickhouse"
+	echo "test-token-$$" >"$root/etc/podlens/token/token"
+	cp "$3" "$root/etc/podlens/clickhouse/credentials"
+	mapfile -t args < <(q "$n" '"\n".join(c(dep)["args"])' | sed -e "s|=/etc/podlens|=$root/etc/podlens|" \
+		-e "s|^--store=clickhouse:.*|--store=clickhouse:$2|" -e 's|^--\(grpc\|http\)-addr=.*|--\1-addr=127.0.0.1:0|')
+	"$COLL_BIN" "${args[@]}" >"$root/log" 2>&1 &
+	pid=$!
+	defer "kill $pid 2>/dev/null"
+	if wait_for 30 "$n collector ready" grep -q 'ready grpc_port=' "$root/log"; then
+		port=$(sed -n 's/.*ready grpc_port=[0-9]* http_port=\([0-9]*\).*/\1/p' "$root/log")
+		check_eq "$(curl -s -m 5 "http://127.0.0.1:$port/healthz")" ok "$n: podlens-collector runs with the rendered clickhouse args"
+	else
+		tap_fail "$n: podlens-collector with the rendered clickhouse args"; sed 's/^/# /' "$root/log"
+	fi
+	kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null
+}
 if [ -x "$COLL_BIN" ]; then
 	for n in collector collector-ro collector-nopv; do collector_accepts "$n"; done
+	source "$TOP/tests/integration/collector/lib.sh"
+	source "$TOP/tests/integration/collector/clickhouse.sh"
+	if start_clickhouse HCH; then
+		render chlocal --set collector.enabled=true --set collector.replicas=2 --set collector.store.type=clickhouse \
+			--set collector.store.clickhouse.url=http://ch.example:8123/podlens --set collector.store.clickhouse.existingSecret=ch-cred
+		collector_accepts_ch chlocal "$HCH_URL/pl_helm" "$HCH_CRED"
+		check_eq "$(curl -s --get "$HCH_URL/" --data-urlencode "query=EXISTS TABLE pl_helm.req_stats" -u "$(cat "$HCH_CRED")")" 1 \
+			"chlocal: the collector created its schema in the ClickHouse the args name"
+	else
+		tap_fail "a private clickhouse-server for the rendered clickhouse args (deps/clickhouse.pkgs)"
+	fi
 else
 	tap_fail "$COLL_BIN built (make): needed to check the rendered collector args"
 fi
@@ -329,3 +410,8 @@ check_eq "$(echo "$n_def" | grep -c 'Export:       standalone')" 1 "NOTES: stand
 check_eq "$(echo "$n_col" | grep -c 'Export:       http://rel-podlens-collector.obs.svc:4317')" 1 "NOTES: names the collector URL"
 check_eq "$(echo "$n_col" | grep -c 'get secret rel-podlens-collector-token')" 1 "NOTES: how to read the collector token"
 check_eq "$(echo "$n_priv" | grep -c 'PRIVILEGED')" 1 "NOTES: warns when the privileged fallback is on"
+n_ch=$(notes --set collector.enabled=true --set collector.store.type=clickhouse --set collector.replicas=3 \
+	--set collector.store.clickhouse.url=http://ch:8123/podlens)
+check_eq "$(echo "$n_col" | grep -c 'Store:        SQLite on a PersistentVolumeClaim, 1 replica')" 1 "NOTES: names the SQLite store"
+check_eq "$(echo "$n_ch" | grep -c 'Store:        ClickHouse http://ch:8123/podlens, 3 replica(s) behind the Service')" 1 \
+	"NOTES: names the ClickHouse URL and the replicas"

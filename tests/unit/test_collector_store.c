@@ -860,6 +860,39 @@ static void query__grpc__end_stream_beside_first_response(void **state)
 	store__close(s);
 }
 
+/* /metrics histogram bounds: every podlens bucket goes whole into the first le at or above its
+ * upper bound, so "latency < le" is exact; the counts are cumulative and +Inf is the total. */
+static void query__le_counts__buckets_fall_in_first_bound_at_or_above_their_upper(void **state)
+{
+	static uint64_t h[HIST_BUCKETS];
+	uint64_t le[QUERY_LE_N + 1];
+
+	(void)state;
+	memset(h, 0, sizeof(h));
+	for (unsigned k = 0; k < QUERY_LE_N; k++) {
+		/* each bound is a podlens boundary: exactness rests on it */
+		assert_int_equal(hist__upper(hist__bucket(query_le_us[k] - 1)), query_le_us[k]);
+		assert_int_equal(hist__lower(hist__bucket(query_le_us[k])), query_le_us[k]);
+	}
+	h[hist__bucket(0)] += 1;           /* 0 us             -> first bound (128 us) */
+	h[hist__bucket(127)] += 2;         /* [120, 128)       -> 128 us */
+	h[hist__bucket(128)] += 4;         /* exactly 128 us: bucket [128, 144) -> 256 us */
+	h[hist__bucket(1000)] += 8;        /* [960, 1024)      -> 1024 us */
+	h[hist__bucket(8388607)] += 16;    /* just under 2^23  -> the last bound */
+	h[hist__bucket(8388608)] += 32;    /* 2^23 us and up   -> +Inf only */
+	h[HIST_BUCKETS - 1] += 64;
+	query__le_counts(h, le);
+	assert_int_equal(le[0], 3);
+	assert_int_equal(le[1], 7);
+	assert_int_equal(le[2], 7);
+	assert_int_equal(le[3], 15);
+	assert_int_equal(le[QUERY_LE_N - 2], 15);
+	assert_int_equal(le[QUERY_LE_N - 1], 31);
+	assert_int_equal(le[QUERY_LE_N], 127);
+	for (unsigned k = 1; k <= QUERY_LE_N; k++)
+		assert_true(le[k] >= le[k - 1]);
+}
+
 static void query__grpc__status_names_unknown_method_and_scoped_metrics(void **state)
 {
 	struct store *s = open_store(0);
@@ -917,8 +950,18 @@ static void query__grpc__status_names_unknown_method_and_scoped_metrics(void **s
 	assert_non_null(strstr(j, "rpc_service=\"shop.Cart\",rpc_method=\"Odd\",rpc_grpc_status_code=\"OTHER\"} 0.1\n"));
 	assert_non_null(strstr(j, "pod=\"cli\",side=\"client\",rpc_system=\"grpc\",rpc_service=\"shop.Cart\","
 				  "rpc_method=\"Get\",rpc_grpc_status_code=\"NOT_FOUND\"} 0.2\n"));
-	assert_non_null(strstr(j, "podlens_pod_rpc_duration_seconds{namespace=\"team-a\",pod=\"srv\",side=\"server\","
+	assert_non_null(strstr(j, "podlens_pod_rpc_duration_quantile_seconds{namespace=\"team-a\",pod=\"srv\",side=\"server\","
 				  "rpc_system=\"grpc\",rpc_service=\"shop.Cart\",rpc_method=\"Get\",quantile=\"0.5\"} 0.00"));
+	/* the histogram of Get on srv: 7 + 2 + 1 calls of 2000 us, bucket [1920, 2048) -> le 2048 us */
+	assert_non_null(strstr(j, "# TYPE podlens_pod_rpc_duration_seconds histogram\n"));
+#define GET_SRV "{namespace=\"team-a\",pod=\"srv\",side=\"server\",rpc_system=\"grpc\",rpc_service=\"shop.Cart\",rpc_method=\"Get\""
+	assert_non_null(strstr(j, "podlens_pod_rpc_duration_seconds_bucket" GET_SRV ",le=\"0.001024\"} 0\n"
+				  "podlens_pod_rpc_duration_seconds_bucket" GET_SRV ",le=\"0.002048\"} 10\n"));
+	assert_non_null(strstr(j, "podlens_pod_rpc_duration_seconds_bucket" GET_SRV ",le=\"8.388608\"} 10\n"
+				  "podlens_pod_rpc_duration_seconds_bucket" GET_SRV ",le=\"+Inf\"} 10\n"
+				  "podlens_pod_rpc_duration_seconds_sum" GET_SRV "} 0.020000\n"
+				  "podlens_pod_rpc_duration_seconds_count" GET_SRV "} 10\n"));
+#undef GET_SRV
 	assert_null(strstr(j, "team-b"));
 	assert_null(strstr(j, "Vault"));
 	free(j);
@@ -1554,6 +1597,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(store__schema_1_database__migrated_rows_kept, setup, teardown),
 		cmocka_unit_test_setup_teardown(query__edges__per_peer_requests_joined_to_their_edge, setup, teardown),
 		cmocka_unit_test_setup_teardown(store__pod_ips__bounded_and_bad_text_skipped, setup, teardown),
+		cmocka_unit_test(query__le_counts__buckets_fall_in_first_bound_at_or_above_their_upper),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -134,7 +134,7 @@ static void otlp__deltas_become_cumulative_with_k8s_attributes(void **state)
 		Opentelemetry__Proto__Metrics__V1__ResourceMetrics *rm = s.reqs[1]->resource_metrics[0];
 		Opentelemetry__Proto__Resource__V1__Resource *r = rm->resource;
 		Opentelemetry__Proto__Metrics__V1__Metric *io = metric(rm, "podlens.pod.network.io");
-		Opentelemetry__Proto__Metrics__V1__Metric *h = metric(rm, "podlens.request.duration");
+		Opentelemetry__Proto__Metrics__V1__Metric *h = metric(rm, "http.server.request.duration");
 		Opentelemetry__Proto__Metrics__V1__HistogramDataPoint *p;
 
 		assert_string_equal(attr(r->attributes, r->n_attributes, "k8s.node.name"), "node-a");
@@ -157,8 +157,13 @@ static void otlp__deltas_become_cumulative_with_k8s_attributes(void **state)
 		assert_int_equal(io->sum->data_points[0]->time_unix_nano, 1700000030000ull * 1000000);
 
 		assert_non_null(h);
+		assert_string_equal(h->unit, "s");
+		assert_null(metric(rm, "podlens.request.duration"));   /* the semconv name replaced it */
 		assert_int_equal(h->histogram->n_data_points, 1);
 		p = h->histogram->data_points[0];
+		assert_string_equal(attr(p->attributes, p->n_attributes, "url.scheme"), "http");
+		assert_string_equal(attr(p->attributes, p->n_attributes, "network.protocol.version"), "1.1");
+		assert_null(attr(p->attributes, p->n_attributes, "error.type"));   /* a 200 */
 		assert_int_equal(p->count, 5);
 		assert_true(p->sum == (3 + 150 + 150 + 70000 + 5) / 1e6);
 		assert_int_equal(p->n_bucket_counts, HIST_BUCKETS);
@@ -193,12 +198,18 @@ static void otlp__grpc_requests__rpc_attributes(void **state)
 	f.r[0].status_code = 5;
 	assert_int_equal(otlp_enc__batch(o, &f.b, 1 << 20, emit, &s), 0);
 	{
-		Opentelemetry__Proto__Metrics__V1__Metric *h = metric(s.reqs[0]->resource_metrics[0], "podlens.request.duration");
+		Opentelemetry__Proto__Metrics__V1__Metric *h = metric(s.reqs[0]->resource_metrics[0], "rpc.server.duration");
 		Opentelemetry__Proto__Metrics__V1__HistogramDataPoint *p;
 		int code = -1;
 
 		assert_non_null(h);
+		assert_null(metric(s.reqs[0]->resource_metrics[0], "http.server.request.duration"));
+		/* semconv v1.37.0: rpc.server.duration in milliseconds, the same 288 buckets */
+		assert_string_equal(h->unit, "ms");
 		p = h->histogram->data_points[0];
+		assert_true(p->sum == 150 / 1e3);
+		for (unsigned i = 0; i + 1 < HIST_BUCKETS; i++)
+			assert_true(p->explicit_bounds[i] == (double)hist__upper(i) / 1e3);
 		assert_string_equal(attr(p->attributes, p->n_attributes, "rpc.system"), "grpc");
 		assert_string_equal(attr(p->attributes, p->n_attributes, "rpc.service"), "shop.v1.Cart");
 		assert_string_equal(attr(p->attributes, p->n_attributes, "rpc.method"), "AddItem");
@@ -250,12 +261,76 @@ static void otlp__end_stream__own_histogram_cumulative(void **state)
 		assert_int_equal(p->bucket_counts[hist__bucket(300000)], 4);
 		assert_string_equal(attr(p->attributes, p->n_attributes, "rpc.service"), "shop.v1.Feed");
 		assert_string_equal(attr(p->attributes, p->n_attributes, "rpc.method"), "Watch");
-		assert_int_equal(metric(rm, "podlens.request.duration")->histogram->data_points[0]->count, 6);
+		assert_int_equal(metric(rm, "rpc.server.duration")->histogram->data_points[0]->count, 6);
 	}
 	sink_free(&s);
 	fill(&f, 1, 3, 100, lat, 3);
 	assert_int_equal(otlp_enc__batch(o, &f.b, 1 << 20, emit, &s), 0);
 	assert_null(metric(s.reqs[0]->resource_metrics[0], "podlens.request.end_stream.duration"));
+	sink_free(&s);
+	otlp_enc__free(o);
+}
+
+/* One histogram per semantic-convention name: HTTP server and client, gRPC server and client;
+ * http.request.method bounded to the known methods (_OTHER + method_original), error.type for a
+ * server's 5xx and a client's 4xx, url.scheme on the server metric only. */
+static void otlp__requests__semconv_metric_per_direction_and_protocol(void **state)
+{
+	struct otlp_enc *o = otlp_enc__new("node-a", "1.0");
+	static struct fixture f;
+	struct sink s = { 0 };
+	uint64_t lat[] = { 150 };
+	static const struct {
+		int dir, proto;
+		const char *method;
+		uint32_t status;
+		const char *metric;
+	} c[] = {
+		{ PODLENS__V1__REQUEST_STATS__DIRECTION__DIRECTION_SERVER, PODLENS__V1__REQUEST_STATS__PROTOCOL__PROTOCOL_HTTP1,
+		  "GET", 503, "http.server.request.duration" },
+		{ PODLENS__V1__REQUEST_STATS__DIRECTION__DIRECTION_CLIENT, PODLENS__V1__REQUEST_STATS__PROTOCOL__PROTOCOL_HTTP2,
+		  "FROB", 404, "http.client.request.duration" },
+		{ PODLENS__V1__REQUEST_STATS__DIRECTION__DIRECTION_CLIENT, PODLENS__V1__REQUEST_STATS__PROTOCOL__PROTOCOL_GRPC,
+		  "/a.B/C", 0, "rpc.client.duration" },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+		Opentelemetry__Proto__Metrics__V1__ResourceMetrics *rm;
+		Opentelemetry__Proto__Metrics__V1__HistogramDataPoint *p;
+		int n = 0;
+
+		fill(&f, 1, 1 + i, 100, lat, 1);
+		f.r[0].direction = c[i].dir;
+		f.r[0].protocol = c[i].proto;
+		f.r[0].method = (char *)c[i].method;
+		f.r[0].status_code = c[i].status;
+		assert_int_equal(otlp_enc__batch(o, &f.b, 1 << 20, emit, &s), 0);
+		rm = s.reqs[s.n - 1]->resource_metrics[0];
+		for (size_t k = 0; k < rm->scope_metrics[0]->n_metrics; k++)
+			n += strstr(rm->scope_metrics[0]->metrics[k]->name, "duration") != NULL &&
+			     strncmp(rm->scope_metrics[0]->metrics[k]->name, "podlens.tcp", 11);
+		assert_int_equal(n, 1);   /* only the metric of the series this batch touched */
+		assert_non_null(metric(rm, c[i].metric));
+		p = metric(rm, c[i].metric)->histogram->data_points[0];
+		assert_int_equal(p->count, 1);
+		if (i == 0) {
+			assert_string_equal(attr(p->attributes, p->n_attributes, "http.request.method"), "GET");
+			assert_string_equal(attr(p->attributes, p->n_attributes, "error.type"), "503");
+			assert_string_equal(attr(p->attributes, p->n_attributes, "url.scheme"), "http");
+		} else if (i == 1) {
+			assert_string_equal(attr(p->attributes, p->n_attributes, "http.request.method"), "_OTHER");
+			assert_string_equal(attr(p->attributes, p->n_attributes, "http.request.method_original"), "FROB");
+			assert_string_equal(attr(p->attributes, p->n_attributes, "error.type"), "404");
+			assert_string_equal(attr(p->attributes, p->n_attributes, "network.protocol.version"), "2");
+			assert_null(attr(p->attributes, p->n_attributes, "url.scheme"));
+		} else {
+			assert_string_equal(metric(rm, c[i].metric)->unit, "ms");
+			assert_string_equal(attr(p->attributes, p->n_attributes, "rpc.service"), "a.B");
+			assert_string_equal(attr(p->attributes, p->n_attributes, "rpc.method"), "C");
+			assert_null(attr(p->attributes, p->n_attributes, "error.type"));
+		}
+	}
 	sink_free(&s);
 	otlp_enc__free(o);
 }
@@ -362,6 +437,7 @@ int main(void)
 		cmocka_unit_test(otlp__end_stream__own_histogram_cumulative),
 		cmocka_unit_test(otlp__large_batches_split_by_resource),
 		cmocka_unit_test(otlp__grpc_requests__rpc_attributes),
+		cmocka_unit_test(otlp__requests__semconv_metric_per_direction_and_protocol),
 		cmocka_unit_test(otlp__dns_lookups_timeouts_and_search),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -23,6 +23,7 @@ ap.add_argument("--workloads", type=int, default=3)
 ap.add_argument("--flows", type=int, default=0)
 ap.add_argument("--events", type=int, default=0)
 ap.add_argument("--node", default="test-node")
+ap.add_argument("--mixed", action="store_true", help="the driver ran with --mixed-requests")
 args = ap.parse_args()
 
 
@@ -211,7 +212,16 @@ def check_otlp(lines):
         retr = sum_points("podlens.tcp.retransmits")
         if retr != {(): sum((k + i) % 5 for k in ks)}:
             bad.append("uid-%d retransmits %s" % (i, retr))
-        h = metrics.get("podlens.request.duration", {}).get("histogram", {})
+        # semantic conventions (docs/export.md): one histogram named by protocol and direction;
+        # with --mixed the driver's workload i % 4 is HTTP server, HTTP client 404, gRPC server OK,
+        # gRPC client NOT_FOUND (5), otherwise every workload is an HTTP server
+        kind = i % 4 if args.mixed else 0
+        name, unit, scale = [("http.server.request.duration", "s", 1e6), ("http.client.request.duration", "s", 1e6),
+                             ("rpc.server.duration", "ms", 1e3), ("rpc.client.duration", "ms", 1e3)][kind]
+        durs = sorted(n for n in metrics if n.endswith("duration") and not n.startswith("podlens.tcp"))
+        if durs != [name] or metrics[name].get("unit") != unit:
+            bad.append("uid-%d request metrics %s, want only %s in %s" % (i, durs, name, unit))
+        h = metrics.get(name, {}).get("histogram", {})
         pts = h.get("data_points", [])
         if h.get("aggregation_temporality") != "AGGREGATION_TEMPORALITY_CUMULATIVE" or len(pts) != 1:
             bad.append("uid-%d histogram shape" % i)
@@ -222,13 +232,23 @@ def check_otlp(lines):
             for v in latencies(k, i):
                 want_counts[bucket(v)] += 1
         bounds = [float(x) for x in p.get("explicit_bounds", [])]
-        want_bounds = [upper(j) / 1e6 for j in range(287)]
+        want_bounds = [upper(j) / scale for j in range(287)]
         pa = attrs(p.get("attributes", []))
+        if kind < 2:
+            want_attrs = {"http.request.method": "GET", "http.route": "/r/%d" % (i % 4),
+                          "http.response.status_code": "200" if kind == 0 else "404",
+                          "network.protocol.version": "1.1" if kind == 0 else "2"}
+            want_attrs.update({"url.scheme": "http"} if kind == 0 else {"error.type": "404"})
+        else:
+            want_attrs = {"rpc.system": "grpc", "rpc.service": "t.v1.Echo", "rpc.method": "Say",
+                          "rpc.grpc.status_code": "0" if kind == 2 else "5"}
+        want_attrs.update({"podlens.request.direction": "client" if kind % 2 else "server",
+                           "podlens.request.protocol": ["http1", "http2", "grpc", "grpc"][kind]})
+        if {k: str(v) for k, v in pa.items()} != want_attrs:
+            bad.append("uid-%d attributes %s != %s" % (i, pa, want_attrs))
         if ([int(c) for c in p.get("bucket_counts", [])] != want_counts or bounds != want_bounds
                 or int(p.get("count", 0)) != 3 * len(ks)
-                or abs(float(p.get("sum", 0)) - sum(sum(latencies(k, i)) for k in ks) / 1e6) > 1e-9
-                or pa.get("http.route") != "/r/%d" % (i % 4) or pa.get("http.request.method") != "GET"
-                or int(pa.get("http.response.status_code") or 0) != 200):
+                or abs(float(p.get("sum", 0)) - sum(sum(latencies(k, i)) for k in ks) / scale) > 1e-9):
             bad.append("uid-%d histogram values" % i)
     return {"calls": len(lines), "ok_calls": len(ok), "pods": len(last), "bad": bad}
 

@@ -11,6 +11,9 @@
  *       resets_sent = k % 2, resets_received = i % 2, srtt_us = 100 + i, connect_latency_us =
  *       50 + k, connects = 1
  *   one request stat: SERVER HTTP1 GET "/r/<i % 4>" 200, latencies 5, 100 (i + 1), 1000 k us
+ *     (--mixed-requests: by i % 4 that one, a CLIENT HTTP2 GET "/r/1" 404, a SERVER gRPC
+ *     "/t.v1.Echo/Say" status 0, a CLIENT gRPC "/t.v1.Echo/Say" status 5: the four OTLP
+ *     semantic-convention metrics, check.py otlp --mixed)
  *   agent drop counters: ringbuf_drops {"tcp": k % 3}, l7_parse_errors = 1 when k % 4 == 0
  * plus --flows F flows and --events E process events (127.0.0.x addresses, pids 1000k + j).
  *
@@ -87,6 +90,8 @@ static Podlens__V1__Workload *workload(const char *node, unsigned i)
 	return w;
 }
 
+static int mixed_requests;
+
 static Podlens__V1__Batch *make_batch(const char *node, uint64_t k, unsigned nw, unsigned nf, unsigned ne)
 {
 	Podlens__V1__Batch *b = calloc(1, sizeof(*b));
@@ -129,6 +134,21 @@ static Podlens__V1__Batch *make_batch(const char *node, uint64_t k, unsigned nw,
 		r->method = strdup("GET");
 		r->route = fmt(NULL, "/r/%u", i % 4);
 		r->status_code = 200;
+		if (mixed_requests && i % 4) {
+			static const char *const path = "/t.v1.Echo/Say";
+
+			r->direction = i % 2 ? PODLENS__V1__REQUEST_STATS__DIRECTION__DIRECTION_CLIENT
+					     : PODLENS__V1__REQUEST_STATS__DIRECTION__DIRECTION_SERVER;
+			r->protocol = i % 4 == 1 ? PODLENS__V1__REQUEST_STATS__PROTOCOL__PROTOCOL_HTTP2
+						 : PODLENS__V1__REQUEST_STATS__PROTOCOL__PROTOCOL_GRPC;
+			r->status_code = i % 4 == 1 ? 404 : i % 4 == 2 ? 0 : 5;
+			if (i % 4 != 1) {
+				free(r->method);
+				free(r->route);
+				r->method = strdup(path);
+				r->route = strdup(path);
+			}
+		}
 		r->count = 3;
 		r->sum_us = 5 + 100 * (i + 1) + 1000 * k;
 		add_bucket(r, 5);
@@ -241,7 +261,7 @@ static void usage(void)
 		"  [--node N] [--agent-id ID] [--batches N] [--first-batch K] [--workloads W]\n"
 		"  [--flows F] [--events E] [--every-ms T] [--deadline-ms T] [--backoff-ms T]\n"
 		"  [--backoff-max-ms T] [--flush-ms T] [--no-flush] [--progress F] [--stats F]\n"
-		"  [--metrics F (Prometheus text of the exporter's counters)] [--verbose]\n");
+		"  [--metrics F (Prometheus text of the exporter's counters)] [--mixed-requests] [--verbose]\n");
 	exit(2);
 }
 
@@ -256,7 +276,8 @@ int main(int argc, char **argv)
 		{ "flows", 1, 0, 'F' }, { "events", 1, 0, 'E' }, { "every-ms", 1, 0, 'e' },
 		{ "deadline-ms", 1, 0, 'd' }, { "backoff-ms", 1, 0, 'B' }, { "backoff-max-ms", 1, 0, 'X' },
 		{ "flush-ms", 1, 0, 'T' }, { "no-flush", 0, 0, 'N' }, { "progress", 1, 0, 'p' },
-		{ "stats", 1, 0, 'S' }, { "verbose", 0, 0, 'v' }, { "metrics", 1, 0, 'P' }, { 0 },
+		{ "stats", 1, 0, 'S' }, { "verbose", 0, 0, 'v' }, { "metrics", 1, 0, 'P' },
+		{ "mixed-requests", 0, 0, 'R' }, { 0 },
 	};
 	struct exporter_opts o = { .node = "test-node" };
 	unsigned batches = 1, nw = 3, nf = 0, ne = 0, every_ms = 0, flush_ms = 30000;
@@ -294,6 +315,7 @@ int main(int argc, char **argv)
 		case 'S': stats_path = optarg; break;
 		case 'v': level = LOG_DEBUG; break;
 		case 'P': metrics_path = optarg; break;
+		case 'R': mixed_requests = 1; break;
 		default: usage();
 		}
 	}
