@@ -595,7 +595,8 @@ static HistPoint *hist_point(struct arena *a, const struct otlp_enc *o, const st
 
 /* podlens.request.end_stream.duration: HTTP/2 and gRPC requests whose response ended in a later
  * packet than its first part (server-streaming calls), request to END_STREAM, with the attributes of
- * the request histogram of its kind (http.*.request.duration, rpc.*.duration); only the series this batch touched that have such requests. */
+ * the request histogram of its kind (http.*.request.duration, rpc.*.duration); only the series this
+ * batch touched that have such requests. Seconds for every protocol: a podlens metric. */
 static int end_metric(struct arena *a, const struct otlp_enc *o, const struct res_series *r,
 		      struct metrics_list *ml, uint64_t end_ms, uint64_t t_ns)
 {
