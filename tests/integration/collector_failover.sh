@@ -9,6 +9,7 @@
 #   B. one name resolving to both addresses (a private /etc/hosts in a mount namespace: needs
 #      root): 300 more batches of a second agent, the replica in use killed and restarted;
 #   then the same 600 batches stored into a SQLite collector.
+# Then 50 of agent A's batches are resent to each replica (an ack lost): duplicates.
 # Checked: every batch sent is counted exactly once in the API answers of both replicas (the one
 # restarted and the one that survived): per-pod requests, rx/tx bytes against the ground truth
 # the test computes from what it sent, nothing twice; the per-pod answers (requests, latency
@@ -140,6 +141,17 @@ check_eq "$(jq -r .collector.endpoint "$WORK/b.stats" | sed 's/.*(\(.*\))/\1/')"
 	"agent B ended on the name's other address"
 grep -q "collector: 1 endpoint(s), 2 address(es)" "$WORK/b.log" &&
 	tap_ok "the name was expanded into its 2 addresses" || tap_fail "name not expanded: $(grep endpoint "$WORK/b.log" | head -2)"
+
+# --- an agent resending 50 batches that were stored (an ack lost), to both replicas in turn:
+# acknowledged, answered as duplicates, counted nowhere again
+d1=$(metric $A1 'podlens_collector_batches_total{result="duplicate"}'); d2=$(metric $A2 'podlens_collector_batches_total{result="duplicate"}')
+for ep in "http://$A1:$GPORT" "http://$A2:$GPORT"; do
+	"$DRIVER" "${DRV[@]}" --every-ms 0 --collector "$ep" --agent-id failover-a --batches 50 \
+		--stats "$WORK/replay.stats" 2>>"$WORK/replay.log"
+	check_eq "$(jq .collector.sent_batches "$WORK/replay.stats")" 50 "50 batches of agent A sent again to $ep: acknowledged"
+done
+check_eq "$(( $(metric $A1 'podlens_collector_batches_total{result="duplicate"}') - d1 )) $(( $(metric $A2 'podlens_collector_batches_total{result="duplicate"}') - d2 ))" \
+	"50 50" "both replicas answered the 50 resent batches as duplicates"
 
 # --- the same 2 x N batches into a SQLite collector
 start_collector S --data-dir "$WORK/sqlite" --retention 7d || { tap_fail "sqlite collector starts"; exit 1; }
