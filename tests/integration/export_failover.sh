@@ -11,6 +11,9 @@
 #  3. connection refused (nobody listens on the first endpoint);
 #  4. both refuse: the batches wait in the spool (backoff per round), and all arrive once the
 #     second endpoint comes back.
+#  5. TLS to a name (a private /etc/hosts in a mount namespace: needs root): connected by the
+#     resolved address, the certificate checked against the name; the first endpoint's certificate
+#     names another host: that is a failure like any other, the batches go to the second.
 . "$(dirname "$0")/../lib.sh"
 . "$TOP/tests/integration/export/common.sh"
 
@@ -90,3 +93,40 @@ check_eq "$(seqs_ok "$WORK/back.jsonl")" "30 seqs, 30 OK answers" "every batch a
 check_ge "$(jq .collector.retries "$WORK/s4.stats")" 4 "several rounds of failures while both were down"
 check_eq "$(jq '[.collector | to_entries[] | select(.key | startswith("dropped_batches")) | .value] | add' "$WORK/s4.stats")" 0 \
 	"nothing dropped"
+
+# --- 5. TLS to a name that resolves to an address (a private /etc/hosts in a mount namespace):
+# the connection goes to the address, the certificate is checked against the name; a server
+# whose certificate names another host is a failure like any other (the batch moves on)
+if [ "$(id -u)" != 0 ]; then
+	tap_fail "part 5 needs root (a private /etc/hosts in a mount namespace)"; exit 1
+fi
+tls=$WORK/tls
+mkdir -p "$tls"
+(
+	cd "$tls" || exit 1
+	openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=podlens-test-ca -keyout ca.key -out ca.crt
+	for h in collectors.podlens.test other.podlens.test; do
+		openssl req -newkey rsa:2048 -nodes -subj "/CN=$h" -keyout "$h.key" -out "$h.csr"
+		printf 'subjectAltName=DNS:%s\n' "$h" > "$h.ext"
+		openssl x509 -req -in "$h.csr" -CA ca.crt -CAkey ca.key -CAcreateserial -days 1 -extfile "$h.ext" -out "$h.crt"
+	done
+) >"$WORK/openssl.log" 2>&1
+check_eq "$?" 0 "openssl made a CA and server certificates for collectors.podlens.test and other.podlens.test"
+printf '127.0.0.1 collectors.podlens.test\n' > "$WORK/hosts"
+start_receiver wrongname 0 --tls-cert "$tls/other.podlens.test.crt" --tls-key "$tls/other.podlens.test.key" ||
+	{ tap_fail "start TLS receiver"; exit 1; }
+wrong=$RPORT
+start_receiver tlsgood 0 --tls-cert "$tls/collectors.podlens.test.crt" --tls-key "$tls/collectors.podlens.test.key" ||
+	{ tap_fail "start TLS receiver"; exit 1; }
+unshare -m sh -c 'mount --bind "$0" /etc/hosts && exec "$@"' "$WORK/hosts" \
+	"$DRIVER" --collector "https://collectors.podlens.test:$wrong,collectors.podlens.test:$RPORT" --ca "$tls/ca.crt" \
+	--agent-id "$AID" --batches 10 --workloads 2 --verbose --stats "$WORK/s5.stats" 2>"$WORK/d5.log"
+check_eq "$?" 0 "TLS by name: driver flushed 10 batches"
+check_eq "$(seqs_ok "$WORK/tlsgood.jsonl")" "10 seqs, 10 OK answers" "every batch arrived once at the endpoint whose certificate names the host"
+check_eq "$(ok_lines "$WORK/wrongname.jsonl")" 0 "nothing sent to the server whose certificate names another host"
+check_eq "$(jq -r .collector.endpoint "$WORK/s5.stats")" "https://collectors.podlens.test:$RPORT (127.0.0.1)" \
+	"connected by the resolved address, verified by the name"
+check_eq "$(failovers "$WORK/s5.stats")" 1 "one failover (certificate mismatch on the first endpoint)"
+grep -q "collector https://collectors.podlens.test:$wrong (127.0.0.1): UNAVAILABLE: SSL: no alternative certificate subject name matches target host name 'collectors.podlens.test'" "$WORK/d5.log" &&
+	tap_ok "the first endpoint failed on its certificate" ||
+	tap_fail "the first endpoint's failure is not the certificate: $(grep warn "$WORK/d5.log" | head -1)"
