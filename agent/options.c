@@ -15,8 +15,11 @@
 #endif
 
 /* T_URL: http(s)://HOST[:PORT][/PATH], checked when parsed, so a bad URL fails before anything loads;
+ * T_URLS: several T_URL separated by commas (endpoints to fail over between), where a later item may
+ * leave out the first one's scheme but not name another (agent/export/endpoints.h); a JSON array of
+ * strings in the config file;
  * T_BTF: a file that exists must be BTF or ELF (libbpf's own errors about any other name no file). */
-enum opt_type { T_STR, T_UINT, T_BOOL, T_NEGBOOL, T_ENUM, T_LEVEL, T_LIST, T_URL, T_BTF };
+enum opt_type { T_STR, T_UINT, T_BOOL, T_NEGBOOL, T_ENUM, T_LEVEL, T_LIST, T_URL, T_URLS, T_BTF };
 
 struct opt {
 	const char *flag;          /* --flag; env PODLENS_FLAG */
@@ -96,8 +99,9 @@ static const struct opt opts[] = {
 	  "search-list suffixes whose NXDOMAIN answers are the ndots storm (at most 8)" },
 	{ "annotation-dns", "annotations.dns", T_STR, O(ann_dns), 0, 0, NULL, "podlens.io/dns", "KEY",
 	  "annotation that turns DNS capture off" },
-	{ "collector", "collector.url", T_URL, O(collector_url), 0, 0, NULL, NULL, "URL",
-	  "podlens collector (http:// = h2c, https:// = TLS); unset = standalone" },
+	{ "collector", "collector.url", T_URLS, O(collector_url), 0, 0, NULL, NULL, "URL[,URL...]",
+	  "podlens collector (http:// = h2c, https:// = TLS); several (a later one may omit the "
+	  "scheme) = fail over between them; unset = standalone" },
 	{ "collector-ca", "collector.ca_file", T_STR, O(collector_ca), 0, 0, NULL, NULL, "FILE", "CA for the collector" },
 	{ "collector-cert", "collector.cert_file", T_STR, O(collector_cert), 0, 0, NULL, NULL, "FILE",
 	  "TLS client certificate" },
@@ -200,6 +204,41 @@ static bool url_valid(const char *v)
 	return port >= 1 && port <= 65535;
 }
 
+/* URL[,URL...]: every item a valid URL once the first item's scheme is applied to an item without
+ * one; one scheme for all (a failover must not turn TLS off); at most 16 items. */
+static bool urls_valid(const char *v)
+{
+	const char *p = v, *scheme;
+	size_t slen, items = 0;
+
+	if (!strncmp(v, "https://", 8))
+		scheme = "https://";
+	else if (!strncmp(v, "http://", 7))
+		scheme = "http://";
+	else
+		return false;
+	slen = strlen(scheme);
+	for (;;) {
+		size_t n = strcspn(p, ",");
+		char item[512];
+
+		if (!n || ++items > 16 || n + slen >= sizeof(item))
+			return false;
+		if (strstr(p, "://") && (size_t)(strstr(p, "://") - p) < n) {
+			if (n < slen || strncmp(p, scheme, slen))
+				return false;
+			snprintf(item, sizeof(item), "%.*s", (int)n, p);
+		} else {
+			snprintf(item, sizeof(item), "%s%.*s", scheme, (int)n, p);
+		}
+		if (!url_valid(item))
+			return false;
+		if (!p[n])
+			return true;
+		p += n + 1;
+	}
+}
+
 /* A raw BTF blob (magic 0xeB9F, either byte order) or an ELF file (a vmlinux with .BTF). */
 static int btf_file_check(const char *path, char *err, size_t errlen)
 {
@@ -228,8 +267,9 @@ static int set_from_string(struct agent_config *cfg, const struct opt *o, const 
 	void *f = field(cfg, o);
 
 	switch (o->type) {
+	case T_URLS:
 	case T_URL:
-		if (!url_valid(v)) {
+		if (o->type == T_URLS ? !urls_valid(v) : !url_valid(v)) {
 			snprintf(err, errlen, "invalid value '%s' (expected http://HOST:PORT or https://HOST:PORT)", v);
 			return -EINVAL;
 		}
@@ -375,6 +415,40 @@ static int set_from_json(struct agent_config *cfg, const struct opt *o, json_t *
 		}
 		return 0;
 	}
+	case T_URLS:
+		if (json_is_array(v)) {
+			/* ["http://a:1", "b:1"] is "http://a:1,b:1" */
+			char joined[4096];
+			size_t i, n = 0;
+			json_t *e;
+
+			json_array_foreach(v, i, e) {
+				if (!json_is_string(e) || !json_string_length(e) || strchr(json_string_value(e), ',')) {
+					snprintf(err, errlen, "key '%s': element %zu is not a URL string", key, i);
+					return -EINVAL;
+				}
+				if (n + json_string_length(e) + 2 > sizeof(joined)) {
+					snprintf(err, errlen, "key '%s': list too long", key);
+					return -EINVAL;
+				}
+				n += (size_t)snprintf(joined + n, sizeof(joined) - n, "%s%s", i ? "," : "",
+						      json_string_value(e));
+			}
+			if (!n) {
+				snprintf(err, errlen, "key '%s': empty list", key);
+				return -EINVAL;
+			}
+			r = set_from_string(cfg, o, joined, why, sizeof(why));
+			if (r == -EINVAL)
+				snprintf(err, errlen, "key '%s': %s", key, why);
+			return r;
+		}
+		if (!json_is_string(v)) {
+			snprintf(err, errlen, "key '%s': expected a string or an array of strings", key);
+			return -EINVAL;
+		}
+		s = json_string_value(v);
+		break;
 	case T_UINT:
 		if (!json_is_integer(v)) {
 			snprintf(err, errlen, "key '%s': expected an integer", key);
@@ -670,7 +744,8 @@ void options__free(struct agent_config *cfg)
 	for (size_t i = 0; i < NOPTS; i++) {
 		void *f = field(cfg, &opts[i]);
 
-		if (opts[i].type == T_STR || opts[i].type == T_URL || opts[i].type == T_BTF) {
+		if (opts[i].type == T_STR || opts[i].type == T_URL || opts[i].type == T_URLS ||
+		    opts[i].type == T_BTF) {
 			free(*(char **)f);
 			*(char **)f = NULL;
 		} else if (opts[i].type == T_LIST) {

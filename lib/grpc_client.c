@@ -29,6 +29,7 @@ struct grpc_client {
 	char *base;               /* "http://host:port" / "https://host:port" / "http://localhost" */
 	char *unix_path;
 	char *auth_hdr;           /* "authorization: Bearer ..." */
+	struct curl_slist *connect_to;  /* CURLOPT_CONNECT_TO: "::ADDR:" (any host and port) */
 	uint32_t max_recv;
 	bool primed;              /* a call succeeded: the connection may be reused (bug 1) */
 	char errbuf[CURL_ERROR_SIZE];
@@ -55,6 +56,7 @@ void grpc_client__free(struct grpc_client *c)
 		return;
 	if (c->h)
 		curl_easy_cleanup(c->h);
+	curl_slist_free_all(c->connect_to);
 	free(c->base);
 	free(c->unix_path);
 	if (c->auth_hdr) {
@@ -190,6 +192,24 @@ struct grpc_client *grpc_client__new(const struct grpc_client_opts *o)
 	curl_easy_setopt(c->h, CURLOPT_PROTOCOLS_STR, c->t == T_TLS ? "https" : "http");
 	if (c->t == T_UNIX)
 		curl_easy_setopt(c->h, CURLOPT_UNIX_SOCKET_PATH, c->unix_path);
+	if (o->connect_addr && c->t != T_UNIX) {
+		char *ent = NULL;
+
+		/* "HOST:PORT:CONNECT-TO-HOST:CONNECT-TO-PORT", empty HOST/PORT = any; IPv6 in brackets */
+		if (strpbrk(o->connect_addr, "[]\r\n "))
+			goto fail;
+		if (asprintf(&ent, strchr(o->connect_addr, ':') ? "::[%s]:" : "::%s:", o->connect_addr) < 0) {
+			err = ENOMEM;
+			goto fail;
+		}
+		c->connect_to = curl_slist_append(NULL, ent);
+		free(ent);
+		if (!c->connect_to) {
+			err = ENOMEM;
+			goto fail;
+		}
+		curl_easy_setopt(c->h, CURLOPT_CONNECT_TO, c->connect_to);
+	}
 	if (c->t == T_TLS) {
 		/* ALPN h2; no fallback to HTTP/1.1 (a gRPC server that does not offer h2 fails) */
 		curl_easy_setopt(c->h, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);

@@ -24,6 +24,10 @@ struct grpc_client_opts {
 	const char *key_file;     /* TLS client key (optional) */
 	const char *bearer_token; /* sent as "authorization: Bearer <token>" when set */
 	uint32_t max_recv_bytes;  /* largest reply accepted; 0 = 16 MiB */
+	/* connect to this address instead of resolving the url's host, which still names the server
+	 * (TLS SNI and certificate check, :authority): "1.2.3.4" or "::1"; NULL = resolve the host.
+	 * Lets a caller pick one address of a name that resolves to several. */
+	const char *connect_addr;
 };
 
 /* Where a call's outcome comes from. Callers classify by this, http_code and status, never by

@@ -2,7 +2,7 @@
 # The agent links EXPORT_OBJS (+ EXPORT_LDLIBS) together with PODLENS_PROTO_OBJS and lib/
 # (LIB_OBJS), which the agent links once for every component (not repeated here).
 EXPORT_SRCS   := agent/export/exporter.c agent/export/spool.c agent/export/retry.c \
-                 agent/export/drops.c agent/export/otlp.c
+                 agent/export/drops.c agent/export/otlp.c agent/export/endpoints.c
 EXPORT_OBJS   := $(EXPORT_SRCS:%.c=$(BUILD)/obj/%.o) $(OTLP_PROTO_OBJS)
 EXPORT_ASAN   := $(EXPORT_SRCS:%.c=$(BUILD)/asan/%.o) $(OTLP_PROTO_ASAN)
 EXPORT_LDLIBS := -lprotobuf-c -lcurl -lpthread
@@ -23,6 +23,10 @@ $(BUILD)/tests/test_export_spool: $(BUILD)/asan/tests/unit/test_export_spool.o \
 UNIT_TESTS += $(BUILD)/tests/test_export_retry
 $(BUILD)/tests/test_export_retry: $(BUILD)/asan/tests/unit/test_export_retry.o \
 		$(BUILD)/asan/agent/export/retry.o $(LIB_ASAN)
+
+UNIT_TESTS += $(BUILD)/tests/test_export_endpoints
+$(BUILD)/tests/test_export_endpoints: $(BUILD)/asan/tests/unit/test_export_endpoints.o \
+		$(BUILD)/asan/agent/export/endpoints.o $(LIB_ASAN)
 
 UNIT_TESTS += $(BUILD)/tests/test_export_classify
 $(BUILD)/tests/test_export_classify: $(BUILD)/asan/tests/unit/test_export_classify.o \

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "agent/export/drops.h"
+#include "agent/export/endpoints.h"
 #include "agent/export/otlp.h"
 #include "agent/export/retry.h"
 #include "agent/export/spool.h"
@@ -58,7 +59,13 @@ struct dest {
 	const char *name;            /* "collector" | "otlp" (logs) */
 	const char *method;
 	int podlens;                 /* batches are podlens.v1 (drop accounting, sequences) */
-	char *url, *ca, *cert, *key, *token_file;
+	char *ca, *cert, *key, *token_file;
+	struct endpoint_list eps;    /* as configured; immutable after dest_init */
+	/* the endpoints' addresses (names resolved), written by the sender thread under mu */
+	struct endpoint_target tg[ENDPOINTS_MAX * ENDPOINTS_MAX_ADDRS];
+	size_t ntg;
+	struct failover fo;
+	int need_resolve;
 	struct spool *spool;
 	struct backoff bo;
 	uint64_t next_attempt_ms;    /* monotonic */
@@ -70,6 +77,7 @@ struct dest {
 	struct exporter_dest_stats st;
 	/* sender-thread only */
 	struct grpc_client *client;
+	size_t client_tg;            /* the target client talks to */
 	struct timespec token_mtime;
 	int have_token;
 };
@@ -280,7 +288,8 @@ static int ensure_client(struct dest *d)
 		}
 		d->token_mtime = mt;
 	}
-	go.url = d->url;
+	go.url = d->tg[d->fo.cur].ep->url;
+	go.connect_addr = d->tg[d->fo.cur].addr[0] ? d->tg[d->fo.cur].addr : NULL;
 	go.ca_file = d->ca;
 	go.cert_file = d->cert;
 	go.key_file = d->key;
@@ -289,7 +298,39 @@ static int ensure_client(struct dest *d)
 	free(token);
 	if (!d->client)
 		return -errno;
+	d->client_tg = d->fo.cur;
 	return 0;
+}
+
+static void target_name(const struct endpoint_target *t, char *buf, size_t len)
+{
+	if (t->addr[0] && !t->ep->literal)
+		snprintf(buf, len, "%s (%s)", t->ep->url, t->addr);
+	else
+		snprintf(buf, len, "%s", t->ep->url);
+}
+
+/* (Re)build the target list from the endpoints, resolving names (getaddrinfo, outside mu: it may
+ * wait on DNS). The index in use keeps its place when the list keeps its length. */
+static void resolve_targets(struct dest *d, int first)
+{
+	struct endpoint_target tg[ENDPOINTS_MAX * ENDPOINTS_MAX_ADDRS];
+	struct exporter *e = d->e;
+	size_t n;
+
+	pthread_mutex_unlock(&e->mu);
+	n = endpoints__expand(&d->eps, endpoints__resolve, NULL, tg, sizeof(tg) / sizeof(tg[0]));
+	pthread_mutex_lock(&e->mu);
+	memcpy(d->tg, tg, n * sizeof(tg[0]));
+	if (first || n != d->ntg)
+		log_info("export: %s: %zu endpoint(s), %zu address(es)", d->name, d->eps.n, n);
+	if (first)
+		failover__init(&d->fo, n, failover__start(e->agent_id, n));
+	else
+		failover__resize(&d->fo, n);
+	d->ntg = n;
+	d->need_resolve = 0;
+	target_name(&d->tg[d->fo.cur], d->st.endpoint, sizeof(d->st.endpoint));
 }
 
 static int status_reason(int status)
@@ -319,12 +360,15 @@ static void *sender_main(void *arg)
 	struct dest *d = arg;
 	struct exporter *e = d->e;
 	struct grpc_result res;
+	enum failover_step step;
+	enum export_action action;
 	const uint8_t *data;
 	uint64_t seq, now, recs;
 	size_t len;
 	int err;
 
 	pthread_mutex_lock(&e->mu);
+	resolve_targets(d, 1);
 	while (!e->stop) {
 		if (!spool__count(d->spool)) {
 			pthread_cond_wait(&e->cond, &e->mu);
@@ -333,6 +377,10 @@ static void *sender_main(void *arg)
 		now = clock__mono_ms();
 		if (now < d->next_attempt_ms) {
 			timed_wait(e, d->next_attempt_ms);
+			continue;
+		}
+		if (d->need_resolve) {
+			resolve_targets(d, 0);
 			continue;
 		}
 		err = spool__peek(d->spool, &seq, &data, &len);
@@ -349,6 +397,11 @@ static void *sender_main(void *arg)
 		pthread_mutex_unlock(&e->mu);
 
 		memset(&res, 0, sizeof(res));
+		if (d->client && d->client_tg != d->fo.cur) {
+			/* the batch moved to another endpoint: a connection of its own */
+			grpc_client__free(d->client);
+			d->client = NULL;
+		}
 		err = ensure_client(d);
 		if (err) {
 			res.failure = GRPC_FAIL_TRANSPORT;
@@ -376,7 +429,10 @@ static void *sender_main(void *arg)
 
 		pthread_mutex_lock(&e->mu);
 		d->st.last_status = res.status;
-		switch (export_retry__classify(res.status)) {
+		action = export_retry__classify(res.status);
+		step = failover__on_result(&d->fo, action);
+		d->st.failovers = d->fo.switches;
+		switch (action) {
 		case EXPORT_DONE:
 			d->st.sent_batches++;
 			d->st.sent_records += recs;
@@ -388,14 +444,25 @@ static void *sender_main(void *arg)
 			spool__pop(d->spool);
 			break;
 		case EXPORT_RETRY: {
-			uint32_t delay = backoff__next(&d->bo);
+			/* the next endpoint at once; after a whole round failed, a backoff first (and
+			 * the names resolved again: replicas may have moved) */
+			uint32_t delay = step == FAILOVER_NEXT ? 0 : backoff__next(&d->bo);
+			char was[sizeof(d->st.endpoint)];
 
 			d->st.retries++;
 			snprintf(d->st.last_error, sizeof(d->st.last_error), "%s: %.200s",
 				 grpc_status__name(res.status), res.message);
-			log_debug("export: %s batch %" PRIu64 ": %s, retry in %u ms", d->name, seq,
-				  d->st.last_error, delay);
-			d->next_attempt_ms = clock__mono_ms() + delay;
+			memcpy(was, d->st.endpoint, sizeof(was));
+			target_name(&d->tg[d->fo.cur], d->st.endpoint, sizeof(d->st.endpoint));
+			if (d->fo.n > 1 && d->fo.failed == 1)
+				log_warn("export: %s %s: %s; batch %" PRIu64 " goes to %s", d->name, was,
+					 d->st.last_error, seq, d->st.endpoint);
+			else
+				log_debug("export: %s batch %" PRIu64 ": %s, retry at %s in %u ms", d->name,
+					  seq, d->st.last_error, d->st.endpoint, delay);
+			d->next_attempt_ms = delay ? clock__mono_ms() + delay : 0;
+			if (step == FAILOVER_NEXT_AFTER_BACKOFF && d->eps.n)
+				d->need_resolve = 1;
 			spool__unpin(d->spool);
 			/* a broken connection is rebuilt from scratch */
 			if (res.status == GRPC_UNAVAILABLE && d->client) {
@@ -441,10 +508,13 @@ static int check_readable(const char *what, const char *path)
 	return 0;
 }
 
-static int check_url(const char *what, const char *url)
+static int check_url(const char *what, const char *url, struct endpoint_list *eps)
 {
-	if (strncmp(url, "http://", 7) && strncmp(url, "https://", 8)) {
-		log_error("export: %s url %s: want http://host:port or https://host:port", what, url);
+	char why[320];
+
+	if (endpoints__parse(url, eps, why, sizeof(why)) < 0) {
+		log_error("export: %s url %s: %s (want http://host:port or https://host:port, "
+			  "several separated by commas)", what, url, why);
 		return -EINVAL;
 	}
 	return 0;
@@ -476,7 +546,7 @@ static int dest_init(struct exporter *e, struct dest *d, const char *name, const
 	d->podlens = podlens;
 	d->st.enabled = 1;
 	d->st.last_status = -1;
-	err = check_url(name, url);
+	err = check_url(name, url, &d->eps);
 	if (!err)
 		err = check_readable("ca file", ca);
 	if (!err)
@@ -491,7 +561,6 @@ static int dest_init(struct exporter *e, struct dest *d, const char *name, const
 	}
 	if (err)
 		return err;
-	d->url = dup_opt(url, &err);
 	d->ca = dup_opt(ca, &err);
 	d->cert = dup_opt(cert, &err);
 	d->key = dup_opt(key, &err);
@@ -510,7 +579,6 @@ static int dest_init(struct exporter *e, struct dest *d, const char *name, const
 static void dest_fini(struct dest *d)
 {
 	spool__free(d->spool);
-	free(d->url);
 	free(d->ca);
 	free(d->cert);
 	free(d->key);
@@ -816,6 +884,7 @@ int exporter__format_metrics(const struct exporter *e, char *buf, size_t len)
 		{ "podlens_export_sent_records_total", "records in acknowledged batches", offsetof(struct exporter_dest_stats, sent_records), 1 },
 		{ "podlens_export_sent_bytes_total", "serialized bytes acknowledged", offsetof(struct exporter_dest_stats, sent_bytes), 1 },
 		{ "podlens_export_retries_total", "failed attempts that were retried", offsetof(struct exporter_dest_stats, retries), 1 },
+		{ "podlens_export_failovers_total", "times a batch moved on to another endpoint", offsetof(struct exporter_dest_stats, failovers), 1 },
 		{ "podlens_export_queued_batches", "batches waiting in the spool", offsetof(struct exporter_dest_stats, queued_batches), 0 },
 		{ "podlens_export_queued_bytes", "bytes waiting in the spool", offsetof(struct exporter_dest_stats, queued_bytes), 0 },
 	};

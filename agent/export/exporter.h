@@ -36,7 +36,9 @@
 struct exporter;
 
 struct exporter_opts {
-	/* podlens collector: "http://host:port" (h2c) or "https://host:port" (TLS, ALPN h2).
+	/* podlens collector: "http://host:port" (h2c) or "https://host:port" (TLS, ALPN h2), or
+	 * several, comma-separated, to fail over between (agent/export/endpoints.h: a later item may
+	 * omit the scheme; a name resolving to several addresses is several endpoints).
 	 * NULL = no collector (OTLP only). At least one of url and otlp_url is required. */
 	const char *url;
 	const char *ca_file;            /* https: CA bundle for the server (NULL = system) */
@@ -84,6 +86,8 @@ struct exporter_dest_stats {
 	uint64_t sent_records;          /* OTLP: resources (workloads) in acknowledged requests */
 	uint64_t sent_bytes;
 	uint64_t retries;               /* failed attempts that will be retried */
+	uint64_t failovers;             /* times a batch moved on to another endpoint */
+	char endpoint[416];             /* the endpoint in use: "http://host:port [(address)]" */
 	uint64_t queued_batches;        /* in the spool now */
 	uint64_t queued_bytes;
 	uint64_t dropped_batches[EXPORTER_DROP_NREASONS];

@@ -188,6 +188,47 @@ static void options__urls_checked_before_anything_loads(void **state)
 	}
 }
 
+static void options__collector_endpoint_list_checked_before_anything_loads(void **state)
+{
+	static const char *good[] = { "http://c1:4317,c2:4317", "https://a.obs.svc:443,https://b.obs.svc:443,[fd00::1]:443",
+				      "http://127.0.0.1:1,127.0.0.2:1/prefix" };
+	static const char *bad[] = { "http://a:1,https://b:1", "https://a:1,http://b:1", "http://a:1,,b:1",
+				     "http://a:1,", "http://a:1,b:0", "http://a:1,b :1", "http://a:1,ftp://b:1",
+				     "a:1,http://b:1", "http://a:1,b:1,c:1,d:1,e:1,f:1,g:1,h:1,i:1,j:1,k:1,l:1,m:1,n:1,o:1,p:1,q:1" };
+	struct agent_config cfg;
+	char e[512];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		char *a[] = { "agent", "--collector", (char *)good[i] };
+
+		assert_int_equal(parse(&cfg, e, sizeof(e), 3, a), 0);
+		assert_string_equal(cfg.collector_url, good[i]);
+		options__free(&cfg);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char *a[] = { "agent", "--collector", (char *)bad[i] };
+
+		assert_int_equal(parse(&cfg, e, sizeof(e), 3, a), -EINVAL);
+		assert_non_null(strstr(e, "--collector: invalid value"));
+		options__free(&cfg);
+	}
+	/* the config file takes a list as an array, or as the same comma-separated string */
+	memset(&cfg, 0, sizeof(cfg));
+	assert_int_equal(options__apply_json(&cfg, "{\"collector\": {\"url\": [\"http://a:1\", \"b:2\"]}}", e,
+					     sizeof(e)), 0);
+	assert_string_equal(cfg.collector_url, "http://a:1,b:2");
+	assert_int_equal(options__apply_json(&cfg, "{\"collector\": {\"url\": [\"http://a:1\", 3]}}", e,
+					     sizeof(e)), -EINVAL);
+	assert_non_null(strstr(e, "key 'collector.url': element 1 is not a URL string"));
+	assert_int_equal(options__apply_json(&cfg, "{\"collector\": {\"url\": [\"http://a:1\", \"https://b:2\"]}}",
+					     e, sizeof(e)), -EINVAL);
+	assert_non_null(strstr(e, "key 'collector.url': invalid value"));
+	assert_int_equal(options__apply_json(&cfg, "{\"collector\": {\"url\": []}}", e, sizeof(e)), -EINVAL);
+	assert_non_null(strstr(e, "empty list"));
+	options__free(&cfg);
+}
+
 static void options__btf_file_named_when_not_btf(void **state)
 {
 	struct agent_config cfg;
@@ -359,6 +400,7 @@ int main(void)
 		cmocka_unit_test(options__flags_override_env),
 		cmocka_unit_test(options__bad_flags_name_the_problem),
 		cmocka_unit_test(options__urls_checked_before_anything_loads),
+		cmocka_unit_test(options__collector_endpoint_list_checked_before_anything_loads),
 		cmocka_unit_test(options__btf_file_named_when_not_btf),
 		cmocka_unit_test(options__config_type_errors_and_nul_named),
 		cmocka_unit_test(options__json_config_applies_and_validates),

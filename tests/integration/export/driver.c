@@ -34,6 +34,8 @@
 
 #define BASE_MS 1700000000000ull
 
+static uint64_t base_ms = BASE_MS;   /* --base-ms: interval k starts at base_ms + k * 10000 */
+
 struct arena {
 	void *p[64];
 	int n;
@@ -97,7 +99,7 @@ static Podlens__V1__Batch *make_batch(const char *node, uint64_t k, unsigned nw,
 	Podlens__V1__Batch *b = calloc(1, sizeof(*b));
 
 	podlens__v1__batch__init(b);
-	b->interval_start_unix_ms = BASE_MS + k * 10000;
+	b->interval_start_unix_ms = base_ms + k * 10000;
 	b->interval_ms = 10000;
 	b->n_workloads = nw;
 	b->workloads = calloc(nw ? nw : 1, sizeof(*b->workloads));
@@ -186,7 +188,7 @@ static Podlens__V1__Batch *make_batch(const char *node, uint64_t k, unsigned nw,
 
 		podlens__v1__process_event__init(p);
 		p->kind = PODLENS__V1__PROCESS_EVENT__KIND__KIND_EXEC;
-		p->time_unix_ms = BASE_MS + k * 10000 + j;
+		p->time_unix_ms = base_ms + k * 10000 + j;
 		p->pid = (uint32_t)(1000 * k + j);
 		p->comm = fmt(NULL, "proc-%u", j);
 		p->filename = fmt(NULL, "/bin/proc-%u", j);
@@ -240,9 +242,9 @@ static void write_stats(const char *path, const struct exporter_stats *s)
 	for (int j = 0; j < 2; j++) {
 		fprintf(f, ",\"%s\":{\"sent_batches\":%" PRIu64 ",\"sent_records\":%" PRIu64
 			   ",\"sent_bytes\":%" PRIu64 ",\"retries\":%" PRIu64 ",\"queued_batches\":%" PRIu64
-			   ",\"last_status\":%d",
+			   ",\"last_status\":%d,\"failovers\":%" PRIu64 ",\"endpoint\":\"%s\"",
 			names[j], d[j]->sent_batches, d[j]->sent_records, d[j]->sent_bytes, d[j]->retries,
-			d[j]->queued_batches, d[j]->last_status);
+			d[j]->queued_batches, d[j]->last_status, d[j]->failovers, d[j]->endpoint);
 		for (int r = 0; r < EXPORTER_DROP_NREASONS; r++)
 			fprintf(f, ",\"dropped_batches_%s\":%" PRIu64 ",\"dropped_records_%s\":%" PRIu64,
 				exporter_drop_reason__name(r), d[j]->dropped_batches[r],
@@ -261,7 +263,8 @@ static void usage(void)
 		"  [--node N] [--agent-id ID] [--batches N] [--first-batch K] [--workloads W]\n"
 		"  [--flows F] [--events E] [--every-ms T] [--deadline-ms T] [--backoff-ms T]\n"
 		"  [--backoff-max-ms T] [--flush-ms T] [--no-flush] [--progress F] [--stats F]\n"
-		"  [--metrics F (Prometheus text of the exporter's counters)] [--mixed-requests] [--verbose]\n");
+		"  [--metrics F (Prometheus text of the exporter's counters)] [--mixed-requests] [--verbose]\n"
+		"  [--base-ms MS (interval k starts at MS + k * 10000; default 1700000000000)]\n");
 	exit(2);
 }
 
@@ -277,7 +280,7 @@ int main(int argc, char **argv)
 		{ "deadline-ms", 1, 0, 'd' }, { "backoff-ms", 1, 0, 'B' }, { "backoff-max-ms", 1, 0, 'X' },
 		{ "flush-ms", 1, 0, 'T' }, { "no-flush", 0, 0, 'N' }, { "progress", 1, 0, 'p' },
 		{ "stats", 1, 0, 'S' }, { "verbose", 0, 0, 'v' }, { "metrics", 1, 0, 'P' },
-		{ "mixed-requests", 0, 0, 'R' }, { 0 },
+		{ "mixed-requests", 0, 0, 'R' }, { "base-ms", 1, 0, 'Z' }, { 0 },
 	};
 	struct exporter_opts o = { .node = "test-node" };
 	unsigned batches = 1, nw = 3, nf = 0, ne = 0, every_ms = 0, flush_ms = 30000;
@@ -316,6 +319,7 @@ int main(int argc, char **argv)
 		case 'v': level = LOG_DEBUG; break;
 		case 'P': metrics_path = optarg; break;
 		case 'R': mixed_requests = 1; break;
+		case 'Z': base_ms = strtoull(optarg, NULL, 0); break;
 		default: usage();
 		}
 	}
