@@ -2,8 +2,8 @@
 /* tcp: opens, connect latency, closes, retransmits and resets per socket cgroup.
  *
  * Two ways to the same counters and close events, chosen by the agent at load (agent/probes/tcp.c):
- *   - sock_ops (pl_tcp_sockops), attached where the packet programs are: only sockets of monitored
- *     cgroups run it. Open callbacks (connect, active/passive established) need no flag; each such
+ *   - sock_ops, attached where the packet programs are (pl_tcp_sockops on each monitored workload,
+ *     pl_tcp_tree_ops on the traffic subtree): only sockets of monitored cgroups run it. Open callbacks (connect, active/passive established) need no flag; each such
  *     socket then asks for its state and retransmit callbacks (bpf_sock_ops_cb_flags_set), so a
  *     socket the agent does not watch never calls us. Sockets that existed before the attachment
  *     get the same flags from the iterator pl_tcp_enrol (bpf_setsockopt TCP_BPF_SOCK_OPS_CB_FLAGS),
@@ -276,7 +276,7 @@ static __always_inline bool sockops_wanted(struct bpf_sock_ops *skops, u32 op)
 	return false;
 }
 
-/* cgid: the workload the program is attached to (pl_tcp_wl_sockops), or 0: the socket's own
+/* cgid: the workload the program is attached to (pl_tcp_sockops), or 0: the socket's own
  * cgroup, if monitored. The socket itself (a helper call, and the cgroup read through three
  * pointers) is only looked at where the counters need more than the context has. */
 static __always_inline void sockops(struct bpf_sock_ops *skops, u32 op, u64 cgid)
@@ -341,7 +341,7 @@ static __always_inline void sockops(struct bpf_sock_ops *skops, u32 op, u64 cgid
 /* Attached to a subtree (the traffic attach point): runs for its sockets, counted per socket cgroup
  * when monitored. */
 SEC("sockops")
-int pl_tcp_sockops(struct bpf_sock_ops *skops)
+int pl_tcp_tree_ops(struct bpf_sock_ops *skops)
 {
 	u32 op = skops->op;
 
@@ -355,9 +355,9 @@ int pl_tcp_sockops(struct bpf_sock_ops *skops)
  * unit and shared), as the packets' counters do, so the counted callbacks (an open, a close) make
  * no helper call but the flag setting, read nothing through the socket and look up no monitored-
  * cgroup map. Until the agent has written the storage (microseconds after attaching), the socket's
- * cgroup is used, as in pl_tcp_sockops. */
+ * cgroup is used, as in pl_tcp_tree_ops. */
 SEC("sockops")
-int pl_tcp_wl_sockops(struct bpf_sock_ops *skops)
+int pl_tcp_sockops(struct bpf_sock_ops *skops)
 {
 	u32 op = skops->op;
 	struct pl_wl *w;

@@ -46,8 +46,8 @@ static struct podlens_tcp *load(struct probes *p, bool sockops, bool wl, int *er
 	s->rodata->pl_default_mode = p->o.default_monitored ? PL_CG_MONITORED : PL_CG_IGNORED;
 	s->rodata->pl_wakeup_bytes = p->o.ringbuf_bytes / 16;
 	s->rodata->pl_flow_events = p->o.flow_events;
-	bpf_program__set_autoload(s->progs.pl_tcp_sockops, sockops && !wl);
-	bpf_program__set_autoload(s->progs.pl_tcp_wl_sockops, sockops && wl);
+	bpf_program__set_autoload(s->progs.pl_tcp_sockops, sockops && wl);
+	bpf_program__set_autoload(s->progs.pl_tcp_tree_ops, sockops && !wl);
 	bpf_program__set_autoload(s->progs.pl_tcp_enrol, sockops);
 	bpf_program__set_autoattach(s->progs.pl_tcp_enrol, false);   /* run on demand (probes__tcp_enrol) */
 	bpf_program__set_autoload(s->progs.pl_tcp_state, !sockops);
@@ -84,8 +84,8 @@ static int attach_subtree(struct probes *p, struct podlens_tcp *s)
 	fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
-	s->links.pl_tcp_sockops = bpf_program__attach_cgroup(s->progs.pl_tcp_sockops, fd);
-	err = s->links.pl_tcp_sockops ? 0 : -errno;
+	s->links.pl_tcp_tree_ops = bpf_program__attach_cgroup(s->progs.pl_tcp_tree_ops, fd);
+	err = s->links.pl_tcp_tree_ops ? 0 : -errno;
 	close(fd);
 	return err;
 }
@@ -233,7 +233,7 @@ struct bpf_link *tcp__attach_workload(struct probes *p, int cgfd, int *err)
 	*err = 0;
 	if (!p->tcp || !p->tcp_sockops)
 		return NULL;
-	l = bpf_program__attach_cgroup(p->tcp->progs.pl_tcp_wl_sockops, cgfd);
+	l = bpf_program__attach_cgroup(p->tcp->progs.pl_tcp_sockops, cgfd);
 	if (!l) {
 		*err = -errno;
 		return NULL;
