@@ -97,13 +97,13 @@ for r in $(seq "$ROUNDS"); do
 	[ $((r % 2)) = 0 ] && sa=b sb=a
 	"$A" --no-l7 --output none --host-cgroups "/$(basename "$(cg $sa)")" "$@" > "$W/a.log" 2>&1 & PA=$!
 	"$B" --no-l7 --output none --host-cgroups "/$(basename "$(cg $sb)")" "$@" > "$W/b.log" 2>&1 & PB=$!
-	for i in $(seq 300); do
+	for i in $(seq 600); do
 		grep -q "counting traffic" "$W/a.log" && grep -q "counting traffic" "$W/b.log" && break
 		kill -0 "$PA" 2>/dev/null && kill -0 "$PB" 2>/dev/null || break
 		sleep 0.05
 	done
 	grep -q "counting traffic" "$W/a.log" && grep -q "counting traffic" "$W/b.log" ||
-		die "an agent did not attach: $(tail -2 "$W/a.log" "$W/b.log")"
+		die "an agent did not attach: $(tail -n 2 "$W/a.log" "$W/b.log")"
 	ida=$(ids_of "$PA") idb=$(ids_of "$PB")
 	bpftool prog show -j > "$W/pre.json"
 	wrk_on ca "$PORT" "$W/wrk-a" &
