@@ -2,8 +2,8 @@
 /* tcp: opens, connect latency, closes, retransmits and resets per socket cgroup.
  *
  * Two ways to the same counters and close events, chosen by the agent at load (agent/probes/tcp.c):
- *   - sock_ops (pl_tcp_sockops), attached where the packet programs are: only sockets of monitored
- *     cgroups run it. Open callbacks (connect, active/passive established) need no flag; each such
+ *   - sock_ops, attached where the packet programs are (pl_tcp_sockops on each monitored workload,
+ *     pl_tcp_tree_ops on the traffic subtree): only sockets of monitored cgroups run it. Open callbacks (connect, active/passive established) need no flag; each such
  *     socket then asks for its state and retransmit callbacks (bpf_sock_ops_cb_flags_set), so a
  *     socket the agent does not watch never calls us. Sockets that existed before the attachment
  *     get the same flags from the iterator pl_tcp_enrol (bpf_setsockopt TCP_BPF_SOCK_OPS_CB_FLAGS),
@@ -20,6 +20,7 @@
 #include "common.bpf.h"
 #include "core_fixes.bpf.h"
 #include "tcp.h"
+#include "traffic.bpf.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -176,32 +177,35 @@ static __always_inline void on_passive_established(struct sock *sk, struct pl_tc
 	}
 }
 
-/* newstate == TCP_CLOSE */
-static __always_inline void on_close(struct sock *sk, u64 cgid, struct pl_tcp_counters *c, int oldstate)
+/* newstate == TCP_CLOSE: count it; true when an established connection closed (a flow record) */
+static __always_inline bool count_close(struct pl_tcp_counters *c, int oldstate, u32 srtt_us)
 {
 	switch (oldstate) {
 	case TCP_SYN_SENT:
 		c->connect_failures++;
-		break;
+		return false;
 	case TCP_ESTABLISHED:
 	case TCP_FIN_WAIT1:
 	case TCP_FIN_WAIT2:
 	case TCP_CLOSE_WAIT:
 	case TCP_LAST_ACK:
-	case TCP_CLOSING: {
-		u32 srtt = BPF_CORE_READ((const struct tcp_sock *)sk, srtt_us) >> 3;
-
+	case TCP_CLOSING:
 		c->closes++;
-		c->srtt_sum_us += srtt;
+		c->srtt_sum_us += srtt_us;
 		c->srtt_count++;
-		if (!pl_flow_events)
-			break;
+		return true;
+	}
+	return false;   /* LISTEN or SYN_RECV -> CLOSE: no connection */
+}
+
+static __always_inline void on_close(struct sock *sk, u64 cgid, struct pl_tcp_counters *c, int oldstate)
+{
+	u32 srtt = 0;
+
+	if (oldstate != TCP_SYN_SENT)   /* read only where it is counted, as before */
+		srtt = BPF_CORE_READ((const struct tcp_sock *)sk, srtt_us) >> 3;
+	if (count_close(c, oldstate, srtt) && pl_flow_events)
 		emit_close(sk, cgid, bpf_sk_storage_get(&pl_tcp_socks, sk, 0, 0), srtt, bpf_ktime_get_ns());
-		break;
-	}
-	default:
-		break;   /* LISTEN or SYN_RECV -> CLOSE: no connection */
-	}
 }
 
 /* Fallback only. Runs for every TCP state change on the node, monitored or not: the transitions
@@ -252,54 +256,72 @@ struct {
 	__type(value, u64);
 } pl_tcp_enrolled SEC(".maps");
 
-/* Runs only for sockets of the cgroups it is attached to (monitored workloads, or the subtree). */
-SEC("sockops")
-int pl_tcp_sockops(struct bpf_sock_ops *skops)
+/* The callbacks a sock_ops program answers; the rest (timeouts, window, ECN, header options, and
+ * the state changes other than to CLOSE) leave here, before anything is looked up. A watched
+ * server connection runs the program 8 times: TIMEOUT_INIT, RWND_INIT and NEEDS_ECN for its request
+ * socket and PASSIVE_ESTABLISHED (no flag asks for these: every socket of the cgroup runs them), then
+ * STATE_CB for SYN_RECV -> ESTABLISHED (tcp_init_transfer() runs the established callback, which
+ * sets the flag, just before that state change), -> FIN_WAIT1, -> FIN_WAIT2 and -> CLOSE. Two count. */
+static __always_inline bool sockops_wanted(struct bpf_sock_ops *skops, u32 op)
 {
-	struct pl_tcp_counters *c;
-	struct bpf_sock *bsk;
-	struct tcp_sock *tp;
-	struct sock *sk;
-	u32 op = skops->op;
-	u64 cgid;
-
 	switch (op) {
 	case BPF_SOCK_OPS_TCP_CONNECT_CB:
 	case BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB:
 	case BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB:
 	case BPF_SOCK_OPS_RETRANS_CB:
-		break;
+		return true;
 	case BPF_SOCK_OPS_STATE_CB:
-		if (skops->args[1] != TCP_CLOSE)
-			return 1;
-		break;
-	default:
-		return 1;   /* timeouts, window, ECN, header options: not ours to answer */
+		return skops->args[1] == TCP_CLOSE;
 	}
-	bsk = skops->sk;
-	if (!bsk)
-		return 1;
-	tp = bpf_skc_to_tcp_sock(bsk);
-	if (!tp)
-		return 1;
+	return false;
+}
+
+/* cgid: the workload the program is attached to (pl_tcp_sockops), or 0: the socket's own
+ * cgroup, if monitored. The socket itself (a helper call, and the cgroup read through three
+ * pointers) is only looked at where the counters need more than the context has. */
+static __always_inline void sockops(struct bpf_sock_ops *skops, u32 op, u64 cgid)
+{
+	struct pl_tcp_counters *c;
+	struct tcp_sock *tp = NULL;
+	struct bpf_sock *bsk;
+	struct sock *sk;
+
+	if (!cgid || op == BPF_SOCK_OPS_TCP_CONNECT_CB || op == BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB ||
+	    pl_flow_events) {
+		bsk = skops->sk;
+		if (!bsk)
+			return;
+		tp = bpf_skc_to_tcp_sock(bsk);
+		if (!tp)
+			return;
+	}
 	sk = (struct sock *)tp;
-	cgid = sock_cgroup_id(sk);
-	if (!cgid || !cg_monitored(cgid))
-		return 1;
+	if (!cgid) {
+		cgid = sock_cgroup_id(sk);
+		if (!cgid || !cg_monitored(cgid))
+			return;
+	}
 	c = counters(cgid);
 	if (!c)
-		return 1;
+		return;
+	/* sk is set for the active side's callbacks; the tests on it are for the verifier, which
+	 * does not follow that through the condition above */
 	switch (op) {
 	case BPF_SOCK_OPS_TCP_CONNECT_CB:
 		bpf_sock_ops_cb_flags_set(skops, skops->bpf_sock_ops_cb_flags | PL_SOCK_CB_FLAGS);
-		on_active_open(sk, c);
+		if (sk)
+			on_active_open(sk, c);
 		break;
 	case BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB:
-		on_active_established(sk, c);
+		if (sk)
+			on_active_established(sk, c);
 		break;
 	case BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB:
 		bpf_sock_ops_cb_flags_set(skops, skops->bpf_sock_ops_cb_flags | PL_SOCK_CB_FLAGS);
-		on_passive_established(sk, c);
+		if (sk)
+			on_passive_established(sk, c);
+		else
+			c->passive_opens++;   /* no flow records: nothing to keep per socket */
 		break;
 	case BPF_SOCK_OPS_RETRANS_CB:
 		/* one per retransmitted skb that left, as the tracepoint counts (args[2]: result) */
@@ -307,10 +329,43 @@ int pl_tcp_sockops(struct bpf_sock_ops *skops)
 			c->retransmits++;
 		break;
 	case BPF_SOCK_OPS_STATE_CB:
-		/* called before tcp_set_state() changes anything: the port is still bound */
-		on_close(sk, cgid, c, skops->args[0]);
+		/* called before tcp_set_state() changes anything: the port is still bound. The
+		 * smoothed RTT comes from the context (a load, no helper). */
+		if (count_close(c, skops->args[0], skops->srtt_us >> 3) && pl_flow_events && sk)
+			emit_close(sk, cgid, bpf_sk_storage_get(&pl_tcp_socks, sk, 0, 0), skops->srtt_us >> 3,
+				   bpf_ktime_get_ns());
 		break;
 	}
+}
+
+/* Attached to a subtree (the traffic attach point): runs for its sockets, counted per socket cgroup
+ * when monitored. */
+SEC("sockops")
+int pl_tcp_tree_ops(struct bpf_sock_ops *skops)
+{
+	u32 op = skops->op;
+
+	if (sockops_wanted(skops, op))
+		sockops(skops, op, 0);
+	return 1;
+}
+
+/* Attached to each monitored workload's cgroup (traffic attach mode "workloads"), next to the
+ * packet programs: the workload comes from the attachment's storage (pl_wl, created by the traffic
+ * unit and shared), as the packets' counters do, so the counted callbacks (an open, a close) make
+ * no helper call but the flag setting, read nothing through the socket and look up no monitored-
+ * cgroup map. Until the agent has written the storage (microseconds after attaching), the socket's
+ * cgroup is used, as in pl_tcp_tree_ops. */
+SEC("sockops")
+int pl_tcp_sockops(struct bpf_sock_ops *skops)
+{
+	u32 op = skops->op;
+	struct pl_wl *w;
+
+	if (!sockops_wanted(skops, op))
+		return 1;
+	w = bpf_get_local_storage(&pl_wl, 0);
+	sockops(skops, op, w->cgroup_id);
 	return 1;
 }
 

@@ -29,10 +29,12 @@ static int on_event(void *ctx, void *data, size_t len)
 	return 0;
 }
 
-/* open, configure and load one way; the skeleton or NULL with *err */
-static struct podlens_tcp *load(struct probes *p, bool sockops, int *err)
+/* open, configure and load one way; the skeleton or NULL with *err. Per workload (wl), the sock_ops
+ * program reads the workload from the attachment storage the traffic unit created (pl_wl). */
+static struct podlens_tcp *load(struct probes *p, bool sockops, bool wl, int *err)
 {
 	struct podlens_tcp *s;
+	int wl_fd, traffic_fd;
 
 	LIBBPF_OPTS(bpf_object_open_opts, oo, .btf_custom_path = p->o.btf_path);
 
@@ -44,12 +46,22 @@ static struct podlens_tcp *load(struct probes *p, bool sockops, int *err)
 	s->rodata->pl_default_mode = p->o.default_monitored ? PL_CG_MONITORED : PL_CG_IGNORED;
 	s->rodata->pl_wakeup_bytes = p->o.ringbuf_bytes / 16;
 	s->rodata->pl_flow_events = p->o.flow_events;
-	bpf_program__set_autoload(s->progs.pl_tcp_sockops, sockops);
+	bpf_program__set_autoload(s->progs.pl_tcp_sockops, sockops && wl);
+	bpf_program__set_autoload(s->progs.pl_tcp_tree_ops, sockops && !wl);
 	bpf_program__set_autoload(s->progs.pl_tcp_enrol, sockops);
 	bpf_program__set_autoattach(s->progs.pl_tcp_enrol, false);   /* run on demand (probes__tcp_enrol) */
 	bpf_program__set_autoload(s->progs.pl_tcp_state, !sockops);
 	bpf_program__set_autoload(s->progs.pl_tcp_retrans, !sockops);
 	*err = bpf_map__reuse_fd(s->maps.pl_cg_mode, p->mode_fd);
+	if (!*err && sockops && wl) {
+		*err = probes__wl_shared_fds(p, &wl_fd, &traffic_fd);
+		if (!*err)
+			*err = bpf_map__reuse_fd(s->maps.pl_wl, wl_fd);
+		if (!*err)
+			*err = bpf_map__reuse_fd(s->maps.pl_wl_traffic, traffic_fd);
+	} else if (!*err) {
+		*err = bpf_map__set_max_entries(s->maps.pl_wl_traffic, 1);   /* unused */
+	}
 	if (!*err)
 		*err = bpf_map__set_max_entries(s->maps.pl_tcp_events, p->o.ringbuf_bytes);
 	if (!*err)
@@ -72,8 +84,8 @@ static int attach_subtree(struct probes *p, struct podlens_tcp *s)
 	fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
-	s->links.pl_tcp_sockops = bpf_program__attach_cgroup(s->progs.pl_tcp_sockops, fd);
-	err = s->links.pl_tcp_sockops ? 0 : -errno;
+	s->links.pl_tcp_tree_ops = bpf_program__attach_cgroup(s->progs.pl_tcp_tree_ops, fd);
+	err = s->links.pl_tcp_tree_ops ? 0 : -errno;
 	close(fd);
 	return err;
 }
@@ -136,7 +148,8 @@ int tcp_unit__start(struct probes *p)
 	int err = 0;
 
 	if (sockops) {
-		s = load(p, true, &err);
+		/* per workload, sock_ops shares the traffic unit's attachment storage */
+		s = load(p, true, wl, &err);
 		if (s && (err = probe_enrol(s))) {
 			podlens_tcp__destroy(s);
 			s = NULL;
@@ -147,7 +160,7 @@ int tcp_unit__start(struct probes *p)
 		sockops = s != NULL;
 	}
 	if (!s)
-		s = load(p, false, &err);
+		s = load(p, false, false, &err);
 	if (!s) {
 		probes__fail(p, PROBE_TCP, "load tcp programs", err);
 		return err;
