@@ -63,6 +63,14 @@ struct l7_probe {
 	struct l7_link *links;
 	size_t nlinks, cap;
 	uint64_t events, unparsed, agg_dropped, aggregated, cached, dns_events, h2_events;
+	/* DNS records on their way to the module, fed in timestamp order (see dns_hold) */
+	struct l7_dns_event *dq;
+	struct dq_key *dq_idx;
+	size_t dq_n;
+	uint64_t *cpu_mark;        /* per CPU: newest timestamp of its batches received */
+	int ncpu;
+	void *dns_vals, *dns_zero; /* one half's per-CPU batches; zeros to reset them */
+	uint64_t dns_batches, dns_forced;
 };
 
 static struct route_slot *route_find(struct l7_probe *p, uint64_t hash, unsigned proto)
@@ -113,6 +121,115 @@ static void route_learn(struct l7_probe *p, uint64_t hash, unsigned proto, const
 	r->family = e->family;
 }
 
+/* DNS records in timestamp order. A query and its response are seen on different CPUs, and each
+ * CPU's records reach the agent in batches (bpf/l7_dns.bpf.h): a full batch at once through the
+ * ring, a partial one at the harvest, so a response can arrive before its query. The records are
+ * held here and fed to the module sorted by timestamp, up to a point before which nothing can
+ * still arrive:
+ *   at a harvest, the time taken before the flip: every run that started before it has returned
+ *   after the grace period, and its record is in the ring or in the half read then;
+ *   between harvests (the hold is full), the oldest of the CPUs' marks, each CPU's newest
+ *   timestamp received in a full batch (a CPU's records are sent in its order), less DQ_SLACK_NS
+ *   (an egress record carries TCP's departure stamp, a few us before its run);
+ *   when that frees less than a quarter of the hold (a quiet CPU keeps its mark old), the oldest
+ *   quarter anyway, counted (dns_forced): a response among them whose query still waits in the
+ *   quiet CPU's batch is then unmatched, as before batching any response whose query was lost.
+ * DQ_MAX records of 208 bytes: 1.7 MiB. */
+#define DQ_MAX 8192
+#define DQ_SLACK_NS 1000000ULL
+
+struct dq_key {
+	uint64_t ts;
+	uint32_t i;
+};
+
+static int dq_cmp(const void *a, const void *b)
+{
+	const struct dq_key *x = a, *y = b;
+
+	if (x->ts != y->ts)
+		return x->ts < y->ts ? -1 : 1;
+	return x->i < y->i ? -1 : x->i > y->i;   /* equal stamps: as they arrived */
+}
+
+static void dns_feed(struct l7_probe *p, const void *rec, size_t size)
+{
+	const struct l7_module *m;
+	void *agg;
+
+	m = l7_set__module(p->set, L7_PROTO_DNS, &agg);
+	if (!m || !m->consume)
+		return;
+	p->dns_events++;
+	if (m->consume(agg, rec, size) == -ENOSPC)
+		p->agg_dropped++;
+}
+
+/* Feed the held records stamped before upto in timestamp order, at least min of them (the
+ * oldest); keep the rest. */
+static void dns_release(struct l7_probe *p, uint64_t upto, size_t min)
+{
+	size_t n = p->dq_n, fed = 0, kept = 0;
+
+	if (!n)
+		return;
+	for (size_t i = 0; i < n; i++)
+		p->dq_idx[i] = (struct dq_key){ .ts = p->dq[i].ts_ns, .i = (uint32_t)i };
+	qsort(p->dq_idx, n, sizeof(*p->dq_idx), dq_cmp);
+	while (fed < n && (p->dq_idx[fed].ts < upto || fed < min))
+		dns_feed(p, &p->dq[p->dq_idx[fed++].i], sizeof(*p->dq));
+	if (fed == n) {
+		p->dq_n = 0;
+		return;
+	}
+	/* keep the rest (in any order: the next release sorts) */
+	for (size_t i = fed; i < n; i++)
+		p->dq_idx[kept++].i = p->dq_idx[i].i;
+	for (size_t i = 0; i < kept; i++)
+		p->dq_idx[i].ts = p->dq_idx[i].i;
+	qsort(p->dq_idx, kept, sizeof(*p->dq_idx), dq_cmp);   /* ascending positions: move down safely */
+	for (size_t i = 0; i < kept; i++)
+		if (p->dq_idx[i].i != i)
+			p->dq[i] = p->dq[p->dq_idx[i].i];
+	p->dq_n = kept;
+}
+
+/* Make room for k more records. */
+static void dns_room(struct l7_probe *p, size_t k)
+{
+	uint64_t mark = UINT64_MAX;
+	size_t before = p->dq_n;
+
+	if (p->dq_n + k <= DQ_MAX)
+		return;
+	for (int c = 0; c < p->ncpu; c++)
+		if (p->cpu_mark[c] < mark)
+			mark = p->cpu_mark[c];
+	dns_release(p, mark > DQ_SLACK_NS ? mark - DQ_SLACK_NS : 0, 0);
+	if (p->dq_n + k > DQ_MAX || before - p->dq_n < DQ_MAX / 4) {
+		size_t n = p->dq_n;
+
+		dns_release(p, 0, DQ_MAX / 4 > k ? DQ_MAX / 4 : k);
+		p->dns_forced += n - p->dq_n;
+	}
+}
+
+/* Hold n records (of one CPU's batch when cpu >= 0). Without batching in the kernel every record
+ * arrives alone and in order: fed at once. */
+static void dns_hold(struct l7_probe *p, const struct l7_dns_event *e, size_t n, int cpu)
+{
+	if (!p->dq) {
+		for (size_t i = 0; i < n; i++)
+			dns_feed(p, &e[i], sizeof(*e));
+		return;
+	}
+	dns_room(p, n);
+	memcpy(&p->dq[p->dq_n], e, n * sizeof(*e));
+	p->dq_n += n;
+	if (cpu >= 0 && cpu < p->ncpu && n && e[n - 1].ts_ns > p->cpu_mark[cpu])
+		p->cpu_mark[cpu] = e[n - 1].ts_ns;
+}
+
 static int on_event(void *ctx, void *data, size_t size)
 {
 	struct l7_probe *p = ctx;
@@ -124,6 +241,22 @@ static int on_event(void *ctx, void *data, size_t size)
 
 	if (size < offsetof(struct l7_event, proto) + sizeof(e->proto))
 		return 0;
+	if (e->proto == L7_PROTO_DNS_BATCH) {
+		const struct l7_dns_batch *b = data;
+
+		if (size >= sizeof(*b) && b->n <= L7_DNS_BATCH) {
+			p->dns_batches++;
+			dns_hold(p, b->ev, b->n, (int)b->cpu);
+		}
+		return 0;
+	}
+	if (e->proto == L7_PROTO_DNS) {
+		if (size >= sizeof(struct l7_dns_event))
+			dns_hold(p, data, 1, -1);
+		else
+			dns_feed(p, data, size);   /* the module counts it malformed */
+		return 0;
+	}
 	m = l7_set__module(p->set, e->proto, &agg);
 	if (m && m->consume) {
 		/* a record of the module's own shape (DNS: struct l7_dns_event) */
@@ -236,6 +369,20 @@ struct l7_probe *l7_probe__new(const struct l7_probe_opts *o)
 	}
 	if (o->no_kernel_agg)
 		p->skel->rodata->l7_use_cache = 0;
+	/* the DNS batches are harvested behind the cache's barrier: without it, every record alone */
+	p->skel->rodata->l7_dns_batching = p->skel->rodata->l7_use_cache;
+	p->ncpu = libbpf_num_possible_cpus() > 0 ? libbpf_num_possible_cpus() : 1;
+	if (p->skel->rodata->l7_dns_batching) {
+		p->dq = calloc(DQ_MAX, sizeof(*p->dq));
+		p->dq_idx = calloc(DQ_MAX, sizeof(*p->dq_idx));
+		p->cpu_mark = calloc(p->ncpu, sizeof(*p->cpu_mark));
+		p->dns_vals = calloc(p->ncpu, sizeof(struct l7_dns_batch));
+		p->dns_zero = calloc(p->ncpu, sizeof(struct l7_dns_batch));
+		if (!p->dq || !p->dq_idx || !p->cpu_mark || !p->dns_vals || !p->dns_zero) {
+			err = -ENOMEM;
+			goto cleanup;
+		}
+	}
 	p->prog_in = o->empty ? p->skel->progs.pl_l7_empty_in : p->skel->progs.pl_l7_in;
 	p->prog_out = o->empty ? p->skel->progs.pl_l7_empty_out : p->skel->progs.pl_l7_out;
 	bpf_program__set_autoload(p->skel->progs.pl_l7_in, !o->empty);
@@ -411,14 +558,43 @@ int l7_probe__poll(struct l7_probe *p)
 	return m < 0 ? m : n + m;
 }
 
+/* The partial DNS batches of half gen (no program uses it any more), into the hold; reset first,
+ * so that a batch that could not be reset is read again later rather than counted twice. */
+static int dns_read_half(struct l7_probe *p, uint32_t gen)
+{
+	int fd = bpf_map__fd(p->skel->maps.l7_dns_batch);
+	const size_t stride = sizeof(struct l7_dns_batch);
+	uint32_t idx = gen & 1;
+	bool any = false;
+
+	if (bpf_map_lookup_elem(fd, &idx, p->dns_vals))
+		return -errno;
+	for (int c = 0; c < p->ncpu && !any; c++)
+		any = ((const struct l7_dns_batch *)((const char *)p->dns_vals + c * stride))->n != 0;
+	if (!any)
+		return 0;
+	if (bpf_map_update_elem(fd, &idx, p->dns_zero, BPF_ANY))
+		return -errno;
+	for (int c = 0; c < p->ncpu; c++) {
+		const struct l7_dns_batch *b = (const void *)((const char *)p->dns_vals + c * stride);
+
+		dns_hold(p, b->ev, b->n < L7_DNS_BATCH ? b->n : L7_DNS_BATCH, -1);
+	}
+	return 0;
+}
+
 /* Flip the cache halves, wait until no program uses the old one, then move it into the modules'
- * aggregators and zero it. A slot is per CPU: each CPU's entry is its own key (or free). */
-static int harvest(struct l7_probe *p)
+ * aggregators and zero it. A slot is per CPU: each CPU's entry is its own key (or free). The DNS
+ * batches of the old half go the same way; *t: the time before the flip (every DNS record stamped
+ * earlier has been fed to the module), 0 when the harvest failed before. */
+static int harvest(struct l7_probe *p, uint64_t *t)
 {
 	int fd = bpf_map__fd(p->skel->maps.l7_cache), ncpu = libbpf_num_possible_cpus(), err;
 	uint32_t gen = p->skel->bss->l7_cache_gen;
+	uint64_t t_flip = clock__mono_ns();
 	int total = 0, n;
 
+	*t = 0;
 	if (ncpu <= 0)
 		return ncpu;
 	__atomic_store_n(&p->skel->bss->l7_cache_gen, gen ^ 1, __ATOMIC_SEQ_CST);
@@ -436,6 +612,15 @@ static int harvest(struct l7_probe *p)
 	if (n < 0)
 		return n;
 	total += n;
+	if (p->dq) {
+		err = dns_read_half(p, gen);
+		if (err)
+			return err;
+		for (int c = 0; c < p->ncpu; c++)
+			p->cpu_mark[c] = t_flip;
+		dns_release(p, t_flip, 0);
+	}
+	*t = t_flip;
 	for (uint32_t i = 0; i < L7_CACHE_SLOTS; i++) {
 		uint32_t idx = (gen & 1) * L7_CACHE_SLOTS + i;
 		bool used = false;
@@ -463,27 +648,42 @@ static int harvest(struct l7_probe *p)
 	return total;
 }
 
+/* The programs look l7_dns_off up only while l7_dns_noff (its entries) is not 0. */
 int l7_probe__set_dns(struct l7_probe *p, uint64_t cgroup_id, bool on)
 {
 	int fd = bpf_map__fd(p->skel->maps.l7_dns_off);
 	uint8_t one = 1;
 
-	if (on)
-		return bpf_map_delete_elem(fd, &cgroup_id) && errno != ENOENT ? -errno : 0;
-	return bpf_map_update_elem(fd, &cgroup_id, &one, BPF_ANY) ? -errno : 0;
+	if (on) {
+		if (bpf_map_delete_elem(fd, &cgroup_id))
+			return errno != ENOENT ? -errno : 0;
+		if (p->skel->bss->l7_dns_noff)
+			__atomic_sub_fetch(&p->skel->bss->l7_dns_noff, 1, __ATOMIC_SEQ_CST);
+		return 0;
+	}
+	if (bpf_map_update_elem(fd, &cgroup_id, &one, BPF_NOEXIST))
+		return errno != EEXIST ? -errno : 0;
+	__atomic_add_fetch(&p->skel->bss->l7_dns_noff, 1, __ATOMIC_SEQ_CST);
+	return 0;
 }
 
 int l7_probe__harvest(struct l7_probe *p)
 {
 	int n = l7_probe__poll(p), m;
+	uint64_t t;
 
-	/* after the drain: an answer already in the ring is not taken for a timeout */
-	if (n >= 0)
-		l7_set__expire(p->set, clock__mono_ns());
-
-	if (n < 0 || !p->skel->rodata->l7_use_cache)
+	if (n < 0)
 		return n;
-	m = harvest(p);
+	if (!p->skel->rodata->l7_use_cache) {
+		/* after the drain: an answer already in the ring is not taken for a timeout */
+		l7_set__expire(p->set, clock__mono_ns());
+		return n;
+	}
+	m = harvest(p, &t);
+	/* after the old half's DNS batches: an answer waiting in one is not taken for a timeout.
+	 * At the time of the flip: an answer not fed yet is stamped later, so it is late anyway. */
+	if (t)
+		l7_set__expire(p->set, t);
 	return m < 0 ? m : n + m;
 }
 
@@ -501,6 +701,8 @@ int l7_probe__stats(struct l7_probe *p, struct l7_probe_stats *s)
 	s->unparsed = p->unparsed;
 	s->agg_dropped = p->agg_dropped;
 	s->dns_events = p->dns_events;
+	s->dns_batches = p->dns_batches;
+	s->dns_forced = p->dns_forced;
 	s->h2_events = p->h2_events;
 	if (ncpu <= 0)
 		return ncpu;
@@ -574,6 +776,11 @@ void l7_probe__free(struct l7_probe *p)
 	free(p->vals);
 	free(p->cache_vals);
 	free(p->cache_zero);
+	free(p->dq);
+	free(p->dq_idx);
+	free(p->cpu_mark);
+	free(p->dns_vals);
+	free(p->dns_zero);
 	if (p->sync_fd >= 0)
 		close(p->sync_fd);
 	if (p->sync_inner_fd >= 0)
