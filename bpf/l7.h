@@ -177,7 +177,7 @@ struct l7_sk_state {
 
 /* DNS module (bpf/l7_dns.bpf.h). Every DNS message (query or response, UDP, or the first segment
  * of a TCP message after its 2-byte length) on a DNS port of a monitored socket goes to the agent
- * as one ring buffer record; the agent parses it and matches responses to queries by (cgroup,
+ * as one record (in a per-CPU batch, struct l7_dns_batch); the agent parses it and matches responses to queries by (cgroup,
  * local port, peer, transaction id) in a bounded table of its own, where unanswered queries become
  * timeouts (agent/l7/dns_module.c). DNS rates are a small fraction of packet rates, and matching in
  * user space keeps the kernel side stateless (no map grows with the query rate). proto sits where
