@@ -6,7 +6,7 @@
  * becomes a timeout in the agent's bounded table.
  *
  * Batches. The records are written into this CPU's batch of L7_DNS_BATCH (map l7_dns_batch, two
- * halves chosen by l7_cache_gen); a full batch goes to the ring as one record, with the ring's
+ * halves chosen by l7_dns_gen); a full batch goes to the ring as one record, with the ring's
  * batched wake-up: ~40% less per packet than a ring record each (docs/bench.md). The agent reads the
  * other half's partial batches at every harvest, after the cache's barrier (flip, grace period),
  * and feeds all the records to the module in timestamp order (agent/probes/dns_order.h): a query
@@ -37,7 +37,7 @@ struct {
 
 volatile __u32 l7_dns_noff = 0;
 
-/* Per-CPU batches (bpf/l7.h, struct l7_dns_batch): half l7_cache_gen & 1 is filled; a full batch
+/* Per-CPU batches (bpf/l7.h, struct l7_dns_batch): half l7_dns_gen & 1 is filled; a full batch
  * is one ring record; the agent reads the other half's partial batches at every harvest after the
  * cache's barrier (flip, grace period), so none is lost. 0: every record alone (no barrier). */
 struct {
@@ -48,6 +48,9 @@ struct {
 } l7_dns_batch SEC(".maps");
 
 const volatile __u32 l7_dns_batching = 1;
+/* The half being filled: flipped by the agent with the cache's l7_cache_gen at every harvest, and
+ * alone when its reorder hold needs the partial batches early (agent/probes/dns_order.h). */
+volatile __u32 l7_dns_gen = 0;
 
 static __always_inline bool dns_port(__u32 p)
 {
@@ -146,7 +149,7 @@ static __noinline void dns_emit(struct __sk_buff *skb, __u32 doff, __u32 ports, 
 	if (l7_dns_noff && bpf_map_lookup_elem(&l7_dns_off, &cgid))
 		return;
 	if (l7_dns_batching) {
-		gen = l7_cache_gen & 1;
+		gen = l7_dns_gen & 1;
 		b = bpf_map_lookup_elem(&l7_dns_batch, &gen);
 		/* cost study (l7-probe-test -S): 8 = stop here; 9 = fill the slot, keep nothing */
 		if (l7_stage == 8)

@@ -1,6 +1,7 @@
 #include "agent/probes/dns_order.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,6 +17,7 @@ struct dns_order {
 	uint64_t *mark;            /* per CPU: newest timestamp of its full batches */
 	int ncpu;
 	uint64_t forced;
+	bool stuck;                /* the marks freed too little: the partial batches are needed */
 	dns_order_feed_fn feed;
 	void *ctx;
 };
@@ -96,13 +98,20 @@ static void make_room(struct dns_order *o, size_t k)
 	uint64_t mark = UINT64_MAX;
 	size_t before = o->n, quarter = o->max / 4;
 
-	if (o->n + k <= o->max)
+	/* from three quarters on: the last quarter is the room the caller has to read the partial
+	 * batches in when the marks do not free enough */
+	if (o->n + k <= o->max - quarter)
 		return;
-	for (int c = 0; c < o->ncpu; c++)
-		if (o->mark[c] < mark)
-			mark = o->mark[c];
-	feed_upto(o, mark > DNS_ORDER_SLACK_NS ? mark - DNS_ORDER_SLACK_NS : 0, 0);
-	if (o->n + k > o->max || before - o->n < quarter) {
+	if (!o->stuck) {
+		for (int c = 0; c < o->ncpu; c++)
+			if (o->mark[c] < mark)
+				mark = o->mark[c];
+		feed_upto(o, mark > DNS_ORDER_SLACK_NS ? mark - DNS_ORDER_SLACK_NS : 0, 0);
+		/* too little: ask for the partial batches (dns_order__stuck), and until they come
+		 * do not sort the whole hold again for every batch */
+		o->stuck = before - o->n < quarter;
+	}
+	if (o->n + k > o->max) {
 		size_t n = o->n;
 
 		feed_upto(o, 0, quarter > k ? quarter : k);
@@ -131,6 +140,12 @@ void dns_order__release(struct dns_order *o, uint64_t upto)
 		if (o->mark[c] < upto)
 			o->mark[c] = upto;
 	feed_upto(o, upto, 0);
+	o->stuck = false;
+}
+
+bool dns_order__stuck(const struct dns_order *o)
+{
+	return o->stuck;
 }
 
 size_t dns_order__held(const struct dns_order *o)

@@ -10,14 +10,17 @@
  *   dns_order__release(o, t);           // at a harvest: every record stamped before t has been
  *                                       // added (t taken before the flip): fed, in order
  *
- * Bounds: at most max records are held. When the hold is full, the records stamped before the
+ * Bounds: at most max records are held. When it is three quarters full, the records stamped before the
  * oldest CPU mark (each CPU's newest timestamp received in a full batch, less DNS_ORDER_SLACK_NS)
  * are fed; when that frees less than a quarter of the hold (a CPU that sends no batches keeps its
- * mark at the last harvest), the oldest quarter is fed anyway and counted (dns_order__forced): an
- * answer among them whose query still waits in that CPU's batch is then unmatched. */
+ * mark at the last harvest), dns_order__stuck() turns true: the caller reads the partial batches
+ * early (a DNS-only flip) and calls dns_order__release(). Only when the last quarter fills before that,
+ * the oldest quarter is fed anyway and counted (dns_order__forced): an answer among them whose
+ * query still waits in a CPU's batch is then unmatched. */
 #ifndef PODLENS_AGENT_PROBES_DNS_ORDER_H
 #define PODLENS_AGENT_PROBES_DNS_ORDER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -37,6 +40,7 @@ struct dns_order *dns_order__new(size_t max, int ncpu, dns_order_feed_fn feed, v
 void dns_order__add(struct dns_order *o, const struct l7_dns_event *e, size_t n, int cpu);
 void dns_order__release(struct dns_order *o, uint64_t upto);
 size_t dns_order__held(const struct dns_order *o);
+bool dns_order__stuck(const struct dns_order *o);
 uint64_t dns_order__forced(const struct dns_order *o);
 void dns_order__free(struct dns_order *o);
 

@@ -69,7 +69,7 @@ struct l7_probe {
 	struct dns_order *order;
 	int ncpu;
 	void *dns_vals, *dns_zero; /* one half's per-CPU batches; zeros to reset them */
-	uint64_t dns_batches;
+	uint64_t dns_batches, dns_flushes;
 };
 
 static struct route_slot *route_find(struct l7_probe *p, uint64_t hash, unsigned proto)
@@ -468,12 +468,16 @@ static int collect(struct l7_probe *p)
 	return total;
 }
 
+static int dns_flush(struct l7_probe *p);
+
 int l7_probe__poll(struct l7_probe *p)
 {
 	int n = ring_buffer__consume(p->rb), m;
 
 	if (n < 0)
 		return n;
+	if (p->order && dns_order__stuck(p->order) && (m = dns_flush(p)) < 0)
+		log_warn("l7: DNS batches read early: %s", strerror(-m));
 	m = collect(p);
 	return m < 0 ? m : n + m;
 }
@@ -503,6 +507,33 @@ static int dns_read_half(struct l7_probe *p, uint32_t gen)
 	return 0;
 }
 
+/* The reorder hold is full and a CPU's batch holds it back (agent/probes/dns_order.h): the DNS
+ * batches alone go through the harvest's steps (flip l7_dns_gen, grace period, drain, read the old
+ * half) and every record stamped before the flip is fed. Between harvests, outside the ring
+ * callback. */
+static int dns_flush(struct l7_probe *p)
+{
+	uint32_t gen = p->skel->bss->l7_dns_gen;
+	uint64_t t = clock__mono_ns();
+	int err, n;
+
+	__atomic_store_n(&p->skel->bss->l7_dns_gen, gen ^ 1, __ATOMIC_SEQ_CST);
+	err = sync_programs(p);
+	if (err) {
+		__atomic_store_n(&p->skel->bss->l7_dns_gen, gen, __ATOMIC_SEQ_CST);
+		return err;
+	}
+	p->dns_flushes++;
+	n = ring_buffer__consume(p->rb);
+	if (n < 0)
+		return n;
+	err = dns_read_half(p, gen);
+	if (err)
+		return err;
+	dns_order__release(p->order, t);
+	return 0;
+}
+
 /* Flip the cache halves, wait until no program uses the old one, then move it into the modules'
  * aggregators and zero it. A slot is per CPU: each CPU's entry is its own key (or free). The DNS
  * batches of the old half go the same way; *t: the time before the flip (every DNS record stamped
@@ -510,7 +541,7 @@ static int dns_read_half(struct l7_probe *p, uint32_t gen)
 static int harvest(struct l7_probe *p, uint64_t *t)
 {
 	int fd = bpf_map__fd(p->skel->maps.l7_cache), ncpu = libbpf_num_possible_cpus(), err;
-	uint32_t gen = p->skel->bss->l7_cache_gen;
+	uint32_t gen = p->skel->bss->l7_cache_gen, dgen = p->skel->bss->l7_dns_gen;
 	uint64_t t_flip = clock__mono_ns();
 	int total = 0, n;
 
@@ -518,11 +549,14 @@ static int harvest(struct l7_probe *p, uint64_t *t)
 	if (ncpu <= 0)
 		return ncpu;
 	__atomic_store_n(&p->skel->bss->l7_cache_gen, gen ^ 1, __ATOMIC_SEQ_CST);
+	if (p->order)
+		__atomic_store_n(&p->skel->bss->l7_dns_gen, dgen ^ 1, __ATOMIC_SEQ_CST);
 	err = sync_programs(p);
 	if (err) {
 		/* the old half may still be written: leave it for the next harvest (the programs then
 		 * use it again, and nothing is lost, only late) */
 		__atomic_store_n(&p->skel->bss->l7_cache_gen, gen, __ATOMIC_SEQ_CST);
+		__atomic_store_n(&p->skel->bss->l7_dns_gen, dgen, __ATOMIC_SEQ_CST);
 		return err;
 	}
 	p->route_gen++;
@@ -533,7 +567,7 @@ static int harvest(struct l7_probe *p, uint64_t *t)
 		return n;
 	total += n;
 	if (p->order) {
-		err = dns_read_half(p, gen);
+		err = dns_read_half(p, dgen);
 		if (err)
 			return err;
 		dns_order__release(p->order, t_flip);
@@ -620,6 +654,7 @@ int l7_probe__stats(struct l7_probe *p, struct l7_probe_stats *s)
 	s->agg_dropped = p->agg_dropped;
 	s->dns_events = p->dns_events;
 	s->dns_batches = p->dns_batches;
+	s->dns_flushes = p->dns_flushes;
 	s->dns_forced = p->order ? dns_order__forced(p->order) : 0;
 	s->h2_events = p->h2_events;
 	if (ncpu <= 0)

@@ -263,10 +263,57 @@ static void quiet_cpu__hold_bounded_forced_counted(void **state)
 		assert_true(dns_order__held(o) <= 64);
 	}
 	assert_true(dns_order__forced(o) > 0);
+	assert_true(dns_order__stuck(o));                  /* asked for the partial batches */
 	assert_int_equal(f.fed + dns_order__held(o), 1000);
 	dns_order__release(o, UINT64_MAX);
 	assert_int_equal(f.fed, 1000);
 	assert_false(f.out_of_order);
+	assert_false(dns_order__stuck(o));
+	dns_order__free(o);
+	l7_set__free(f.set);
+}
+
+/* The same quiet CPU, with the probe's answer to dns_order__stuck (agent/probes/l7.c dns_flush):
+ * the partial batches read early, the quiet CPU's query among them, and a release at the flip.
+ * The query on the quiet CPU 0 is answered on CPU 1 while CPU 1 floods: matched, nothing forced. */
+static void quiet_cpu__early_read_when_stuck__nothing_forced(void **state)
+{
+	struct l7_dns_event e[2], quiet_q = ev("quiet.example.com", 9999, 0, 0, MS / 2);
+	struct l7_dns_event quiet_r = ev("quiet.example.com", 9999, 1, 0, MS / 2 + 70 * US);
+	struct dns_module_stats st;
+	struct dns_order *o;
+	unsigned flushes = 0;
+	struct fix f;
+	json_t *j;
+
+	(void)state;
+	fix_init(&f, 5000);
+	o = dns_order__new(64, 2, feed, &f);
+	assert_non_null(o);
+	dns_order__add(o, &quiet_r, 1, 1);                 /* the answer first, in CPU 1's batch */
+	for (unsigned i = 0; i < 500; i++) {
+		e[0] = ev("d.example.com", i, 0, 0, MS + i * 100 * US);
+		e[1] = ev("d.example.com", i, 1, 0, MS + i * 100 * US + 10 * US);
+		dns_order__add(o, e, 2, 1);
+		if (dns_order__stuck(o)) {
+			/* the flip: CPU 0's partial batch holds the query until the first one */
+			if (!flushes)
+				dns_order__add(o, &quiet_q, 1, -1);
+			dns_order__release(o, MS + i * 100 * US + 20 * US);
+			flushes++;
+		}
+	}
+	dns_order__release(o, UINT64_MAX);
+	assert_true(flushes > 0);
+	assert_int_equal(dns_order__forced(o), 0);
+	assert_int_equal(f.fed, 1002);
+	assert_false(f.out_of_order);
+	dns_module__stats(f.agg, &st);
+	assert_int_equal(st.unmatched, 0);
+	j = l7_set__json(f.set, CG);
+	assert_int_equal(num(row(j, "quiet.example.com", "NOERROR"), "sum_us"), 70);
+	assert_int_equal(num(row(j, "d.example.com", "NOERROR"), "count"), 500);
+	json_decref(j);
 	dns_order__free(o);
 	l7_set__free(f.set);
 }
@@ -278,6 +325,7 @@ int main(void)
 		cmocka_unit_test(partial_batch__all_fed_at_release_timeouts_exact),
 		cmocka_unit_test(burst_across_cpus__every_exchange_counted),
 		cmocka_unit_test(quiet_cpu__hold_bounded_forced_counted),
+		cmocka_unit_test(quiet_cpu__early_read_when_stuck__nothing_forced),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
