@@ -177,7 +177,7 @@ struct l7_sk_state {
 
 /* DNS module (bpf/l7_dns.bpf.h). Every DNS message (query or response, UDP, or the first segment
  * of a TCP message after its 2-byte length) on a DNS port of a monitored socket goes to the agent
- * as one ring buffer record; the agent parses it and matches responses to queries by (cgroup,
+ * as one record (in a per-CPU batch, struct l7_dns_batch); the agent parses it and matches responses to queries by (cgroup,
  * local port, peer, transaction id) in a bounded table of its own, where unanswered queries become
  * timeouts (agent/l7/dns_module.c). DNS rates are a small fraction of packet rates, and matching in
  * user space keeps the kernel side stateless (no map grows with the query rate). proto sits where
@@ -202,6 +202,27 @@ struct l7_dns_event {
 };
 _Static_assert(__builtin_offsetof(struct l7_dns_event, proto) == __builtin_offsetof(struct l7_event, proto),
 	       "proto tells the records apart");
+
+/* Per-CPU batches of DNS records (map l7_dns_batch, BPF_MAP_TYPE_PERCPU_ARRAY of two halves chosen
+ * by l7_cache_gen, harvested as the cache is, bpf/l7_dns.bpf.h): a full batch goes to the ring as
+ * one record, proto L7_PROTO_DNS_BATCH (not a module: the probe splits it into the module's
+ * struct l7_dns_event records). */
+#define L7_DNS_BATCH 16           /* records per batch; a power of two */
+#define L7_PROTO_DNS_BATCH 0x101  /* a batch of L7_PROTO_DNS records */
+
+struct l7_dns_batch {
+	__u32 busy;               /* a run of this CPU is filling it (a softirq that interrupts it
+				     sends its record alone) */
+	__u32 n;                  /* records in ev */
+	__u32 cpu;                /* the CPU whose batch it is (set when sent) */
+	__u8 pad[16];
+	__u32 proto;              /* L7_PROTO_DNS_BATCH, at offsetof(struct l7_event, proto) */
+	__u64 pad2;
+	struct l7_dns_event ev[L7_DNS_BATCH];
+};
+_Static_assert(__builtin_offsetof(struct l7_dns_batch, proto) == __builtin_offsetof(struct l7_event, proto),
+	       "proto tells the records apart");
+_Static_assert(sizeof(struct l7_dns_batch) % 8 == 0, "per-CPU value stride");
 
 /* HTTP/2 module (bpf/l7_http2.bpf.h). The kernel walks the frames of every packet of a socket it
  * knows as HTTP/2 and hands over what the agent needs to follow the streams: the header block

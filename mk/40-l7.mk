@@ -2,7 +2,7 @@
 # agent/probes/l7.c, agent/l7/: module.h is the interface, l7.c the registry, <proto>_module.c a module).
 L7_SRCS      := agent/l7/l7.c agent/l7/arena.c agent/l7/http1.c agent/l7/http_agg.c agent/l7/http1_module.c \
                 agent/l7/dns.c agent/l7/dns_module.c agent/l7/http2.c agent/l7/http2_module.c \
-                agent/probes/l7.c agent/pipeline/peers.c
+                agent/probes/l7.c agent/probes/dns_order.c agent/pipeline/peers.c
 # (agent/pipeline/peers.c: the requests per peer the probe records beside the modules)
 L7_OBJS      := $(L7_SRCS:%.c=$(BUILD)/obj/%.o)
 L7_LDLIBS    := -lbpf -lelf -lz -ljansson -lnghttp2 $(PODLENS_PROTO_LIBS)
@@ -36,6 +36,10 @@ $(BUILD)/fuzz/fuzz_l7_http1: $(BUILD)/fuzzobj/tests/fuzz/fuzz_l7_http1.o $(BUILD
 UNIT_TESTS += $(BUILD)/tests/test_l7_dns
 $(BUILD)/tests/test_l7_dns: $(BUILD)/asan/tests/unit/test_l7_dns.o $(L7_MOD_ASAN) $(LIB_ASAN)
 LDLIBS_test_l7_dns := -ljansson -lnghttp2 $(PODLENS_PROTO_LIBS)
+# the probe's reordering of the kernel's per-CPU DNS batches, feeding the module (no BPF)
+UNIT_TESTS += $(BUILD)/tests/test_l7_dns_order
+$(BUILD)/tests/test_l7_dns_order: $(BUILD)/asan/tests/unit/test_l7_dns_order.o $(L7_MOD_ASAN) $(LIB_ASAN)
+LDLIBS_test_l7_dns_order := -ljansson -lnghttp2 $(PODLENS_PROTO_LIBS)
 
 FUZZERS += $(BUILD)/fuzz/fuzz_l7_dns
 $(BUILD)/fuzz/fuzz_l7_dns: $(BUILD)/fuzzobj/tests/fuzz/fuzz_l7_dns.o $(BUILD)/fuzzobj/agent/l7/dns.o \

@@ -195,6 +195,9 @@ int main(int argc, char **argv)
 	if (l7_probe__stats(p, &st) == 0) {
 		json_object_set_new(json_object_get(out, "stats"), "dns_events", json_integer((json_int_t)st.dns_events));
 		json_object_set_new(json_object_get(out, "stats"), "dns_drops", json_integer((json_int_t)st.dns_drops));
+		json_object_set_new(json_object_get(out, "stats"), "dns_batches", json_integer((json_int_t)st.dns_batches));
+		json_object_set_new(json_object_get(out, "stats"), "dns_forced", json_integer((json_int_t)st.dns_forced));
+		json_object_set_new(json_object_get(out, "stats"), "dns_flushes", json_integer((json_int_t)st.dns_flushes));
 		json_object_set_new(json_object_get(out, "stats"), "h2_events", json_integer((json_int_t)st.h2_events));
 		json_object_set_new(json_object_get(out, "stats"), "h2_drops", json_integer((json_int_t)st.h2_drops));
 		json_object_set_new(json_object_get(out, "stats"), "h2_lost", json_integer((json_int_t)st.h2_lost));

@@ -66,6 +66,10 @@ struct l7_probe_stats {
 	uint64_t interim;            /* kernel: 1xx interim responses skipped */
 	uint64_t dns_events;         /* DNS messages read from the ring buffer */
 	uint64_t dns_drops;          /* kernel: DNS message lost (ring buffer full) */
+	uint64_t dns_batches;        /* per-CPU batches of DNS messages read from the ring buffer */
+	uint64_t dns_flushes;        /* DNS batches read early (between harvests) for the reorder hold */
+	uint64_t dns_forced;         /* DNS messages fed before every CPU's batch was known (the
+					reorder hold was full): an answer among them may miss its query */
 	uint64_t h2_events;          /* HTTP/2 frame records read from the ring buffer */
 	uint64_t h2_drops;           /* kernel: HTTP/2 frame record lost (ring buffer full) */
 	uint64_t h2_lost;            /* kernel: HTTP/2 directions that lost their frame boundaries */

@@ -1,0 +1,159 @@
+#include "agent/probes/dns_order.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct key {
+	uint64_t ts;
+	uint32_t i;
+};
+
+struct dns_order {
+	struct l7_dns_event *rec;
+	struct key *idx;
+	size_t n, max;
+	uint64_t *mark;            /* per CPU: newest timestamp of its full batches */
+	int ncpu;
+	uint64_t forced;
+	bool stuck;                /* the marks freed too little: the partial batches are needed */
+	dns_order_feed_fn feed;
+	void *ctx;
+};
+
+struct dns_order *dns_order__new(size_t max, int ncpu, dns_order_feed_fn feed, void *ctx)
+{
+	struct dns_order *o;
+
+	if (max < 4 * L7_DNS_BATCH || max > UINT32_MAX || ncpu < 1 || !feed) {
+		errno = EINVAL;
+		return NULL;
+	}
+	o = calloc(1, sizeof(*o));
+	if (!o)
+		goto nomem;
+	o->max = max;
+	o->ncpu = ncpu;
+	o->feed = feed;
+	o->ctx = ctx;
+	o->rec = calloc(max, sizeof(*o->rec));
+	o->idx = calloc(max, sizeof(*o->idx));
+	o->mark = calloc((size_t)ncpu, sizeof(*o->mark));
+	if (!o->rec || !o->idx || !o->mark)
+		goto nomem;
+	return o;
+nomem:
+	dns_order__free(o);
+	errno = ENOMEM;
+	return NULL;
+}
+
+void dns_order__free(struct dns_order *o)
+{
+	if (!o)
+		return;
+	free(o->rec);
+	free(o->idx);
+	free(o->mark);
+	free(o);
+}
+
+static int key_cmp(const void *a, const void *b)
+{
+	const struct key *x = a, *y = b;
+
+	if (x->ts != y->ts)
+		return x->ts < y->ts ? -1 : 1;
+	return x->i < y->i ? -1 : x->i > y->i;   /* equal stamps: as they arrived */
+}
+
+/* Feed the records stamped before upto in timestamp order, and at least the min oldest; keep the
+ * rest. */
+static void feed_upto(struct dns_order *o, uint64_t upto, size_t min)
+{
+	size_t n = o->n, fed = 0, kept;
+
+	if (!n)
+		return;
+	for (size_t i = 0; i < n; i++)
+		o->idx[i] = (struct key){ .ts = o->rec[i].ts_ns, .i = (uint32_t)i };
+	qsort(o->idx, n, sizeof(*o->idx), key_cmp);
+	while (fed < n && (o->idx[fed].ts < upto || fed < min))
+		o->feed(o->ctx, &o->rec[o->idx[fed++].i]);
+	/* the rest moves down in the order of their positions (a record never moves up) */
+	kept = n - fed;
+	for (size_t i = 0; i < kept; i++)
+		o->idx[i] = (struct key){ .ts = o->idx[fed + i].i, .i = o->idx[fed + i].i };
+	qsort(o->idx, kept, sizeof(*o->idx), key_cmp);
+	for (size_t i = 0; i < kept; i++)
+		if (o->idx[i].i != i)
+			o->rec[i] = o->rec[o->idx[i].i];
+	o->n = kept;
+}
+
+/* Make room for k more records. */
+static void make_room(struct dns_order *o, size_t k)
+{
+	uint64_t mark = UINT64_MAX;
+	size_t before = o->n, quarter = o->max / 4;
+
+	/* from three quarters on: the last quarter is the room the caller has to read the partial
+	 * batches in when the marks do not free enough */
+	if (o->n + k <= o->max - quarter)
+		return;
+	if (!o->stuck) {
+		for (int c = 0; c < o->ncpu; c++)
+			if (o->mark[c] < mark)
+				mark = o->mark[c];
+		feed_upto(o, mark > DNS_ORDER_SLACK_NS ? mark - DNS_ORDER_SLACK_NS : 0, 0);
+		/* too little: ask for the partial batches (dns_order__stuck), and until they come
+		 * do not sort the whole hold again for every batch */
+		o->stuck = before - o->n < quarter;
+	}
+	if (o->n + k > o->max) {
+		size_t n = o->n;
+
+		feed_upto(o, 0, quarter > k ? quarter : k);
+		o->forced += n - o->n;
+	}
+}
+
+void dns_order__add(struct dns_order *o, const struct l7_dns_event *e, size_t n, int cpu)
+{
+	while (n) {
+		size_t k = n < L7_DNS_BATCH ? n : L7_DNS_BATCH;
+
+		make_room(o, k);
+		memcpy(&o->rec[o->n], e, k * sizeof(*e));
+		o->n += k;
+		if (cpu >= 0 && cpu < o->ncpu && e[k - 1].ts_ns > o->mark[cpu])
+			o->mark[cpu] = e[k - 1].ts_ns;
+		e += k;
+		n -= k;
+	}
+}
+
+void dns_order__release(struct dns_order *o, uint64_t upto)
+{
+	for (int c = 0; c < o->ncpu; c++)
+		if (o->mark[c] < upto)
+			o->mark[c] = upto;
+	feed_upto(o, upto, 0);
+	o->stuck = false;
+}
+
+bool dns_order__stuck(const struct dns_order *o)
+{
+	return o->stuck;
+}
+
+size_t dns_order__held(const struct dns_order *o)
+{
+	return o->n;
+}
+
+uint64_t dns_order__forced(const struct dns_order *o)
+{
+	return o->forced;
+}

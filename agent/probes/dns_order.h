@@ -1,0 +1,47 @@
+/* DNS records in timestamp order, for agent/probes/l7.c. The kernel batches DNS records per CPU
+ * (bpf/l7_dns.bpf.h): a full batch reaches the ring at once, a partial one is read at the harvest,
+ * so a response recorded on one CPU can arrive before its query recorded on another. The DNS module
+ * (agent/l7/dns_module.c) matches a response only to a query it has already seen: the records are
+ * held here and fed to it sorted by timestamp, up to a point before which nothing can still arrive.
+ *
+ *   o = dns_order__new(max, ncpu, feed, ctx);
+ *   dns_order__add(o, recs, n, cpu);    // a full batch of CPU cpu, or (cpu -1) a record sent alone
+ *                                       // or the partial batches read at a harvest
+ *   dns_order__release(o, t);           // at a harvest: every record stamped before t has been
+ *                                       // added (t taken before the flip): fed, in order
+ *
+ * Bounds: at most max records are held. When it is three quarters full, the records stamped before the
+ * oldest CPU mark (each CPU's newest timestamp received in a full batch, less DNS_ORDER_SLACK_NS)
+ * are fed; when that frees less than a quarter of the hold (a CPU that sends no batches keeps its
+ * mark at the last harvest), dns_order__stuck() turns true: the caller reads the partial batches
+ * early (a DNS-only flip) and calls dns_order__release(). Only when the last quarter fills before that,
+ * the oldest quarter is fed anyway and counted (dns_order__forced): an answer among them whose
+ * query still waits in a CPU's batch is then unmatched. */
+#ifndef PODLENS_AGENT_PROBES_DNS_ORDER_H
+#define PODLENS_AGENT_PROBES_DNS_ORDER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <linux/types.h>
+
+#include "bpf/l7.h"
+
+/* An egress record carries TCP's departure stamp (a few us before its program ran): a CPU's next
+ * record may be stamped this much before its last one. */
+#define DNS_ORDER_SLACK_NS 1000000ULL
+
+struct dns_order;
+typedef void (*dns_order_feed_fn)(void *ctx, const struct l7_dns_event *e);
+
+/* max >= 4 * L7_DNS_BATCH records; ncpu >= 1. NULL + errno (EINVAL, ENOMEM). */
+struct dns_order *dns_order__new(size_t max, int ncpu, dns_order_feed_fn feed, void *ctx);
+void dns_order__add(struct dns_order *o, const struct l7_dns_event *e, size_t n, int cpu);
+void dns_order__release(struct dns_order *o, uint64_t upto);
+size_t dns_order__held(const struct dns_order *o);
+bool dns_order__stuck(const struct dns_order *o);
+uint64_t dns_order__forced(const struct dns_order *o);
+void dns_order__free(struct dns_order *o);
+
+#endif
