@@ -33,7 +33,7 @@
  * than this binary is refused.
  *
  * SQL and formats are those ClickHouse 18.16 (Debian 12's clickhouse-server) and current
- * releases both accept: TabSeparated in and out, Nullable, Array, sumMap, FINAL, ANY LEFT JOIN
+ * releases both accept: RowBinary in, TabSeparated out, Nullable, Array, sumMap, FINAL, ANY LEFT JOIN
  * USING, higher-order array functions. Values are inlined as escaped literals (18.16 has no
  * query parameters). */
 #include <ctype.h>
@@ -219,7 +219,7 @@ struct ch {
 	char *userpwd;
 	char errbuf[CURL_ERROR_SIZE];
 	struct sbuf resp;
-	/* the transaction: TabSeparated rows per table, sent at commit */
+	/* the transaction: RowBinary rows per table, sent at commit */
 	struct sbuf buf[T__N];
 	size_t mark[T__N];          /* lengths when the current batch began */
 	struct seen *wl[SEEN_BUCKETS], *ips[SEEN_BUCKETS], *pending[SEEN_BUCKETS];
@@ -568,6 +568,13 @@ static struct ch *ch_new(const struct store_opts *o, bool read_only)
 	if (!(s->h = curl_easy_init()))
 		goto fail;
 	s->hdr = curl_slist_append(NULL, "Content-Type: text/plain; charset=utf-8");
+	/* no "Expect: 100-continue" round trip before a large insert body */
+	if (s->hdr) {
+		struct curl_slist *h = curl_slist_append(s->hdr, "Expect:");
+
+		if (h)
+			s->hdr = h;
+	}
 	curl_easy_setopt(s->h, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(s->h, CURLOPT_ERRORBUFFER, s->errbuf);
 	curl_easy_setopt(s->h, CURLOPT_WRITEFUNCTION, on_body);
@@ -726,7 +733,7 @@ static int ch_commit(struct store *base)
 			ch_rollback(base);
 			return -EIO;
 		}
-		snprintf(q, sizeof(q), "INSERT INTO %s FORMAT TabSeparated", tables[t].rec->name);
+		snprintf(q, sizeof(q), "INSERT INTO %s FORMAT RowBinary", tables[t].rec->name);
 		if ((err = ch_request(s, q, s->buf[t].s, s->buf[t].len, true)) < 0) {
 			ch_rollback(base);
 			return -EIO;
@@ -736,45 +743,76 @@ static int ch_commit(struct store *base)
 	return 0;
 }
 
-static void put_row(struct sbuf *b, const struct store_record *rec, const void *row)
+/* RowBinary (the insert format): integers little-endian at their width, String and Array as an
+ * unsigned LEB128 length then the bytes or elements, Nullable as one byte (1 = NULL) before the
+ * value. No escaping and no number formatting: the cheapest encoding both 18.16 and current
+ * releases parse (checked against the current format reference). */
+static void rb_int(struct sbuf *b, uint64_t v, unsigned width)
+{
+	char le[8];
+
+	for (unsigned i = 0; i < width; i++, v >>= 8)
+		le[i] = (char)(v & 0xff);
+	sbuf__put(b, le, width);
+}
+
+static void rb_len(struct sbuf *b, uint64_t n)
+{
+	char v[10];
+	unsigned k = 0;
+
+	do {
+		v[k] = (char)(n & 0x7f);
+		n >>= 7;
+		if (n)
+			v[k] |= (char)0x80;
+		k++;
+	} while (n);
+	sbuf__put(b, v, k);
+}
+
+static void rb_str(struct sbuf *b, const char *s)
+{
+	size_t n = s ? strlen(s) : 0;
+
+	rb_len(b, n);
+	sbuf__put(b, s, n);
+}
+
+void store_clickhouse__rb_row(struct sbuf *b, const struct store_record *rec, const void *row)
 {
 	for (unsigned i = 0; i < rec->n_cols; i++) {
 		const struct store_column *c = &rec->cols[i];
 		const char *p = (const char *)row + c->offset;
 
-		if (i)
-			sbuf__put(b, "\t", 1);
 		switch (c->type) {
 		case STORE_T_I64:
-			sbuf__printf(b, "%" PRId64, *(const int64_t *)p);
+			rb_int(b, (uint64_t)*(const int64_t *)p, 8);
 			break;
 		case STORE_T_OPT: {
 			const struct store_opt *o = (const struct store_opt *)p;
 
+			sbuf__put(b, o->set ? "\0" : "\1", 1);
 			if (o->set)
-				sbuf__printf(b, "%" PRId64, o->v);
-			else
-				sbuf__puts(b, "\\N");
+				rb_int(b, (uint64_t)o->v, 8);
 			break;
 		}
 		case STORE_T_TEXT:
-			store_clickhouse__tsv_str(b, *(const char *const *)p);
+			rb_str(b, *(const char *const *)p);
 			break;
 		case STORE_T_HIST: {
 			const struct store_hist *h = (const struct store_hist *)p;
 
-			sbuf__puts(b, "[");
+			rb_len(b, h->n);                        /* name_idx Array(UInt16) */
 			for (unsigned k = 0; k < h->n; k++)
-				sbuf__printf(b, "%s%u", k ? "," : "", h->b[k].index);
-			sbuf__puts(b, "]\t[");
+				rb_int(b, h->b[k].index, 2);
+			rb_len(b, h->n);                        /* name_cnt Array(UInt64) */
 			for (unsigned k = 0; k < h->n; k++)
-				sbuf__printf(b, "%s%" PRIu64, k ? "," : "", h->b[k].count);
-			sbuf__puts(b, "]");
+				rb_int(b, h->b[k].count, 8);
 			break;
 		}
 		}
 	}
-	sbuf__put(b, "\n", 1);
 }
 
 struct found {
@@ -831,7 +869,7 @@ static int ch_batch_begin(struct store *base, const struct store_batch *b, bool 
 	s->batch_agent = b->row.agent_id;
 	s->batch_seq = b->row.seq;
 	s->batch_row = 0;
-	put_row(&s->buf[T_BATCHES], &store_batch_record, &b->row);
+	store_clickhouse__rb_row(&s->buf[T_BATCHES], &store_batch_record, &b->row);
 	return 0;
 }
 
@@ -867,7 +905,7 @@ static int ch_workload(struct store *base, const struct store_workload_row *w, i
 		return -ENAMETOOLONG;
 	sighting(s, s->wl, key, w->first_seen_ms, w->last_seen_ms, &write);
 	if (write)
-		put_row(&s->buf[T_WORKLOADS], &store_workload_record, w);
+		store_clickhouse__rb_row(&s->buf[T_WORKLOADS], &store_workload_record, w);
 	return 0;
 }
 
@@ -883,7 +921,7 @@ static int ch_pod_ip(struct store *base, const struct store_pod_ip_row *r)
 		return -ENAMETOOLONG;
 	sighting(s, s->ips, key, r->first_seen_ms, r->last_seen_ms, &write);
 	if (write)
-		put_row(&s->buf[T_POD_IPS], &store_pod_ip_record, r);
+		store_clickhouse__rb_row(&s->buf[T_POD_IPS], &store_pod_ip_record, r);
 	return 0;
 }
 
@@ -892,20 +930,15 @@ static int ch_add(struct store *base, enum store_rec r, const struct store_sampl
 	struct ch *s = chs(base);
 	struct sbuf *b = &s->buf[T_REC + r];
 
-	sbuf__printf(b, "%" PRId64 "\t%" PRId64 "\t", at->ts_ms, at->dur_ms);
-	store_clickhouse__tsv_str(b, s->batch_agent);
-	sbuf__printf(b, "\t%" PRId64 "\t%" PRIu32 "\t", s->batch_seq, s->batch_row++);
-	if (at->w) {
-		store_clickhouse__tsv_str(b, at->w->namespace);
-		sbuf__put(b, "\t", 1);
-		store_clickhouse__tsv_str(b, at->w->pod);
-		sbuf__put(b, "\t", 1);
-		store_clickhouse__tsv_str(b, at->w->container);
-		sbuf__put(b, "\t", 1);
-	} else {
-		sbuf__puts(b, "\t\t\t");
-	}
-	put_row(b, &store_records[r], row);
+	rb_int(b, (uint64_t)at->ts_ms, 8);
+	rb_int(b, (uint64_t)at->dur_ms, 8);
+	rb_str(b, s->batch_agent);
+	rb_int(b, (uint64_t)s->batch_seq, 8);
+	rb_int(b, s->batch_row++, 4);
+	rb_str(b, at->w ? at->w->namespace : NULL);
+	rb_str(b, at->w ? at->w->pod : NULL);
+	rb_str(b, at->w ? at->w->container : NULL);
+	store_clickhouse__rb_row(b, &store_records[r], row);
 	return b->oom ? -ENOMEM : 0;
 }
 

@@ -12,6 +12,9 @@
 
 /* CREATE TABLE IF NOT EXISTS of table t (malloc'd; NULL when out of memory or unknown). */
 char *store_clickhouse__table_sql(unsigned t);
+struct store_record;
+/* One row of record rec in RowBinary (the insert format), appended to b. */
+void store_clickhouse__rb_row(struct sbuf *b, const struct store_record *rec, const void *row);
 /* A String value escaped for TabSeparated input (backslash, tab, newline, CR). */
 void store_clickhouse__tsv_str(struct sbuf *b, const char *s);
 /* A string literal for SQL, quote and backslash escaped. */
