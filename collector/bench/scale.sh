@@ -9,18 +9,20 @@
 #            requests of one namespace over the whole range in the API = what the agents sent;
 #            ClickHouse: count() FINAL of every table = rows sent
 #   disk     ClickHouse: bytes_on_disk of the active parts (system.parts) per record; SQLite: file size
-#   API      p50/p99 of QUERIES calls each: pods of a namespace over the whole range, one pod's series
-#            over the whole range (60 s steps), edges of a namespace over the whole range
+#   API      p50/p99 of QUERIES calls each, over the hour the data starts: pods of a namespace, one
+#            pod's series (60 s steps), edges of a namespace
 # Everything runs on loopback, in a temp dir, ports PORT_BASE.. (19500..19512); every process is
 # killed by PID and the dir removed on exit.
-#   NODES=1000 PODS=30 MINUTES=60 STREAMS=16 STORES="sqlite clickhouse" QUERIES=50 collector/bench/scale.sh
+#   NODES=1000 PODS=30 MINUTES=6 STREAMS=200 STORES="sqlite clickhouse" QUERIES=40 collector/bench/scale.sh
+# MINUTES=60 is the full hour of issue 16 (ClickHouse ingests ~20k records/s wall on this 2-core
+# machine: ~1.5 h); the default 6 min of data (9.7M records) runs in ~12 min.
 # STORES takes a third word once the 2-shard cluster lands (store_args_<name> and start_<name> below).
 set -uo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$top"
 BUILD=${BUILD:-build}
-NODES=${NODES:-1000} PODS=${PODS:-30} MINUTES=${MINUTES:-60} STREAMS=${STREAMS:-16}
-STORES=${STORES:-"sqlite clickhouse"} QUERIES=${QUERIES:-50} PORT_BASE=${PORT_BASE:-19500}
+NODES=${NODES:-1000} PODS=${PODS:-30} MINUTES=${MINUTES:-6} STREAMS=${STREAMS:-200}
+STORES=${STORES:-"sqlite clickhouse"} QUERIES=${QUERIES:-40} PORT_BASE=${PORT_BASE:-19500}
 CH_SERVER=${CH_SERVER:-/usr/sbin/clickhouse-server}
 COLLECTOR=$BUILD/bin/podlens-collector LOADGEN=$BUILD/test-bin/collector-loadgen
 INTERVALS=$((MINUTES * 6))
@@ -118,16 +120,20 @@ pct() {   # pct FILE P: the P-th percentile (nearest rank) of the numbers in FIL
 }
 
 api_latency() {   # api_latency NAME URL...: QUERIES calls cycling over the URLs
-	local name=$1 f=$WORK/lat.$1 i=0 n code; shift
+	local name=$1 f=$WORK/lat.$1 i=0 n code over=0; shift
 	local urls=("$@")
 	: > "$f"
 	for i in $(seq 0 $((QUERIES - 1))); do
 		n=${#urls[@]}
 		code=$(curl -s -o "$WORK/body" -w '%{http_code} %{time_total}' "${urls[$((i % n))]}")
-		[ "${code%% *}" = 200 ] || { say "$name: HTTP ${code%% *}: $(head -c 200 "$WORK/body")"; FAILS=$((FAILS + 1)); }
+		case ${code%% *} in
+		200) ;;
+		503) over=$((over + 1)) ;;    # the query budget (2 s): a figure, not a failure of the bench
+		*) say "$name: HTTP ${code%% *}: $(head -c 200 "$WORK/body")"; FAILS=$((FAILS + 1)) ;;
+		esac
 		echo "${code#* }" >> "$f"
 	done
-	say "API $name: p50 $(pct "$f" 50) ms, p99 $(pct "$f" 99) ms ($QUERIES calls)"
+	say "API $name: p50 $(pct "$f" 50) ms, p99 $(pct "$f" 99) ms ($QUERIES calls, $over over the 2 s budget: 503)"
 }
 
 # ------------------------------------------------------------ one store
@@ -135,7 +141,10 @@ run_store() {
 	local st=$1 out=$WORK/collector.$st cpid c0 c1 ch0=0 ch1=0 t0 t1 lg rec cpu wall start end ns pod
 	"start_$st"
 	# shellcheck disable=SC2046
-	"$COLLECTOR" --grpc-addr "127.0.0.1:$GRPC" --http-addr "127.0.0.1:$HTTP" $("store_args_$st") >"$out" 2>"$out.err" &
+	# every agent comes from loopback here: lift the per-peer connection bound (32) that 1,000
+	# agents from 1,000 addresses would not meet
+	"$COLLECTOR" --grpc-addr "127.0.0.1:$GRPC" --http-addr "127.0.0.1:$HTTP" \
+		--grpc-max-conns $((STREAMS + 64)) --grpc-max-per-peer $((STREAMS + 32)) $("store_args_$st") >"$out" 2>"$out.err" &
 	cpid=$!; PIDS+=("$cpid")
 	wait_for 30 grep -q '^podlens-collector ready' "$out" || { cat "$out.err"; die "$st: collector not ready"; }
 	c0=$(cpu_ticks "$cpid"); [ -n "$CH_PID" ] && ch0=$(cpu_ticks "$CH_PID")
@@ -168,17 +177,18 @@ run_store() {
 	"counts_$st" "$st"
 	local disk; disk=$("disk_$st")
 	say "$st disk: $disk bytes, $(awk -v d="$disk" -v r="$rec" 'BEGIN {printf "%.1f", d / r}') bytes per record"
-	# the API at that size: namespaces ns-00.., pods w<node>-<slot>
-	local pods=() series=() edges=()
+	# the API at that size, over the hour the data starts (all of it): namespaces ns-00.., pods
+	# w<node>-<slot>
+	local pods=() series=() edges=() hour=$((start + 3600000))
 	for i in 0 1 2 3 4; do
 		ns=$(printf 'ns-%02d' $((i * 7 % 50))); pod=$(printf 'w%04d-%02d' $((i * 97 % NODES)) $((i * 3 % PODS)))
-		pods+=("http://127.0.0.1:$HTTP/api/v1/namespaces/$ns/pods?from=$start&to=$end")
-		edges+=("http://127.0.0.1:$HTTP/api/v1/namespaces/$ns/edges?from=$start&to=$end")
+		pods+=("http://127.0.0.1:$HTTP/api/v1/namespaces/$ns/pods?from=$start&to=$hour")
+		edges+=("http://127.0.0.1:$HTTP/api/v1/namespaces/$ns/edges?from=$start&to=$hour")
 	done
 	for i in 0 1 2 3 4; do
 		n=$((i * 97 % NODES)); j=$((i * 3 % PODS))
 		ns=$(printf 'ns-%02d' $(((n * PODS + j) % 50))); pod=$(printf 'w%04d-%02d' "$n" "$j")
-		series+=("http://127.0.0.1:$HTTP/api/v1/namespaces/$ns/pods/$pod/series?from=$start&to=$end&step=60")
+		series+=("http://127.0.0.1:$HTTP/api/v1/namespaces/$ns/pods/$pod/series?from=$start&to=$hour&step=60")
 	done
 	api_latency "$st pods-of-namespace" "${pods[@]}"
 	api_latency "$st pod-series-1h" "${series[@]}"
