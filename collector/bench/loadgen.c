@@ -18,8 +18,11 @@
  * rows + flows), per table rows, and the requests sum of one namespace. Exit 1 when a call failed
  * after its retries.
  *
+ * With --deadline-s, streams start no batch past that many seconds (stopped=1): how far a store
+ * got in a bounded time. Progress (records acknowledged, rate over the last 10 s) goes to stderr.
+ *
  *   collector-loadgen URL [--nodes N] [--pods P] [--intervals I] [--streams S] [--namespaces K]
- *                         [--start-ms MS] [--check-ns NS] */
+ *                         [--start-ms MS] [--check-ns NS] [--deadline-s S] */
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
@@ -49,12 +52,16 @@ struct cfg {
 	int nodes, pods, intervals, streams, namespaces;
 	uint64_t start_ms;
 	int check_ns;
+	int deadline_s;             /* stop starting batches after this long (0 = never) */
 };
 
 struct totals {
 	_Atomic uint64_t batches, acked, duplicates, records, failed;
 	_Atomic uint64_t workloads, reqs, dns, peers, flows, check_ns_requests;
+	_Atomic int done, stopped;
+	_Atomic uint64_t check_ns_sent;
 };
+static uint64_t t0_ns;
 
 static struct cfg C = { .nodes = 1000, .pods = 30, .intervals = 360, .streams = 16, .namespaces = 50,
 			.start_ms = 0, .check_ns = 0 };
@@ -78,6 +85,7 @@ struct batch_mem {
 	Podlens__V1__Flow f[MAX_PODS * FLOWS], *fp[MAX_PODS * FLOWS];
 	uint8_t addr[MAX_PODS][3][4];   /* own, client (previous node), server (next node) */
 	char agent[32], node[24];
+	uint64_t check_ns_reqs;         /* requests of --check-ns in this batch (server side) */
 };
 
 static int ns_of(int node, int slot)
@@ -239,7 +247,7 @@ static void build(struct batch_mem *m, int n, int i)
 	m->b.workloads = m->wsp;
 	m->b.n_flows = (size_t)nf;
 	m->b.flows = m->fp;
-	T.check_ns_requests += reqs_in_check_ns;
+	m->check_ns_reqs = reqs_in_check_ns;
 }
 
 static void *stream(void *arg)
@@ -260,6 +268,11 @@ static void *stream(void *arg)
 		for (int n = idx; n < C.nodes; n += C.streams) {
 			size_t len;
 			int tries;
+
+			if (C.deadline_s && clock__mono_ns() - t0_ns > (uint64_t)C.deadline_s * 1000000000ULL) {
+				T.stopped = 1;
+				goto cleanup;
+			}
 
 			build(m, n, i);
 			len = podlens__v1__batch__get_packed_size(&m->b);
@@ -310,12 +323,14 @@ static void *stream(void *arg)
 			T.peers += (uint64_t)C.pods * PEERS;
 			T.flows += (uint64_t)C.pods * FLOWS;
 			T.records += (uint64_t)C.pods * (1 + REQS + 1 + PEERS + FLOWS);
+			T.check_ns_requests += m->check_ns_reqs;
 		}
 	}
 cleanup:
 	free(buf);
 	free(m);
 	grpc_client__free(gc);
+	T.done++;
 	return NULL;
 }
 
@@ -328,7 +343,7 @@ int main(int argc, char **argv)
 	log__init("collector-loadgen", LOG_WARN);
 	if (argc < 2) {
 		fprintf(stderr, "usage: collector-loadgen URL [--nodes N] [--pods P] [--intervals I] "
-				"[--streams S] [--namespaces K] [--start-ms MS] [--check-ns K]\n");
+				"[--streams S] [--namespaces K] [--start-ms MS] [--check-ns K] [--deadline-s S]\n");
 		return 2;
 	}
 	C.url = argv[1];
@@ -343,6 +358,7 @@ int main(int argc, char **argv)
 		else if (!strcmp(argv[i], "--namespaces")) C.namespaces = (int)v;
 		else if (!strcmp(argv[i], "--start-ms")) C.start_ms = (uint64_t)v;
 		else if (!strcmp(argv[i], "--check-ns")) C.check_ns = (int)v;
+		else if (!strcmp(argv[i], "--deadline-s")) C.deadline_s = (int)v;
 		else {
 			fprintf(stderr, "unknown option %s\n", argv[i]);
 			return 2;
@@ -351,11 +367,25 @@ int main(int argc, char **argv)
 	if (C.nodes < 1 || C.nodes > 65535 || C.pods < 1 || C.pods > MAX_PODS || C.intervals < 1 ||
 	    C.streams < 1 || C.streams > 256 || C.namespaces < 1 || C.namespaces > 99)
 		return 2;
-	t0 = (double)clock__mono_ns() / 1e9;
+	t0_ns = clock__mono_ns();
+	t0 = (double)t0_ns / 1e9;
 	for (int s = 0; s < C.streams; s++) {
 		if (pthread_create(&th[s], NULL, stream, (void *)(intptr_t)s))
 			break;
 		started++;
+	}
+	/* progress every 10 s on stderr: where a store falls behind shows as a falling rate */
+	for (uint64_t last = 0, tick = 0; T.done < started; ) {
+		struct timespec ts = { 0, 100000000L };
+
+		nanosleep(&ts, NULL);
+		if (++tick % 100)
+			continue;
+		uint64_t r = T.records;
+
+		fprintf(stderr, "loadgen progress t=%llus records=%" PRIu64 " rate=%" PRIu64 "/s\n",
+			(unsigned long long)(tick / 10), r, (r - last) / 10);
+		last = r;
 	}
 	for (int s = 0; s < started; s++)
 		pthread_join(th[s], NULL);
@@ -364,10 +394,10 @@ int main(int argc, char **argv)
 	printf("loadgen batches=%" PRIu64 " acked=%" PRIu64 " duplicates=%" PRIu64 " failed=%" PRIu64
 	       " records=%" PRIu64 " workloads=%" PRIu64 " req_stats=%" PRIu64 " dns_stats=%" PRIu64
 	       " peer_reqs=%" PRIu64 " flows=%" PRIu64 " check_ns=ns-%02d check_ns_requests=%" PRIu64
-	       " start_ms=%" PRIu64 " end_ms=%" PRIu64 " wall_s=%.1f\n",
+	       " start_ms=%" PRIu64 " end_ms=%" PRIu64 " stopped=%d wall_s=%.1f\n",
 	       (uint64_t)T.batches, (uint64_t)T.acked, (uint64_t)T.duplicates, (uint64_t)T.failed,
 	       (uint64_t)T.records, (uint64_t)T.workloads, (uint64_t)T.reqs, (uint64_t)T.dns,
 	       (uint64_t)T.peers, (uint64_t)T.flows, C.check_ns, (uint64_t)T.check_ns_requests,
-	       C.start_ms, C.start_ms + (uint64_t)C.intervals * 10000, el);
+	       C.start_ms, C.start_ms + (uint64_t)C.intervals * 10000, (int)T.stopped, el);
 	return T.failed || started < C.streams ? 1 : 0;
 }
