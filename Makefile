@@ -99,7 +99,7 @@ $(BUILD)/fuzz/%:
 include $(sort $(wildcard mk/*.mk))
 
 # ---------------------------------------------------------------- top-level targets
-.PHONY: all unit fuzz test bench bench-scale demo deps clean help
+.PHONY: all unit fuzz test bench bench-scale bench-collector demo deps clean help
 all: $(BINS) $(TEST_BINS)
 unit: $(UNIT_TESTS)
 fuzz: $(FUZZERS)
@@ -120,6 +120,11 @@ bench-scale: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)BUILD=$(BUILD) bench/scale.sh
 
+# collector scale: 1,000 agents x 30 pods into SQLite and a private ClickHouse (MINUTES=, STORES=)
+bench-collector: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)BUILD=$(BUILD) collector/bench/scale.sh
+
 demo: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)BUILD=$(BUILD) scripts/demo.sh
@@ -138,6 +143,8 @@ help:
 	@echo '  fuzz     build the libFuzzer targets ($(BUILD)/fuzz/)'
 	@echo '  bench    overhead benchmarks, paired with/without the agent: HTTP/1, DNS, HTTP/2, bpftrace (not a test; ~12 min)'
 	@echo '  bench-scale  agent cost at 2,000 workloads and churn (not a test; < 10 min)'
+	@echo '  bench-collector  collector at 1,000 nodes x 30 pods: ingest per CPU-second, disk, API p50/p99,'
+	@echo '           SQLite and ClickHouse (not a test; MINUTES=60 STORES="sqlite clickhouse")'
 	@echo '  demo     lab pods -> agent -> collector, the README demo (root)'
 	@echo '  e2e      the e2e scenarios in the containerd lab (root)'
 	@echo '  deps     install the Debian packages listed in deps/*.pkgs'

@@ -16,6 +16,9 @@ char *store_clickhouse__table_sql(unsigned t);
 /* Cluster mode: t's local table NAME_local (distributed false), or NAME, a Distributed table over
  * cluster's NAME_local in database db, sharded so that a pod's rows are on one shard. */
 char *store_clickhouse__cluster_sql(unsigned t, bool distributed, const char *cluster, const char *db);
+struct store_record;
+/* One row of record rec in RowBinary (the insert format), appended to b. */
+void store_clickhouse__rb_row(struct sbuf *b, const struct store_record *rec, const void *row);
 /* A String value escaped for TabSeparated input (backslash, tab, newline, CR). */
 void store_clickhouse__tsv_str(struct sbuf *b, const char *s);
 /* A string literal for SQL, quote and backslash escaped. */

@@ -56,6 +56,14 @@ $(BUILD)/test-bin/collector-bench: $(BUILD)/obj/collector/bench/bench.o \
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) -o $@ $(LINK_IN) -lsqlite3 -lcurl -lm $(PODLENS_PROTO_LIBS)
 
+# scale benchmark (make bench-collector, collector/bench/scale.sh): synthetic agents over the real
+# Export path (protobuf-c + lib/grpc_client, as the agent's exporter), several streams at once
+TEST_BINS += $(BUILD)/test-bin/collector-loadgen
+$(BUILD)/test-bin/collector-loadgen: $(BUILD)/obj/collector/bench/loadgen.o $(LIB_OBJS) $(PODLENS_PROTO_OBJS)
+	$(call msg,LINK,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) -o $@ $(LINK_IN) -lcurl -lpthread $(PODLENS_PROTO_LIBS)
+
 # collector_readers.sh seeds a database with it (queries of 100+ ms) before measuring ingest under readers
 TEST_BINS += $(BUILD)/test-bin/collector-bench
 

@@ -138,6 +138,57 @@ static void parse_hist__summap_answer__buckets_added(void **state)
 	assert_int_equal(h[1], 0);
 }
 
+/* The insert format: every column type at its RowBinary width, a long string's two-byte length, a
+ * hostile name byte for byte (no escaping in a binary format). */
+struct rb_row {
+	int64_t i;
+	struct store_opt set, unset;
+	const char *name, *empty, *longname;
+	struct store_hist h;
+};
+
+static void rb_row__every_type__little_endian_lengths_nulls(void **state)
+{
+	static const struct store_column cols[] = {
+		{ "i", STORE_T_I64, offsetof(struct rb_row, i), 0, NULL },
+		{ "set", STORE_T_OPT, offsetof(struct rb_row, set), 0, NULL },
+		{ "unset", STORE_T_OPT, offsetof(struct rb_row, unset), 0, NULL },
+		{ "name", STORE_T_TEXT, offsetof(struct rb_row, name), 0, NULL },
+		{ "empty", STORE_T_TEXT, offsetof(struct rb_row, empty), 0, NULL },
+		{ "longname", STORE_T_TEXT, offsetof(struct rb_row, longname), 0, NULL },
+		{ "hist", STORE_T_HIST, offsetof(struct rb_row, h), 0, NULL },
+	};
+	static const struct store_record rec = { "t", cols, sizeof(cols) / sizeof(cols[0]) };
+	static const struct store_hist_bucket bk[2] = { { 3, 5 }, { 260, 0x100000001ULL } };
+	char longname[201];
+	struct rb_row r = { .i = -2, .set = { true, 0x0102 }, .name = "a'\t\n\\N", .empty = "",
+			    .longname = longname, .h = { 2, bk } };
+	const unsigned char want_head[] = {
+		0xfe, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,          /* Int64 -2 */
+		0x00, 0x02, 0x01, 0, 0, 0, 0, 0, 0,                      /* Nullable set: 0, then 0x0102 */
+		0x01,                                                    /* Nullable unset: 1 */
+		0x06, 'a', '\'', '\t', '\n', '\\', 'N',                   /* String: length, raw bytes */
+		0x00,                                                    /* "" */
+		0xc8, 0x01,                                              /* 200 as LEB128 */
+	};
+	const unsigned char want_tail[] = {
+		0x02, 0x03, 0x00, 0x04, 0x01,                            /* Array(UInt16) [3, 260] */
+		0x02, 0x05, 0, 0, 0, 0, 0, 0, 0, 0x01, 0, 0, 0, 0x01, 0, 0, 0,   /* Array(UInt64) [5, 2^32+1] */
+	};
+	struct sbuf b = { 0 };
+
+	(void)state;
+	memset(longname, 'x', 200);
+	longname[200] = '\0';
+	store_clickhouse__rb_row(&b, &rec, &r);
+	assert_false(b.oom);
+	assert_int_equal(b.len, sizeof(want_head) + 200 + sizeof(want_tail));
+	assert_memory_equal(b.s, want_head, sizeof(want_head));
+	assert_memory_equal(b.s + sizeof(want_head), longname, 200);
+	assert_memory_equal(b.s + sizeof(want_head) + 200, want_tail, sizeof(want_tail));
+	sbuf__free(&b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -148,6 +199,7 @@ int main(void)
 		cmocka_unit_test(tsv_str__metacharacters__escaped_and_round_trip),
 		cmocka_unit_test(sql_str__quote_and_backslash__escaped),
 		cmocka_unit_test(parse_hist__summap_answer__buckets_added),
+		cmocka_unit_test(rb_row__every_type__little_endian_lengths_nulls),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
