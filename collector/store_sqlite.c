@@ -1450,20 +1450,25 @@ static int sq_step_traffic(struct store *base, const char *ns, const char *pod, 
 	return query_done(s, st, err);
 }
 
-static int sq_routes(struct store *base, const char *ns, const char *pod, int64_t from_ms, int64_t to_ms,
-		     unsigned limit, STORE_CB(struct store_route_row))
+/* A pod's routes from table (req_stats: to the first response; req_ends: to END_STREAM), summed
+ * over the window, the busiest first. */
+static int route_rows(struct sq *s, const char *table, const char *ns, const char *pod, int64_t from_ms,
+		      int64_t to_ms, unsigned limit, STORE_CB(struct store_route_row))
 {
-	struct sq *s = sq(base);
 	uint64_t h[HIST_BUCKETS];
 	sqlite3_stmt *st;
-	int err = query_prepare(s, "SELECT * FROM ("
-				   " SELECT " SQL_SIDE " AS side, r.protocol AS protocol, r.method AS method,"
-				   " r.route AS route, r.status AS status, " SQL_REQ_SUM
-				   " FROM req_stats r JOIN workloads w ON w.id=r.wid"
-				   " WHERE w.namespace=?1 AND w.pod=?2 AND r.ts>=?3 AND r.ts<?4"
-				   " GROUP BY side, r.protocol, r.method, r.route, r.status)"
-				   " ORDER BY 6 DESC LIMIT ?5", &st);
+	char sql[2048];
+	int err;
 
+	if ((size_t)snprintf(sql, sizeof(sql), "SELECT * FROM ("
+		 " SELECT " SQL_SIDE " AS side, r.protocol AS protocol, r.method AS method,"
+		 " r.route AS route, r.status AS status, " SQL_REQ_SUM
+		 " FROM %s r JOIN workloads w ON w.id=r.wid"
+		 " WHERE w.namespace=?1 AND w.pod=?2 AND r.ts>=?3 AND r.ts<?4"
+		 " GROUP BY side, r.protocol, r.method, r.route, r.status)"
+		 " ORDER BY 6 DESC LIMIT ?5", table) >= sizeof(sql))
+		return -EINVAL;
+	err = query_prepare(s, sql, &st);
 	if (err)
 		return err;
 	sqlite3_bind_text(st, 1, ns, -1, SQLITE_STATIC);
@@ -1484,38 +1489,16 @@ static int sq_routes(struct store *base, const char *ns, const char *pod, int64_
 	return query_done(s, st, err);
 }
 
+static int sq_routes(struct store *base, const char *ns, const char *pod, int64_t from_ms, int64_t to_ms,
+		     unsigned limit, STORE_CB(struct store_route_row))
+{
+	return route_rows(sq(base), "req_stats", ns, pod, from_ms, to_ms, limit, cb, ctx);
+}
+
 static int sq_route_ends(struct store *base, const char *ns, const char *pod, int64_t from_ms, int64_t to_ms,
 			 unsigned limit, STORE_CB(struct store_route_row))
 {
-	struct sq *s = sq(base);
-	uint64_t h[HIST_BUCKETS];
-	sqlite3_stmt *st;
-	int err = query_prepare(s, "SELECT * FROM ("
-				   " SELECT " SQL_SIDE " AS side, r.protocol AS protocol, r.method AS method,"
-				   " r.route AS route, r.status AS status, " SQL_REQ_SUM
-				   " FROM req_ends r JOIN workloads w ON w.id=r.wid"
-				   " WHERE w.namespace=?1 AND w.pod=?2 AND r.ts>=?3 AND r.ts<?4"
-				   " GROUP BY side, r.protocol, r.method, r.route, r.status)"
-				   " ORDER BY 6 DESC LIMIT ?5", &st);
-
-	if (err)
-		return err;
-	sqlite3_bind_text(st, 1, ns, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 2, pod, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 3, from_ms);
-	sqlite3_bind_int64(st, 4, to_ms);
-	sqlite3_bind_int64(st, 5, limit);
-	FOR_ROWS(st, err) {
-		struct store_route_row r = {
-			.side = sqlite3_column_int(st, 0) ? STORE_CLIENT : STORE_SERVER,
-			.protocol = sqlite3_column_int(st, 1), .method = col_text(st, 2),
-			.route = col_text(st, 3), .status = sqlite3_column_int(st, 4),
-			.r = col_req_sum(st, 5, h),
-		};
-
-		err = cb(ctx, &r);
-	}
-	return query_done(s, st, err);
+	return route_rows(sq(base), "req_ends", ns, pod, from_ms, to_ms, limit, cb, ctx);
 }
 
 /* The remote pod of each flow row: the agent's name, else the pod whose pod_ips window holds

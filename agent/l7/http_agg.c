@@ -186,33 +186,37 @@ static struct key_node *find_or_add(struct http_agg *a, uint64_t cgroup_id, int 
 	return n;
 }
 
+/* The key's node with the request counted in its histogram, or NULL (*err set). */
+static struct key_node *record(struct http_agg *a, uint64_t cgroup_id, int dir, int method, const char *route,
+			       int status, uint64_t latency_us, int *err)
+{
+	struct key_node *n = find_or_add(a, cgroup_id, dir, method, route, status, err);
+
+	if (!n) {
+		if (*err == -ENOSPC)
+			a->dropped++;
+		return NULL;
+	}
+	hist__record(&n->hist, latency_us);
+	return n;
+}
+
 int http_agg__record(struct http_agg *a, uint64_t cgroup_id, int dir, int method, const char *route,
 		     int status, uint64_t latency_us)
 {
 	int err = 0;
-	struct key_node *n = find_or_add(a, cgroup_id, dir, method, route, status, &err);
 
-	if (!n) {
-		if (err == -ENOSPC)
-			a->dropped++;
-		return err;
-	}
-	hist__record(&n->hist, latency_us);
-	return 0;
+	return record(a, cgroup_id, dir, method, route, status, latency_us, &err) ? 0 : err;
 }
 
 int http_agg__record_end(struct http_agg *a, uint64_t cgroup_id, int dir, int method, const char *route,
 			 int status, uint64_t latency_us, uint64_t end_us)
 {
 	int err = 0;
-	struct key_node *n = find_or_add(a, cgroup_id, dir, method, route, status, &err);
+	struct key_node *n = record(a, cgroup_id, dir, method, route, status, latency_us, &err);
 
-	if (!n) {
-		if (err == -ENOSPC)
-			a->dropped++;
+	if (!n)
 		return err;
-	}
-	hist__record(&n->hist, latency_us);
 	if (!n->end) {
 		n->end = calloc(1, sizeof(*n->end));
 		if (!n->end)
