@@ -32,9 +32,14 @@ get() {   # get TOKEN PATH -> body in $WORK/body, HTTP status printed
 LEAKS=(team-b secretdb ledger node-b agent-node-b 10.2.0 4242 424.2 $((4242 * N)) 919191 91919.1
 	$((919191 * N)) 7777777 777777 $((7777777 * N)) 5555555 555555 6666666 666666 3333333 333333
 	8080808 808080 31337)
+# A number counts as a whole word only: a timestamp such as 1796611272663 holds 12726 (4242 * 3)
+# without saying anything of team-b.
 leaks() {   # leaks FILE -> the team-b strings found in it, space-separated ("" when none)
-	local hits=() s
-	for s in "${LEAKS[@]}"; do grep -qF -- "$s" "$1" && hits+=("$s"); done
+	local hits=() s w
+	for s in "${LEAKS[@]}"; do
+		w=; [[ $s =~ ^[0-9.]+$ ]] && w=-w
+		grep -qF $w -- "$s" "$1" && hits+=("$s")
+	done
 	echo "${hits[*]}"
 }
 
