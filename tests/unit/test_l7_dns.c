@@ -16,6 +16,7 @@
 #include "agent/l7/dns_module.h"
 #include "agent/l7/l7.h"
 #include "agent/l7/module.h"
+#include "l7_dns_rows.h"
 
 #define FIXTURES "tests/unit/fixtures/dns/"
 
@@ -345,23 +346,6 @@ static struct l7_set *set_with(const struct dns_config *c, void **agg)
 	assert_non_null(s);
 	assert_ptr_equal(l7_set__module(s, L7_PROTO_DNS, agg), &l7_dns_module);
 	return s;
-}
-
-static json_t *row(json_t *f, const char *domain, const char *rcode)
-{
-	json_t *list = json_object_get(f, "dns"), *r;
-	size_t i;
-
-	json_array_foreach(list, i, r)
-		if (!strcmp(json_string_value(json_object_get(r, "domain")), domain) &&
-		    !strcmp(json_string_value(json_object_get(r, "rcode")), rcode))
-			return r;
-	return NULL;
-}
-
-static long long num(json_t *r, const char *k)
-{
-	return r ? json_integer_value(json_object_get(r, k)) : -1;
 }
 
 static void module__captured_exchanges__counted_per_rcode_with_latency(void **state)

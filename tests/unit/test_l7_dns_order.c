@@ -16,6 +16,7 @@
 #include "agent/l7/l7.h"
 #include "agent/l7/module.h"
 #include "agent/probes/dns_order.h"
+#include "l7_dns_rows.h"
 
 #define CG 4242
 #define US 1000ULL
@@ -85,23 +86,6 @@ static void fix_init(struct fix *f, unsigned timeout_ms)
 	f->set = l7_set__new(mods);
 	assert_non_null(f->set);
 	assert_ptr_equal(l7_set__module(f->set, L7_PROTO_DNS, &f->agg), &l7_dns_module);
-}
-
-static json_t *row(json_t *j, const char *domain, const char *rcode)
-{
-	json_t *list = json_object_get(j, "dns"), *r;
-	size_t i;
-
-	json_array_foreach(list, i, r)
-		if (!strcmp(json_string_value(json_object_get(r, "domain")), domain) &&
-		    !strcmp(json_string_value(json_object_get(r, "rcode")), rcode))
-			return r;
-	return NULL;
-}
-
-static long long num(json_t *r, const char *k)
-{
-	return r ? json_integer_value(json_object_get(r, k)) : -1;
 }
 
 static long long rows(json_t *j)
