@@ -1401,16 +1401,113 @@ static void json_edge(struct sbuf *out, const struct edge *e, bool first, bool c
 	sbuf__printf(out, ",\"l7_from\":\"%s\"}", e->l7_from);
 }
 
+/* ---- the pods an edge read of one namespace or pod covers */
+
+/* Pods at either end of the flows that touch the namespace or pod asked for. Their flows with
+ * anyone are read next (store__set_scope()), so that count_peers() and the L7 figures of each
+ * end are those of the whole map, and the rest of the map is not read. */
+struct map_ends {
+	char **v;                   /* "ns\x1fpod", sorted and unique by map_ends_set() */
+	const char **pairs;         /* ns, pod, ns, pod ... into v's strings */
+	size_t n, cap;
+};
+
+static int map_ends_add(struct map_ends *e, const char *ns, const char *pod)
+{
+	char *k;
+
+	if (e->n == e->cap) {
+		size_t cap = e->cap ? e->cap * 2 : 256;
+		char **nv = realloc(e->v, sizeof(*nv) * cap);
+
+		if (!nv)
+			return -ENOMEM;
+		e->v = nv;
+		e->cap = cap;
+	}
+	if (asprintf(&k, "%s\x1f%s", ns, pod) < 0)
+		return -ENOMEM;
+	e->v[e->n++] = k;
+	return 0;
+}
+
+static int map_ends_flow(void *ctx, const struct store_flow_sum *f)
+{
+	struct map_ends *e = ctx;
+	int err = map_ends_add(e, f->ns, f->pod);
+
+	if (!err && f->remote_pod[0])
+		err = map_ends_add(e, f->remote_ns, f->remote_pod);
+	return err;
+}
+
+/* Sort, drop repeats, and point set at the pairs. */
+static int map_ends_set(struct map_ends *e, struct store_pod_set *set)
+{
+	size_t n = 0;
+
+	if (e->n)
+		qsort(e->v, e->n, sizeof(*e->v), str_cmp);
+	for (size_t i = 0; i < e->n; i++) {
+		if (n && !strcmp(e->v[n - 1], e->v[i])) {
+			free(e->v[i]);
+			continue;
+		}
+		e->v[n++] = e->v[i];
+	}
+	e->n = n;
+	if (!(e->pairs = malloc(sizeof(*e->pairs) * 2 * (n ? n : 1))))
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		char *sep = strchr(e->v[i], '\x1f');
+
+		*sep = '\0';
+		e->pairs[2 * i] = e->v[i];
+		e->pairs[2 * i + 1] = sep + 1;
+	}
+	set->pods = e->pairs;
+	set->n = n;
+	return 0;
+}
+
+static void map_ends_free(struct map_ends *e)
+{
+	for (size_t i = 0; i < e->n; i++)
+		free(e->v[i]);
+	free(e->v);
+	free(e->pairs);
+}
+
 int query__edges(struct store *s, const struct query_edges_opts *o, struct sbuf *out)
 {
 	struct raw_ctx rc = { 0 };
 	struct l7_ctx l7 = { 0 };
 	struct peers_ctx pl = { 0 };
 	struct edges_ctx c = { .o = o };
-	int err;
+	struct map_ends me = { 0 };
+	struct store_pod_set only = { 0 };
+	const char *asked[2] = { o->ns, o->pod };
+	int err = 0;
 
 	if (o->pod && (!o->ns || store__pod_exists(s, o->ns, o->pod) <= 0))
 		return -ENOENT;
+	if (o->ns && store__scoped_maps(s)) {
+		/* the flows touching what was asked name the pods whose whole map is read below */
+		if (o->pod) {
+			err = map_ends_add(&me, o->ns, o->pod);
+			only = (struct store_pod_set){ .pods = asked, .n = 1 };
+		} else {
+			only.ns = o->ns;
+		}
+		if (!err) {
+			store__set_scope(s, &only);
+			err = store__flows(s, o->from_ms, o->to_ms, QUERY_MAX_FLOWS, map_ends_flow, &me);
+		}
+		if (!err)
+			err = map_ends_set(&me, &only);
+		if (err)
+			goto out;
+	}
 	err = store__flows(s, o->from_ms, o->to_ms, QUERY_MAX_FLOWS, raw_flow, &rc);
 
 	if (!err)
@@ -1441,6 +1538,8 @@ out:
 	free(rc.ix.slot);
 	free(l7.p);
 	peers_free(&pl);
+	store__set_scope(s, NULL);
+	map_ends_free(&me);
 	return err;
 }
 

@@ -98,6 +98,16 @@ void store__set_deadline(struct store *s, uint64_t deadline_ns)
 	s->expired = false;
 }
 
+void store__set_scope(struct store *s, const struct store_pod_set *only)
+{
+	s->only = only;
+}
+
+bool store__scoped_maps(const struct store *s)
+{
+	return s->ops->scoped_maps;
+}
+
 bool store__expired(const struct store *s)
 {
 	return s->expired;

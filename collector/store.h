@@ -267,4 +267,22 @@ void store__set_deadline(struct store *s, uint64_t deadline_ns);
 int store__checkpoint(struct store *s);
 bool store__expired(const struct store *s);
 
+/* Pods a service-map read is about: every pod of namespace ns (NULL: none by namespace) and the n
+ * pods pods[2i] (namespace), pods[2i+1] (pod). */
+struct store_pod_set {
+	const char *ns;
+	const char *const *pods;
+	size_t n;
+};
+
+/* A hint for the map reads that follow on s, until the next call (NULL: none): store__flows() may
+ * leave out flows whose local pod is not in only and whose remote end (named by the agent, or an
+ * address a pod of only held) cannot be; store__peer_requests() and store__pod_requests() with
+ * ns NULL may leave out rows of pods not in only. Every row of a pod of only (either end) stays,
+ * so what a caller computes per pod of only is unchanged; a backend may ignore the hint (SQLite
+ * does: it reads every row). only must stay valid until the hint is cleared. */
+void store__set_scope(struct store *s, const struct store_pod_set *only);
+/* true when s's backend reads less under store__set_scope() (else narrowing costs a read) */
+bool store__scoped_maps(const struct store *s);
+
 #endif

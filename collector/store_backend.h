@@ -272,6 +272,7 @@ struct store_batch {
 
 struct store_ops {
 	const char *name;
+	bool scoped_maps;           /* honours store__set_scope() (store__scoped_maps()) */
 	/* returns the backend's struct whose first member is struct store; NULL and errno */
 	struct store *(*open)(const struct store_opts *o);
 	/* a read-only handle (base.read_only set) whose reads honour base.deadline_ns: stop once
@@ -332,6 +333,7 @@ struct store {
 	bool read_only;             /* from open_reader(): no begin(), no maintain() */
 	uint64_t deadline_ns;       /* reads stop past it (clock__mono_ns()); 0: none */
 	bool expired;               /* a read hit deadline_ns since it was set */
+	const struct store_pod_set *only;   /* store__set_scope(): NULL = every pod */
 };
 
 extern const struct store_ops store_sqlite_ops;

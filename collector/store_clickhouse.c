@@ -401,8 +401,9 @@ static int ch_request(struct ch *s, const char *query, const char *body, size_t 
 	}
 	/* the server stops the query at the deadline too, not only this client */
 	sbuf__printf(&url, "max_execution_time=%ld", (timeout_ms + 999) / 1000);
+	/* the API's reads may name a few thousand pods (store__set_scope()): past the 256 KiB default */
 	if (s->base.read_only)
-		sbuf__puts(&url, "&readonly=2");
+		sbuf__puts(&url, "&readonly=2&max_query_size=4194304");
 	if (s->cluster)             /* current releases: distributed_foreground_insert, same setting */
 		sbuf__puts(&url, "&insert_distributed_sync=1");
 	if (query) {
@@ -1485,6 +1486,72 @@ static int ch_pod_exists(struct store *base, const char *ns, const char *pod)
 	return err ? err : f.any;
 }
 
+/* " OR" the pods of set as (ns_col, pod_col) pairs; nothing when set names no pods. One pair is an
+ * equality: "(a, b) IN (('x', 'y'))" would read as a set of two scalars. */
+static void pod_pairs(struct sbuf *q, const struct store_pod_set *set, const char *ns_col, const char *pod_col)
+{
+	if (!set->n)
+		return;
+	if (set->n == 1) {
+		sbuf__printf(q, " OR (%s=", ns_col);
+		store_clickhouse__sql_str(q, set->pods[0]);
+		sbuf__printf(q, " AND %s=", pod_col);
+		store_clickhouse__sql_str(q, set->pods[1]);
+		sbuf__puts(q, ")");
+		return;
+	}
+	sbuf__printf(q, " OR (%s, %s) IN (", ns_col, pod_col);
+	for (size_t i = 0; i < set->n; i++) {
+		sbuf__puts(q, i ? ", (" : "(");
+		store_clickhouse__sql_str(q, set->pods[2 * i]);
+		sbuf__puts(q, ", ");
+		store_clickhouse__sql_str(q, set->pods[2 * i + 1]);
+		sbuf__puts(q, ")");
+	}
+	sbuf__puts(q, ")");
+}
+
+/* "(... OR ...)": (ns_col, pod_col) is a pod of set. */
+static void in_pod_set(struct sbuf *q, const struct store_pod_set *set, const char *ns_col, const char *pod_col)
+{
+	sbuf__puts(q, "(0");
+	if (set->ns) {
+		sbuf__printf(q, " OR %s=", ns_col);
+		store_clickhouse__sql_str(q, set->ns);
+	}
+	pod_pairs(q, set, ns_col, pod_col);
+	sbuf__puts(q, ")");
+}
+
+/* The scope of map reads (store__set_scope()) on the local pod of a sample: " AND ...". */
+static void where_scope(struct sbuf *q, struct ch *s)
+{
+	if (!s->base.only)
+		return;
+	sbuf__puts(q, " AND ");
+	in_pod_set(q, s->base.only, "w_namespace", "w_pod");
+}
+
+/* The scope of a flows read: the local pod, the remote pod the agent named, or a remote address
+ * a pod of the scope held at some time (its windows decide later whether it names that pod:
+ * more rows than needed, never fewer). GLOBAL: on a cluster the address set is computed once,
+ * on the entry node, and sent to the shards (a plain IN over the Distributed pod_ips inside a
+ * Distributed read is refused). */
+static void where_flow_scope(struct sbuf *q, struct ch *s)
+{
+	const struct store_pod_set *set = s->base.only;
+
+	if (!set)
+		return;
+	sbuf__puts(q, " AND (");
+	in_pod_set(q, set, "w_namespace", "w_pod");
+	sbuf__puts(q, " OR (remote_pod<>'' AND ");
+	in_pod_set(q, set, "remote_ns", "remote_pod");
+	sbuf__puts(q, ") OR remote_addr GLOBAL IN (SELECT ip FROM pod_ips WHERE ");
+	in_pod_set(q, set, "namespace", "pod");
+	sbuf__puts(q, "))");
+}
+
 #define SQL_REQ_SUM "sum(count), sum(if(" SQL_ERR ", count, 0)), sum(sum_us), min(ts), max(ts+dur)," \
 		    " sumMap(hist_idx, hist_cnt)"
 
@@ -1496,12 +1563,17 @@ static struct store_req_sum req_sum(char **f, uint64_t *h)
 	};
 }
 
-/* FROM a sample table, duplicates collapsed, expired rows and rows outside [from, to) left out. */
+/* FROM a sample table, duplicates collapsed, expired rows and rows outside [from, to) left out.
+ * The caller's " AND ..." conditions join the PREWHERE: with FINAL, a WHERE reads every column of
+ * every row in the key range before filtering (a namespace's flows with the rows naming its
+ * pods as remote ends: 1.5 s against 0.2 s at 1,000 nodes). Filtering before the FINAL merge
+ * is exact here: the copies of a row a batch stored twice are identical, so a condition keeps
+ * all of them or none. */
 static void from_samples(struct sbuf *q, struct ch *s, const char *table, int64_t from_ms, int64_t to_ms)
 {
 	int64_t cut = retention_cut(s);
 
-	sbuf__printf(q, " FROM %s FINAL WHERE ts>=%" PRId64 " AND ts<%" PRId64, table,
+	sbuf__printf(q, " FROM %s FINAL PREWHERE ts>=%" PRId64 " AND ts<%" PRId64, table,
 		     from_ms > cut ? from_ms : cut, to_ms);
 }
 
@@ -1528,6 +1600,8 @@ static int ch_pod_requests(struct store *base, const char *ns, int64_t from_ms, 
 	sbuf__puts(&q, "SELECT w_namespace, w_pod, " SQL_SIDE " AS side, " SQL_REQ_SUM);
 	from_samples(&q, s, "req_stats", from_ms, to_ms);
 	where_ns(&q, "w_namespace", ns);
+	if (!ns)
+		where_scope(&q, s);
 	sbuf__puts(&q, " GROUP BY w_namespace, w_pod, side ORDER BY w_namespace, w_pod, side");
 	return done(s, ch_select(s, &q, row_pod_req, &r));
 }
@@ -1740,6 +1814,7 @@ static int ch_flows(struct store *base, int64_t from_ms, int64_t to_ms, unsigned
 		"  FROM (SELECT ts, dur, w_namespace, w_pod, direction, remote_addr, remote_port, remote_ns,"
 		"    remote_pod, rx_bytes, tx_bytes, retransmits, connect_us, connections");
 	from_samples(&q, s, "flows", from_ms, to_ms);
+	where_flow_scope(&q, s);
 	sbuf__puts(&q,
 		"   ) ANY LEFT JOIN ");
 	ip_windows(&q, cut, "remote_addr");
@@ -1794,6 +1869,7 @@ static int ch_peer_requests(struct store *base, int64_t from_ms, int64_t to_ms, 
 		" FROM (SELECT ts, dur, w_namespace, w_pod, direction, peer_addr, count, errors, client_errors,"
 		"  sum_us, hist_idx, hist_cnt");
 	from_samples(&q, s, "peer_reqs", from_ms, to_ms);
+	where_scope(&q, s);
 	sbuf__puts(&q, " ) ANY LEFT JOIN ");
 	ip_windows(&q, retention_cut(s), "peer_addr");
 	sbuf__printf(&q, " USING peer_addr) GROUP BY w_namespace, w_pod, side, pns, ppod, addr"
@@ -1940,6 +2016,7 @@ static int ch_ping(struct store *base)
 }
 
 const struct store_ops store_clickhouse_ops = {
+	.scoped_maps = true,
 	.name = "clickhouse",
 	.open = ch_open,
 	.open_reader = ch_open_reader,
