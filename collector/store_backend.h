@@ -151,15 +151,7 @@ struct store_record {
  * part (podlens.v1 RequestStats end_stream_*: HTTP/2 and gRPC streamed responses), with their
  * latency to the end of the response (END_STREAM). Same keys as req_stats; only keys that have
  * such requests get a row. */
-#define STORE_REQ_END_COLUMNS(X)                \
-	X(direction, I64,  KEY)                  \
-	X(protocol,  I64,  KEY)                  \
-	X(method,    TEXT, KEY)                  \
-	X(route,     TEXT, KEY)                  \
-	X(status,    I64,  KEY)                  \
-	X(count,     I64,  SUM)                  \
-	X(sum_us,    I64,  SUM)                  \
-	X(hist,      HIST, HIST)
+#define STORE_REQ_END_COLUMNS(X) STORE_REQ_STATS_COLUMNS(X)
 
 /* Samples: connections of the workload to one remote end. */
 #define STORE_FLOW_COLUMNS(X)                   \
