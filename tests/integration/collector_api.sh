@@ -124,18 +124,7 @@ check_eq "$(jq '.edges | length' "$WORK/body")" 0 "payments token sees no shop e
 m=$(get admintoken /metrics)
 check_eq "$(echo "$m" | sed -n 's/^podlens_pod_requests_per_second{namespace="shop",pod="web"} //p')" 10 "/metrics web req/s"
 check_eq "$(get shoptoken /metrics | grep -c 'namespace="payments"')" 0 "/metrics for the shop token has no payments series"
-PP=$(free_port)
-cat > "$WORK/prometheus.yml" <<YML
-global: { scrape_interval: 1s, evaluation_interval: 1s }
-scrape_configs:
-  - job_name: podlens-collector
-    authorization: { credentials: admintoken }
-    static_configs: [ { targets: ["127.0.0.1:$C_HTTP"] } ]
-YML
-prometheus --config.file="$WORK/prometheus.yml" --storage.tsdb.path="$WORK/prom" \
-	--web.listen-address="127.0.0.1:$PP" > "$WORK/prom.log" 2>&1 &
-ppid=$!
-defer "kill $ppid 2>/dev/null; wait $ppid 2>/dev/null"
+start_prometheus "$C_HTTP" admintoken
 q="http://127.0.0.1:$PP/api/v1/query?query=podlens_pod_requests_per_second%7Bnamespace%3D%22shop%22%2Cpod%3D%22web%22%7D"
 if wait_for 60 "prometheus to hold the web series" bash -c "[ \"\$(curl -sf '$q' | jq '.data.result | length')\" = 1 ]"; then
 	r=$(curl -sf "$q"); diag "prometheus: $r"

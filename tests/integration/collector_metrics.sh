@@ -92,19 +92,7 @@ check_eq "$(get "" "$WORK/none.txt")" 200 "/metrics without a token from loopbac
 check_eq "$(grep -c '_bucket{' "$WORK/none.txt")" 0 "tokenless loopback: no histogram series"
 
 # a real Prometheus: sum by (le) across pods, histogram_quantile on the sum
-PP=$(free_port)
-cat > "$WORK/prometheus.yml" <<YML
-global: { scrape_interval: 1s, evaluation_interval: 1s }
-scrape_configs:
-  - job_name: podlens-collector
-    authorization: { credentials: admintoken }
-    static_configs: [ { targets: ["127.0.0.1:$C_HTTP"] } ]
-YML
-prometheus --config.file="$WORK/prometheus.yml" --storage.tsdb.path="$WORK/prom" \
-	--web.listen-address="127.0.0.1:$PP" > "$WORK/prom.log" 2>&1 &
-ppid=$!
-defer "kill $ppid 2>/dev/null; wait $ppid 2>/dev/null"
-pq() { curl -sf --get "http://127.0.0.1:$PP/api/v1/query" --data-urlencode "query=$1"; }
+start_prometheus "$C_HTTP" admintoken
 Q='sum by (le) (podlens_pod_request_duration_seconds_bucket{namespace="shop"})'
 if wait_for 60 "prometheus to hold the shop histograms" bash -c \
 	"[ \"\$(curl -sf --get 'http://127.0.0.1:$PP/api/v1/query' --data-urlencode 'query=$Q' | jq '.data.result | length')\" = 18 ]"; then

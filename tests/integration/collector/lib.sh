@@ -74,3 +74,22 @@ ch_store_args() {
 		fi
 	done
 }
+
+# start_prometheus TARGET_PORT TOKEN: a real Prometheus (Debian package) scraping the collector's
+# /metrics on 127.0.0.1:TARGET_PORT every second with TOKEN, its API on 127.0.0.1:$PP, data in
+# $WORK/prom, log $WORK/prom.log, killed by PID on exit; pq QUERY asks its API for an instant vector.
+start_prometheus() {
+	PP=$(free_port)
+	cat > "$WORK/prometheus.yml" <<YML
+global: { scrape_interval: 1s, evaluation_interval: 1s }
+scrape_configs:
+  - job_name: podlens-collector
+    authorization: { credentials: $2 }
+    static_configs: [ { targets: ["127.0.0.1:$1"] } ]
+YML
+	prometheus --config.file="$WORK/prometheus.yml" --storage.tsdb.path="$WORK/prom" \
+		--web.listen-address="127.0.0.1:$PP" > "$WORK/prom.log" 2>&1 &
+	local pid=$!
+	defer "kill $pid 2>/dev/null; wait $pid 2>/dev/null"
+}
+pq() { curl -sf --get "http://127.0.0.1:$PP/api/v1/query" --data-urlencode "query=$1"; }
