@@ -11,51 +11,57 @@
 #   disk     ClickHouse: bytes_on_disk of the active parts (system.parts) per record; SQLite: file size
 #   API      p50/p99 of QUERIES calls each, over the hour the data starts: pods of a namespace, one
 #            pod's series (60 s steps), edges of a namespace
-# Everything runs on loopback, in a temp dir, ports PORT_BASE.. (19500..19512); every process is
-# killed by PID and the dir removed on exit.
-#   NODES=1000 PODS=30 MINUTES=6 STREAMS=200 STORES="sqlite clickhouse" QUERIES=30 collector/bench/scale.sh
-# MINUTES=60 is the full hour of issue 16 (ClickHouse ingests ~20k records/s wall on this 2-core
-# machine: ~1.5 h); the default 6 min of data (9.7M records) runs in ~12 min.
+# Everything runs on loopback, in a temp dir, ports PORT_BASE.. (collector PORT_BASE, +1; ClickHouse
+# servers from CH_PORT_BASE, default PORT_BASE+10, three ports each); every process is killed by
+# PID and the dirs removed on exit. The ClickHouse servers are the collector suites' own
+# (tests/integration/collector/clickhouse.sh): one node, or the 2-shard cluster "pl2" of two.
+#   NODES=1000 PODS=30 MINUTES=6 STREAMS=200 STORES="sqlite clickhouse cluster" QUERIES=30 collector/bench/scale.sh
+# MINUTES=60 is the full hour of issue 16 (ClickHouse ingests ~40-50k records/s wall on this 2-core
+# machine: ~25 min per ClickHouse store); the default 6 min of data (9.7M records) runs in ~5 min
+# per store.
 # INGEST_LIMIT_S=240 bounds each store's ingest: past it the agents stop, and what was sent is
 # checked and queried (the line says stopped=1: that store did not keep up).
-# STORES takes a third word once the 2-shard cluster lands (store_args_<name> and start_<name> below).
+# A store is start_store_X, store_args_X, disk_X and counts_X below.
 set -uo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$top"
 BUILD=${BUILD:-build}
 NODES=${NODES:-1000} PODS=${PODS:-30} MINUTES=${MINUTES:-6} STREAMS=${STREAMS:-200}
-STORES=${STORES:-"sqlite clickhouse"} QUERIES=${QUERIES:-30} PORT_BASE=${PORT_BASE:-19500}
+STORES=${STORES:-"sqlite clickhouse cluster"} QUERIES=${QUERIES:-30} PORT_BASE=${PORT_BASE:-19500}
 INGEST_LIMIT_S=${INGEST_LIMIT_S:-240}
-CH_SERVER=${CH_SERVER:-/usr/sbin/clickhouse-server}
 COLLECTOR=$BUILD/bin/podlens-collector LOADGEN=$BUILD/test-bin/collector-loadgen
 INTERVALS=$((MINUTES * 6))
-GRPC=$PORT_BASE HTTP=$((PORT_BASE + 1)) CH_HTTP=$((PORT_BASE + 10)) CH_TCP=$((PORT_BASE + 11)) CH_INTER=$((PORT_BASE + 12))
+GRPC=$PORT_BASE HTTP=$((PORT_BASE + 1))
+CH_PORT_BASE=${CH_PORT_BASE:-$((PORT_BASE + 10))}
 HZ=$(getconf CLK_TCK)
 
+source "$top/tests/lib.sh"
+source "$top/tests/integration/collector/lib.sh"
+source "$top/tests/integration/collector/clickhouse.sh"
 WORK=$(mktemp -d /tmp/podlens-bench-collector.XXXXXX)
 PIDS=()
 cleanup() {
 	local p
 	for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
-	# clickhouse threads may finish writing a part after the kill: remove until gone (bounded)
-	for _ in $(seq 50); do rm -rf "$WORK" 2>/dev/null; [ -e "$WORK" ] || break; sleep 0.1; done
+	_run_deferred    # the ClickHouse servers (tests/integration/collector/clickhouse.sh)
+	rm -rf "$WORK"
 }
+# not a TAP script: our own exit handler instead of tests/lib.sh's
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 say() { echo "bench-collector: $*"; }
 die() { say "FAILED: $*"; exit 1; }
 
-wait_for() {   # wait_for SECONDS CMD...: poll every 100 ms, bounded
-	local n=$(($1 * 10)); shift
-	for _ in $(seq "$n"); do "$@" >/dev/null 2>&1 && return 0; sleep 0.1; done
-	return 1
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+ch_ticks() {   # CPU ticks of every clickhouse-server of the store (0: none)
+	local p t=0
+	for p in "${CH_PIDS[@]}"; do t=$((t + $(cpu_ticks "$p"))); done
+	echo "$t"
 }
 
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
-
 # ------------------------------------------------------------ the stores
-start_sqlite() { :; }
+start_store_sqlite() { :; }
 store_args_sqlite() { echo "--data-dir $WORK/sqlite"; }
 disk_sqlite() { du -sb "$WORK/sqlite" | cut -f1; }
 counts_sqlite() {   # rows per table, vs the loadgen's ground truth (raw tables; rollups are _1m, _10m)
@@ -68,58 +74,38 @@ counts_sqlite() {   # rows per table, vs the loadgen's ground truth (raw tables;
 	done
 }
 
-CH_PID=""
-start_clickhouse() {
-	local dir=$WORK/ch
-	[ -x "$CH_SERVER" ] || die "$CH_SERVER missing: make deps (deps/clickhouse.pkgs)"
-	mkdir -p "$dir/data" "$dir/tmp" "$dir/log"
-	CH_PW=$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')
-	cat > "$dir/config.xml" <<XML
-<?xml version="1.0"?>
-<yandex>
-    <logger><level>warning</level><log>$dir/log/server.log</log><errorlog>$dir/log/error.log</errorlog></logger>
-    <http_port>$CH_HTTP</http_port>
-    <tcp_port>$CH_TCP</tcp_port>
-    <interserver_http_port>$CH_INTER</interserver_http_port>
-    <listen_host>127.0.0.1</listen_host>
-    <path>$dir/data/</path>
-    <tmp_path>$dir/tmp/</tmp_path>
-    <user_files_path>$dir/tmp/</user_files_path>
-    <format_schema_path>$dir/tmp/</format_schema_path>
-    <users_config>$dir/users.xml</users_config>
-    <default_profile>default</default_profile>
-    <default_database>default</default_database>
-    <mark_cache_size>268435456</mark_cache_size>
-    <max_concurrent_queries>64</max_concurrent_queries>
-</yandex>
-XML
-	cat > "$dir/users.xml" <<XML
-<?xml version="1.0"?>
-<yandex>
-    <profiles><default><max_memory_usage>4000000000</max_memory_usage></default></profiles>
-    <users>
-        <podlens><password>$CH_PW</password><networks><ip>127.0.0.1</ip></networks><profile>default</profile><quota>default</quota></podlens>
-    </users>
-    <quotas><default></default></quotas>
-</yandex>
-XML
-	printf 'podlens:%s\n' "$CH_PW" > "$dir/credentials"; chmod 600 "$dir/credentials"
-	"$CH_SERVER" --config-file="$dir/config.xml" >"$dir/log/stdout" 2>&1 &
-	CH_PID=$!; PIDS+=("$CH_PID")
-	wait_for 60 curl -sf "http://127.0.0.1:$CH_HTTP/ping" -o /dev/null || { tail "$dir/log/stdout" "$dir/log/error.log"; die "clickhouse-server did not answer"; }
+# ClickHouse servers as the collector suites start them (tests/integration/collector/clickhouse.sh):
+# their own config, data dir and ports from CH_PORT_BASE, killed by PID (after each store, and by
+# the deferred cleanup on exit)
+CH_PIDS=()
+start_store_clickhouse() {
+	start_clickhouse B || die "clickhouse-server did not start (deps/clickhouse.pkgs)"
+	CH_PIDS=("$B_PID")
 }
-store_args_clickhouse() { echo "--store clickhouse:http://127.0.0.1:$CH_HTTP/bench --store-credentials $WORK/ch/credentials"; }
-chq() { curl -sS --fail -u "podlens:$CH_PW" --data-binary "$1" "http://127.0.0.1:$CH_HTTP/"; }
-disk_clickhouse() { chq "SELECT sum(bytes_on_disk) FROM system.parts WHERE database='bench' AND active"; }
-counts_clickhouse() {   # rows per table as the API reads them (FINAL), vs the loadgen's ground truth
-	local t want got
+start_store_cluster() {
+	start_clickhouse_cluster pl2 CA CB || die "the 2-shard cluster did not start"
+	CH_PIDS=("$CA_PID" "$CB_PID")
+}
+store_args_clickhouse() { echo "--store clickhouse:$B_URL/bench --store-credentials $B_CRED"; }
+store_args_cluster() {
+	echo "--store clickhouse:$CA_URL/bench --store-credentials $CA_CRED --store-cluster pl2 --store-nodes $CA_URL,$CB_URL"
+}
+part_bytes="SELECT sum(bytes_on_disk) FROM system.parts WHERE database='bench' AND active"
+disk_clickhouse() { ch_query B "$part_bytes"; }
+disk_cluster() { echo $(($(ch_query CA "$part_bytes") + $(ch_query CB "$part_bytes"))); }
+counts_ch() {   # counts_ch STORE NODE...: rows per table as the API reads them (FINAL, through the
+	# first node: the Distributed tables of a cluster), vs the loadgen's ground truth
+	local st=$1 t want got n parts=""; shift
 	for t in pod_stats:workloads req_stats:req_stats dns_stats:dns_stats peer_reqs:peer_reqs flows:flows; do
-		want=$(sed -n "s/.* ${t#*:}=\([0-9]*\).*/\1/p" "$WORK/loadgen.$1")
-		got=$(chq "SELECT count() FROM bench.${t%%:*} FINAL")
-		check "clickhouse ${t%%:*} rows (FINAL) = sent" "$got" "$want"
+		want=$(sed -n "s/.* ${t#*:}=\([0-9]*\).*/\1/p" "$WORK/loadgen.$st")
+		got=$(ch_query "$1" "SELECT count() FROM bench.${t%%:*} FINAL")
+		check "$st ${t%%:*} rows (FINAL) = sent" "$got" "$want"
 	done
-	say "clickhouse parts: $(chq "SELECT count() FROM system.parts WHERE database='bench' AND active") active"
+	for n in "$@"; do parts+=" $(ch_query "$n" "SELECT count() FROM system.parts WHERE database='bench' AND active")"; done
+	say "$st active parts per node:$parts"
 }
+counts_clickhouse() { counts_ch "$1" B; }
+counts_cluster() { counts_ch "$1" CA CB; }
 
 FAILS=0
 check() {   # check NAME GOT WANT
@@ -150,21 +136,21 @@ api_latency() {   # api_latency NAME URL...: QUERIES calls cycling over the URLs
 # ------------------------------------------------------------ one store
 run_store() {
 	local st=$1 out=$WORK/collector.$st cpid c0 c1 ch0=0 ch1=0 t0 t1 lg rec cpu wall start end ns pod
-	"start_$st"
+	"start_store_$st"
 	# shellcheck disable=SC2046
 	# every agent comes from loopback here: lift the per-peer connection bound (32) that 1,000
 	# agents from 1,000 addresses would not meet
 	"$COLLECTOR" --grpc-addr "127.0.0.1:$GRPC" --http-addr "127.0.0.1:$HTTP" \
 		--grpc-max-conns $((STREAMS + 64)) --grpc-max-per-peer $((STREAMS + 32)) $("store_args_$st") >"$out" 2>"$out.err" &
 	cpid=$!; PIDS+=("$cpid")
-	wait_for 30 grep -q '^podlens-collector ready' "$out" || { cat "$out.err"; die "$st: collector not ready"; }
-	c0=$(cpu_ticks "$cpid"); [ -n "$CH_PID" ] && ch0=$(cpu_ticks "$CH_PID")
+	wait_for 30 "$st collector ready" grep -q '^podlens-collector ready' "$out" || { cat "$out.err"; die "$st: collector not ready"; }
+	c0=$(cpu_ticks "$cpid"); ch0=$(ch_ticks)
 	t0=$(date +%s%N)
 	"$LOADGEN" "http://127.0.0.1:$GRPC" --nodes "$NODES" --pods "$PODS" --intervals "$INTERVALS" \
 		--streams "$STREAMS" --check-ns 7 --deadline-s "$INGEST_LIMIT_S" > "$WORK/loadgen.$st" 2> "$WORK/loadgen.$st.err" ||
 		{ tail -5 "$WORK/loadgen.$st.err"; die "$st: loadgen failed"; }
 	t1=$(date +%s%N)
-	c1=$(cpu_ticks "$cpid"); [ -n "$CH_PID" ] && ch1=$(cpu_ticks "$CH_PID")
+	c1=$(cpu_ticks "$cpid"); ch1=$(ch_ticks)
 	lg=$(cat "$WORK/loadgen.$st")
 	rec=$(sed -n 's/.* records=\([0-9]*\).*/\1/p' <<<"$lg")
 	cpu=$(awk -v a="$c0" -v b="$c1" -v hz="$HZ" 'BEGIN {printf "%.2f", (b - a) / hz}')
@@ -172,7 +158,7 @@ run_store() {
 	say "$st: $lg"
 	grep '^loadgen progress' "$WORK/loadgen.$st.err" | tr '\n' ' ' | sed 's/loadgen progress //g; s/^/bench-collector: progress (s, records acked, rate): /'; echo
 	grep -q ' stopped=1' <<<"$lg" && say "$st: did not take the $MINUTES min of data within INGEST_LIMIT_S=$INGEST_LIMIT_S s (stopped at $(sed -n 's/.* records=\([0-9]*\).*/\1/p' <<<"$lg") records)"
-	say "$st ingest: $rec records in $wall s wall, collector CPU $cpu s$([ -n "$CH_PID" ] && awk -v a="$ch0" -v b="$ch1" -v hz="$HZ" 'BEGIN {printf ", clickhouse-server CPU %.2f s", (b - a) / hz}'):" \
+	say "$st ingest: $rec records in $wall s wall, collector CPU $cpu s$([ ${#CH_PIDS[@]} -gt 0 ] && awk -v a="$ch0" -v b="$ch1" -v hz="$HZ" 'BEGIN {printf ", clickhouse-server CPU %.2f s", (b - a) / hz}'):" \
 		"$(awk -v r="$rec" -v c="$cpu" 'BEGIN {printf "%.0f", r / c}') records per collector CPU-second," \
 		"$(awk -v r="$rec" -v w="$wall" 'BEGIN {printf "%.0f", r / w}') records/s wall" \
 		"= $(awk -v r="$rec" -v w="$wall" -v p="$PODS" 'BEGIN {printf "%.0f", r / w / (p * 9 / 10)}') nodes of $PODS pods in real time"
@@ -221,13 +207,14 @@ run_store() {
 	api_latency "$st pod-series-1h" "${series[@]}"
 	api_latency "$st edges-of-namespace" "${edges[@]}"
 	kill "$cpid"; wait "$cpid" 2>/dev/null
-	if [ -n "$CH_PID" ]; then kill "$CH_PID"; wait "$CH_PID" 2>/dev/null; CH_PID=""; fi
+	for p in "${CH_PIDS[@]}"; do kill "$p"; wait "$p" 2>/dev/null; done
+	CH_PIDS=()
 }
 
 make --no-print-directory -s "$COLLECTOR" "$LOADGEN" || die "build"
 say "$NODES nodes x $PODS pods, $MINUTES min of 10 s intervals ($INTERVALS), $STREAMS streams, stores: $STORES"
 for st in $STORES; do
-	declare -F "start_$st" >/dev/null || die "unknown store $st"
+	declare -F "start_store_$st" >/dev/null || die "unknown store $st"
 	run_store "$st"
 done
 [ "$FAILS" = 0 ] || die "$FAILS check(s) failed"
