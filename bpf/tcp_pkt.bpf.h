@@ -153,7 +153,9 @@ static __always_inline struct pl_tcp_counters *tcp_pkt_counters(struct __sk_buff
 	return cgid ? tcp_counters(cgid) : 0;
 }
 
-/* Egress SYN, FIN or RST of a full socket. seq: the segment's sequence number (host order). */
+/* Egress SYN, FIN or RST of a full socket. seq: the segment's sequence number (host order).
+ * tp comes from bpf_skc_to_tcp_sock (a BTF pointer): its fields are plain loads (CO-RE
+ * relocated), not bpf_probe_read_kernel calls. */
 static __noinline void tcp_pkt_out(struct __sk_buff *skb, __u32 fl, __u32 seq, __u64 cgid, __u32 flows)
 {
 	struct bpf_sock *bsk = skb->sk;
@@ -163,15 +165,15 @@ static __noinline void tcp_pkt_out(struct __sk_buff *skb, __u32 fl, __u32 seq, _
 	__u32 srtt;
 	__u64 acked;
 
+	if ((fl & PL_TH_SYN) && (fl & PL_TH_ACK))
+		return;   /* a listener's SYN-ACK */
 	if (!bsk)
 		return;
 	tp = bpf_skc_to_tcp_sock(bsk);
 	if (!tp)
-		return;   /* a request socket's SYN-ACK (the listener's), a timewait socket's FIN */
-	if ((fl & PL_TH_SYN) && (fl & PL_TH_ACK))
-		return;
+		return;   /* a timewait socket's FIN */
 	/* a retransmission: TCP advances snd_nxt only after the first transmission left */
-	if (!(fl & PL_TH_RST) && BPF_CORE_READ(tp, snd_nxt) != seq)
+	if (!(fl & PL_TH_RST) && tp->snd_nxt != seq)
 		return;
 	c = tcp_pkt_counters(skb, cgid);
 	if (!c)
@@ -190,15 +192,15 @@ static __noinline void tcp_pkt_out(struct __sk_buff *skb, __u32 fl, __u32 seq, _
 		return;
 	}
 	/* FIN (first transmission) or RST: the socket's close */
-	srtt = BPF_CORE_READ(tp, srtt_us) >> 3;
+	srtt = tp->srtt_us >> 3;
 	c->closes++;
 	c->srtt_sum_us += srtt;
 	c->srtt_count++;
 	if (!flows)
 		return;
-	acked = BPF_CORE_READ(tp, bytes_acked);
+	acked = tp->bytes_acked;
 	if (fl & PL_TH_FIN)   /* + in flight, FIN excluded (it took one sequence number) */
-		acked += BPF_CORE_READ(tp, write_seq) - BPF_CORE_READ(tp, snd_una) - 1;
+		acked += tp->write_seq - tp->snd_una - 1;
 	tcp_emit_close((struct sock *)tp, cgid ? cgid : bpf_skb_cgroup_id(skb),
 		       bpf_sk_storage_get(&pl_tcp_socks, tp, 0, 0), srtt, bpf_ktime_get_ns(), acked);
 }
@@ -230,7 +232,7 @@ static __noinline void tcp_pkt_in(struct __sk_buff *skb, __u32 fl, __u64 cgid, _
 		if (!tp)
 			return;
 		now = bpf_ktime_get_ns();
-		sent = BPF_CORE_READ(tp, tcp_wstamp_ns);
+		sent = tp->tcp_wstamp_ns;
 		if (!sent || sent > now)
 			return;
 		lat = (now - sent) / 1000;
@@ -240,7 +242,7 @@ static __noinline void tcp_pkt_in(struct __sk_buff *skb, __u32 fl, __u64 cgid, _
 			st = bpf_sk_storage_get(&pl_tcp_socks, tp, 0, 0);
 			if (st) {
 				st->connect_lat_us = lat;
-				st->lport = BPF_CORE_READ(tp, inet_conn.icsk_inet.sk.__sk_common.skc_num);
+				st->lport = tp->inet_conn.icsk_inet.sk.__sk_common.skc_num;
 			}
 		}
 		return;
@@ -253,14 +255,14 @@ static __noinline void tcp_pkt_in(struct __sk_buff *skb, __u32 fl, __u64 cgid, _
 	c = tcp_pkt_counters(skb, cgid);
 	if (!c)
 		return;
-	srtt = BPF_CORE_READ(tp, srtt_us) >> 3;
+	srtt = tp->srtt_us >> 3;
 	c->closes++;
 	c->srtt_sum_us += srtt;
 	c->srtt_count++;
 	if (flows)
 		tcp_emit_close((struct sock *)tp, cgid ? cgid : bpf_skb_cgroup_id(skb),
 			       bpf_sk_storage_get(&pl_tcp_socks, tp, 0, 0), srtt, bpf_ktime_get_ns(),
-			       BPF_CORE_READ(tp, bytes_acked));
+			       tp->bytes_acked);
 }
 
 /* An ingress ACK reached a listener: a handshake completes (the child is made right after). */
