@@ -50,7 +50,7 @@ static __always_inline bool full_sock(const struct sock *sk)
 static __always_inline void emit_close(const struct sock *sk, u64 cgid, struct pl_tcp_sock_state *st,
 				       u32 srtt_us, u64 now)
 {
-	tcp_emit_close(sk, cgid, st, srtt_us, now, BPF_CORE_READ((const struct tcp_sock *)sk, bytes_acked));
+	tcp_emit_close(sk, cgid, st, srtt_us, now, BPF_CORE_READ((const struct tcp_sock *)sk, bytes_acked), 0);
 }
 
 static __always_inline void on_active_open(struct sock *sk, struct pl_tcp_counters *c)

@@ -23,12 +23,15 @@
  *                    completes a handshake (tcp_check_req makes the child right after). Differs
  *                    from "accepted" only when the accept queue overflows (the ACK is dropped and
  *                    retransmitted: counted again) or with TCP_DEFER_ACCEPT
- *   close            once per socket: its first FIN sent (first transmission, as for SYN), else
- *                    an ingress RST on an ESTABLISHED or CLOSE_WAIT socket, else an RST it sends
- *                    (abortive close; a socket that sent a FIN and then an RST counts twice).
- *                    srtt and the flow record's figures are those of that moment: bytes_acked is
- *                    what was sent (acknowledged or in flight behind the FIN). A connection that
- *                    dies of a timeout, sending nothing, is not counted
+ *   close            once per socket, when both directions are done: the peer's FIN arriving
+ *                    after ours (FIN_WAIT1/2), or ours leaving after the peer's (LAST_ACK, first
+ *                    transmission), or an RST received (ESTABLISHED, CLOSE_WAIT, FIN_WAIT1/2) or
+ *                    sent (abortive close). srtt and the flow record's figures are those of that
+ *                    moment; the record's bytes_acked counts what is still in flight behind our
+ *                    FIN, its bytes_received the peer FIN's own payload. Not counted: a
+ *                    connection that dies of a timeout sending nothing, a half-closed socket
+ *                    whose peer never sends its FIN (FIN_WAIT2 timeout); counted twice: a peer
+ *                    FIN that arrived out of order and was retransmitted
  *   retransmits      still tcp:tcp_retransmit_skb (node-wide, but it runs only on retransmits)
  *   resets           tcp:tcp_send_reset / tcp:tcp_receive_reset, as in every mode
  * Flow records (only with a collector) need the open time and direction per socket: the active
@@ -99,9 +102,9 @@ static __always_inline struct pl_tcp_counters *tcp_counters(__u64 cgid)
 }
 
 /* One flow record. acked: bytes sent and acknowledged (the caller's figure: at a FIN it includes
- * what is still in flight). */
+ * what is still in flight); rx_extra: received bytes the socket has not processed yet. */
 static __always_inline void tcp_emit_close(const struct sock *sk, __u64 cgid, struct pl_tcp_sock_state *st,
-					   __u32 srtt_us, __u64 now, __u64 acked)
+					   __u32 srtt_us, __u64 now, __u64 acked, __u32 rx_extra)
 {
 	const struct tcp_sock *tp = (const struct tcp_sock *)sk;
 	struct pl_tcp_flow_event *e;
@@ -122,7 +125,7 @@ static __always_inline void tcp_emit_close(const struct sock *sk, __u64 cgid, st
 	e->connect_lat_us = st ? st->connect_lat_us : 0;
 	e->direction = st ? st->direction : 0;
 	e->bytes_acked = acked;
-	e->bytes_received = BPF_CORE_READ(tp, bytes_received);
+	e->bytes_received = BPF_CORE_READ(tp, bytes_received) + rx_extra;
 	e->srtt_us = srtt_us;
 	e->total_retrans = BPF_CORE_READ(tp, total_retrans);
 	family = BPF_CORE_READ(sk, __sk_common.skc_family);
@@ -153,6 +156,30 @@ static __always_inline struct pl_tcp_counters *tcp_pkt_counters(struct __sk_buff
 	return cgid ? tcp_counters(cgid) : 0;
 }
 
+/* The socket's close: counted, and its flow record. All it sent (acknowledged, or in flight
+ * behind its FIN: write_seq counts the FIN, once sent) and all it received, rx_extra being the
+ * payload of the ingress packet not yet processed. */
+static __always_inline void tcp_pkt_close(struct __sk_buff *skb, struct tcp_sock *tp, __u64 cgid, __u32 flows,
+					  __u32 rx_extra)
+{
+	struct pl_tcp_counters *c = tcp_pkt_counters(skb, cgid);
+	__u32 srtt = tp->srtt_us >> 3;
+	__u64 acked;
+
+	if (!c)
+		return;
+	c->closes++;
+	c->srtt_sum_us += srtt;
+	c->srtt_count++;
+	if (!flows)
+		return;
+	acked = tp->bytes_acked;
+	if (tp->write_seq != tp->snd_una)
+		acked += tp->write_seq - tp->snd_una - 1;
+	tcp_emit_close((struct sock *)tp, cgid ? cgid : bpf_skb_cgroup_id(skb),
+		       bpf_sk_storage_get(&pl_tcp_socks, tp, 0, 0), srtt, bpf_ktime_get_ns(), acked, rx_extra);
+}
+
 /* Egress SYN, FIN or RST of a full socket. seq: the segment's sequence number (host order).
  * tp comes from bpf_skc_to_tcp_sock (a BTF pointer): its fields are plain loads (CO-RE
  * relocated), not bpf_probe_read_kernel calls. */
@@ -162,57 +189,48 @@ static __noinline void tcp_pkt_out(struct __sk_buff *skb, __u32 fl, __u32 seq, _
 	struct pl_tcp_counters *c;
 	struct pl_tcp_sock_state *st;
 	struct tcp_sock *tp;
-	__u32 srtt;
-	__u64 acked;
 
 	if ((fl & PL_TH_SYN) && (fl & PL_TH_ACK))
 		return;   /* a listener's SYN-ACK */
 	if (!bsk)
 		return;
+	/* a FIN closes here only when the peer's came first (LAST_ACK); else at the peer's FIN */
+	if (!(fl & (PL_TH_SYN | PL_TH_RST)) && bsk->state != BPF_TCP_LAST_ACK)
+		return;
 	tp = bpf_skc_to_tcp_sock(bsk);
 	if (!tp)
-		return;   /* a timewait socket's FIN */
+		return;   /* a timewait socket's */
 	/* a retransmission: TCP advances snd_nxt only after the first transmission left */
 	if (!(fl & PL_TH_RST) && tp->snd_nxt != seq)
 		return;
+	if (!(fl & PL_TH_SYN)) {
+		tcp_pkt_close(skb, tp, cgid, flows, 0);
+		return;
+	}
 	c = tcp_pkt_counters(skb, cgid);
 	if (!c)
 		return;
-	if (fl & PL_TH_SYN) {
-		c->active_opens++;
-		if (flows) {
-			st = bpf_sk_storage_get(&pl_tcp_socks, tp, 0, BPF_SK_STORAGE_GET_F_CREATE);
-			if (st) {
-				st->open_ns = bpf_ktime_get_ns();
-				st->connect_lat_us = 0;
-				st->lport = 0;
-				st->direction = TCP_DIR_ACTIVE;
-			}
+	c->active_opens++;
+	if (flows) {
+		st = bpf_sk_storage_get(&pl_tcp_socks, tp, 0, BPF_SK_STORAGE_GET_F_CREATE);
+		if (st) {
+			st->open_ns = bpf_ktime_get_ns();
+			st->connect_lat_us = 0;
+			st->lport = 0;
+			st->direction = TCP_DIR_ACTIVE;
 		}
-		return;
 	}
-	/* FIN (first transmission) or RST: the socket's close */
-	srtt = tp->srtt_us >> 3;
-	c->closes++;
-	c->srtt_sum_us += srtt;
-	c->srtt_count++;
-	if (!flows)
-		return;
-	acked = tp->bytes_acked;
-	if (fl & PL_TH_FIN)   /* + in flight, FIN excluded (it took one sequence number) */
-		acked += tp->write_seq - tp->snd_una - 1;
-	tcp_emit_close((struct sock *)tp, cgid ? cgid : bpf_skb_cgroup_id(skb),
-		       bpf_sk_storage_get(&pl_tcp_socks, tp, 0, 0), srtt, bpf_ktime_get_ns(), acked);
 }
 
-/* Ingress SYN or RST of a socket of the workload (SYN-ACK completing an active open, RST). */
-static __noinline void tcp_pkt_in(struct __sk_buff *skb, __u32 fl, __u64 cgid, __u32 flows)
+/* Ingress SYN, FIN or RST of a socket of the workload: the SYN-ACK completing an active open, an
+ * RST refusing it, the peer's FIN after ours, an RST. payload: the packet's TCP payload bytes. */
+static __noinline void tcp_pkt_in(struct __sk_buff *skb, __u32 fl, __u64 cgid, __u32 flows, __u32 payload)
 {
 	struct bpf_sock *bsk = skb->sk;
 	struct pl_tcp_counters *c;
 	struct pl_tcp_sock_state *st;
 	struct tcp_sock *tp;
-	__u32 state, srtt;
+	__u32 state;
 	__u64 lat, now, sent;
 
 	if (!bsk)
@@ -247,22 +265,17 @@ static __noinline void tcp_pkt_in(struct __sk_buff *skb, __u32 fl, __u64 cgid, _
 		}
 		return;
 	}
-	if (!(fl & PL_TH_RST) || (state != BPF_TCP_ESTABLISHED && state != BPF_TCP_CLOSE_WAIT))
-		return;   /* SYN to a listener; RST after our FIN (counted then) */
+	/* our FIN went first (FIN_WAIT*): the peer's ends it, or an RST; else only an RST ends an
+	 * established connection here (after the peer's FIN, ours closes it: LAST_ACK, egress) */
+	if (state == BPF_TCP_FIN_WAIT1 || state == BPF_TCP_FIN_WAIT2) {
+		if (!(fl & (PL_TH_FIN | PL_TH_RST)))
+			return;
+	} else if (!(fl & PL_TH_RST) || (state != BPF_TCP_ESTABLISHED && state != BPF_TCP_CLOSE_WAIT)) {
+		return;
+	}
 	tp = bpf_skc_to_tcp_sock(bsk);
-	if (!tp)
-		return;
-	c = tcp_pkt_counters(skb, cgid);
-	if (!c)
-		return;
-	srtt = tp->srtt_us >> 3;
-	c->closes++;
-	c->srtt_sum_us += srtt;
-	c->srtt_count++;
-	if (flows)
-		tcp_emit_close((struct sock *)tp, cgid ? cgid : bpf_skb_cgroup_id(skb),
-			       bpf_sk_storage_get(&pl_tcp_socks, tp, 0, 0), srtt, bpf_ktime_get_ns(),
-			       tp->bytes_acked);
+	if (tp)
+		tcp_pkt_close(skb, tp, cgid, flows, fl & PL_TH_RST ? 0 : payload);
 }
 
 /* An ingress ACK reached a listener: a handshake completes (the child is made right after). */
@@ -315,19 +328,19 @@ static __always_inline void tcp_pkt(struct __sk_buff *skb, bool egress, __u64 cg
 	if ((void *)(th + 20) > end)
 		return;
 	fl = th[13];
-	if (egress) {
-		if (fl & (PL_TH_SYN | PL_TH_FIN | PL_TH_RST))
-			tcp_pkt_out(skb, fl, bpf_ntohl(*(__u32 *)(th + 4)), cgid, flows);
+	if (!(fl & (PL_TH_SYN | PL_TH_FIN | PL_TH_RST))) {
+		if (egress)
+			return;
+		/* two context loads per ingress packet: only a listener's ACK is an event */
+		bsk = skb->sk;
+		if (bsk && bsk->state == BPF_TCP_LISTEN)
+			tcp_pkt_passive(skb, cgid, flows);
 		return;
 	}
-	if (fl & (PL_TH_SYN | PL_TH_RST)) {
-		tcp_pkt_in(skb, fl, cgid, flows);
-		return;
-	}
-	/* two context loads per ingress packet: only a listener's ACK is an event */
-	bsk = skb->sk;
-	if (bsk && bsk->state == BPF_TCP_LISTEN)
-		tcp_pkt_passive(skb, cgid, flows);
+	if (egress)
+		tcp_pkt_out(skb, fl, bpf_ntohl(*(__u32 *)(th + 4)), cgid, flows);
+	else
+		tcp_pkt_in(skb, fl, cgid, flows, skb->len - (__u32)((void *)th - data) - ((th[12] >> 4) << 2));
 }
 
 #endif
