@@ -275,7 +275,7 @@ static void l7_start(struct agent *a)
 	a->peers = peers__new(NULL);
 	lo.peers = a->peers;        /* NULL (out of memory): no per-peer figures, the rest works */
 	/* workloads mode: HTTP comes with the traffic counters in one program per packet */
-	lo.share_wl = probes__wl_shared_fds(a->probes, &lo.wl_map_fd, &lo.wl_traffic_fd) == 0;
+	lo.share_wl = probes__wl_shared_fds(a->probes, &lo.wl) == 0;
 	if (a->l7set)
 		a->l7 = l7_probe__new(&lo);
 	if (!a->l7) {
@@ -380,7 +380,7 @@ struct agent *agent__new(struct agent_config *cfg)
 	}
 	a->wl_mode = !strcmp(po.traffic_attach, "workloads");
 	po.default_monitored = true;
-	po.tcp_tracepoints = !strcmp(a->cfg.tcp_hooks, "tracepoints");
+	po.tcp_hooks = a->cfg.tcp_hooks;
 	po.flow_events = a->cfg.collector_url != NULL;   /* flows go only into podlens.v1 batches */
 	po.ringbuf_bytes = 1;
 	while (po.ringbuf_bytes < a->cfg.ringbuf_kb * 1024)

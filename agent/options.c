@@ -56,8 +56,9 @@ static const struct opt opts[] = {
 	  "cgroup: only they pay), a cgroup path (once, every socket below pays; / = the root), or auto "
 	  "(/ when every host cgroup is monitored, else workloads)" },
 	{ "tcp-hooks", "tcp_hooks", T_STR, O(tcp_hooks), 0, 0, NULL, "auto", "HOW",
-	  "TCP health from sock_ops where the packet programs are (auto; node-wide tracepoints when the "
-	  "kernel refuses sock_ops) or from node-wide tracepoints (tracepoints)" },
+	  "TCP health from the packet programs of each monitored workload (packets), from sock_ops where "
+	  "the packet programs are (sockops; node-wide tracepoints when the kernel refuses it), or from "
+	  "node-wide tracepoints (tracepoints); auto = packets per workload, else sockops" },
 	{ "node-name", "node_name", T_STR, O(node_name), 0, 0, NULL, NULL, "NAME",
 	  "node name in records (default $NODE_NAME, else the hostname)" },
 	{ "cri-socket", "cri.socket", T_STR, O(cri_socket), 0, 0, NULL, "auto", "PATH",
@@ -695,8 +696,10 @@ int options__parse(struct agent_config *cfg, int argc, char **argv, FILE *out, F
 			"absolute cgroup path without '..')\n", cfg->traffic_attach);
 		return -EINVAL;
 	}
-	if (strcmp(cfg->tcp_hooks, "auto") && strcmp(cfg->tcp_hooks, "tracepoints")) {
-		fprintf(err, "podlens-agent: --tcp-hooks: invalid value '%s' (expected auto or tracepoints)\n",
+	if (strcmp(cfg->tcp_hooks, "auto") && strcmp(cfg->tcp_hooks, "packets") && strcmp(cfg->tcp_hooks, "sockops") &&
+	    strcmp(cfg->tcp_hooks, "tracepoints")) {
+		fprintf(err, "podlens-agent: --tcp-hooks: invalid value '%s' (expected auto, packets, sockops or "
+			"tracepoints)\n",
 			cfg->tcp_hooks);
 		return -EINVAL;
 	}

@@ -50,7 +50,7 @@ struct agent_config {
 	uint64_t spool_max_bytes;
 	char *otlp_url;
 	uint64_t ringbuf_kb;
-	char *tcp_hooks;            /* "auto" (sock_ops, tracepoints if refused) or "tracepoints" */
+	char *tcp_hooks;            /* "auto", "packets", "sockops" (tracepoints if refused) or "tracepoints" */
 	char *traffic_attach;       /* "auto", "workloads", or a cgroup2 path (below the mount) */
 	/* dns.* (agent/l7/dns_module.h, docs/l7.md) */
 	struct strlist dns_ports;   /* at most 4; empty = no DNS capture */

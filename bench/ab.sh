@@ -16,6 +16,7 @@
 # Environment: ROUNDS (8), DUR (wrk seconds, 6), PORT (18190; uses PORT and PORT+1).
 # Everything it starts is stopped by PID; cgroups and the sysctl are restored on exit.
 set -uo pipefail
+source "$(dirname "$0")/nginx_pair.sh"
 die() { echo "ab: $*" >&2; exit 1; }
 [ $# = 2 ] || die "usage: bench/ab.sh A_DRIVER B_DRIVER (two l7-probe-test binaries)"
 A=$(realpath "$1") B=$(realpath "$2")
@@ -39,48 +40,15 @@ cg() { echo "$CG2/podlens-ab-$$-$1"; }
 NGINX_PIDS=() DA= DB=
 stop() { [ -n "$1" ] && kill -INT "$1" 2>/dev/null && wait "$1" 2>/dev/null; return 0; }
 cleanup() {
-	local p c
 	stop "$DA"; stop "$DB"
-	for p in "${NGINX_PIDS[@]}"; do kill -QUIT "$p" 2>/dev/null; done
-	for p in "${NGINX_PIDS[@]}"; do wait "$p" 2>/dev/null; done
+	pair_stop
 	sysctl -qw kernel.bpf_stats_enabled="$STATS_WAS"
-	for c in a b ca cb; do rmdir "$(cg $c)" 2>/dev/null; done
 	rm -rf "$W"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 for c in a b ca cb; do mkdir "$(cg $c)" || die "mkdir cgroup"; done
-chmod 755 "$W"
-mkdir -p "$W/www"
-head -c 1024 /dev/zero | tr '\0' 'a' > "$W/www/index.html"
-for s in a b; do
-	d=$W/$s port=$PORT
-	[ $s = b ] && port=$((PORT + 1))
-	mkdir -p "$d/tmp" "$d/logs"
-	cat > "$d/nginx.conf" <<EOF
-worker_processes 1;
-worker_cpu_affinity 10;
-daemon off;
-master_process on;
-pid $d/nginx.pid;
-error_log $d/logs/error.log warn;
-events { worker_connections 1024; use epoll; }
-http {
-    access_log off; sendfile on; tcp_nopush on; tcp_nodelay on;
-    keepalive_requests 1000000; keepalive_timeout 65; open_file_cache max=100 inactive=60s;
-    client_body_temp_path $d/tmp/body; proxy_temp_path $d/tmp/proxy; fastcgi_temp_path $d/tmp/fcgi;
-    uwsgi_temp_path $d/tmp/uwsgi; scgi_temp_path $d/tmp/scgi;
-    types { text/html html; }
-    server { listen 127.0.0.1:$port; root $W/www; location / { index index.html; } }
-}
-EOF
-	sh -c "echo \$\$ > '$(cg $s)/cgroup.procs' && exec taskset -c 1 '$NGINX' -c '$d/nginx.conf' -p '$d/'" \
-		2> "$d/logs/stderr" &
-	NGINX_PIDS+=($!)
-	ok=
-	for i in $(seq 100); do curl -sf -o /dev/null "http://127.0.0.1:$port/" && ok=1 && break; sleep 0.1; done
-	[ -n "$ok" ] || die "nginx $s did not come up: $(cat "$d/logs/stderr")"
-done
+pair_start
 sysctl -qw kernel.bpf_stats_enabled=1
 wrk_on() {   # wrk_on LOADCG PORT OUT
 	sh -c "echo \$\$ > '$(cg "$1")/cgroup.procs' && exec taskset -c 0 wrk -t1 -c32 -d${DUR}s http://127.0.0.1:$2/" > "$3" 2>&1

@@ -13,9 +13,14 @@
 #   git worktree add /tmp/prev HEAD~1 && make -C /tmp/prev all
 #   sudo bench/ab_agent.sh /tmp/prev/build/bin/podlens-agent build/bin/podlens-agent
 #
-# Environment: ROUNDS (6), DUR (wrk seconds, 4), WORKLOAD (close; or ka), PORT (18290; PORT, PORT+1).
+# The same build in two modes: A_ARGS / B_ARGS are added to one side only, e.g.
+#   sudo A_ARGS="--tcp-hooks sockops" bench/ab_agent.sh build/bin/podlens-agent build/bin/podlens-agent
+#
+# Environment: ROUNDS (6), DUR (wrk seconds, 4), WORKLOAD (close; or ka), PORT (18290; PORT, PORT+1),
+# L7 (0; 1 = HTTP capture on the server too: --l7-cgroups /<server> instead of --no-l7), A_ARGS, B_ARGS.
 # Everything it starts is stopped by PID; cgroups and the sysctl are restored on exit.
 set -uo pipefail
+source "$(dirname "$0")/nginx_pair.sh"
 die() { echo "ab_agent: $*" >&2; exit 1; }
 [ $# -ge 2 ] || die "usage: bench/ab_agent.sh AGENT_A AGENT_B [agent args]"
 A=$(realpath "$1") B=$(realpath "$2")
@@ -25,7 +30,8 @@ shift 2
 [ "$(nproc)" -ge 2 ] || die "needs 2 CPUs"
 NGINX=$(command -v nginx || echo /usr/sbin/nginx); [ -x "$NGINX" ] || die "nginx missing (deps/bench.pkgs)"
 command -v wrk >/dev/null || die "wrk missing (deps/bench.pkgs)"
-ROUNDS=${ROUNDS:-6} DUR=${DUR:-4} WORKLOAD=${WORKLOAD:-close} PORT=${PORT:-18290}
+ROUNDS=${ROUNDS:-6} DUR=${DUR:-4} WORKLOAD=${WORKLOAD:-close} PORT=${PORT:-18290} L7=${L7:-0}
+A_ARGS=${A_ARGS:-} B_ARGS=${B_ARGS:-}
 if [ "$(stat -f -c %T /sys/fs/cgroup/unified 2>/dev/null)" = cgroup2fs ]; then CG2=/sys/fs/cgroup/unified
 elif [ "$(stat -f -c %T /sys/fs/cgroup)" = cgroup2fs ]; then CG2=/sys/fs/cgroup
 else die "no cgroup2 hierarchy"; fi
@@ -38,50 +44,15 @@ cg() { echo "$CG2/podlens-abagent-$$-$1"; }
 NGINX_PIDS=() PA= PB=
 stop() { [ -n "$1" ] && kill -TERM "$1" 2>/dev/null && wait "$1" 2>/dev/null; return 0; }
 cleanup() {
-	local p c i
 	stop "$PA"; stop "$PB"
-	for p in "${NGINX_PIDS[@]}"; do kill -QUIT "$p" 2>/dev/null; done
-	for p in "${NGINX_PIDS[@]}"; do wait "$p" 2>/dev/null; done
+	pair_stop
 	sysctl -qw kernel.bpf_stats_enabled="$STATS_WAS"
-	for c in a b ca cb; do
-		for i in $(seq 20); do rmdir "$(cg $c)" 2>/dev/null && break; [ -d "$(cg $c)" ] || break; sleep 0.1; done
-	done
 	rm -rf "$W"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 for c in a b ca cb; do mkdir "$(cg $c)" || die "mkdir cgroup"; done
-chmod 755 "$W"
-mkdir -p "$W/www"
-head -c 1024 /dev/zero | tr '\0' 'a' > "$W/www/index.html"
-for s in a b; do
-	d=$W/$s port=$PORT
-	[ $s = b ] && port=$((PORT + 1))
-	mkdir -p "$d/tmp" "$d/logs"
-	cat > "$d/nginx.conf" <<EOC
-worker_processes 1;
-worker_cpu_affinity 10;
-daemon off;
-master_process on;
-pid $d/nginx.pid;
-error_log $d/logs/error.log warn;
-events { worker_connections 1024; use epoll; multi_accept off; }
-http {
-    access_log off; sendfile on; tcp_nopush on; tcp_nodelay on;
-    keepalive_requests 1000000; keepalive_timeout 65; open_file_cache max=100 inactive=60s;
-    client_body_temp_path $d/tmp/body; proxy_temp_path $d/tmp/proxy; fastcgi_temp_path $d/tmp/fcgi;
-    uwsgi_temp_path $d/tmp/uwsgi; scgi_temp_path $d/tmp/scgi;
-    types { text/html html; }
-    server { listen 127.0.0.1:$port; root $W/www; location / { index index.html; } }
-}
-EOC
-	sh -c "echo \$\$ > '$(cg $s)/cgroup.procs' && exec taskset -c 1 '$NGINX' -c '$d/nginx.conf' -p '$d/'" \
-		2> "$d/logs/stderr" &
-	NGINX_PIDS+=($!)
-	ok=
-	for i in $(seq 100); do curl -sf -o /dev/null "http://127.0.0.1:$port/" && ok=1 && break; sleep 0.1; done
-	[ -n "$ok" ] || die "nginx $s did not come up: $(cat "$d/logs/stderr")"
-done
+pair_start
 hdr=
 [ "$WORKLOAD" = close ] && hdr="-H 'Connection: close'"
 wrk_on() {   # wrk_on LOADCG PORT OUT
@@ -91,18 +62,22 @@ ids_of() { grep -h '^prog_id:' /proc/"$1"/fdinfo/* 2>/dev/null | awk '{print $2}
 sysctl -qw kernel.bpf_stats_enabled=1
 echo "ab_agent: A = $A"
 echo "ab_agent: B = $B"
-echo "ab_agent: $WORKLOAD, $ROUNDS rounds of ${DUR}s, agent args: --no-l7 --output none --host-cgroups /<server> $*"
+l7args() { if [ "$L7" = 1 ]; then echo "--l7-cgroups /$1"; else echo --no-l7; fi; }
+echo "ab_agent: $WORKLOAD, $ROUNDS rounds of ${DUR}s, agent args: $(l7args '<server>') --output none --host-cgroups /<server> $* (A: ${A_ARGS:-nothing more}; B: ${B_ARGS:-nothing more})"
 for r in $(seq "$ROUNDS"); do
 	sa=a sb=b
 	[ $((r % 2)) = 0 ] && sa=b sb=a
-	"$A" --no-l7 --output none --host-cgroups "/$(basename "$(cg $sa)")" "$@" > "$W/a.log" 2>&1 & PA=$!
-	"$B" --no-l7 --output none --host-cgroups "/$(basename "$(cg $sb)")" "$@" > "$W/b.log" 2>&1 & PB=$!
+	ca=$(basename "$(cg $sa)") cb=$(basename "$(cg $sb)")
+	# shellcheck disable=SC2046,SC2086
+	"$A" $(l7args "$ca") --output none --host-cgroups "/$ca" "$@" $A_ARGS > "$W/a.log" 2>&1 & PA=$!
+	# shellcheck disable=SC2046,SC2086
+	"$B" $(l7args "$cb") --output none --host-cgroups "/$cb" "$@" $B_ARGS > "$W/b.log" 2>&1 & PB=$!
 	for i in $(seq 600); do
-		grep -q "counting traffic" "$W/a.log" && grep -q "counting traffic" "$W/b.log" && break
+		grep -q "counting traffic\|capturing HTTP" "$W/a.log" && grep -q "counting traffic\|capturing HTTP" "$W/b.log" && break
 		kill -0 "$PA" 2>/dev/null && kill -0 "$PB" 2>/dev/null || break
 		sleep 0.05
 	done
-	grep -q "counting traffic" "$W/a.log" && grep -q "counting traffic" "$W/b.log" ||
+	grep -q "counting traffic\|capturing HTTP" "$W/a.log" && grep -q "counting traffic\|capturing HTTP" "$W/b.log" ||
 		die "an agent did not attach: $(tail -n 2 "$W/a.log" "$W/b.log")"
 	ida=$(ids_of "$PA") idb=$(ids_of "$PB")
 	bpftool prog show -j > "$W/pre.json"

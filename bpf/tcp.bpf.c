@@ -1,9 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0
 /* tcp: opens, connect latency, closes, retransmits and resets per socket cgroup.
  *
- * Two ways to the same counters and close events, chosen by the agent at load (agent/probes/tcp.c):
+ * Three ways to the same counters and close events, chosen by the agent at load (agent/probes/tcp.c,
+ * --tcp-hooks):
+ *   - packets (the default per workload): the packet programs of each monitored workload look at
+ *     the TCP flags and count the rare packets that open or close a connection (tcp_pkt.bpf.h);
+ *     nothing of this file runs but the retransmit and reset tracepoints.
  *   - sock_ops, attached where the packet programs are (pl_tcp_sockops on each monitored workload,
- *     pl_tcp_tree_ops on the traffic subtree): only sockets of monitored cgroups run it. Open callbacks (connect, active/passive established) need no flag; each such
+ *     pl_tcp_tree_ops on the traffic subtree): only sockets of monitored cgroups run it. Open
+ *     callbacks (connect, active/passive established) need no flag; each such
  *     socket then asks for its state and retransmit callbacks (bpf_sock_ops_cb_flags_set), so a
  *     socket the agent does not watch never calls us. Sockets that existed before the attachment
  *     get the same flags from the iterator pl_tcp_enrol (bpf_setsockopt TCP_BPF_SOCK_OPS_CB_FLAGS),
@@ -20,7 +25,7 @@
 #include "common.bpf.h"
 #include "core_fixes.bpf.h"
 #include "tcp.h"
-#include "traffic.bpf.h"
+#include "traffic.bpf.h"   /* and tcp_pkt.bpf.h: the maps, shared with the packet programs */
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -29,57 +34,10 @@ char LICENSE[] SEC("license") = "GPL";
 #define IPPROTO_TCP 6
 #define SOL_TCP 6
 
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_PERCPU_HASH);
-	__uint(max_entries, PL_MAX_CGROUPS);
-	__type(key, u64);
-	__type(value, struct pl_tcp_counters);
-} pl_tcp SEC(".maps");
-
-/* Per-socket open time, in the socket's own storage (freed with the socket: nothing to delete,
- * nothing to evict, and no lock on the way as an LRU hash would take). */
-struct sock_state {
-	u64 open_ns;
-	u32 connect_lat_us;
-	u16 lport;        /* at ESTABLISHED: by the time of CLOSE the port is released (0) */
-	u8 direction;
-	u8 pad;
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, int);
-	__type(value, struct sock_state);
-} pl_tcp_socks SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 256 * 1024);   /* resized by the agent before load */
-} pl_tcp_events SEC(".maps");
-
 /* Set by the agent before load: closed-connection records are only consumed by the export (flows of
  * the podlens.v1 batch), so without a collector neither they nor the passive side's open time are
  * produced. The verifier drops the dead branches. */
 const volatile __u8 pl_flow_events = 1;
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, u32);
-	__type(value, u64);
-} pl_tcp_drops SEC(".maps");
-
-static __always_inline struct pl_tcp_counters *counters(u64 cgid)
-{
-	struct pl_tcp_counters *c, zero = {};
-
-	c = bpf_map_lookup_elem(&pl_tcp, &cgid);
-	if (c)
-		return c;
-	bpf_map_update_elem(&pl_tcp, &cgid, &zero, BPF_NOEXIST);
-	return bpf_map_lookup_elem(&pl_tcp, &cgid);
-}
 
 /* A full socket (not a request or timewait mini-socket), whose sk_cgrp_data is valid. */
 static __always_inline bool full_sock(const struct sock *sk)
@@ -89,53 +47,15 @@ static __always_inline bool full_sock(const struct sock *sk)
 	return state != TCP_TIME_WAIT && state != TCP_NEW_SYN_RECV;
 }
 
-static __always_inline void emit_close(const struct sock *sk, u64 cgid, struct sock_state *st,
+static __always_inline void emit_close(const struct sock *sk, u64 cgid, struct pl_tcp_sock_state *st,
 				       u32 srtt_us, u64 now)
 {
-	const struct tcp_sock *tp = (const struct tcp_sock *)sk;
-	struct pl_tcp_flow_event *e;
-	u16 family;
-
-	e = bpf_ringbuf_reserve(&pl_tcp_events, sizeof(*e), 0);
-	if (!e) {
-		u32 zero = 0;
-		u64 *d = bpf_map_lookup_elem(&pl_tcp_drops, &zero);
-
-		if (d)
-			(*d)++;
-		return;
-	}
-	__builtin_memset(e, 0, sizeof(*e));
-	e->cgroup_id = cgid;
-	e->duration_us = st ? (now - st->open_ns) / 1000 : 0;
-	e->connect_lat_us = st ? st->connect_lat_us : 0;
-	e->direction = st ? st->direction : 0;
-	e->bytes_acked = BPF_CORE_READ(tp, bytes_acked);
-	e->bytes_received = BPF_CORE_READ(tp, bytes_received);
-	e->srtt_us = srtt_us;
-	e->total_retrans = BPF_CORE_READ(tp, total_retrans);
-	family = BPF_CORE_READ(sk, __sk_common.skc_family);
-	e->family = family;
-	/* the tracepoint fires in inet_sk_state_store(), after tcp_set_state() released the port */
-	e->lport = st && st->lport ? st->lport : BPF_CORE_READ(sk, __sk_common.skc_num);
-	e->rport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
-	/* Sized reads, not BPF_CORE_READ_INTO(e->laddr, ...): that macro copies sizeof(*dst) bytes,
-	 * which for a __u8[16] destination is one byte, and every address arrived as its first octet.
-	 * An AF_INET6 socket reached over IPv4 (a dual-stack listener, or connect() to a mapped
-	 * address) carries ::ffff:a.b.c.d here; the agent reports that as IPv4 (agent/pipeline/flows.c). */
-	if (family == AF_INET) {
-		bpf_core_read(e->laddr, 4, &sk->__sk_common.skc_rcv_saddr);
-		bpf_core_read(e->raddr, 4, &sk->__sk_common.skc_daddr);
-	} else if (family == AF_INET6) {
-		bpf_core_read(e->laddr, 16, &sk->__sk_common.skc_v6_rcv_saddr);
-		bpf_core_read(e->raddr, 16, &sk->__sk_common.skc_v6_daddr);
-	}
-	bpf_ringbuf_submit(e, rb_submit_flags(&pl_tcp_events));
+	tcp_emit_close(sk, cgid, st, srtt_us, now, BPF_CORE_READ((const struct tcp_sock *)sk, bytes_acked), 0);
 }
 
 static __always_inline void on_active_open(struct sock *sk, struct pl_tcp_counters *c)
 {
-	struct sock_state *st;
+	struct pl_tcp_sock_state *st;
 
 	c->active_opens++;
 	st = bpf_sk_storage_get(&pl_tcp_socks, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
@@ -149,7 +69,7 @@ static __always_inline void on_active_open(struct sock *sk, struct pl_tcp_counte
 
 static __always_inline void on_active_established(struct sock *sk, struct pl_tcp_counters *c)
 {
-	struct sock_state *st = bpf_sk_storage_get(&pl_tcp_socks, sk, 0, 0);
+	struct pl_tcp_sock_state *st = bpf_sk_storage_get(&pl_tcp_socks, sk, 0, 0);
 	u64 lat;
 
 	if (!st || !st->open_ns)
@@ -163,7 +83,7 @@ static __always_inline void on_active_established(struct sock *sk, struct pl_tcp
 
 static __always_inline void on_passive_established(struct sock *sk, struct pl_tcp_counters *c)
 {
-	struct sock_state *st;
+	struct pl_tcp_sock_state *st;
 
 	c->passive_opens++;
 	if (!pl_flow_events)
@@ -229,7 +149,7 @@ int BPF_PROG(pl_tcp_state, const struct sock *sk, const int oldstate, const int 
 	cgid = sock_cgroup_id(sk);
 	if (!cgid || !cg_monitored(cgid))
 		return 0;
-	c = counters(cgid);
+	c = tcp_counters(cgid);
 	if (!c)
 		return 0;
 
@@ -301,7 +221,7 @@ static __always_inline void sockops(struct bpf_sock_ops *skops, u32 op, u64 cgid
 		if (!cgid || !cg_monitored(cgid))
 			return;
 	}
-	c = counters(cgid);
+	c = tcp_counters(cgid);
 	if (!c)
 		return;
 	/* sk is set for the active side's callbacks; the tests on it are for the verifier, which
@@ -432,7 +352,7 @@ static __always_inline struct pl_tcp_counters *sock_counters(const struct sock *
 	cgid = sock_cgroup_id(sk);
 	if (!cgid || !cg_monitored(cgid))
 		return NULL;
-	return counters(cgid);
+	return tcp_counters(cgid);
 }
 
 /* Fallback only (sock_ops counts retransmits of the sockets it watches). */

@@ -1,11 +1,12 @@
 /* Per-workload traffic counting, shared by the traffic and l7 units (kernel side only). The maps
- * are declared in both objects under the same names; the agent creates them once (traffic unit)
- * and reuses their fds in the l7 unit before load, so a workload's counters are the same whichever
- * of the two units' programs is attached to its cgroup. */
+ * (these and the TCP unit's, tcp_pkt.bpf.h) are declared in each object under the same names; the
+ * agent creates them once (traffic unit) and reuses their fds in the l7 and tcp units before
+ * load, so a workload's counters are the same whichever unit's programs are attached to it. */
 #ifndef PODLENS_TRAFFIC_BPF_H
 #define PODLENS_TRAFFIC_BPF_H
 
 #include "traffic.h"
+#include "tcp_pkt.bpf.h"
 
 /* The attachment's own storage: bpf_get_local_storage() returns it straight from the run context
  * (no lookup). Keyed by cgroup only (u64 key), so ingress and egress share one value. */
@@ -35,7 +36,8 @@ static __always_inline void add_packet(struct pl_traffic_counters *c, struct __s
 }
 
 /* Count one packet for the workload the program is attached to; returns its storage (for the
- * cgroup id). Two loads and an inlined array lookup: no hash, no cgroup walk. */
+ * cgroup id). Two loads and an inlined array lookup: no hash, no cgroup walk. Then TCP health
+ * where the agent asked for it (bpf/tcp_pkt.bpf.h). */
 static __always_inline const struct pl_wl *wl_count(struct __sk_buff *skb, bool egress)
 {
 	struct pl_wl *w = bpf_get_local_storage(&pl_wl, 0);
@@ -44,6 +46,8 @@ static __always_inline const struct pl_wl *wl_count(struct __sk_buff *skb, bool 
 
 	if (c)
 		add_packet(c, skb, egress);
+	if (w->flags & PL_WL_TCP)
+		tcp_pkt(skb, egress, w->cgroup_id, w->flags);
 	return w;
 }
 

@@ -22,8 +22,13 @@ struct pl_traffic_counters {
 struct pl_wl {
 	__u64 cgroup_id;          /* the cgroup the programs are attached to */
 	__u32 slot;               /* index into pl_wl_traffic; 0 = not written yet */
-	__u32 pad;
+	__u32 flags;              /* PL_WL_*: what else the packet programs do for this workload */
 };
+
+/* TCP health from the packets (bpf/tcp_pkt.bpf.h): set when the tcp unit runs in packet mode */
+#define PL_WL_TCP   1u
+/* and closed-connection records (flows) with it: a collector consumes them */
+#define PL_WL_FLOWS 2u
 
 #define PL_WL_SLOTS 4096       /* workloads attached at once, + slot 0 */
 

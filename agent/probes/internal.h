@@ -20,6 +20,7 @@ struct probes {
 	struct podlens_traffic *traffic;
 	struct podlens_tcp *tcp;
 	bool tcp_sockops;                       /* tcp unit on sock_ops, else node-wide tracepoints */
+	bool tcp_pkt;                           /* ... or from the workloads' packet programs */
 	bool tcp_enrol_pending;                 /* sock_ops attached since the last enrol pass */
 	struct podlens_proc *proc;
 	struct podlens_cgroup *cgroup;

@@ -312,16 +312,10 @@ struct l7_probe *l7_probe__new(const struct l7_probe_opts *o)
 	p->pkt = o->share_wl && !o->empty;
 	bpf_program__set_autoload(p->skel->progs.pl_pkt_in, p->pkt);
 	bpf_program__set_autoload(p->skel->progs.pl_pkt_out, p->pkt);
-	if (p->pkt) {
-		err = bpf_map__reuse_fd(p->skel->maps.pl_wl, o->wl_map_fd);
-		if (!err)
-			err = bpf_map__reuse_fd(p->skel->maps.pl_wl_traffic, o->wl_traffic_fd);
-		if (err) {
-			log_error("l7: reuse the traffic unit's maps: %s", strerror(-err));
-			goto cleanup;
-		}
-	} else {
-		bpf_map__set_max_entries(p->skel->maps.pl_wl_traffic, 1);   /* unused */
+	err = wl_shared__reuse(p->pkt ? &o->wl : NULL, p->skel->obj);
+	if (err) {
+		log_error("l7: reuse the traffic unit's maps: %s", strerror(-err));
+		goto cleanup;
 	}
 	err = bpf_map__set_max_entries(p->skel->maps.l7_events, rb_bytes);
 	if (err)

@@ -28,6 +28,7 @@
 
 #include <linux/types.h>
 
+#include "agent/probes/wl_shared.h"
 #include "bpf/l7.h"
 
 struct bpf_program;
@@ -44,7 +45,7 @@ struct l7_probe_opts {
 	/* The traffic unit's workload maps (probes__wl_shared_fds): when set, the traffic + HTTP
 	 * programs (pl_pkt_*) are loaded too, for probes__wl_attach (traffic attach mode "workloads") */
 	bool share_wl;
-	int wl_map_fd, wl_traffic_fd;
+	struct wl_shared wl;
 	/* cost study only (bench): */
 	unsigned stage;              /* 0 = full program; see l7_stage in bpf/l7.bpf.c */
 	/* dns.ports (bpf/l7_dns.bpf.h): when dns_ports_set, the DNS ports, 0-terminated (all 0: no

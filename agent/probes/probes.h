@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "agent/probes/wl_shared.h"
 #include "bpf/cgroup.h"
 #include "bpf/proc.h"
 #include "bpf/tcp.h"
@@ -30,7 +31,10 @@ struct probes_opts {
 	                                  "workloads": nothing at start, probes__wl_attach per cgroup */
 	bool default_monitored;        /* verdict for cgroups absent from the mode map */
 	bool flow_events;              /* closed-connection records (h.on_flow); only the export uses them */
-	bool tcp_tracepoints;          /* TCP health from node-wide tracepoints even where sock_ops works */
+	/* TCP health: "auto" (packets per workload, else sock_ops), "packets" (the packet programs of
+	 * each workload; per-workload attachment only, else sock_ops), "sockops", "tracepoints"
+	 * (node-wide). sock_ops falls back to tracepoints where the kernel refuses it. */
+	const char *tcp_hooks;
 	uint32_t ringbuf_bytes;        /* per ring buffer, power of two >= page size */
 	struct probe_handlers h;
 };
@@ -90,11 +94,11 @@ bool probes__wl_attached(struct probes *p, uint64_t cgid, bool *with_l7);
 int probes__wl_reap(struct probes *p, bool (*keep)(void *ctx, uint64_t cgid), void *ctx);
 size_t probes__wl_count(struct probes *p, size_t *with_l7);   /* attached (of which with HTTP) */
 uint64_t probes__wl_unattributed(struct probes *p);   /* packets counted before slots were set */
-int probes__wl_shared_fds(struct probes *p, int *wl_fd, int *traffic_fd);
+int probes__wl_shared_fds(struct probes *p, struct wl_shared *out);
 
-/* TCP health: sock_ops where the packet programs are attached (probes__wl_attach attaches it too),
- * unless sock_ops or the tcp iterator is refused (or probes_opts.tcp_tracepoints): then node-wide
- * tracepoints. true = sock_ops. */
+/* TCP health: from the workloads' packet programs (--tcp-hooks packets, bpf/tcp_pkt.bpf.h), or
+ * sock_ops where the packet programs are attached (probes__wl_attach attaches it too), unless
+ * sock_ops or the tcp iterator is refused: then node-wide tracepoints. true = sock_ops. */
 bool probes__tcp_sockops(const struct probes *p);
 /* After a batch of probes__wl_attach: set the callback flags of the sockets of monitored cgroups
  * opened before their attachment (one pass of a tcp iterator over the node's sockets; nothing

@@ -1,8 +1,11 @@
-/* tcp unit: sock_ops on the cgroups the packet programs are attached to (each monitored workload,
- * or the traffic subtree), with the iterator pl_tcp_enrol for sockets that existed before; where
- * this kernel refuses either, tp_btf on sock:inet_sock_set_state and tcp:tcp_retransmit_skb for the
- * whole node. Resets are always tp_btf (tcp:tcp_send_reset, tcp:tcp_receive_reset). Closed
- * connections arrive through the pl_tcp_events ring buffer. */
+/* tcp unit, three ways (--tcp-hooks): packets (the default per workload: the workloads' packet
+ * programs count the TCP events, bpf/tcp_pkt.bpf.h, and this unit keeps only the retransmit
+ * tracepoint and the maps, the traffic unit's); sock_ops on the cgroups the packet programs are
+ * attached to (each monitored workload, or the traffic subtree), with the iterator pl_tcp_enrol for
+ * sockets that existed before; where this kernel refuses either, tp_btf on
+ * sock:inet_sock_set_state and tcp:tcp_retransmit_skb for the whole node. Resets are always tp_btf
+ * (tcp:tcp_send_reset, tcp:tcp_receive_reset). Closed connections arrive through the pl_tcp_events
+ * ring buffer. */
 #include <bpf/bpf.h>
 #include <errno.h>
 #include <arpa/inet.h>
@@ -29,12 +32,16 @@ static int on_event(void *ctx, void *data, size_t len)
 	return 0;
 }
 
-/* open, configure and load one way; the skeleton or NULL with *err. Per workload (wl), the sock_ops
- * program reads the workload from the attachment storage the traffic unit created (pl_wl). */
-static struct podlens_tcp *load(struct probes *p, bool sockops, bool wl, int *err)
+enum tcp_way { WAY_PACKETS, WAY_SOCKOPS, WAY_TRACEPOINTS };
+
+/* open, configure and load one way; the skeleton or NULL with *err. Per workload (wl), the maps
+ * are the traffic unit's (pl_wl: the sock_ops program reads the workload from the attachment
+ * storage; the TCP maps: the packet programs count there). */
+static struct podlens_tcp *load(struct probes *p, enum tcp_way way, bool wl, int *err)
 {
+	bool sockops = way == WAY_SOCKOPS;
 	struct podlens_tcp *s;
-	int wl_fd, traffic_fd;
+	struct wl_shared sh;
 
 	LIBBPF_OPTS(bpf_object_open_opts, oo, .btf_custom_path = p->o.btf_path);
 
@@ -50,20 +57,18 @@ static struct podlens_tcp *load(struct probes *p, bool sockops, bool wl, int *er
 	bpf_program__set_autoload(s->progs.pl_tcp_tree_ops, sockops && !wl);
 	bpf_program__set_autoload(s->progs.pl_tcp_enrol, sockops);
 	bpf_program__set_autoattach(s->progs.pl_tcp_enrol, false);   /* run on demand (probes__tcp_enrol) */
-	bpf_program__set_autoload(s->progs.pl_tcp_state, !sockops);
+	bpf_program__set_autoload(s->progs.pl_tcp_state, way == WAY_TRACEPOINTS);
 	bpf_program__set_autoload(s->progs.pl_tcp_retrans, !sockops);
 	*err = bpf_map__reuse_fd(s->maps.pl_cg_mode, p->mode_fd);
-	if (!*err && sockops && wl) {
-		*err = probes__wl_shared_fds(p, &wl_fd, &traffic_fd);
+	if (!*err && wl) {
+		*err = probes__wl_shared_fds(p, &sh);
 		if (!*err)
-			*err = bpf_map__reuse_fd(s->maps.pl_wl, wl_fd);
-		if (!*err)
-			*err = bpf_map__reuse_fd(s->maps.pl_wl_traffic, traffic_fd);
+			*err = wl_shared__reuse(&sh, s->obj);
 	} else if (!*err) {
 		*err = bpf_map__set_max_entries(s->maps.pl_wl_traffic, 1);   /* unused */
+		if (!*err)
+			*err = bpf_map__set_max_entries(s->maps.pl_tcp_events, p->o.ringbuf_bytes);
 	}
-	if (!*err)
-		*err = bpf_map__set_max_entries(s->maps.pl_tcp_events, p->o.ringbuf_bytes);
 	if (!*err)
 		*err = podlens_tcp__load(s);
 	if (*err) {
@@ -143,13 +148,26 @@ out:
 int tcp_unit__start(struct probes *p)
 {
 	struct podlens_tcp *s = NULL;
-	bool sockops = !p->o.tcp_tracepoints;
-	bool wl = p->o.traffic_attach && !strcmp(p->o.traffic_attach, "workloads");
+	const char *h = p->o.tcp_hooks ? p->o.tcp_hooks : "auto";
+	bool wl = p->o.traffic_attach && !strcmp(p->o.traffic_attach, "workloads") && p->traffic;
+	bool sockops = !strcmp(h, "sockops") || ((!strcmp(h, "auto") || !strcmp(h, "packets")) && !wl);
+	bool pkt = !sockops && strcmp(h, "tracepoints");
 	int err = 0;
 
+	if (!strcmp(h, "packets") && !wl)
+		log_warn("tcp: --tcp-hooks packets needs the per-workload attachment (--traffic-attach "
+			 "workloads): using sock_ops on the traffic subtree");
+	if (pkt) {
+		/* the packet programs count once the attachments say so (pl_wl.flags) */
+		s = load(p, WAY_PACKETS, true, &err);
+		if (!s) {
+			probes__fail(p, PROBE_TCP, "load tcp maps and tracepoints", err);
+			return err;
+		}
+	}
 	if (sockops) {
 		/* per workload, sock_ops shares the traffic unit's attachment storage */
-		s = load(p, true, wl, &err);
+		s = load(p, WAY_SOCKOPS, wl, &err);
 		if (s && (err = probe_enrol(s))) {
 			podlens_tcp__destroy(s);
 			s = NULL;
@@ -160,7 +178,7 @@ int tcp_unit__start(struct probes *p)
 		sockops = s != NULL;
 	}
 	if (!s)
-		s = load(p, false, false, &err);
+		s = load(p, WAY_TRACEPOINTS, wl, &err);
 	if (!s) {
 		probes__fail(p, PROBE_TCP, "load tcp programs", err);
 		return err;
@@ -184,6 +202,7 @@ int tcp_unit__start(struct probes *p)
 	}
 	p->tcp = s;
 	p->tcp_sockops = sockops;
+	p->tcp_pkt = pkt;
 	p->obj[PROBE_TCP] = s->obj;
 	p->counters_fd[PROBE_TCP] = bpf_map__fd(s->maps.pl_tcp);
 	p->drops_fd[PROBE_TCP] = bpf_map__fd(s->maps.pl_tcp_drops);
@@ -193,8 +212,11 @@ int tcp_unit__start(struct probes *p)
 			 wl ? "per monitored workload" : "on the traffic subtree");
 		p->tcp_enrol_pending = !wl;
 		probes__tcp_enrol(p);
+	} else if (pkt) {
+		log_info("tcp: from the packet programs per monitored workload (retransmits and resets: "
+			 "tracepoints)");
 	} else {
-		log_info("tcp: node-wide tracepoints%s", p->o.tcp_tracepoints ? " (--tcp-hooks tracepoints)" : "");
+		log_info("tcp: node-wide tracepoints%s", !strcmp(h, "tracepoints") ? " (--tcp-hooks tracepoints)" : "");
 	}
 	return 0;
 fail:
@@ -247,6 +269,7 @@ void tcp_unit__stop(struct probes *p)
 	podlens_tcp__destroy(p->tcp);
 	p->tcp = NULL;
 	p->tcp_sockops = false;
+	p->tcp_pkt = false;
 	p->obj[PROBE_TCP] = NULL;
 	p->counters_fd[PROBE_TCP] = -1;
 	p->drops_fd[PROBE_TCP] = -1;

@@ -30,9 +30,13 @@ int traffic_unit__start(struct probes *p)
 	bpf_program__set_autoload(s->progs.pl_traffic_out, !p->wl_mode);
 	bpf_program__set_autoload(s->progs.pl_traffic_wl_in, p->wl_mode);
 	bpf_program__set_autoload(s->progs.pl_traffic_wl_out, p->wl_mode);
-	if (!p->wl_mode)
-		bpf_map__set_max_entries(s->maps.pl_wl_traffic, 1);
-	err = bpf_map__reuse_fd(s->maps.pl_cg_mode, p->mode_fd);
+	/* creates the maps shared by the units' workload programs (agent/probes/wl_shared.h) */
+	if (p->wl_mode)
+		err = bpf_map__set_max_entries(s->maps.pl_tcp_events, p->o.ringbuf_bytes);
+	else
+		err = wl_shared__reuse(NULL, s->obj);
+	if (!err)
+		err = bpf_map__reuse_fd(s->maps.pl_cg_mode, p->mode_fd);
 	if (!err)
 		err = podlens_traffic__load(s);
 	if (err) {

@@ -141,6 +141,7 @@ int probes__wl_attach(struct probes *p, uint64_t cgid, const char *path, struct 
 		 * microseconds) packets count in slot 0 */
 		val.cgroup_id = cgid;
 		val.slot = e->slot;
+		val.flags = p->tcp_pkt ? PL_WL_TCP | (p->o.flow_events ? PL_WL_FLOWS : 0) : 0;
 		if (bpf_map_update_elem(bpf_map__fd(p->traffic->maps.pl_wl), &cgid, &val, BPF_ANY))
 			err = -errno;
 	}
@@ -208,13 +209,11 @@ uint64_t probes__wl_unattributed(struct probes *p)
 	return p->wl_unattributed;
 }
 
-int probes__wl_shared_fds(struct probes *p, int *wl_fd, int *traffic_fd)
+int probes__wl_shared_fds(struct probes *p, struct wl_shared *out)
 {
 	if (!p->wl_mode || !p->traffic)
 		return -EOPNOTSUPP;
-	*wl_fd = bpf_map__fd(p->traffic->maps.pl_wl);
-	*traffic_fd = bpf_map__fd(p->traffic->maps.pl_wl_traffic);
-	return 0;
+	return wl_shared__fds(p->traffic->obj, out);
 }
 
 static int read_slot(struct probes *p, uint32_t slot, struct pl_traffic_counters *sum)

@@ -18,60 +18,68 @@ PEER=$TOP/tests/integration/tools/flowpeer.py
 [ "$(id -u)" = 0 ] || { tap_fail "agent_flows needs root (BPF, cgroups)"; exit 1; }
 [ -x "$AGENT" ] || { tap_fail "agent binary $AGENT exists (run make)"; exit 1; }
 gen_stubs || { tap_fail "python stubs generated from the project's protos"; exit 1; }
-defer "mkdir -p $TOP/$BUILD/test-artifacts; cp $WORK/col.jsonl $WORK/agent.log $TOP/$BUILD/test-artifacts/ 2>/dev/null"
+defer "mkdir -p $TOP/$BUILD/test-artifacts; cp $WORK/col-*.jsonl $WORK/*/agent.log $TOP/$BUILD/test-artifacts/ 2>/dev/null"
 CG2=$(awk '$3 == "cgroup2" {print $2; exit}' /proc/self/mounts)
 [ -n "$CG2" ] || { tap_fail "a cgroup2 hierarchy is mounted"; exit 1; }
-SRV=$CG2/podlens-test-flows-$$-srv CLI=$CG2/podlens-test-flows-$$-cli
-mkdir "$SRV" "$CLI"
-defer "rmcg $SRV $CLI"
-SRV_ID=$(stat -c %i "$SRV") CLI_ID=$(stat -c %i "$CLI")
+# Twice: the traffic subtree (every host cgroup monitored: TCP from sock_ops there) and per workload
+# (--host-cgroups: TCP from the packet programs, --tcp-hooks auto), the same checks.
+for ATTACH in subtree workloads; do
+	D=$WORK/$ATTACH
+	mkdir -p "$D"
+	SRV=$CG2/podlens-test-flows-$$-$ATTACH-srv CLI=$CG2/podlens-test-flows-$$-$ATTACH-cli
+	mkdir "$SRV" "$CLI"
+	defer "rmcg $SRV $CLI"
+	SRV_ID=$(stat -c %i "$SRV") CLI_ID=$(stat -c %i "$CLI")
 
-start_receiver col 0 --kind podlens || { tap_fail "podlens receiver starts"; exit 1; }
-"$AGENT" --output json --interval 1 --node-name test-node --collector "http://127.0.0.1:$RPORT" \
-	>"$WORK/agent.json" 2>"$WORK/agent.log" &
-APID=$!
-defer "kill -KILL $APID 2>/dev/null"
-wait_for 20 "agent running" grep -q "running:" "$WORK/agent.log" || { tap_fail "agent starts"; cat "$WORK/agent.log"; exit 1; }
-tap_ok "agent runs with --collector"
+	start_receiver "col-$ATTACH" 0 --kind podlens || { tap_fail "podlens receiver starts"; exit 1; }
+	XARGS=()
+	[ "$ATTACH" = workloads ] && XARGS=(--host-cgroups "/podlens-test-flows-$$-$ATTACH-*")
+	"$AGENT" --output json --interval 1 --node-name test-node --collector "http://127.0.0.1:$RPORT" "${XARGS[@]}" \
+		>"$D/agent.json" 2>"$D/agent.log" &
+	APID=$!
+	defer "kill -KILL $APID 2>/dev/null"
+	wait_for 20 "agent running" grep -q "running:" "$D/agent.log" || { tap_fail "agent starts"; cat "$D/agent.log"; exit 1; }
+	grep -q "tcp: $( [ "$ATTACH" = workloads ] && echo "from the packet programs" || echo "sock_ops on the traffic subtree")" "$D/agent.log" &&
+		tap_ok "$ATTACH: agent runs with --collector" || tap_fail "$ATTACH: agent runs with --collector, TCP as expected"
 
-BYTES=3000 REPLY=1000
-# scenario NAME SERVER_BIND V6ONLY CLIENT_SRC CLIENT_DST CONNS
-scenario() {
-	local name=$1 bind=$2 v6only=$3 src=$4 dst=$5 conns=$6 spid
-	sh -c "echo \$\$ > $SRV/cgroup.procs && exec $PY $PEER server $bind $v6only $WORK/$name.port $conns $REPLY" \
-		>"$WORK/$name.srv.json" &
-	spid=$!
-	defer "kill -KILL $spid 2>/dev/null"
-	wait_for 10 "$name server port" test -s "$WORK/$name.port" || { tap_fail "$name server listens"; return 1; }
-	sh -c "echo \$\$ > $CLI/cgroup.procs && exec $PY $PEER client $src $dst $(cat "$WORK/$name.port") $conns $BYTES" \
-		>"$WORK/$name.cli.json"
-	check_eq "$?" 0 "$name: the client made its $conns connection(s)"
-	wait "$spid"
-	check_eq "$?" 0 "$name: the server accepted them"
-}
-scenario v4 127.0.0.1 0 127.0.0.2 127.0.0.1 1
-scenario v6 ::1 1 ::1 ::1 1
-scenario dual :: 0 127.0.0.3 127.0.0.1 1
-scenario agg 127.0.0.1 0 127.0.0.1 127.0.0.1 3
-TOTAL=6
+	BYTES=3000 REPLY=1000
+	# scenario NAME SERVER_BIND V6ONLY CLIENT_SRC CLIENT_DST CONNS
+	scenario() {
+		local name=$1 bind=$2 v6only=$3 src=$4 dst=$5 conns=$6 spid
+		sh -c "echo \$\$ > $SRV/cgroup.procs && exec $PY $PEER server $bind $v6only $D/$name.port $conns $REPLY" \
+			>"$D/$name.srv.json" &
+		spid=$!
+		defer "kill -KILL $spid 2>/dev/null"
+		wait_for 10 "$name server port" test -s "$D/$name.port" || { tap_fail "$name server listens"; return 1; }
+		sh -c "echo \$\$ > $CLI/cgroup.procs && exec $PY $PEER client $src $dst $(cat "$D/$name.port") $conns $BYTES" \
+			>"$D/$name.cli.json"
+		check_eq "$?" 0 "$name: the client made its $conns connection(s)"
+		wait "$spid"
+		check_eq "$?" 0 "$name: the server accepted them"
+	}
+	scenario v4 127.0.0.1 0 127.0.0.2 127.0.0.1 1
+	scenario v6 ::1 1 ::1 ::1 1
+	scenario dual :: 0 127.0.0.3 127.0.0.1 1
+	scenario agg 127.0.0.1 0 127.0.0.1 127.0.0.1 3
+	TOTAL=6
 
-# every connection's record reaches the receiver (both sides), then the agent exits cleanly
-conns_of() {   # conns_of CGROUP_ID: connections in the flows received so far (retries deduplicated)
-	jq -c 'select(.status == "OK") | .batch' "$WORK/col.jsonl" | jq -s --arg id "$1" \
-		'unique_by(.sequence) | [.[] | .flows[]? | select(.local.cgroup_id == $id) | (.connections // 1)] | add // 0'
-}
-wait_for 30 "flows of every connection exported" \
-	sh -c "[ \"\$(jq -c 'select(.status == \"OK\") | .batch' '$WORK/col.jsonl' | jq -s --arg c '$CLI_ID' --arg s '$SRV_ID' \
-	'unique_by(.sequence) | [.[] | .flows[]? | select(.local.cgroup_id == \$c or .local.cgroup_id == \$s) | (.connections // 1)] | add // 0')\" -ge $((2 * TOTAL)) ]"
-kill -TERM "$APID"; wait "$APID"
-check_eq "$?" 0 "agent exits 0 after flushing the exporter"
-check_eq "$(conns_of "$CLI_ID")" "$TOTAL" "the client cgroup's flows count exactly its $TOTAL connections"
-check_eq "$(conns_of "$SRV_ID")" "$TOTAL" "the server cgroup's flows count exactly its $TOTAL connections"
+	# every connection's record reaches the receiver (both sides), then the agent exits cleanly
+	conns_of() {   # conns_of CGROUP_ID: connections in the flows received so far (retries deduplicated)
+		jq -c 'select(.status == "OK") | .batch' "$WORK/col-$ATTACH.jsonl" | jq -s --arg id "$1" \
+			'unique_by(.sequence) | [.[] | .flows[]? | select(.local.cgroup_id == $id) | (.connections // 1)] | add // 0'
+	}
+	wait_for 30 "flows of every connection exported" \
+		sh -c "[ \"\$(jq -c 'select(.status == \"OK\") | .batch' '$WORK/col-$ATTACH.jsonl' | jq -s --arg c '$CLI_ID' --arg s '$SRV_ID' \
+		'unique_by(.sequence) | [.[] | .flows[]? | select(.local.cgroup_id == \$c or .local.cgroup_id == \$s) | (.connections // 1)] | add // 0')\" -ge $((2 * TOTAL)) ]"
+	kill -TERM "$APID"; wait "$APID"
+	check_eq "$?" 0 "agent exits 0 after flushing the exporter"
+	check_eq "$(conns_of "$CLI_ID")" "$TOTAL" "the client cgroup's flows count exactly its $TOTAL connections"
+	check_eq "$(conns_of "$SRV_ID")" "$TOTAL" "the server cgroup's flows count exactly its $TOTAL connections"
 
-# The exact 4-tuples: checks printed as "got<TAB>want<TAB>name" from the received batches and the
-# tool's ground truth (addresses compared as bytes: a mapped address must arrive as 4 bytes).
-jq -c 'select(.status == "OK") | .batch' "$WORK/col.jsonl" | jq -s 'unique_by(.sequence)' >"$WORK/batches.json"
-$PY - "$WORK" "$CLI_ID" "$SRV_ID" "$BYTES" "$REPLY" >"$WORK/checks.tsv" <<'PYEOF'
+	# The exact 4-tuples: checks printed as "got<TAB>want<TAB>name" from the received batches and the
+	# tool's ground truth (addresses compared as bytes: a mapped address must arrive as 4 bytes).
+	jq -c 'select(.status == "OK") | .batch' "$WORK/col-$ATTACH.jsonl" | jq -s 'unique_by(.sequence)' >"$D/batches.json"
+	$PY - "$D" "$CLI_ID" "$SRV_ID" "$BYTES" "$REPLY" >"$D/checks.tsv" <<'PYEOF'
 import base64, ipaddress, json, sys
 
 work, cli_id, srv_id, nbytes, reply = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5])
@@ -131,8 +139,9 @@ for name in ("v4", "v6", "dual", "agg"):
             check(sent <= tx <= sent + 2, True, "%s: %s tx_bytes %d = the %d payload bytes (+ SYN, FIN)" % (name, side, tx, sent))
             check(got <= rx <= got + 2, True, "%s: %s rx_bytes %d = the %d payload bytes (+ SYN, FIN)" % (name, side, rx, got))
 PYEOF
-check_eq "$?" 0 "flow checks computed from the received batches"
-while IFS=$'\t' read -r got want name; do
-	check_eq "$got" "$want" "$name"
-done <"$WORK/checks.tsv"
-check_ge "$(wc -l <"$WORK/checks.tsv")" 40 "flow checks made"
+	check_eq "$?" 0 "flow checks computed from the received batches"
+	while IFS=$'\t' read -r got want name; do
+		check_eq "$got" "$want" "$name"
+	done <"$D/checks.tsv"
+	check_ge "$(wc -l <"$D/checks.tsv")" 40 "flow checks made"
+done

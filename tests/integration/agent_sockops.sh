@@ -1,11 +1,13 @@
 #!/bin/bash
-# podlens-agent's TCP health from sock_ops (issue 17): only sockets of monitored cgroups run it.
-# Ground truth comes from the traffic tools. Run twice: --tcp-hooks auto (sock_ops) and
-# --tcp-hooks tracepoints (the fallback), with one monitored and one unmonitored host cgroup:
+# podlens-agent's TCP health per monitored workload (issue 17): only sockets of monitored cgroups
+# run its programs. Ground truth comes from the traffic tools. Run for each --tcp-hooks mode: auto
+# and packets (the workloads' packet programs), sockops, and tracepoints (the fallback), with one
+# monitored and one unmonitored host cgroup:
 #   - a connection opened in the monitored cgroup BEFORE the agent started is counted when it
 #     closes (2 closes: both ends), and its opening is not (it was not seen)
-#   - K connections inside the unmonitored cgroup: the sock_ops program's run count
-#     (kernel.bpf_stats_enabled, /metrics) does not move; with tracepoints, pl_tcp_state does
+#   - K connections inside the unmonitored cgroup: the counting program's run count (sock_ops,
+#     or the workload packet programs; kernel.bpf_stats_enabled, /metrics) does not move; with
+#     tracepoints, pl_tcp_state does
 #     (the same measurement sees node-wide programs: the check can fail)
 #   - K connections inside the monitored cgroup: active opens K, passive opens K, connect
 #     latency reported, closes 2K + 2 (with the pre-existing pair), exactly, in both modes
@@ -35,7 +37,7 @@ sum() {   # sum MODE CGROUP_ID JQ_PATH over every interval
 	jq -s --argjson id "$2" "[.[] | select(.workload.cgroup_id == \$id) | $3 // 0] | add // 0" "$W/$1.agent.json"
 }
 
-for MODE in auto tracepoints; do
+for MODE in auto packets sockops tracepoints; do
 	P=podlens-test-so-$$-$MODE
 	MON=$CG2/$P-mon UNM=$CG2/podlens-test-sox-$$-$MODE
 	mkdir "$MON" "$UNM"
@@ -57,15 +59,24 @@ for MODE in auto tracepoints; do
 		tap_fail "$MODE: agent starts"; cat "$W/$MODE.agent.log"; exit 1
 	fi
 	mport=$(sed -n 's/.*serving \/metrics.*(port \([0-9]*\)).*/\1/p' "$W/$MODE.agent.log")
-	if [ "$MODE" = auto ]; then
+	if [ "$MODE" = auto ] || [ "$MODE" = packets ]; then
+		grep -q "tcp: from the packet programs per monitored workload" "$W/$MODE.agent.log" &&
+			tap_ok "$MODE: TCP health from the packet programs per workload" ||
+			tap_fail "$MODE: TCP health from the packet programs per workload"
+		wait_for 10 "monitored cgroup attached" grep -q "workload /$P-mon: counting" "$W/$MODE.agent.log" ||
+			tap_fail "$MODE: monitored cgroup attached"
+		PROG=pl_traffic_wl_out
+		check_eq "$(runs "$mport" pl_tcp_state)" none "$MODE: the node-wide state tracepoint is not loaded"
+		check_eq "$(runs "$mport" pl_tcp_sockops)" none "$MODE: no sock_ops program loaded"
+	elif [ "$MODE" = sockops ]; then
 		grep -q "tcp: sock_ops per monitored workload" "$W/$MODE.agent.log" &&
-			tap_ok "auto: TCP health from sock_ops per workload" || tap_fail "auto: TCP health from sock_ops per workload"
+			tap_ok "sockops: TCP health from sock_ops per workload" || tap_fail "sockops: TCP health from sock_ops per workload"
 		# the enrol pass runs right after the attachment, in the same step of the agent's loop
 		wait_for 10 "enrol pass after the attachment" \
 			sh -c "sed -n '/workload \/$P-mon: counting/,\$p' $W/$MODE.agent.log | grep -q 'sockets enrolled so far'" ||
-			tap_fail "auto: existing sockets enrolled after the monitored cgroup's attachment"
+			tap_fail "sockops: existing sockets enrolled after the monitored cgroup's attachment"
 		PROG=pl_tcp_sockops
-		check_eq "$(runs "$mport" pl_tcp_state)" none "auto: the node-wide state tracepoint is not loaded"
+		check_eq "$(runs "$mport" pl_tcp_state)" none "sockops: the node-wide state tracepoint is not loaded"
 	else
 		grep -q "tcp: node-wide tracepoints (--tcp-hooks tracepoints)" "$W/$MODE.agent.log" &&
 			tap_ok "tracepoints: the fallback says so" || tap_fail "tracepoints: the fallback says so"
@@ -85,8 +96,8 @@ for MODE in auto tracepoints; do
 	wait "$USPID"
 	check_eq "$(jq -r .connects "$W/$MODE.uclient.json")" $K "$MODE: unmonitored client made $K connections (ground truth)"
 	r1=$(runs "$mport" $PROG)
-	if [ "$MODE" = auto ]; then
-		check_eq "$((r1 - r0))" 0 "auto: $PROG did not run for the unmonitored cgroup's $K connections (runs $r0 -> $r1)"
+	if [ "$MODE" != tracepoints ]; then
+		check_eq "$((r1 - r0))" 0 "$MODE: $PROG did not run for the unmonitored cgroup's $K connections (runs $r0 -> $r1)"
 	else
 		check_ge "$((r1 - r0))" $((2 * K)) "tracepoints: $PROG ran for the unmonitored cgroup's connections (runs $r0 -> $r1)"
 	fi
