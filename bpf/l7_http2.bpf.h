@@ -61,13 +61,21 @@ struct {
 	__type(value, struct l7_h2_sk);
 } l7_h2_socks SEC(".maps");
 
-/* One batch per nesting level of the programs on a CPU (struct l7_h2_batch, bpf/l7.h): a softirq
- * can interrupt an egress run in process context and walk a packet of its own. */
+/* The walk's working state: the direction's half, copied in from the socket's state and back
+ * (the step function can then find everything from its slot number: a global function takes only
+ * the context and scalars before kernel 5.12), and the packet's batch (struct l7_h2_batch,
+ * bpf/l7.h). One per nesting level of the programs on a CPU: a softirq can interrupt an egress run
+ * in process context and walk a packet of its own. */
+struct h2_walk {
+	struct l7_h2_half h;
+	struct l7_h2_batch b;
+};
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, L7_H2_NEST);
 	__type(key, __u32);
-	__type(value, struct l7_h2_batch);
+	__type(value, struct h2_walk);
 } l7_h2_batch SEC(".maps");
 
 /* room one entry may need: its header and a full chunk */
@@ -123,30 +131,30 @@ static __noinline void h2_note(struct __sk_buff *skb, __u64 cookie, __u32 kind_e
 	l7_event_submit((struct l7_event *)e);
 }
 
-/* Slot k of this CPU's batches when free (then marked busy), else NULL. */
-static __always_inline struct l7_h2_batch *h2_batch_try(__u32 k)
+/* Slot k of this CPU's walk states when free (then marked busy), else NULL. */
+static __always_inline struct h2_walk *h2_walk_try(__u32 k)
 {
-	struct l7_h2_batch *b = bpf_map_lookup_elem(&l7_h2_batch, &k);
+	struct h2_walk *wk = bpf_map_lookup_elem(&l7_h2_batch, &k);
 
-	if (!b || b->busy)
+	if (!wk || wk->b.busy)
 		return NULL;
-	b->busy = 1;
+	wk->b.busy = 1;
 	asm volatile("" ::: "memory");
-	return b;
+	return wk;
 }
 
-/* A free batch slot of this CPU, marked busy, or NULL (more nesting than L7_H2_NEST). */
-static __always_inline struct l7_h2_batch *h2_batch_get(void)
+/* A free walk state of this CPU, marked busy: its slot, or -1 (more nesting than L7_H2_NEST). */
+static __always_inline int h2_walk_get(struct h2_walk **wp)
 {
-	struct l7_h2_batch *b = h2_batch_try(0);
-
-	if (!b)
-		b = h2_batch_try(1);
-	if (!b)
-		b = h2_batch_try(2);
-	return b;
+	if ((*wp = h2_walk_try(0)))
+		return 0;
+	if ((*wp = h2_walk_try(1)))
+		return 1;
+	if ((*wp = h2_walk_try(2)))
+		return 2;
+	return -1;
 }
-_Static_assert(L7_H2_NEST == 3, "h2_batch_get tries every slot");
+_Static_assert(L7_H2_NEST == 3, "h2_walk_get tries every slot");
 
 /* Send the used part of the batch as one ring buffer record and empty it. */
 static __noinline void h2_flush(struct l7_h2_batch *b)
@@ -168,19 +176,24 @@ out:
 	b->len = 0;
 }
 
-/* One step of the walk: a frame header, a chunk of a header block or a DATA payload skipped. A
- * global function: the verifier checks it once, on its own, instead of once per step of the
- * bounded loop with every state the steps before could leave (which exceeded its 1M
- * instructions). 0: go on; 1: the packet is done (or a read failed). */
-__noinline int h2_step(struct __sk_buff *skb, struct l7_h2_half *h, struct l7_h2_batch *b, __u32 end,
-		       __u32 egress)
+/* One step of the walk of slot's state (struct h2_walk): a frame header, a chunk of a header
+ * block or a DATA payload skipped. A global function: the verifier checks it once, on its own,
+ * instead of once per step of the bounded loop with every state the steps before could leave
+ * (which exceeded its 1M instructions). 0: go on; 1: the packet is done (or a read failed). */
+__noinline int h2_step(struct __sk_buff *skb, __u32 slot, __u32 end, __u32 egress)
 {
+	struct l7_h2_batch *b;
+	struct l7_h2_half *h;
 	struct l7_h2_ent *x;
+	struct h2_walk *wk;
 	__u32 pos, np, need, have, take, w;
 	__u8 kind;
 
-	if (!h || !b)
+	wk = bpf_map_lookup_elem(&l7_h2_batch, &slot);
+	if (!wk)
 		return 1;
+	h = &wk->h;
+	b = &wk->b;
 	pos = READ_POS(h);
 	if (pos >= end)
 		return 1;
@@ -286,7 +299,9 @@ static __noinline int l7_h2_walk(struct __sk_buff *skb, __u32 off, __u32 flags, 
 	struct l7_counters *c;
 	struct l7_h2_half *h;
 	struct l7_h2_sk *st;
+	struct h2_walk *wk;
 	__u32 pos = off, end = skb->len, i;
+	int slot;
 
 	if (l7_stage == 2 || !sk)
 		return 0;
@@ -334,13 +349,15 @@ static __noinline int l7_h2_walk(struct __sk_buff *skb, __u32 off, __u32 flags, 
 		h->npart = 0;
 	}
 
-	b = h2_batch_get();
-	if (!b) {
+	slot = h2_walk_get(&wk);
+	if (slot < 0 || !wk) {
 		c = counters();
 		if (c)
 			c->h2_drops++;
 		goto lost;
 	}
+	__builtin_memcpy(&wk->h, h, sizeof(*h));
+	b = &wk->b;
 	b->cgroup_id = cgid;
 	b->sock = st->cookie;
 	b->egress = egress;
@@ -354,11 +371,12 @@ static __noinline int l7_h2_walk(struct __sk_buff *skb, __u32 off, __u32 flags, 
 	 * unknown offset at the top of every step, and the steps' states prune each other (a
 	 * register offset made the bounded loop exceed the verifier's 1M instructions). The batch's
 	 * fill level likewise. */
-	WRITE_POS(h, pos);
+	WRITE_POS(&wk->h, pos);
 	for (i = 0; i < L7_H2_STEPS; i++)
-		if (h2_step(skb, h, b, end, egress))
+		if (h2_step(skb, slot, end, egress))
 			break;
 	h2_flush(b);
+	__builtin_memcpy(h, &wk->h, sizeof(*h));
 	asm volatile("" ::: "memory");
 	b->busy = 0;
 	pos = READ_POS(h);
