@@ -52,7 +52,8 @@ const volatile __u64 l7_wakeup_bytes = 64 * 1024;
 /* Cost study only (bench/run.sh COST=1, l7-probe-test -S): stop the path early. 0 = full program;
  * 1 = after the header parse; 2 = + payload load and classification; 3 = + sk_storage_get and the
  * pending check (no state written, nothing emitted); 4 = full, but the ring buffer record is not
- * submitted (discarded). Dead branches are removed by the verifier: stage 0 costs nothing. */
+ * submitted (discarded; HTTP/2: the packet's batch filled, not sent). Dead branches are removed
+ * by the verifier: stage 0 costs nothing. */
 const volatile __u32 l7_stage = 0;
 
 struct {
@@ -284,27 +285,34 @@ static __always_inline struct l7_event *l7_event_reserve(void)
 	return e;
 }
 
-static __always_inline void l7_event_submit(struct l7_event *e)
+/* The wake-up flag of a record of rec bytes about to be committed (see below); extra: its bytes
+ * when not yet counted in the ring's data (bpf_ringbuf_output), 0 after a reservation. */
+static __always_inline __u64 l7_wake_flags(__u64 extra, __u64 rec)
 {
 	__u64 avail, over, flags;
 
-	if (l7_stage == 4) {
-		bpf_ringbuf_discard(e, BPF_RB_NO_WAKEUP);
-		return;
-	}
 	/* Wake the consumer when the waiting data crosses l7_wakeup_bytes, and again every 64 KiB
 	 * beyond while it does not drain (a missed window, two CPUs submitting at once, is caught
 	 * 64 KiB later). Never on every record: a forced wake-up is an irq_work (a self-IPI, a VM exit
 	 * in a guest), which must not be paid per request when the consumer is slow or only drains
 	 * at interval ticks. */
-	avail = bpf_ringbuf_query(&l7_events, BPF_RB_AVAIL_DATA);
+	avail = bpf_ringbuf_query(&l7_events, BPF_RB_AVAIL_DATA) + extra;
 	flags = BPF_RB_NO_WAKEUP;
 	if (avail >= l7_wakeup_bytes) {
 		over = avail - l7_wakeup_bytes;
-		if (over < 2 * L7_REC_BYTES || (over & (64 * 1024 - 1)) < L7_REC_BYTES)
+		if (over < 2 * rec || (over & (64 * 1024 - 1)) < rec)
 			flags = BPF_RB_FORCE_WAKEUP;
 	}
-	bpf_ringbuf_submit(e, flags);
+	return flags;
+}
+
+static __always_inline void l7_event_submit(struct l7_event *e)
+{
+	if (l7_stage == 4) {
+		bpf_ringbuf_discard(e, BPF_RB_NO_WAKEUP);
+		return;
+	}
+	bpf_ringbuf_submit(e, l7_wake_flags(0, L7_REC_BYTES));
 }
 
 /* The protocol modules, a compile-time list: each defines l7_<proto>_packet(), which handles a

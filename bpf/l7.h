@@ -271,6 +271,43 @@ struct l7_h2_event {
 _Static_assert(__builtin_offsetof(struct l7_h2_event, proto) == __builtin_offsetof(struct l7_event, proto),
 	       "proto tells the records apart");
 
+/* The records of one packet's walk, sent as one ring buffer record (bpf_ringbuf_output of the used
+ * part) instead of one reservation per frame: built in a per-CPU map value (l7_h2_batch, one slot
+ * per nesting level of the programs on a CPU), proto L7_PROTO_H2_BATCH (not a module: the probe
+ * splits it into struct l7_h2_event records). buf holds `len` bytes of entries, each a struct
+ * l7_h2_ent followed by its `len` data bytes, padded to 4; the header fields are the packet's. */
+#define L7_PROTO_H2_BATCH 0x102
+#define L7_H2_BBUF 2048           /* entry bytes per batch (a full batch is sent and the walk goes on) */
+#define L7_H2_NEST 3              /* batch slots per CPU: process context, softirq, one spare */
+
+struct l7_h2_ent {
+	__u32 stream;
+	__u32 flen;
+	__u32 foff;
+	__u16 len;
+	__u8 kind;
+	__u8 type;
+	__u8 flags;
+	__u8 pad[3];
+};
+_Static_assert(sizeof(struct l7_h2_ent) == 20, "entry layout");
+
+struct l7_h2_batch {
+	__u64 cgroup_id;
+	__u64 ts_ns;
+	__u64 sock;
+	__u8 egress;
+	__u8 mid;
+	__u16 pad;
+	__u32 proto;              /* L7_PROTO_H2_BATCH, at offsetof(struct l7_event, proto) */
+	__u32 len;                /* bytes used in buf */
+	__u32 busy;               /* a run of this CPU is filling it */
+	__u8 buf[L7_H2_BBUF];
+};
+_Static_assert(__builtin_offsetof(struct l7_h2_batch, proto) == __builtin_offsetof(struct l7_event, proto),
+	       "proto tells the records apart");
+_Static_assert(__builtin_offsetof(struct l7_h2_batch, buf) == 40, "header layout");
+
 /* Per-CPU counters of the exceptional paths only (the common path counts nothing: each emitted
  * event is the count). Summed by the agent. */
 struct l7_counters {

@@ -61,6 +61,26 @@ struct {
 	__type(value, struct l7_h2_sk);
 } l7_h2_socks SEC(".maps");
 
+/* The walk's working state: the direction's half, copied in from the socket's state and back
+ * (the step function can then find everything from its slot number: a global function takes only
+ * the context and scalars before kernel 5.12), and the packet's batch (struct l7_h2_batch,
+ * bpf/l7.h). One per nesting level of the programs on a CPU: a softirq can interrupt an egress run
+ * in process context and walk a packet of its own. */
+struct h2_walk {
+	struct l7_h2_half h;
+	struct l7_h2_batch b;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, L7_H2_NEST);
+	__type(key, __u32);
+	__type(value, struct h2_walk);
+} l7_h2_batch SEC(".maps");
+
+/* room one entry may need: its header and a full chunk */
+#define H2_ENT_MAX (sizeof(struct l7_h2_ent) + L7_H2_CAP)
+
 #define H2F_EGRESS  1
 #define H2F_PREFACE 2             /* payload starts with the client connection preface */
 #define H2F_FRAME   4             /* payload starts with a plausible frame header */
@@ -69,6 +89,8 @@ struct {
 
 #define READ_POS(h) (*(volatile __u32 *)&(h)->pos)
 #define WRITE_POS(h, v) (*(volatile __u32 *)&(h)->pos = (v))
+#define READ_LEN(b) (*(volatile __u32 *)&(b)->len)
+#define WRITE_LEN(b, v) (*(volatile __u32 *)&(b)->len = (v))
 
 /* The first 9 payload bytes as the start of a connection we did not see open: a HEADERS frame
  * (flags END_STREAM, END_HEADERS, PADDED, PRIORITY only; 1..16384 bytes, the default
@@ -109,18 +131,177 @@ static __noinline void h2_note(struct __sk_buff *skb, __u64 cookie, __u32 kind_e
 	l7_event_submit((struct l7_event *)e);
 }
 
+/* Slot k of this CPU's walk states when free (then marked busy), else NULL. */
+static __always_inline struct h2_walk *h2_walk_try(__u32 k)
+{
+	struct h2_walk *wk = bpf_map_lookup_elem(&l7_h2_batch, &k);
+
+	if (!wk || wk->b.busy)
+		return NULL;
+	wk->b.busy = 1;
+	asm volatile("" ::: "memory");
+	return wk;
+}
+
+/* A free walk state of this CPU, marked busy: its slot, or -1 (more nesting than L7_H2_NEST). */
+static __always_inline int h2_walk_get(struct h2_walk **wp)
+{
+	if ((*wp = h2_walk_try(0)))
+		return 0;
+	if ((*wp = h2_walk_try(1)))
+		return 1;
+	if ((*wp = h2_walk_try(2)))
+		return 2;
+	return -1;
+}
+_Static_assert(L7_H2_NEST == 3, "h2_walk_get tries every slot");
+
+/* Send the used part of the batch as one ring buffer record and empty it. */
+static __noinline void h2_flush(struct l7_h2_batch *b)
+{
+	struct l7_counters *c;
+	__u64 size = b->len;
+
+	if (!size || l7_stage == 4)
+		goto out;
+	size += offsetof(struct l7_h2_batch, buf);
+	if (size > sizeof(*b))
+		size = sizeof(*b);
+	if (bpf_ringbuf_output(&l7_events, b, size, l7_wake_flags((size + 8 + 7) & ~7ULL, size))) {
+		c = counters();
+		if (c)
+			c->h2_drops++;
+	}
+out:
+	b->len = 0;
+}
+
+/* One step of the walk of slot's state (struct h2_walk): a frame header, a chunk of a header
+ * block or a DATA payload skipped. A global function: the verifier checks it once, on its own,
+ * instead of once per step of the bounded loop with every state the steps before could leave
+ * (which exceeded its 1M instructions). 0: go on; 1: the packet is done (or a read failed). */
+__noinline int h2_step(struct __sk_buff *skb, __u32 slot, __u32 end, __u32 egress)
+{
+	struct l7_h2_batch *b;
+	struct l7_h2_half *h;
+	struct l7_h2_ent *x;
+	struct h2_walk *wk;
+	__u32 pos, np, need, have, take, w;
+	__u8 kind;
+
+	wk = bpf_map_lookup_elem(&l7_h2_batch, &slot);
+	if (!wk)
+		return 1;
+	h = &wk->h;
+	b = &wk->b;
+	pos = READ_POS(h);
+	if (pos >= end)
+		return 1;
+	if (!h->left) {
+		/* a frame header, perhaps the rest of one cut by the previous packet */
+		np = h->npart;
+		if (np > 8)
+			np = 0;
+		need = 9 - np;
+		have = end - pos;
+		if (have < need) {
+			/* 1 <= have < need <= 9; bounded in the register the call takes */
+			asm volatile("%[n] += -1; if %[n] < 7 goto +1; %[n] = 7; %[n] += 1"
+				     : [n] "+r"(have));
+			if (bpf_skb_load_bytes(skb, pos, &h->hb[np], have))
+				return 1;
+			h->npart = np + have;
+			WRITE_POS(h, end);
+			return 1;
+		}
+		asm volatile("%[n] += -1; if %[n] < 8 goto +1; %[n] = 8; %[n] += 1"
+			     : [n] "+r"(need));
+		if (bpf_skb_load_bytes(skb, pos, &h->hb[np], need))
+			return 1;
+		h->npart = 0;
+		WRITE_POS(h, pos + need);
+		pos += need;
+		h->flen = (__u32)h->hb[0] << 16 | (__u32)h->hb[1] << 8 | h->hb[2];
+		h->left = h->flen;
+		h->foff = 0;
+		h->type = h->hb[3];
+		h->flags = h->hb[4];
+		h->stream = ((__u32)h->hb[5] & 0x7f) << 24 | (__u32)h->hb[6] << 16 |
+			    (__u32)h->hb[7] << 8 | h->hb[8];
+		kind = L7_H2_K_FRAME;
+		if (!L7_H2_BLOCK(h->type) &&
+		    h->type != L7_H2_RST_STREAM && h->type != L7_H2_GOAWAY &&
+		    !(h->type == L7_H2_DATA && (h->flags & H2_FL_END_STREAM)))
+			return 0;
+	} else {
+		if (!L7_H2_BLOCK(h->type) ||
+		    h->foff >= L7_H2_HB_MAX) {
+			/* DATA and the rest: skipped by arithmetic */
+			take = end - pos;
+			if (take > h->left)
+				take = h->left;
+			WRITE_POS(h, pos + take);
+			h->left -= take;
+			h->foff += take;
+			return 0;
+		}
+		kind = L7_H2_K_CHUNK;
+	}
+	/* header block bytes of this frame in this packet (none for the other frames) */
+	take = 0;
+	if (L7_H2_BLOCK(h->type)) {
+		take = end - pos;
+		if (take > h->left)
+			take = h->left;
+		if (take > L7_H2_CAP)
+			take = L7_H2_CAP;
+		if (h->foff < L7_H2_HB_MAX && take > L7_H2_HB_MAX - h->foff)
+			take = L7_H2_HB_MAX - h->foff;
+	}
+	if (kind == L7_H2_K_CHUNK && !take)
+		return 1;
+	if (!b->ts_ns)
+		b->ts_ns = pkt_ns(skb, egress);
+	w = READ_LEN(b);
+	if (w > L7_H2_BBUF - H2_ENT_MAX) {
+		h2_flush(b);
+		w = 0;
+	}
+	/* bounded in the register the access uses */
+	asm volatile("if %[w] <= %[m] goto +1; %[w] = 0" : [w] "+r"(w) : [m] "i"(L7_H2_BBUF - H2_ENT_MAX));
+	x = (struct l7_h2_ent *)&b->buf[w];
+	x->stream = h->stream;
+	x->flen = h->flen;
+	x->foff = h->foff;
+	x->len = take;
+	x->kind = kind;
+	x->type = h->type;
+	x->flags = h->flags;
+	if (take) {
+		asm volatile("%[n] += -1; if %[n] < %[m] goto +1; %[n] = %[m]; %[n] += 1"
+			     : [n] "+r"(take) : [m] "i"(L7_H2_CAP - 1));
+		if (bpf_skb_load_bytes(skb, pos, (__u8 *)x + sizeof(*x), take))
+			return 1;
+	}
+	WRITE_LEN(b, w + sizeof(*x) + ((take + 3) & ~3U));
+	WRITE_POS(h, pos + take);
+	h->left -= take;
+	h->foff += take;
+	return 0;
+}
+
 /* The walk: off = offset of the payload from skb->data; flags H2F_*. 1 when the socket is HTTP/2. */
 static __noinline int l7_h2_walk(struct __sk_buff *skb, __u32 off, __u32 flags, __u64 cgid)
 {
 	bool egress = flags & H2F_EGRESS;
 	struct bpf_sock *sk = skb->sk;
-	struct l7_h2_event *e;
+	struct l7_h2_batch *b;
 	struct l7_counters *c;
 	struct l7_h2_half *h;
 	struct l7_h2_sk *st;
-	__u32 pos = off, end = skb->len, i, np, need, have, take;
-	__u64 ts = 0;
-	__u8 kind;
+	struct h2_walk *wk;
+	__u32 pos = off, end = skb->len, i;
+	int slot;
 
 	if (l7_stage == 2 || !sk)
 		return 0;
@@ -168,117 +349,41 @@ static __noinline int l7_h2_walk(struct __sk_buff *skb, __u32 off, __u32 flags, 
 		h->npart = 0;
 	}
 
+	slot = h2_walk_get(&wk);
+	if (slot < 0 || !wk) {
+		c = counters();
+		if (c)
+			c->h2_drops++;
+		goto lost;
+	}
+	__builtin_memcpy(&wk->h, h, sizeof(*h));
+	b = &wk->b;
+	b->cgroup_id = cgid;
+	b->sock = st->cookie;
+	b->egress = egress;
+	b->mid = st->mid;
+	b->pad = 0;
+	b->proto = L7_PROTO_H2_BATCH;
+	b->len = 0;
+	b->ts_ns = 0;             /* read once, by the first step that records something */
+
 	/* The offset walked lives in the map value, not in a register: the verifier then sees an
 	 * unknown offset at the top of every step, and the steps' states prune each other (a
-	 * register offset made the bounded loop exceed the verifier's 1M instructions). */
-	WRITE_POS(h, pos);
-	for (i = 0; i < L7_H2_STEPS; i++) {
-		pos = READ_POS(h);
-		if (pos >= end)
+	 * register offset made the bounded loop exceed the verifier's 1M instructions). The batch's
+	 * fill level likewise. */
+	WRITE_POS(&wk->h, pos);
+	for (i = 0; i < L7_H2_STEPS; i++)
+		if (h2_step(skb, slot, end, egress))
 			break;
-		if (!h->left) {
-			/* a frame header, perhaps the rest of one cut by the previous packet */
-			np = h->npart;
-			if (np > 8)
-				np = 0;
-			need = 9 - np;
-			have = end - pos;
-			if (have < need) {
-				/* 1 <= have < need <= 9; bounded in the register the call takes */
-				asm volatile("%[n] += -1; if %[n] < 7 goto +1; %[n] = 7; %[n] += 1"
-					     : [n] "+r"(have));
-				if (bpf_skb_load_bytes(skb, pos, &h->hb[np], have))
-					break;
-				h->npart = np + have;
-				WRITE_POS(h, end);
-				break;
-			}
-			asm volatile("%[n] += -1; if %[n] < 8 goto +1; %[n] = 8; %[n] += 1"
-				     : [n] "+r"(need));
-			if (bpf_skb_load_bytes(skb, pos, &h->hb[np], need))
-				break;
-			h->npart = 0;
-			WRITE_POS(h, pos + need);
-			pos += need;
-			h->flen = (__u32)h->hb[0] << 16 | (__u32)h->hb[1] << 8 | h->hb[2];
-			h->left = h->flen;
-			h->foff = 0;
-			h->type = h->hb[3];
-			h->flags = h->hb[4];
-			h->stream = ((__u32)h->hb[5] & 0x7f) << 24 | (__u32)h->hb[6] << 16 |
-				    (__u32)h->hb[7] << 8 | h->hb[8];
-			kind = L7_H2_K_FRAME;
-			if (!L7_H2_BLOCK(h->type) &&
-			    h->type != L7_H2_RST_STREAM && h->type != L7_H2_GOAWAY &&
-			    !(h->type == L7_H2_DATA && (h->flags & H2_FL_END_STREAM)))
-				continue;
-		} else {
-			if (!L7_H2_BLOCK(h->type) ||
-			    h->foff >= L7_H2_HB_MAX) {
-				/* DATA and the rest: skipped by arithmetic */
-				take = end - pos;
-				if (take > h->left)
-					take = h->left;
-				WRITE_POS(h, pos + take);
-				h->left -= take;
-				h->foff += take;
-				continue;
-			}
-			kind = L7_H2_K_CHUNK;
-		}
-		/* header block bytes of this frame in this packet (none for the other frames) */
-		take = 0;
-		if (L7_H2_BLOCK(h->type)) {
-			take = end - pos;
-			if (take > h->left)
-				take = h->left;
-			if (take > L7_H2_CAP)
-				take = L7_H2_CAP;
-			if (h->foff < L7_H2_HB_MAX && take > L7_H2_HB_MAX - h->foff)
-				take = L7_H2_HB_MAX - h->foff;
-		}
-		if (kind == L7_H2_K_CHUNK && !take)
-			break;
-		if (!ts)
-			ts = pkt_ns(skb, egress);
-		e = bpf_ringbuf_reserve(&l7_events, sizeof(*e), 0);
-		if (!e) {
-			c = counters();
-			if (c)
-				c->h2_drops++;
-		} else {
-			e->cgroup_id = cgid;
-			e->ts_ns = ts;
-			e->sock = st->cookie;
-			e->len = take;
-			e->kind = kind;
-			e->egress = egress;
-			e->proto = L7_PROTO_HTTP2;
-			e->stream = h->stream;
-			e->flen = h->flen;
-			e->foff = h->foff;
-			e->type = h->type;
-			e->flags = h->flags;
-			e->mid = st->mid;
-			e->pad = 0;
-			if (take) {
-				asm volatile("%[n] += -1; if %[n] < %[m] goto +1; %[n] = %[m]; %[n] += 1"
-					     : [n] "+r"(take) : [m] "i"(L7_H2_CAP - 1));
-				if (bpf_skb_load_bytes(skb, pos, e->data, take)) {
-					bpf_ringbuf_discard(e, BPF_RB_NO_WAKEUP);
-					break;
-				}
-			}
-			l7_event_submit((struct l7_event *)e);
-		}
-		WRITE_POS(h, pos + take);
-		h->left -= take;
-		h->foff += take;
-	}
+	h2_flush(b);
+	__builtin_memcpy(h, &wk->h, sizeof(*h));
+	asm volatile("" ::: "memory");
+	b->busy = 0;
 	pos = READ_POS(h);
 	if (pos < end) {
-		/* more steps than the bound, or a read failed: where the next frame starts is
-		 * unknown */
+lost:
+		/* more steps than the bound, a read failed, no batch: where the next frame starts
+		 * is unknown */
 		h->lost = 1;
 		c = counters();
 		if (c)

@@ -199,6 +199,8 @@ int main(int argc, char **argv)
 		json_object_set_new(json_object_get(out, "stats"), "dns_forced", json_integer((json_int_t)st.dns_forced));
 		json_object_set_new(json_object_get(out, "stats"), "dns_flushes", json_integer((json_int_t)st.dns_flushes));
 		json_object_set_new(json_object_get(out, "stats"), "h2_events", json_integer((json_int_t)st.h2_events));
+		json_object_set_new(json_object_get(out, "stats"), "h2_batches", json_integer((json_int_t)st.h2_batches));
+		json_object_set_new(json_object_get(out, "stats"), "h2_bad", json_integer((json_int_t)st.h2_bad));
 		json_object_set_new(json_object_get(out, "stats"), "h2_drops", json_integer((json_int_t)st.h2_drops));
 		json_object_set_new(json_object_get(out, "stats"), "h2_lost", json_integer((json_int_t)st.h2_lost));
 	}

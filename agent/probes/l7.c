@@ -69,7 +69,7 @@ struct l7_probe {
 	struct dns_order *order;
 	int ncpu;
 	void *dns_vals, *dns_zero; /* one half's per-CPU batches; zeros to reset them */
-	uint64_t dns_batches, dns_flushes;
+	uint64_t dns_batches, dns_flushes, h2_batches, h2_bad;
 };
 
 static struct route_slot *route_find(struct l7_probe *p, uint64_t hash, unsigned proto)
@@ -151,6 +151,61 @@ static void dns_hold(struct l7_probe *p, const struct l7_dns_event *e, size_t n,
 	dns_order__add(p->order, e, n, cpu);
 }
 
+/* One packet's HTTP/2 records (struct l7_h2_batch, bpf/l7.h) into the module's struct l7_h2_event
+ * records, in order. A batch whose entries do not add up to its length is counted and dropped
+ * from the first bad entry on. */
+static void h2_split(struct l7_probe *p, const void *data, size_t size)
+{
+	const struct l7_h2_batch *b = data;
+	const size_t hdr = offsetof(struct l7_h2_batch, buf);
+	const struct l7_module *m;
+	struct l7_h2_event ev;
+	struct l7_h2_ent x;
+	size_t off = 0, len;
+	void *agg;
+
+	m = l7_set__module(p->set, L7_PROTO_HTTP2, &agg);
+	if (!m || !m->consume)
+		return;
+	if (size < hdr || b->len > size - hdr || b->len > sizeof(b->buf)) {
+		p->h2_bad++;
+		return;
+	}
+	p->h2_batches++;
+	len = b->len;
+	while (off < len) {
+		if (len - off < sizeof(x)) {
+			p->h2_bad++;
+			return;
+		}
+		memcpy(&x, b->buf + off, sizeof(x));
+		off += sizeof(x);
+		if (x.len > L7_H2_CAP || x.len > len - off) {
+			p->h2_bad++;
+			return;
+		}
+		memset(&ev, 0, offsetof(struct l7_h2_event, data));
+		ev.cgroup_id = b->cgroup_id;
+		ev.ts_ns = b->ts_ns;
+		ev.sock = b->sock;
+		ev.len = x.len;
+		ev.kind = x.kind;
+		ev.egress = b->egress;
+		ev.proto = L7_PROTO_HTTP2;
+		ev.stream = x.stream;
+		ev.flen = x.flen;
+		ev.foff = x.foff;
+		ev.type = x.type;
+		ev.flags = x.flags;
+		ev.mid = b->mid;
+		memcpy(ev.data, b->buf + off, x.len);
+		off += (x.len + 3u) & ~3u;
+		p->h2_events++;
+		if (m->consume(agg, &ev, sizeof(ev)) == -ENOSPC)
+			p->agg_dropped++;
+	}
+}
+
 static int on_event(void *ctx, void *data, size_t size)
 {
 	struct l7_probe *p = ctx;
@@ -169,6 +224,10 @@ static int on_event(void *ctx, void *data, size_t size)
 			p->dns_batches++;
 			dns_hold(p, b->ev, b->n, (int)b->cpu);
 		}
+		return 0;
+	}
+	if (e->proto == L7_PROTO_H2_BATCH) {
+		h2_split(p, data, size);
 		return 0;
 	}
 	if (e->proto == L7_PROTO_DNS) {
@@ -651,6 +710,8 @@ int l7_probe__stats(struct l7_probe *p, struct l7_probe_stats *s)
 	s->dns_flushes = p->dns_flushes;
 	s->dns_forced = p->order ? dns_order__forced(p->order) : 0;
 	s->h2_events = p->h2_events;
+	s->h2_batches = p->h2_batches;
+	s->h2_bad = p->h2_bad;
 	if (ncpu <= 0)
 		return ncpu;
 	v = calloc(ncpu, sizeof(*v));

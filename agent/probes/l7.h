@@ -72,6 +72,8 @@ struct l7_probe_stats {
 	uint64_t dns_forced;         /* DNS messages fed before every CPU's batch was known (the
 					reorder hold was full): an answer among them may miss its query */
 	uint64_t h2_events;          /* HTTP/2 frame records read from the ring buffer */
+	uint64_t h2_batches;         /* packets' batches of HTTP/2 frame records read (bpf/l7.h) */
+	uint64_t h2_bad;             /* HTTP/2 batches whose entries did not add up (dropped) */
 	uint64_t h2_drops;           /* kernel: HTTP/2 frame record lost (ring buffer full) */
 	uint64_t h2_lost;            /* kernel: HTTP/2 directions that lost their frame boundaries */
 };
