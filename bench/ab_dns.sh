@@ -82,22 +82,23 @@ dnsperf_on() {   # dnsperf_on LOADCG PORT OUT
 	sh -c "echo \$\$ > '$(cg "$1")/cgroup.procs' && exec taskset -c 0 dnsperf -s 127.0.0.1 -p $2 -d '$W/queries' \
 		-l $DUR -c 8 -q 100 -T 1" > "$3" 2>&1
 }
-side_start() {   # side_start BIN TWIN LOG ARGS: prints the PID; the side is attached when it returns 0
+side_start() {   # side_start BIN TWIN LOG ARGS: SIDE_PID; the side is attached when it returns 0
 	local bin=$1 twin=$2 log=$3 args=$4 pid i ready
+	SIDE_PID=
 	case $bin in
-	none) echo; return 0 ;;
+	none) return 0 ;;
 	*probe*) "$bin" -P "$PORT,$((PORT + 1))" $args "$(cg "$twin")" > "$log" 2>&1 & pid=$! ready='"attached"' ;;
 	*) "$bin" --output none --host-cgroups "/$(basename "$(cg "$twin")")" --l7-cgroups "/$(basename "$(cg "$twin")")" \
 		--dns-ports "$PORT,$((PORT + 1))" $args > "$log" 2>&1 & pid=$! ready="l7: capturing" ;;
 	esac
-	for i in $(seq 600); do
-		grep -q "$ready" "$log" && break
+	for i in $(seq 1200); do   # up to 60 s: an agent starts slowly on a loaded machine
+		grep -q "$ready" "$log" 2>/dev/null && break
 		kill -0 "$pid" 2>/dev/null || break
 		sleep 0.05
 	done
-	grep -q "$ready" "$log" || { stop "$pid"; echo "ab_dns: $bin did not attach: $(tail -n 2 "$log")" >&2; return 1; }
+	SIDE_PID=$pid
+	grep -q "$ready" "$log" || { echo "ab_dns: $bin did not attach (i=$i): $(tail -n 2 "$log")" >&2; return 1; }
 	sleep 1   # the agent's start-up work (cgroup scan, first harvest) out of the window
-	echo "$pid"
 }
 ids_of() { [ -n "$1" ] && grep -h '^prog_id:' /proc/"$1"/fdinfo/* 2>/dev/null | awk '{print $2}' | sort -un | tr '\n' ,; }
 usec() { awk '/^usage_usec/{print $2}' "$(cg "$1")/cpu.stat"; }
@@ -115,8 +116,10 @@ echo "ab_dns: $ROUNDS rounds of ${DUR}s, load average $(cut -d' ' -f1-3 /proc/lo
 for r in $(seq "$ROUNDS"); do
 	sa=a sb=b
 	[ $((r % 2)) = 0 ] && sa=b sb=a
-	PA=$(side_start "$A" "$sa" "$W/a.log" "$SIDE_ARGS_A") || die "side A"
-	PB=$(side_start "$B" "$sb" "$W/b.log" "$SIDE_ARGS_B") || die "side B"
+	side_start "$A" "$sa" "$W/a.log" "$SIDE_ARGS_A"; rc=$? PA=$SIDE_PID
+	[ $rc = 0 ] || die "side A"
+	side_start "$B" "$sb" "$W/b.log" "$SIDE_ARGS_B"; rc=$? PB=$SIDE_PID
+	[ $rc = 0 ] || die "side B"
 	ida=$(ids_of "$PA") idb=$(ids_of "$PB")
 	bpftool prog show -j > "$W/pre.json"
 	u0="$(usec $sa) $(usec c$sa) $(usec $sb) $(usec c$sb) $(sched_us "$PA") $(sched_us "$PB")"
