@@ -190,6 +190,6 @@ size_t dns_batch__unpack(const void *batch, size_t size, struct l7_dns_event *ou
 		if (off > used)
 			off = used;
 	}
-	*bad = (b->n > L7_DNS_BATCH ? b->n : n) - k;
+	*bad = n - k;   /* a count past L7_DNS_BATCH is not believed: at most a batch is bad */
 	return k;
 }
