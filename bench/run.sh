@@ -559,12 +559,12 @@ if has_phase dns && [ "$PROTO_ROUNDS" -gt 0 ]; then
 	stop_dns
 	COND_ARGS=
 fi
-if has_phase dnscpu && [ "$DNSCPU_ROUNDS" -gt 0 ]; then
+if has_phase dnscpu && [ "$DNSCPU_ROUNDS" -gt 0 ] && [ -x "$AGENT" ]; then
 	echo "phase 4 dnscpu: dnsperf -Q $DNSCPU_QPS per twin against dnsmasq, CPU per query (cgroup cpu.stat)"
 	dns_queries
 	start_dns da "$DNS_PORT"
 	start_dns db $((DNS_PORT + 1))
-	PAIR_SRV=d PAIR_PORT=$DNS_PORT COND_ARGS="--dns-ports $DNS_PORT,$((DNS_PORT + 1))"
+	COND_ARGS="--dns-ports $DNS_PORT,$((DNS_PORT + 1))"
 	DNSPERF_ARGS=; [ "$DNSCPU_QPS" -gt 0 ] && DNSPERF_ARGS="-Q $DNSCPU_QPS"
 	run_dnscpu none 0 a || exit 1   # warm-up, not counted
 	for r in $(seq 1 "$DNSCPU_ROUNDS"); do
