@@ -42,6 +42,14 @@
 #   bt   bench/syscall_latency.bt (bpftrace, raw syscall tracepoints filtered by the monitored
 #        server's cgroup id) against keep-alive nginx (phase 2's pair), next to none and l7 in the
 #        same rounds (workload "bt" in the tables).
+#   dnscpu  (not in the default PHASES) the dns pair at a fixed rate (dnsperf -Q DNSCPU_QPS per
+#        twin, default 15000: neither CPU saturated, so no bottleneck to flip; 0 = as fast as it
+#        goes: both CPUs saturated, no wake-up cost in the figure) and the CPU each twin
+#        spent per query: cgroup cpu.stat usage_usec of its dnsmasq and its dnsperf (this kernel has
+#        no IRQ_TIME_ACCOUNTING: loopback softirq, both BPF programs included, is charged to the
+#        task it interrupts, i.e. to the twin), the agent's CPU (/proc/PID/schedstat) and
+#        ksoftirqd's. DNSCPU_ROUNDS (8) rounds of none, l7e, l7, monitored side alternating;
+#        dnscpu.tsv, summarized by bench/dns_cpu.py.
 #   Each phase then has one side-by-side run (bpf_stats on, agent JSON at exit; bt: agent and
 #   bpftrace on the same server at once): what each tool counted against what the load tool
 #   completed, latency, CPU, RSS, BPF ns per run and runs per request (the node-wide tracepoints
@@ -51,7 +59,7 @@
 #
 # Environment: ROUNDS (3) DUR (load seconds, 4) PAIRED_ROUNDS (6) WORKLOADS ("ka close") PORT (18090;
 #   PORT..+1 HTTP, +10..+11 DNS, +20..+21 h2c)   PHASES ("seq paired dns h2 bt"; seq = phases 1 and 3)
-#   PROTO_ROUNDS (5)   BENCH_AGENT_ARGS (extra agent flags)   H2_AGENT_ARGS (extra agent flags, h2 only)
+#   PROTO_ROUNDS (5)   DNSCPU_ROUNDS (8)   DNSCPU_QPS (15000)   BENCH_AGENT_ARGS (extra agent flags)   H2_AGENT_ARGS (extra agent flags, h2 only)
 #   NO_AGENT=1 (probe driver only: l7 = l7-probe-test)
 #   CONDITIONS="off l4 l7 off l4all" (phase 1 conditions; also l7e, l7n, l7sN = probe driver cost study)
 #   COST=1 (phase 3 adds the L7 cost build-up: no in-kernel aggregation, the path cut after each stage)
@@ -64,6 +72,8 @@ ROUNDS=${ROUNDS:-3}
 DUR=${DUR:-4}
 PAIRED_ROUNDS=${PAIRED_ROUNDS:-6}
 PROTO_ROUNDS=${PROTO_ROUNDS:-5}
+DNSCPU_ROUNDS=${DNSCPU_ROUNDS:-8}
+DNSCPU_QPS=${DNSCPU_QPS:-15000}
 PHASES=${PHASES:-seq paired dns h2 bt}
 WORKLOADS=${WORKLOADS:-ka close}
 PORT=${PORT:-18090}
@@ -90,7 +100,7 @@ done
 for p in "$DNS_PORT" $((DNS_PORT + 1)); do
 	if ss -Hlun "sport = :$p" | grep -q .; then die "udp port $p busy (PORT=...)"; fi
 done
-if has_phase dns; then
+if has_phase dns || has_phase dnscpu; then
 	command -v dnsmasq >/dev/null || [ -x /usr/sbin/dnsmasq ] || die "dnsmasq missing (deps/bench.pkgs)"
 	command -v dnsperf >/dev/null || die "dnsperf missing (deps/bench.pkgs)"
 fi
@@ -315,7 +325,7 @@ rps_of() { awk '/Requests\/sec/{print $2}' "$1"; }
 # the other load tools, in the load cgroup, pinned to CPU0 like wrk
 run_dnsperf() {   # run_dnsperf LOAD_CGROUP PORT OUTFILE
 	sh -c "echo \$\$ > '$(cg "$1")/cgroup.procs' && exec taskset -c 0 dnsperf -s 127.0.0.1 -p $2 -d '$WORK/queries' \
-		-l $DUR -c 8 -q 100 -T 1" > "$3" 2>&1
+		-l $DUR -c 8 -q 100 -T 1 ${DNSPERF_ARGS:-}" > "$3" 2>&1
 }
 run_h2load() {   # run_h2load LOAD_CGROUP PORT OUTFILE
 	sh -c "echo \$\$ > '$(cg "$1")/cgroup.procs' && exec taskset -c 0 h2load -t1 -c32 -m10 -D $DUR http://127.0.0.1:$2/" \
@@ -342,6 +352,48 @@ done_of() {   # done_of KIND FILE: requests (queries) completed
 	h2) awk '/^requests:/{print $8}' "$2" ;;
 	esac
 }
+# 40 names that exist and 8 that do not, A and AAAA: every query answered from dnsmasq's memory
+dns_queries() {
+	{ for i in $(seq 40); do echo "host$i.bench.test A"; done
+	  for i in $(seq 8); do echo "host$i.bench.test AAAA"; echo "miss$i.nx.test A"; done; } > "$WORK/queries"
+}
+cg_usec() { awk '/^usage_usec/{print $2}' "$(cg "$1")/cpu.stat"; }
+sched_us() {   # sched_us PID...: on-CPU time of the tasks (all threads), microseconds
+	local p s=0 t
+	for p in "$@"; do
+		for t in /proc/"$p"/task/*/schedstat; do
+			[ "$p" != 0 ] && [ -r "$t" ] && s=$((s + $(cut -d' ' -f1 "$t")))
+		done
+	done
+	echo $((s / 1000))
+}
+# one dnscpu run: both twins at the fixed rate, twin MON monitored; the CPU of each twin's cgroups
+run_dnscpu() {   # run_dnscpu COND ROUND MON
+	local cond=$1 r=$2 mon=$3 log="$OUT/logs/dnscpu-r$2-$1" pa pid k ksi c0=() c1=() t0 t1 s0 s1 qa qb
+	start_cond "$cond" "$log" "d$mon" || return 1
+	pid=$(tool_pid)
+	ksi=$(ps -eo pid=,comm= | awk '$2 ~ /^ksoftirqd\//{print $1}')
+	for k in da ca db cb; do c0+=("$(cg_usec "$k")"); done
+	t0=$(sched_us "$pid"); s0=$(sched_us $ksi)
+	run_load dns ca "$DNS_PORT" "$log.load-a" &
+	pa=$!
+	run_load dns cb $((DNS_PORT + 1)) "$log.load-b"
+	wait "$pa"
+	for k in da ca db cb; do c1+=("$(cg_usec "$k")"); done
+	t1=$(sched_us "$pid"); s1=$(sched_us $ksi)
+	stop_cond
+	qa=$(done_of dns "$log.load-a"); qb=$(done_of dns "$log.load-b")
+	local sa=$((c1[0] - c0[0])) la=$((c1[1] - c0[1])) sb=$((c1[2] - c0[2])) lb=$((c1[3] - c0[3]))
+	if [ "$mon" = a ]; then
+		set -- "${qa:-0}" "${qb:-0}" "$sa" "$la" "$sb" "$lb"
+	else
+		set -- "${qb:-0}" "${qa:-0}" "$sb" "$lb" "$sa" "$la"
+	fi
+	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$r" "$cond" "$mon" "$DNSCPU_QPS" "$@" \
+		$((t1 - t0)) $((s1 - s0)) >> "$OUT/dnscpu.tsv"
+	echo "  dnscpu $r $cond monitored=$mon queries $1/$2 us/query $(awk -v q="$1" -v s="$3" -v l="$4" \
+		-v Q="$2" -v S="$5" -v L="$6" 'BEGIN{printf "%.2f/%.2f", (s+l)/q, (S+L)/Q}')"
+}
 tool_pid() { echo "${AGENT_PID:-${BT_PID:-${DRIVER_PID:-0}}}"; }
 pct_of() { awk -v a="$1" -v b="$2" -v t="$(getconf CLK_TCK)" -v d="$DUR" 'BEGIN{printf "%.2f", (b-a)/t/d*100}'; }
 
@@ -349,6 +401,8 @@ pct_of() { awk -v a="$1" -v b="$2" -v t="$(getconf CLK_TCK)" -v d="$DUR" 'BEGIN{
 printf 'kind\tround\tworkload\tcond\trps\twrk_requests\tl7_events\tagent_cpu_pct\tagent_rss_kb\tdriver_cpu_pct\tdriver_rss_kb\tprogs\n' > "$OUT/runs.tsv"
 printf 'round\tworkload\tcond\towner\tprog_id\tprog_name\tprog_type\truns\trun_ns\n' > "$OUT/bpf_stats.tsv"
 printf 'round\tworkload\tcond\tmonitored\trps_monitored\trps_other\tagent_cpu_pct\tagent_rss_kb\n' > "$OUT/paired.tsv"
+printf 'round\tcond\tmonitored\tqps\tq_mon\tq_other\tsrv_us_mon\tload_us_mon\tsrv_us_other\tload_us_other\ttool_us\tksoftirqd_us\n' \
+	> "$OUT/dnscpu.tsv"
 run_one() {
 	local cond=$1 wl=$2 r=$3 kind=$4 log="$OUT/logs/$4-r$3-$2-$1" a0 a1 d0 d1 ids rps req ev
 	start_cond "$cond" "$log" || return 1
@@ -496,9 +550,7 @@ printf 'workload\tcond\ttool\tload_done\tcounted\tp50_us\tmean_us\tclient_mean_u
 [ -x "$AGENT" ] || PROTO_ROUNDS=0
 if has_phase dns && [ "$PROTO_ROUNDS" -gt 0 ]; then
 	echo "phase 4 dns: dnsperf against dnsmasq, paired (queries/s), then one side-by-side run"
-	# 40 names that exist and 8 that do not, A and AAAA: every query answered from dnsmasq's memory
-	{ for i in $(seq 40); do echo "host$i.bench.test A"; done
-	  for i in $(seq 8); do echo "host$i.bench.test AAAA"; echo "miss$i.nx.test A"; done; } > "$WORK/queries"
+	dns_queries
 	start_dns da "$DNS_PORT"
 	start_dns db $((DNS_PORT + 1))
 	PAIR_KIND=dns PAIR_SRV=d PAIR_PORT=$DNS_PORT COND_ARGS="--dns-ports $DNS_PORT,$((DNS_PORT + 1))"
@@ -506,6 +558,21 @@ if has_phase dns && [ "$PROTO_ROUNDS" -gt 0 ]; then
 	run_side l7 dns || exit 1
 	stop_dns
 	COND_ARGS=
+fi
+if has_phase dnscpu && [ "$DNSCPU_ROUNDS" -gt 0 ] && [ -x "$AGENT" ]; then
+	echo "phase 4 dnscpu: dnsperf -Q $DNSCPU_QPS per twin against dnsmasq, CPU per query (cgroup cpu.stat)"
+	dns_queries
+	start_dns da "$DNS_PORT"
+	start_dns db $((DNS_PORT + 1))
+	COND_ARGS="--dns-ports $DNS_PORT,$((DNS_PORT + 1))"
+	DNSPERF_ARGS=; [ "$DNSCPU_QPS" -gt 0 ] && DNSPERF_ARGS="-Q $DNSCPU_QPS"
+	run_dnscpu none 0 a || exit 1   # warm-up, not counted
+	for r in $(seq 1 "$DNSCPU_ROUNDS"); do
+		mon=a; [ $((r % 2)) = 0 ] && mon=b
+		for c in none l7e l7; do run_dnscpu "$c" "$r" "$mon" || exit 1; done
+	done
+	DNSPERF_ARGS= COND_ARGS=
+	stop_dns
 fi
 if has_phase h2 && [ "$PROTO_ROUNDS" -gt 0 ]; then
 	echo "phase 4 h2: h2load against nginx h2c, paired (requests/s), then one side-by-side run"
@@ -537,3 +604,4 @@ sysctl -qw kernel.bpf_stats_enabled="$STATS_WAS"
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
 python3 bench/analyze.py "$OUT" "$L7_DESC" | tee "$OUT/summary.txt"
+if [ "$(wc -l < "$OUT/dnscpu.tsv")" -gt 1 ]; then python3 bench/dns_cpu.py "$OUT/dnscpu.tsv" | tee -a "$OUT/summary.txt"; fi

@@ -205,21 +205,32 @@ _Static_assert(__builtin_offsetof(struct l7_dns_event, proto) == __builtin_offse
 
 /* Per-CPU batches of DNS records (map l7_dns_batch, BPF_MAP_TYPE_PERCPU_ARRAY of two halves chosen
  * by l7_cache_gen, harvested as the cache is, bpf/l7_dns.bpf.h): a full batch goes to the ring as
- * one record, proto L7_PROTO_DNS_BATCH (not a module: the probe splits it into the module's
- * struct l7_dns_event records). */
+ * one record, proto L7_PROTO_DNS_BATCH (not a module: the probe unpacks it into the module's
+ * struct l7_dns_event records, agent/probes/dns_order.h dns_batch__unpack()).
+ *
+ * Packed: each record is struct l7_dns_event without the unused tail of data (L7_DNS_REC_SIZE of
+ * its cap), 8-byte aligned, and only the bytes used go to the ring. A query or an answer is
+ * 30-60 bytes, so a record takes ~100 bytes instead of 208: the ring bytes a CPU writes (cache
+ * lines the agent's CPU last held) were the largest item of a batch's cost (docs/bench.md). */
 #define L7_DNS_BATCH 16           /* records per batch; a power of two */
 #define L7_PROTO_DNS_BATCH 0x101  /* a batch of L7_PROTO_DNS records */
+#define L7_DNS_HEAD 48            /* struct l7_dns_event before data */
+#define L7_DNS_REC_SIZE(cap) ((L7_DNS_HEAD + (cap) + 7) & ~7u)
+#define L7_DNS_BATCH_BYTES (L7_DNS_BATCH * L7_DNS_REC_SIZE(L7_DNS_CAP))
 
 struct l7_dns_batch {
 	__u32 busy;               /* a run of this CPU is filling it (a softirq that interrupts it
 				     sends its record alone) */
-	__u32 n;                  /* records in ev */
+	__u32 n;                  /* records in buf */
 	__u32 cpu;                /* the CPU whose batch it is (set when sent) */
-	__u8 pad[16];
+	__u32 bytes;              /* bytes of buf used by the n records */
+	__u8 pad[12];
 	__u32 proto;              /* L7_PROTO_DNS_BATCH, at offsetof(struct l7_event, proto) */
 	__u64 pad2;
-	struct l7_dns_event ev[L7_DNS_BATCH];
+	__u8 buf[L7_DNS_BATCH_BYTES];   /* n packed records; a ring record ends after bytes */
 };
+_Static_assert(__builtin_offsetof(struct l7_dns_event, data) == L7_DNS_HEAD, "record head");
+_Static_assert(sizeof(struct l7_dns_event) == L7_DNS_REC_SIZE(L7_DNS_CAP), "a full record");
 _Static_assert(__builtin_offsetof(struct l7_dns_batch, proto) == __builtin_offsetof(struct l7_event, proto),
 	       "proto tells the records apart");
 _Static_assert(sizeof(struct l7_dns_batch) % 8 == 0, "per-CPU value stride");

@@ -6,7 +6,8 @@
  * becomes a timeout in the agent's bounded table.
  *
  * Batches. The records are written into this CPU's batch of L7_DNS_BATCH (map l7_dns_batch, two
- * halves chosen by l7_dns_gen); a full batch goes to the ring as one record, with the ring's
+ * halves chosen by l7_dns_gen), packed (each only as long as its captured bytes, bpf/l7.h); a full
+ * batch goes to the ring as one record of the bytes used, with the ring's
  * batched wake-up: ~40% less per packet than a ring record each (docs/bench.md). The agent reads the
  * other half's partial batches at every harvest, after the cache's barrier (flip, grace period),
  * and feeds all the records to the module in timestamp order (agent/probes/dns_order.h): a query
@@ -63,7 +64,8 @@ static __always_inline bool dns_port(__u32 p)
 #define DNS_F_EGRESS 1
 #define DNS_F_TCP    2
 
-/* Fill e (a ring record or a batch slot); -1 when the payload could not be read. */
+/* Fill e (a ring record or a batch slot): the bytes captured (1..L7_DNS_CAP), or -1 when the
+ * payload could not be read. */
 static __always_inline int dns_fill(struct __sk_buff *skb, struct l7_dns_event *e, __u32 doff,
 				    __u32 len, __u32 ports, __u32 flags, __u64 cgid)
 {
@@ -102,20 +104,23 @@ static __always_inline int dns_fill(struct __sk_buff *skb, struct l7_dns_event *
 		if ((void *)(ip6 + 40) <= end)
 			__builtin_memcpy(e->raddr, ip6 + (egress ? 24 : 8), 16);
 	}
-	return 0;
+	return n;
 }
 
-/* bytes a full batch takes in the ring (8-byte header + the batch) */
+/* bytes a batch takes in the ring at most (8-byte header + the batch) */
 #define DNS_BATCH_REC ((sizeof(struct l7_dns_batch) + 8 + 7) / 8 * 8)
 
-/* A full batch as one ring record. Wake-ups as l7_event_submit() does them (past l7_wakeup_bytes,
- * then every 64 KiB), never one per batch: that costs more than a record per packet. */
-static __always_inline void dns_batch_send(struct l7_dns_batch *b)
+/* A full batch as one ring record of its used bytes (bytes: of buf). Wake-ups as l7_event_submit()
+ * does them (past l7_wakeup_bytes, then every 64 KiB), never one per batch: that costs more than a
+ * record per packet. */
+static __always_inline void dns_batch_send(struct l7_dns_batch *b, __u32 bytes)
 {
 	__u64 avail, over, flags = BPF_RB_NO_WAKEUP;
 	struct l7_counters *c;
+	__u32 size = bytes + __builtin_offsetof(struct l7_dns_batch, buf);
 
 	b->n = L7_DNS_BATCH;
+	b->bytes = bytes;
 	b->cpu = bpf_get_smp_processor_id();
 	b->proto = L7_PROTO_DNS_BATCH;
 	avail = bpf_ringbuf_query(&l7_events, BPF_RB_AVAIL_DATA);
@@ -124,7 +129,9 @@ static __always_inline void dns_batch_send(struct l7_dns_batch *b)
 		if (over < 2 * DNS_BATCH_REC || (over & (64 * 1024 - 1)) < DNS_BATCH_REC)
 			flags = BPF_RB_FORCE_WAKEUP;
 	}
-	if (bpf_ringbuf_output(&l7_events, b, sizeof(*b), flags)) {
+	/* the verifier needs the size itself bounded (clang would test a copy) */
+	asm volatile("if %[n] <= %[m] goto +1; %[n] = %[m]" : [n] "+r"(size) : [m] "i"(sizeof(*b)));
+	if (bpf_ringbuf_output(&l7_events, b, size, flags)) {
 		c = counters();
 		if (c)
 			c->dns_drops += L7_DNS_BATCH;
@@ -139,7 +146,8 @@ static __noinline void dns_emit(struct __sk_buff *skb, __u32 doff, __u32 ports, 
 	struct l7_dns_event *e;
 	struct l7_dns_batch *b;
 	struct l7_counters *c;
-	__u32 len, gen, i;
+	__u32 len, gen, i, off;
+	int cap;
 
 	if (l7_stage == 1 || l7_stage == 2 || skb->len < doff + 12)
 		return;
@@ -158,14 +166,17 @@ static __noinline void dns_emit(struct __sk_buff *skb, __u32 doff, __u32 ports, 
 			b->busy = 1;
 			asm volatile("" ::: "memory");
 			i = b->n;
-			if (i < L7_DNS_BATCH &&
-			    !dns_fill(skb, &b->ev[i & (L7_DNS_BATCH - 1)], doff, len, ports, flags, cgid) &&
+			off = b->bytes & ~7u;
+			if (i < L7_DNS_BATCH && off <= L7_DNS_BATCH_BYTES - sizeof(*e) &&
+			    (cap = dns_fill(skb, (void *)(b->buf + off), doff, len, ports, flags, cgid)) > 0 &&
 			    l7_stage != 9) {
+				off += L7_DNS_REC_SIZE((__u32)cap);
 				if (++i == L7_DNS_BATCH) {
-					dns_batch_send(b);
-					i = 0;
+					dns_batch_send(b, off);
+					i = off = 0;
 				}
 				b->n = i;
+				b->bytes = off;
 			}
 			asm volatile("" ::: "memory");
 			b->busy = 0;
@@ -180,7 +191,7 @@ static __noinline void dns_emit(struct __sk_buff *skb, __u32 doff, __u32 ports, 
 			c->dns_drops++;
 		return;
 	}
-	if (dns_fill(skb, e, doff, len, ports, flags, cgid)) {
+	if (dns_fill(skb, e, doff, len, ports, flags, cgid) < 0) {
 		bpf_ringbuf_discard(e, BPF_RB_NO_WAKEUP);
 		return;
 	}

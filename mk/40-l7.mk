@@ -44,7 +44,7 @@ LDLIBS_test_l7_dns_order := -ljansson -lnghttp2 $(PODLENS_PROTO_LIBS)
 FUZZERS += $(BUILD)/fuzz/fuzz_l7_dns
 $(BUILD)/fuzz/fuzz_l7_dns: $(BUILD)/fuzzobj/tests/fuzz/fuzz_l7_dns.o $(BUILD)/fuzzobj/agent/l7/dns.o \
 		$(BUILD)/fuzzobj/agent/l7/dns_module.o $(BUILD)/fuzzobj/agent/l7/http_agg.o $(BUILD)/fuzzobj/agent/l7/arena.o \
-		$(BUILD)/fuzzobj/agent/l7/http1.o $(PODLENS_PROTO_FUZZ) $(LIB_FUZZ)
+		$(BUILD)/fuzzobj/agent/l7/http1.o $(BUILD)/fuzzobj/agent/probes/dns_order.o $(PODLENS_PROTO_FUZZ) $(LIB_FUZZ)
 LDLIBS_fuzz_l7_dns := -ljansson $(PODLENS_PROTO_LIBS)
 
 # HTTP/2 + gRPC: header blocks, HPACK, streams on captures from python3-grpcio and python3-h2

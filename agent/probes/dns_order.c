@@ -157,3 +157,39 @@ uint64_t dns_order__forced(const struct dns_order *o)
 {
 	return o->forced;
 }
+
+size_t dns_batch__unpack(const void *batch, size_t size, struct l7_dns_event *out, size_t *bad)
+{
+	const struct l7_dns_batch *b = batch;
+	const size_t base = offsetof(struct l7_dns_batch, buf);
+	size_t n, used, off = 0, k = 0;
+
+	*bad = 0;
+	if (size < base)
+		return 0;
+	n = b->n < L7_DNS_BATCH ? b->n : L7_DNS_BATCH;
+	used = b->bytes;
+	/* what the batch says it holds, within what was received */
+	if (used > size - base)
+		used = size - base;
+	if (used > L7_DNS_BATCH_BYTES)
+		used = L7_DNS_BATCH_BYTES;
+	for (; k < n; k++) {
+		const uint8_t *r = b->buf + off;
+		uint8_t cap;
+
+		if (used - off < L7_DNS_HEAD)
+			break;
+		cap = ((const struct l7_dns_event *)r)->cap;
+		if (cap > L7_DNS_CAP || used - off < L7_DNS_HEAD + (size_t)cap)
+			break;
+		memcpy(&out[k], r, L7_DNS_HEAD + (size_t)cap);
+		memset(out[k].data + cap, 0, L7_DNS_CAP - cap);
+		/* the last record's padding may be past the bytes sent */
+		off += L7_DNS_REC_SIZE(cap);
+		if (off > used)
+			off = used;
+	}
+	*bad = n - k;   /* a count past L7_DNS_BATCH is not believed: at most a batch is bad */
+	return k;
+}

@@ -44,4 +44,12 @@ bool dns_order__stuck(const struct dns_order *o);
 uint64_t dns_order__forced(const struct dns_order *o);
 void dns_order__free(struct dns_order *o);
 
+/* The records of a packed batch (struct l7_dns_batch, bpf/l7.h) of size bytes (a ring record, or a
+ * per-CPU value: size = sizeof(struct l7_dns_batch)) into out[L7_DNS_BATCH], each a whole struct
+ * l7_dns_event (data zeroed past cap). Returns the records unpacked; *bad = the records the batch
+ * claims that could not be (a head or its bytes outside the batch, cap > L7_DNS_CAP; at most
+ * L7_DNS_BATCH - returned: a count past L7_DNS_BATCH is not believed): the caller counts them
+ * malformed. A batch too short for its header: 0 records, *bad = 0. */
+size_t dns_batch__unpack(const void *batch, size_t size, struct l7_dns_event *out, size_t *bad);
+
 #endif

@@ -206,6 +206,22 @@ static void h2_split(struct l7_probe *p, const void *data, size_t size)
 	}
 }
 
+/* A packed batch (a ring record, or a per-CPU value read at a harvest: cpu -1), unpacked into
+ * whole records; records it cannot hold go to the module short, which counts them malformed. */
+static void dns_batch(struct l7_probe *p, const void *data, size_t size, int cpu)
+{
+	struct l7_dns_event ev[L7_DNS_BATCH];
+	size_t n, bad;
+
+	if (size < offsetof(struct l7_dns_batch, buf))
+		return;
+	n = dns_batch__unpack(data, size, ev, &bad);
+	if (n)
+		dns_hold(p, ev, n, cpu);
+	while (bad--)
+		dns_feed(p, data, 0);
+}
+
 static int on_event(void *ctx, void *data, size_t size)
 {
 	struct l7_probe *p = ctx;
@@ -218,12 +234,8 @@ static int on_event(void *ctx, void *data, size_t size)
 	if (size < offsetof(struct l7_event, proto) + sizeof(e->proto))
 		return 0;
 	if (e->proto == L7_PROTO_DNS_BATCH) {
-		const struct l7_dns_batch *b = data;
-
-		if (size >= sizeof(*b) && b->n <= L7_DNS_BATCH) {
-			p->dns_batches++;
-			dns_hold(p, b->ev, b->n, (int)b->cpu);
-		}
+		p->dns_batches++;
+		dns_batch(p, data, size, (int)((const struct l7_dns_batch *)data)->cpu);
 		return 0;
 	}
 	if (e->proto == L7_PROTO_H2_BATCH) {
@@ -555,7 +567,8 @@ static int dns_read_half(struct l7_probe *p, uint32_t gen)
 	for (int c = 0; c < p->ncpu; c++) {
 		const struct l7_dns_batch *b = (const void *)((const char *)p->dns_vals + c * stride);
 
-		dns_hold(p, b->ev, b->n < L7_DNS_BATCH ? b->n : L7_DNS_BATCH, -1);
+		if (b->n)
+			dns_batch(p, b, stride, -1);
 	}
 	return 0;
 }

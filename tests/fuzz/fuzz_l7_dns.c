@@ -1,7 +1,9 @@
 /* libFuzzer target for agent/l7/dns and the DNS module: any bytes the kernel may hand over on a DNS
  * port parse without fault and within bounds (the name NUL-terminated, at most 253 characters,
  * printable, lower case), and the module, fed the same bytes as a query and as a response of one
- * socket, keeps its counters consistent. */
+ * socket, keeps its counters consistent. The same bytes as a packed batch of the kernel's
+ * (agent/probes/dns_order.h dns_batch__unpack): never read past them, at most L7_DNS_BATCH records
+ * each with cap <= L7_DNS_CAP and its data zeroed past cap. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -10,6 +12,7 @@
 #include "agent/l7/dns.h"
 #include "agent/l7/dns_module.h"
 #include "agent/l7/module.h"
+#include "agent/probes/dns_order.h"
 
 static void *agg;
 
@@ -17,8 +20,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct l7_dns_event e = { 0 };
 	struct dns_module_stats st;
+	struct l7_dns_event out[L7_DNS_BATCH];
 	struct dns_msg m;
-	size_t n;
+	size_t n, bad;
+	uint8_t *copy;
 
 	if (dns__parse(data, size, &m) == 0) {
 		n = strnlen(m.name, sizeof(m.name));
@@ -29,6 +34,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				abort();
 		if (!m.name_cut && m.qdcount == 1 && n == 0)
 			abort();
+	}
+	/* an exact-size copy: a read past size is a heap overflow the sanitizer reports */
+	copy = malloc(size ? size : 1);
+	if (!copy)
+		abort();
+	memcpy(copy, data, size);
+	n = dns_batch__unpack(copy, size, out, &bad);
+	free(copy);
+	if (n > L7_DNS_BATCH)
+		abort();
+	for (size_t i = 0; i < n; i++) {
+		if (out[i].cap > L7_DNS_CAP)
+			abort();
+		for (size_t k = out[i].cap; k < L7_DNS_CAP; k++)
+			if (out[i].data[k])
+				abort();
 	}
 	if (!agg) {
 		dns_module__configure(&(struct dns_config){ .pending_slots = 64, .max_domains = 8 });

@@ -302,6 +302,95 @@ static void quiet_cpu__early_read_when_stuck__nothing_forced(void **state)
 	l7_set__free(f.set);
 }
 
+/* Records packed as bpf/l7_dns.bpf.h packs them: each L7_DNS_REC_SIZE(cap) bytes from b->bytes. */
+static void pack(struct l7_dns_batch *b, const struct l7_dns_event *e)
+{
+	memcpy(b->buf + b->bytes, e, L7_DNS_HEAD + e->cap);
+	b->bytes += L7_DNS_REC_SIZE(e->cap);
+	b->n++;
+}
+
+/* A full batch of names of every length up to the capture: unpacked equal to the records packed,
+ * data zeroed past cap; the ring record ends at the last record's bytes (its padding not sent). */
+static void batch_unpack__roundtrip_every_length(void **state)
+{
+	static struct l7_dns_batch b;
+	struct l7_dns_event in[L7_DNS_BATCH], out[L7_DNS_BATCH];
+	char name[200];
+	size_t n, bad, last;
+
+	(void)state;
+	memset(&b, 0, sizeof(b));
+	b.proto = L7_PROTO_DNS_BATCH;
+	for (int i = 0; i < L7_DNS_BATCH; i++) {
+		/* labels of 9 characters: names from 8 to 129 characters, caps 26 to 147 (every
+		 * padding of L7_DNS_REC_SIZE) */
+		size_t l = 0;
+
+		for (int k = 0; k <= i && l + 10 < 130; k++)
+			l += (size_t)snprintf(name + l, sizeof(name) - l, "%s%08d", k ? "." : "", k);
+		in[i] = ev(name, (unsigned)i, i & 1, 0, (uint64_t)(i + 1) * US);
+		in[i].data[L7_DNS_CAP - 1] = 0;
+		pack(&b, &in[i]);
+	}
+	last = L7_DNS_REC_SIZE(in[L7_DNS_BATCH - 1].cap) - (L7_DNS_HEAD + in[L7_DNS_BATCH - 1].cap);
+	memset(out, 0xa5, sizeof(out));
+	n = dns_batch__unpack(&b, offsetof(struct l7_dns_batch, buf) + b.bytes - last, out, &bad);
+	assert_int_equal(n, L7_DNS_BATCH);
+	assert_int_equal(bad, 0);
+	for (int i = 0; i < L7_DNS_BATCH; i++)
+		assert_memory_equal(&out[i], &in[i], sizeof(in[i]));
+	/* a per-CPU value read at a harvest: the whole struct */
+	n = dns_batch__unpack(&b, sizeof(b), out, &bad);
+	assert_int_equal(n, L7_DNS_BATCH);
+	assert_int_equal(bad, 0);
+}
+
+/* A batch cut short, a record claiming more than it holds, a count past L7_DNS_BATCH: the records
+ * before the fault are unpacked, the others reported bad, nothing read past the bytes given. */
+static void batch_unpack__bad_batches_counted(void **state)
+{
+	static struct l7_dns_batch b;
+	struct l7_dns_event e = ev("a.example.com", 1, 0, 0, US), out[L7_DNS_BATCH];
+	const size_t base = offsetof(struct l7_dns_batch, buf);
+	size_t n, bad;
+	uint8_t *copy;
+
+	(void)state;
+	memset(&b, 0, sizeof(b));
+	for (int i = 0; i < 3; i++)
+		pack(&b, &e);
+	/* cut inside the third record: two unpacked, one bad (an exact-size heap copy for ASan) */
+	copy = malloc(base + b.bytes - 8);
+	assert_non_null(copy);
+	memcpy(copy, &b, base + b.bytes - 8);
+	n = dns_batch__unpack(copy, base + b.bytes - 8, out, &bad);
+	assert_int_equal(n, 2);
+	assert_int_equal(bad, 1);
+	free(copy);
+	/* the second record says cap 200 (> L7_DNS_CAP) */
+	b.buf[L7_DNS_REC_SIZE(e.cap) + offsetof(struct l7_dns_event, cap)] = 200;
+	n = dns_batch__unpack(&b, sizeof(b), out, &bad);
+	assert_int_equal(n, 1);
+	assert_int_equal(bad, 2);
+	/* n past the batch, bytes past the buffer: bounded by both */
+	b.buf[L7_DNS_REC_SIZE(e.cap) + offsetof(struct l7_dns_event, cap)] = e.cap;
+	b.n = 1000;
+	n = dns_batch__unpack(&b, sizeof(b), out, &bad);
+	assert_int_equal(n, 3);
+	assert_int_equal(bad, L7_DNS_BATCH - 3);
+	b.n = 3;
+	b.bytes = 0xffffffff;
+	n = dns_batch__unpack(&b, sizeof(b), out, &bad);
+	assert_int_equal(n, 3);
+	assert_int_equal(bad, 0);
+	assert_memory_equal(&out[2], &e, sizeof(e));
+	/* shorter than the header */
+	n = dns_batch__unpack(&b, base - 1, out, &bad);
+	assert_int_equal(n, 0);
+	assert_int_equal(bad, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -310,6 +399,8 @@ int main(void)
 		cmocka_unit_test(burst_across_cpus__every_exchange_counted),
 		cmocka_unit_test(quiet_cpu__hold_bounded_forced_counted),
 		cmocka_unit_test(quiet_cpu__early_read_when_stuck__nothing_forced),
+		cmocka_unit_test(batch_unpack__roundtrip_every_length),
+		cmocka_unit_test(batch_unpack__bad_batches_counted),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
