@@ -1,7 +1,7 @@
 # L7: request latency of the protocol modules from cgroup_skb payload (bpf/l7.bpf.c + bpf/l7_<proto>.bpf.h,
 # agent/probes/l7.c, agent/l7/: module.h is the interface, l7.c the registry, <proto>_module.c a module).
 L7_SRCS      := agent/l7/l7.c agent/l7/arena.c agent/l7/http1.c agent/l7/http_agg.c agent/l7/http1_module.c \
-                agent/l7/dns.c agent/l7/dns_module.c agent/l7/http2.c agent/l7/http2_module.c \
+                agent/l7/dns.c agent/l7/dns_module.c agent/l7/http2.c agent/l7/http2_module.c agent/l7/h2_batch.c \
                 agent/probes/l7.c agent/probes/dns_order.c agent/pipeline/peers.c
 # (agent/pipeline/peers.c: the requests per peer the probe records beside the modules)
 L7_OBJS      := $(L7_SRCS:%.c=$(BUILD)/obj/%.o)
@@ -56,3 +56,11 @@ LDLIBS_test_l7_http2 := -ljansson -lnghttp2 $(PODLENS_PROTO_LIBS)
 FUZZERS += $(BUILD)/fuzz/fuzz_l7_http2
 $(BUILD)/fuzz/fuzz_l7_http2: $(BUILD)/fuzzobj/tests/fuzz/fuzz_l7_http2.o $(BUILD)/fuzzobj/agent/l7/http2.o
 LDLIBS_fuzz_l7_http2 := -lnghttp2
+
+# The kernel's per-packet HTTP/2 batch split into the module's records (agent/l7/h2_batch.c):
+# batches built by hand in bpf/l7.h's layout, bad counts and lengths
+UNIT_TESTS += $(BUILD)/tests/test_l7_h2_batch
+$(BUILD)/tests/test_l7_h2_batch: $(BUILD)/asan/tests/unit/test_l7_h2_batch.o $(BUILD)/asan/agent/l7/h2_batch.o
+
+FUZZERS += $(BUILD)/fuzz/fuzz_l7_h2_batch
+$(BUILD)/fuzz/fuzz_l7_h2_batch: $(BUILD)/fuzzobj/tests/fuzz/fuzz_l7_h2_batch.o $(BUILD)/fuzzobj/agent/l7/h2_batch.o

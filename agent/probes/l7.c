@@ -8,6 +8,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "agent/l7/h2_batch.h"
 #include "agent/l7/l7.h"
 #include "agent/probes/dns_order.h"
 #include "agent/pipeline/peers.h"
@@ -151,59 +152,36 @@ static void dns_hold(struct l7_probe *p, const struct l7_dns_event *e, size_t n,
 	dns_order__add(p->order, e, n, cpu);
 }
 
+struct h2_feed {
+	struct l7_probe *p;
+	const struct l7_module *m;
+	void *agg;
+};
+
+static void h2_feed(void *ctx, const struct l7_h2_event *e)
+{
+	struct h2_feed *f = ctx;
+
+	if (f->m->consume(f->agg, e, sizeof(*e)) == -ENOSPC)
+		f->p->agg_dropped++;
+}
+
 /* One packet's HTTP/2 records (struct l7_h2_batch, bpf/l7.h) into the module's struct l7_h2_event
- * records, in order. A batch whose entries do not add up to its length is counted and dropped
- * from the first bad entry on. */
+ * records, in order (agent/l7/h2_batch.h). A batch whose entries do not add up to its length is
+ * counted and dropped from the first bad entry on. */
 static void h2_split(struct l7_probe *p, const void *data, size_t size)
 {
-	const struct l7_h2_batch *b = data;
-	const size_t hdr = offsetof(struct l7_h2_batch, buf);
-	const struct l7_module *m;
-	struct l7_h2_event ev;
-	struct l7_h2_ent x;
-	size_t off = 0, len;
-	void *agg;
+	struct h2_feed f = { .p = p };
+	size_t n;
+	int rc;
 
-	m = l7_set__module(p->set, L7_PROTO_HTTP2, &agg);
-	if (!m || !m->consume)
+	f.m = l7_set__module(p->set, L7_PROTO_HTTP2, &f.agg);
+	if (!f.m || !f.m->consume)
 		return;
-	if (size < hdr || b->len > size - hdr || b->len > sizeof(b->buf)) {
-		p->h2_bad++;
-		return;
-	}
-	p->h2_batches++;
-	len = b->len;
-	while (off < len) {
-		if (len - off < sizeof(x)) {
-			p->h2_bad++;
-			return;
-		}
-		memcpy(&x, b->buf + off, sizeof(x));
-		off += sizeof(x);
-		if (x.len > L7_H2_CAP || x.len > len - off) {
-			p->h2_bad++;
-			return;
-		}
-		memset(&ev, 0, offsetof(struct l7_h2_event, data));
-		ev.cgroup_id = b->cgroup_id;
-		ev.ts_ns = b->ts_ns;
-		ev.sock = b->sock;
-		ev.len = x.len;
-		ev.kind = x.kind;
-		ev.egress = b->egress;
-		ev.proto = L7_PROTO_HTTP2;
-		ev.stream = x.stream;
-		ev.flen = x.flen;
-		ev.foff = x.foff;
-		ev.type = x.type;
-		ev.flags = x.flags;
-		ev.mid = b->mid;
-		memcpy(ev.data, b->buf + off, x.len);
-		off += (x.len + 3u) & ~3u;
-		p->h2_events++;
-		if (m->consume(agg, &ev, sizeof(ev)) == -ENOSPC)
-			p->agg_dropped++;
-	}
+	rc = h2_batch__unpack(data, size, h2_feed, &f, &n);
+	p->h2_batches += rc != -EINVAL;
+	p->h2_bad += rc != 0;
+	p->h2_events += n;
 }
 
 /* A packed batch (a ring record, or a per-CPU value read at a harvest: cpu -1), unpacked into

@@ -1,0 +1,52 @@
+/* agent/l7/h2_batch.h: splitting the kernel's per-packet HTTP/2 batch. */
+#include <errno.h>
+#include <string.h>
+
+#include "agent/l7/h2_batch.h"
+
+int h2_batch__unpack(const void *data, size_t size, h2_batch_emit_fn emit, void *ctx, size_t *n)
+{
+	const size_t hdr = offsetof(struct l7_h2_batch, buf);
+	const unsigned char *buf = (const unsigned char *)data + hdr;
+	struct l7_h2_batch b;   /* the header only: buf is read in place, within size */
+	struct l7_h2_event ev;
+	struct l7_h2_ent x;
+	size_t off = 0, len;
+
+	*n = 0;
+	if (size < hdr)
+		return -EINVAL;
+	memcpy(&b, data, hdr);
+	if (b.len > size - hdr || b.len > sizeof(b.buf))
+		return -EINVAL;
+	len = b.len;
+	while (off < len) {
+		if (len - off < sizeof(x))
+			return -EBADMSG;
+		memcpy(&x, buf + off, sizeof(x));
+		off += sizeof(x);
+		if (x.len > L7_H2_CAP || x.len > len - off)
+			return -EBADMSG;
+		/* data past ev.len is never read by the module: only the header is cleared */
+		memset(&ev, 0, offsetof(struct l7_h2_event, data));
+		ev.cgroup_id = b.cgroup_id;
+		ev.ts_ns = b.ts_ns;
+		ev.sock = b.sock;
+		ev.len = x.len;
+		ev.kind = x.kind;
+		ev.egress = b.egress;
+		ev.proto = L7_PROTO_HTTP2;
+		ev.stream = x.stream;
+		ev.flen = x.flen;
+		ev.foff = x.foff;
+		ev.type = x.type;
+		ev.flags = x.flags;
+		ev.mid = b.mid;
+		memcpy(ev.data, buf + off, x.len);
+		/* the last entry's padding may be left out: off past len ends the walk */
+		off += (x.len + 3u) & ~3u;
+		(*n)++;
+		emit(ctx, &ev);
+	}
+	return 0;
+}
