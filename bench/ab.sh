@@ -16,7 +16,7 @@
 # Environment: ROUNDS (8), DUR (wrk seconds, 6), PORT (18190; uses PORT and PORT+1).
 # Everything it starts is stopped by PID; cgroups and the sysctl are restored on exit.
 set -uo pipefail
-source "$(dirname "$0")/nginx_pair.sh"
+source "$(dirname "$0")/lib.sh"
 die() { echo "ab: $*" >&2; exit 1; }
 [ $# = 2 ] || die "usage: bench/ab.sh A_DRIVER B_DRIVER (two l7-probe-test binaries)"
 A=$(realpath "$1") B=$(realpath "$2")
@@ -27,12 +27,8 @@ command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || die "nginx missing (dep
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 command -v wrk >/dev/null || die "wrk missing (deps/bench.pkgs)"
 ROUNDS=${ROUNDS:-8} DUR=${DUR:-6} PORT=${PORT:-18190}
-if [ "$(stat -f -c %T /sys/fs/cgroup/unified 2>/dev/null)" = cgroup2fs ]; then CG2=/sys/fs/cgroup/unified
-elif [ "$(stat -f -c %T /sys/fs/cgroup)" = cgroup2fs ]; then CG2=/sys/fs/cgroup
-else die "no cgroup2 hierarchy"; fi
-for p in "$PORT" $((PORT + 1)); do
-	ss -Hltn "sport = :$p" | grep -q . && die "port $p busy (PORT=...)"
-done
+CG2=$(cg2_root) || exit 1
+ports_free tcp "$PORT" $((PORT + 1))
 
 W=$(mktemp -d /tmp/podlens-ab.XXXXXX)
 STATS_WAS=$(sysctl -n kernel.bpf_stats_enabled)

@@ -20,7 +20,7 @@
 # L7 (0; 1 = HTTP capture on the server too: --l7-cgroups /<server> instead of --no-l7), A_ARGS, B_ARGS.
 # Everything it starts is stopped by PID; cgroups and the sysctl are restored on exit.
 set -uo pipefail
-source "$(dirname "$0")/nginx_pair.sh"
+source "$(dirname "$0")/lib.sh"
 die() { echo "ab_agent: $*" >&2; exit 1; }
 [ $# -ge 2 ] || die "usage: bench/ab_agent.sh AGENT_A AGENT_B [agent args]"
 A=$(realpath "$1") B=$(realpath "$2")
@@ -32,12 +32,8 @@ NGINX=$(command -v nginx || echo /usr/sbin/nginx); [ -x "$NGINX" ] || die "nginx
 command -v wrk >/dev/null || die "wrk missing (deps/bench.pkgs)"
 ROUNDS=${ROUNDS:-6} DUR=${DUR:-4} WORKLOAD=${WORKLOAD:-close} PORT=${PORT:-18290} L7=${L7:-0}
 A_ARGS=${A_ARGS:-} B_ARGS=${B_ARGS:-}
-if [ "$(stat -f -c %T /sys/fs/cgroup/unified 2>/dev/null)" = cgroup2fs ]; then CG2=/sys/fs/cgroup/unified
-elif [ "$(stat -f -c %T /sys/fs/cgroup)" = cgroup2fs ]; then CG2=/sys/fs/cgroup
-else die "no cgroup2 hierarchy"; fi
-for p in "$PORT" $((PORT + 1)); do
-	ss -Hltn "sport = :$p" | grep -q . && die "port $p busy (PORT=...)"
-done
+CG2=$(cg2_root) || exit 1
+ports_free tcp "$PORT" $((PORT + 1))
 W=$(mktemp -d /tmp/podlens-abagent.XXXXXX)
 STATS_WAS=$(sysctl -n kernel.bpf_stats_enabled)
 cg() { echo "$CG2/podlens-abagent-$$-$1"; }

@@ -23,6 +23,7 @@
 # SIDE_ARGS_B. Everything it starts is stopped by PID; cgroups and the sysctl are restored on exit.
 set -uo pipefail
 die() { echo "ab_dns: $*" >&2; exit 1; }
+source "$(dirname "$0")/lib.sh"
 [ $# -eq 2 ] || die "usage: bench/ab_dns.sh SIDE_A SIDE_B (agent or l7-probe-test binary, or none)"
 side_bin() { if [ "$1" = none ]; then echo none; else realpath "$1"; fi; }
 A=$(side_bin "$1") B=$(side_bin "$2")
@@ -33,25 +34,13 @@ DNSMASQ=$(command -v dnsmasq || echo /usr/sbin/dnsmasq); [ -x "$DNSMASQ" ] || di
 command -v dnsperf >/dev/null || die "dnsperf missing (deps/bench.pkgs)"
 ROUNDS=${ROUNDS:-6} DUR=${DUR:-4} PORT=${PORT:-18310}
 SIDE_ARGS_A=${SIDE_ARGS_A:-} SIDE_ARGS_B=${SIDE_ARGS_B:-}
-if [ "$(stat -f -c %T /sys/fs/cgroup/unified 2>/dev/null)" = cgroup2fs ]; then CG2=/sys/fs/cgroup/unified
-elif [ "$(stat -f -c %T /sys/fs/cgroup)" = cgroup2fs ]; then CG2=/sys/fs/cgroup
-else die "no cgroup2 hierarchy"; fi
-for p in "$PORT" $((PORT + 1)); do
-	ss -Hlun "sport = :$p" | grep -q . && die "udp port $p busy (PORT=...)"
-done
+CG2=$(cg2_root) || exit 1
+ports_free udp "$PORT" $((PORT + 1))
 W=$(mktemp -d /tmp/podlens-abdns.XXXXXX)
 STATS_WAS=$(sysctl -n kernel.bpf_stats_enabled)
 cg() { echo "$CG2/podlens-abdns-$$-$1"; }
 DNS_PIDS=() PA= PB=
-stop() {   # stop PID: SIGTERM, bounded wait, then SIGKILL
-	local i
-	[ -n "$1" ] || return 0
-	kill -TERM "$1" 2>/dev/null || return 0
-	for i in $(seq 100); do kill -0 "$1" 2>/dev/null || break; sleep 0.05; done
-	kill -KILL "$1" 2>/dev/null
-	wait "$1" 2>/dev/null
-	return 0
-}
+stop() { stop_pid "$1"; }
 cleanup() {
 	local p c i
 	stop "$PA"; stop "$PB"

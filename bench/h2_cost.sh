@@ -20,11 +20,11 @@ STAGES=${STAGES:-E 1 2 3 5 4 0}
 DRIVERS=${DRIVERS:-cur:build/test-bin/l7-probe-test}
 NGINX=${NGINX:-$(command -v nginx || echo /usr/sbin/nginx)}
 die() { echo "h2_cost: $*" >&2; exit 1; }
+source "$(dirname "$0")/lib.sh"
 [ "$(id -u)" = 0 ] || die "needs root"
 command -v h2load >/dev/null || die "h2load missing (deps/bench.pkgs: nghttp2-client)"
 [ -x "$NGINX" ] || die "nginx missing"
-CG2=$(awk '$3 == "cgroup2" {print $2; exit}' /proc/mounts)
-[ -n "$CG2" ] || die "no cgroup2 mount"
+CG2=$(cg2_root) || exit 1
 OUT=${OUT:-build/bench/h2cost-$(date +%Y%m%d-%H%M%S)}
 WORK=$(mktemp -d /tmp/podlens-h2cost.XXXXXX)
 mkdir -p "$OUT" "$WORK/www" "$WORK/tmp" "$WORK/logs"
@@ -45,34 +45,7 @@ cleanup() {
 }
 trap cleanup EXIT
 mkdir "$SRV" "$LOAD" || die "cgroups"
-cat > "$WORK/nginx.conf" <<EOF
-worker_processes 1;
-worker_cpu_affinity 10;
-daemon off;
-master_process on;
-pid $WORK/nginx.pid;
-error_log $WORK/logs/error.log warn;
-events { worker_connections 1024; use epoll; multi_accept off; }
-http {
-    access_log off;
-    sendfile on;
-    tcp_nopush on;
-    tcp_nodelay on;
-    keepalive_requests 1000000;
-    keepalive_timeout 65;
-    client_body_temp_path $WORK/tmp/body;
-    proxy_temp_path $WORK/tmp/proxy;
-    fastcgi_temp_path $WORK/tmp/fcgi;
-    uwsgi_temp_path $WORK/tmp/uwsgi;
-    scgi_temp_path $WORK/tmp/scgi;
-    types { text/html html; }
-    server {
-        listen 127.0.0.1:$PORT http2;
-        root $WORK/www;
-        location / { index index.html; }
-    }
-}
-EOF
+nginx_conf "$WORK" "$PORT" "$WORK/www" http2
 sh -c "echo \$\$ > '$SRV/cgroup.procs' && exec taskset -c 1 '$NGINX' -c '$WORK/nginx.conf' -p '$WORK/'" \
 	2> "$WORK/logs/nginx.err" &
 NGINX_PID=$!

@@ -86,20 +86,15 @@ BT_SCRIPT=${BT_SCRIPT:-$top/bench/syscall_latency.bt}
 has_phase() { case " $PHASES " in *" $1 "*) return 0 ;; esac; return 1; }
 
 die() { echo "bench: $*" >&2; exit 1; }
+source "$(dirname "$0")/lib.sh"
 [ "$(id -u)" = 0 ] || die "needs root (BPF, cgroups)"
 [ "$(nproc)" -ge 2 ] || die "needs 2 CPUs (servers on CPU1, load on CPU0)"
 [ -x "$DRIVER" ] || die "$DRIVER missing: make all"
 NGINX=$(command -v nginx || echo /usr/sbin/nginx); [ -x "$NGINX" ] || die "nginx missing (deps/bench.pkgs)"
 command -v wrk >/dev/null || die "wrk missing (deps/bench.pkgs)"
-if [ "$(stat -f -c %T /sys/fs/cgroup/unified 2>/dev/null)" = cgroup2fs ]; then CG2=/sys/fs/cgroup/unified
-elif [ "$(stat -f -c %T /sys/fs/cgroup)" = cgroup2fs ]; then CG2=/sys/fs/cgroup
-else die "no cgroup2 hierarchy"; fi
-for p in "$PORT" $((PORT + 1)) "$H2_PORT" $((H2_PORT + 1)); do
-	if ss -Hltn "sport = :$p" | grep -q .; then die "port $p busy (PORT=...)"; fi
-done
-for p in "$DNS_PORT" $((DNS_PORT + 1)); do
-	if ss -Hlun "sport = :$p" | grep -q .; then die "udp port $p busy (PORT=...)"; fi
-done
+CG2=$(cg2_root) || exit 1
+ports_free tcp "$PORT" $((PORT + 1)) "$H2_PORT" $((H2_PORT + 1))
+ports_free udp "$DNS_PORT" $((DNS_PORT + 1))
 if has_phase dns || has_phase dnscpu; then
 	command -v dnsmasq >/dev/null || [ -x /usr/sbin/dnsmasq ] || die "dnsmasq missing (deps/bench.pkgs)"
 	command -v dnsperf >/dev/null || die "dnsperf missing (deps/bench.pkgs)"
@@ -128,15 +123,6 @@ STATS_WAS=$(sysctl -n kernel.bpf_stats_enabled)
 NGINX_PIDS=() DNS_PIDS=() AGENT_PID= DRIVER_PID= BT_PID= TRACEFS_MOUNTED=
 AGENT_OUT="--output none" COND_ARGS=
 
-stop_pid() {   # stop_pid PID: SIGTERM, bounded wait, then SIGKILL; only our own children
-	local pid=$1 i
-	[ -n "$pid" ] || return 0
-	kill -TERM "$pid" 2>/dev/null || return 0
-	for i in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
-	kill -KILL "$pid" 2>/dev/null
-	wait "$pid" 2>/dev/null
-	return 0
-}
 stop_bt() {   # SIGINT: bpftrace prints its maps and detaches (bounded wait, then SIGKILL)
 	local i
 	[ -n "$BT_PID" ] || return 0
@@ -174,36 +160,7 @@ head -c 1024 /dev/zero | tr '\0' 'a' > "$WORK/www/index.html"
 start_nginx() {   # start_nginx NAME PORT [http2]: a server in cgroup NAME, worker on CPU1
 	local d=$WORK/$1 i h2=${3:-} curl_h2=
 	[ -n "$h2" ] && curl_h2=--http2-prior-knowledge
-	mkdir -p "$d/tmp" "$d/logs"
-	cat > "$d/nginx.conf" <<EOF
-worker_processes 1;
-worker_cpu_affinity 10;
-daemon off;
-master_process on;
-pid $d/nginx.pid;
-error_log $d/logs/error.log warn;
-events { worker_connections 1024; use epoll; multi_accept off; }
-http {
-    access_log off;
-    sendfile on;
-    tcp_nopush on;
-    tcp_nodelay on;
-    keepalive_requests 1000000;
-    keepalive_timeout 65;
-    open_file_cache max=100 inactive=60s;
-    client_body_temp_path $d/tmp/body;
-    proxy_temp_path $d/tmp/proxy;
-    fastcgi_temp_path $d/tmp/fcgi;
-    uwsgi_temp_path $d/tmp/uwsgi;
-    scgi_temp_path $d/tmp/scgi;
-    types { text/html html; }
-    server {
-        listen 127.0.0.1:$2 $h2;
-        root $WORK/www;
-        location / { index index.html; }
-    }
-}
-EOF
+	nginx_conf "$d" "$2" "$WORK/www" "$h2"
 	# the listening socket is created inside the server cgroup, so accepted sockets belong to it
 	sh -c "echo \$\$ > '$(cg "$1")/cgroup.procs' && exec taskset -c 1 '$NGINX' -c '$d/nginx.conf' -p '$d/'" \
 		2> "$OUT/logs/nginx-$1.err" &

@@ -32,15 +32,14 @@ START=$(date +%s)
 DEADLINE=$((START + 480))   # + cleanup (removing 2,000 cgroups takes ~70 s here): < 10 min
 
 die() { echo "bench-scale: $*" >&2; exit 1; }
+source "$(dirname "$0")/lib.sh"
 [ "$(id -u)" = 0 ] || die "needs root (BPF, cgroups)"
 [ -x "$AGENT" ] || die "$AGENT missing: make all"
 NGINX=$(command -v nginx || echo /usr/sbin/nginx); [ -x "$NGINX" ] || die "nginx missing (deps/bench.pkgs)"
 command -v wrk >/dev/null || die "wrk missing (deps/bench.pkgs)"
 command -v bpftool >/dev/null || die "bpftool missing"
 [ $((2 * TRAFFIC + CHURN)) -le "$N" ] || die "N must hold the traffic workloads and one churn"
-if [ "$(stat -f -c %T /sys/fs/cgroup/unified 2>/dev/null)" = cgroup2fs ]; then CG2=/sys/fs/cgroup/unified
-elif [ "$(stat -f -c %T /sys/fs/cgroup)" = cgroup2fs ]; then CG2=/sys/fs/cgroup
-else die "no cgroup2 hierarchy"; fi
+CG2=$(cg2_root) || exit 1
 
 OUT=$top/$BUILD/bench/scale-$(date -u +%Y%m%dT%H%M%S)
 mkdir -p "$OUT/www"
