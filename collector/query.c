@@ -1501,7 +1501,9 @@ int query__edges(struct store *s, const struct query_edges_opts *o, struct sbuf 
 		}
 		if (!err) {
 			store__set_scope(s, &only);
-			err = store__flows(s, o->from_ms, o->to_ms, QUERY_MAX_FLOWS, map_ends_flow, &me);
+			err = store__flow_ends(s, o->from_ms, o->to_ms, QUERY_MAX_FLOWS, map_ends_flow, &me);
+			if (err == -EOPNOTSUPP)
+				err = store__flows(s, o->from_ms, o->to_ms, QUERY_MAX_FLOWS, map_ends_flow, &me);
 		}
 		if (!err)
 			err = map_ends_set(&me, &only);

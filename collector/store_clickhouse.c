@@ -1829,6 +1829,52 @@ static int ch_flows(struct store *base, int64_t from_ms, int64_t to_ms, unsigned
 	return done(s, ch_select(s, &q, row_flow, &r));
 }
 
+static int row_flow_end(void *arg, char **f, unsigned n)
+{
+	struct rd *r = arg;
+	struct store_flow_sum row;
+
+	if (n < 2)
+		return -EIO;
+	row = (struct store_flow_sum){
+		.ns = f[0], .pod = f[1], .remote_ns = "", .remote_pod = "", .remote_addr = "",
+		.owner_kind = "", .owner_name = "", .remote_owner_kind = "", .remote_owner_name = "",
+	};
+	return r->cb(r->ctx, &row);
+}
+
+/* The flows of the scope, no FINAL: the copies of a row are identical, DISTINCT drops them. */
+static void flows_of_scope(struct sbuf *q, struct ch *s, int64_t from_ms, int64_t to_ms, const char *cond)
+{
+	int64_t cut = retention_cut(s);
+
+	sbuf__printf(q, " FROM flows PREWHERE ts>=%" PRId64 " AND ts<%" PRId64 "%s",
+		     from_ms > cut ? from_ms : cut, to_ms, cond);
+	where_flow_scope(q, s);
+}
+
+/* The ends of the scope's flows without resolving them: the local pods, the remote pods the
+ * agents named, and every pod that held a remote address at any time (a superset of the pods
+ * ch_flows() resolves: the map read next covers more pods, never fewer). No window arrays,
+ * owners, grouping or FINAL: at 1,000 nodes those made this read cost as much as the map's. */
+static int ch_flow_ends(struct store *base, int64_t from_ms, int64_t to_ms, unsigned limit,
+			STORE_CB(struct store_flow_sum))
+{
+	struct ch *s = chs(base);
+	struct rd r = RD(s, cb, ctx);
+	struct sbuf q = { 0 };
+
+	sbuf__puts(&q, "SELECT DISTINCT n, p FROM (SELECT w_namespace AS n, w_pod AS p");
+	flows_of_scope(&q, s, from_ms, to_ms, "");
+	sbuf__puts(&q, " UNION ALL SELECT remote_ns AS n, remote_pod AS p");
+	flows_of_scope(&q, s, from_ms, to_ms, " AND remote_pod<>''");
+	sbuf__puts(&q, " UNION ALL SELECT namespace AS n, pod AS p FROM pod_ips WHERE pod<>''"
+		       " AND ip GLOBAL IN (SELECT remote_addr");
+	flows_of_scope(&q, s, from_ms, to_ms, " AND remote_pod=''");
+	sbuf__printf(&q, ")) ORDER BY n, p LIMIT %u", limit);
+	return done(s, ch_select(s, &q, row_flow_end, &r));
+}
+
 static int row_peer(void *arg, char **f, unsigned n)
 {
 	struct rd *r = arg;
@@ -2041,6 +2087,7 @@ const struct store_ops store_clickhouse_ops = {
 	.routes = ch_routes,
 	.route_ends = ch_route_ends,
 	.flows = ch_flows,
+	.flow_ends = ch_flow_ends,
 	.peer_requests = ch_peer_requests,
 	.drops = ch_drops,
 	.stats = ch_stats,
