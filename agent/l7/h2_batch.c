@@ -1,4 +1,4 @@
-/* agent/l7/h2_batch.h: splitting the kernel's per-packet HTTP/2 batch. */
+/* agent/l7/h2_batch.c: splitting the kernel's per-packet HTTP/2 batch. */
 #include <errno.h>
 #include <string.h>
 
