@@ -83,25 +83,18 @@ for r in $(seq "$ROUNDS"); do
 	wait "$pw"
 	bpftool prog show -j > "$W/post.json"
 	stop "$PA"; stop "$PB"; PA= PB=
-	python3 - "$W" "$sa" "$r" "$ida" "$idb" <<'PY' | tee -a "$W/rows"
-import json, re, sys
-w, sa, r, ida, idb = sys.argv[1:]
-pre = {p["id"]: p for p in json.load(open(f"{w}/pre.json"))}
-post = {p["id"]: p for p in json.load(open(f"{w}/post.json"))}
+	python3 - "$W" "$sa" "$r" "$ida" "$idb" "$(dirname "$0")" <<'PY' | tee -a "$W/rows"
+import re, sys
+w, sa, r, ida, idb, here = sys.argv[1:]
+sys.path.insert(0, here)
+from progcols import prog_cols
 def wrk(f):
     t = open(f).read()
     return float(re.search(r"Requests/sec:\s+([\d.]+)", t).group(1)), int(re.search(r"(\d+) requests in", t).group(1))
 wa, wb = (f"{w}/wrk-a", f"{w}/wrk-b") if sa == "a" else (f"{w}/wrk-b", f"{w}/wrk-a")
 (ra, na), (rb, nb) = wrk(wa), wrk(wb)
 cols = [f"{int(r):>3}", f"{ra / rb:.4f}"]
-for side, ids, n in (("A", ida, na), ("B", idb, nb)):
-    for i in sorted(int(x) for x in ids.split(",") if x):
-        p, q = post.get(i), pre.get(i)
-        if not p or not q or p.get("type") not in ("cgroup_skb", "sock_ops"):
-            continue
-        runs = p.get("run_cnt", 0) - q.get("run_cnt", 0)
-        if runs:
-            cols.append(f"{side}:{p['name']}={(p.get('run_time_ns', 0) - q.get('run_time_ns', 0)) / runs:.0f}ns*{runs / n:.2f}")
+cols += prog_cols(w, (("A", ida, na), ("B", idb, nb)), ("cgroup_skb", "sock_ops"))
 print(" ".join(cols))
 PY
 done

@@ -119,11 +119,11 @@ for r in $(seq "$ROUNDS"); do
 	u1="$(usec $sa) $(usec c$sa) $(usec $sb) $(usec c$sb) $(sched_us "$PA") $(sched_us "$PB")"
 	bpftool prog show -j > "$W/post.json"
 	stop "$PA"; stop "$PB"; PA= PB=
-	python3 - "$W" "$r" "$ida" "$idb" "$u0" "$u1" <<'PY' | tee -a "$W/rows"
-import json, re, sys
-w, r, ida, idb, u0, u1 = sys.argv[1:]
-pre = {p["id"]: p for p in json.load(open(f"{w}/pre.json"))}
-post = {p["id"]: p for p in json.load(open(f"{w}/post.json"))}
+	python3 - "$W" "$r" "$ida" "$idb" "$u0" "$u1" "$(dirname "$0")" <<'PY' | tee -a "$W/rows"
+import re, sys
+w, r, ida, idb, u0, u1, here = sys.argv[1:]
+sys.path.insert(0, here)
+from progcols import prog_cols
 d = [int(b) - int(a) for a, b in zip(u0.split(), u1.split())]
 def queries(f):
     m = re.search(r"Queries completed:\s+(\d+)", open(f).read())
@@ -134,14 +134,7 @@ if not qa or not qb:
 cpa, cpb = (d[0] + d[1]) * 1000 / qa, (d[2] + d[3]) * 1000 / qb
 cols = [f"{int(r):>3}", f"cpuq_A={cpa:.0f}", f"cpuq_B={cpb:.0f}", f"B/A={cpb / cpa:.4f}",
         f"proc_A={d[4] * 1000 / qa:.0f}", f"proc_B={d[5] * 1000 / qb:.0f}", f"q={qa}/{qb}"]
-for side, ids, n in (("A", ida, qa), ("B", idb, qb)):
-    for i in sorted(int(x) for x in ids.split(",") if x):
-        p, q = post.get(i), pre.get(i)
-        if not p or not q or p.get("type") != "cgroup_skb":
-            continue
-        runs = p.get("run_cnt", 0) - q.get("run_cnt", 0)
-        if runs:
-            cols.append(f"{side}:{p['name']}={(p.get('run_time_ns', 0) - q.get('run_time_ns', 0)) / runs:.0f}ns*{runs / n:.2f}")
+cols += prog_cols(w, (("A", ida, qa), ("B", idb, qb)), ("cgroup_skb",))
 print(" ".join(cols))
 PY
 done
