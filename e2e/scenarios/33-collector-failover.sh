@@ -89,3 +89,12 @@ for q in p50_us p99_us; do
 	check_eq "$(lat $A1:$HPORT $q)" "$(lat $A2:$HPORT $q)" "shop/web $q: the same from both replicas"
 done
 diag "shop/web requests client rx tx p50 p99: replicas $(pods $A1:$HPORT shop web) $(lat $A1:$HPORT p50_us) $(lat $A1:$HPORT p99_us), sqlite $(pods 127.0.0.1:$S_HTTP shop web) $(lat 127.0.0.1:$S_HTTP p50_us) $(lat 127.0.0.1:$S_HTTP p99_us)"
+# the service map of one namespace (on ClickHouse a first read finds only the pods at the flows'
+# ends, then their flows): the payments/client -> shop/web edge as the SQLite collector shows it
+nsedge() {   # nsedge ADDR:PORT -> "connections requests" of payments/client -> shop/web in shop's map
+	curl -s "http://$1/api/v1/namespaces/shop/edges?$Q" |
+		jq -r '[.edges[] | select(.src == "payments/client" and .dst == "shop/web") | "\(.connections) \(.requests)"] | first // "none"'
+}
+check_eq "$(nsedge $A1:$HPORT | cut -d' ' -f2)" "$N" "shop's map: payments/client -> shop/web carries the $N requests"
+check_eq "$(nsedge $A1:$HPORT)" "$(nsedge $A2:$HPORT)" "shop's map: the same edge from both replicas"
+check_eq "$(nsedge $A1:$HPORT)" "$(nsedge 127.0.0.1:$S_HTTP)" "shop's map: replica = sqlite collector of the same run"
