@@ -7,10 +7,24 @@
  *   response = payload starts with "HTTP/1.x NNN"
  * so body segments, continuation segments and TLS cost one payload read and nothing else.
  *
- * Matching. The request side records the newest request in the socket state (sk_storage) and never
- * looks at the response side; the response side measures when exactly one request is pending and
- * counts the rest as `pipelined` (not measured: the state holds only the newest). A response with
- * nothing pending is ignored; 1xx other than 101 are interim and skipped.
+ * Matching. The request side records the newest request in the connection's slot of l7_h1_slots
+ * (below) and the response side measures when exactly one request is pending, counting the rest as
+ * `pipelined` (not measured: the slot holds only the newest). A response with nothing pending is
+ * ignored; 1xx other than 101 are interim and skipped.
+ *
+ * Why a slot array and not sk_storage: with one connection per request, bpf_sk_storage_get(F_CREATE)
+ * allocated the state on every connection's first request and the socket's destruction freed it
+ * (two allocations, two spin locks, an RCU free: the largest L7 item on Connection: close). The slot
+ * is preallocated and direct-mapped by the socket cookie (bpf_get_socket_cookie: unique per boot,
+ * handed out in per-CPU runs of consecutive numbers, so sockets that are alive together rarely share
+ * a slot). A slot names its owner (tag = cookie), so a slot taken by another socket is never read as
+ * ours: its response finds no state, as a response with nothing pending does. Either side claims the
+ * slot with one compare-and-swap to L7_H1_BUSY before it writes or reads the request, so a request
+ * and a response of two sockets sharing a slot never mix; nothing waits: a side that finds the slot
+ * busy does without it. Counted in no_storage (the request is not measured): a request that finds
+ * its slot busy, and a request that takes a slot holding another socket's unanswered request (that
+ * socket's, which is lost; it may be a request left unanswered by a socket since closed). A response
+ * that finds the slot busy is not measured and not counted (a window of a few instructions).
  *
  * Aggregation key: (cgroup, hash of the captured request bytes and the peer, status, direction,
  * L7_PROTO_HTTP1); the agent names the hash from the bytes and the peer of the key's first record
@@ -20,12 +34,53 @@
 
 #define C4(a, b, c, d) ((__u32)(a) | (__u32)(b) << 8 | (__u32)(c) << 16 | (__u32)(d) << 24)
 
+/* 2 MiB: 16384 slots of 128 bytes. A request pending while 16384 newer sockets of this node took
+ * cookies from the same CPU run can lose its slot (counted, see above). */
+#define L7_H1_SLOTS 16384
+#define L7_H1_BUSY (~0ULL)
+
+struct l7_h1_slot {
+	__u64 tag;                /* cookie of the socket whose request this is; 0 free; L7_H1_BUSY claimed */
+	__u64 req_ns;
+	__u64 req_hash;
+	__u8 dir;
+	__u8 req_len;
+	__u8 pending;             /* requests since the last response (saturates) */
+	__u8 pad[5];
+	char req[L7_REQ_CAP];
+	__u8 pad2[16];            /* 128 bytes: two cache lines */
+};
+
 struct {
-	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, int);
-	__type(value, struct l7_sk_state);
-} l7_socks SEC(".maps");
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, L7_H1_SLOTS);
+	__type(key, __u32);
+	__type(value, struct l7_h1_slot);
+} l7_h1_slots SEC(".maps");
+
+/* The connection's slot and its cookie, or NULL (no full socket: cookie 0). */
+static __always_inline struct l7_h1_slot *http1_slot(struct __sk_buff *skb, __u64 *cookie)
+{
+	__u32 idx;
+
+	*cookie = bpf_get_socket_cookie(skb);
+	if (!*cookie)
+		return 0;
+	idx = *cookie & (L7_H1_SLOTS - 1);
+	return bpf_map_lookup_elem(&l7_h1_slots, &idx);
+}
+
+/* Claim s when its tag is still `seen`: 1 when this run now holds it (tag L7_H1_BUSY). */
+static __always_inline int http1_claim(struct l7_h1_slot *s, __u64 seen)
+{
+	return seen != L7_H1_BUSY && __sync_val_compare_and_swap(&s->tag, seen, L7_H1_BUSY) == seen;
+}
+
+/* Give s back with tag: the fields written before are seen by whoever reads tag (release). */
+static __always_inline void http1_release(struct l7_h1_slot *s, __u64 tag)
+{
+	__sync_lock_test_and_set(&s->tag, tag);
+}
 
 static __always_inline int http1_is_method(const __u8 *b)
 {
@@ -63,31 +118,46 @@ static __always_inline __u32 http1_status_of(const __u8 *b)
 	return d0 * 100 + d1 * 10 + d2;
 }
 
-static __always_inline void http1_on_request(struct __sk_buff *skb, struct bpf_sock *sk,
-					     const __u64 *buf, __u32 n, bool egress)
+static __always_inline void http1_on_request(struct __sk_buff *skb, const __u64 *buf, __u32 n, bool egress)
 {
-	struct l7_sk_state *st;
+	struct l7_h1_slot *s;
 	struct l7_counters *c;
+	__u64 cookie, old;
+	__u8 pending;
 
-	st = bpf_sk_storage_get(&l7_socks, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
-	if (!st) {
+	s = http1_slot(skb, &cookie);
+	old = s ? *(volatile __u64 *)&s->tag : 0;
+	if (!s || !http1_claim(s, old)) {
 		c = counters();
 		if (c)
 			c->no_storage++;
 		return;
 	}
-	if (l7_stage == 3)
+	if (l7_stage == 3) {
+		http1_release(s, old);
 		return;
+	}
+	if (old == cookie) {
+		pending = s->pending;
+		pending += pending < 255;
+	} else {
+		pending = 1;
+		if (old) {
+			/* another socket's unanswered request: lost (see the top of this file) */
+			c = counters();
+			if (c)
+				c->no_storage++;
+		}
+	}
 	/* bytes past n are the zeros of buf; hashed from the stack (local), copied for the agent */
 	for (int i = 0; i < L7_REQ_CAP / 8; i++)
-		((__u64 *)st->req)[i] = buf[i];
-	st->req_hash = l7_req_hash(buf, n);
-	st->req_ns = pkt_ns(skb, egress);
-	st->dir = egress ? L7_DIR_CLIENT : L7_DIR_SERVER;
-	st->req_len = n;
-	/* publish last: the response side reads req_* only after it sees the new sequence number */
-	asm volatile("" ::: "memory");
-	st->req_seq = st->req_seq + 1;
+		((__u64 *)s->req)[i] = buf[i];
+	s->req_hash = l7_req_hash(buf, n);
+	s->req_ns = pkt_ns(skb, egress);
+	s->dir = egress ? L7_DIR_CLIENT : L7_DIR_SERVER;
+	s->req_len = n;
+	s->pending = pending;
+	http1_release(s, cookie);
 }
 
 /* The peer of a response packet, for the per-peer figures (struct l7_event raddr): on the server
@@ -115,45 +185,28 @@ static __always_inline __u8 http1_peer(struct __sk_buff *skb, bool server, __u64
 	return 6;
 }
 
-static __always_inline void http1_on_response(struct __sk_buff *skb, struct bpf_sock *sk,
-					      __u32 status, bool egress, __u64 cgid)
+/* A response of a connection whose slot this run holds: measured when exactly one request is
+ * pending. The caller releases the slot. */
+static __always_inline void http1_measure(struct __sk_buff *skb, struct l7_h1_slot *s, __u32 status,
+					  bool egress, __u64 cgid)
 {
 	__u8 dir = egress ? L7_DIR_SERVER : L7_DIR_CLIENT;
-	struct l7_sk_state *st;
 	struct l7_counters *c;
 	struct l7_event *e;
 	__u64 now, lat, req_ns, req_hash, peer[2];
-	__u32 seq, done, port;
+	__u32 port, pending = s->pending;
 	__u8 family;
 
-	st = bpf_sk_storage_get(&l7_socks, sk, 0, 0);
-	if (!st)
-		return;
-	seq = st->req_seq;
-	done = st->resp_seq;
-	if (seq == done || st->dir != dir)
-		return;                                 /* nothing pending on this side */
-	if (l7_stage == 3)
-		return;
-	if (status < 200 && status != 101) {
-		c = counters();
-		if (c)
-			c->interim++;
-		return;                                 /* 100 Continue, 103 Early Hints: keep waiting */
-	}
-	req_ns = st->req_ns;
-	req_hash = st->req_hash;
-	asm volatile("" ::: "memory");
-	if (seq != done + 1 || st->req_seq != seq) {
-		/* several requests since the last response (pipelined, or unanswered): the state holds
+	if (pending != 1) {
+		/* several requests since the last response (pipelined, or unanswered): the slot holds
 		 * only the newest, so none of them is measured */
-		st->resp_seq = st->req_seq;
 		c = counters();
 		if (c)
-			c->pipelined += st->req_seq - done;
+			c->pipelined += pending;
 		return;
 	}
-	st->resp_seq = seq;
+	req_ns = s->req_ns;
+	req_hash = s->req_hash;
 	now = pkt_ns(skb, egress);
 	lat = now > req_ns ? now - req_ns : 0;
 	if (!cgid)
@@ -170,13 +223,37 @@ static __always_inline void http1_on_response(struct __sk_buff *skb, struct bpf_
 	e->req_hash = req_hash;
 	e->status = status;
 	e->dir = dir;
-	e->req_len = st->req_len;
+	e->req_len = s->req_len;
 	e->proto = L7_PROTO_HTTP1;
-	__builtin_memcpy(e->req, st->req, L7_REQ_CAP);
+	__builtin_memcpy(e->req, s->req, L7_REQ_CAP);
 	__builtin_memcpy(e->raddr, peer, 16);
 	e->rport = port;
 	e->family = family;
 	l7_event_submit(e);
+}
+
+static __always_inline void http1_on_response(struct __sk_buff *skb, __u32 status, bool egress, __u64 cgid)
+{
+	__u8 dir = egress ? L7_DIR_SERVER : L7_DIR_CLIENT;
+	struct l7_h1_slot *s;
+	struct l7_counters *c;
+	__u64 cookie;
+
+	s = http1_slot(skb, &cookie);
+	if (!s || *(volatile __u64 *)&s->tag != cookie || s->dir != dir)
+		return;                                 /* nothing pending on this side */
+	if (l7_stage == 3)
+		return;
+	if (status < 200 && status != 101) {
+		c = counters();
+		if (c)
+			c->interim++;
+		return;                                 /* 100 Continue, 103 Early Hints: keep waiting */
+	}
+	if (!http1_claim(s, cookie))
+		return;                                 /* taken since: not ours any more, or busy */
+	http1_measure(skb, s, status, egress, cgid);
+	http1_release(s, 0);
 }
 
 /* The module's entry: buf holds the first n (1..L7_REQ_CAP) payload bytes, zero-padded; cgid is the
@@ -193,12 +270,12 @@ static __always_inline int l7_http1_packet(struct __sk_buff *skb, struct bpf_soc
 		return 0;
 	}
 	if (http1_is_method((const __u8 *)buf)) {
-		http1_on_request(skb, sk, buf, n, egress);
+		http1_on_request(skb, buf, n, egress);
 		return 1;
 	}
 	status = http1_status_of((const __u8 *)buf);
 	if (status) {
-		http1_on_response(skb, sk, status, egress, cgid);
+		http1_on_response(skb, status, egress, cgid);
 		return 1;
 	}
 	return 0;
