@@ -148,45 +148,34 @@ static __always_inline void tcp_emit_close(const struct sock *sk, __u64 cgid, st
 				      BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP);
 }
 
-/* Counters of the workload (the attachment's, or the socket's cgroup until the agent wrote it). */
-static __always_inline struct pl_tcp_counters *tcp_pkt_counters(struct __sk_buff *skb, __u64 cgid)
-{
-	if (!cgid)
-		cgid = bpf_skb_cgroup_id(skb);
-	return cgid ? tcp_counters(cgid) : 0;
-}
-
 /* The socket's close: counted, and its flow record. All it sent (acknowledged, or in flight
  * behind its FIN: write_seq counts the FIN, once sent) and all it received, rx_extra being the
  * payload of the ingress packet not yet processed. */
-static __always_inline void tcp_pkt_close(struct __sk_buff *skb, struct tcp_sock *tp, __u64 cgid, __u32 flows,
+static __always_inline void tcp_pkt_close(struct tcp_sock *tp, const struct pl_wl *w, struct pl_tcp_counters *c,
 					  __u32 rx_extra)
 {
-	struct pl_tcp_counters *c = tcp_pkt_counters(skb, cgid);
 	__u32 srtt = tp->srtt_us >> 3;
 	__u64 acked;
 
-	if (!c)
-		return;
 	c->closes++;
 	c->srtt_sum_us += srtt;
 	c->srtt_count++;
-	if (!flows)
+	if (!(w->flags & PL_WL_FLOWS))
 		return;
 	acked = tp->bytes_acked;
 	if (tp->write_seq != tp->snd_una)
 		acked += tp->write_seq - tp->snd_una - 1;
-	tcp_emit_close((struct sock *)tp, cgid ? cgid : bpf_skb_cgroup_id(skb),
-		       bpf_sk_storage_get(&pl_tcp_socks, tp, 0, 0), srtt, bpf_ktime_get_ns(), acked, rx_extra);
+	tcp_emit_close((struct sock *)tp, w->cgroup_id, bpf_sk_storage_get(&pl_tcp_socks, tp, 0, 0), srtt,
+		       bpf_ktime_get_ns(), acked, rx_extra);
 }
 
 /* Egress SYN, FIN or RST of a full socket. seq: the segment's sequence number (host order).
  * tp comes from bpf_skc_to_tcp_sock (a BTF pointer): its fields are plain loads (CO-RE
  * relocated), not bpf_probe_read_kernel calls. */
-static __noinline void tcp_pkt_out(struct __sk_buff *skb, __u32 fl, __u32 seq, __u64 cgid, __u32 flows)
+static __noinline void tcp_pkt_out(struct __sk_buff *skb, __u32 fl, __u32 seq, const struct pl_wl *w,
+				   struct pl_tcp_counters *c)
 {
 	struct bpf_sock *bsk = skb->sk;
-	struct pl_tcp_counters *c;
 	struct pl_tcp_sock_state *st;
 	struct tcp_sock *tp;
 
@@ -204,14 +193,11 @@ static __noinline void tcp_pkt_out(struct __sk_buff *skb, __u32 fl, __u32 seq, _
 	if (!(fl & PL_TH_RST) && tp->snd_nxt != seq)
 		return;
 	if (!(fl & PL_TH_SYN)) {
-		tcp_pkt_close(skb, tp, cgid, flows, 0);
+		tcp_pkt_close(tp, w, c, 0);
 		return;
 	}
-	c = tcp_pkt_counters(skb, cgid);
-	if (!c)
-		return;
 	c->active_opens++;
-	if (flows) {
+	if (w->flags & PL_WL_FLOWS) {
 		st = bpf_sk_storage_get(&pl_tcp_socks, tp, 0, BPF_SK_STORAGE_GET_F_CREATE);
 		if (st) {
 			st->open_ns = bpf_ktime_get_ns();
@@ -224,10 +210,10 @@ static __noinline void tcp_pkt_out(struct __sk_buff *skb, __u32 fl, __u32 seq, _
 
 /* Ingress SYN, FIN or RST of a socket of the workload: the SYN-ACK completing an active open, an
  * RST refusing it, the peer's FIN after ours, an RST. payload: the packet's TCP payload bytes. */
-static __noinline void tcp_pkt_in(struct __sk_buff *skb, __u32 fl, __u64 cgid, __u32 flows, __u32 payload)
+static __noinline void tcp_pkt_in(struct __sk_buff *skb, __u32 fl, const struct pl_wl *w, struct pl_tcp_counters *c,
+				  __u32 payload)
 {
 	struct bpf_sock *bsk = skb->sk;
-	struct pl_tcp_counters *c;
 	struct pl_tcp_sock_state *st;
 	struct tcp_sock *tp;
 	__u32 state;
@@ -239,9 +225,6 @@ static __noinline void tcp_pkt_in(struct __sk_buff *skb, __u32 fl, __u64 cgid, _
 	if (state == BPF_TCP_SYN_SENT) {
 		if ((fl & (PL_TH_SYN | PL_TH_ACK)) != (PL_TH_SYN | PL_TH_ACK) && !(fl & PL_TH_RST))
 			return;   /* a simultaneous open's SYN */
-		c = tcp_pkt_counters(skb, cgid);
-		if (!c)
-			return;
 		if (fl & PL_TH_RST) {
 			c->connect_failures++;
 			return;
@@ -256,7 +239,7 @@ static __noinline void tcp_pkt_in(struct __sk_buff *skb, __u32 fl, __u64 cgid, _
 		lat = (now - sent) / 1000;
 		c->connect_lat_sum_us += lat;
 		c->connect_lat_count++;
-		if (flows) {
+		if (w->flags & PL_WL_FLOWS) {
 			st = bpf_sk_storage_get(&pl_tcp_socks, tp, 0, 0);
 			if (st) {
 				st->connect_lat_us = lat;
@@ -275,20 +258,17 @@ static __noinline void tcp_pkt_in(struct __sk_buff *skb, __u32 fl, __u64 cgid, _
 	}
 	tp = bpf_skc_to_tcp_sock(bsk);
 	if (tp)
-		tcp_pkt_close(skb, tp, cgid, flows, fl & PL_TH_RST ? 0 : payload);
+		tcp_pkt_close(tp, w, c, fl & PL_TH_RST ? 0 : payload);
 }
 
 /* An ingress ACK reached a listener: a handshake completes (the child is made right after). */
-static __noinline void tcp_pkt_passive(struct __sk_buff *skb, __u64 cgid, __u32 flows)
+static __noinline void tcp_pkt_passive(struct __sk_buff *skb, const struct pl_wl *w, struct pl_tcp_counters *c)
 {
-	struct pl_tcp_counters *c = tcp_pkt_counters(skb, cgid);
 	struct pl_tcp_sock_state *st;
 	struct bpf_sock *bsk;
 
-	if (!c)
-		return;
 	c->passive_opens++;
-	if (!flows)
+	if (!(w->flags & PL_WL_FLOWS))
 		return;
 	bsk = skb->sk;
 	if (!bsk)
@@ -306,13 +286,14 @@ static __noinline void tcp_pkt_passive(struct __sk_buff *skb, __u64 cgid, __u32 
 /* Per packet of a workload whose attachment asks for TCP health (wl->flags & PL_WL_TCP): the flags
  * byte, and the rare packets that carry an event. Direct packet access: skb->data is the IP
  * header on both hooks and the TCP header is linear (traffic.bpf.c). */
-static __always_inline void tcp_pkt(struct __sk_buff *skb, bool egress, __u64 cgid, __u32 wlflags)
+static __always_inline void tcp_pkt(struct __sk_buff *skb, bool egress, const struct pl_wl *w,
+				    struct pl_tcp_counters *c)
 {
 	void *data = (void *)(long)skb->data;
 	void *end = (void *)(long)skb->data_end;
 	__u8 *ip = data, *th;
-	__u32 fl, flows = wlflags & PL_WL_FLOWS;
 	struct bpf_sock *bsk;
+	__u32 fl;
 
 	if (skb->protocol == bpf_htons(0x0800)) {
 		if ((void *)(ip + 20) > end || ip[9] != 6)
@@ -334,13 +315,13 @@ static __always_inline void tcp_pkt(struct __sk_buff *skb, bool egress, __u64 cg
 		/* two context loads per ingress packet: only a listener's ACK is an event */
 		bsk = skb->sk;
 		if (bsk && bsk->state == BPF_TCP_LISTEN)
-			tcp_pkt_passive(skb, cgid, flows);
+			tcp_pkt_passive(skb, w, c);
 		return;
 	}
 	if (egress)
-		tcp_pkt_out(skb, fl, bpf_ntohl(*(__u32 *)(th + 4)), cgid, flows);
+		tcp_pkt_out(skb, fl, bpf_ntohl(*(__u32 *)(th + 4)), w, c);
 	else
-		tcp_pkt_in(skb, fl, cgid, flows, skb->len - (__u32)((void *)th - data) - ((th[12] >> 4) << 2));
+		tcp_pkt_in(skb, fl, w, c, skb->len - (__u32)((void *)th - data) - ((th[12] >> 4) << 2));
 }
 
 #endif

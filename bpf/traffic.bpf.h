@@ -20,7 +20,7 @@ struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, PL_WL_SLOTS);
 	__type(key, __u32);
-	__type(value, struct pl_traffic_counters);
+	__type(value, struct pl_wl_counters);
 } pl_wl_traffic SEC(".maps");
 
 /* per-CPU value: plain adds are safe (no other CPU writes this copy; preemption is off) */
@@ -37,17 +37,18 @@ static __always_inline void add_packet(struct pl_traffic_counters *c, struct __s
 
 /* Count one packet for the workload the program is attached to; returns its storage (for the
  * cgroup id). Two loads and an inlined array lookup: no hash, no cgroup walk. Then TCP health
- * where the agent asked for it (bpf/tcp_pkt.bpf.h). */
+ * where the agent asked for it (bpf/tcp_pkt.bpf.h), in the same slot. */
 static __always_inline const struct pl_wl *wl_count(struct __sk_buff *skb, bool egress)
 {
 	struct pl_wl *w = bpf_get_local_storage(&pl_wl, 0);
 	__u32 slot = w->slot;
-	struct pl_traffic_counters *c = bpf_map_lookup_elem(&pl_wl_traffic, &slot);
+	struct pl_wl_counters *c = bpf_map_lookup_elem(&pl_wl_traffic, &slot);
 
-	if (c)
-		add_packet(c, skb, egress);
+	if (!c)
+		return w;
+	add_packet(&c->traffic, skb, egress);
 	if (w->flags & PL_WL_TCP)
-		tcp_pkt(skb, egress, w->cgroup_id, w->flags);
+		tcp_pkt(skb, egress, w, &c->tcp);
 	return w;
 }
 

@@ -55,6 +55,10 @@ void wl__init(struct probes *p);
 void wl__free(struct probes *p);
 int wl__read(struct probes *p, traffic_fn fn, void *ctx);
 void wl__forget(struct probes *p, uint64_t cgid);
+/* TCP health counted in the workloads' slots (packet mode): added to a cgroup's pl_tcp figures,
+ * then the workloads that have none there (wl__tcp_rest: those not added to in this pass). */
+void wl__tcp_add(struct probes *p, uint64_t cgid, struct pl_tcp_counters *c, uint32_t pass);
+int wl__tcp_rest(struct probes *p, uint32_t pass, tcp_fn fn, void *ctx);
 
 /* helpers */
 int probes__add_ringbuf(struct probes *p, struct bpf_map *map, ring_buffer_sample_fn fn);

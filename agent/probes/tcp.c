@@ -276,6 +276,8 @@ void tcp_unit__stop(struct probes *p)
 }
 
 struct read_ctx {
+	struct probes *p;
+	uint32_t pass;
 	tcp_fn fn;
 	void *ctx;
 };
@@ -287,15 +289,24 @@ static void one(void *ctx, uint64_t key, const uint64_t *sum)
 
 	_Static_assert(sizeof(c) == 11 * sizeof(uint64_t), "pl_tcp_counters is 11 u64s");
 	memcpy(&c, sum, sizeof(c));
+	wl__tcp_add(r->p, key, &c, r->pass);
 	r->fn(r->ctx, key, &c);
 }
 
+/* A cgroup's TCP counters are those of pl_tcp (tracepoints, sock_ops) plus, for a workload whose
+ * packet programs count TCP health, those of its slot (bpf/traffic.h): one call per cgroup. */
 int probes__read_tcp(struct probes *p, tcp_fn fn, void *ctx)
 {
-	struct read_ctx r = { fn, ctx };
+	static uint32_t passes;
+	struct read_ctx r = { p, ++passes ? passes : ++passes, fn, ctx };
+	int n, m;
 
 	if (!p->tcp)
 		return 0;
-	return probes__read_percpu_u64s(p, bpf_map__fd(p->tcp->maps.pl_tcp),
-					sizeof(struct pl_tcp_counters) / sizeof(uint64_t), one, &r);
+	n = probes__read_percpu_u64s(p, bpf_map__fd(p->tcp->maps.pl_tcp),
+				     sizeof(struct pl_tcp_counters) / sizeof(uint64_t), one, &r);
+	if (n < 0)
+		return n;
+	m = wl__tcp_rest(p, r.pass, fn, ctx);
+	return m < 0 ? m : n + m;
 }

@@ -25,6 +25,7 @@ struct wl_ent {
 	struct bpf_link *sockops;      /* the tcp unit's, with in/out (NULL when it is on tracepoints) */
 	struct bpf_program *prog_in, *prog_out;
 	bool gone;                     /* cgroup removed: counters read once more, then reaped */
+	uint32_t tcp_pass;             /* wl__tcp_add() of this read pass added its TCP counters */
 };
 
 void wl__init(struct probes *p)
@@ -59,7 +60,7 @@ void wl__free(struct probes *p)
 /* zero a slot's per-CPU counters before a new workload uses it */
 static int zero_slot(struct probes *p, uint32_t slot)
 {
-	struct pl_traffic_counters *z = calloc(p->ncpus, sizeof(*z));
+	struct pl_wl_counters *z = calloc(p->ncpus, sizeof(*z));
 	int r;
 
 	if (!z)
@@ -216,25 +217,76 @@ int probes__wl_shared_fds(struct probes *p, struct wl_shared *out)
 	return wl_shared__fds(p->traffic->obj, out);
 }
 
-static int read_slot(struct probes *p, uint32_t slot, struct pl_traffic_counters *sum)
+static int read_slot(struct probes *p, uint32_t slot, struct pl_wl_counters *sum)
 {
-	struct pl_traffic_counters v[p->ncpus];
+	struct pl_wl_counters v[p->ncpus];
+	uint64_t *t = (uint64_t *)&sum->tcp;
 
+	_Static_assert(sizeof(sum->tcp) == 11 * sizeof(uint64_t), "pl_tcp_counters is 11 u64s");
 	memset(sum, 0, sizeof(*sum));
 	if (bpf_map_lookup_elem(bpf_map__fd(p->traffic->maps.pl_wl_traffic), &slot, v))
 		return -errno;
 	for (int c = 0; c < p->ncpus; c++) {
-		sum->rx_bytes += v[c].rx_bytes;
-		sum->tx_bytes += v[c].tx_bytes;
-		sum->rx_packets += v[c].rx_packets;
-		sum->tx_packets += v[c].tx_packets;
+		const uint64_t *f = (const uint64_t *)&v[c].tcp;
+
+		sum->traffic.rx_bytes += v[c].traffic.rx_bytes;
+		sum->traffic.tx_bytes += v[c].traffic.tx_bytes;
+		sum->traffic.rx_packets += v[c].traffic.rx_packets;
+		sum->traffic.tx_packets += v[c].traffic.tx_packets;
+		for (size_t i = 0; i < sizeof(sum->tcp) / sizeof(uint64_t); i++)
+			t[i] += f[i];
 	}
 	return 0;
 }
 
+static void tcp_add(struct pl_tcp_counters *to, const struct pl_tcp_counters *from)
+{
+	uint64_t *t = (uint64_t *)to;
+	const uint64_t *f = (const uint64_t *)from;
+
+	for (size_t i = 0; i < sizeof(*to) / sizeof(uint64_t); i++)
+		t[i] += f[i];
+}
+
+void wl__tcp_add(struct probes *p, uint64_t cgid, struct pl_tcp_counters *c, uint32_t pass)
+{
+	struct wl_ent *e;
+	struct pl_wl_counters v;
+
+	if (!p->wl_mode || !p->traffic || !p->tcp_pkt)
+		return;
+	e = idmap__get(&p->wl, cgid);
+	if (!e || read_slot(p, e->slot, &v))
+		return;
+	tcp_add(c, &v.tcp);
+	e->tcp_pass = pass;
+}
+
+int wl__tcp_rest(struct probes *p, uint32_t pass, tcp_fn fn, void *ctx)
+{
+	static const struct pl_tcp_counters none;
+	struct pl_wl_counters v;
+	size_t pos = 0;
+	uint64_t id;
+	void *ent;
+	int n = 0;
+
+	if (!p->wl_mode || !p->traffic || !p->tcp_pkt)
+		return 0;
+	while (idmap__next(&p->wl, &pos, &id, &ent)) {
+		struct wl_ent *e = ent;
+
+		if (e->tcp_pass == pass || read_slot(p, e->slot, &v) || !memcmp(&v.tcp, &none, sizeof(none)))
+			continue;
+		fn(ctx, id, &v.tcp);
+		n++;
+	}
+	return n;
+}
+
 int wl__read(struct probes *p, traffic_fn fn, void *ctx)
 {
-	struct pl_traffic_counters c;
+	struct pl_wl_counters c;
 	size_t pos = 0;
 	uint64_t id;
 	void *v;
@@ -243,11 +295,11 @@ int wl__read(struct probes *p, traffic_fn fn, void *ctx)
 	if (!p->wl_mode || !p->traffic)
 		return 0;
 	if (!read_slot(p, 0, &c))
-		p->wl_unattributed = c.rx_packets + c.tx_packets;
+		p->wl_unattributed = c.traffic.rx_packets + c.traffic.tx_packets;
 	while (idmap__next(&p->wl, &pos, &id, &v)) {
 		if (read_slot(p, ((struct wl_ent *)v)->slot, &c))
 			continue;
-		fn(ctx, id, &c);
+		fn(ctx, id, &c.traffic);
 		n++;
 	}
 	return n;
