@@ -151,30 +151,6 @@ static inline __attribute__((always_inline)) __u64 l7_req_hash(const __u64 *w, _
 	return h;
 }
 
-/* HTTP/1 module (bpf/l7_http1.bpf.h). Per-socket state (BPF_MAP_TYPE_SK_STORAGE l7_socks, freed with
- * the socket). On loopback and veth the
- * request and the response of one connection are processed on different CPUs, so the part written
- * where requests are seen and the part written where responses are seen are kept at least one
- * cache line apart, and each side reads only what it must: the request side never reads the
- * response side's line (so that line never leaves the response CPU), the response side reads the
- * request line once per response. req_seq counts requests, resp_seq is the last request the
- * response side has dealt with: one request is pending when req_seq == resp_seq + 1; more means
- * requests were pipelined (or went unanswered) and the state holds only the newest of them. */
-struct l7_sk_state {
-	/* written by the hook that sees requests */
-	__u64 req_ns;
-	__u64 req_hash;
-	__u32 req_seq;
-	__u8 dir;
-	__u8 req_len;
-	__u16 pad0;
-	char req[L7_REQ_CAP];
-	__u8 gap[64];             /* keeps resp_seq off the request side's cache lines */
-	/* written by the hook that sees responses */
-	__u32 resp_seq;
-	__u32 pad1;
-};
-
 /* DNS module (bpf/l7_dns.bpf.h). Every DNS message (query or response, UDP, or the first segment
  * of a TCP message after its 2-byte length) on a DNS port of a monitored socket goes to the agent
  * as one record (in a per-CPU batch, struct l7_dns_batch); the agent parses it and matches responses to queries by (cgroup,
@@ -324,7 +300,8 @@ _Static_assert(__builtin_offsetof(struct l7_h2_batch, buf) == 40, "header layout
 struct l7_counters {
 	__u64 rb_drops;           /* ring buffer full: completed request lost */
 	__u64 pipelined;          /* requests not measured: sent while another was pending on the socket */
-	__u64 no_storage;         /* no full socket / sk_storage allocation failed */
+	__u64 no_storage;         /* no socket state: no full socket, allocation failed; HTTP/1: slot busy or
+	                           * taken over from another socket's unanswered request (l7_http1.bpf.h) */
 	__u64 interim;            /* 1xx interim responses skipped */
 	__u64 dns_drops;          /* DNS ring buffer record lost (ring full) */
 	__u64 h2_drops;           /* HTTP/2 ring buffer record lost (ring full) */

@@ -9,7 +9,10 @@
  * connection-per-request server costs more than the rest of L4 together. Here TCP health costs one
  * load and a branch per packet (the attachment storage says whether to look) plus the flags byte
  * of the TCP header read by direct packet access; only packets with SYN, FIN or RST (and ingress
- * ACKs that reach a listener) do more, about 4 per connection.
+ * ACKs that reach a listener) do more, about 4 per connection. Their counters are the workload's
+ * slot of pl_wl_traffic (struct pl_wl_counters), which the packet's traffic count has just
+ * touched: no hash lookup (two per connection when they were in pl_tcp cost ~64 ns per ingress
+ * run on Connection: close, docs/bench.md).
  *
  * What each event is (the socket is skb->sk, the monitored one; the program runs before TCP
  * processes an ingress packet and after it built an egress one):
@@ -48,6 +51,7 @@
 #include "tcp.h"
 #include "traffic.h"
 
+/* Per cgroup: the counters of the other hooks (sock_ops, tracepoints: retransmits, resets) */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_PERCPU_HASH);
 	__uint(max_entries, PL_MAX_CGROUPS);
