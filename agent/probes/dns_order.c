@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -11,22 +12,28 @@ struct key {
 };
 
 struct dns_order {
-	struct l7_dns_event *rec;
+	unsigned char *rec;        /* max records of rec_size bytes */
+	size_t rec_size, chunk;
 	struct key *idx;
 	size_t n, max;
 	uint64_t *mark;            /* per CPU: newest timestamp of its full batches */
 	int ncpu;
 	uint64_t forced;
 	bool stuck;                /* the marks freed too little: the partial batches are needed */
-	dns_order_feed_fn feed;
+	dns_order_feed_fn feed;    /* DNS (dns_order__new), or */
+	rec_order_feed_fn feed_rec; /* any records (dns_order__new_records) */
 	void *ctx;
 };
 
-struct dns_order *dns_order__new(size_t max, int ncpu, dns_order_feed_fn feed, void *ctx)
+/* the records' common head: both kinds start with the cgroup and the timestamp */
+_Static_assert(offsetof(struct l7_dns_event, ts_ns) == 8 && offsetof(struct l7_h2_event, ts_ns) == 8,
+	       "ts_ns at offset 8");
+
+static struct dns_order *order_new(size_t max, size_t rec_size, size_t chunk, int ncpu)
 {
 	struct dns_order *o;
 
-	if (max < 4 * L7_DNS_BATCH || max > UINT32_MAX || ncpu < 1 || !feed) {
+	if (max < 4 * chunk || max > UINT32_MAX || ncpu < 1 || rec_size < 16 || !chunk) {
 		errno = EINVAL;
 		return NULL;
 	}
@@ -34,10 +41,10 @@ struct dns_order *dns_order__new(size_t max, int ncpu, dns_order_feed_fn feed, v
 	if (!o)
 		goto nomem;
 	o->max = max;
+	o->rec_size = rec_size;
+	o->chunk = chunk;
 	o->ncpu = ncpu;
-	o->feed = feed;
-	o->ctx = ctx;
-	o->rec = calloc(max, sizeof(*o->rec));
+	o->rec = calloc(max, rec_size);
 	o->idx = calloc(max, sizeof(*o->idx));
 	o->mark = calloc((size_t)ncpu, sizeof(*o->mark));
 	if (!o->rec || !o->idx || !o->mark)
@@ -47,6 +54,60 @@ nomem:
 	dns_order__free(o);
 	errno = ENOMEM;
 	return NULL;
+}
+
+struct dns_order *dns_order__new(size_t max, int ncpu, dns_order_feed_fn feed, void *ctx)
+{
+	struct dns_order *o;
+
+	if (!feed) {
+		errno = EINVAL;
+		return NULL;
+	}
+	o = order_new(max, sizeof(struct l7_dns_event), L7_DNS_BATCH, ncpu);
+	if (o) {
+		o->feed = feed;
+		o->ctx = ctx;
+	}
+	return o;
+}
+
+struct dns_order *dns_order__new_records(size_t max, size_t rec_size, size_t chunk, int ncpu,
+					 rec_order_feed_fn feed, void *ctx)
+{
+	struct dns_order *o;
+
+	if (!feed) {
+		errno = EINVAL;
+		return NULL;
+	}
+	o = order_new(max, rec_size, chunk, ncpu);
+	if (o) {
+		o->feed_rec = feed;
+		o->ctx = ctx;
+	}
+	return o;
+}
+
+static unsigned char *rec_at(const struct dns_order *o, size_t i)
+{
+	return o->rec + i * o->rec_size;
+}
+
+static uint64_t rec_ts(const struct dns_order *o, size_t i)
+{
+	uint64_t ts;
+
+	memcpy(&ts, rec_at(o, i) + 8, sizeof(ts));
+	return ts;
+}
+
+static void deliver(struct dns_order *o, size_t i)
+{
+	if (o->feed)
+		o->feed(o->ctx, (const struct l7_dns_event *)rec_at(o, i));
+	else
+		o->feed_rec(o->ctx, rec_at(o, i));
 }
 
 void dns_order__free(struct dns_order *o)
@@ -77,10 +138,10 @@ static void feed_upto(struct dns_order *o, uint64_t upto, size_t min)
 	if (!n)
 		return;
 	for (size_t i = 0; i < n; i++)
-		o->idx[i] = (struct key){ .ts = o->rec[i].ts_ns, .i = (uint32_t)i };
+		o->idx[i] = (struct key){ .ts = rec_ts(o, i), .i = (uint32_t)i };
 	qsort(o->idx, n, sizeof(*o->idx), key_cmp);
 	while (fed < n && (o->idx[fed].ts < upto || fed < min))
-		o->feed(o->ctx, &o->rec[o->idx[fed++].i]);
+		deliver(o, o->idx[fed++].i);
 	/* the rest moves down in the order of their positions (a record never moves up) */
 	kept = n - fed;
 	for (size_t i = 0; i < kept; i++)
@@ -88,7 +149,7 @@ static void feed_upto(struct dns_order *o, uint64_t upto, size_t min)
 	qsort(o->idx, kept, sizeof(*o->idx), key_cmp);
 	for (size_t i = 0; i < kept; i++)
 		if (o->idx[i].i != i)
-			o->rec[i] = o->rec[o->idx[i].i];
+			memcpy(rec_at(o, i), rec_at(o, o->idx[i].i), o->rec_size);
 	o->n = kept;
 }
 
@@ -119,19 +180,28 @@ static void make_room(struct dns_order *o, size_t k)
 	}
 }
 
-void dns_order__add(struct dns_order *o, const struct l7_dns_event *e, size_t n, int cpu)
+void dns_order__add_records(struct dns_order *o, const void *recs, size_t n, int cpu)
 {
+	const unsigned char *e = recs;
+	uint64_t ts;
+
 	while (n) {
-		size_t k = n < L7_DNS_BATCH ? n : L7_DNS_BATCH;
+		size_t k = n < o->chunk ? n : o->chunk;
 
 		make_room(o, k);
-		memcpy(&o->rec[o->n], e, k * sizeof(*e));
+		memcpy(rec_at(o, o->n), e, k * o->rec_size);
 		o->n += k;
-		if (cpu >= 0 && cpu < o->ncpu && e[k - 1].ts_ns > o->mark[cpu])
-			o->mark[cpu] = e[k - 1].ts_ns;
-		e += k;
+		ts = rec_ts(o, o->n - 1);
+		if (cpu >= 0 && cpu < o->ncpu && ts > o->mark[cpu])
+			o->mark[cpu] = ts;
+		e += k * o->rec_size;
 		n -= k;
 	}
+}
+
+void dns_order__add(struct dns_order *o, const struct l7_dns_event *e, size_t n, int cpu)
+{
+	dns_order__add_records(o, e, n, cpu);
 }
 
 void dns_order__release(struct dns_order *o, uint64_t upto)
