@@ -296,7 +296,7 @@ _Static_assert(__builtin_offsetof(struct l7_h2_event, proto) == __builtin_offset
  * their packet. Per-CPU delivery: a response can reach the agent before its request, so the probe
  * feeds the records to the module in timestamp order (agent/probes/dns_order.h). */
 #define L7_PROTO_H2_BATCH 0x102
-#define L7_H2_BBUF 2048           /* bytes of buf (a full batch is sent and the walk goes on) */
+#define L7_H2_BBUF 4096           /* bytes of buf (a full batch is sent and the walk goes on) */
 #define L7_H2_NEST 3              /* walks per CPU at once: process context, softirq, one spare */
 #define L7_H2_SLOTS 4             /* l7_h2_batch slots per CPU: 2 kept halves + 2 nested */
 #define L7_H2_CPU_NONE 0xffffffffu /* l7_h2_batch.cpu of a batch sent at the end of its packet */

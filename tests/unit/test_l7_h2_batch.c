@@ -15,7 +15,7 @@
 #include "agent/probes/dns_order.h"
 
 #define HDR offsetof(struct l7_h2_batch, buf)
-#define MAXEV 128   /* more than a full batch of empty entries (L7_H2_BBUF / 20) */
+#define MAXEV 256   /* more than a full batch of empty entries (L7_H2_BBUF / 20) */
 
 struct sink {
 	size_t n;
