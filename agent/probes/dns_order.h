@@ -23,7 +23,11 @@
  * blocks (HPACK: decoded in order) from two CPUs out of order. dns_order__new_records() holds any
  * fixed-size records that start, as struct l7_dns_event and struct l7_h2_event do, with a __u64
  * cgroup id and the __u64 timestamp; chunk = the most records one add of a batch's may hold
- * before the hold makes room (max >= 4 * chunk). dns_order__add_records() adds n of them. */
+ * before the hold makes room (max >= 4 * chunk). dns_order__add_records() adds n of them.
+ * dns_order__new_sized() keeps each record in only the bytes it is given (dns_order__add_sized:
+ * 16..rec_max bytes, 8-aligned in a buffer of `bytes`): at most max records and `bytes` bytes,
+ * the quarters above counted in bytes; the feed gets the bytes as added (HTTP/2: the record's head
+ * and its data, ~80 bytes instead of the 304 of a whole struct l7_h2_event). */
 #ifndef PODLENS_AGENT_PROBES_DNS_ORDER_H
 #define PODLENS_AGENT_PROBES_DNS_ORDER_H
 
@@ -49,6 +53,9 @@ void dns_order__add(struct dns_order *o, const struct l7_dns_event *e, size_t n,
 struct dns_order *dns_order__new_records(size_t max, size_t rec_size, size_t chunk, int ncpu,
 					 rec_order_feed_fn feed, void *ctx);
 void dns_order__add_records(struct dns_order *o, const void *recs, size_t n, int cpu);
+struct dns_order *dns_order__new_sized(size_t max, size_t bytes, size_t rec_max, size_t chunk, int ncpu,
+				       rec_order_feed_fn feed, void *ctx);
+void dns_order__add_sized(struct dns_order *o, const void *rec, size_t size, int cpu);
 void dns_order__release(struct dns_order *o, uint64_t upto);
 size_t dns_order__held(const struct dns_order *o);
 bool dns_order__stuck(const struct dns_order *o);

@@ -173,15 +173,33 @@ static void h2_feed(void *ctx, const struct l7_h2_event *e)
 		f->p->agg_dropped++;
 }
 
-/* from the reorder hold, in timestamp order */
+/* from the reorder hold, in timestamp order: the head and len data bytes (h2_hold_add) */
 static void h2_feed_ordered(void *ctx, const void *rec)
 {
+	const size_t head = offsetof(struct l7_h2_event, data);
 	struct l7_probe *p = ctx;
 	struct h2_feed f = { .p = p };
+	struct l7_h2_event ev;
 
 	f.m = l7_set__module(p->set, L7_PROTO_HTTP2, &f.agg);
-	if (f.m && f.m->consume)
-		h2_feed(&f, rec);
+	if (!f.m || !f.m->consume)
+		return;
+	memcpy(&ev, rec, head);
+	memcpy(ev.data, (const unsigned char *)rec + head, ev.len);
+	h2_feed(&f, &ev);
+}
+
+/* into the hold in the bytes it uses (len checked: at most L7_H2_CAP) */
+static void h2_hold_add(struct l7_probe *p, const struct l7_h2_event *e, int cpu)
+{
+	struct l7_h2_event ev;
+
+	if (e->len > L7_H2_CAP) {
+		memcpy(&ev, e, sizeof(ev));
+		ev.len = L7_H2_CAP;
+		e = &ev;
+	}
+	dns_order__add_sized(p->h2order, e, offsetof(struct l7_h2_event, data) + e->len, cpu);
 }
 
 struct h2_hold {
@@ -193,7 +211,7 @@ static void h2_hold_one(void *ctx, const struct l7_h2_event *e)
 {
 	struct h2_hold *h = ctx;
 
-	dns_order__add_records(h->p->h2order, e, 1, h->cpu);
+	h2_hold_add(h->p, e, h->cpu);
 }
 
 /* A batch of HTTP/2 records (struct l7_h2_batch, bpf/l7.h: a ring record, or a kept batch read at
@@ -262,7 +280,7 @@ static int on_event(void *ctx, void *data, size_t size)
 		/* a record sent alone (connection opened, boundaries lost): in order with the
 		 * batches */
 		p->h2_events++;
-		dns_order__add_records(p->h2order, data, 1, -1);
+		h2_hold_add(p, data, -1);
 		return 0;
 	}
 	if (e->proto == L7_PROTO_DNS) {
@@ -400,10 +418,12 @@ struct l7_probe *l7_probe__new(const struct l7_probe_opts *o)
 	/* the kept HTTP/2 batches are harvested behind the same barrier */
 	p->skel->rodata->l7_h2_keep = p->skel->rodata->l7_use_cache;
 	if (p->skel->rodata->l7_h2_keep) {
-		/* 8192 records of 304 bytes (2.4 MiB at most): a batch holds at most ~100 */
-		p->h2order = dns_order__new_records(8192, sizeof(struct l7_h2_event),
-						    L7_H2_BBUF / sizeof(struct l7_h2_ent), p->ncpu,
-						    h2_feed_ordered, p);
+		/* 32768 records in 2 MiB (a record: its 48-byte head and its header block bytes,
+		 * ~80 bytes under h2load), so that the quarter kept for reading the partial
+		 * batches takes a drain of the ring (256 KiB of batches, ~3,000 records) */
+		p->h2order = dns_order__new_sized(32768, 2u << 20, sizeof(struct l7_h2_event),
+						  L7_H2_BBUF / sizeof(struct l7_h2_ent), p->ncpu,
+						  h2_feed_ordered, p);
 		p->h2_stride = (bpf_map__value_size(p->skel->maps.l7_h2_batch) + 7) & ~(size_t)7;
 		p->h2_vals = calloc(p->ncpu, p->h2_stride);
 		p->h2_zero = calloc(p->ncpu, p->h2_stride);

@@ -440,6 +440,98 @@ static void test_order_across_cpus(void **state)
 	dns_order__free(o);
 }
 
+/* The hold of sized records (dns_order__new_sized, as the probe keeps HTTP/2 records): each in
+ * its head and data bytes; fed in timestamp order with its bytes intact after the ones before it
+ * were fed and the rest moved down; past its byte bound the oldest are fed anyway and counted. */
+struct sized_sink {
+	size_t n;
+	uint64_t ts[64];
+	uint16_t len[64];
+	int ok[64];
+};
+
+static void sized_feed(void *ctx, const void *rec)
+{
+	struct sized_sink *o = ctx;
+	const size_t head = offsetof(struct l7_h2_event, data);
+	struct l7_h2_event e;
+	int ok = 1;
+
+	assert_true(o->n < 64);
+	memcpy(&e, rec, head);
+	for (uint16_t i = 0; i < e.len; i++)
+		ok &= ((const uint8_t *)rec)[head + i] == (uint8_t)(e.ts_ns + i);
+	o->ts[o->n] = e.ts_ns;
+	o->len[o->n] = e.len;
+	o->ok[o->n++] = ok;
+}
+
+static void sized_add(struct dns_order *o, uint64_t ts, uint16_t len, int cpu)
+{
+	struct l7_h2_event e;
+
+	memset(&e, 0, sizeof(e));
+	e.ts_ns = ts;
+	e.len = len;
+	e.proto = L7_PROTO_HTTP2;
+	for (uint16_t i = 0; i < len; i++)
+		e.data[i] = (uint8_t)(ts + i);
+	dns_order__add_sized(o, &e, offsetof(struct l7_h2_event, data) + len, cpu);
+}
+
+static void test_sized_hold(void **state)
+{
+	const uint64_t ts[8] = { 50, 10, 70, 30, 20, 80, 60, 40 };
+	const uint16_t len[8] = { 0, 7, 256, 1, 33, 8, 100, 13 };
+	struct sized_sink got = { 0 };
+	struct dns_order *o;
+
+	(void)state;
+	/* 64 records, 4096 bytes: a quarter is 1024 bytes */
+	o = dns_order__new_sized(64, 4096, sizeof(struct l7_h2_event), 1, 2, sized_feed, &got);
+	assert_non_null(o);
+	for (int i = 0; i < 8; i++)
+		sized_add(o, ts[i], len[i], -1);
+	assert_int_equal(dns_order__held(o), 8);
+	dns_order__release(o, 45);                         /* 10, 20, 30, 40 */
+	assert_int_equal(got.n, 4);
+	assert_int_equal(dns_order__held(o), 4);
+	sized_add(o, 55, 5, -1);
+	dns_order__release(o, 1000);                       /* 50, 55, 60, 70, 80: moved, intact */
+	assert_int_equal(got.n, 9);
+	for (size_t i = 0; i < got.n; i++) {
+		assert_true(got.ok[i]);
+		if (i)
+			assert_true(got.ts[i - 1] < got.ts[i]);
+	}
+	assert_int_equal(got.ts[0], 10);
+	assert_int_equal(got.len[0], 7);
+	assert_int_equal(got.ts[6], 60);
+	assert_int_equal(got.len[6], 100);
+	assert_int_equal(got.ts[7], 70);
+	assert_int_equal(got.len[7], 256);
+	assert_int_equal(dns_order__forced(o), 0);
+
+	/* a record longer than the largest is refused, not stored */
+	dns_order__add_sized(o, &(struct l7_h2_event){ .ts_ns = 1 }, sizeof(struct l7_h2_event) + 1, -1);
+	assert_int_equal(dns_order__held(o), 0);
+
+	/* 30 records of 304 bytes (9 KiB) through 4 KiB, CPU 1's mark never moves: the oldest are
+	 * fed anyway (forced, counted), in order, intact, nothing lost */
+	got.n = 0;
+	for (int i = 0; i < 30; i++)
+		sized_add(o, 2000 + (uint64_t)i, 256, 0);
+	assert_true(dns_order__forced(o) > 0);
+	assert_true(dns_order__stuck(o));
+	dns_order__release(o, 5000);
+	assert_int_equal(got.n, 30);
+	for (size_t i = 0; i < got.n; i++) {
+		assert_true(got.ok[i]);
+		assert_int_equal(got.ts[i], 2000 + i);
+	}
+	dns_order__free(o);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -451,6 +543,7 @@ int main(void)
 		cmocka_unit_test(test_length_past_record),
 		cmocka_unit_test(test_truncated),
 		cmocka_unit_test(test_order_across_cpus),
+		cmocka_unit_test(test_sized_hold),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
