@@ -5,18 +5,23 @@
 # runs h2load for DUR seconds with kernel.bpf_stats_enabled=1 and prints the programs' runs and ns
 # per run. Conditions are run interleaved, REPS times, so they share the machine's state.
 #
-#   sudo bench/h2_cost.sh                    # STAGES="E 1 2 3 5 4 0" with build/test-bin/l7-probe-test
+#   sudo bench/h2_cost.sh                    # STAGES="E 1 2 3 4 0" with build/test-bin/l7-probe-test
 #   sudo DRIVERS="before:/tmp/a after:build/test-bin/l7-probe-test" STAGES="E 0" bench/h2_cost.sh
 #
 # Stages (l7_stage, bpf/l7.bpf.c): E empty programs (dispatch + bpf_stats), 1 header parse, 2 +
-# payload load and classification, 3 + sk_storage_get, 5 + the frame walk without ring records,
-# 4 + the records reserved, filled and discarded, 0 the full path (records submitted and decoded).
-# Env: DUR (10), REPS (2), PORT (18620), DRIVERS ("cur:build/test-bin/l7-probe-test"), STAGES.
-# Output: one line per run, then a summary (median of the REPS runs per driver and stage).
+# payload load and classification, 3 + sk_storage_get, 4 + the frame walk into the per-CPU batch,
+# never sent to the ring (a kept batch's rest is still read at the probe's harvests), 0 the full
+# path (batches sent when full, decoded). DRIVERS binaries may be wrapper scripts (extra flags,
+# perf record) that exec l7-probe-test with their arguments.
+# Env: DUR (10), REPS (2), PORT (18620), DRIVERS ("cur:build/test-bin/l7-probe-test"), STAGES,
+# LOAD_CPU (0; 1 = h2load on nginx's CPU: every HTTP/2 record is CPU 1's and CPU 0's reorder mark
+# stays put, which exercises the probe's early reads of the kept batches, h2_flushes).
+# Output: one line per run, then a summary (median of the REPS runs per driver and stage); each
+# driver's own output (its JSON stats: h2_drops, h2_flushes, h2_forced) in $OUT/logs.
 set -u
 cd "$(dirname "$0")/.."
-DUR=${DUR:-10} REPS=${REPS:-2} PORT=${PORT:-18620}
-STAGES=${STAGES:-E 1 2 3 5 4 0}
+DUR=${DUR:-10} REPS=${REPS:-2} PORT=${PORT:-18620} LOAD_CPU=${LOAD_CPU:-0}
+STAGES=${STAGES:-E 1 2 3 4 0}
 DRIVERS=${DRIVERS:-cur:build/test-bin/l7-probe-test}
 NGINX=${NGINX:-$(command -v nginx || echo /usr/sbin/nginx)}
 die() { echo "h2_cost: $*" >&2; exit 1; }
@@ -69,12 +74,13 @@ for rep in $(seq "$REPS"); do
 			grep -q '"attached"' "$log.driver" || die "driver: $(cat "$log.driver")"
 			ids=$(head -1 "$log.driver" | jq -r '"\(.ingress_prog_id) \(.egress_prog_id)"')
 			bpftool prog show -j > "$log.pre"
-			sh -c "echo \$\$ > '$LOAD/cgroup.procs' && exec taskset -c 0 h2load -t1 -c32 -m10 -D $DUR \
+			sh -c "echo \$\$ > '$LOAD/cgroup.procs' && exec taskset -c $LOAD_CPU h2load -t1 -c32 -m10 -D $DUR \
 				http://127.0.0.1:$PORT/" > "$log.load" 2>&1
 			bpftool prog show -j > "$log.post"
 			kill -INT "$DRIVER_PID"
 			wait "$DRIVER_PID"
 			DRIVER_PID=
+			mkdir -p "$OUT/logs" && cp "$log.driver" "$OUT/logs/"   # its stats: drops, flushes
 			python3 - "$log" "$ids" "$rep" "$name" "$st" >> "$OUT/runs.tsv" <<'PY'
 import json, re, sys
 log, ids, rep, name, st = sys.argv[1:6]

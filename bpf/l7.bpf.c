@@ -52,7 +52,7 @@ const volatile __u64 l7_wakeup_bytes = 64 * 1024;
 /* Cost study only (bench/run.sh COST=1, l7-probe-test -S): stop the path early. 0 = full program;
  * 1 = after the header parse; 2 = + payload load and classification; 3 = + sk_storage_get and the
  * pending check (no state written, nothing emitted); 4 = full, but the ring buffer record is not
- * submitted (discarded; HTTP/2: the packet's batch filled, not sent). Dead branches are removed
+ * submitted (discarded; HTTP/2: the batch filled, not sent). Dead branches are removed
  * by the verifier: stage 0 costs nothing. */
 const volatile __u32 l7_stage = 0;
 

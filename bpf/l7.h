@@ -258,14 +258,24 @@ struct l7_h2_event {
 _Static_assert(__builtin_offsetof(struct l7_h2_event, proto) == __builtin_offsetof(struct l7_event, proto),
 	       "proto tells the records apart");
 
-/* The records of one packet's walk, sent as one ring buffer record (bpf_ringbuf_output of the used
- * part) instead of one reservation per frame: built in a per-CPU map value (l7_h2_batch, one slot
- * per nesting level of the programs on a CPU), proto L7_PROTO_H2_BATCH (not a module: the probe
- * splits it into struct l7_h2_event records). buf holds `len` bytes of entries, each a struct
- * l7_h2_ent followed by its `len` data bytes, padded to 4; the header fields are the packet's. */
+/* The records of the walks of many packets, sent as one ring buffer record (bpf_ringbuf_output of
+ * the used part) when nearly full, instead of one record per packet: built in a per-CPU map value
+ * (l7_h2_batch), proto L7_PROTO_H2_BATCH (not a module: the probe splits it into struct
+ * l7_h2_event records). buf holds `len` bytes: for each packet walked, a struct l7_h2_pkt (at an
+ * offset that is a multiple of 8) and its `len` bytes of entries, each a struct l7_h2_ent followed
+ * by its `len` data bytes, padded to 4.
+ *
+ * Slots of l7_h2_batch per CPU: 0 and 1 are the kept batches of the two halves (l7_h2_gen & 1:
+ * the one filled; the agent reads the other's partial batches at every harvest, after the
+ * barrier that makes sure no program still uses it, as it does DNS's); 2 and 3 serve a run that
+ * interrupts one filling the kept batch on the same CPU (a softirq), and are sent at the end of
+ * their packet. Per-CPU delivery: a response can reach the agent before its request, so the probe
+ * feeds the records to the module in timestamp order (agent/probes/dns_order.h). */
 #define L7_PROTO_H2_BATCH 0x102
-#define L7_H2_BBUF 2048           /* entry bytes per batch (a full batch is sent and the walk goes on) */
-#define L7_H2_NEST 3              /* batch slots per CPU: process context, softirq, one spare */
+#define L7_H2_BBUF 4096           /* bytes of buf (a full batch is sent and the walk goes on) */
+#define L7_H2_NEST 3              /* walks per CPU at once: process context, softirq, one spare */
+#define L7_H2_SLOTS 4             /* l7_h2_batch slots per CPU: 2 kept halves + 2 nested */
+#define L7_H2_CPU_NONE 0xffffffffu /* l7_h2_batch.cpu of a batch sent at the end of its packet */
 
 struct l7_h2_ent {
 	__u32 stream;
@@ -279,7 +289,19 @@ struct l7_h2_ent {
 };
 _Static_assert(sizeof(struct l7_h2_ent) == 20, "entry layout");
 
+struct l7_h2_pkt {
+	__u64 cgroup_id;
+	__u64 ts_ns;
+	__u64 sock;
+	__u16 len;                /* bytes of entries that follow */
+	__u8 egress;
+	__u8 mid;
+	__u32 pad;
+};
+_Static_assert(sizeof(struct l7_h2_pkt) == 32, "packet header layout");
+
 struct l7_h2_batch {
+	/* the packet being walked, written into its struct l7_h2_pkt when its walk ends */
 	__u64 cgroup_id;
 	__u64 ts_ns;
 	__u64 sock;
@@ -289,11 +311,13 @@ struct l7_h2_batch {
 	__u32 proto;              /* L7_PROTO_H2_BATCH, at offsetof(struct l7_event, proto) */
 	__u32 len;                /* bytes used in buf */
 	__u32 busy;               /* a run of this CPU is filling it */
+	__u32 hoff;               /* offset in buf of the struct l7_h2_pkt of the packet walked */
+	__u32 cpu;                /* the CPU of a kept batch sent full, else L7_H2_CPU_NONE */
 	__u8 buf[L7_H2_BBUF];
 };
 _Static_assert(__builtin_offsetof(struct l7_h2_batch, proto) == __builtin_offsetof(struct l7_event, proto),
 	       "proto tells the records apart");
-_Static_assert(__builtin_offsetof(struct l7_h2_batch, buf) == 40, "header layout");
+_Static_assert(__builtin_offsetof(struct l7_h2_batch, buf) == 48, "header layout");
 
 /* Per-CPU counters of the exceptional paths only (the common path counts nothing: each emitted
  * event is the count). Summed by the agent. */

@@ -61,25 +61,35 @@ struct {
 	__type(value, struct l7_h2_sk);
 } l7_h2_socks SEC(".maps");
 
-/* The walk's working state: the direction's half, copied in from the socket's state and back
- * (the step function can then find everything from its slot number: a global function takes only
- * the context and scalars before kernel 5.12), and the packet's batch (struct l7_h2_batch,
- * bpf/l7.h). One per nesting level of the programs on a CPU: a softirq can interrupt an egress run
- * in process context and walk a packet of its own. */
+/* The walk's working state: the batch (struct l7_h2_batch, bpf/l7.h; first: the agent reads the
+ * kept batches at offset 0 of the value) and the direction's half, copied in from the socket's
+ * state and back (the step function can then find everything from its slot number: a global
+ * function takes only the context and scalars before kernel 5.12). Slots (L7_H2_SLOTS, bpf/l7.h):
+ * the kept batch of each half, and two for runs nested in the one filling it (a softirq can
+ * interrupt an egress run in process context and walk a packet of its own). */
 struct h2_walk {
-	struct l7_h2_half h;
 	struct l7_h2_batch b;
+	struct l7_h2_half h;
 };
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, L7_H2_NEST);
+	__uint(max_entries, L7_H2_SLOTS);
 	__type(key, __u32);
 	__type(value, struct h2_walk);
 } l7_h2_batch SEC(".maps");
 
+/* 1: the batch of slot l7_h2_gen & 1 is kept across packets and sent when nearly full; the agent
+ * flips l7_h2_gen at every harvest (with the cache's barrier) and reads the other half's partial
+ * batches. 0 (no barrier): every packet's batch is sent at the end of its walk. */
+const volatile __u32 l7_h2_keep = 1;
+volatile __u32 l7_h2_gen = 0;
+
 /* room one entry may need: its header and a full chunk */
 #define H2_ENT_MAX (sizeof(struct l7_h2_ent) + L7_H2_CAP)
+/* a packet header (at a multiple of 8) has room for at least one entry after it below this */
+#define H2_OPEN_MAX (L7_H2_BBUF - sizeof(struct l7_h2_pkt) - H2_ENT_MAX)
+#define READ_HOFF(b) (*(volatile __u32 *)&(b)->hoff)
 
 #define H2F_EGRESS  1
 #define H2F_PREFACE 2             /* payload starts with the client connection preface */
@@ -143,21 +153,32 @@ static __always_inline struct h2_walk *h2_walk_try(__u32 k)
 	return wk;
 }
 
-/* A free walk state of this CPU, marked busy: its slot, or -1 (more nesting than L7_H2_NEST). */
+/* A free walk state of this CPU, marked busy: its slot, or -1 (more nesting than L7_H2_NEST). The
+ * outermost run takes the kept batch of the half being filled; a run nested in it one of its own. */
 static __always_inline int h2_walk_get(struct h2_walk **wp)
 {
-	if ((*wp = h2_walk_try(0)))
-		return 0;
-	if ((*wp = h2_walk_try(1)))
-		return 1;
+	__u32 k = l7_h2_keep ? l7_h2_gen & 1 : 0;
+
+	if ((*wp = h2_walk_try(k)))
+		return k;
 	if ((*wp = h2_walk_try(2)))
 		return 2;
+	if ((*wp = h2_walk_try(3)))
+		return 3;
 	return -1;
 }
-_Static_assert(L7_H2_NEST == 3, "h2_walk_get tries every slot");
+_Static_assert(L7_H2_NEST == 3 && L7_H2_SLOTS == 4, "h2_walk_get tries a kept slot and the nested ones");
 
-/* Send the used part of the batch as one ring buffer record and empty it. */
-static __noinline void h2_flush(struct l7_h2_batch *b)
+/* slot holds a batch kept across packets (else it is sent at the end of its packet) */
+static __always_inline bool h2_kept(__u32 slot)
+{
+	return l7_h2_keep && slot < 2;
+}
+
+/* Send the used part of the batch as one ring buffer record and empty it. cpu: this CPU for a
+ * kept batch (the agent's reorder marks: every record of this CPU stamped before the batch's last
+ * one has been sent), else L7_H2_CPU_NONE. */
+static __noinline void h2_flush(struct l7_h2_batch *b, __u32 kept)
 {
 	struct l7_counters *c;
 	__u64 size = b->len;
@@ -167,6 +188,7 @@ static __noinline void h2_flush(struct l7_h2_batch *b)
 	size += offsetof(struct l7_h2_batch, buf);
 	if (size > sizeof(*b))
 		size = sizeof(*b);
+	b->cpu = kept ? bpf_get_smp_processor_id() : L7_H2_CPU_NONE;
 	if (bpf_ringbuf_output(&l7_events, b, size, l7_wake_flags((size + 8 + 7) & ~7ULL, size))) {
 		c = counters();
 		if (c)
@@ -174,6 +196,44 @@ static __noinline void h2_flush(struct l7_h2_batch *b)
 	}
 out:
 	b->len = 0;
+	b->hoff = 0;
+}
+
+/* Start the packet's entries: its header's place at the next multiple of 8 (the batch sent first
+ * when it could not hold the header and one entry). */
+static __always_inline void h2_pkt_open(struct l7_h2_batch *b, __u32 kept)
+{
+	__u32 w = (READ_LEN(b) + 7) & ~7U;
+
+	if (w > H2_OPEN_MAX) {
+		h2_flush(b, kept);
+		w = 0;
+	}
+	b->hoff = w;
+	WRITE_LEN(b, w + sizeof(struct l7_h2_pkt));
+}
+
+/* End the packet's entries: its header written from the batch's packet fields, or, when the walk
+ * recorded nothing, the header's place given back. */
+static __always_inline void h2_pkt_close(struct l7_h2_batch *b)
+{
+	__u32 hoff = READ_HOFF(b), len = READ_LEN(b);
+	struct l7_h2_pkt *p;
+
+	/* bounded in the register the access uses */
+	asm volatile("if %[w] <= %[m] goto +1; %[w] = 0" : [w] "+r"(hoff) : [m] "i"(H2_OPEN_MAX));
+	if (len <= hoff + sizeof(*p) || len > L7_H2_BBUF) {
+		WRITE_LEN(b, hoff);
+		return;
+	}
+	p = (struct l7_h2_pkt *)&b->buf[hoff];
+	p->cgroup_id = b->cgroup_id;
+	p->ts_ns = b->ts_ns;
+	p->sock = b->sock;
+	p->len = len - hoff - sizeof(*p);
+	p->egress = b->egress;
+	p->mid = b->mid;
+	p->pad = 0;
 }
 
 /* One step of the walk of slot's state (struct h2_walk): a frame header, a chunk of a header
@@ -264,8 +324,11 @@ __noinline int h2_step(struct __sk_buff *skb, __u32 slot, __u32 end, __u32 egres
 		b->ts_ns = pkt_ns(skb, egress);
 	w = READ_LEN(b);
 	if (w > L7_H2_BBUF - H2_ENT_MAX) {
-		h2_flush(b);
-		w = 0;
+		/* full: send it, and go on with this packet's entries in the emptied batch */
+		h2_pkt_close(b);
+		h2_flush(b, h2_kept(slot));
+		h2_pkt_open(b, 0);
+		w = READ_LEN(b);
 	}
 	/* bounded in the register the access uses */
 	asm volatile("if %[w] <= %[m] goto +1; %[w] = 0" : [w] "+r"(w) : [m] "i"(L7_H2_BBUF - H2_ENT_MAX));
@@ -364,8 +427,8 @@ static __noinline int l7_h2_walk(struct __sk_buff *skb, __u32 off, __u32 flags, 
 	b->mid = st->mid;
 	b->pad = 0;
 	b->proto = L7_PROTO_H2_BATCH;
-	b->len = 0;
 	b->ts_ns = 0;             /* read once, by the first step that records something */
+	h2_pkt_open(b, h2_kept(slot));
 
 	/* The offset walked lives in the map value, not in a register: the verifier then sees an
 	 * unknown offset at the top of every step, and the steps' states prune each other (a
@@ -375,7 +438,9 @@ static __noinline int l7_h2_walk(struct __sk_buff *skb, __u32 off, __u32 flags, 
 	for (i = 0; i < L7_H2_STEPS; i++)
 		if (h2_step(skb, slot, end, egress))
 			break;
-	h2_flush(b);
+	h2_pkt_close(b);
+	if (!h2_kept(slot))
+		h2_flush(b, 0);
 	__builtin_memcpy(h, &wk->h, sizeof(*h));
 	asm volatile("" ::: "memory");
 	b->busy = 0;

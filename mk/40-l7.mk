@@ -57,10 +57,12 @@ FUZZERS += $(BUILD)/fuzz/fuzz_l7_http2
 $(BUILD)/fuzz/fuzz_l7_http2: $(BUILD)/fuzzobj/tests/fuzz/fuzz_l7_http2.o $(BUILD)/fuzzobj/agent/l7/http2.o
 LDLIBS_fuzz_l7_http2 := -lnghttp2
 
-# The kernel's per-packet HTTP/2 batch split into the module's records (agent/l7/h2_batch.c):
-# batches built by hand in bpf/l7.h's layout, bad counts and lengths
+# The kernel's HTTP/2 batch split into the module's records (agent/l7/h2_batch.c): batches built
+# by hand in bpf/l7.h's layout, bad counts and lengths; their records put back in timestamp order
+# (agent/probes/dns_order.c)
 UNIT_TESTS += $(BUILD)/tests/test_l7_h2_batch
-$(BUILD)/tests/test_l7_h2_batch: $(BUILD)/asan/tests/unit/test_l7_h2_batch.o $(BUILD)/asan/agent/l7/h2_batch.o
+$(BUILD)/tests/test_l7_h2_batch: $(BUILD)/asan/tests/unit/test_l7_h2_batch.o $(BUILD)/asan/agent/l7/h2_batch.o \
+	$(BUILD)/asan/agent/probes/dns_order.o
 
 FUZZERS += $(BUILD)/fuzz/fuzz_l7_h2_batch
 $(BUILD)/fuzz/fuzz_l7_h2_batch: $(BUILD)/fuzzobj/tests/fuzz/fuzz_l7_h2_batch.o $(BUILD)/fuzzobj/agent/l7/h2_batch.o

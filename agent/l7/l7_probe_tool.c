@@ -203,6 +203,8 @@ int main(int argc, char **argv)
 		json_object_set_new(json_object_get(out, "stats"), "h2_bad", json_integer((json_int_t)st.h2_bad));
 		json_object_set_new(json_object_get(out, "stats"), "h2_drops", json_integer((json_int_t)st.h2_drops));
 		json_object_set_new(json_object_get(out, "stats"), "h2_lost", json_integer((json_int_t)st.h2_lost));
+		json_object_set_new(json_object_get(out, "stats"), "h2_flushes", json_integer((json_int_t)st.h2_flushes));
+		json_object_set_new(json_object_get(out, "stats"), "h2_forced", json_integer((json_int_t)st.h2_forced));
 	}
 	if (l7_set__module(set, L7_PROTO_HTTP2, &hagg)) {
 		struct h2_stats hs;

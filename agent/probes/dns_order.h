@@ -16,7 +16,18 @@
  * mark at the last harvest), dns_order__stuck() turns true: the caller reads the partial batches
  * early (a DNS-only flip) and calls dns_order__release(). Only when the last quarter fills before that,
  * the oldest quarter is fed anyway and counted (dns_order__forced): an answer among them whose
- * query still waits in a CPU's batch is then unmatched. */
+ * query still waits in a CPU's batch is then unmatched.
+ *
+ * Other records. The kernel batches HTTP/2 frame records per CPU the same way (bpf/l7.h, struct
+ * l7_h2_batch): a response's HEADERS can arrive before its request's, and a direction's header
+ * blocks (HPACK: decoded in order) from two CPUs out of order. dns_order__new_records() holds any
+ * fixed-size records that start, as struct l7_dns_event and struct l7_h2_event do, with a __u64
+ * cgroup id and the __u64 timestamp; chunk = the most records one add of a batch's may hold
+ * before the hold makes room (max >= 4 * chunk). dns_order__add_records() adds n of them.
+ * dns_order__new_sized() keeps each record in only the bytes it is given (dns_order__add_sized:
+ * 16..rec_max bytes, 8-aligned in a buffer of `bytes`): at most max records and `bytes` bytes,
+ * the quarters above counted in bytes; the feed gets the bytes as added (HTTP/2: the record's head
+ * and its data, ~80 bytes instead of the 304 of a whole struct l7_h2_event). */
 #ifndef PODLENS_AGENT_PROBES_DNS_ORDER_H
 #define PODLENS_AGENT_PROBES_DNS_ORDER_H
 
@@ -34,10 +45,17 @@
 
 struct dns_order;
 typedef void (*dns_order_feed_fn)(void *ctx, const struct l7_dns_event *e);
+typedef void (*rec_order_feed_fn)(void *ctx, const void *rec);
 
 /* max >= 4 * L7_DNS_BATCH records; ncpu >= 1. NULL + errno (EINVAL, ENOMEM). */
 struct dns_order *dns_order__new(size_t max, int ncpu, dns_order_feed_fn feed, void *ctx);
 void dns_order__add(struct dns_order *o, const struct l7_dns_event *e, size_t n, int cpu);
+struct dns_order *dns_order__new_records(size_t max, size_t rec_size, size_t chunk, int ncpu,
+					 rec_order_feed_fn feed, void *ctx);
+void dns_order__add_records(struct dns_order *o, const void *recs, size_t n, int cpu);
+struct dns_order *dns_order__new_sized(size_t max, size_t bytes, size_t rec_max, size_t chunk, int ncpu,
+				       rec_order_feed_fn feed, void *ctx);
+void dns_order__add_sized(struct dns_order *o, const void *rec, size_t size, int cpu);
 void dns_order__release(struct dns_order *o, uint64_t upto);
 size_t dns_order__held(const struct dns_order *o);
 bool dns_order__stuck(const struct dns_order *o);

@@ -71,6 +71,13 @@ struct l7_probe {
 	int ncpu;
 	void *dns_vals, *dns_zero; /* one half's per-CPU batches; zeros to reset them */
 	uint64_t dns_batches, dns_flushes, h2_batches, h2_bad;
+	/* HTTP/2 records on their way to the module, in timestamp order (NULL: the kernel sends each
+	 * packet's batch at once, in order), and one half's kept per-CPU batches (value stride
+	 * h2_stride: struct l7_h2_batch first) with zeros to reset them */
+	struct dns_order *h2order;
+	void *h2_vals, *h2_zero;
+	size_t h2_stride;
+	uint64_t h2_flushes;
 };
 
 static struct route_slot *route_find(struct l7_probe *p, uint64_t hash, unsigned proto)
@@ -166,19 +173,65 @@ static void h2_feed(void *ctx, const struct l7_h2_event *e)
 		f->p->agg_dropped++;
 }
 
-/* One packet's HTTP/2 records (struct l7_h2_batch, bpf/l7.h) into the module's struct l7_h2_event
- * records, in order (agent/l7/h2_batch.h). A batch whose entries do not add up to its length is
- * counted and dropped from the first bad entry on. */
-static void h2_split(struct l7_probe *p, const void *data, size_t size)
+/* from the reorder hold, in timestamp order: the head and len data bytes (h2_hold_add) */
+static void h2_feed_ordered(void *ctx, const void *rec)
+{
+	const size_t head = offsetof(struct l7_h2_event, data);
+	struct l7_probe *p = ctx;
+	struct h2_feed f = { .p = p };
+	struct l7_h2_event ev;
+
+	f.m = l7_set__module(p->set, L7_PROTO_HTTP2, &f.agg);
+	if (!f.m || !f.m->consume)
+		return;
+	memcpy(&ev, rec, head);
+	memcpy(ev.data, (const unsigned char *)rec + head, ev.len);
+	h2_feed(&f, &ev);
+}
+
+/* into the hold in the bytes it uses (len checked: at most L7_H2_CAP) */
+static void h2_hold_add(struct l7_probe *p, const struct l7_h2_event *e, int cpu)
+{
+	struct l7_h2_event ev;
+
+	if (e->len > L7_H2_CAP) {
+		memcpy(&ev, e, sizeof(ev));
+		ev.len = L7_H2_CAP;
+		e = &ev;
+	}
+	dns_order__add_sized(p->h2order, e, offsetof(struct l7_h2_event, data) + e->len, cpu);
+}
+
+struct h2_hold {
+	struct l7_probe *p;
+	int cpu;
+};
+
+static void h2_hold_one(void *ctx, const struct l7_h2_event *e)
+{
+	struct h2_hold *h = ctx;
+
+	h2_hold_add(h->p, e, h->cpu);
+}
+
+/* A batch of HTTP/2 records (struct l7_h2_batch, bpf/l7.h: a ring record, or a kept batch read at
+ * a harvest: cpu -1) into the module's struct l7_h2_event records (agent/l7/h2_batch.h): through
+ * the reorder hold when the kernel keeps batches across packets, else at once. A batch whose
+ * entries do not add up to its length is counted and dropped from the first bad entry on. */
+static void h2_split(struct l7_probe *p, const void *data, size_t size, int cpu)
 {
 	struct h2_feed f = { .p = p };
+	struct h2_hold h = { .p = p, .cpu = cpu };
 	size_t n;
 	int rc;
 
 	f.m = l7_set__module(p->set, L7_PROTO_HTTP2, &f.agg);
 	if (!f.m || !f.m->consume)
 		return;
-	rc = h2_batch__unpack(data, size, h2_feed, &f, &n);
+	if (p->h2order)
+		rc = h2_batch__unpack(data, size, h2_hold_one, &h, &n);
+	else
+		rc = h2_batch__unpack(data, size, h2_feed, &f, &n);
 	p->h2_batches += rc != -EINVAL;
 	p->h2_bad += rc != 0;
 	p->h2_events += n;
@@ -217,7 +270,17 @@ static int on_event(void *ctx, void *data, size_t size)
 		return 0;
 	}
 	if (e->proto == L7_PROTO_H2_BATCH) {
-		h2_split(p, data, size);
+		uint32_t cpu = size >= offsetof(struct l7_h2_batch, buf) ?
+			       ((const struct l7_h2_batch *)data)->cpu : L7_H2_CPU_NONE;
+
+		h2_split(p, data, size, cpu < (uint32_t)p->ncpu ? (int)cpu : -1);
+		return 0;
+	}
+	if (e->proto == L7_PROTO_HTTP2 && p->h2order && size >= sizeof(struct l7_h2_event)) {
+		/* a record sent alone (connection opened, boundaries lost): in order with the
+		 * batches */
+		p->h2_events++;
+		h2_hold_add(p, data, -1);
 		return 0;
 	}
 	if (e->proto == L7_PROTO_DNS) {
@@ -348,6 +411,23 @@ struct l7_probe *l7_probe__new(const struct l7_probe_opts *o)
 		p->dns_vals = calloc(p->ncpu, sizeof(struct l7_dns_batch));
 		p->dns_zero = calloc(p->ncpu, sizeof(struct l7_dns_batch));
 		if (!p->order || !p->dns_vals || !p->dns_zero) {
+			err = -ENOMEM;
+			goto cleanup;
+		}
+	}
+	/* the kept HTTP/2 batches are harvested behind the same barrier */
+	p->skel->rodata->l7_h2_keep = p->skel->rodata->l7_use_cache;
+	if (p->skel->rodata->l7_h2_keep) {
+		/* 32768 records in 2 MiB (a record: its 48-byte head and its header block bytes,
+		 * ~80 bytes under h2load), so that the quarter kept for reading the partial
+		 * batches takes a drain of the ring (256 KiB of batches, ~3,000 records) */
+		p->h2order = dns_order__new_sized(32768, 2u << 20, sizeof(struct l7_h2_event),
+						  L7_H2_BBUF / sizeof(struct l7_h2_ent), p->ncpu,
+						  h2_feed_ordered, p);
+		p->h2_stride = (bpf_map__value_size(p->skel->maps.l7_h2_batch) + 7) & ~(size_t)7;
+		p->h2_vals = calloc(p->ncpu, p->h2_stride);
+		p->h2_zero = calloc(p->ncpu, p->h2_stride);
+		if (!p->h2order || !p->h2_vals || !p->h2_zero) {
 			err = -ENOMEM;
 			goto cleanup;
 		}
@@ -512,6 +592,7 @@ static int collect(struct l7_probe *p)
 }
 
 static int dns_flush(struct l7_probe *p);
+static int h2_flush_early(struct l7_probe *p);
 
 int l7_probe__poll(struct l7_probe *p)
 {
@@ -521,6 +602,8 @@ int l7_probe__poll(struct l7_probe *p)
 		return n;
 	if (p->order && dns_order__stuck(p->order) && (m = dns_flush(p)) < 0)
 		log_warn("l7: DNS batches read early: %s", strerror(-m));
+	if (p->h2order && dns_order__stuck(p->h2order) && (m = h2_flush_early(p)) < 0)
+		log_warn("l7: HTTP/2 batches read early: %s", strerror(-m));
 	m = collect(p);
 	return m < 0 ? m : n + m;
 }
@@ -548,6 +631,55 @@ static int dns_read_half(struct l7_probe *p, uint32_t gen)
 		if (b->n)
 			dns_batch(p, b, stride, -1);
 	}
+	return 0;
+}
+
+/* The kept HTTP/2 batches of half gen (no program uses it any more), into the hold; reset first,
+ * as dns_read_half() does. */
+static int h2_read_half(struct l7_probe *p, uint32_t gen)
+{
+	int fd = bpf_map__fd(p->skel->maps.l7_h2_batch);
+	uint32_t idx = gen & 1;
+	bool any = false;
+
+	if (bpf_map_lookup_elem(fd, &idx, p->h2_vals))
+		return -errno;
+	for (int c = 0; c < p->ncpu && !any; c++)
+		any = ((const struct l7_h2_batch *)((const char *)p->h2_vals + c * p->h2_stride))->len != 0;
+	if (!any)
+		return 0;
+	if (bpf_map_update_elem(fd, &idx, p->h2_zero, BPF_ANY))
+		return -errno;
+	for (int c = 0; c < p->ncpu; c++) {
+		const struct l7_h2_batch *b = (const void *)((const char *)p->h2_vals + c * p->h2_stride);
+
+		if (b->len)
+			h2_split(p, b, sizeof(*b), -1);
+	}
+	return 0;
+}
+
+/* The HTTP/2 hold is full and a CPU's kept batch holds it back: as dns_flush() for DNS. */
+static int h2_flush_early(struct l7_probe *p)
+{
+	uint32_t gen = p->skel->bss->l7_h2_gen;
+	uint64_t t = clock__mono_ns();
+	int err, n;
+
+	__atomic_store_n(&p->skel->bss->l7_h2_gen, gen ^ 1, __ATOMIC_SEQ_CST);
+	err = sync_programs(p);
+	if (err) {
+		__atomic_store_n(&p->skel->bss->l7_h2_gen, gen, __ATOMIC_SEQ_CST);
+		return err;
+	}
+	p->h2_flushes++;
+	n = ring_buffer__consume(p->rb);
+	if (n < 0)
+		return n;
+	err = h2_read_half(p, gen);
+	if (err)
+		return err;
+	dns_order__release(p->h2order, t);
 	return 0;
 }
 
@@ -586,6 +718,7 @@ static int harvest(struct l7_probe *p, uint64_t *t)
 {
 	int fd = bpf_map__fd(p->skel->maps.l7_cache), ncpu = libbpf_num_possible_cpus(), err;
 	uint32_t gen = p->skel->bss->l7_cache_gen, dgen = p->skel->bss->l7_dns_gen;
+	uint32_t hgen = p->skel->bss->l7_h2_gen;
 	uint64_t t_flip = clock__mono_ns();
 	int total = 0, n;
 
@@ -595,12 +728,15 @@ static int harvest(struct l7_probe *p, uint64_t *t)
 	__atomic_store_n(&p->skel->bss->l7_cache_gen, gen ^ 1, __ATOMIC_SEQ_CST);
 	if (p->order)
 		__atomic_store_n(&p->skel->bss->l7_dns_gen, dgen ^ 1, __ATOMIC_SEQ_CST);
+	if (p->h2order)
+		__atomic_store_n(&p->skel->bss->l7_h2_gen, hgen ^ 1, __ATOMIC_SEQ_CST);
 	err = sync_programs(p);
 	if (err) {
 		/* the old half may still be written: leave it for the next harvest (the programs then
 		 * use it again, and nothing is lost, only late) */
 		__atomic_store_n(&p->skel->bss->l7_cache_gen, gen, __ATOMIC_SEQ_CST);
 		__atomic_store_n(&p->skel->bss->l7_dns_gen, dgen, __ATOMIC_SEQ_CST);
+		__atomic_store_n(&p->skel->bss->l7_h2_gen, hgen, __ATOMIC_SEQ_CST);
 		return err;
 	}
 	p->route_gen++;
@@ -615,6 +751,12 @@ static int harvest(struct l7_probe *p, uint64_t *t)
 		if (err)
 			return err;
 		dns_order__release(p->order, t_flip);
+	}
+	if (p->h2order) {
+		err = h2_read_half(p, hgen);
+		if (err)
+			return err;
+		dns_order__release(p->h2order, t_flip);
 	}
 	*t = t_flip;
 	for (uint32_t i = 0; i < L7_CACHE_SLOTS; i++) {
@@ -703,6 +845,8 @@ int l7_probe__stats(struct l7_probe *p, struct l7_probe_stats *s)
 	s->h2_events = p->h2_events;
 	s->h2_batches = p->h2_batches;
 	s->h2_bad = p->h2_bad;
+	s->h2_flushes = p->h2_flushes;
+	s->h2_forced = p->h2order ? dns_order__forced(p->h2order) : 0;
 	if (ncpu <= 0)
 		return ncpu;
 	v = calloc(ncpu, sizeof(*v));
@@ -776,6 +920,9 @@ void l7_probe__free(struct l7_probe *p)
 	free(p->cache_vals);
 	free(p->cache_zero);
 	dns_order__free(p->order);
+	dns_order__free(p->h2order);
+	free(p->h2_vals);
+	free(p->h2_zero);
 	free(p->dns_vals);
 	free(p->dns_zero);
 	if (p->sync_fd >= 0)

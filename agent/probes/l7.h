@@ -74,6 +74,8 @@ struct l7_probe_stats {
 	uint64_t h2_events;          /* HTTP/2 frame records read from the ring buffer */
 	uint64_t h2_batches;         /* packets' batches of HTTP/2 frame records read (bpf/l7.h) */
 	uint64_t h2_bad;             /* HTTP/2 batches whose entries did not add up (dropped) */
+	uint64_t h2_flushes;         /* HTTP/2 kept batches read early for the reorder hold */
+	uint64_t h2_forced;          /* HTTP/2 records fed before every CPU's batch was known */
 	uint64_t h2_drops;           /* kernel: HTTP/2 frame record lost (ring buffer full) */
 	uint64_t h2_lost;            /* kernel: HTTP/2 directions that lost their frame boundaries */
 };
