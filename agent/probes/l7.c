@@ -659,55 +659,42 @@ static int h2_read_half(struct l7_probe *p, uint32_t gen)
 	return 0;
 }
 
-/* The HTTP/2 hold is full and a CPU's kept batch holds it back: as dns_flush() for DNS. */
-static int h2_flush_early(struct l7_probe *p)
+/* A reorder hold is full and a CPU's batch holds it back (agent/probes/dns_order.h): that
+ * protocol's batches alone go through the harvest's steps (flip its generation word, grace period,
+ * drain, read the old half) and every record stamped before the flip is fed. Between harvests,
+ * outside the ring callback. */
+static int flush_early(struct l7_probe *p, uint32_t *genp, uint64_t *flushes,
+		       int (*read_half)(struct l7_probe *, uint32_t), struct dns_order *order)
 {
-	uint32_t gen = p->skel->bss->l7_h2_gen;
+	uint32_t gen = *genp;
 	uint64_t t = clock__mono_ns();
 	int err, n;
 
-	__atomic_store_n(&p->skel->bss->l7_h2_gen, gen ^ 1, __ATOMIC_SEQ_CST);
+	__atomic_store_n(genp, gen ^ 1, __ATOMIC_SEQ_CST);
 	err = sync_programs(p);
 	if (err) {
-		__atomic_store_n(&p->skel->bss->l7_h2_gen, gen, __ATOMIC_SEQ_CST);
+		__atomic_store_n(genp, gen, __ATOMIC_SEQ_CST);
 		return err;
 	}
-	p->h2_flushes++;
+	(*flushes)++;
 	n = ring_buffer__consume(p->rb);
 	if (n < 0)
 		return n;
-	err = h2_read_half(p, gen);
+	err = read_half(p, gen);
 	if (err)
 		return err;
-	dns_order__release(p->h2order, t);
+	dns_order__release(order, t);
 	return 0;
 }
 
-/* The reorder hold is full and a CPU's batch holds it back (agent/probes/dns_order.h): the DNS
- * batches alone go through the harvest's steps (flip l7_dns_gen, grace period, drain, read the old
- * half) and every record stamped before the flip is fed. Between harvests, outside the ring
- * callback. */
 static int dns_flush(struct l7_probe *p)
 {
-	uint32_t gen = p->skel->bss->l7_dns_gen;
-	uint64_t t = clock__mono_ns();
-	int err, n;
+	return flush_early(p, &p->skel->bss->l7_dns_gen, &p->dns_flushes, dns_read_half, p->order);
+}
 
-	__atomic_store_n(&p->skel->bss->l7_dns_gen, gen ^ 1, __ATOMIC_SEQ_CST);
-	err = sync_programs(p);
-	if (err) {
-		__atomic_store_n(&p->skel->bss->l7_dns_gen, gen, __ATOMIC_SEQ_CST);
-		return err;
-	}
-	p->dns_flushes++;
-	n = ring_buffer__consume(p->rb);
-	if (n < 0)
-		return n;
-	err = dns_read_half(p, gen);
-	if (err)
-		return err;
-	dns_order__release(p->order, t);
-	return 0;
+static int h2_flush_early(struct l7_probe *p)
+{
+	return flush_early(p, &p->skel->bss->l7_h2_gen, &p->h2_flushes, h2_read_half, p->h2order);
 }
 
 /* Flip the cache halves, wait until no program uses the old one, then move it into the modules'
