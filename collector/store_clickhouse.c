@@ -22,8 +22,15 @@
  * column's rule (argMaxIf for "latest non-empty", min, max), so sightings written twice change
  * nothing. Histograms are two arrays (bucket index, count) merged in the database by sumMap.
  *
- * Rollups: none stored. The database aggregates raw rows for any step; rollup tables fed by
- * materialized views would sum a duplicate batch before ReplacingMergeTree collapses it.
+ * Rollups of what the service map reads (flows, per-peer requests, the pods' request totals),
+ * per minute, are computed by the collectors themselves, not by materialized views (a view sums
+ * a batch stored twice before ReplacingMergeTree collapses it): each writer's roller thread
+ * computes a minute from the raw rows with FINAL once its dirty marks (rollup_marks, written
+ * with the records) are quiet, every row tagged with the computation's start (ver), and records
+ * the computation; reads take, per minute wholly in their range and not dirtied since, the rows
+ * of the latest recorded computation, and raw rows for the rest. Two replicas computing one
+ * minute, or a late batch's recomputation, add rows of another ver: none is summed twice. Other
+ * reads aggregate raw rows for any step.
  * Retention: tables are partitioned by hour of their time column; maintain() drops partitions
  * wholly older than the retention, and reads ignore rows older than it (so an hour's partition
  * that still holds a few expired rows does not show them).
@@ -215,16 +222,16 @@ static const struct ch_extra extras[] = {
 	{ "flows_1m", "e_ns String, e_pod String, minute Int64, ver UInt64, role UInt8, w_namespace String,"
 	  " w_pod String, direction Int64, rns String, rpod String, addr String, port Int64, bytes Int64,"
 	  " conns Int64, lok String, lon String, rok String, ron String, rx Int64, tx Int64, rt Int64,"
-	  " cus Int64, cn Int64, t0 Int64, t1 Int64", "ReplacingMergeTree(ver)",
+	  " cus Int64, cn Int64, t0 Int64, t1 Int64", "MergeTree()",
 	  "(e_ns, e_pod, minute, role, w_namespace, w_pod, direction, rns, rpod, addr, port)",
 	  "cityHash64(e_ns, e_pod)" },
 	{ "peer_reqs_1m", "w_namespace String, w_pod String, minute Int64, ver UInt64, side UInt8, pns String,"
 	  " ppod String, addr String, cerr Int64, cnt Int64, errs Int64, sus Int64, t0 Int64, t1 Int64,"
-	  " hist_idx Array(UInt16), hist_cnt Array(UInt64)", "ReplacingMergeTree(ver)",
+	  " hist_idx Array(UInt16), hist_cnt Array(UInt64)", "MergeTree()",
 	  "(w_namespace, w_pod, minute, side, pns, ppod, addr)", "cityHash64(w_namespace, w_pod)" },
 	{ "req_stats_1m", "w_namespace String, w_pod String, minute Int64, ver UInt64, side UInt8, cnt Int64,"
 	  " errs Int64, sus Int64, t0 Int64, t1 Int64, hist_idx Array(UInt16), hist_cnt Array(UInt64)",
-	  "ReplacingMergeTree(ver)", "(w_namespace, w_pod, minute, side)", "cityHash64(w_namespace, w_pod)" },
+	  "MergeTree()", "(w_namespace, w_pod, minute, side)", "cityHash64(w_namespace, w_pod)" },
 };
 #define N_EXTRAS (sizeof(extras) / sizeof(extras[0]))
 
@@ -1691,8 +1698,28 @@ static int ch_pod_exists(struct store *base, const char *ns, const char *pod)
  * equality: "(a, b) IN (('x', 'y'))" would read as a set of two scalars. */
 static void pod_pairs(struct sbuf *q, const struct store_pod_set *set, const char *ns_col, const char *pod_col)
 {
-	if (!set->n)
+	size_t n = 0;
+
+	/* pods of set->ns are in it already: a shorter query to parse (a namespace's ends at 1,000
+	 * nodes are ~1,800 pods, a third of them its own) */
+	for (size_t i = 0; i < set->n; i++)
+		n += !set->ns || strcmp(set->pods[2 * i], set->ns);
+	if (!n)
 		return;
+	if (n < set->n) {
+		sbuf__printf(q, " OR (%s, %s) IN (", ns_col, pod_col);
+		for (size_t i = 0, k = 0; i < set->n; i++) {
+			if (!strcmp(set->pods[2 * i], set->ns))
+				continue;
+			sbuf__puts(q, k++ ? ", (" : "(");
+			store_clickhouse__sql_str(q, set->pods[2 * i]);
+			sbuf__puts(q, ", ");
+			store_clickhouse__sql_str(q, set->pods[2 * i + 1]);
+			sbuf__puts(q, ")");
+		}
+		sbuf__puts(q, ")");
+		return;
+	}
 	if (set->n == 1) {
 		sbuf__printf(q, " OR (%s=", ns_col);
 		store_clickhouse__sql_str(q, set->pods[0]);
@@ -2490,7 +2517,8 @@ static int ch_ping(struct store *base)
  * stored twice counts once), every row with ver = the computation's start, then the
  * computation is recorded (rollup_marks kind 1, ms = ver). Replicas computing the same minute,
  * or a late batch's recomputation, add rows of another ver: reads take the latest recorded
- * one, so nothing is summed twice, and ReplacingMergeTree(ver) drops the older rows in merges. */
+ * one, so nothing is summed twice. Plain MergeTree, not ReplacingMergeTree(ver): a merge must not
+ * drop the rows of a computation a read chose a moment before a newer one was recorded. */
 #define ROLL_TICK_MS 5000
 #define ROLL_MINUTES 8              /* per pass; a pass that did as many starts the next at once */
 
