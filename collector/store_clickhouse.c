@@ -22,8 +22,15 @@
  * column's rule (argMaxIf for "latest non-empty", min, max), so sightings written twice change
  * nothing. Histograms are two arrays (bucket index, count) merged in the database by sumMap.
  *
- * Rollups: none stored. The database aggregates raw rows for any step; rollup tables fed by
- * materialized views would sum a duplicate batch before ReplacingMergeTree collapses it.
+ * Rollups of what the service map reads (flows, per-peer requests, the pods' request totals),
+ * per minute, are computed by the collectors themselves, not by materialized views (a view sums
+ * a batch stored twice before ReplacingMergeTree collapses it): each writer's roller thread
+ * computes a minute from the raw rows with FINAL once its dirty marks (rollup_marks, written
+ * with the records) are quiet, every row tagged with the computation's start (ver), and records
+ * the computation; reads take, per minute wholly in their range and not dirtied since, the rows
+ * of the latest recorded computation, and raw rows for the rest. Two replicas computing one
+ * minute, or a late batch's recomputation, add rows of another ver: none is summed twice. Other
+ * reads aggregate raw rows for any step.
  * Retention: tables are partitioned by hour of their time column; maintain() drops partitions
  * wholly older than the retention, and reads ignore rows older than it (so an hour's partition
  * that still holds a few expired rows does not show them).
@@ -53,9 +60,11 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <curl/curl.h>
 
@@ -67,7 +76,7 @@
 #include "lib/log.h"
 #include "lib/sbuf.h"
 
-#define CH_SCHEMA_VERSION 1
+#define CH_SCHEMA_VERSION 2
 #define PART_MS "3600000"           /* partitions: one hour of the table's time column */
 #define PART_MS_N 3600000LL
 #define IP_LAG "30000"              /* as the SQLite backend: a pod IP window's end may lag 30 s */
@@ -76,6 +85,10 @@
 #define MAX_FIELDS 32
 #define CONNECT_MS 5000L
 #define WRITE_TIMEOUT_MS 60000L
+/* rollups: see ch_commit() and "rollups" below */
+#define MARK_AHEAD_MS 30000LL
+#define COMMIT_MAX_MS 25000LL
+#define MARK_SKEW_MS 5000LL         /* replicas' clocks may differ by this much */
 
 /* Request errors: HTTP status >= 500, gRPC status != OK (as store.h says). */
 #define SQL_ERR "((protocol=3 AND status<>0) OR (protocol<>3 AND status>=500))"
@@ -90,6 +103,8 @@ _Static_assert(STORE_SERVER == 0 && STORE_CLIENT == 1, "SQL_SIDE");
 enum { T_BATCHES, T_WORKLOADS, T_POD_IPS, T_REC, T__N = T_REC + STORE_REC__N };
 _Static_assert(T_BATCHES == 0 && T_REC == 3, "ch_commit's order");
 _Static_assert(T__N == STORE_CH_TABLES, "STORE_CH_TABLES");
+/* Insert buffers: the tables above, then the rollup marks (written with the records). */
+enum { T_MARKS = T__N, T_ALL };
 
 struct ch_table {
 	const struct store_record *rec;
@@ -185,6 +200,56 @@ char *store_clickhouse__cluster_sql(unsigned t, bool distributed, const char *cl
 	return sbuf__take(&b, NULL);
 }
 
+/* ------------------------------------------------------------------ rollup tables */
+
+/* Per closed minute, what the service map and the pods' request totals read, computed by the
+ * collectors from the raw rows (see "rollups" below). Not record tables: no RowBinary insert
+ * fills them but rollup_marks (dirty marks written with the records). Columns of the rollups
+ * are named as the raw reads name theirs, so that a read unions the two. */
+#define MINUTE_MS 60000LL
+#define FLOW_VALS "w_namespace, w_pod, direction, rns, rpod, addr, port, bytes, conns, lok, lon, rok, ron," \
+		  " rx, tx, rt, cus, cn, t0, t1"
+#define PEER_VALS "w_namespace, w_pod, side, pns, ppod, addr, cerr, cnt, errs, sus, t0, t1, hist_idx, hist_cnt"
+#define REQ_VALS "w_namespace, w_pod, side, cnt, errs, sus, t0, t1, hist_idx, hist_cnt"
+
+struct ch_extra {
+	const char *name, *cols, *engine, *order, *shard;
+};
+
+static const struct ch_extra extras[] = {
+	{ "rollup_marks", "minute Int64, kind UInt8, ms Int64", "MergeTree()", "(minute, kind)",
+	  "cityHash64(minute)" },
+	{ "flows_1m", "e_ns String, e_pod String, minute Int64, ver UInt64, role UInt8, w_namespace String,"
+	  " w_pod String, direction Int64, rns String, rpod String, addr String, port Int64, bytes Int64,"
+	  " conns Int64, lok String, lon String, rok String, ron String, rx Int64, tx Int64, rt Int64,"
+	  " cus Int64, cn Int64, t0 Int64, t1 Int64", "MergeTree()",
+	  "(e_ns, e_pod, minute, role, w_namespace, w_pod, direction, rns, rpod, addr, port)",
+	  "cityHash64(e_ns, e_pod)" },
+	{ "peer_reqs_1m", "w_namespace String, w_pod String, minute Int64, ver UInt64, side UInt8, pns String,"
+	  " ppod String, addr String, cerr Int64, cnt Int64, errs Int64, sus Int64, t0 Int64, t1 Int64,"
+	  " hist_idx Array(UInt16), hist_cnt Array(UInt64)", "MergeTree()",
+	  "(w_namespace, w_pod, minute, side, pns, ppod, addr)", "cityHash64(w_namespace, w_pod)" },
+	{ "req_stats_1m", "w_namespace String, w_pod String, minute Int64, ver UInt64, side UInt8, cnt Int64,"
+	  " errs Int64, sus Int64, t0 Int64, t1 Int64, hist_idx Array(UInt16), hist_cnt Array(UInt64)",
+	  "MergeTree()", "(w_namespace, w_pod, minute, side)", "cityHash64(w_namespace, w_pod)" },
+};
+#define N_EXTRAS (sizeof(extras) / sizeof(extras[0]))
+
+/* CREATE TABLE of extra table i: plain, NAME_local, or the Distributed NAME over NAME_local. */
+static char *extra_sql(unsigned i, const char *suffix, bool distributed, const char *cluster, const char *db)
+{
+	const struct ch_extra *x = &extras[i];
+	struct sbuf b = { 0 };
+
+	if (distributed)
+		sbuf__printf(&b, "CREATE TABLE IF NOT EXISTS %s AS %s_local ENGINE = Distributed(%s, %s, %s_local, %s)",
+			     x->name, x->name, cluster, db, x->name, x->shard);
+	else
+		sbuf__printf(&b, "CREATE TABLE IF NOT EXISTS %s%s (%s) ENGINE = %s PARTITION BY intDiv(minute, "
+			     PART_MS ") ORDER BY %s", x->name, suffix, x->cols, x->engine, x->order);
+	return sbuf__take(&b, NULL);
+}
+
 /* ------------------------------------------------------------------ escaping */
 
 /* A String value in TabSeparated. */
@@ -270,8 +335,8 @@ struct ch {
 	char errbuf[CURL_ERROR_SIZE];
 	struct sbuf resp;
 	/* the transaction: RowBinary rows per table, sent at commit */
-	struct sbuf buf[T__N];
-	size_t mark[T__N];          /* lengths when the current batch began */
+	struct sbuf buf[T_ALL];
+	size_t mark[T_ALL];         /* lengths when the current batch began */
 	struct seen *wl[SEEN_BUCKETS], *ips[SEEN_BUCKETS], *pending[SEEN_BUCKETS];
 	char *pending_key;          /* the current batch's entry in pending */
 	/* agent_id -> the highest sequence this handle committed (last): see ch_batch_begin */
@@ -283,10 +348,17 @@ struct ch {
 		CURL *h;
 		struct sbuf resp;       /* the error text of a failed insert (bounded) */
 		char err[CURL_ERROR_SIZE];
-	} ins[T__N];
+	} ins[T_ALL];
 	const char *batch_agent;
 	int64_t batch_seq;
 	uint32_t batch_row;
+	/* rollups (see "rollups" below): the minutes this transaction's rows touch, as spans
+	 * [a, b] of minute starts, marked dirty at commit */
+	struct span { int64_t a, b; } *spans;
+	size_t n_spans, cap_spans;
+	bool no_rollups;            /* PODLENS_CH_ROLLUPS=0: reads from raw rows only, no roller */
+	const char *excl;           /* during a read: minutes (ts / 60000) the raw part leaves out */
+	struct roller *roller;      /* the writer's rollup thread */
 };
 
 static struct ch *chs(struct store *s)
@@ -343,7 +415,8 @@ static void seen_clear(struct seen **t)
 
 static void txn_clear(struct ch *s)
 {
-	for (unsigned t = 0; t < T__N; t++) {
+	s->n_spans = 0;
+	for (unsigned t = 0; t < T_ALL; t++) {
 		if (s->buf[t].oom || s->buf[t].cap > KEEP_BYTES)
 			sbuf__free(&s->buf[t]);
 		s->buf[t].len = 0;
@@ -530,14 +603,19 @@ const uint64_t *store_clickhouse__parse_hist(const char *s, uint64_t *h)
 
 /* ------------------------------------------------------------------ open */
 
+static void roller_stop(struct ch *s);
+static int roller_start(struct ch *s, const struct store_opts *o);
+
 static void ch_close(struct store *base)
 {
 	struct ch *s = chs(base);
 
 	if (!s)
 		return;
+	roller_stop(s);
 	txn_clear(s);
-	for (unsigned t = 0; t < T__N; t++) {
+	free(s->spans);
+	for (unsigned t = 0; t < T_ALL; t++) {
 		sbuf__free(&s->buf[t]);
 		if (s->ins[t].h) {
 			if (s->multi)
@@ -704,6 +782,8 @@ static struct ch *ch_new(const struct store_opts *o, bool read_only)
 	s->base.ops = &store_clickhouse_ops;
 	s->base.retention_ms = o->retention_ms ? o->retention_ms : 24ULL * 3600 * 1000;
 	s->base.read_only = read_only;
+	/* a knob for tests and benchmarks: read without rollups, roll nothing (marks are written) */
+	s->no_rollups = getenv("PODLENS_CH_ROLLUPS") && !strcmp(getenv("PODLENS_CH_ROLLUPS"), "0");
 	if ((err = parse_url(s, o->url)) < 0) {
 		if (err == -EINVAL)
 			log_error("store: clickhouse url %s: want http(s)://HOST:PORT[/DATABASE]", o->url);
@@ -853,18 +933,31 @@ static int create_tables(struct ch *s)
 			if (err)
 				return err;
 		}
+		for (unsigned i = 0; i < N_EXTRAS; i++) {
+			char *ddl = extra_sql(i, s->cluster ? "_local" : "", pass == 1, s->cluster, s->db);
+			int err;
+
+			if (!ddl)
+				return -ENOMEM;
+			err = ch_exec(s, ddl);
+			free(ddl);
+			if (err)
+				return err;
+		}
 	}
 	return 0;
 }
 
 /* Migration 1: every table of this binary, on the node or on each node of the cluster (each
- * node's schema_version says what was applied there). Later migrations append statements
+ * node's schema_version says what was applied there); 2: the rollup tables (created with the
+ * others) and the dirty marks of the rows already stored. Later migrations append statements
  * (ALTER TABLE .. ADD COLUMN, on the local tables and the Distributed ones alike) under a
  * version of their own. */
 static int migrate(struct ch *s)
 {
 	unsigned n = s->cluster ? s->n_nodes : 1;
 	int64_t v[64];
+	bool backfill = false;
 	int err = 0;
 
 	if (n > 64)
@@ -876,7 +969,24 @@ static int migrate(struct ch *s)
 	}
 	for (unsigned i = 0; i < n && !err; i++) {
 		s->target = s->cluster ? s->nodes[i] : NULL;
-		if ((err = create_tables(s)) < 0 || v[i] >= CH_SCHEMA_VERSION)
+		err = create_tables(s);
+		backfill = backfill || v[i] == 1;
+	}
+	s->target = NULL;
+	/* 2: rollups. Rows stored before it carry no dirty mark: mark every minute they touch, so
+	 * that reads know these minutes hold data and the roller computes them (before the
+	 * version is recorded: a failure here is redone at the next start) */
+	for (unsigned t = 0; t < 3 && backfill && !err; t++) {
+		static const char *const from[] = { "flows", "peer_reqs", "req_stats" };
+		char sql[256];
+
+		snprintf(sql, sizeof(sql), "INSERT INTO rollup_marks SELECT DISTINCT intDiv(ts, 60000) * 60000,"
+			 " toUInt8(0), toInt64(%llu) FROM %s", (unsigned long long)clock__wall_ms(), from[t]);
+		err = ch_exec(s, sql);
+	}
+	for (unsigned i = 0; i < n && !err; i++) {
+		s->target = s->cluster ? s->nodes[i] : NULL;
+		if (v[i] >= CH_SCHEMA_VERSION)
 			continue;
 		char sql[128];
 
@@ -898,7 +1008,7 @@ static struct store *ch_open(const struct store_opts *o)
 
 	if (!s)
 		return NULL;
-	if ((err = migrate(s)) < 0) {
+	if ((err = migrate(s)) < 0 || (!s->no_rollups && (err = roller_start(s, o)) < 0)) {
 		ch_close(&s->base);
 		errno = -err;
 		return NULL;
@@ -957,7 +1067,7 @@ static size_t on_ins_body(char *p, size_t size, size_t n, void *arg)
  * -EIO unless every one answered 200. */
 static int ch_insert_all(struct ch *s, unsigned from, unsigned to)
 {
-	unsigned added[T__N], na = 0;
+	unsigned added[T_ALL], na = 0;
 	int running = 0, err = 0;
 	CURLMcode mc = CURLM_OK;
 	CURLMsg *msg;
@@ -987,7 +1097,7 @@ static int ch_insert_all(struct ch *s, unsigned from, unsigned to)
 			curl_easy_setopt(in->h, CURLOPT_ERRORBUFFER, in->err);
 			curl_easy_setopt(in->h, CURLOPT_TIMEOUT_MS, WRITE_TIMEOUT_MS);
 		}
-		snprintf(q, sizeof(q), "INSERT INTO %s FORMAT RowBinary", tables[t].rec->name);
+		snprintf(q, sizeof(q), "INSERT INTO %s FORMAT RowBinary", t == T_MARKS ? "rollup_marks" : tables[t].rec->name);
 		sbuf__puts(&url, s->base_url);
 		e = curl_easy_escape(in->h, s->db, 0);
 		sbuf__printf(&url, "?database=%s", e ? e : "");
@@ -1090,13 +1200,26 @@ static void remember_agents(struct ch *s)
 		}
 }
 
+static void marks_encode(struct ch *s, int64_t ms);
+
 static int ch_commit(struct store *base)
 {
 	struct ch *s = chs(base);
+	int64_t t0 = (int64_t)clock__wall_ms();
 	int err;
 
-	if ((err = ch_insert_all(s, T_REC, T__N)) < 0 || (err = ch_insert_all(s, T_WORKLOADS, T_REC)) < 0 ||
-	    (err = ch_insert_all(s, T_BATCHES, T_BATCHES + 1)) < 0) {
+	marks_encode(s, t0 + MARK_AHEAD_MS);
+	if ((err = ch_insert_all(s, T_REC, T_ALL)) < 0 || (err = ch_insert_all(s, T_WORKLOADS, T_REC)) < 0) {
+		ch_rollback(base);
+		return -EIO;
+	}
+	if ((int64_t)clock__wall_ms() - t0 > COMMIT_MAX_MS) {
+		/* its dirty marks may expire before every row is visible: not acknowledged */
+		log_warn("store: clickhouse %s: commit took over %lld ms, failed", s->display, COMMIT_MAX_MS);
+		ch_rollback(base);
+		return -EIO;
+	}
+	if ((err = ch_insert_all(s, T_BATCHES, T_BATCHES + 1)) < 0) {
 		ch_rollback(base);
 		return -EIO;
 	}
@@ -1231,6 +1354,70 @@ static int ch_batch_begin(struct store *base, const struct store_batch *b, bool 
 	return 0;
 }
 
+/* ---- rollups, the writer's side: every row a rollup is computed from marks its minute dirty
+ * (rollup_marks kind 0), written with the records of the commit. The mark's time is the
+ * commit's start + MARK_AHEAD_MS, and a commit slower than COMMIT_MAX_MS fails (the agent
+ * retries, marking again): so a minute computed after the mark's time saw every row of that
+ * commit, whatever the order in which ClickHouse made the inserts visible. */
+#define MARK_SPAN_MAX (2 * 24 * 60) /* minutes one sighting may mark */
+
+static int64_t minute_of(int64_t ms)
+{
+	return (ms >= 0 ? ms : ms - (MINUTE_MS - 1)) / MINUTE_MS * MINUTE_MS;
+}
+
+/* The minutes from the one holding a to the one holding b are dirty. */
+static int span_add(struct ch *s, int64_t a, int64_t b)
+{
+	struct span *l = s->n_spans ? &s->spans[s->n_spans - 1] : NULL;
+
+	a = minute_of(a);
+	b = minute_of(b);
+	if (b < a)
+		return 0;
+	if (b - a > MARK_SPAN_MAX * MINUTE_MS)
+		a = b - MARK_SPAN_MAX * MINUTE_MS;
+	if (l && a >= l->a && b <= l->b)
+		return 0;
+	if (s->n_spans == s->cap_spans) {
+		size_t cap = s->cap_spans ? 2 * s->cap_spans : 64;
+		struct span *n = realloc(s->spans, cap * sizeof(*n));
+
+		if (!n)
+			return -ENOMEM;
+		s->spans = n;
+		s->cap_spans = cap;
+	}
+	s->spans[s->n_spans++] = (struct span){ a, b };
+	return 0;
+}
+
+static int span_cmp(const void *x, const void *y)
+{
+	const struct span *a = x, *b = y;
+
+	return a->a < b->a ? -1 : a->a > b->a;
+}
+
+/* The transaction's dirty minutes as rollup_marks rows (minute, 0, ms), each minute once. */
+static void marks_encode(struct ch *s, int64_t ms)
+{
+	struct sbuf *b = &s->buf[T_MARKS];
+	int64_t last = INT64_MIN;
+
+	b->len = 0;
+	if (s->n_spans > 1)
+		qsort(s->spans, s->n_spans, sizeof(*s->spans), span_cmp);
+	for (size_t i = 0; i < s->n_spans; i++)
+		for (int64_t m = s->spans[i].a > last ? s->spans[i].a : last + MINUTE_MS; m <= s->spans[i].b;
+		     m += MINUTE_MS) {
+			rb_int(b, (uint64_t)m, 8);
+			rb_int(b, 0, 1);
+			rb_int(b, (uint64_t)ms, 8);
+			last = m;
+		}
+}
+
 /* A sighting is written when new to this handle, or when it starts earlier or ends more than
  * 30 s later than what this handle last wrote: reads merge sightings, so fewer rows suffice. */
 static int sighting(struct ch *s, struct seen **cache, const char *key, int64_t first, int64_t last,
@@ -1271,15 +1458,31 @@ static int ch_pod_ip(struct store *base, const struct store_pod_ip_row *r)
 {
 	struct ch *s = chs(base);
 	char key[1200];
+	struct seen *e;
+	int64_t of = 0, ol = 0;
 	bool write;
-	int kl;
+	int kl, err;
 
 	kl = snprintf(key, sizeof(key), "%s\x1f%s\x1f%s", r->ip, r->pod_uid, r->node);
 	if (kl < 0 || (size_t)kl >= sizeof(key))
 		return -ENAMETOOLONG;
+	e = seen_find(s->ips, key);
+	if (e) {
+		of = (int64_t)e->first;
+		ol = (int64_t)e->last;
+	}
 	sighting(s, s->ips, key, r->first_seen_ms, r->last_seen_ms, &write);
-	if (write)
-		store_clickhouse__rb_row(&s->buf[T_POD_IPS], &store_pod_ip_record, r);
+	if (!write)
+		return 0;
+	store_clickhouse__rb_row(&s->buf[T_POD_IPS], &store_pod_ip_record, r);
+	/* the rows whose remote end this window may name now: those its new part holds (a window
+	 * new to this handle: all it holds). A row's interval may start before the window does. */
+	if (!e)
+		return span_add(s, r->first_seen_ms - MINUTE_MS, r->last_seen_ms + IP_LAG_MS);
+	if (r->first_seen_ms < of && (err = span_add(s, r->first_seen_ms - MINUTE_MS, of)) < 0)
+		return err;
+	if (r->last_seen_ms > ol)
+		return span_add(s, ol, r->last_seen_ms + IP_LAG_MS);
 	return 0;
 }
 
@@ -1287,7 +1490,11 @@ static int ch_add(struct store *base, enum store_rec r, const struct store_sampl
 {
 	struct ch *s = chs(base);
 	struct sbuf *b = &s->buf[T_REC + r];
+	int err;
 
+	if ((r == STORE_REC_FLOW || r == STORE_REC_PEER_REQ || r == STORE_REC_REQ_STATS) &&
+	    (err = span_add(s, at->ts_ms, at->ts_ms)) < 0)
+		return err;
 	rb_int(b, (uint64_t)at->ts_ms, 8);
 	rb_int(b, (uint64_t)at->dur_ms, 8);
 	rb_str(b, s->batch_agent);
@@ -1340,13 +1547,14 @@ static int drop_expired(struct ch *s, int64_t cut, const char *suffix)
 {
 	int err = 0;
 
-	for (unsigned t = 0; t < T__N && !err; t++) {
+	for (unsigned t = 0; t < T__N + N_EXTRAS && !err; t++) {
+		const char *name = t < T__N ? tables[t].rec->name : extras[t - T__N].name;
 		struct sbuf q = { 0 };
 		struct parts ps = { .n = 0 };
 
 		sbuf__puts(&q, "SELECT DISTINCT partition FROM system.parts WHERE active AND database=");
 		store_clickhouse__sql_str(&q, s->db);
-		sbuf__printf(&q, " AND table='%s%s'", tables[t].rec->name, suffix);
+		sbuf__printf(&q, " AND table='%s%s'", name, suffix);
 		sbuf__printf(&q, " AND toInt64(partition)<%lld ORDER BY partition LIMIT 64",
 			     (long long)(cut / PART_MS_N));
 		if ((err = ch_select(s, &q, row_part, &ps)) < 0)
@@ -1354,8 +1562,8 @@ static int drop_expired(struct ch *s, int64_t cut, const char *suffix)
 		for (unsigned i = 0; i < ps.n && !err; i++) {
 			char sql[160];
 
-			snprintf(sql, sizeof(sql), "ALTER TABLE %s%s DROP PARTITION %lld", tables[t].rec->name,
-				 suffix, (long long)ps.p[i]);
+			snprintf(sql, sizeof(sql), "ALTER TABLE %s%s DROP PARTITION %lld", name, suffix,
+				 (long long)ps.p[i]);
 			err = ch_exec(s, sql);
 		}
 	}
@@ -1490,8 +1698,28 @@ static int ch_pod_exists(struct store *base, const char *ns, const char *pod)
  * equality: "(a, b) IN (('x', 'y'))" would read as a set of two scalars. */
 static void pod_pairs(struct sbuf *q, const struct store_pod_set *set, const char *ns_col, const char *pod_col)
 {
-	if (!set->n)
+	size_t n = 0;
+
+	/* pods of set->ns are in it already: a shorter query to parse (a namespace's ends at 1,000
+	 * nodes are ~1,800 pods, a third of them its own) */
+	for (size_t i = 0; i < set->n; i++)
+		n += !set->ns || strcmp(set->pods[2 * i], set->ns);
+	if (!n)
 		return;
+	if (n < set->n) {
+		sbuf__printf(q, " OR (%s, %s) IN (", ns_col, pod_col);
+		for (size_t i = 0, k = 0; i < set->n; i++) {
+			if (!strcmp(set->pods[2 * i], set->ns))
+				continue;
+			sbuf__puts(q, k++ ? ", (" : "(");
+			store_clickhouse__sql_str(q, set->pods[2 * i]);
+			sbuf__puts(q, ", ");
+			store_clickhouse__sql_str(q, set->pods[2 * i + 1]);
+			sbuf__puts(q, ")");
+		}
+		sbuf__puts(q, ")");
+		return;
+	}
 	if (set->n == 1) {
 		sbuf__printf(q, " OR (%s=", ns_col);
 		store_clickhouse__sql_str(q, set->pods[0]);
@@ -1569,12 +1797,115 @@ static struct store_req_sum req_sum(char **f, uint64_t *h)
  * pods as remote ends: 1.5 s against 0.2 s at 1,000 nodes). Filtering before the FINAL merge
  * is exact here: the copies of a row a batch stored twice are identical, so a condition keeps
  * all of them or none. */
+/* A read that unions rollups and raw rows leaves the rolled-up minutes out of the raw part. */
+static void raw_excl(struct sbuf *q, struct ch *s)
+{
+	if (s->excl)
+		sbuf__printf(q, " AND intDiv(ts, 60000) NOT IN (%s)", s->excl);
+}
+
 static void from_samples(struct sbuf *q, struct ch *s, const char *table, int64_t from_ms, int64_t to_ms)
 {
 	int64_t cut = retention_cut(s);
 
 	sbuf__printf(q, " FROM %s FINAL PREWHERE ts>=%" PRId64 " AND ts<%" PRId64, table,
 		     from_ms > cut ? from_ms : cut, to_ms);
+	raw_excl(q, s);
+}
+
+/* ---- rollups, the reader's side: which minutes of [from, to) a read takes from the rollup
+ * tables. A minute is taken when it lies wholly in the range (and after the retention cut), a
+ * computation of it is recorded (kind 1, ms = when it started, also the rows' ver) and no dirty
+ * mark is as late as that start (less the clocks' skew); its rows are those of the latest
+ * computation, (minute, ver). Every other minute holding a dirty mark is read from the raw
+ * rows, the rolled-up ones left out (raw_excl()); a minute without any mark holds no row. */
+struct plan {
+	bool use;                   /* some minutes come from the rollups */
+	bool raw;                   /* some from raw rows, within [raw_from, raw_to) */
+	int64_t from, to, raw_from, raw_to;
+	struct sbuf mv;             /* "(minute, ver),..." of the rolled-up minutes */
+	struct sbuf excl;           /* "minute / 60000,..." of the same */
+};
+
+static int row_plan(void *arg, char **f, unsigned n)
+{
+	struct plan *p = arg;
+	int64_t m, dirty, done_ms;
+
+	if (n < 4)
+		return -EIO;
+	m = fi(f[0]);
+	dirty = fi(f[1]);
+	done_ms = fi(f[2]);
+	if (!fu(f[3]))
+		return 0;
+	if (done_ms > 0 && dirty < done_ms - MARK_SKEW_MS && m >= p->from && m + MINUTE_MS <= p->to) {
+		sbuf__printf(&p->mv, "%s(%" PRId64 ",%" PRId64 ")", p->use ? "," : "", m, done_ms);
+		sbuf__printf(&p->excl, "%s%" PRId64, p->use ? "," : "", (int64_t)(m / MINUTE_MS));
+		p->use = true;
+		return 0;
+	}
+	m = m > p->from ? m : p->from;
+	if (!p->raw || m < p->raw_from)
+		p->raw_from = m;
+	m = minute_of(m) + MINUTE_MS < p->to ? minute_of(m) + MINUTE_MS : p->to;
+	if (!p->raw || m > p->raw_to)
+		p->raw_to = m;
+	p->raw = true;
+	return 0;
+}
+
+static void plan_free(struct ch *s, struct plan *p)
+{
+	sbuf__free(&p->mv);
+	sbuf__free(&p->excl);
+	s->excl = NULL;
+}
+
+/* p->use false: read as if there were no rollups (the raw rows of [from, to)). */
+static int plan_read(struct ch *s, int64_t from_ms, int64_t to_ms, struct plan *p)
+{
+	int64_t cut = retention_cut(s);
+	struct sbuf q = { 0 };
+	int err;
+
+	memset(p, 0, sizeof(*p));
+	p->from = from_ms > cut ? from_ms : cut;
+	p->to = to_ms;
+	if (s->no_rollups || p->from >= p->to)
+		return 0;
+	sbuf__printf(&q, "SELECT minute, maxIf(ms, kind=0), maxIf(ms, kind=1), countIf(kind=0) FROM rollup_marks"
+		     " PREWHERE minute>=%" PRId64 " AND minute<%" PRId64 " GROUP BY minute",
+		     minute_of(p->from), p->to);
+	if ((err = ch_select(s, &q, row_plan, p)) < 0 || p->mv.oom || p->excl.oom) {
+		plan_free(s, p);
+		memset(p, 0, sizeof(*p));
+		return err < 0 ? err : -ENOMEM;
+	}
+	if (!p->use)
+		plan_free(s, p);
+	else
+		s->excl = p->excl.s;
+	return 0;
+}
+
+/* Requests per pod and side from raw rows, columns named as req_stats_1m's (hm: the sumMap). */
+static void req_grouped(struct sbuf *q, struct ch *s, const char *ns, int64_t from_ms, int64_t to_ms)
+{
+	sbuf__puts(q, "SELECT w_namespace, w_pod, " SQL_SIDE " AS side, sum(count) AS cnt, sum(if(" SQL_ERR
+		      ", count, 0)) AS errs, sum(sum_us) AS sus, min(ts) AS t0, max(ts+dur) AS t1,"
+		      " sumMap(hist_idx, hist_cnt) AS hm");
+	from_samples(q, s, "req_stats", from_ms, to_ms);
+	where_ns(q, "w_namespace", ns);
+	if (!ns)
+		where_scope(q, s);
+	sbuf__puts(q, " GROUP BY w_namespace, w_pod, side");
+}
+
+/* The rolled-up part of a read: FROM table with the plan's minutes. */
+static void from_rollup(struct sbuf *q, const char *table, const struct plan *p)
+{
+	sbuf__printf(q, " FROM %s PREWHERE (minute, ver) IN (%s)", table, p->mv.s);
 }
 
 static int row_pod_req(void *arg, char **f, unsigned n)
@@ -1596,13 +1927,34 @@ static int ch_pod_requests(struct store *base, const char *ns, int64_t from_ms, 
 	struct ch *s = chs(base);
 	struct rd r = RD(s, cb, ctx);
 	struct sbuf q = { 0 };
+	struct plan p;
+	int err;
 
-	sbuf__puts(&q, "SELECT w_namespace, w_pod, " SQL_SIDE " AS side, " SQL_REQ_SUM);
-	from_samples(&q, s, "req_stats", from_ms, to_ms);
+	if ((err = plan_read(s, from_ms, to_ms, &p)) < 0)
+		return done(s, err);
+	if (!p.use) {
+		sbuf__puts(&q, "SELECT w_namespace, w_pod, " SQL_SIDE " AS side, " SQL_REQ_SUM);
+		from_samples(&q, s, "req_stats", from_ms, to_ms);
+		where_ns(&q, "w_namespace", ns);
+		if (!ns)
+			where_scope(&q, s);
+		sbuf__puts(&q, " GROUP BY w_namespace, w_pod, side ORDER BY w_namespace, w_pod, side");
+		return done(s, ch_select(s, &q, row_pod_req, &r));
+	}
+	sbuf__puts(&q, "SELECT w_namespace, w_pod, side, sum(cnt), sum(errs), sum(sus), min(t0), max(t1),"
+		       " sumMap(hist_idx, hist_cnt) FROM (SELECT " REQ_VALS);
+	from_rollup(&q, "req_stats_1m", &p);
 	where_ns(&q, "w_namespace", ns);
 	if (!ns)
 		where_scope(&q, s);
-	sbuf__puts(&q, " GROUP BY w_namespace, w_pod, side ORDER BY w_namespace, w_pod, side");
+	if (p.raw) {
+		sbuf__puts(&q, " UNION ALL SELECT w_namespace, w_pod, side, cnt, errs, sus, t0, t1,"
+			       " tupleElement(hm, 1) AS hist_idx, tupleElement(hm, 2) AS hist_cnt FROM (");
+		req_grouped(&q, s, ns, p.raw_from, p.raw_to);
+		sbuf__puts(&q, ")");
+	}
+	sbuf__puts(&q, ") GROUP BY w_namespace, w_pod, side ORDER BY w_namespace, w_pod, side");
+	plan_free(s, &p);
 	return done(s, ch_select(s, &q, row_pod_req, &r));
 }
 
@@ -1786,15 +2138,11 @@ static void ip_windows(struct sbuf *q, int64_t cut, const char *addr_as)
  * out windows that overlap another pod's window of the same address that also holds the
  * interval (host-network pods share the node's address), else just the address. Windows of an
  * address travel to its flows as one array (18.16 joins only on equality), filtered there. */
-static int ch_flows(struct store *base, int64_t from_ms, int64_t to_ms, unsigned limit,
-		    STORE_CB(struct store_flow_sum))
+static void flows_grouped(struct sbuf *q, struct ch *s, int64_t from_ms, int64_t to_ms)
 {
-	struct ch *s = chs(base);
-	struct rd r = RD(s, cb, ctx);
-	struct sbuf q = { 0 };
 	int64_t cut = retention_cut(s);
 
-	sbuf__puts(&q,
+	sbuf__puts(q,
 		"SELECT w_namespace, w_pod, direction, rns, rpod, addr, port, bytes, conns, lok, lon, rok, ron,"
 		" rx, tx, rt, cus, cn, t0, t1 FROM (SELECT * FROM ("
 		" SELECT w_namespace, w_pod, direction, rns, rpod, addr, port,"
@@ -1813,19 +2161,68 @@ static int ch_flows(struct store *base, int64_t from_ms, int64_t to_ms, unsigned
 		"   if(direction=2, 0, remote_port) AS port"
 		"  FROM (SELECT ts, dur, w_namespace, w_pod, direction, remote_addr, remote_port, remote_ns,"
 		"    remote_pod, rx_bytes, tx_bytes, retransmits, connect_us, connections");
-	from_samples(&q, s, "flows", from_ms, to_ms);
-	where_flow_scope(&q, s);
-	sbuf__puts(&q,
+	from_samples(q, s, "flows", from_ms, to_ms);
+	where_flow_scope(q, s);
+	sbuf__puts(q,
 		"   ) ANY LEFT JOIN ");
-	ip_windows(&q, cut, "remote_addr");
-	sbuf__puts(&q, " USING remote_addr)");
-	sbuf__puts(&q, " GROUP BY w_namespace, w_pod, direction, rns, rpod, addr, port"
+	ip_windows(q, cut, "remote_addr");
+	sbuf__puts(q, " USING remote_addr)");
+	sbuf__puts(q, " GROUP BY w_namespace, w_pod, direction, rns, rpod, addr, port"
 		       ") ANY LEFT JOIN ");
-	owners(&q, cut, "w_namespace", "w_pod", "lok", "lon");
-	sbuf__puts(&q, " USING (w_namespace, w_pod)) ANY LEFT JOIN ");
-	owners(&q, cut, "rns", "rpod", "rok", "ron");
-	sbuf__printf(&q, " USING (rns, rpod) ORDER BY w_namespace, w_pod, direction, rns, rpod, addr, port"
-		     " LIMIT %u", limit);
+	owners(q, cut, "w_namespace", "w_pod", "lok", "lon");
+	sbuf__puts(q, " USING (w_namespace, w_pod)) ANY LEFT JOIN ");
+	owners(q, cut, "rns", "rpod", "rok", "ron");
+	sbuf__puts(q, " USING (rns, rpod)");
+}
+
+/* The scope of a read of flows_1m, where each flow group is stored under each pod at its ends
+ * (role 0: the local pod, 1: the remote one): the copies under a pod of the scope, each group
+ * once (under its local pod when that one is in the scope). */
+static void rollup_flow_scope(struct sbuf *q, struct ch *s, bool once)
+{
+	const struct store_pod_set *set = s->base.only;
+
+	if (!set) {
+		if (once)
+			sbuf__puts(q, " AND role=0");
+		return;
+	}
+	sbuf__puts(q, " AND ");
+	in_pod_set(q, set, "e_ns", "e_pod");
+	if (!once)
+		return;
+	sbuf__puts(q, " AND (role=0 OR NOT ");
+	in_pod_set(q, set, "w_namespace", "w_pod");
+	sbuf__puts(q, ")");
+}
+
+static int ch_flows(struct store *base, int64_t from_ms, int64_t to_ms, unsigned limit,
+		    STORE_CB(struct store_flow_sum))
+{
+	struct ch *s = chs(base);
+	struct rd r = RD(s, cb, ctx);
+	struct sbuf q = { 0 };
+	struct plan p;
+	int err;
+
+	if ((err = plan_read(s, from_ms, to_ms, &p)) < 0)
+		return done(s, err);
+	if (!p.use) {
+		flows_grouped(&q, s, from_ms, to_ms);
+	} else {
+		sbuf__puts(&q, "SELECT w_namespace, w_pod, direction, rns, rpod, addr, port, sum(bytes), sum(conns),"
+			       " max(lok), max(lon), max(rok), max(ron), sum(rx), sum(tx), sum(rt), sum(cus), sum(cn),"
+			       " min(t0), max(t1) FROM (SELECT " FLOW_VALS);
+		from_rollup(&q, "flows_1m", &p);
+		rollup_flow_scope(&q, s, true);
+		if (p.raw) {
+			sbuf__puts(&q, " UNION ALL ");
+			flows_grouped(&q, s, p.raw_from, p.raw_to);
+		}
+		sbuf__puts(&q, ") GROUP BY w_namespace, w_pod, direction, rns, rpod, addr, port");
+		plan_free(s, &p);
+	}
+	sbuf__printf(&q, " ORDER BY w_namespace, w_pod, direction, rns, rpod, addr, port LIMIT %u", limit);
 	return done(s, ch_select(s, &q, row_flow, &r));
 }
 
@@ -1850,6 +2247,7 @@ static void flows_of_scope(struct sbuf *q, struct ch *s, int64_t from_ms, int64_
 
 	sbuf__printf(q, " FROM flows PREWHERE ts>=%" PRId64 " AND ts<%" PRId64 "%s",
 		     from_ms > cut ? from_ms : cut, to_ms, cond);
+	raw_excl(q, s);
 	where_flow_scope(q, s);
 }
 
@@ -1863,8 +2261,31 @@ static int ch_flow_ends(struct store *base, int64_t from_ms, int64_t to_ms, unsi
 	struct ch *s = chs(base);
 	struct rd r = RD(s, cb, ctx);
 	struct sbuf q = { 0 };
+	struct plan p;
+	int err;
 
-	sbuf__puts(&q, "SELECT DISTINCT n, p FROM (SELECT w_namespace AS n, w_pod AS p");
+	if ((err = plan_read(s, from_ms, to_ms, &p)) < 0)
+		return done(s, err);
+	sbuf__puts(&q, "SELECT DISTINCT n, p FROM (");
+	if (p.use) {
+		/* the rolled-up groups under a pod of the scope name both ends, resolved */
+		sbuf__puts(&q, "SELECT w_namespace AS n, w_pod AS p");
+		from_rollup(&q, "flows_1m", &p);
+		rollup_flow_scope(&q, s, false);
+		sbuf__puts(&q, " UNION ALL SELECT rns AS n, rpod AS p");
+		from_rollup(&q, "flows_1m", &p);
+		rollup_flow_scope(&q, s, false);
+		sbuf__puts(&q, " AND rpod<>''");
+		if (!p.raw) {
+			plan_free(s, &p);
+			sbuf__printf(&q, ") ORDER BY n, p LIMIT %u", limit);
+			return done(s, ch_select(s, &q, row_flow_end, &r));
+		}
+		sbuf__puts(&q, " UNION ALL ");
+		from_ms = p.raw_from;
+		to_ms = p.raw_to;
+	}
+	sbuf__puts(&q, "SELECT w_namespace AS n, w_pod AS p");
 	flows_of_scope(&q, s, from_ms, to_ms, "");
 	sbuf__puts(&q, " UNION ALL SELECT remote_ns AS n, remote_pod AS p");
 	flows_of_scope(&q, s, from_ms, to_ms, " AND remote_pod<>''");
@@ -1872,6 +2293,8 @@ static int ch_flow_ends(struct store *base, int64_t from_ms, int64_t to_ms, unsi
 		       " AND ip GLOBAL IN (SELECT remote_addr");
 	flows_of_scope(&q, s, from_ms, to_ms, " AND remote_pod=''");
 	sbuf__printf(&q, ")) ORDER BY n, p LIMIT %u", limit);
+	if (p.use)
+		plan_free(s, &p);
 	return done(s, ch_select(s, &q, row_flow_end, &r));
 }
 
@@ -1896,16 +2319,12 @@ static int row_peer(void *arg, char **f, unsigned n)
 /* Peers named as the flows' remote ends are (ch_flows), from the address alone: a peer address
  * names the pod whose window holds the row's interval, unless another pod's overlapping window
  * holds it too; "" (the agent's overflow peer) names none. Ports are not a group key. */
-static int ch_peer_requests(struct store *base, int64_t from_ms, int64_t to_ms, unsigned limit,
-			    STORE_CB(struct store_peer_sum))
+static void peer_grouped(struct sbuf *q, struct ch *s, int64_t from_ms, int64_t to_ms)
 {
-	struct ch *s = chs(base);
-	struct rd r = RD(s, cb, ctx);
-	struct sbuf q = { 0 };
-
-	sbuf__puts(&q,
-		"SELECT w_namespace, w_pod, side, pns, ppod, addr, sum(client_errors), sum(count), sum(errors),"
-		" sum(sum_us), min(ts), max(ts+dur), sumMap(hist_idx, hist_cnt) FROM ("
+	sbuf__puts(q,
+		"SELECT w_namespace, w_pod, side, pns, ppod, addr, sum(client_errors) AS cerr, sum(count) AS cnt,"
+		" sum(errors) AS errs, sum(sum_us) AS sus, min(ts) AS t0, max(ts+dur) AS t1,"
+		" sumMap(hist_idx, hist_cnt) AS hm FROM ("
 		" SELECT *,"
 		"  arrayFilter(w -> peer_addr<>'' AND w.4 < ts+dur AND w.5+" IP_LAG " >= ts, wins) AS hits,"
 		"  arrayFilter(x -> NOT arrayExists(o -> o.1<>x.1 AND o.4<=x.5 AND o.5>=x.4, hits), hits) AS ok,"
@@ -1914,12 +2333,41 @@ static int ch_peer_requests(struct store *base, int64_t from_ms, int64_t to_ms, 
 		"  if(length(ok)>0, '', peer_addr) AS addr, " SQL_SIDE " AS side"
 		" FROM (SELECT ts, dur, w_namespace, w_pod, direction, peer_addr, count, errors, client_errors,"
 		"  sum_us, hist_idx, hist_cnt");
-	from_samples(&q, s, "peer_reqs", from_ms, to_ms);
-	where_scope(&q, s);
-	sbuf__puts(&q, " ) ANY LEFT JOIN ");
-	ip_windows(&q, retention_cut(s), "peer_addr");
-	sbuf__printf(&q, " USING peer_addr) GROUP BY w_namespace, w_pod, side, pns, ppod, addr"
-		     " ORDER BY w_namespace, w_pod, side, pns, ppod, addr LIMIT %u", limit);
+	from_samples(q, s, "peer_reqs", from_ms, to_ms);
+	where_scope(q, s);
+	sbuf__puts(q, " ) ANY LEFT JOIN ");
+	ip_windows(q, retention_cut(s), "peer_addr");
+	sbuf__puts(q, " USING peer_addr) GROUP BY w_namespace, w_pod, side, pns, ppod, addr");
+}
+
+static int ch_peer_requests(struct store *base, int64_t from_ms, int64_t to_ms, unsigned limit,
+			    STORE_CB(struct store_peer_sum))
+{
+	struct ch *s = chs(base);
+	struct rd r = RD(s, cb, ctx);
+	struct sbuf q = { 0 };
+	struct plan p;
+	int err;
+
+	if ((err = plan_read(s, from_ms, to_ms, &p)) < 0)
+		return done(s, err);
+	if (!p.use) {
+		peer_grouped(&q, s, from_ms, to_ms);
+	} else {
+		sbuf__puts(&q, "SELECT w_namespace, w_pod, side, pns, ppod, addr, sum(cerr), sum(cnt), sum(errs),"
+			       " sum(sus), min(t0), max(t1), sumMap(hist_idx, hist_cnt) FROM (SELECT " PEER_VALS);
+		from_rollup(&q, "peer_reqs_1m", &p);
+		where_scope(&q, s);
+		if (p.raw) {
+			sbuf__puts(&q, " UNION ALL SELECT w_namespace, w_pod, side, pns, ppod, addr, cerr, cnt, errs,"
+				       " sus, t0, t1, tupleElement(hm, 1) AS hist_idx, tupleElement(hm, 2) AS hist_cnt FROM (");
+			peer_grouped(&q, s, p.raw_from, p.raw_to);
+			sbuf__puts(&q, ")");
+		}
+		sbuf__puts(&q, ") GROUP BY w_namespace, w_pod, side, pns, ppod, addr");
+		plan_free(s, &p);
+	}
+	sbuf__printf(&q, " ORDER BY w_namespace, w_pod, side, pns, ppod, addr LIMIT %u", limit);
 	return done(s, ch_select(s, &q, row_peer, &r));
 }
 
@@ -2059,6 +2507,180 @@ static int ch_ping(struct store *base)
 	sbuf__puts(&q, "SELECT 1");
 	err = done(s, ch_select(s, &q, row_one_int, &o));
 	return err ? err : (o.set ? 0 : -EIO);
+}
+
+/* ------------------------------------------------------------------ the roller */
+
+/* Each writer runs one thread that computes the rollups of dirty minutes, on a handle of its own
+ * (its requests never hold up ingest). A minute is computed once its last dirty mark is
+ * ROLL_QUIET_MS old: INSERT .. SELECT of the raw reads above over that minute (FINAL: a batch
+ * stored twice counts once), every row with ver = the computation's start, then the
+ * computation is recorded (rollup_marks kind 1, ms = ver). Replicas computing the same minute,
+ * or a late batch's recomputation, add rows of another ver: reads take the latest recorded
+ * one, so nothing is summed twice. Plain MergeTree, not ReplacingMergeTree(ver): a merge must not
+ * drop the rows of a computation a read chose a moment before a newer one was recorded. */
+#define ROLL_TICK_MS 5000
+#define ROLL_MINUTES 8              /* per pass; a pass that did as many starts the next at once */
+
+struct roller {
+	pthread_t th;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	bool stop;
+	struct ch *h;
+	int64_t quiet_ms;
+};
+
+struct minutes {
+	int64_t m[ROLL_MINUTES];
+	unsigned n;
+};
+
+static int row_minute(void *arg, char **f, unsigned n)
+{
+	struct minutes *ms = arg;
+
+	if (n >= 1 && ms->n < ROLL_MINUTES)
+		ms->m[ms->n++] = fi(f[0]);
+	return 0;
+}
+
+static int roll_minute(struct ch *s, int64_t m)
+{
+	int64_t ver = (int64_t)clock__wall_ms();
+	struct sbuf q = { 0 };
+	int err;
+
+	sbuf__printf(&q, "INSERT INTO flows_1m (e_ns, e_pod, minute, ver, role, " FLOW_VALS ")"
+		     " SELECT if(role=0, w_namespace, rns), if(role=0, w_pod, rpod), toInt64(%" PRId64 "),"
+		     " toUInt64(%" PRId64 "), role, " FLOW_VALS " FROM (", m, ver);
+	flows_grouped(&q, s, m, m + MINUTE_MS);
+	sbuf__puts(&q, ") ARRAY JOIN arrayFilter(x -> x=0 OR rpod<>'', [toUInt8(0), toUInt8(1)]) AS role");
+	sbuf__printf(&q, "; INSERT INTO peer_reqs_1m (" PEER_VALS ", minute, ver) SELECT w_namespace, w_pod, side,"
+		     " pns, ppod, addr, cerr, cnt, errs, sus, t0, t1, tupleElement(hm, 1), tupleElement(hm, 2),"
+		     " toInt64(%" PRId64 "), toUInt64(%" PRId64 ") FROM (", m, ver);
+	peer_grouped(&q, s, m, m + MINUTE_MS);
+	sbuf__printf(&q, "); INSERT INTO req_stats_1m (" REQ_VALS ", minute, ver) SELECT w_namespace, w_pod, side,"
+		     " cnt, errs, sus, t0, t1, tupleElement(hm, 1), tupleElement(hm, 2), toInt64(%" PRId64 "),"
+		     " toUInt64(%" PRId64 ") FROM (", m, ver);
+	req_grouped(&q, s, NULL, m, m + MINUTE_MS);
+	sbuf__printf(&q, "); INSERT INTO rollup_marks VALUES (%" PRId64 ", 1, %" PRId64 ")", m, ver);
+	if (q.oom) {
+		sbuf__free(&q);
+		return -ENOMEM;
+	}
+	/* one statement per request (the HTTP interface runs one), in order: the mark last */
+	err = 0;
+	for (char *st = q.s, *end; st && !err; st = end ? end + 2 : NULL) {
+		end = strstr(st, "; INSERT");
+		if (end)
+			*end = '\0';
+		err = ch_exec(s, st);
+	}
+	sbuf__free(&q);
+	return err;
+}
+
+/* Minutes rolled up (up to ROLL_MINUTES), or -errno. */
+static int roll_some(struct ch *s, int64_t quiet_ms)
+{
+	int64_t now = (int64_t)clock__wall_ms();
+	struct minutes ms = { .n = 0 };
+	struct sbuf q = { 0 };
+	int err;
+
+	sbuf__printf(&q, "SELECT minute FROM rollup_marks PREWHERE minute>=%" PRId64 " GROUP BY minute"
+		     " HAVING countIf(kind=0)>0 AND maxIf(ms, kind=0)>=maxIf(ms, kind=1)-%lld"
+		     " AND maxIf(ms, kind=0)<%" PRId64 " ORDER BY minute LIMIT %d",
+		     minute_of(retention_cut(s)), MARK_SKEW_MS, now - quiet_ms, ROLL_MINUTES);
+	if ((err = ch_select(s, &q, row_minute, &ms)) < 0)
+		return err;
+	for (unsigned i = 0; i < ms.n; i++) {
+		if ((err = roll_minute(s, ms.m[i])) < 0) {
+			log_warn("store: clickhouse %s: rollup of minute %" PRId64 " failed", s->display, ms.m[i]);
+			return err;
+		}
+		log_debug("store: clickhouse %s: rolled up minute %" PRId64, s->display, ms.m[i]);
+	}
+	return (int)ms.n;
+}
+
+static void *roller_main(void *arg)
+{
+	struct roller *r = arg;
+
+	pthread_mutex_lock(&r->mu);
+	while (!r->stop) {
+		struct timespec ts;
+		int n;
+
+		pthread_mutex_unlock(&r->mu);
+		n = roll_some(r->h, r->quiet_ms);
+		pthread_mutex_lock(&r->mu);
+		if (n >= ROLL_MINUTES)
+			continue;
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		ts.tv_sec += ROLL_TICK_MS / 1000;
+		while (!r->stop && pthread_cond_timedwait(&r->cv, &r->mu, &ts) == 0)
+			;
+	}
+	pthread_mutex_unlock(&r->mu);
+	return NULL;
+}
+
+static void roller_stop(struct ch *s)
+{
+	struct roller *r = s->roller;
+
+	if (!r)
+		return;
+	pthread_mutex_lock(&r->mu);
+	r->stop = true;
+	pthread_cond_signal(&r->cv);
+	pthread_mutex_unlock(&r->mu);
+	pthread_join(r->th, NULL);
+	pthread_cond_destroy(&r->cv);
+	pthread_mutex_destroy(&r->mu);
+	ch_close(&r->h->base);
+	free(r);
+	s->roller = NULL;
+}
+
+/* The roller of writer s, on a handle of its own; signals stay blocked in it (the collector
+ * takes them on its main thread through a signalfd). */
+static int roller_start(struct ch *s, const struct store_opts *o)
+{
+	struct roller *r = calloc(1, sizeof(*r));
+	const char *q = getenv("PODLENS_CH_ROLLUP_QUIET_MS");
+	pthread_condattr_t ca;
+	sigset_t all, old;
+	int err;
+
+	if (!r)
+		return -ENOMEM;
+	r->quiet_ms = q && *q ? strtoll(q, NULL, 10) : 10000;
+	if (!(r->h = ch_new(o, false))) {
+		free(r);
+		return -errno;
+	}
+	pthread_mutex_init(&r->mu, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&r->cv, &ca);
+	pthread_condattr_destroy(&ca);
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	err = -pthread_create(&r->th, NULL, roller_main, r);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (err) {
+		pthread_cond_destroy(&r->cv);
+		pthread_mutex_destroy(&r->mu);
+		ch_close(&r->h->base);
+		free(r);
+		return err;
+	}
+	s->roller = r;
+	return 0;
 }
 
 const struct store_ops store_clickhouse_ops = {

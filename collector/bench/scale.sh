@@ -21,7 +21,7 @@
 # per store.
 # INGEST_LIMIT_S=240 bounds each store's ingest: past it the agents stop, and what was sent is
 # checked and queried (the line says stopped=1: that store did not keep up).
-# A store is start_store_X, store_args_X, disk_X and counts_X below.
+# A store is start_store_X, store_args_X, disk_X, counts_X and rollups_X below.
 set -uo pipefail
 top=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$top"
@@ -29,6 +29,10 @@ BUILD=${BUILD:-build}
 NODES=${NODES:-1000} PODS=${PODS:-30} MINUTES=${MINUTES:-6} STREAMS=${STREAMS:-200}
 STORES=${STORES:-"sqlite clickhouse cluster"} QUERIES=${QUERIES:-30} PORT_BASE=${PORT_BASE:-19500}
 INGEST_LIMIT_S=${INGEST_LIMIT_S:-240}
+# QUERY_BUDGET: the collector's --query-budget (2s, its default: a call past it is a 503); ROLLUPS=0:
+# the ClickHouse collector reads raw rows only and rolls nothing up (PODLENS_CH_ROLLUPS=0);
+# ROLLUP_WAIT_S: how long the API waits, after the ingest, for the rollups to catch up
+QUERY_BUDGET=${QUERY_BUDGET:-2s} ROLLUPS=${ROLLUPS:-1} ROLLUP_WAIT_S=${ROLLUP_WAIT_S:-600}
 COLLECTOR=$BUILD/bin/podlens-collector LOADGEN=$BUILD/test-bin/collector-loadgen
 INTERVALS=$((MINUTES * 6))
 GRPC=$PORT_BASE HTTP=$((PORT_BASE + 1))
@@ -106,6 +110,27 @@ counts_ch() {   # counts_ch STORE NODE...: rows per table as the API reads them 
 }
 counts_clickhouse() { counts_ch "$1" B; }
 counts_cluster() { counts_ch "$1" CA CB; }
+# rollups_X STORE: wait (ROLLUP_WAIT_S at most) until every minute with data is rolled up (a
+# computation recorded after its last dirty mark, docs/collector.md "Rollups"); say how long
+# after the ingest, the servers' CPU meanwhile and the rollup tables' size
+unrolled="SELECT count() FROM (SELECT minute, maxIf(ms, kind=0) AS m, maxIf(ms, kind=1) AS d FROM bench.rollup_marks
+	GROUP BY minute) WHERE NOT (d > 0 AND m < d - 5000)"
+rollup_bytes="SELECT sum(bytes_on_disk) FROM system.parts WHERE database='bench' AND active AND (table LIKE '%_1m%' OR table LIKE 'rollup_marks%')"
+rollups_ch() {   # rollups_ch STORE NODE...
+	local st=$1 n t0 c0 left="" b=0; shift
+	[ "$ROLLUPS" = 0 ] && { say "$st rollups: off (ROLLUPS=0)"; return; }
+	t0=$(date +%s); c0=$(ch_ticks)
+	for _ in $(seq "$ROLLUP_WAIT_S"); do
+		left=$(ch_query "$1" "$unrolled") && [ "$left" = 0 ] && break
+		sleep 1
+	done
+	for n in "$@"; do b=$((b + $(ch_query "$n" "$rollup_bytes"))); done
+	say "$st rollups: $([ "$left" = 0 ] && echo "every minute rolled up" || echo "$left minute(s) NOT rolled up") $(( $(date +%s) - t0 )) s after the ingest" \
+		"(clickhouse-server CPU meanwhile $(awk -v a="$c0" -v b="$(ch_ticks)" -v hz="$HZ" 'BEGIN {printf "%.1f", (b - a) / hz}') s), rollup tables $b bytes on disk"
+}
+rollups_sqlite() { :; }
+rollups_clickhouse() { rollups_ch "$1" B; }
+rollups_cluster() { rollups_ch "$1" CA CB; }
 
 FAILS=0
 check() {   # check NAME GOT WANT
@@ -125,12 +150,12 @@ api_latency() {   # api_latency NAME URL...: QUERIES calls cycling over the URLs
 		code=$(curl -s -o "$WORK/body" -w '%{http_code} %{time_total}' "${urls[$((i % n))]}")
 		case ${code%% *} in
 		200) ;;
-		503) over=$((over + 1)) ;;    # the query budget (2 s): a figure, not a failure of the bench
+		503) over=$((over + 1)) ;;    # the query budget (QUERY_BUDGET): a figure, not a failure of the bench
 		*) say "$name: HTTP ${code%% *}: $(head -c 200 "$WORK/body")"; FAILS=$((FAILS + 1)) ;;
 		esac
 		echo "${code#* }" >> "$f"
 	done
-	say "API $name: p50 $(pct "$f" 50) ms, p99 $(pct "$f" 99) ms ($QUERIES calls, $over over the 2 s budget: 503)"
+	say "API $name: p50 $(pct "$f" 50) ms, p99 $(pct "$f" 99) ms ($QUERIES calls, $over over the $QUERY_BUDGET budget: 503)"
 }
 
 # ------------------------------------------------------------ one store
@@ -140,8 +165,8 @@ run_store() {
 	# shellcheck disable=SC2046
 	# every agent comes from loopback here: lift the per-peer connection bound (32) that 1,000
 	# agents from 1,000 addresses would not meet
-	"$COLLECTOR" --grpc-addr "127.0.0.1:$GRPC" --http-addr "127.0.0.1:$HTTP" \
-		--grpc-max-conns $((STREAMS + 64)) --grpc-max-per-peer $((STREAMS + 32)) $("store_args_$st") >"$out" 2>"$out.err" &
+	PODLENS_CH_ROLLUPS=$ROLLUPS "$COLLECTOR" --grpc-addr "127.0.0.1:$GRPC" --http-addr "127.0.0.1:$HTTP" \
+		--query-budget "$QUERY_BUDGET" --grpc-max-conns $((STREAMS + 64)) --grpc-max-per-peer $((STREAMS + 32)) $("store_args_$st") >"$out" 2>"$out.err" &
 	cpid=$!; PIDS+=("$cpid")
 	wait_for 30 "$st collector ready" grep -q '^podlens-collector ready' "$out" || { cat "$out.err"; die "$st: collector not ready"; }
 	c0=$(cpu_ticks "$cpid"); ch0=$(ch_ticks)
@@ -188,6 +213,7 @@ run_store() {
 		say "NOT CHECKED $st requests of ns-07 in the API: $(head -c 120 <<<"$body")"
 	fi
 	"counts_$st" "$st"
+	"rollups_$st" "$st"
 	local disk; disk=$("disk_$st")
 	say "$st disk: $disk bytes, $(awk -v d="$disk" -v r="$rec" 'BEGIN {printf "%.1f", d / r}') bytes per record"
 	# the API at that size, over the hour the data starts (all of it): namespaces ns-00.., pods

@@ -54,14 +54,14 @@ start_collector R2 --store "$DB2" --store-credentials "$CH_CRED" "${CLUSTER[@]}"
 if [ -n "${CH_CLUSTER:-}" ]; then
 	start_collector R0 --store "clickhouse:$CH1_URL/conf" --store-credentials "$CH1_CRED" --read-tokens "$WORK/read-tokens" ||
 		{ tap_fail "a collector on the single node starts"; exit 1; }
-	check_eq "$(ch_query CHB 'SELECT max(version) FROM conf.schema_version')" 1 "cluster: schema version 1 recorded on the second node"
+	check_eq "$(ch_query CHB 'SELECT max(version) FROM conf.schema_version')" 2 "cluster: schema version 2 recorded on the second node"
 	check_eq "$(ch_query CHB "SELECT engine FROM system.tables WHERE database='conf' AND name='req_stats'")/$(ch_query CHB \
 		"SELECT engine FROM system.tables WHERE database='conf' AND name='req_stats_local'")" Distributed/ReplacingMergeTree \
 		"cluster: req_stats Distributed over req_stats_local (ReplacingMergeTree) on the second node"
 fi
 # seed_single AGENT SEEDER WANT: on a cluster, the single node is fed what the SQLite collector is
 seed_single() { [ -z "${CH_CLUSTER:-}" ] || check_eq "$($2 R0 $1)" "$3" "single node: $1's batches ($3)"; }
-check_eq "$(ch_query CH 'SELECT max(version) FROM conf.schema_version')" 1 "schema version 1 recorded"
+check_eq "$(ch_query CH 'SELECT max(version) FROM conf.schema_version')" 2 "schema version 2 recorded"
 
 # one end for every seed: the same timestamps in both backends, answers compared byte for byte
 END=$(( ($(date +%s) * 1000 / 10000) * 10000 ))
