@@ -60,7 +60,7 @@
 # Environment: ROUNDS (3) DUR (load seconds, 4) PAIRED_ROUNDS (6) WORKLOADS ("ka close") PORT (18090;
 #   PORT..+1 HTTP, +10..+11 DNS, +20..+21 h2c)   PHASES ("seq paired dns h2 bt"; seq = phases 1 and 3)
 #   PROTO_ROUNDS (5)   DNSCPU_ROUNDS (8)   DNSCPU_QPS (15000)   BENCH_AGENT_ARGS (extra agent flags)   H2_AGENT_ARGS (extra agent flags, h2 only)
-#   NO_AGENT=1 (probe driver only: l7 = l7-probe-test)
+#   NO_AGENT=1 (probe driver only: l7 = l7-probe-test)   BENCH_AGENT (the agent binary or a wrapper, e.g. one that pins it)
 #   CONDITIONS="off l4 l7 off l4all" (phase 1 conditions; also l7e, l7n, l7sN = probe driver cost study)
 #   COST=1 (phase 3 adds the L7 cost build-up: no in-kernel aggregation, the path cut after each stage)
 # Results: $BUILD/bench/<time>/{runs.tsv,paired.tsv,bpf_stats.tsv,summary.txt,logs/} + table on stdout.
@@ -77,7 +77,7 @@ DNSCPU_QPS=${DNSCPU_QPS:-15000}
 PHASES=${PHASES:-seq paired dns h2 bt}
 WORKLOADS=${WORKLOADS:-ka close}
 PORT=${PORT:-18090}
-AGENT=$BUILD/bin/podlens-agent
+AGENT=${BENCH_AGENT:-$BUILD/bin/podlens-agent}
 DRIVER=$BUILD/test-bin/l7-probe-test
 AGENT_ARGS=${BENCH_AGENT_ARGS:-}
 H2_AGENT_ARGS=${H2_AGENT_ARGS:-}
