@@ -3,11 +3,13 @@
 
   mapsrv.py PORT      listens on 0.0.0.0:PORT (inside a pod's network namespace), answers every
                       GET with 200 and a 5-byte body, keeps connections open (HTTP/1.1); a GET of
-                      /status/NNN is answered with status NNN instead (errors with known counts)
+                      /status/NNN is answered with status NNN instead (errors with known counts);
+                      a GET of /delay/MS is answered with 200 after sleeping MS ms (a known latency)
 """
 import http.server
 import socketserver
 import sys
+import time
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
@@ -17,6 +19,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         code = 200
         if self.path.startswith("/status/") and self.path[8:].isdigit():
             code = int(self.path[8:])
+        elif self.path.startswith("/delay/") and self.path[7:].isdigit():
+            time.sleep(int(self.path[7:]) / 1000)
         self.wfile.write(b"HTTP/1.1 %d X\r\nContent-Length: 5\r\n\r\nhello" % code)
         self.wfile.flush()
 
