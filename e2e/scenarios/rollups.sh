@@ -2,7 +2,8 @@
 # ClickHouse server) and 35-collector-rollups-cluster (the 2-shard cluster): sourced after
 # tests/lib.sh and common.sh with ROLLUP_STORE=single|cluster.
 #
-# payments/client makes N HTTP/1.0 GETs of /delay/D_MS, one new connection each, to shop/api
+# payments/client makes N HTTP/1.0 GETs of /delay/D_MS, one new connection each, to shop/api, half
+# of them in a minute, half in the next one
 # (mapsrv.py in shop/api's cgroup and network namespace; it sleeps D_MS before each answer):
 # ground truth is what mapcli.py counted (answers, connections, bytes sent and received). Agent AG exports to
 # two collector replicas R1, R2 on one ClickHouse (the roller's quiet time cut to 5 s), agent AS
@@ -80,11 +81,19 @@ for a in AG AS; do
 		{ tap_fail "agent $a captures HTTP of shop/api"; exit 1; }
 done
 
-sh -c "echo \$\$ > $ccg/cgroup.procs && exec nsenter --net=/proc/$cpid/ns/net $E2E_PY $E2E_LAB/mapcli.py new $API_IP 8080 $N /delay/$D_MS" \
-	>"$E2E_TMP/client.json" || tap_fail "client's calls"
-check_eq "$(jq -c '[.requests, .connections]' "$E2E_TMP/client.json")" "[$N,$N]" \
-	"payments/client: $N answers (200), one connection each (ground truth)"
-TRUTH_BYTES=$(jq '.bytes_sent + .bytes_received' "$E2E_TMP/client.json")
+# the calls in two halves, the second one in the next minute (2 s past its start, so that no
+# agent interval that began in the first minute holds it): the read sums two rolled-up minutes
+calls() {   # calls COUNT OUT
+	sh -c "echo \$\$ > $ccg/cgroup.procs && exec nsenter --net=/proc/$cpid/ns/net $E2E_PY $E2E_LAB/mapcli.py new $API_IP 8080 $1 /delay/$D_MS" >"$2"
+}
+N1=$((N / 2)); N2=$((N - N1))
+calls $N1 "$E2E_TMP/client-1.json" || tap_fail "client's first calls"
+NEXT=$(( $(minute_of "$(NOW)") + 60000 + 2000 ))
+wait_for 65 "the next minute" sh -c "[ \$(( \$(date +%s%N) / 1000000 )) -ge $NEXT ]" || tap_fail "the clock reached the next minute"
+calls $N2 "$E2E_TMP/client-2.json" || tap_fail "client's second calls"
+check_eq "$(jq -s -c '[(map(.requests) | add), (map(.connections) | add)]' "$E2E_TMP"/client-[12].json)" "[$N,$N]" \
+	"payments/client: $N answers (200), one connection each, $N1 then $N2 a minute later (ground truth)"
+TRUTH_BYTES=$(jq -s 'map(.bytes_sent + .bytes_received) | add' "$E2E_TMP"/client-[12].json)
 
 # the agents' own JSON holds every request before they are stopped (and flush their last batch)
 json_reqs() { jq -s '[.[] | select(.workload.namespace == "shop" and .workload.pod == "api") | .http[]? | select(.direction == "server") | .count] | add // 0' "$1"; }
@@ -113,7 +122,7 @@ wait_for 120 "every minute of [$FROM, $TO) holding rows rolled up" all_rolled ||
 	diag "rollup_marks: $(chq "$MARKS FORMAT JSONCompact" | jq -c .data 2>/dev/null)"
 read -r pend ROLLED <<<"$(pending)"
 check_eq "$pend" 0 "rollup_marks: no minute of the range left to roll up"
-check_ge "${ROLLED:-0}" 1 "rollup_marks: the range's minutes holding rows are rolled up"
+check_ge "${ROLLED:-0}" 2 "rollup_marks: the range's minutes holding rows are rolled up (both minutes of calls)"
 diag "rolled up $ROLLED minute(s), $(( ($(NOW) - t0) / 1000 )) s after the agents stopped"
 
 # answer ADDR:PORT -> one line: shop/api's server requests, p50, p99; payments/client's client
