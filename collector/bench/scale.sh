@@ -209,6 +209,7 @@ run_store() {
 	if [ -n "$REUSE_STORE" ]; then
 		cp "$REUSE_STORE/loadgen" "$WORK/loadgen.$st"
 		lg=$(cat "$WORK/loadgen.$st")
+		rec=$(sed -n 's/.* records=\([0-9]*\).*/\1/p' <<<"$lg")
 		say "$st: ingest skipped, the data of $REUSE_STORE (REUSE_STORE): $lg"
 	else
 		c0=$(cpu_ticks "$cpid"); ch0=$(ch_ticks)
@@ -283,6 +284,7 @@ run_store() {
 		api_ab "$st pods-of-namespace" "${pods[@]}"
 		api_ab "$st pod-series-1h" "${series[@]}"
 		api_ab "$st edges-of-namespace" "${edges[@]}"
+		say "$st collectors' peak RSS (VmHWM, ingest included unless REUSE_STORE): A $(awk '/^VmHWM/ {print $2, $3}' "/proc/$cpid/status"), B $(awk '/^VmHWM/ {print $2, $3}' "/proc/$bpid/status")"
 		kill "$bpid"; wait "$bpid" 2>/dev/null
 	else
 		api_latency "$st pods-of-namespace" "${pods[@]}"
