@@ -798,7 +798,7 @@ static int hindex_reserve(struct hindex *x, size_t n, const uint64_t *hashes, si
 
 /* Requests of one pod on one side over the window, for the edges' L7 figures. */
 struct pod_l7 {
-	char key[800];              /* "ns\x1fpod" */
+	const char *key;            /* "ns\x1fpod" (in struct l7_ctx's pool) */
 	enum store_side side;
 	uint64_t count, errors;
 	int64_t first_ms, end_ms;
@@ -813,22 +813,80 @@ struct edge_side {
 	bool seen;
 };
 
-/* A pod-level edge before scoping: ends as the store named them. */
+/* Strings of one answer, freed together: the flow groups point into it. With fixed arrays in
+ * each group (2.4 KB) and a scratch copy per row, the page faults and copies of those arrays were
+ * most of the collector's CPU in an edges call at 1,000 nodes (~20,000 groups). */
+struct strchunk {
+	struct strchunk *next;
+	size_t used, cap;
+	char b[] __attribute__((aligned(8)));
+};
+
+struct strpool {
+	struct strchunk *head;
+};
+
+/* n bytes, aligned for uint64_t when align is set, NULL when out of memory. */
+static void *strpool_alloc(struct strpool *p, size_t n, bool align)
+{
+	struct strchunk *c = p->head;
+	size_t at = c && align ? (c->used + 7) & ~(size_t)7 : c ? c->used : 0;
+
+	if (!c || at > c->cap || c->cap - at < n) {
+		size_t cap = n > 65536 ? n : 65536;
+
+		if (!(c = malloc(sizeof(*c) + cap)))
+			return NULL;
+		c->next = p->head;
+		c->cap = cap;
+		p->head = c;
+		at = 0;
+	}
+	c->used = at + n;
+	return c->b + at;
+}
+
+static const char *strpool_dup(struct strpool *p, const char *s)
+{
+	size_t n = strlen(s) + 1;
+	char *d;
+
+	if (n == 1)
+		return "";
+	if (!(d = strpool_alloc(p, n, false)))
+		return NULL;
+	return memcpy(d, s, n);
+}
+
+static void strpool_free(struct strpool *p)
+{
+	while (p->head) {
+		struct strchunk *c = p->head;
+
+		p->head = c->next;
+		free(c);
+	}
+}
+
+/* A pod-level edge before scoping: ends as the store named them (strings in a struct strpool). */
 struct raw_edge {
 	uint64_t h;                             /* of the key columns, for struct hindex */
-	char src_ns[256], src_pod[512], dst_ns[256], dst_pod[512], addr[64];
-	char src_owner[320], dst_owner[320];    /* "Kind/name", "" when none */
+	const char *src_ns, *src_pod, *dst_ns, *dst_pod, *addr;
+	const char *src_owner, *dst_owner;      /* "Kind/name", "" when none */
 	bool src_external;                      /* the client is only an address (inbound, unnamed) */
 	bool dst_external;
 	struct edge_side side[2];               /* [0] the client's report, [1] the server's */
 	unsigned src_peers, dst_peers;          /* distinct servers of src, clients of dst */
+	int pick;                               /* enum l7_pick, and its per-peer row: edge_l7() */
+	const struct peer_l7 *peer;
+	bool by_count;                          /* the pick hung on src_peers, dst_peers */
 };
 
 struct edge {
 	uint64_t h;                     /* of src, dst */
-	char src[800], dst[800], src_ns[256], dst_ns[256];
+	const char *src, *dst, *src_ns, *dst_ns;      /* in struct edges_ctx's pool */
 	const char *src_kind, *dst_kind;
-	char src_owner[320], dst_owner[320];
+	const char *src_owner, *dst_owner;
 	struct edge_side side[2];
 	const char *l7_from;            /* "server", "client", "mixed" or NULL */
 	bool l7_pod_totals;             /* some figures are a pod's totals, not this peer's */
@@ -841,6 +899,7 @@ struct raw_ctx {
 	struct raw_edge *e;
 	size_t n, cap;
 	struct hindex ix;
+	struct strpool sp;              /* the strings of e */
 	const struct raw_edge *want;    /* the key looked up */
 };
 
@@ -882,64 +941,53 @@ static int raw_flow(void *ctx, const struct store_flow_sum *f)
 	struct raw_ctx *c = ctx;
 	bool inbound = f->direction == PODLENS__V1__FLOW__DIRECTION__DIRECTION_INBOUND;
 	bool remote_named = f->remote_pod[0] != '\0';
-	char rns[256], rpod[512], lns[256], lpod[512], addr[64], lown[320], rown[320];
-	const char *sns, *spod, *dns, *dpod;
+	const char *rns = remote_named ? f->remote_ns : "";
+	const char *addr = remote_named ? "" : (f->remote_addr[0] ? f->remote_addr : "?");
+	char lown[320], rown[320];
 	struct edge_side x = { .seen = true };
-	struct raw_edge *e = NULL;
-
-	snprintf(lns, sizeof(lns), "%s", f->ns);
-	snprintf(lpod, sizeof(lpod), "%s", f->pod);
-	snprintf(rns, sizeof(rns), "%s", remote_named ? f->remote_ns : "");
-	snprintf(rpod, sizeof(rpod), "%s", f->remote_pod);
-	snprintf(addr, sizeof(addr), "%s", remote_named ? "" : (f->remote_addr[0] ? f->remote_addr : "?"));
-	owner_of(lown, sizeof(lown), f->owner_kind, f->owner_name);
-	owner_of(rown, sizeof(rown), nz_(f->remote_owner_kind), nz_(f->remote_owner_name));
-	sns = inbound ? rns : lns;
-	spod = inbound ? rpod : lpod;
-	dns = inbound ? lns : rns;
-	dpod = inbound ? lpod : rpod;
-	struct raw_edge *k = calloc(1, sizeof(*k));
+	struct raw_edge k = {
+		.src_ns = inbound ? rns : f->ns, .src_pod = inbound ? f->remote_pod : f->pod,
+		.dst_ns = inbound ? f->ns : rns, .dst_pod = inbound ? f->pod : f->remote_pod,
+		.addr = addr, .src_external = inbound && !remote_named,
+	}, *e;
 	size_t slot;
 	bool found;
 
-	if (!k)
+	k.h = hash_parts((const char *const[]){ k.src_ns, k.src_pod, k.dst_ns, k.dst_pod, k.addr,
+						 k.src_external ? "x" : "" }, 6);
+	if (hindex_reserve(&c->ix, c->n, c->e ? &c->e[0].h : NULL, sizeof(*c->e)) < 0)
 		return -ENOMEM;
-	snprintf(k->src_ns, sizeof(k->src_ns), "%s", sns);
-	snprintf(k->src_pod, sizeof(k->src_pod), "%s", spod);
-	snprintf(k->dst_ns, sizeof(k->dst_ns), "%s", dns);
-	snprintf(k->dst_pod, sizeof(k->dst_pod), "%s", dpod);
-	snprintf(k->addr, sizeof(k->addr), "%s", addr);
-	k->src_external = inbound && !remote_named;
-	k->h = hash_parts((const char *const[]){ k->src_ns, k->src_pod, k->dst_ns, k->dst_pod, k->addr,
-						  k->src_external ? "x" : "" }, 6);
-	if (hindex_reserve(&c->ix, c->n, c->e ? &c->e[0].h : NULL, sizeof(*c->e)) < 0) {
-		free(k);
-		return -ENOMEM;
-	}
-	c->want = k;
-	slot = hindex_probe(&c->ix, k->h, c->e ? &c->e[0].h : NULL, sizeof(*c->e), raw_eq, c, &found);
+	c->want = &k;
+	slot = hindex_probe(&c->ix, k.h, c->e ? &c->e[0].h : NULL, sizeof(*c->e), raw_eq, c, &found);
 	if (found) {
 		e = &c->e[c->ix.slot[slot] - 1];
 	} else {
 		if (c->n == c->cap) {
-			size_t cap = c->cap ? c->cap * 2 : 32;
+			size_t cap = c->cap ? c->cap * 2 : 256;
 			struct raw_edge *ne = realloc(c->e, sizeof(*ne) * cap);
 
-			if (!ne) {
-				free(k);
+			if (!ne)
 				return -ENOMEM;
-			}
 			c->e = ne;
 			c->cap = cap;
 		}
+		owner_of(lown, sizeof(lown), f->owner_kind, f->owner_name);
+		owner_of(rown, sizeof(rown), nz_(f->remote_owner_kind), nz_(f->remote_owner_name));
 		e = &c->e[c->n];
-		*e = *k;
-		snprintf(e->src_owner, sizeof(e->src_owner), "%s", inbound ? rown : lown);
-		snprintf(e->dst_owner, sizeof(e->dst_owner), "%s", inbound ? lown : rown);
+		*e = k;
+		e->src_ns = strpool_dup(&c->sp, k.src_ns);
+		e->src_pod = strpool_dup(&c->sp, k.src_pod);
+		e->dst_ns = strpool_dup(&c->sp, k.dst_ns);
+		e->dst_pod = strpool_dup(&c->sp, k.dst_pod);
+		e->addr = strpool_dup(&c->sp, k.addr);
+		e->src_owner = strpool_dup(&c->sp, inbound ? rown : lown);
+		e->dst_owner = strpool_dup(&c->sp, inbound ? lown : rown);
+		if (!e->src_ns || !e->src_pod || !e->dst_ns || !e->dst_pod || !e->addr || !e->src_owner ||
+		    !e->dst_owner)
+			return -ENOMEM;
 		e->dst_external = !inbound && !remote_named;
 		c->ix.slot[slot] = (uint32_t)(++c->n);
 	}
-	free(k);
 	x.sent = inbound ? f->rx_bytes : f->tx_bytes;
 	x.received = inbound ? f->tx_bytes : f->rx_bytes;
 	x.connections = f->connections;
@@ -952,20 +1000,42 @@ static int raw_flow(void *ctx, const struct store_flow_sum *f)
 	return 0;
 }
 
+/* The group of c with k's key, NULL when none. */
+static struct raw_edge *raw_find(struct raw_ctx *c, const struct raw_edge *k)
+{
+	size_t slot;
+	bool found;
+
+	if (!c->n)
+		return NULL;
+	c->want = k;
+	slot = hindex_probe(&c->ix, k->h, &c->e[0].h, sizeof(*c->e), raw_eq, c, &found);
+	return found ? &c->e[c->ix.slot[slot] - 1] : NULL;
+}
+
+static void raw_free(struct raw_ctx *c)
+{
+	free(c->e);
+	free(c->ix.slot);
+	strpool_free(&c->sp);
+}
+
 /* ---- L7 per pod, looked up by "ns\x1fpod" and side */
 
 struct l7_ctx {
 	struct pod_l7 *p;
 	size_t n, cap;
+	struct strpool sp;
 };
 
 static int l7_row(void *ctx, const struct store_pod_req_row *q)
 {
 	struct l7_ctx *c = ctx;
 	struct pod_l7 *p;
+	char key[800];
 
 	if (c->n == c->cap) {
-		size_t cap = c->cap ? c->cap * 2 : 16;
+		size_t cap = c->cap ? c->cap * 2 : 256;
 		struct pod_l7 *np = realloc(c->p, sizeof(*np) * cap);
 
 		if (!np)
@@ -973,8 +1043,11 @@ static int l7_row(void *ctx, const struct store_pod_req_row *q)
 		c->p = np;
 		c->cap = cap;
 	}
-	p = &c->p[c->n++];
-	snprintf(p->key, sizeof(p->key), "%s\x1f%s", q->ns, q->pod);
+	snprintf(key, sizeof(key), "%s\x1f%s", q->ns, q->pod);
+	p = &c->p[c->n];
+	if (!(p->key = strpool_dup(&c->sp, key)))
+		return -ENOMEM;
+	c->n++;
 	p->side = q->side;
 	p->count = q->r.count;
 	p->errors = q->r.errors;
@@ -996,8 +1069,10 @@ static const struct pod_l7 *l7_find(const struct l7_ctx *c, const char *ns, cons
 				    enum store_side side)
 {
 	struct pod_l7 k;
+	char key[800];
 
-	snprintf(k.key, sizeof(k.key), "%s\x1f%s", ns, pod);
+	snprintf(key, sizeof(key), "%s\x1f%s", ns, pod);
+	k.key = key;
 	k.side = side;
 	return c->n ? bsearch(&k, c->p, c->n, sizeof(k), l7_cmp) : NULL;
 }
@@ -1008,13 +1083,17 @@ struct peer_l7 {
 	char *key;                  /* "ns\x1fpod\x1fside\x1fpeer_ns\x1fpeer_pod\x1fpeer_addr" */
 	uint64_t count, errors, client_errors;
 	int64_t first_ms, end_ms;
-	uint64_t *hist;             /* HIST_BUCKETS */
+	uint64_t *hist;             /* HIST_BUCKETS, in struct peers_ctx's pool */
 };
 
 struct peers_ctx {
 	struct peer_l7 *p;
 	size_t n, cap;
+	struct strpool sp;          /* the histograms of p */
 	char **pods;                /* "ns\x1fpod\x1fside" of every row: pods with per-peer figures */
+	char **want;                /* sorted keys an edge may look up (NULL: every row's): the
+				       histograms of the other rows are not kept */
+	size_t n_want, cap_want;
 };
 
 static char *peer_key(const char *ns, const char *pod, enum store_side side, const char *pns,
@@ -1036,13 +1115,18 @@ static char *pod_side_key(const char *ns, const char *pod, enum store_side side)
 	return k;
 }
 
+static int str_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
 static int peer_row(void *ctx, const struct store_peer_sum *q)
 {
 	struct peers_ctx *c = ctx;
 	struct peer_l7 *p;
 
 	if (c->n == c->cap) {
-		size_t cap = c->cap ? c->cap * 2 : 16;
+		size_t cap = c->cap ? c->cap * 2 : 256;
 		struct peer_l7 *np = realloc(c->p, sizeof(*np) * cap);
 		char **pods = realloc(c->pods, sizeof(*pods) * cap);
 
@@ -1058,16 +1142,52 @@ static int peer_row(void *ctx, const struct store_peer_sum *q)
 	memset(p, 0, sizeof(*p));
 	p->key = peer_key(q->ns, q->pod, q->side, q->peer_ns, q->peer_pod, q->peer_addr);
 	c->pods[c->n] = pod_side_key(q->ns, q->pod, q->side);
-	p->hist = calloc(HIST_BUCKETS, sizeof(uint64_t));
 	c->n++;                     /* freed with the rest, whatever failed */
-	if (!p->key || !c->pods[c->n - 1] || !p->hist)
+	if (!p->key || !c->pods[c->n - 1])
 		return -ENOMEM;
 	p->count = q->r.count;
 	p->errors = q->r.errors;
 	p->client_errors = q->client_errors;
 	p->first_ms = q->r.first_ms;
 	p->end_ms = q->r.end_ms;
+	/* a row of an end pod with a peer outside the answer counts for pod_has_peers() only */
+	if (c->want && !(c->n_want && bsearch(&p->key, c->want, c->n_want, sizeof(*c->want), str_cmp)))
+		return 0;
+	if (!(p->hist = strpool_alloc(&c->sp, HIST_BUCKETS * sizeof(uint64_t), true)))
+		return -ENOMEM;
 	memcpy(p->hist, q->r.hist, HIST_BUCKETS * sizeof(uint64_t));
+	return 0;
+}
+
+/* The keys edge_l7() may look up for r: the server's row of this client, the client's of this
+ * server. */
+static int peers_want(struct peers_ctx *c, const struct raw_edge *r)
+{
+	for (int k = 0; k < 2; k++) {
+		bool server = k == 0;
+		char *key;
+
+		if (server ? r->dst_external : r->src_external)
+			continue;
+		if (c->n_want + 1 >= c->cap_want) {
+			size_t cap = c->cap_want ? c->cap_want * 2 : 256;
+			char **nw = realloc(c->want, sizeof(*nw) * cap);
+
+			if (!nw)
+				return -ENOMEM;
+			c->want = nw;
+			c->cap_want = cap;
+		}
+		if (server)
+			key = peer_key(r->dst_ns, r->dst_pod, STORE_SERVER, r->src_external ? "" : r->src_ns,
+				       r->src_external ? "" : r->src_pod, r->src_external ? r->addr : "");
+		else
+			key = peer_key(r->src_ns, r->src_pod, STORE_CLIENT, r->dst_external ? "" : r->dst_ns,
+				       r->dst_external ? "" : r->dst_pod, r->dst_external ? r->addr : "");
+		if (!key)
+			return -ENOMEM;
+		c->want[c->n_want++] = key;
+	}
 	return 0;
 }
 
@@ -1076,20 +1196,18 @@ static int peer_cmp(const void *a, const void *b)
 	return strcmp(((const struct peer_l7 *)a)->key, ((const struct peer_l7 *)b)->key);
 }
 
-static int str_cmp(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 static void peers_free(struct peers_ctx *c)
 {
 	for (size_t i = 0; i < c->n; i++) {
 		free(c->p[i].key);
-		free(c->p[i].hist);
 		free(c->pods[i]);
 	}
+	for (size_t i = 0; i < c->n_want; i++)
+		free(c->want[i]);
+	free(c->want);
 	free(c->p);
 	free(c->pods);
+	strpool_free(&c->sp);
 }
 
 static void peers_sort(struct peers_ctx *c)
@@ -1178,6 +1296,7 @@ struct edges_ctx {
 	struct edge *e;
 	size_t n, cap;
 	struct hindex ix;
+	struct strpool sp;              /* the strings of e */
 	const char *want_src, *want_dst;
 };
 
@@ -1207,54 +1326,110 @@ static const char *end_id(char *out, size_t len, const struct query_edges_opts *
 	return "pod";
 }
 
-static void l7_add(struct edge *x, const struct pod_l7 *p, const char *from)
+static void l7_sum(struct edge *x, uint64_t count, uint64_t errors, int64_t first_ms, int64_t end_ms,
+		   const uint64_t *hist, const char *from)
 {
-	if (!p || !p->count)
+	if (!count)
 		return;
 	if (!x->hist && !(x->hist = calloc(HIST_BUCKETS, sizeof(uint64_t))))
 		return;
 	if (!x->requests) {
-		x->req_first_ms = p->first_ms;
-		x->req_end_ms = p->end_ms;
+		x->req_first_ms = first_ms;
+		x->req_end_ms = end_ms;
 	}
-	x->req_first_ms = p->first_ms < x->req_first_ms ? p->first_ms : x->req_first_ms;
-	x->req_end_ms = p->end_ms > x->req_end_ms ? p->end_ms : x->req_end_ms;
-	x->requests += p->count;
-	x->errors += p->errors;
+	x->req_first_ms = first_ms < x->req_first_ms ? first_ms : x->req_first_ms;
+	x->req_end_ms = end_ms > x->req_end_ms ? end_ms : x->req_end_ms;
+	x->requests += count;
+	x->errors += errors;
 	for (unsigned i = 0; i < HIST_BUCKETS; i++)
-		x->hist[i] += p->hist[i];
+		x->hist[i] += hist[i];
 	x->l7_from = !x->l7_from || !strcmp(x->l7_from, from) ? from : "mixed";
+}
+
+static void l7_add(struct edge *x, const struct pod_l7 *p, const char *from)
+{
+	if (p)
+		l7_sum(x, p->count, p->errors, p->first_ms, p->end_ms, p->hist, from);
 }
 
 static void l7_add_peer(struct edge *x, const struct peer_l7 *p, const char *from)
 {
-	struct pod_l7 v = { .count = p->count, .errors = p->errors, .first_ms = p->first_ms, .end_ms = p->end_ms };
-
 	if (!p->count)
 		return;
-	memcpy(v.hist, p->hist, sizeof(v.hist));
-	l7_add(x, &v, from);
+	l7_sum(x, p->count, p->errors, p->first_ms, p->end_ms, p->hist, from);
 	x->client_errors += p->client_errors;
 }
 
-static int edge_add(struct edges_ctx *c, const struct raw_edge *r, const struct l7_ctx *l7,
-		    const struct peers_ctx *pl)
+/* Whether r is in the answer o asks for (the namespace, the pod, an end the token covers), and
+ * which of its ends the token hides. */
+static bool edge_in_answer(const struct query_edges_opts *o, const struct raw_edge *r, bool *src_hidden,
+			   bool *dst_hidden)
+{
+	bool src_pod = !r->src_external, dst_pod = !r->dst_external;
+
+	*src_hidden = o->filter && src_pod && !token__allows(o->tok, r->src_ns);
+	*dst_hidden = o->filter && dst_pod && !token__allows(o->tok, r->dst_ns);
+	if (o->ns && (!src_pod || strcmp(r->src_ns, o->ns)) && (!dst_pod || strcmp(r->dst_ns, o->ns)))
+		return false;
+	if (o->pod && !(src_pod && !strcmp(r->src_ns, o->ns) && !strcmp(r->src_pod, o->pod)) &&
+	    !(dst_pod && !strcmp(r->dst_ns, o->ns) && !strcmp(r->dst_pod, o->pod)))
+		return false;
+	/* only edges with a pod end the token covers */
+	return !o->filter || (src_pod && !*src_hidden) || (dst_pod && !*dst_hidden);
+}
+
+/* Where the request figures of an edge come from. Decided for every edge before the pods'
+ * request totals are read, so that only the pods some edge takes its totals from are read (none
+ * when every agent sends per-peer figures), not every end pod's. */
+enum l7_pick { L7_NONE, L7_PEER_SERVER, L7_PEER_CLIENT, L7_TOTAL_SERVER, L7_TOTAL_CLIENT };
+
+static void edge_l7(struct raw_edge *r, const struct peers_ctx *pl, bool src_hidden, bool dst_hidden)
+{
+	bool src_pod = !r->src_external, dst_pod = !r->dst_external;
+
+	/* the server's answers to this client (its per-peer figures), else the client's calls to
+	 * this server; a hidden end's own numbers are not shown */
+	r->peer = NULL;
+	r->pick = L7_NONE;
+	r->by_count = false;
+	if (dst_pod && !dst_hidden)
+		r->peer = peer_find(pl, r->dst_ns, r->dst_pod, STORE_SERVER, r->src_external ? "" : r->src_ns,
+				    r->src_external ? "" : r->src_pod, r->src_external ? r->addr : "");
+	if (r->peer) {
+		r->pick = L7_PEER_SERVER;
+		return;
+	}
+	if (src_pod && !src_hidden)
+		r->peer = peer_find(pl, r->src_ns, r->src_pod, STORE_CLIENT, r->dst_external ? "" : r->dst_ns,
+				    r->dst_external ? "" : r->dst_pod, r->dst_external ? r->addr : "");
+	if (r->peer) {
+		r->pick = L7_PEER_CLIENT;
+		return;
+	}
+	/* Agents without per-peer figures (or a backend without them): a pod's totals, when this
+	 * is its only peer. A pod that has per-peer figures but none for this peer made or
+	 * answered no request of it. */
+	if ((dst_pod && pod_has_peers(pl, r->dst_ns, r->dst_pod, STORE_SERVER)) ||
+	    (src_pod && pod_has_peers(pl, r->src_ns, r->src_pod, STORE_CLIENT)))
+		return;
+	r->by_count = true;
+	if (dst_pod && !dst_hidden && r->dst_peers == 1)
+		r->pick = L7_TOTAL_SERVER;
+	else if (src_pod && !src_hidden && r->src_peers == 1)
+		r->pick = L7_TOTAL_CLIENT;
+}
+
+/* r's figures into the answer; r->pick set by edge_l7(). */
+static int edge_add(struct edges_ctx *c, const struct raw_edge *r, const struct l7_ctx *l7)
 {
 	const struct query_edges_opts *o = c->o;
 	bool src_pod = !r->src_external, dst_pod = !r->dst_external;
-	bool src_hidden = o->filter && src_pod && !token__allows(o->tok, r->src_ns);
-	bool dst_hidden = o->filter && dst_pod && !token__allows(o->tok, r->dst_ns);
+	bool src_hidden, dst_hidden;
 	char src[800], dst[800];
 	const char *sk, *dk;
 	struct edge *x = NULL;
 
-	if (o->ns && (!src_pod || strcmp(r->src_ns, o->ns)) && (!dst_pod || strcmp(r->dst_ns, o->ns)))
-		return 0;
-	if (o->pod && !(src_pod && !strcmp(r->src_ns, o->ns) && !strcmp(r->src_pod, o->pod)) &&
-	    !(dst_pod && !strcmp(r->dst_ns, o->ns) && !strcmp(r->dst_pod, o->pod)))
-		return 0;
-	/* only edges with a pod end the token covers */
-	if (o->filter && !((src_pod && !src_hidden) || (dst_pod && !dst_hidden)))
+	if (!edge_in_answer(o, r, &src_hidden, &dst_hidden))
 		return 0;
 	sk = end_id(src, sizeof(src), o, r->src_ns, r->src_pod, r->src_owner, r->src_external, r->addr,
 		    src_hidden);
@@ -1281,50 +1456,39 @@ static int edge_add(struct edges_ctx *c, const struct raw_edge *r, const struct 
 			c->e = ne;
 			c->cap = cap;
 		}
-		x = &c->e[c->n++];
+		x = &c->e[c->n];
 		memset(x, 0, sizeof(*x));
 		x->h = h;
-		c->ix.slot[slot] = (uint32_t)c->n;
-		snprintf(x->src, sizeof(x->src), "%s", src);
-		snprintf(x->dst, sizeof(x->dst), "%s", dst);
+		x->src = strpool_dup(&c->sp, src);
+		x->dst = strpool_dup(&c->sp, dst);
 		/* A pod of a namespace the token does not cover becomes one anonymous end: no name, no
 		 * namespace, no address, and all such pods merge into it, so neither their names nor
 		 * how many they are can be read off the map. */
-		snprintf(x->src_ns, sizeof(x->src_ns), "%s", src_pod && !src_hidden ? r->src_ns : "");
-		snprintf(x->dst_ns, sizeof(x->dst_ns), "%s", dst_pod && !dst_hidden ? r->dst_ns : "");
-		snprintf(x->src_owner, sizeof(x->src_owner), "%s", src_pod && !src_hidden ? r->src_owner : "");
-		snprintf(x->dst_owner, sizeof(x->dst_owner), "%s", dst_pod && !dst_hidden ? r->dst_owner : "");
+		x->src_ns = strpool_dup(&c->sp, src_pod && !src_hidden ? r->src_ns : "");
+		x->dst_ns = strpool_dup(&c->sp, dst_pod && !dst_hidden ? r->dst_ns : "");
+		x->src_owner = strpool_dup(&c->sp, src_pod && !src_hidden ? r->src_owner : "");
+		x->dst_owner = strpool_dup(&c->sp, dst_pod && !dst_hidden ? r->dst_owner : "");
+		if (!x->src || !x->dst || !x->src_ns || !x->dst_ns || !x->src_owner || !x->dst_owner)
+			return -ENOMEM;
+		c->ix.slot[slot] = (uint32_t)(++c->n);
 		x->src_kind = sk;
 		x->dst_kind = dk;
 	}
 	side_add(&x->side[0], &r->side[0]);
 	side_add(&x->side[1], &r->side[1]);
-	/* requests: the server's answers to this client (its per-peer figures), else the client's
-	 * calls to this server; a hidden end's own numbers are not shown */
-	const struct peer_l7 *ps = NULL, *pc = NULL;
-
-	if (dst_pod && !dst_hidden)
-		ps = peer_find(pl, r->dst_ns, r->dst_pod, STORE_SERVER, r->src_external ? "" : r->src_ns,
-			       r->src_external ? "" : r->src_pod, r->src_external ? r->addr : "");
-	if (!ps && src_pod && !src_hidden)
-		pc = peer_find(pl, r->src_ns, r->src_pod, STORE_CLIENT, r->dst_external ? "" : r->dst_ns,
-			       r->dst_external ? "" : r->dst_pod, r->dst_external ? r->addr : "");
-	if (ps || pc) {
-		l7_add_peer(x, ps ? ps : pc, ps ? "server" : "client");
-		return 0;
-	}
-	/* Agents without per-peer figures (or a backend without them): a pod's totals, when this
-	 * is its only peer. A pod that has per-peer figures but none for this peer made or
-	 * answered no request of it. */
-	if ((dst_pod && pod_has_peers(pl, r->dst_ns, r->dst_pod, STORE_SERVER)) ||
-	    (src_pod && pod_has_peers(pl, r->src_ns, r->src_pod, STORE_CLIENT)))
-		return 0;
-	if (dst_pod && !dst_hidden && r->dst_peers == 1) {
+	switch (r->pick) {
+	case L7_PEER_SERVER:
+	case L7_PEER_CLIENT:
+		l7_add_peer(x, r->peer, r->pick == L7_PEER_SERVER ? "server" : "client");
+		break;
+	case L7_TOTAL_SERVER:
 		l7_add(x, l7_find(l7, r->dst_ns, r->dst_pod, STORE_SERVER), "server");
 		x->l7_pod_totals = x->l7_pod_totals || x->requests;
-	} else if (src_pod && !src_hidden && r->src_peers == 1) {
+		break;
+	case L7_TOTAL_CLIENT:
 		l7_add(x, l7_find(l7, r->src_ns, r->src_pod, STORE_CLIENT), "client");
 		x->l7_pod_totals = x->l7_pod_totals || x->requests;
+		break;
 	}
 	return 0;
 }
@@ -1403,9 +1567,8 @@ static void json_edge(struct sbuf *out, const struct edge *e, bool first, bool c
 
 /* ---- the pods an edge read of one namespace or pod covers */
 
-/* Pods at either end of the flows that touch the namespace or pod asked for. Their flows with
- * anyone are read next (store__set_scope()), so that count_peers() and the L7 figures of each
- * end are those of the whole map, and the rest of the map is not read. */
+/* A set of pods for store__set_scope(): the ends of the edges of the namespace or pod asked for
+ * (their per-peer figures are read), the pods whose totals or whole map an edge needs. */
 struct map_ends {
 	char **v;                   /* "ns\x1fpod", sorted and unique by map_ends_set() */
 	const char **pairs;         /* ns, pod, ns, pod ... into v's strings */
@@ -1429,16 +1592,6 @@ static int map_ends_add(struct map_ends *e, const char *ns, const char *pod)
 		return -ENOMEM;
 	e->v[e->n++] = k;
 	return 0;
-}
-
-static int map_ends_flow(void *ctx, const struct store_flow_sum *f)
-{
-	struct map_ends *e = ctx;
-	int err = map_ends_add(e, f->ns, f->pod);
-
-	if (!err && f->remote_pod[0])
-		err = map_ends_add(e, f->remote_ns, f->remote_pod);
-	return err;
 }
 
 /* Sort, drop repeats, and point set at the pairs. */
@@ -1478,53 +1631,151 @@ static void map_ends_free(struct map_ends *e)
 	free(e->pairs);
 }
 
+/* Whether pod ns/pod is one the narrowed read of o (query__edges()) read every flow of. */
+static bool asked_pod(const struct query_edges_opts *o, const char *ns, const char *pod)
+{
+	return !strcmp(ns, o->ns) && (!o->pod || !strcmp(pod, o->pod));
+}
+
+/* A narrowed read holds every flow of the namespace or pod asked for, but of a pod at the other
+ * end of its edges only the flows with them, so that pod's peer count (the one-peer rule of
+ * edge_l7()) may be short. Where a pick hung on such a count, read the whole map of those pods
+ * (none when every agent sends per-peer figures: no pick hangs on a count) and decide again. */
+static int exact_counts(struct store *s, const struct query_edges_opts *o, struct raw_ctx *rc,
+			const struct peers_ctx *pl)
+{
+	struct map_ends part = { 0 };
+	struct store_pod_set set = { 0 };
+	struct raw_ctx all = { 0 };
+	int err = 0;
+
+	for (size_t i = 0; i < rc->n && !err; i++) {
+		const struct raw_edge *r = &rc->e[i];
+
+		if (!r->by_count)
+			continue;
+		if (!r->src_external && !asked_pod(o, r->src_ns, r->src_pod))
+			err = map_ends_add(&part, r->src_ns, r->src_pod);
+		if (!err && !r->dst_external && !asked_pod(o, r->dst_ns, r->dst_pod))
+			err = map_ends_add(&part, r->dst_ns, r->dst_pod);
+	}
+	if (err || !part.n)
+		goto out;
+	if ((err = map_ends_set(&part, &set)) < 0)
+		goto out;
+	store__set_scope(s, &set);
+	err = store__flows(s, o->from_ms, o->to_ms, QUERY_MAX_FLOWS, raw_flow, &all);
+	store__set_scope(s, NULL);
+	if (!err)
+		err = count_peers(all.e, all.n);
+	for (size_t i = 0; i < rc->n && !err; i++) {
+		struct raw_edge *r = &rc->e[i];
+		const struct raw_edge *w;
+		bool sh, dh;
+
+		if (!r->by_count || !(w = raw_find(&all, r)))
+			continue;
+		if (!r->src_external && !asked_pod(o, r->src_ns, r->src_pod))
+			r->src_peers = w->src_peers;
+		if (!r->dst_external && !asked_pod(o, r->dst_ns, r->dst_pod))
+			r->dst_peers = w->dst_peers;
+		edge_in_answer(o, r, &sh, &dh);
+		edge_l7(r, pl, sh, dh);
+	}
+out:
+	raw_free(&all);
+	map_ends_free(&part);
+	return err;
+}
+
 int query__edges(struct store *s, const struct query_edges_opts *o, struct sbuf *out)
 {
 	struct raw_ctx rc = { 0 };
 	struct l7_ctx l7 = { 0 };
 	struct peers_ctx pl = { 0 };
 	struct edges_ctx c = { .o = o };
-	struct map_ends me = { 0 };
-	struct store_pod_set only = { 0 };
+	struct map_ends me = { 0 }, tot = { 0 };
+	struct store_pod_set only = { 0 }, ends = { 0 }, tot_set = { 0 };
 	const char *asked[2] = { o->ns, o->pod };
+	/* a backend that reads less under a scope reads the flows of what was asked, the figures
+	 * of the pods at their ends, and nothing else of the map */
+	bool narrow = o->ns && store__scoped_maps(s);
 	int err = 0;
 
 	if (o->pod && (!o->ns || store__pod_exists(s, o->ns, o->pod) <= 0))
 		return -ENOENT;
-	if (o->ns && store__scoped_maps(s)) {
-		/* the flows touching what was asked name the pods whose whole map is read below */
-		if (o->pod) {
-			err = map_ends_add(&me, o->ns, o->pod);
+	if (narrow) {
+		if (o->pod)
 			only = (struct store_pod_set){ .pods = asked, .n = 1 };
-		} else {
+		else
 			only.ns = o->ns;
-		}
-		if (!err) {
-			store__set_scope(s, &only);
-			err = store__flow_ends(s, o->from_ms, o->to_ms, QUERY_MAX_FLOWS, map_ends_flow, &me);
-			if (err == -EOPNOTSUPP)
-				err = store__flows(s, o->from_ms, o->to_ms, QUERY_MAX_FLOWS, map_ends_flow, &me);
-		}
-		if (!err)
-			err = map_ends_set(&me, &only);
-		if (err)
-			goto out;
+		store__set_scope(s, &only);
 	}
 	err = store__flows(s, o->from_ms, o->to_ms, QUERY_MAX_FLOWS, raw_flow, &rc);
+	for (size_t i = 0; narrow && i < rc.n && !err; i++) {
+		const struct raw_edge *r = &rc.e[i];
+		bool sh, dh;
 
-	if (!err)
-		err = store__pod_requests(s, NULL, o->from_ms, o->to_ms, l7_row, &l7);
+		if (!edge_in_answer(o, r, &sh, &dh))
+			continue;
+		if (!r->src_external)
+			err = map_ends_add(&me, r->src_ns, r->src_pod);
+		if (!err && !r->dst_external)
+			err = map_ends_add(&me, r->dst_ns, r->dst_pod);
+		if (!err)
+			err = peers_want(&pl, r);
+	}
+	if (!err && narrow) {
+		err = map_ends_set(&me, &ends);
+		store__set_scope(s, &ends);
+		if (!pl.want)   /* no edge: no row is looked up */
+			pl.want = calloc(1, sizeof(*pl.want));
+		if (!pl.want)
+			err = -ENOMEM;
+		else if (pl.n_want)
+			qsort(pl.want, pl.n_want, sizeof(*pl.want), str_cmp);
+	}
 	if (!err)
 		err = store__peer_requests(s, o->from_ms, o->to_ms, QUERY_MAX_FLOWS, peer_row, &pl);
 	if (!err)
 		err = count_peers(rc.e, rc.n);
 	if (err)
 		goto out;
+	peers_sort(&pl);
+	for (size_t i = 0; i < rc.n; i++) {
+		struct raw_edge *r = &rc.e[i];
+		bool sh, dh;
+
+		if (edge_in_answer(o, r, &sh, &dh))
+			edge_l7(r, &pl, sh, dh);
+	}
+	if (narrow)
+		err = exact_counts(s, o, &rc, &pl);
+	/* the pods whose request totals some edge of the answer takes, and only those */
+	for (size_t i = 0; i < rc.n && !err; i++) {
+		const struct raw_edge *r = &rc.e[i];
+		bool sh, dh;
+
+		if (!edge_in_answer(o, r, &sh, &dh))
+			continue;
+		if (r->pick == L7_TOTAL_SERVER)
+			err = map_ends_add(&tot, r->dst_ns, r->dst_pod);
+		else if (r->pick == L7_TOTAL_CLIENT)
+			err = map_ends_add(&tot, r->src_ns, r->src_pod);
+	}
+	if (!err && tot.n) {
+		err = map_ends_set(&tot, &tot_set);
+		if (!err) {
+			store__set_scope(s, &tot_set);
+			err = store__pod_requests(s, NULL, o->from_ms, o->to_ms, l7_row, &l7);
+		}
+	}
+	if (err)
+		goto out;
 	if (l7.n)
 		qsort(l7.p, l7.n, sizeof(*l7.p), l7_cmp);
-	peers_sort(&pl);
 	for (size_t i = 0; i < rc.n && !err; i++)
-		err = edge_add(&c, &rc.e[i], &l7, &pl);
+		err = edge_add(&c, &rc.e[i], &l7);
 	if (err)
 		goto out;
 	sbuf__puts(out, "{\"edges\":[");
@@ -1536,12 +1787,14 @@ out:
 		free(c.e[i].hist);
 	free(c.e);
 	free(c.ix.slot);
-	free(rc.e);
-	free(rc.ix.slot);
+	strpool_free(&c.sp);
+	raw_free(&rc);
 	free(l7.p);
+	strpool_free(&l7.sp);
 	peers_free(&pl);
 	store__set_scope(s, NULL);
 	map_ends_free(&me);
+	map_ends_free(&tot);
 	return err;
 }
 

@@ -358,6 +358,7 @@ struct ch {
 	size_t n_spans, cap_spans;
 	bool no_rollups;            /* PODLENS_CH_ROLLUPS=0: reads from raw rows only, no roller */
 	const char *excl;           /* during a read: minutes (ts / 60000) the raw part leaves out */
+	bool ext_scope;             /* the read being built names SCOPE_TABLE: ch_request() sends it */
 	struct roller *roller;      /* the writer's rollup thread */
 };
 
@@ -446,15 +447,28 @@ static size_t on_body(char *p, size_t size, size_t n, void *arg)
 	return s->resp.oom ? 0 : size * n;
 }
 
+/* The pods of a scope that its namespace does not cover travel with the read as ClickHouse's
+ * "external data" (a multipart part the server loads into a temporary table, SCOPE_TABLE, for
+ * that one query), not as a literal set in the SQL: a namespace's map names ~1,800 end pods at
+ * 1,000 nodes, and a literal set of tuples is parsed and analysed anew at each of its occurrences
+ * (4-6 per read), where a table of them is a set built from 1,800 ready rows. On a cluster, GLOBAL
+ * IN ships the table to the shards with the query. */
+#define SCOPE_TABLE "scope_pods"
+
+static int scope_rows(struct ch *s, struct sbuf *b);
+
 /* One request: POST body to the database, with `query` in the URL when non-NULL (an INSERT whose
  * data is the body). The answer is in s->resp (NUL-terminated). Reads honour the deadline. */
 static int ch_request(struct ch *s, const char *query, const char *body, size_t body_len, bool with_db)
 {
-	struct sbuf url = { 0 };
+	struct sbuf url = { 0 }, ext = { 0 };
 	long code = 0, timeout_ms = WRITE_TIMEOUT_MS;
+	curl_mime *mime = NULL;
+	bool with_ext = s->ext_scope;
 	CURLcode rc;
 	int err = 0;
 
+	s->ext_scope = false;
 	if (s->base.deadline_ns) {
 		uint64_t now = clock__mono_ns();
 
@@ -485,16 +499,49 @@ static int ch_request(struct ch *s, const char *query, const char *body, size_t 
 		sbuf__printf(&url, "&query=%s", e ? e : "");
 		curl_free(e);
 	}
+	if (with_ext) {
+		/* a multipart body: the query as the form field "query", the table as a file part */
+		curl_mimepart *part;
+
+		sbuf__puts(&url, "&" SCOPE_TABLE "_structure=ns%20String%2C%20pod%20String");
+		if ((err = scope_rows(s, &ext)) < 0 || !(mime = curl_mime_init(s->h))) {
+			sbuf__free(&url);
+			sbuf__free(&ext);
+			return err < 0 ? err : -ENOMEM;
+		}
+		part = curl_mime_addpart(mime);
+		curl_mime_name(part, "query");
+		curl_mime_data(part, body, body_len);
+		part = curl_mime_addpart(mime);
+		curl_mime_name(part, SCOPE_TABLE);
+		curl_mime_filename(part, SCOPE_TABLE);
+		curl_mime_data(part, ext.s ? ext.s : "", ext.len);
+	}
 	if (url.oom) {
 		sbuf__free(&url);
+		sbuf__free(&ext);
+		curl_mime_free(mime);
 		return -ENOMEM;
 	}
 	s->resp.len = 0;
 	curl_easy_setopt(s->h, CURLOPT_URL, url.s);
-	curl_easy_setopt(s->h, CURLOPT_POSTFIELDS, body);
-	curl_easy_setopt(s->h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
+	if (mime) {
+		/* multipart's own Content-Type, not text/plain: the tail of s->hdr is "Expect:" */
+		curl_easy_setopt(s->h, CURLOPT_HTTPHEADER, s->hdr ? s->hdr->next : NULL);
+		curl_easy_setopt(s->h, CURLOPT_MIMEPOST, mime);
+	} else {
+		curl_easy_setopt(s->h, CURLOPT_POSTFIELDS, body);
+		curl_easy_setopt(s->h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
+	}
 	curl_easy_setopt(s->h, CURLOPT_TIMEOUT_MS, timeout_ms);
 	rc = curl_easy_perform(s->h);
+	if (mime) {
+		/* the next request sets POSTFIELDS again, which makes it a plain POST */
+		curl_easy_setopt(s->h, CURLOPT_MIMEPOST, NULL);
+		curl_easy_setopt(s->h, CURLOPT_HTTPHEADER, s->hdr);
+		curl_mime_free(mime);
+		sbuf__free(&ext);
+	}
 	sbuf__put(&s->resp, "", 1);        /* NUL */
 	s->resp.len--;
 	curl_easy_getinfo(s->h, CURLINFO_RESPONSE_CODE, &code);
@@ -1694,60 +1741,63 @@ static int ch_pod_exists(struct store *base, const char *ns, const char *pod)
 	return err ? err : f.any;
 }
 
-/* " OR" the pods of set as (ns_col, pod_col) pairs; nothing when set names no pods. One pair is an
- * equality: "(a, b) IN (('x', 'y'))" would read as a set of two scalars. */
-static void pod_pairs(struct sbuf *q, const struct store_pod_set *set, const char *ns_col, const char *pod_col)
+static bool scope_skips(const struct store_pod_set *set, size_t i)
 {
-	size_t n = 0;
+	return set->ns && !strcmp(set->pods[2 * i], set->ns);
+}
 
-	/* pods of set->ns are in it already: a shorter query to parse (a namespace's ends at 1,000
-	 * nodes are ~1,800 pods, a third of them its own) */
+/* " OR" the pods of set as (ns_col, pod_col) pairs; nothing when set names no pods beyond its
+ * namespace. One pair is an equality. */
+static void pod_pairs(struct sbuf *q, struct ch *s, const struct store_pod_set *set, const char *ns_col,
+		      const char *pod_col)
+{
+	size_t n = 0, one = 0;
+
 	for (size_t i = 0; i < set->n; i++)
-		n += !set->ns || strcmp(set->pods[2 * i], set->ns);
+		if (!scope_skips(set, i)) {
+			n++;
+			one = i;
+		}
 	if (!n)
 		return;
-	if (n < set->n) {
-		sbuf__printf(q, " OR (%s, %s) IN (", ns_col, pod_col);
-		for (size_t i = 0, k = 0; i < set->n; i++) {
-			if (!strcmp(set->pods[2 * i], set->ns))
-				continue;
-			sbuf__puts(q, k++ ? ", (" : "(");
-			store_clickhouse__sql_str(q, set->pods[2 * i]);
-			sbuf__puts(q, ", ");
-			store_clickhouse__sql_str(q, set->pods[2 * i + 1]);
-			sbuf__puts(q, ")");
-		}
-		sbuf__puts(q, ")");
-		return;
-	}
-	if (set->n == 1) {
+	if (n == 1) {
 		sbuf__printf(q, " OR (%s=", ns_col);
-		store_clickhouse__sql_str(q, set->pods[0]);
+		store_clickhouse__sql_str(q, set->pods[2 * one]);
 		sbuf__printf(q, " AND %s=", pod_col);
-		store_clickhouse__sql_str(q, set->pods[1]);
+		store_clickhouse__sql_str(q, set->pods[2 * one + 1]);
 		sbuf__puts(q, ")");
 		return;
 	}
-	sbuf__printf(q, " OR (%s, %s) IN (", ns_col, pod_col);
-	for (size_t i = 0; i < set->n; i++) {
-		sbuf__puts(q, i ? ", (" : "(");
-		store_clickhouse__sql_str(q, set->pods[2 * i]);
-		sbuf__puts(q, ", ");
-		store_clickhouse__sql_str(q, set->pods[2 * i + 1]);
-		sbuf__puts(q, ")");
+	sbuf__printf(q, " OR (%s, %s) %sIN " SCOPE_TABLE, ns_col, pod_col, s->cluster ? "GLOBAL " : "");
+	s->ext_scope = true;
+}
+
+/* The rows of SCOPE_TABLE (TabSeparated): the pods pod_pairs() left out of the SQL. */
+static int scope_rows(struct ch *s, struct sbuf *b)
+{
+	const struct store_pod_set *set = s->base.only;
+
+	for (size_t i = 0; set && i < set->n; i++) {
+		if (scope_skips(set, i))
+			continue;
+		store_clickhouse__tsv_str(b, set->pods[2 * i]);
+		sbuf__puts(b, "\t");
+		store_clickhouse__tsv_str(b, set->pods[2 * i + 1]);
+		sbuf__puts(b, "\n");
 	}
-	sbuf__puts(q, ")");
+	return b->oom ? -ENOMEM : 0;
 }
 
 /* "(... OR ...)": (ns_col, pod_col) is a pod of set. */
-static void in_pod_set(struct sbuf *q, const struct store_pod_set *set, const char *ns_col, const char *pod_col)
+static void in_pod_set(struct sbuf *q, struct ch *s, const struct store_pod_set *set, const char *ns_col,
+		       const char *pod_col)
 {
 	sbuf__puts(q, "(0");
 	if (set->ns) {
 		sbuf__printf(q, " OR %s=", ns_col);
 		store_clickhouse__sql_str(q, set->ns);
 	}
-	pod_pairs(q, set, ns_col, pod_col);
+	pod_pairs(q, s, set, ns_col, pod_col);
 	sbuf__puts(q, ")");
 }
 
@@ -1757,7 +1807,7 @@ static void where_scope(struct sbuf *q, struct ch *s)
 	if (!s->base.only)
 		return;
 	sbuf__puts(q, " AND ");
-	in_pod_set(q, s->base.only, "w_namespace", "w_pod");
+	in_pod_set(q, s, s->base.only, "w_namespace", "w_pod");
 }
 
 /* The scope of a flows read: the local pod, the remote pod the agent named, or a remote address
@@ -1772,11 +1822,11 @@ static void where_flow_scope(struct sbuf *q, struct ch *s)
 	if (!set)
 		return;
 	sbuf__puts(q, " AND (");
-	in_pod_set(q, set, "w_namespace", "w_pod");
+	in_pod_set(q, s, set, "w_namespace", "w_pod");
 	sbuf__puts(q, " OR (remote_pod<>'' AND ");
-	in_pod_set(q, set, "remote_ns", "remote_pod");
+	in_pod_set(q, s, set, "remote_ns", "remote_pod");
 	sbuf__puts(q, ") OR remote_addr GLOBAL IN (SELECT ip FROM pod_ips WHERE ");
-	in_pod_set(q, set, "namespace", "pod");
+	in_pod_set(q, s, set, "namespace", "pod");
 	sbuf__puts(q, "))");
 }
 
@@ -2188,11 +2238,11 @@ static void rollup_flow_scope(struct sbuf *q, struct ch *s, bool once)
 		return;
 	}
 	sbuf__puts(q, " AND ");
-	in_pod_set(q, set, "e_ns", "e_pod");
+	in_pod_set(q, s, set, "e_ns", "e_pod");
 	if (!once)
 		return;
 	sbuf__puts(q, " AND (role=0 OR NOT ");
-	in_pod_set(q, set, "w_namespace", "w_pod");
+	in_pod_set(q, s, set, "w_namespace", "w_pod");
 	sbuf__puts(q, ")");
 }
 

@@ -34,6 +34,17 @@ INGEST_LIMIT_S=${INGEST_LIMIT_S:-240}
 # ROLLUP_WAIT_S: how long the API waits, after the ingest, for the rollups to catch up
 QUERY_BUDGET=${QUERY_BUDGET:-2s} ROLLUPS=${ROLLUPS:-1} ROLLUP_WAIT_S=${ROLLUP_WAIT_S:-600}
 COLLECTOR=$BUILD/bin/podlens-collector LOADGEN=$BUILD/test-bin/collector-loadgen
+# AB_COLLECTOR=PATH: a same-moment A/B of the API: a second collector (another build, e.g. the
+# commit before a change, copied aside) on the same store (ports PORT_BASE+2, +3) answers every API
+# call right after (or before: the order alternates) the first; both latencies are reported, and
+# the two answers must be byte-identical (an edges answer of another build that differs is a FAIL)
+AB_COLLECTOR=${AB_COLLECTOR:-}
+# KEEP_STORE=DIR (STORES=clickhouse): after the run, the ClickHouse server's data and the
+# loadgen's summary are moved to DIR (created), not removed; REUSE_STORE=DIR: the server starts
+# on DIR's data and the ingest is skipped (the checks use DIR's summary), so the API part can be
+# run again, e.g. against another build with AB_COLLECTOR, without re-ingesting (~25 min at the hour)
+KEEP_STORE=${KEEP_STORE:-} REUSE_STORE=${REUSE_STORE:-}
+GRPC2=$((PORT_BASE + 2)) HTTP2=$((PORT_BASE + 3))
 INTERVALS=$((MINUTES * 6))
 GRPC=$PORT_BASE HTTP=$((PORT_BASE + 1))
 CH_PORT_BASE=${CH_PORT_BASE:-$((PORT_BASE + 10))}
@@ -83,7 +94,13 @@ counts_sqlite() {   # rows per table, vs the loadgen's ground truth (raw tables;
 # the deferred cleanup on exit)
 CH_PIDS=()
 start_store_clickhouse() {
-	start_clickhouse B || die "clickhouse-server did not start (deps/clickhouse.pkgs)"
+	if [ -n "$REUSE_STORE" ]; then
+		# the server's data directory is the kept one (the deferred cleanup removes the link only)
+		ch_alloc B "$(ch_password)" && rmdir "$B_DIR/data" && ln -s "$(cd "$REUSE_STORE" && pwd)/data" "$B_DIR/data" &&
+			ch_write_config B && ch_launch B || die "clickhouse-server did not start on $REUSE_STORE"
+	else
+		start_clickhouse B || die "clickhouse-server did not start (deps/clickhouse.pkgs)"
+	fi
 	CH_PIDS=("$B_PID")
 }
 start_store_cluster() {
@@ -158,6 +175,26 @@ api_latency() {   # api_latency NAME URL...: QUERIES calls cycling over the URLs
 	say "API $name: p50 $(pct "$f" 50) ms, p99 $(pct "$f" 99) ms ($QUERIES calls, $over over the $QUERY_BUDGET budget: 503)"
 }
 
+api_ab() {   # api_ab NAME URL...: as api_latency, each call asked of A (this build) and B (AB_COLLECTOR)
+	local name=$1 fa=$WORK/lat.$1.a fb=$WORK/lat.$1.b i n u ca cb diff=0 k; shift
+	local urls=("$@")
+	: > "$fa"; : > "$fb"
+	for i in $(seq 0 $((QUERIES - 1))); do
+		n=${#urls[@]}; u=${urls[$((i % n))]}
+		for k in $((i % 2)) $((1 - i % 2)); do
+			if [ "$k" = 0 ]; then
+				ca=$(curl -s -o "$WORK/body.a" -w '%{http_code} %{time_total}' "$u")
+			else
+				cb=$(curl -s -o "$WORK/body.b" -w '%{http_code} %{time_total}' "${u/:$HTTP\//:$HTTP2/}")
+			fi
+		done
+		[ "${ca%% *}" = 200 ] && [ "${cb%% *}" = 200 ] || { say "$name: HTTP A ${ca%% *} B ${cb%% *}"; FAILS=$((FAILS + 1)); }
+		cmp -s "$WORK/body.a" "$WORK/body.b" || diff=$((diff + 1))
+		echo "${ca#* }" >> "$fa"; echo "${cb#* }" >> "$fb"
+	done
+	say "API $name A/B: A (this build) p50 $(pct "$fa" 50) ms, p99 $(pct "$fa" 99) ms; B ($AB_COLLECTOR) p50 $(pct "$fb" 50) ms, p99 $(pct "$fb" 99) ms ($QUERIES calls each, alternating)"
+	check "$name answers A = B" "$diff differ" "0 differ"
+}
 # ------------------------------------------------------------ one store
 run_store() {
 	local st=$1 out=$WORK/collector.$st cpid c0 c1 ch0=0 ch1=0 t0 t1 lg rec cpu wall start end ns pod
@@ -169,39 +206,46 @@ run_store() {
 		--query-budget "$QUERY_BUDGET" --grpc-max-conns $((STREAMS + 64)) --grpc-max-per-peer $((STREAMS + 32)) $("store_args_$st") >"$out" 2>"$out.err" &
 	cpid=$!; PIDS+=("$cpid")
 	wait_for 30 "$st collector ready" grep -q '^podlens-collector ready' "$out" || { cat "$out.err"; die "$st: collector not ready"; }
-	c0=$(cpu_ticks "$cpid"); ch0=$(ch_ticks)
-	t0=$(date +%s%N)
-	"$LOADGEN" "http://127.0.0.1:$GRPC" --nodes "$NODES" --pods "$PODS" --intervals "$INTERVALS" \
-		--streams "$STREAMS" --check-ns 7 --deadline-s "$INGEST_LIMIT_S" > "$WORK/loadgen.$st" 2> "$WORK/loadgen.$st.err" ||
-		{ tail -5 "$WORK/loadgen.$st.err"; die "$st: loadgen failed"; }
-	t1=$(date +%s%N)
-	c1=$(cpu_ticks "$cpid"); ch1=$(ch_ticks)
-	lg=$(cat "$WORK/loadgen.$st")
-	rec=$(sed -n 's/.* records=\([0-9]*\).*/\1/p' <<<"$lg")
-	cpu=$(awk -v a="$c0" -v b="$c1" -v hz="$HZ" 'BEGIN {printf "%.2f", (b - a) / hz}')
-	wall=$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.2f", (b - a) / 1e9}')
-	say "$st: $lg"
-	grep '^loadgen progress' "$WORK/loadgen.$st.err" | tr '\n' ' ' | sed 's/loadgen progress //g; s/^/bench-collector: progress (s, records acked, rate): /'; echo
-	grep -q ' stopped=1' <<<"$lg" && say "$st: did not take the $MINUTES min of data within INGEST_LIMIT_S=$INGEST_LIMIT_S s (stopped at $(sed -n 's/.* records=\([0-9]*\).*/\1/p' <<<"$lg") records)"
-	say "$st ingest: $rec records in $wall s wall, collector CPU $cpu s$([ ${#CH_PIDS[@]} -gt 0 ] && awk -v a="$ch0" -v b="$ch1" -v hz="$HZ" 'BEGIN {printf ", clickhouse-server CPU %.2f s", (b - a) / hz}'):" \
-		"$(awk -v r="$rec" -v c="$cpu" 'BEGIN {printf "%.0f", r / c}') records per collector CPU-second," \
-		"$(awk -v r="$rec" -v w="$wall" 'BEGIN {printf "%.0f", r / w}') records/s wall" \
-		"= $(awk -v r="$rec" -v w="$wall" -v p="$PODS" 'BEGIN {printf "%.0f", r / w / (p * 9 / 10)}') nodes of $PODS pods in real time"
-	# nothing lost
-	# /metrics reads the store too: SQLite right after the load may pass the 2 s budget (503),
-	# so ask again, 1 s apart, for at most 60 s
-	local m=""
-	for _ in $(seq 60); do
-		m=$(curl -sf "http://127.0.0.1:$HTTP/metrics") && break
-		m=""; sleep 1
-	done
-	if [ -n "$m" ]; then
-		check "$st records stored (metrics) = records sent" "$(awk '/^podlens_collector_records_total /{print $2}' <<<"$m")" "$rec"
-		check "$st batches stored (metrics) = batches sent" "$(sed -n 's/^podlens_collector_batches_total{result="stored"} //p' <<<"$m")" \
-			"$(sed -n 's/.* batches=\([0-9]*\).*/\1/p' <<<"$lg")"
-		say "$st commits: $(awk '/^podlens_collector_commits_total /{print $2}' <<<"$m") ($(awk '/^podlens_collector_commit_seconds_total /{print $2}' <<<"$m") s committing)"
+	if [ -n "$REUSE_STORE" ]; then
+		cp "$REUSE_STORE/loadgen" "$WORK/loadgen.$st"
+		lg=$(cat "$WORK/loadgen.$st")
+		rec=$(sed -n 's/.* records=\([0-9]*\).*/\1/p' <<<"$lg")
+		say "$st: ingest skipped, the data of $REUSE_STORE (REUSE_STORE): $lg"
 	else
-		say "NOT CHECKED $st /metrics: over the query budget for 60 s"
+		c0=$(cpu_ticks "$cpid"); ch0=$(ch_ticks)
+		t0=$(date +%s%N)
+		"$LOADGEN" "http://127.0.0.1:$GRPC" --nodes "$NODES" --pods "$PODS" --intervals "$INTERVALS" \
+			--streams "$STREAMS" --check-ns 7 --deadline-s "$INGEST_LIMIT_S" > "$WORK/loadgen.$st" 2> "$WORK/loadgen.$st.err" ||
+			{ tail -5 "$WORK/loadgen.$st.err"; die "$st: loadgen failed"; }
+		t1=$(date +%s%N)
+		c1=$(cpu_ticks "$cpid"); ch1=$(ch_ticks)
+		lg=$(cat "$WORK/loadgen.$st")
+		rec=$(sed -n 's/.* records=\([0-9]*\).*/\1/p' <<<"$lg")
+		cpu=$(awk -v a="$c0" -v b="$c1" -v hz="$HZ" 'BEGIN {printf "%.2f", (b - a) / hz}')
+		wall=$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.2f", (b - a) / 1e9}')
+		say "$st: $lg"
+		grep '^loadgen progress' "$WORK/loadgen.$st.err" | tr '\n' ' ' | sed 's/loadgen progress //g; s/^/bench-collector: progress (s, records acked, rate): /'; echo
+		grep -q ' stopped=1' <<<"$lg" && say "$st: did not take the $MINUTES min of data within INGEST_LIMIT_S=$INGEST_LIMIT_S s (stopped at $(sed -n 's/.* records=\([0-9]*\).*/\1/p' <<<"$lg") records)"
+		say "$st ingest: $rec records in $wall s wall, collector CPU $cpu s$([ ${#CH_PIDS[@]} -gt 0 ] && awk -v a="$ch0" -v b="$ch1" -v hz="$HZ" 'BEGIN {printf ", clickhouse-server CPU %.2f s", (b - a) / hz}'):" \
+			"$(awk -v r="$rec" -v c="$cpu" 'BEGIN {printf "%.0f", r / c}') records per collector CPU-second," \
+			"$(awk -v r="$rec" -v w="$wall" 'BEGIN {printf "%.0f", r / w}') records/s wall" \
+			"= $(awk -v r="$rec" -v w="$wall" -v p="$PODS" 'BEGIN {printf "%.0f", r / w / (p * 9 / 10)}') nodes of $PODS pods in real time"
+		# nothing lost
+		# /metrics reads the store too: SQLite right after the load may pass the 2 s budget (503),
+		# so ask again, 1 s apart, for at most 60 s
+		local m=""
+		for _ in $(seq 60); do
+			m=$(curl -sf "http://127.0.0.1:$HTTP/metrics") && break
+			m=""; sleep 1
+		done
+		if [ -n "$m" ]; then
+			check "$st records stored (metrics) = records sent" "$(awk '/^podlens_collector_records_total /{print $2}' <<<"$m")" "$rec"
+			check "$st batches stored (metrics) = batches sent" "$(sed -n 's/^podlens_collector_batches_total{result="stored"} //p' <<<"$m")" \
+				"$(sed -n 's/.* batches=\([0-9]*\).*/\1/p' <<<"$lg")"
+			say "$st commits: $(awk '/^podlens_collector_commits_total /{print $2}' <<<"$m") ($(awk '/^podlens_collector_commit_seconds_total /{print $2}' <<<"$m") s committing)"
+		else
+			say "NOT CHECKED $st /metrics: over the query budget for 60 s"
+		fi
 	fi
 	start=$(sed -n 's/.* start_ms=\([0-9]*\).*/\1/p' <<<"$lg"); end=$(sed -n 's/.* end_ms=\([0-9]*\).*/\1/p' <<<"$lg")
 	# the API's answer; a 503 (the 2 s query budget) is said as such, not counted as checked
@@ -229,16 +273,37 @@ run_store() {
 		ns=$(printf 'ns-%02d' $(((n * PODS + j) % 50))); pod=$(printf 'w%04d-%02d' "$n" "$j")
 		series+=("http://127.0.0.1:$HTTP/api/v1/namespaces/$ns/pods/$pod/series?from=$start&to=$hour&step=60")
 	done
-	api_latency "$st pods-of-namespace" "${pods[@]}"
-	api_latency "$st pod-series-1h" "${series[@]}"
-	api_latency "$st edges-of-namespace" "${edges[@]}"
+	say "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
+	if [ -n "$AB_COLLECTOR" ]; then
+		local bpid
+		# shellcheck disable=SC2046
+		PODLENS_CH_ROLLUPS=$ROLLUPS "$AB_COLLECTOR" --grpc-addr "127.0.0.1:$GRPC2" --http-addr "127.0.0.1:$HTTP2" \
+			--query-budget "$QUERY_BUDGET" $("store_args_$st") >"$out.b" 2>"$out.b.err" &
+		bpid=$!; PIDS+=("$bpid")
+		wait_for 30 "$st collector B ready" grep -q '^podlens-collector ready' "$out.b" || { cat "$out.b.err"; die "$st: collector B not ready"; }
+		api_ab "$st pods-of-namespace" "${pods[@]}"
+		api_ab "$st pod-series-1h" "${series[@]}"
+		api_ab "$st edges-of-namespace" "${edges[@]}"
+		say "$st collectors' peak RSS (VmHWM, ingest included unless REUSE_STORE): A $(awk '/^VmHWM/ {print $2, $3}' "/proc/$cpid/status"), B $(awk '/^VmHWM/ {print $2, $3}' "/proc/$bpid/status")"
+		kill "$bpid"; wait "$bpid" 2>/dev/null
+	else
+		api_latency "$st pods-of-namespace" "${pods[@]}"
+		api_latency "$st pod-series-1h" "${series[@]}"
+		api_latency "$st edges-of-namespace" "${edges[@]}"
+	fi
+	say "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 	kill "$cpid"; wait "$cpid" 2>/dev/null
 	for p in "${CH_PIDS[@]}"; do kill "$p"; wait "$p" 2>/dev/null; done
 	CH_PIDS=()
+	if [ -n "$KEEP_STORE" ] && [ -z "$REUSE_STORE" ]; then
+		mkdir -p "$KEEP_STORE" && mv "$B_DIR/data" "$KEEP_STORE/data" && cp "$WORK/loadgen.$st" "$KEEP_STORE/loadgen" &&
+			say "$st: data kept in $KEEP_STORE (REUSE_STORE=$KEEP_STORE runs the API part on it again)"
+	fi
 }
 
 make --no-print-directory -s "$COLLECTOR" "$LOADGEN" || die "build"
 say "$NODES nodes x $PODS pods, $MINUTES min of 10 s intervals ($INTERVALS), $STREAMS streams, stores: $STORES"
+if [ -n "$KEEP_STORE$REUSE_STORE" ] && [ "$STORES" != clickhouse ]; then die "KEEP_STORE, REUSE_STORE: STORES=clickhouse only"; fi
 for st in $STORES; do
 	declare -F "start_store_$st" >/dev/null || die "unknown store $st"
 	run_store "$st"
