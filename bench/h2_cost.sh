@@ -18,6 +18,9 @@
 # stays put, which exercises the probe's early reads of the kept batches, h2_flushes).
 # Output: one line per run, then a summary (median of the REPS runs per driver and stage); each
 # driver's own output (its JSON stats: h2_drops, h2_flushes, h2_forced) in $OUT/logs.
+# The whole agent as a driver (its pl_pkt_* programs, L4 and L7 in one; AGENT_ARGS=--no-l7: L4
+# alone): bench/h2_cost_agent.sh, e.g. DRIVERS="probe:build/test-bin/l7-probe-test
+# agent:bench/h2_cost_agent.sh" (a wrapper script setting AGENT=... for another build).
 set -u
 cd "$(dirname "$0")/.."
 DUR=${DUR:-10} REPS=${REPS:-2} PORT=${PORT:-18620} LOAD_CPU=${LOAD_CPU:-0}

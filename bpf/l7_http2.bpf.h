@@ -47,12 +47,20 @@ struct l7_h2_half {
 	__u8 gap[16];
 };
 
+/* Where the lines fall: the kernel keeps a storage element's value 8 bytes into a cache line
+ * (struct bpf_local_storage_elem: sdata is cacheline-aligned, its smap pointer comes first, the
+ * value after it), and every lookup reads that smap pointer. With the halves first, h[0], written
+ * by every ingress run, shared the smap pointer's line, and each egress lookup (the other CPU)
+ * missed on it. So the fields both sides only read come first, next to the smap pointer, and each
+ * half starts on a line of its own (value offsets 56 and 120). */
 struct l7_h2_sk {
-	struct l7_h2_half h[2];   /* [1] = egress */
 	__u64 cookie;             /* written once, when the state is created */
 	__u8 mid;
-	__u8 pad[7];
+	__u8 pad[47];
+	struct l7_h2_half h[2];   /* [1] = egress */
 };
+_Static_assert(__builtin_offsetof(struct l7_h2_sk, h) == 56 && sizeof(struct l7_h2_half) == 64,
+	       "each half on a cache line of its own behind the element's 8-byte smap pointer");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
@@ -236,6 +244,92 @@ static __always_inline void h2_pkt_close(struct l7_h2_batch *b)
 	p->pad = 0;
 }
 
+/* Room for the next entry: the batch sent (and the packet's entries go on in the emptied batch)
+ * when it could not take a full one; its offset in buf. */
+static __always_inline __u32 h2_ent_room(struct l7_h2_batch *b, __u32 kept)
+{
+	__u32 w = READ_LEN(b);
+
+	if (w > L7_H2_BBUF - H2_ENT_MAX) {
+		h2_pkt_close(b);
+		h2_flush(b, kept);
+		h2_pkt_open(b, 0);
+		w = READ_LEN(b);
+	}
+	/* bounded in the register the access uses */
+	asm volatile("if %[w] <= %[m] goto +1; %[w] = 0" : [w] "+r"(w) : [m] "i"(L7_H2_BBUF - H2_ENT_MAX));
+	return w;
+}
+
+/* A whole frame header at pos (the common case): one read brings the 9 header bytes and up to
+ * H2_PEEK bytes after them, straight to where the entry goes, the header into the last 9 bytes
+ * of the entry's own place (overwritten by the entry once parsed), what follows into its data.
+ * A HEADERS block of h2load's or nginx's (10-60 bytes) then costs one bpf_skb_load_bytes instead
+ * of two; a frame that is not recorded leaves the bytes past the batch's len, unused. */
+#define H2_PEEK 64
+static __always_inline int h2_step_frame(struct __sk_buff *skb, struct h2_walk *wk, __u32 pos, __u32 end,
+					 __u32 egress, __u32 kept)
+{
+	struct l7_h2_batch *b = &wk->b;
+	struct l7_h2_half *h = &wk->h;
+	__u32 w, n, take, got;
+	struct l7_h2_ent *x;
+	__u8 *fh;
+
+	w = h2_ent_room(b, kept);
+	x = (struct l7_h2_ent *)&b->buf[w];
+	fh = (__u8 *)x + sizeof(*x) - 9;
+	n = end - pos;
+	if (n > 9 + H2_PEEK)
+		n = 9 + H2_PEEK;
+	/* 9 <= n <= 9 + H2_PEEK, bounded in the register the call takes */
+	asm volatile("%[n] += -9; if %[n] < %[m] goto +1; %[n] = %[m]; %[n] += 9"
+		     : [n] "+r"(n) : [m] "i"(H2_PEEK));
+	if (bpf_skb_load_bytes(skb, pos, fh, n))
+		return 1;
+	got = n - 9;
+	pos += 9;
+	WRITE_POS(h, pos);
+	h->flen = (__u32)fh[0] << 16 | (__u32)fh[1] << 8 | fh[2];
+	h->left = h->flen;
+	h->foff = 0;
+	h->type = fh[3];
+	h->flags = fh[4];
+	h->stream = ((__u32)fh[5] & 0x7f) << 24 | (__u32)fh[6] << 16 | (__u32)fh[7] << 8 | fh[8];
+	take = 0;
+	if (L7_H2_BLOCK(h->type)) {
+		take = end - pos;
+		if (take > h->left)
+			take = h->left;
+		if (take > L7_H2_CAP)
+			take = L7_H2_CAP;
+	} else if (h->type != L7_H2_RST_STREAM && h->type != L7_H2_GOAWAY &&
+		   !(h->type == L7_H2_DATA && (h->flags & H2_FL_END_STREAM))) {
+		return 0;
+	}
+	if (!b->ts_ns)
+		b->ts_ns = pkt_ns(skb, egress);
+	x->stream = h->stream;
+	x->flen = h->flen;
+	x->foff = 0;
+	x->len = take;
+	x->kind = L7_H2_K_FRAME;
+	x->type = h->type;
+	x->flags = h->flags;
+	if (take > got) {
+		/* a block longer than the peek: read it whole (first frames of a connection) */
+		asm volatile("%[n] += -1; if %[n] < %[m] goto +1; %[n] = %[m]; %[n] += 1"
+			     : [n] "+r"(take) : [m] "i"(L7_H2_CAP - 1));
+		if (bpf_skb_load_bytes(skb, pos, (__u8 *)x + sizeof(*x), take))
+			return 1;
+	}
+	WRITE_LEN(b, w + sizeof(*x) + ((take + 3) & ~3U));
+	WRITE_POS(h, pos + take);
+	h->left -= take;
+	h->foff = take;
+	return 0;
+}
+
 /* One step of the walk of slot's state (struct h2_walk): a frame header, a chunk of a header
  * block or a DATA payload skipped. A global function: the verifier checks it once, on its own,
  * instead of once per step of the bounded loop with every state the steps before could leave
@@ -257,6 +351,8 @@ __noinline int h2_step(struct __sk_buff *skb, __u32 slot, __u32 end, __u32 egres
 	pos = READ_POS(h);
 	if (pos >= end)
 		return 1;
+	if (!h->left && !h->npart && end - pos >= 9)
+		return h2_step_frame(skb, wk, pos, end, egress, h2_kept(slot));
 	if (!h->left) {
 		/* a frame header, perhaps the rest of one cut by the previous packet */
 		np = h->npart;
@@ -322,16 +418,7 @@ __noinline int h2_step(struct __sk_buff *skb, __u32 slot, __u32 end, __u32 egres
 		return 1;
 	if (!b->ts_ns)
 		b->ts_ns = pkt_ns(skb, egress);
-	w = READ_LEN(b);
-	if (w > L7_H2_BBUF - H2_ENT_MAX) {
-		/* full: send it, and go on with this packet's entries in the emptied batch */
-		h2_pkt_close(b);
-		h2_flush(b, h2_kept(slot));
-		h2_pkt_open(b, 0);
-		w = READ_LEN(b);
-	}
-	/* bounded in the register the access uses */
-	asm volatile("if %[w] <= %[m] goto +1; %[w] = 0" : [w] "+r"(w) : [m] "i"(L7_H2_BBUF - H2_ENT_MAX));
+	w = h2_ent_room(b, h2_kept(slot));
 	x = (struct l7_h2_ent *)&b->buf[w];
 	x->stream = h->stream;
 	x->flen = h->flen;

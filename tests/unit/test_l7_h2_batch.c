@@ -354,25 +354,34 @@ static void test_truncated(void **state)
 	assert_int_equal(n, 1);
 }
 
-/* Per-CPU delivery: a response's HEADERS recorded on CPU 1 comes in a full batch, its request's
- * on CPU 0 stays in a kept batch until the harvest reads it (cpu -1); the hold feeds the request
- * first, each direction's blocks in order, and nothing stamped after the release point. */
-struct order_sink {
+/* What the hold fed, in order: one sink and one feed for both holds (whole records and sized
+ * ones); data_ok: the record's data bytes are the pattern ts, ts+1, ... that sized_add wrote. */
+#define FED_MAX 64
+struct fed {
 	size_t n;
-	uint32_t stream[16];
-	uint64_t ts[16];
-	uint8_t egress[16];
+	uint32_t stream[FED_MAX];
+	uint64_t ts[FED_MAX];
+	uint8_t egress[FED_MAX];
+	uint16_t len[FED_MAX];
+	int data_ok[FED_MAX];
 };
 
-static void order_feed(void *ctx, const void *rec)
+static void fed_record(void *ctx, const void *rec)
 {
-	struct order_sink *o = ctx;
-	const struct l7_h2_event *e = rec;
+	const size_t head = offsetof(struct l7_h2_event, data);
+	struct fed *o = ctx;
+	struct l7_h2_event e;
+	int ok = 1;
 
-	assert_true(o->n < 16);
-	o->stream[o->n] = e->stream;
-	o->ts[o->n] = e->ts_ns;
-	o->egress[o->n++] = e->egress;
+	assert_true(o->n < FED_MAX);
+	memcpy(&e, rec, head);
+	for (uint16_t i = 0; i < e.len; i++)
+		ok &= ((const uint8_t *)rec)[head + i] == (uint8_t)(e.ts_ns + i);
+	o->stream[o->n] = e.stream;
+	o->ts[o->n] = e.ts_ns;
+	o->egress[o->n] = e.egress;
+	o->len[o->n] = e.len;
+	o->data_ok[o->n++] = ok;
 }
 
 static void hold_batch(void *ctx, const struct l7_h2_event *e)
@@ -383,16 +392,23 @@ static void hold_batch(void *ctx, const struct l7_h2_event *e)
 	dns_order__add_records(o, e, 1, cpu);
 }
 
+/* Per-CPU delivery: a response's HEADERS recorded on CPU 1 comes in a full batch, its request's
+ * on CPU 0 stays in a kept batch until the harvest reads it (cpu -1); the hold feeds the request
+ * first, each direction's blocks in order, and nothing stamped after the release point. */
 static void test_order_across_cpus(void **state)
 {
-	struct order_sink got = { 0 };
+	/* request before response of each stream, streams in order */
+	static const struct { uint32_t stream; uint8_t egress; } want[] = {
+		{ 1, 0 }, { 1, 1 }, { 3, 0 }, { 3, 1 },
+	};
+	struct fed got = { 0 };
 	struct dns_order *o;
 	void *ctx[2];
 	int cpu;
 	size_t n;
 
 	(void)state;
-	o = dns_order__new_records(64, sizeof(struct l7_h2_event), 8, 2, order_feed, &got);
+	o = dns_order__new_records(64, sizeof(struct l7_h2_event), 8, 2, fed_record, &got);
 	assert_non_null(o);
 	ctx[0] = o;
 	ctx[1] = &cpu;
@@ -423,14 +439,10 @@ static void test_order_across_cpus(void **state)
 	dns_order__release(o, 4500);
 	assert_int_equal(got.n, 4);
 	assert_int_equal(dns_order__held(o), 1);
-	assert_int_equal(got.stream[0], 1);
-	assert_int_equal(got.egress[0], 0);
-	assert_int_equal(got.stream[1], 1);
-	assert_int_equal(got.egress[1], 1);
-	assert_int_equal(got.stream[2], 3);
-	assert_int_equal(got.egress[2], 0);
-	assert_int_equal(got.stream[3], 3);
-	assert_int_equal(got.egress[3], 1);
+	for (size_t i = 0; i < 4; i++) {
+		assert_int_equal(got.stream[i], want[i].stream);
+		assert_int_equal(got.egress[i], want[i].egress);
+	}
 	for (size_t i = 1; i < got.n; i++)
 		assert_true(got.ts[i - 1] < got.ts[i]);
 	dns_order__release(o, 6000);
@@ -443,29 +455,6 @@ static void test_order_across_cpus(void **state)
 /* The hold of sized records (dns_order__new_sized, as the probe keeps HTTP/2 records): each in
  * its head and data bytes; fed in timestamp order with its bytes intact after the ones before it
  * were fed and the rest moved down; past its byte bound the oldest are fed anyway and counted. */
-struct sized_sink {
-	size_t n;
-	uint64_t ts[64];
-	uint16_t len[64];
-	int ok[64];
-};
-
-static void sized_feed(void *ctx, const void *rec)
-{
-	struct sized_sink *o = ctx;
-	const size_t head = offsetof(struct l7_h2_event, data);
-	struct l7_h2_event e;
-	int ok = 1;
-
-	assert_true(o->n < 64);
-	memcpy(&e, rec, head);
-	for (uint16_t i = 0; i < e.len; i++)
-		ok &= ((const uint8_t *)rec)[head + i] == (uint8_t)(e.ts_ns + i);
-	o->ts[o->n] = e.ts_ns;
-	o->len[o->n] = e.len;
-	o->ok[o->n++] = ok;
-}
-
 static void sized_add(struct dns_order *o, uint64_t ts, uint16_t len, int cpu)
 {
 	struct l7_h2_event e;
@@ -483,12 +472,12 @@ static void test_sized_hold(void **state)
 {
 	const uint64_t ts[8] = { 50, 10, 70, 30, 20, 80, 60, 40 };
 	const uint16_t len[8] = { 0, 7, 256, 1, 33, 8, 100, 13 };
-	struct sized_sink got = { 0 };
+	struct fed got = { 0 };
 	struct dns_order *o;
 
 	(void)state;
 	/* 64 records, 4096 bytes: a quarter is 1024 bytes */
-	o = dns_order__new_sized(64, 4096, sizeof(struct l7_h2_event), 1, 2, sized_feed, &got);
+	o = dns_order__new_sized(64, 4096, sizeof(struct l7_h2_event), 1, 2, fed_record, &got);
 	assert_non_null(o);
 	for (int i = 0; i < 8; i++)
 		sized_add(o, ts[i], len[i], -1);
@@ -500,7 +489,7 @@ static void test_sized_hold(void **state)
 	dns_order__release(o, 1000);                       /* 50, 55, 60, 70, 80: moved, intact */
 	assert_int_equal(got.n, 9);
 	for (size_t i = 0; i < got.n; i++) {
-		assert_true(got.ok[i]);
+		assert_true(got.data_ok[i]);
 		if (i)
 			assert_true(got.ts[i - 1] < got.ts[i]);
 	}
@@ -526,7 +515,7 @@ static void test_sized_hold(void **state)
 	dns_order__release(o, 5000);
 	assert_int_equal(got.n, 30);
 	for (size_t i = 0; i < got.n; i++) {
-		assert_true(got.ok[i]);
+		assert_true(got.data_ok[i]);
 		assert_int_equal(got.ts[i], 2000 + i);
 	}
 	dns_order__free(o);
