@@ -27,14 +27,7 @@ tap_ok "collector up (grpc $GRPC, http $HTTP)"
 echo "$HTTP" >"$E2E_TMP/collector.http_port"
 
 e2e_web WEB shop web $SIZE || { tap_fail "web pod up"; exit 1; }
-e2e_pod API api shop --label app=api || { tap_fail "api pod up"; exit 1; }
-e2e_ctr API_CTR "$API_ID" server -- sleep 100000 || { tap_fail "api container up"; exit 1; }
-acg=$(e2e_cgroup_dir "$API_CTR"); apid=$(e2e_pid "$API_CTR")
-sh -c "echo \$\$ > $acg/cgroup.procs && exec nsenter --net=/proc/$apid/ns/net $E2E_PY $E2E_LAB/mapsrv.py 8080" \
-	>"$E2E_TMP/mapsrv.log" 2>&1 &
-SRV_PID=$!
-defer "kill -TERM $SRV_PID 2>/dev/null"
-wait_for 10 "shop/api listening on :8080" e2e_listening "$apid" 8080 || { tap_fail "api server listening"; exit 1; }
+e2e_mapsrv_api || exit 1
 
 e2e_agent_start AG 120 --collector "http://127.0.0.1:$GRPC" || exit 1
 e2e_agent_ready AG 20 || { tap_fail "agent ready (/healthz)"; exit 1; }

@@ -77,6 +77,19 @@ e2e_listening() {
 	awk -v p=":$hex" '$2 ~ p"$" && $4 == "0A" {f=1} END {exit !f}' "/proc/$1/net/tcp" "/proc/$1/net/tcp6" 2>/dev/null
 }
 
+# e2e_mapsrv_api: pod shop/api with mapsrv.py on :8080, run in the pod's cgroup and network namespace
+# (the service-map scenarios' server); sets API_ID, API_CTR, acg (its cgroup dir), apid, SRV_PID
+e2e_mapsrv_api() {
+	e2e_pod API api shop --label app=api || { tap_fail "api pod up"; return 1; }
+	e2e_ctr API_CTR "$API_ID" server -- sleep 100000 || { tap_fail "api container up"; return 1; }
+	acg=$(e2e_cgroup_dir "$API_CTR") && apid=$(e2e_pid "$API_CTR") || { tap_fail "api container's cgroup and pid"; return 1; }
+	sh -c "echo \$\$ > $acg/cgroup.procs && exec nsenter --net=/proc/$apid/ns/net $E2E_PY $E2E_LAB/mapsrv.py 8080" \
+		>"$E2E_TMP/mapsrv.log" 2>&1 &
+	SRV_PID=$!
+	defer "kill -TERM $SRV_PID 2>/dev/null"
+	wait_for 10 "shop/api listening on :8080" e2e_listening "$apid" 8080 || { tap_fail "api server listening"; return 1; }
+}
+
 e2e_web() {   # e2e_web VAR NAMESPACE NAME SIZE [run-pod options]
 	local var=$1 ns=$2 name=$3 size=$4; shift 4
 	local dir=$E2E_TMP/www-$ns-$name ctr pid id

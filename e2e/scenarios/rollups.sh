@@ -58,14 +58,7 @@ start_collector S --data-dir "$E2E_TMP/sqlite" || { tap_fail "sqlite collector s
 tap_ok "replicas R1 $A1, R2 $A2 (rollups) and R3 $A3 (PODLENS_CH_ROLLUPS=0) on clickhouse ($ROLLUP_STORE), sqlite collector on $S_GRPC"
 
 # shop/api: mapsrv.py in the pod's cgroup and network namespace
-e2e_pod API api shop --label app=api || { tap_fail "api pod up"; exit 1; }
-e2e_ctr API_CTR "$API_ID" server -- sleep 100000 || { tap_fail "api container up"; exit 1; }
-acg=$(e2e_cgroup_dir "$API_CTR"); apid=$(e2e_pid "$API_CTR")
-sh -c "echo \$\$ > $acg/cgroup.procs && exec nsenter --net=/proc/$apid/ns/net $E2E_PY $E2E_LAB/mapsrv.py 8080" \
-	>"$E2E_TMP/mapsrv.log" 2>&1 &
-SRV_PID=$!
-defer "kill -TERM $SRV_PID 2>/dev/null"
-wait_for 10 "shop/api listening on :8080" e2e_listening "$apid" 8080 || { tap_fail "api server listening"; exit 1; }
+e2e_mapsrv_api || exit 1
 e2e_pod CLI client payments --label app=client || { tap_fail "client pod up"; exit 1; }
 e2e_ctr CLI_CTR "$CLI_ID" fetcher -- sleep 100000 || { tap_fail "client container up"; exit 1; }
 ccg=$(e2e_cgroup_dir "$CLI_CTR"); cpid=$(e2e_pid "$CLI_CTR")
