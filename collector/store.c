@@ -881,14 +881,6 @@ int store__flows(struct store *s, int64_t from_ms, int64_t to_ms, unsigned limit
 	return s->ops->flows(s, from_ms, to_ms, limit, cb, ctx);
 }
 
-int store__flow_ends(struct store *s, int64_t from_ms, int64_t to_ms, unsigned limit,
-		     STORE_CB(struct store_flow_sum))
-{
-	if (!s->ops->flow_ends)
-		return -EOPNOTSUPP;
-	return s->ops->flow_ends(s, from_ms, to_ms, limit, cb, ctx);
-}
-
 int store__peer_requests(struct store *s, int64_t from_ms, int64_t to_ms, unsigned limit,
 			 STORE_CB(struct store_peer_sum))
 {

@@ -238,11 +238,6 @@ int store__route_ends(struct store *s, const char *ns, const char *pod, int64_t 
 /* Flows of every pod grouped by local pod, direction and remote end (struct store_flow_sum). */
 int store__flows(struct store *s, int64_t from_ms, int64_t to_ms, unsigned limit,
 		 STORE_CB(struct store_flow_sum));
-/* The pods at the ends of the flows of the scope (store__set_scope()), one row each with ns and
- * pod set: at least every pod store__flows() names at an end, possibly more; -EOPNOTSUPP from a
- * backend without it. */
-int store__flow_ends(struct store *s, int64_t from_ms, int64_t to_ms, unsigned limit,
-		     STORE_CB(struct store_flow_sum));
 /* Per-peer requests of every pod grouped by pod, side and peer (struct store_peer_sum); a
  * backend without them hands no row. */
 int store__peer_requests(struct store *s, int64_t from_ms, int64_t to_ms, unsigned limit,

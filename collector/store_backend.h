@@ -301,9 +301,6 @@ struct store_ops {
 		      unsigned limit, STORE_CB(struct store_route_row));
 	int (*flows)(struct store *s, int64_t from_ms, int64_t to_ms, unsigned limit,
 		     STORE_CB(struct store_flow_sum));
-	/* optional: store__flow_ends() */
-	int (*flow_ends)(struct store *s, int64_t from_ms, int64_t to_ms, unsigned limit,
-			 STORE_CB(struct store_flow_sum));
 	int (*drops)(struct store *s, unsigned limit, STORE_CB(struct store_drop_sum));
 	/* optional: NULL = no per-peer requests (the edges fall back to pod totals) */
 	int (*peer_requests)(struct store *s, int64_t from_ms, int64_t to_ms, unsigned limit,

@@ -2228,19 +2228,16 @@ static void flows_grouped(struct sbuf *q, struct ch *s, int64_t from_ms, int64_t
 /* The scope of a read of flows_1m, where each flow group is stored under each pod at its ends
  * (role 0: the local pod, 1: the remote one): the copies under a pod of the scope, each group
  * once (under its local pod when that one is in the scope). */
-static void rollup_flow_scope(struct sbuf *q, struct ch *s, bool once)
+static void rollup_flow_scope(struct sbuf *q, struct ch *s)
 {
 	const struct store_pod_set *set = s->base.only;
 
 	if (!set) {
-		if (once)
-			sbuf__puts(q, " AND role=0");
+		sbuf__puts(q, " AND role=0");
 		return;
 	}
 	sbuf__puts(q, " AND ");
 	in_pod_set(q, s, set, "e_ns", "e_pod");
-	if (!once)
-		return;
 	sbuf__puts(q, " AND (role=0 OR NOT ");
 	in_pod_set(q, s, set, "w_namespace", "w_pod");
 	sbuf__puts(q, ")");
@@ -2264,7 +2261,7 @@ static int ch_flows(struct store *base, int64_t from_ms, int64_t to_ms, unsigned
 			       " max(lok), max(lon), max(rok), max(ron), sum(rx), sum(tx), sum(rt), sum(cus), sum(cn),"
 			       " min(t0), max(t1) FROM (SELECT " FLOW_VALS);
 		from_rollup(&q, "flows_1m", &p);
-		rollup_flow_scope(&q, s, true);
+		rollup_flow_scope(&q, s);
 		if (p.raw) {
 			sbuf__puts(&q, " UNION ALL ");
 			flows_grouped(&q, s, p.raw_from, p.raw_to);
@@ -2274,78 +2271,6 @@ static int ch_flows(struct store *base, int64_t from_ms, int64_t to_ms, unsigned
 	}
 	sbuf__printf(&q, " ORDER BY w_namespace, w_pod, direction, rns, rpod, addr, port LIMIT %u", limit);
 	return done(s, ch_select(s, &q, row_flow, &r));
-}
-
-static int row_flow_end(void *arg, char **f, unsigned n)
-{
-	struct rd *r = arg;
-	struct store_flow_sum row;
-
-	if (n < 2)
-		return -EIO;
-	row = (struct store_flow_sum){
-		.ns = f[0], .pod = f[1], .remote_ns = "", .remote_pod = "", .remote_addr = "",
-		.owner_kind = "", .owner_name = "", .remote_owner_kind = "", .remote_owner_name = "",
-	};
-	return r->cb(r->ctx, &row);
-}
-
-/* The flows of the scope, no FINAL: the copies of a row are identical, DISTINCT drops them. */
-static void flows_of_scope(struct sbuf *q, struct ch *s, int64_t from_ms, int64_t to_ms, const char *cond)
-{
-	int64_t cut = retention_cut(s);
-
-	sbuf__printf(q, " FROM flows PREWHERE ts>=%" PRId64 " AND ts<%" PRId64 "%s",
-		     from_ms > cut ? from_ms : cut, to_ms, cond);
-	raw_excl(q, s);
-	where_flow_scope(q, s);
-}
-
-/* The ends of the scope's flows without resolving them: the local pods, the remote pods the
- * agents named, and every pod that held a remote address at any time (a superset of the pods
- * ch_flows() resolves: the map read next covers more pods, never fewer). No window arrays,
- * owners, grouping or FINAL: at 1,000 nodes those made this read cost as much as the map's. */
-static int ch_flow_ends(struct store *base, int64_t from_ms, int64_t to_ms, unsigned limit,
-			STORE_CB(struct store_flow_sum))
-{
-	struct ch *s = chs(base);
-	struct rd r = RD(s, cb, ctx);
-	struct sbuf q = { 0 };
-	struct plan p;
-	int err;
-
-	if ((err = plan_read(s, from_ms, to_ms, &p)) < 0)
-		return done(s, err);
-	sbuf__puts(&q, "SELECT DISTINCT n, p FROM (");
-	if (p.use) {
-		/* the rolled-up groups under a pod of the scope name both ends, resolved */
-		sbuf__puts(&q, "SELECT w_namespace AS n, w_pod AS p");
-		from_rollup(&q, "flows_1m", &p);
-		rollup_flow_scope(&q, s, false);
-		sbuf__puts(&q, " UNION ALL SELECT rns AS n, rpod AS p");
-		from_rollup(&q, "flows_1m", &p);
-		rollup_flow_scope(&q, s, false);
-		sbuf__puts(&q, " AND rpod<>''");
-		if (!p.raw) {
-			plan_free(s, &p);
-			sbuf__printf(&q, ") ORDER BY n, p LIMIT %u", limit);
-			return done(s, ch_select(s, &q, row_flow_end, &r));
-		}
-		sbuf__puts(&q, " UNION ALL ");
-		from_ms = p.raw_from;
-		to_ms = p.raw_to;
-	}
-	sbuf__puts(&q, "SELECT w_namespace AS n, w_pod AS p");
-	flows_of_scope(&q, s, from_ms, to_ms, "");
-	sbuf__puts(&q, " UNION ALL SELECT remote_ns AS n, remote_pod AS p");
-	flows_of_scope(&q, s, from_ms, to_ms, " AND remote_pod<>''");
-	sbuf__puts(&q, " UNION ALL SELECT namespace AS n, pod AS p FROM pod_ips WHERE pod<>''"
-		       " AND ip GLOBAL IN (SELECT remote_addr");
-	flows_of_scope(&q, s, from_ms, to_ms, " AND remote_pod=''");
-	sbuf__printf(&q, ")) ORDER BY n, p LIMIT %u", limit);
-	if (p.use)
-		plan_free(s, &p);
-	return done(s, ch_select(s, &q, row_flow_end, &r));
 }
 
 static int row_peer(void *arg, char **f, unsigned n)
@@ -2759,7 +2684,6 @@ const struct store_ops store_clickhouse_ops = {
 	.routes = ch_routes,
 	.route_ends = ch_route_ends,
 	.flows = ch_flows,
-	.flow_ends = ch_flow_ends,
 	.peer_requests = ch_peer_requests,
 	.drops = ch_drops,
 	.stats = ch_stats,
