@@ -58,13 +58,7 @@ e2e_client_wait "$CL_CTR" 120 || tap_fail "client done"
 check_eq "$(e2e_client_count "$CL_CTR")" "$N" "client fetched $N pages (ground truth)"
 check_ge $((N - done_now)) 20 "at least 20 fetches happened after the kill"
 # the agents' own JSON holds every request before they are stopped (and flush their last batch)
-json_reqs() { jq -s '[.[] | select(.workload.namespace == "shop" and .workload.pod == "web") | .http[]? | select(.direction == "server") | .count] | add // 0' "$1"; }
-json_has_all() { [ "$(json_reqs "$1")" -ge "$N" ]; }
-wait_for 20 "AG's JSON holds shop/web's $N requests" json_has_all "$AG_OUT"
-wait_for 20 "AS's JSON holds shop/web's $N requests" json_has_all "$AS_OUT"
-check_eq "$(json_reqs "$AG_OUT") $(json_reqs "$AS_OUT")" "$N $N" "both agents measured shop/web's $N requests"
-e2e_agent_stop AG 30; check_eq "$AG_RC" 0 "agent AG flushed and exited"
-e2e_agent_stop AS 30; check_eq "$AS_RC" 0 "agent AS flushed and exited"
+e2e_two_agents_done shop web "$N"
 
 Q="from=$T0&to=$(( $(date +%s) * 1000 + 60000 ))"
 pods() {   # pods ADDR:PORT NS POD -> "requests client_requests rx tx"

@@ -90,6 +90,26 @@ e2e_mapsrv_api() {
 	wait_for 10 "shop/api listening on :8080" e2e_listening "$apid" 8080 || { tap_fail "api server listening"; return 1; }
 }
 
+# e2e_json_server_reqs FILE NS POD: the server requests of NS/POD in an agent's JSON lines
+e2e_json_server_reqs() {
+	jq -s --arg ns "$2" --arg pod "$3" '[.[] | select(.workload.namespace == $ns and .workload.pod == $pod) |
+		.http[]? | select(.direction == "server") | .count] | add // 0' "$1"
+}
+_json_holds() { [ "$(e2e_json_server_reqs "$1" "$2" "$3")" -ge "$4" ]; }
+# e2e_two_agents_done NS POD N: agents AG and AS (JSON in $AG_OUT, $AS_OUT) both hold NS/POD's N
+# server requests before they are stopped, then both flush their last batch and exit 0
+e2e_two_agents_done() {
+	local ns=$1 pod=$2 n=$3 a o
+	for a in AG AS; do
+		o=${a}_OUT
+		wait_for 20 "$a's JSON holds $ns/$pod's $n requests" _json_holds "${!o}" "$ns" "$pod" "$n"
+	done
+	check_eq "$(e2e_json_server_reqs "$AG_OUT" "$ns" "$pod") $(e2e_json_server_reqs "$AS_OUT" "$ns" "$pod")" "$n $n" \
+		"both agents measured $ns/$pod's $n requests"
+	e2e_agent_stop AG 30; check_eq "$AG_RC" 0 "agent AG flushed and exited"
+	e2e_agent_stop AS 30; check_eq "$AS_RC" 0 "agent AS flushed and exited"
+}
+
 e2e_web() {   # e2e_web VAR NAMESPACE NAME SIZE [run-pod options]
 	local var=$1 ns=$2 name=$3 size=$4; shift 4
 	local dir=$E2E_TMP/www-$ns-$name ctr pid id

@@ -89,13 +89,7 @@ check_eq "$(jq -s -c '[(map(.requests) | add), (map(.connections) | add)]' "$E2E
 TRUTH_BYTES=$(jq -s 'map(.bytes_sent + .bytes_received) | add' "$E2E_TMP"/client-[12].json)
 
 # the agents' own JSON holds every request before they are stopped (and flush their last batch)
-json_reqs() { jq -s '[.[] | select(.workload.namespace == "shop" and .workload.pod == "api") | .http[]? | select(.direction == "server") | .count] | add // 0' "$1"; }
-json_has_all() { [ "$(json_reqs "$1")" -ge "$N" ]; }
-wait_for 20 "AG's JSON holds shop/api's $N requests" json_has_all "$AG_OUT"
-wait_for 20 "AS's JSON holds shop/api's $N requests" json_has_all "$AS_OUT"
-check_eq "$(json_reqs "$AG_OUT") $(json_reqs "$AS_OUT")" "$N $N" "both agents measured shop/api's $N requests"
-e2e_agent_stop AG 30; check_eq "$AG_RC" 0 "agent AG flushed and exited"
-e2e_agent_stop AS 30; check_eq "$AS_RC" 0 "agent AS flushed and exited"
+e2e_two_agents_done shop api "$N"
 # TO: the end of the minute the agents stopped in: no row of this run is later
 TO=$(( $(minute_of "$(NOW)") + 60000 ))
 Q="from=$FROM&to=$TO"
